@@ -1,0 +1,61 @@
+/**
+ * Where packs and small objects live. A deliberately dumb key/value store so that the local
+ * filesystem and any S3-compatible server fit the same shape: no rename, no append, no
+ * conditional writes. Keys are `/`-separated relative paths chosen by `store-layout.ts`
+ * (content-addressed, so writing the same key twice writes the same bytes).
+ *
+ * Role interfaces are small and composed; decorators (retry, concurrency limits, caching,
+ * fault injection) implement `ObjectBackend` and wrap another one.
+ */
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface ObjectReader {
+  /**
+   * Reads `length` bytes at `offset`. Throws NotFoundError if the object does not exist,
+   * CorruptionError if it is shorter than `offset + length`.
+   */
+  getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  /** Streams the whole object. Throws NotFoundError if it does not exist. */
+  getStream(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Size of the object, or undefined when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+}
+
+export interface ObjectWriter {
+  /**
+   * Stores `data` under `key`, atomically (readers see all of it or nothing) and durably
+   * (fsynced / acknowledged) before resolving. Idempotent: overwriting a key is allowed and
+   * callers only ever rewrite a key with identical content.
+   */
+  put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Stores the local file at `path` under `key`, with the guarantees of `put`. The file
+   * must already be complete and fsynced; the backend may move it (it no longer exists
+   * afterwards) or copy it (the caller deletes it) — callers must not use `path` again
+   * except to remove it if it still exists.
+   */
+  putFile(key: string, path: string): Promise<void>;
+  /** Deletes the object; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+export interface ObjectLister {
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+export interface BackendCapabilities {
+  /** Objects are files on this machine (fast local ranged reads, no request cost). */
+  readonly local: boolean;
+}
+
+export interface ObjectBackend extends ObjectReader, ObjectWriter, ObjectLister {
+  /** Human-readable location, e.g. `file:///srv/mv/objects` or `s3://bucket/prefix`. */
+  readonly location: string;
+  readonly capabilities: BackendCapabilities;
+  close(): Promise<void>;
+}
