@@ -1,0 +1,86 @@
+/**
+ * The storage engine's contract, as the registry sees it. Implemented by `Store` in
+ * `store.ts` over an ObjectBackend (packs) and a ChunkIndex (SQL). Everything here is
+ * content-addressed: files by the SHA-256 of their bytes, versions by the SHA-256 of
+ * their manifest's canonical JSON.
+ */
+import type { Sha256Hex } from '../core/digest.js';
+
+/** One entry of a version's manifest. Paths are relative, `/`-separated, validated. */
+export interface ManifestEntry {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: Sha256Hex;
+}
+
+/** Entries sorted by path (byte order); `digest` = SHA-256 of `canonicalManifestJson`. */
+export interface Manifest {
+  readonly digest: Sha256Hex;
+  readonly entries: readonly ManifestEntry[];
+  readonly totalSize: number;
+}
+
+/** What ingesting bytes cost: how much was new versus already stored. */
+export interface IngestStats {
+  readonly files: number;
+  readonly bytes: number;
+  readonly newBytes: number;
+  readonly chunks: number;
+  readonly newChunks: number;
+}
+
+export interface IngestedFile {
+  readonly sha256: Sha256Hex;
+  readonly size: number;
+  /** Format the chunker recognised (safetensors, gguf, raw). */
+  readonly format: string;
+  readonly stats: IngestStats;
+}
+
+export interface IngestedTree {
+  readonly manifest: Manifest;
+  readonly stats: IngestStats;
+}
+
+/** Progress callback: called often (throttle in the UI), never after the promise settles. */
+export type ProgressFn = (p: {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly path?: string;
+}) => void;
+
+export interface IngestOptions {
+  readonly onProgress?: ProgressFn;
+  readonly signal?: AbortSignal;
+}
+
+export interface ContentStore {
+  /**
+   * Chunks, deduplicates and stores one local file; returns its SHA-256. Idempotent.
+   * The file's chunks are durable and indexed when this resolves, but the file is only
+   * protected from GC once a manifest referencing it is committed (within the grace period).
+   */
+  ingestFile(path: string, options?: IngestOptions): Promise<IngestedFile>;
+  /**
+   * Ingests every regular file under `dir` (or the single file `dir`), then commits the
+   * manifest. Symlinks and special files are rejected with InvalidArgumentError; so are
+   * paths that are not valid manifest paths.
+   */
+  ingestTree(dir: string, options?: IngestOptions): Promise<IngestedTree>;
+  /** Commits a manifest whose files are all stored. Throws NotFoundError naming a missing file. */
+  commitManifest(entries: readonly ManifestEntry[]): Promise<Manifest>;
+  getManifest(digest: Sha256Hex): Promise<Manifest>;
+  hasFile(sha256: Sha256Hex): Promise<boolean>;
+  /**
+   * Streams a file (or the byte range [offset, offset+length)) verifying every chunk;
+   * a whole-file read also verifies the file digest at the end. A damaged chunk rejects
+   * the stream with CorruptionError naming file, chunk and pack.
+   */
+  readFile(
+    sha256: Sha256Hex,
+    range?: { offset: number; length: number },
+  ): AsyncIterable<Uint8Array>;
+  /** Writes the manifest's files under `dest` (created; must be empty or absent), verified. */
+  materialize(digest: Sha256Hex, dest: string, options?: IngestOptions): Promise<void>;
+  close(): Promise<void>;
+}
