@@ -1,0 +1,249 @@
+/**
+ * Mark-and-sweep garbage collection of packs, safe while ingests run.
+ *
+ * Live = chunks of files in the caller's live manifests, plus files and manifests younger
+ * than the grace period (an ingest in progress has committed its files but not yet its
+ * version). Unreferenced chunks are not deleted at once: GC first tombstones them
+ * (`dead_since`), which stops deduplication against them; a file commit that still uses
+ * one revives it (same transaction as its check). Only chunks tombstoned for longer than
+ * the grace period are swept, and the sweep removes index rows in a transaction *before*
+ * deleting pack objects, so a concurrent commit either revived a chunk first (its pack is
+ * kept) or finds it gone and re-writes it (MissingChunksError → retry in Store).
+ *
+ * Packs whose chunks are all dead are deleted; packs whose live bytes fall below
+ * `repackThreshold` have their live chunks copied into new packs first. Readers that
+ * located a chunk in a pack that was just repacked retry the lookup (Store.readFile).
+ * One GC at a time across processes: a lease row in `storage_leases`.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { LockedError } from '../core/errors.js';
+import { chunkIdsToHex } from './index/chunk-index.js';
+import { PackWriter } from './pack-writer.js';
+import type { Store } from './store.js';
+import { packKey } from './store-layout.js';
+
+export interface GcOptions {
+  /** Digests of every manifest referenced by a live (or soft-deleted, restorable) version. */
+  readonly liveManifests: Iterable<string>;
+  /** Nothing younger than this is collected (default 1 hour). */
+  readonly graceMs?: number;
+  /** Repack a pack whose live fraction of bytes is below this (default 0.5). */
+  readonly repackThreshold?: number;
+  readonly dryRun?: boolean;
+  readonly now?: number;
+}
+
+export interface GcReport {
+  readonly manifestsDeleted: number;
+  readonly filesDeleted: number;
+  readonly chunksTombstoned: number;
+  readonly chunksRevived: number;
+  readonly packsDeleted: number;
+  readonly packsRepacked: number;
+  readonly bytesFreed: number;
+  readonly dryRun: boolean;
+}
+
+const LEASE = 'gc';
+const LEASE_MS = 10 * 60 * 1000;
+
+export async function collectGarbage(store: Store, options: GcOptions): Promise<GcReport> {
+  const now = options.now ?? Date.now();
+  const grace = options.graceMs ?? 60 * 60 * 1000;
+  const cutoff = now - grace;
+  const threshold = options.repackThreshold ?? 0.5;
+  const dry = options.dryRun ?? false;
+  const sdb = store.index.storageDb;
+  const holder = randomUUID();
+
+  await sdb.writeTransaction(async (trx) => {
+    const row = await trx.selectFrom('storage_leases').selectAll().where('name', '=', LEASE).executeTakeFirst();
+    if (row && Number(row.expires_at) > Date.now()) {
+      throw new LockedError(`garbage collection is already running (lease held by ${row.holder})`);
+    }
+    await trx.deleteFrom('storage_leases').where('name', '=', LEASE).execute();
+    await trx.insertInto('storage_leases').values({ name: LEASE, holder, expires_at: Date.now() + LEASE_MS }).execute();
+  });
+
+  const report = {
+    manifestsDeleted: 0,
+    filesDeleted: 0,
+    chunksTombstoned: 0,
+    chunksRevived: 0,
+    packsDeleted: 0,
+    packsRepacked: 0,
+    bytesFreed: 0,
+    dryRun: dry,
+  };
+  try {
+    const db = sdb.db;
+    const liveManifests = new Set(options.liveManifests);
+
+    // 1. Unreferenced manifests and files past the grace period.
+    const manifests = await db.selectFrom('manifests').select(['digest', 'created_at']).execute();
+    const deadManifests = manifests
+      .filter((m) => !liveManifests.has(m.digest) && Number(m.created_at) < cutoff)
+      .map((m) => m.digest);
+    if (!dry && deadManifests.length > 0) {
+      await sdb.writeTransaction(async (trx) => {
+        for (let i = 0; i < deadManifests.length; i += 300) {
+          const b = deadManifests.slice(i, i + 300);
+          await trx.deleteFrom('manifest_files').where('manifest_digest', 'in', b).execute();
+          await trx.deleteFrom('manifests').where('digest', 'in', b).execute();
+        }
+      });
+    }
+    report.manifestsDeleted = deadManifests.length;
+    const deadSet = new Set(deadManifests);
+    const referenced = new Set(
+      (await db.selectFrom('manifest_files').select(['manifest_digest', 'file_sha256']).execute())
+        .filter((r) => !deadSet.has(r.manifest_digest))
+        .map((r) => r.file_sha256),
+    );
+
+    // 2. Mark: chunks of live files.
+    const live = new Set<string>();
+    const deadFiles: string[] = [];
+    const files = await db.selectFrom('files').select(['sha256', 'chunk_ids', 'created_at']).execute();
+    for (const f of files) {
+      if (referenced.has(f.sha256) || Number(f.created_at) >= cutoff) {
+        for (const id of chunkIdsToHex(f.chunk_ids)) live.add(id);
+      } else {
+        deadFiles.push(f.sha256);
+      }
+    }
+    report.filesDeleted = deadFiles.length;
+
+    // 3. Tombstone dead chunks in old packs, revive live ones; drop dead file records.
+    const packs = new Map(
+      (await db.selectFrom('packs').select(['id', 'size', 'created_at']).execute()).map((p) => [
+        p.id,
+        { size: Number(p.size), createdAt: Number(p.created_at) },
+      ]),
+    );
+    const chunks = await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length', 'dead_since']).execute();
+    const toTombstone: string[] = [];
+    const toRevive: string[] = [];
+    for (const c of chunks) {
+      const isLive = live.has(c.id);
+      const packOld = (packs.get(c.pack_id)?.createdAt ?? 0) < cutoff;
+      if (!isLive && c.dead_since === null && packOld) toTombstone.push(c.id);
+      if (isLive && c.dead_since !== null) toRevive.push(c.id);
+    }
+    report.chunksTombstoned = toTombstone.length;
+    report.chunksRevived = toRevive.length;
+    if (dry) return report;
+    await sdb.writeTransaction(async (trx) => {
+      for (let i = 0; i < deadFiles.length; i += 300) {
+        await trx.deleteFrom('files').where('sha256', 'in', deadFiles.slice(i, i + 300)).where('created_at', '<', cutoff).execute();
+      }
+      for (let i = 0; i < toTombstone.length; i += 300) {
+        await trx
+          .updateTable('chunks')
+          .set({ dead_since: now })
+          .where('id', 'in', toTombstone.slice(i, i + 300))
+          .where('dead_since', 'is', null)
+          .execute();
+      }
+      for (let i = 0; i < toRevive.length; i += 300) {
+        await trx.updateTable('chunks').set({ dead_since: null }).where('id', 'in', toRevive.slice(i, i + 300)).execute();
+      }
+    });
+
+    // 4. Sweep, pack by pack.
+    const byPack = new Map<string, { id: string; offset: number; length: number; expired: boolean }[]>();
+    const rows = await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length', 'dead_since']).execute();
+    for (const c of rows) {
+      const list = byPack.get(c.pack_id) ?? [];
+      list.push({
+        id: c.id,
+        offset: Number(c.offset),
+        length: c.length,
+        expired: c.dead_since !== null && Number(c.dead_since) <= cutoff,
+      });
+      byPack.set(c.pack_id, list);
+    }
+    for (const [packId, meta] of packs) {
+      if (meta.createdAt >= cutoff) continue;
+      const list = byPack.get(packId) ?? [];
+      const liveChunks = list.filter((c) => !c.expired);
+      const liveBytes = liveChunks.reduce((s, c) => s + c.length, 0);
+      const deadBytes = list.filter((c) => c.expired).reduce((s, c) => s + c.length, 0);
+      if (liveChunks.length === 0) {
+        const deleted = await sdb.writeTransaction(async (trx) => {
+          await trx.deleteFrom('chunks').where('pack_id', '=', packId).where('dead_since', '<=', cutoff).execute();
+          const left = await trx.selectFrom('chunks').select('id').where('pack_id', '=', packId).limit(1).execute();
+          if (left.length > 0) return false; // revived meanwhile
+          await trx.deleteFrom('packs').where('id', '=', packId).execute();
+          return true;
+        });
+        if (deleted) {
+          await store.backend.delete(packKey(packId));
+          report.packsDeleted++;
+          report.bytesFreed += meta.size;
+        }
+      } else if (deadBytes > 0 && liveBytes < threshold * (liveBytes + deadBytes)) {
+        report.bytesFreed += await repack(store, packId, liveChunks, cutoff);
+        report.packsRepacked++;
+      }
+    }
+    return report;
+  } finally {
+    await sdb.writeTransaction(async (trx) => {
+      await trx.deleteFrom('storage_leases').where('name', '=', LEASE).where('holder', '=', holder).execute();
+    });
+  }
+}
+
+/** Copies a pack's live chunks into a new pack, repoints the index, deletes the old pack. */
+async function repack(
+  store: Store,
+  oldPack: string,
+  liveChunks: { id: string; offset: number; length: number }[],
+  cutoff: number,
+): Promise<number> {
+  const writer = await PackWriter.create(store.tmpDir);
+  try {
+    for (const c of liveChunks) {
+      const bytes = await store.backend.getRange(packKey(oldPack), c.offset, c.length);
+      // Never copy damage into a fresh pack: a chunk that fails verification stays behind
+      // (and keeps the old pack alive) for fsck/repair to report.
+      if (createHash('sha256').update(bytes).digest('hex') !== c.id) return 0;
+      await writer.add(c.id, bytes);
+    }
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  const sealed = await writer.seal();
+  try {
+    await store.backend.putFile(packKey(sealed.packId), sealed.path);
+  } finally {
+    await rm(sealed.path, { force: true });
+  }
+  const sdb = store.index.storageDb;
+  const oldSize = await sdb.writeTransaction(async (trx) => {
+    await trx
+      .insertInto('packs')
+      .values({ id: sealed.packId, size: sealed.size, chunk_count: sealed.entries.length, created_at: Date.now() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    for (const e of sealed.entries) {
+      await trx
+        .updateTable('chunks')
+        .set({ pack_id: sealed.packId, offset: e.offset, length: e.length })
+        .where('id', '=', e.id)
+        .where('pack_id', '=', oldPack)
+        .execute();
+    }
+    await trx.deleteFrom('chunks').where('pack_id', '=', oldPack).where('dead_since', '<=', cutoff).execute();
+    const left = await trx.selectFrom('chunks').select('id').where('pack_id', '=', oldPack).limit(1).execute();
+    if (left.length > 0) return 0;
+    const row = await trx.selectFrom('packs').select('size').where('id', '=', oldPack).executeTakeFirst();
+    await trx.deleteFrom('packs').where('id', '=', oldPack).execute();
+    return Number(row?.size ?? 0);
+  });
+  if (oldSize > 0) await store.backend.delete(packKey(oldPack));
+  return Math.max(0, oldSize - sealed.size);
+}

@@ -1,0 +1,247 @@
+/**
+ * The engine's SQL index: chunk id → (pack, offset, length), plus the records of committed
+ * files and manifests. One owner for every query on the storage tables; the rest of the
+ * engine never writes SQL. Works on any Kysely dialect (portable SQL only).
+ */
+import type { Kysely } from 'kysely';
+import type { Sha256Hex } from '../../core/digest.js';
+import { NotFoundError } from '../../core/errors.js';
+import type { StorageTables } from './storage-schema.js';
+
+/** The slice of metadata's Database the engine needs (structurally compatible). */
+export interface StorageDb {
+  readonly db: Kysely<StorageTables>;
+  writeTransaction<T>(fn: (trx: Kysely<StorageTables>) => Promise<T>): Promise<T>;
+}
+
+export interface ChunkLocation {
+  readonly id: string;
+  readonly packId: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface PackRecord {
+  readonly id: string;
+  readonly size: number;
+  readonly entries: readonly { readonly id: string; readonly offset: number; readonly length: number }[];
+}
+
+export interface FileRecord {
+  readonly sha256: Sha256Hex;
+  readonly size: number;
+  readonly chunkIds: Uint8Array;
+  readonly format: string;
+}
+
+/** Thrown by commitFile when a chunk vanished (GC swept it): the caller re-ingests. */
+export class MissingChunksError extends NotFoundError {
+  constructor(readonly missing: readonly string[]) {
+    super(`${missing.length} chunk(s) no longer stored, e.g. ${missing[0]}`, {
+      missing: missing.slice(0, 10),
+    });
+  }
+}
+
+const BATCH = 400;
+
+function* batches<T>(items: readonly T[], size = BATCH): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+export function chunkIdsToHex(ids: Uint8Array): string[] {
+  const out: string[] = [];
+  const b = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength);
+  for (let i = 0; i + 32 <= b.length; i += 32) out.push(b.toString('hex', i, i + 32));
+  return out;
+}
+
+export class ChunkIndex {
+  constructor(readonly storageDb: StorageDb) {}
+
+  private get db(): Kysely<StorageTables> {
+    return this.storageDb.db;
+  }
+
+  /** Which of `ids` are stored and not tombstoned (usable for deduplication). */
+  async liveChunks(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const batch of batches([...new Set(ids)])) {
+      const rows = await this.db
+        .selectFrom('chunks')
+        .select('id')
+        .where('id', 'in', batch)
+        .where('dead_since', 'is', null)
+        .execute();
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
+  /** Locations of `ids` (tombstoned chunks included: they are still readable). */
+  async locate(ids: readonly string[]): Promise<Map<string, ChunkLocation>> {
+    const out = new Map<string, ChunkLocation>();
+    for (const batch of batches([...new Set(ids)])) {
+      const rows = await this.db
+        .selectFrom('chunks')
+        .select(['id', 'pack_id', 'offset', 'length'])
+        .where('id', 'in', batch)
+        .execute();
+      for (const r of rows) {
+        out.set(r.id, { id: r.id, packId: r.pack_id, offset: Number(r.offset), length: r.length });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Records a sealed, durable pack and its chunks. A chunk already indexed elsewhere keeps
+   * its first location (the duplicate bytes are reclaimed by GC's repack). Idempotent.
+   */
+  async addPack(pack: PackRecord, now = Date.now()): Promise<void> {
+    await this.storageDb.writeTransaction(async (trx) => {
+      await trx
+        .insertInto('packs')
+        .values({ id: pack.id, size: pack.size, chunk_count: pack.entries.length, created_at: now })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      for (const batch of batches(pack.entries, 200)) {
+        await trx
+          .insertInto('chunks')
+          .values(
+            batch.map((e) => ({
+              id: e.id,
+              pack_id: pack.id,
+              offset: e.offset,
+              length: e.length,
+              dead_since: null,
+            })),
+          )
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Commits a file record after checking, in the same transaction, that every chunk is
+   * still indexed; tombstoned chunks are revived (GC has not deleted their pack yet).
+   * @throws MissingChunksError when GC removed a chunk since the caller looked it up.
+   */
+  async commitFile(file: FileRecord, now = Date.now()): Promise<void> {
+    const ids = chunkIdsToHex(file.chunkIds);
+    await this.storageDb.writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('files')
+        .select('sha256')
+        .where('sha256', '=', file.sha256)
+        .executeTakeFirst();
+      const unique = [...new Set(ids)];
+      const present = new Set<string>();
+      for (const batch of batches(unique)) {
+        const rows = await trx.selectFrom('chunks').select('id').where('id', 'in', batch).execute();
+        for (const r of rows) present.add(r.id);
+        await trx
+          .updateTable('chunks')
+          .set({ dead_since: null })
+          .where('id', 'in', batch)
+          .where('dead_since', 'is not', null)
+          .execute();
+      }
+      const missing = unique.filter((id) => !present.has(id));
+      if (missing.length > 0) throw new MissingChunksError(missing);
+      if (existing) return;
+      await trx
+        .insertInto('files')
+        .values({
+          sha256: file.sha256,
+          size: file.size,
+          chunk_count: ids.length,
+          chunk_ids: file.chunkIds,
+          format: file.format,
+          created_at: now,
+        })
+        .execute();
+    });
+  }
+
+  async getFile(sha256: Sha256Hex): Promise<FileRecord | undefined> {
+    const row = await this.db
+      .selectFrom('files')
+      .select(['sha256', 'size', 'chunk_ids', 'format'])
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      sha256: row.sha256 as Sha256Hex,
+      size: Number(row.size),
+      chunkIds: row.chunk_ids,
+      format: row.format,
+    };
+  }
+
+  async hasFiles(shas: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const batch of batches([...new Set(shas)])) {
+      const rows = await this.db.selectFrom('files').select('sha256').where('sha256', 'in', batch).execute();
+      for (const r of rows) found.add(r.sha256);
+    }
+    return found;
+  }
+
+  /**
+   * Commits a manifest (idempotent). Every file must be committed already.
+   * @throws NotFoundError naming the first missing file.
+   */
+  async commitManifest(
+    m: { digest: string; body: string; totalSize: number; entries: readonly { path: string; sha256: string }[] },
+    now = Date.now(),
+  ): Promise<void> {
+    await this.storageDb.writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('manifests')
+        .select('digest')
+        .where('digest', '=', m.digest)
+        .executeTakeFirst();
+      if (existing) return;
+      const shas = [...new Set(m.entries.map((e) => e.sha256))];
+      const present = new Set<string>();
+      for (const batch of batches(shas)) {
+        const rows = await trx.selectFrom('files').select('sha256').where('sha256', 'in', batch).execute();
+        for (const r of rows) present.add(r.sha256);
+      }
+      const missing = m.entries.find((e) => !present.has(e.sha256));
+      if (missing) {
+        throw new NotFoundError(`file ${missing.sha256} for '${missing.path}' is not stored`, {
+          path: missing.path,
+          sha256: missing.sha256,
+        });
+      }
+      await trx
+        .insertInto('manifests')
+        .values({
+          digest: m.digest,
+          body: m.body,
+          total_size: m.totalSize,
+          file_count: m.entries.length,
+          created_at: now,
+        })
+        .execute();
+      for (const batch of batches(m.entries, 300)) {
+        await trx
+          .insertInto('manifest_files')
+          .values(batch.map((e) => ({ manifest_digest: m.digest, path: e.path, file_sha256: e.sha256 })))
+          .execute();
+      }
+    });
+  }
+
+  async getManifestBody(digest: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select('body')
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row?.body;
+  }
+}

@@ -1,0 +1,508 @@
+/**
+ * The storage engine: content-defined chunking, deduplication against the chunk index,
+ * packing new chunks, and verified reads. Implements `ContentStore`.
+ *
+ * Ingest of one file (two threads):
+ *   main thread: read 4 MiB blocks → StreamChunker finds cut points → block + cuts go to
+ *                the hash worker → ids come back → look ids up in the index → new chunk
+ *                bytes are appended to the current PackWriter
+ *   hash worker: SHA-256 of the whole file and of every chunk
+ * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
+ * record (checks its chunks are still indexed) → manifest. A crash at any point leaves at
+ * worst an unreferenced pack (indexed by `repair`, reclaimed by GC) or temp files (deleted
+ * on the next open); nothing committed ever points at bytes that are not durable.
+ */
+import { createHash } from 'node:crypto';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { type Sha256Hex, isSha256Hex } from '../core/digest.js';
+import {
+  CorruptionError,
+  InvalidArgumentError,
+  IoError,
+  ModelvaultError,
+  NotFoundError,
+  hasErrno,
+} from '../core/errors.js';
+import { detectLayout } from '../formats/detect-layout.js';
+import type { ObjectBackend } from './backends/object-backend.js';
+import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
+import { StreamChunker } from './chunking/stream-chunker.js';
+import type {
+  ContentStore,
+  IngestOptions,
+  IngestStats,
+  IngestedFile,
+  IngestedTree,
+  Manifest,
+  ManifestEntry,
+} from './content-store.js';
+import { HashWorker } from './hash-worker.js';
+import { ChunkIndex, MissingChunksError, type StorageDb, chunkIdsToHex } from './index/chunk-index.js';
+import { buildManifest, parseManifest, validateManifestPath } from './manifest.js';
+import { PackWriter } from './pack-writer.js';
+import { packKey } from './store-layout.js';
+
+const BLOCK_SIZE = 4 * 1024 * 1024;
+/** Blocks in flight: one being read/chunked, two at the worker, one retained for spans. */
+const POOL_SIZE = 4;
+const READ_COALESCE = 8 * 1024 * 1024;
+
+export interface StoreOptions {
+  readonly backend: ObjectBackend;
+  readonly db: StorageDb;
+  /** Local directory for temp files (packs being written, files being materialized). */
+  readonly tmpDir: string;
+  readonly chunking?: ChunkingParams;
+  /** Seal a pack once it holds this many bytes (default 32 MiB). */
+  readonly packTargetSize?: number;
+}
+
+/** A pack being filled by one ingest session; sealed packs are stored and indexed. */
+class PackSink {
+  private writer: PackWriter | undefined;
+  /** Chunks written in this session but not yet indexed (dedup within the session). */
+  readonly pending = new Set<string>();
+  private sealing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly targetSize: number,
+  ) {}
+
+  async add(id: string, bytes: Uint8Array): Promise<void> {
+    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
+    await this.writer.add(id, bytes);
+    this.pending.add(id);
+    if (this.writer.size >= this.targetSize) {
+      const w = this.writer;
+      this.writer = undefined;
+      // Seal in the background while the next pack fills; errors surface at flush().
+      const prev = this.sealing;
+      this.sealing = prev.then(() => this.store.storePack(w));
+    }
+  }
+
+  /** Seals and indexes everything written so far. */
+  async flush(): Promise<void> {
+    const w = this.writer;
+    this.writer = undefined;
+    if (w) {
+      const prev = this.sealing;
+      this.sealing = prev.then(() => this.store.storePack(w));
+    }
+    await this.sealing;
+    this.pending.clear();
+  }
+
+  async abort(): Promise<void> {
+    await this.writer?.abort();
+    this.writer = undefined;
+    await this.sealing.catch(() => undefined);
+  }
+}
+
+function emptyStats(): { -readonly [K in keyof IngestStats]: IngestStats[K] } {
+  return { files: 0, bytes: 0, newBytes: 0, chunks: 0, newChunks: 0 };
+}
+
+async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+export class Store implements ContentStore {
+  readonly backend: ObjectBackend;
+  readonly index: ChunkIndex;
+  readonly tmpDir: string;
+  readonly chunking: ChunkingParams;
+  readonly packTargetSize: number;
+  private readonly hasher = new HashWorker();
+
+  constructor(options: StoreOptions) {
+    this.backend = options.backend;
+    this.index = new ChunkIndex(options.db);
+    this.tmpDir = options.tmpDir;
+    this.chunking = options.chunking ?? DEFAULT_CHUNKING;
+    this.packTargetSize = options.packTargetSize ?? 32 * 1024 * 1024;
+  }
+
+  /** Seals `writer`, stores the pack in the backend and indexes its chunks. */
+  async storePack(writer: PackWriter): Promise<void> {
+    const sealed = await writer.seal();
+    try {
+      await this.backend.putFile(packKey(sealed.packId), sealed.path);
+    } finally {
+      await rm(sealed.path, { force: true });
+    }
+    await this.index.addPack({ id: sealed.packId, size: sealed.size, entries: sealed.entries });
+  }
+
+  async ingestFile(path: string, options: IngestOptions = {}): Promise<IngestedFile> {
+    const sink = new PackSink(this, this.packTargetSize);
+    try {
+      const r = await this.chunkFile(path, sink, options, 0, 0);
+      await sink.flush();
+      await this.commitFileRecord(r, path, options);
+      return r.file;
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  }
+
+  private async commitFileRecord(
+    r: { file: IngestedFile; chunkIds: Uint8Array },
+    path: string,
+    options: IngestOptions,
+    attempt = 0,
+  ): Promise<void> {
+    try {
+      await this.index.commitFile({
+        sha256: r.file.sha256,
+        size: r.file.size,
+        chunkIds: r.chunkIds,
+        format: r.file.format,
+      });
+    } catch (e) {
+      // GC swept a chunk we deduplicated against between lookup and commit: write it again.
+      if (!(e instanceof MissingChunksError) || attempt >= 2) throw e;
+      const sink = new PackSink(this, this.packTargetSize);
+      const again = await this.chunkFile(path, sink, options, 0, 0);
+      await sink.flush();
+      await this.commitFileRecord(again, path, options, attempt + 1);
+    }
+  }
+
+  /**
+   * Chunks one file into `sink`. Returns its digest and chunk list; the caller commits the
+   * file record after `sink.flush()` so the record never precedes its chunks.
+   */
+  private async chunkFile(
+    path: string,
+    sink: PackSink,
+    options: IngestOptions,
+    baseDone: number,
+    total: number,
+  ): Promise<{ file: IngestedFile; chunkIds: Uint8Array }> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if (hasErrno(e, 'ENOENT')) throw new NotFoundError(`file '${path}' does not exist`, { path });
+      throw new IoError(`cannot open '${path}': ${(e as Error).message}`, { path }, { cause: e });
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new InvalidArgumentError(`'${path}' is not a regular file`, { path });
+      const size = st.size;
+      const layout = await detectLayout(
+        async (offset, length) => {
+          const buf = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+          const n = await readFully(fh, buf, offset);
+          return buf.subarray(0, n);
+        },
+        size,
+        { name: path.split(sep).pop() ?? path },
+      );
+      const chunker = new StreamChunker(this.chunking, layout.pieces, size);
+      const stats = emptyStats();
+      stats.files = 1;
+      stats.bytes = size;
+      const allIds: Uint8Array[] = [];
+
+      const digest = await this.hasher.stream(async (hs) => {
+        const free: ArrayBuffer[] = [];
+        for (let i = 0; i < POOL_SIZE; i++) free.push(new ArrayBuffer(BLOCK_SIZE));
+        type Sent = { start: number; length: number; cuts: number[]; reply: ReturnType<typeof hs.block> };
+        const inflight: Sent[] = [];
+        let retained: { start: number; buf: Uint8Array } | undefined;
+        let chunkStart = 0;
+
+        const settle = async (s: Sent) => {
+          const { buf, ids } = await s.reply;
+          const block = new Uint8Array(buf, 0, s.length);
+          allIds.push(ids);
+          const hex = chunkIdsToHex(ids);
+          const candidates = hex.filter((id) => !sink.pending.has(id));
+          const live = candidates.length > 0 ? await this.index.liveChunks(candidates) : new Set<string>();
+          for (let i = 0; i < s.cuts.length; i++) {
+            const end = s.start + s.cuts[i]!;
+            const id = hex[i]!;
+            const length = end - chunkStart;
+            stats.chunks++;
+            if (!live.has(id) && !sink.pending.has(id)) {
+              let bytes: Uint8Array;
+              if (chunkStart >= s.start) {
+                bytes = block.subarray(chunkStart - s.start, end - s.start);
+              } else {
+                // The chunk began in the previous block (chunks are far smaller than blocks).
+                if (!retained) throw new IoError('internal: chunk spans a block that was released');
+                const head = retained.buf.subarray(chunkStart - retained.start);
+                bytes = Buffer.concat([head, block.subarray(0, end - s.start)]);
+              }
+              await sink.add(id, bytes);
+              stats.newChunks++;
+              stats.newBytes += length;
+            }
+            chunkStart = end;
+          }
+          if (retained) free.push(retained.buf.buffer as ArrayBuffer);
+          retained = { start: s.start, buf: block };
+          options.onProgress?.({ bytesDone: baseDone + s.start + s.length, bytesTotal: total || size, path });
+        };
+
+        let pos = 0;
+        while (pos < size) {
+          options.signal?.throwIfAborted();
+          while (free.length === 0) await settle(inflight.shift()!);
+          const buf = free.pop()!;
+          const view = new Uint8Array(buf, 0, Math.min(BLOCK_SIZE, size - pos));
+          const n = await readFully(fh, view, pos);
+          if (n !== view.length) {
+            throw new IoError(`file '${path}' changed while it was being stored (it shrank)`, { path });
+          }
+          const cuts = chunker.push(view).map((c) => c - pos);
+          if (pos + n === size) for (const c of chunker.finish()) cuts.push(c - pos);
+          inflight.push({ start: pos, length: n, cuts, reply: hs.block(buf, n, cuts) });
+          pos += n;
+        }
+        if (size === 0) chunker.finish();
+        while (inflight.length > 0) await settle(inflight.shift()!);
+        return hs.end();
+      });
+
+      const after = await fh.stat();
+      if (after.size !== size || after.mtimeMs !== st.mtimeMs) {
+        throw new IoError(`file '${path}' changed while it was being stored`, { path });
+      }
+      return {
+        file: { sha256: digest as Sha256Hex, size, format: layout.format, stats },
+        chunkIds: Buffer.concat(allIds),
+      };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async ingestTree(dir: string, options: IngestOptions = {}): Promise<IngestedTree> {
+    const files = await listTree(dir);
+    const total = files.reduce((s, f) => s + f.size, 0);
+    const stats = emptyStats();
+    const sink = new PackSink(this, this.packTargetSize);
+    const results: { rel: string; abs: string; r: { file: IngestedFile; chunkIds: Uint8Array } }[] = [];
+    let done = 0;
+    try {
+      for (const f of files) {
+        const r = await this.chunkFile(f.abs, sink, options, done, total);
+        results.push({ rel: f.rel, abs: f.abs, r });
+        done += r.file.size;
+        stats.files++;
+        stats.bytes += r.file.stats.bytes;
+        stats.chunks += r.file.stats.chunks;
+      }
+      await sink.flush();
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+    for (const { abs, r } of results) {
+      await this.commitFileRecord(r, abs, options);
+      stats.newBytes += r.file.stats.newBytes;
+      stats.newChunks += r.file.stats.newChunks;
+    }
+    const manifest = await this.commitManifest(
+      results.map(({ rel, r }) => ({ path: rel, size: r.file.size, sha256: r.file.sha256 })),
+    );
+    return { manifest, stats };
+  }
+
+  async commitManifest(entries: readonly ManifestEntry[]): Promise<Manifest> {
+    const m = buildManifest(entries);
+    await this.index.commitManifest(m);
+    return { digest: m.digest, entries: m.entries, totalSize: m.totalSize };
+  }
+
+  async getManifest(digest: Sha256Hex): Promise<Manifest> {
+    if (!isSha256Hex(digest)) throw new InvalidArgumentError(`invalid manifest digest '${String(digest).slice(0, 80)}'`);
+    const body = await this.index.getManifestBody(digest);
+    if (body === undefined) throw new NotFoundError(`manifest ${digest} not found`, { manifest: digest });
+    return parseManifest(digest, body);
+  }
+
+  async hasFile(sha256: Sha256Hex): Promise<boolean> {
+    return (await this.index.hasFiles([sha256])).has(sha256);
+  }
+
+  /**
+   * Streams a file's bytes, verifying each chunk's SHA-256 (and, for whole-file reads, the
+   * file's). Neighbouring chunks in the same pack are fetched with one ranged read.
+   */
+  async *readFile(sha256: Sha256Hex, range?: { offset: number; length: number }): AsyncIterable<Uint8Array> {
+    const file = await this.index.getFile(sha256);
+    if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
+    const start = range?.offset ?? 0;
+    const end = range ? range.offset + range.length : file.size;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end > file.size || start > end) {
+      throw new InvalidArgumentError(`range ${start}-${end} is outside file ${sha256} of ${file.size} bytes`, {
+        sha256,
+      });
+    }
+    const ids = chunkIdsToHex(file.chunkIds);
+    const locations = await this.index.locate(ids);
+    const whole = range === undefined ? createHash('sha256') : undefined;
+
+    // Chunks overlapping [start, end), grouped into runs that are contiguous in one pack.
+    type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
+    const wanted: Piece[] = [];
+    let fileOffset = 0;
+    for (const id of ids) {
+      const loc = locations.get(id);
+      if (!loc) {
+        throw new CorruptionError(`file ${sha256} is damaged: chunk ${id} is missing from the index`, {
+          sha256,
+          chunk: id,
+        });
+      }
+      if (fileOffset + loc.length > start && fileOffset < end) wanted.push({ ...loc, fileOffset });
+      fileOffset += loc.length;
+      if (fileOffset >= end) break;
+    }
+    if (range === undefined && fileOffset !== file.size) {
+      throw new CorruptionError(`file ${sha256} is damaged: chunks add up to ${fileOffset} of ${file.size} bytes`, {
+        sha256,
+      });
+    }
+    let i = 0;
+    while (i < wanted.length) {
+      const first = wanted[i]!;
+      let j = i + 1;
+      let runEnd = first.offset + first.length;
+      while (
+        j < wanted.length &&
+        wanted[j]!.packId === first.packId &&
+        wanted[j]!.offset === runEnd &&
+        runEnd - first.offset < READ_COALESCE
+      ) {
+        runEnd += wanted[j]!.length;
+        j++;
+      }
+      let data: Uint8Array;
+      try {
+        data = await this.backend.getRange(packKey(first.packId), first.offset, runEnd - first.offset);
+      } catch (e) {
+        if (e instanceof ModelvaultError) {
+          throw new CorruptionError(
+            `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
+            { sha256, chunk: first.id, pack: first.packId },
+            { cause: e },
+          );
+        }
+        throw e;
+      }
+      for (let k = i; k < j; k++) {
+        const p = wanted[k]!;
+        const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
+        const actual = createHash('sha256').update(bytes).digest('hex');
+        if (actual !== p.id) {
+          throw new CorruptionError(`file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`, {
+            sha256,
+            chunk: p.id,
+            pack: p.packId,
+          });
+        }
+        whole?.update(bytes);
+        const from = Math.max(start - p.fileOffset, 0);
+        const to = Math.min(end - p.fileOffset, p.length);
+        yield from === 0 && to === p.length ? bytes : bytes.subarray(from, to);
+      }
+      i = j;
+    }
+    if (whole) {
+      const actual = whole.digest('hex');
+      if (actual !== sha256) {
+        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, { sha256 });
+      }
+    }
+  }
+
+  async materialize(digest: Sha256Hex, dest: string, options: IngestOptions = {}): Promise<void> {
+    const manifest = await this.getManifest(digest);
+    await mkdir(dest, { recursive: true });
+    const existing = await readdir(dest);
+    if (existing.length > 0) throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
+    let done = 0;
+    for (const e of manifest.entries) {
+      validateManifestPath(e.path);
+      const target = join(dest, ...e.path.split('/'));
+      await mkdir(dirname(target), { recursive: true });
+      const tmp = `${target}.mvault-partial`;
+      const fh = await open(tmp, 'w');
+      try {
+        for await (const bytes of this.readFile(e.sha256)) {
+          options.signal?.throwIfAborted();
+          await fh.write(bytes);
+          done += bytes.length;
+          options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path: e.path });
+        }
+        await fh.sync();
+      } catch (err) {
+        await fh.close();
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      await fh.close();
+      await rename(tmp, target);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.hasher.close();
+    await this.backend.close();
+  }
+}
+
+/**
+ * Regular files under `root` (or `root` itself if it is a file), with manifest paths.
+ * Symlinks and special files are refused rather than followed: a version must be exactly
+ * the bytes in the directory, and following links could read outside it.
+ */
+export async function listTree(root: string): Promise<{ rel: string; abs: string; size: number }[]> {
+  let st: Awaited<ReturnType<typeof lstat>>;
+  try {
+    st = await lstat(root);
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) throw new NotFoundError(`'${root}' does not exist`, { path: root });
+    throw e;
+  }
+  if (st.isFile()) {
+    const name = root.split(sep).pop() ?? root;
+    return [{ rel: validateManifestPath(name), abs: root, size: st.size }];
+  }
+  if (!st.isDirectory()) throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
+  const out: { rel: string; abs: string; size: number }[] = [];
+  const walk = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const ent of entries) {
+      const abs = join(dir, ent.name);
+      if (ent.isDirectory()) await walk(abs);
+      else if (ent.isFile()) {
+        const rel = relative(root, abs).split(sep).join('/');
+        out.push({ rel: validateManifestPath(rel), abs, size: (await lstat(abs)).size });
+      } else {
+        throw new InvalidArgumentError(
+          `'${relative(root, abs)}' is a symlink or special file; only regular files can be stored`,
+          { path: abs },
+        );
+      }
+    }
+  };
+  await walk(root);
+  out.sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
+  return out;
+}

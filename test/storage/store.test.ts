@@ -1,0 +1,212 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm, writeFile, mkdir, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Sha256Hex } from '../../src/core/digest.js';
+import { CorruptionError, InvalidArgumentError, NotFoundError } from '../../src/core/errors.js';
+import { type StoreDirectory, openStoreDirectory } from '../../src/registry/store-directory.js';
+import { collectGarbage } from '../../src/storage/garbage-collector.js';
+import { checkStore, repairStore } from '../../src/storage/store-checker.js';
+import { packKey } from '../../src/storage/store-layout.js';
+
+/** A small safetensors file: `n` float32 tensors of `elems` elements each. */
+function safetensors(tensors: { name: string; data: Buffer }[], metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let off = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: 'F32', shape: [t.data.length / 4], data_offsets: [off, off + t.data.length] };
+    off += t.data.length;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, json, ...tensors.map((t) => t.data)]);
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const p of it) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+describe('Store', () => {
+  let dir: string;
+  let sd: StoreDirectory;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mv-store-'));
+    sd = await openStoreDirectory(join(dir, 'store'), { create: true, packTargetSize: 1024 * 1024 });
+  });
+  afterEach(async () => {
+    await sd.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('round-trips a directory byte for byte with sha256sum-compatible digests', async () => {
+    const src = join(dir, 'model');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    const files: Record<string, Buffer> = {
+      'weights.bin': randomBytes(3 * 1024 * 1024 + 17),
+      'sub/config.json': Buffer.from('{"a":1}'),
+      'empty.txt': Buffer.alloc(0),
+    };
+    for (const [p, b] of Object.entries(files)) await writeFile(join(src, p), b);
+    const { manifest, stats } = await sd.store.ingestTree(src);
+    expect(manifest.entries.map((e) => e.path)).toEqual(['empty.txt', 'sub/config.json', 'weights.bin']);
+    for (const e of manifest.entries) expect(e.sha256).toBe(sha(files[e.path]!));
+    expect(stats.bytes).toBe(3 * 1024 * 1024 + 17 + 7);
+    expect(stats.newBytes).toBe(stats.bytes);
+
+    const out = join(dir, 'out');
+    await sd.store.materialize(manifest.digest, out);
+    for (const [p, b] of Object.entries(files)) expect((await readFile(join(out, p))).equals(b)).toBe(true);
+    expect(await readdir(out)).not.toContain(expect.stringContaining('partial'));
+
+    // Same tree again: nothing new, same digest.
+    const again = await sd.store.ingestTree(src);
+    expect(again.manifest.digest).toBe(manifest.digest);
+    expect(again.stats.newBytes).toBe(0);
+  });
+
+  it('stores only the changed tensor of a new safetensors version, even when tensors move', async () => {
+    const tensors = Array.from({ length: 8 }, (_, i) => ({ name: `layer.${i}`, data: randomBytes(512 * 1024) }));
+    const v1 = join(dir, 'v1.safetensors');
+    await writeFile(v1, safetensors(tensors));
+    const r1 = await sd.store.ingestFile(v1);
+    expect(r1.format).toBe('safetensors');
+
+    const changed = tensors.map((t, i) => (i === 5 ? { ...t, data: randomBytes(512 * 1024) } : t));
+    const v2 = join(dir, 'v2.safetensors');
+    // Metadata change shifts every tensor by a few bytes.
+    await writeFile(v2, safetensors(changed, { note: 'retrained on Q3 data' }));
+    const r2 = await sd.store.ingestFile(v2);
+    expect(r2.stats.newBytes).toBeGreaterThanOrEqual(512 * 1024);
+    expect(r2.stats.newBytes).toBeLessThan(512 * 1024 + 64 * 1024);
+    expect((await collect(sd.store.readFile(r2.sha256))).equals(await readFile(v2))).toBe(true);
+  });
+
+  it('serves byte ranges and rejects ranges outside the file', async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    const p = join(dir, 'f.bin');
+    await writeFile(p, data);
+    const { sha256 } = await sd.store.ingestFile(p);
+    for (const [offset, length] of [
+      [0, 1],
+      [100_000, 300_000],
+      [data.length - 5, 5],
+      [0, data.length],
+      [1234, 0],
+    ] as const) {
+      const got = await collect(sd.store.readFile(sha256, { offset, length }));
+      expect(got.equals(data.subarray(offset, offset + length))).toBe(true);
+    }
+    await expect(collect(sd.store.readFile(sha256, { offset: data.length, length: 1 }))).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    await expect(collect(sd.store.readFile('0'.repeat(64) as Sha256Hex))).rejects.toThrow(NotFoundError);
+  });
+
+  it('refuses symlinks and a non-empty destination, and never writes outside it', async () => {
+    const src = join(dir, 'm');
+    await mkdir(src);
+    await writeFile(join(src, 'a'), 'x');
+    const { symlink } = await import('node:fs/promises');
+    await symlink('/etc/passwd', join(src, 'link'));
+    await expect(sd.store.ingestTree(src)).rejects.toThrow(/symlink/);
+    await rm(join(src, 'link'));
+    const { manifest } = await sd.store.ingestTree(src);
+    const dest = join(dir, 'd');
+    await mkdir(dest);
+    await writeFile(join(dest, 'x'), 'y');
+    await expect(sd.store.materialize(manifest.digest, dest)).rejects.toThrow(/not empty/);
+    await expect(
+      sd.store.commitManifest([{ path: '../escape', size: 1, sha256: manifest.entries[0]!.sha256 }]),
+    ).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('detects a flipped byte: reads fail naming the chunk, fsck names it, other files still read', async () => {
+    const a = join(dir, 'a.bin');
+    const b = join(dir, 'b.bin');
+    await writeFile(a, randomBytes(1500 * 1024));
+    const fa = await sd.store.ingestFile(a);
+    await writeFile(b, randomBytes(1500 * 1024));
+    const fb = await sd.store.ingestFile(b);
+    expect((await checkStore(sd.store)).problems).toEqual([]);
+
+    // Damage the pack holding a's first chunk.
+    const first = firstChunk(await sd.store.index.getFile(fa.sha256));
+    const loc = (await sd.store.index.locate([first])).get(first)!;
+    const packPath = join(sd.root, 'objects', ...packKey(loc.packId as Sha256Hex).split('/'));
+    const fh = await open(packPath, 'r+');
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, loc.offset + 10);
+    byte[0] = byte[0]! ^ 0xff;
+    await fh.write(byte, 0, 1, loc.offset + 10);
+    await fh.close();
+
+    await expect(collect(sd.store.readFile(fa.sha256))).rejects.toThrow(CorruptionError);
+    await expect(collect(sd.store.readFile(fa.sha256))).rejects.toThrow(loc.id);
+    expect((await collect(sd.store.readFile(fb.sha256))).equals(await readFile(b))).toBe(true);
+
+    const report = await checkStore(sd.store);
+    expect(report.problems.filter((p) => p.kind === 'chunk-damaged').map((p) => p.id)).toEqual([loc.id]);
+    expect(report.damagedFiles).toEqual([fa.sha256]);
+
+    // repair drops the damaged chunk from the index; re-ingesting the file restores it.
+    const rep = await repairStore(sd.store);
+    expect(rep.chunksRemoved).toBe(1);
+    await sd.store.ingestFile(a);
+    expect((await collect(sd.store.readFile(fa.sha256))).equals(await readFile(a))).toBe(true);
+  });
+
+  it('rebuilds a lost index from pack trailers', async () => {
+    const p = join(dir, 'f.bin');
+    await writeFile(p, randomBytes(3 * 1024 * 1024));
+    const f = await sd.store.ingestFile(p);
+    await sd.database.db.deleteFrom('chunks').execute();
+    await sd.database.db.deleteFrom('packs').execute();
+    expect((await checkStore(sd.store)).damagedFiles).toEqual([f.sha256]);
+    const rep = await repairStore(sd.store);
+    expect(rep.chunksAdded).toBeGreaterThan(0);
+    expect(rep.after.problems).toEqual([]);
+    expect(sha(await collect(sd.store.readFile(f.sha256)))).toBe(f.sha256);
+  });
+
+  it('garbage-collects unreferenced packs and repacks mostly-dead ones, keeping live data', async () => {
+    const mk = async (name: string, size: number) => {
+      const d = join(dir, name);
+      await mkdir(d);
+      await writeFile(join(d, 'w.bin'), randomBytes(size));
+      return (await sd.store.ingestTree(d)).manifest;
+    };
+    const keep = await mk('keep', 2 * 1024 * 1024);
+    const drop = await mk('drop', 3 * 1024 * 1024);
+    const packsBefore = await sd.database.db.selectFrom('packs').select('id').execute();
+    const r = await collectGarbage(sd.store, { liveManifests: [keep.digest], graceMs: 0 });
+    expect(r.manifestsDeleted).toBe(1);
+    expect(r.packsDeleted + r.packsRepacked).toBeGreaterThan(0);
+    const packsAfter = await sd.database.db.selectFrom('packs').select('id').execute();
+    expect(packsAfter.length).toBeLessThan(packsBefore.length);
+    await expect(sd.store.getManifest(drop.digest)).rejects.toThrow(NotFoundError);
+    const out = join(dir, 'out');
+    await sd.store.materialize(keep.digest, out);
+    expect(sha(await readFile(join(out, 'w.bin')))).toBe(keep.entries[0]!.sha256);
+    expect((await checkStore(sd.store)).problems).toEqual([]);
+  });
+
+  it('respects the grace period: young data survives GC', async () => {
+    const p = join(dir, 'f.bin');
+    await writeFile(p, randomBytes(1024 * 1024));
+    const f = await sd.store.ingestFile(p);
+    const r = await collectGarbage(sd.store, { liveManifests: [] });
+    expect(r.packsDeleted).toBe(0);
+    expect(sha(await collect(sd.store.readFile(f.sha256)))).toBe(f.sha256);
+  });
+});
+
+function firstChunk(file: { chunkIds: Uint8Array } | undefined): string {
+  return Buffer.from(file!.chunkIds.subarray(0, 32)).toString('hex');
+}
