@@ -30,9 +30,9 @@ export function truncateText(s: string, max: number): string {
  */
 export function describeValue(value: unknown): string {
   if (typeof value !== 'string') {
-    if (value === null) return 'null';
+    if (value === null || value === undefined) return String(value);
     if (Array.isArray(value)) return 'an array';
-    return `a ${typeof value}`;
+    return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
   }
   const short = value.length > 80 ? `${truncateText(value, 80)}…` : value;
   const escaped = short.replace(
