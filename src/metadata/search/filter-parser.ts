@@ -352,7 +352,7 @@ interface ResolvedField {
   readonly ref: FieldRef;
   readonly type: FieldType;
   readonly orderable: boolean;
-  /** How the field reads in messages: `metrics.auc`, `name`. */
+  /** How the field reads in messages, quoted: `'metrics.auc'`, `'name'`. */
   readonly text: string;
 }
 
