@@ -9,32 +9,10 @@
 import { createHash } from 'node:crypto';
 import { type Sha256Hex, isSha256Hex } from '../core/digest.js';
 import { CorruptionError, InvalidArgumentError } from '../core/errors.js';
+import { validateManifestPath } from '../core/names.js';
 import type { Manifest, ManifestEntry } from './content-store.js';
 
 export const MANIFEST_FORMAT = 'modelvault.manifest.v1';
-
-const MAX_PATH_BYTES = 4096;
-
-/**
- * Checks a path inside a version: relative, `/`-separated, no `.`/`..`/empty segments, no
- * backslash, NUL or control characters. Such a path can never escape the directory it is
- * materialized into.
- * @throws InvalidArgumentError saying what is wrong.
- */
-export function validateManifestPath(path: string): string {
-  const bad = (why: string) =>
-    new InvalidArgumentError(`invalid file path '${path.slice(0, 200)}': ${why}`, { path: path.slice(0, 200) });
-  if (typeof path !== 'string' || path.length === 0) throw bad('empty');
-  if (Buffer.byteLength(path) > MAX_PATH_BYTES) throw bad(`longer than ${MAX_PATH_BYTES} bytes`);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) throw bad('control characters and backslashes are not allowed');
-  if (path.startsWith('/')) throw bad('must be relative');
-  for (const seg of path.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..') throw bad("empty, '.' and '..' segments are not allowed");
-    if (Buffer.byteLength(seg) > 255) throw bad('a segment is longer than 255 bytes');
-  }
-  return path;
-}
 
 function comparePaths(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));

@@ -39,7 +39,8 @@ import type {
 } from './content-store.js';
 import { HashWorker } from './hash-worker.js';
 import { ChunkIndex, MissingChunksError, type StorageDb, chunkIdsToHex } from './index/chunk-index.js';
-import { buildManifest, parseManifest, validateManifestPath } from './manifest.js';
+import { validateManifestPath } from '../core/names.js';
+import { buildManifest, parseManifest } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { packKey } from './store-layout.js';
 
