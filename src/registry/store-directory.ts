@@ -5,12 +5,16 @@
  * know each other.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
-import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
+import {
+  type ChunkingParams,
+  DEFAULT_CHUNKING,
+  validateChunkingParams,
+} from '../storage/chunking/chunking-params.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { storageMigrations } from '../storage/index/storage-migrations.js';
 import { Store } from '../storage/store.js';
@@ -57,10 +61,13 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
     await mkdir(root, { recursive: true });
     configText = formatStoreConfig({
       formatVersion: STORE_FORMAT_VERSION,
-      createdAt: new Date().toISOString(),
-      ...(options.chunking ? { chunking: options.chunking } : {}),
-    } as never);
-    await writeFile(storeConfigPath(root), configText);
+      created: new Date().toISOString(),
+      chunking: validateChunkingParams(options.chunking ?? DEFAULT_CHUNKING),
+    });
+    // Written whole then renamed, so a crash never leaves a half-written config.
+    const tmp = `${storeConfigPath(root)}.${process.pid}.tmp`;
+    await writeFile(tmp, configText, { flush: true });
+    await rename(tmp, storeConfigPath(root));
   }
   const config = parseStoreConfig(configText);
   const processTmp = await claimTmpDir(tmpDir(root));
@@ -70,10 +77,10 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
     ...(options.migrations ?? []),
   ]);
   const store = new Store({
-    backend: new FsBackend(objectsDir(root)),
+    backend: await FsBackend.open({ root: objectsDir(root), tmpDir: processTmp }),
     db: database as never,
     tmpDir: processTmp,
-    chunking: config.chunking ?? options.chunking,
+    chunking: config.chunking,
     packTargetSize: options.packTargetSize,
   });
   return {

@@ -17,6 +17,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import type { Sha256Hex } from '../core/digest.js';
 import { LockedError } from '../core/errors.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
 import { PackWriter } from './pack-writer.js';
@@ -179,7 +180,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
           return true;
         });
         if (deleted) {
-          await store.backend.delete(packKey(packId));
+          await store.backend.delete(packKey(packId as Sha256Hex));
           report.packsDeleted++;
           report.bytesFreed += meta.size;
         }
@@ -203,14 +204,14 @@ async function repack(
   liveChunks: { id: string; offset: number; length: number }[],
   cutoff: number,
 ): Promise<number> {
-  const writer = await PackWriter.create(store.tmpDir);
+  const writer = await PackWriter.create({ tmpDir: store.tmpDir });
   try {
     for (const c of liveChunks) {
-      const bytes = await store.backend.getRange(packKey(oldPack), c.offset, c.length);
+      const bytes = await store.backend.getRange(packKey(oldPack as Sha256Hex), c.offset, c.length);
       // Never copy damage into a fresh pack: a chunk that fails verification stays behind
       // (and keeps the old pack alive) for fsck/repair to report.
       if (createHash('sha256').update(bytes).digest('hex') !== c.id) return 0;
-      await writer.add(c.id, bytes);
+      await writer.add(c.id as Sha256Hex, bytes);
     }
   } catch (e) {
     await writer.abort();
@@ -244,6 +245,6 @@ async function repack(
     await trx.deleteFrom('packs').where('id', '=', oldPack).execute();
     return Number(row?.size ?? 0);
   });
-  if (oldSize > 0) await store.backend.delete(packKey(oldPack));
+  if (oldSize > 0) await store.backend.delete(packKey(oldPack as Sha256Hex));
   return Math.max(0, oldSize - sealed.size);
 }

@@ -72,8 +72,8 @@ class PackSink {
   ) {}
 
   async add(id: string, bytes: Uint8Array): Promise<void> {
-    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
-    await this.writer.add(id, bytes);
+    if (!this.writer) this.writer = await PackWriter.create({ tmpDir: this.store.tmpDir });
+    await this.writer.add(id as Sha256Hex, bytes);
     this.pending.add(id);
     if (this.writer.size >= this.targetSize) {
       const w = this.writer;
@@ -395,7 +395,7 @@ export class Store implements ContentStore {
       }
       let data: Uint8Array;
       try {
-        data = await this.backend.getRange(packKey(first.packId), first.offset, runEnd - first.offset);
+        data = await this.backend.getRange(packKey(first.packId as Sha256Hex), first.offset, runEnd - first.offset);
       } catch (e) {
         if (e instanceof ModelvaultError) {
           throw new CorruptionError(

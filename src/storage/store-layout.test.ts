@@ -1,0 +1,101 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Sha256Hex } from '../core/digest.js';
+import { DEFAULT_CHUNKING } from './chunking/chunking-params.js';
+import {
+  formatStoreConfig,
+  isPackKey,
+  lockPath,
+  metadataDbPath,
+  objectsDir,
+  PACKS_PREFIX,
+  packKey,
+  parsePackKey,
+  parseStoreConfig,
+  STORE_FORMAT_VERSION,
+  storeConfigPath,
+  tempFileName,
+  tmpDir,
+} from './store-layout.js';
+
+const ID = 'ab12'.padEnd(64, '0') as Sha256Hex;
+
+describe('store layout', () => {
+  it('places store files under the root', () => {
+    expect(storeConfigPath('/s')).toBe(join('/s', 'modelvault.json'));
+    expect(metadataDbPath('/s')).toBe(join('/s', 'metadata.db'));
+    expect(objectsDir('/s')).toBe(join('/s', 'objects'));
+    expect(tmpDir('/s')).toBe(join('/s', 'tmp'));
+    expect(lockPath('/s', 'gc')).toBe(join('/s', 'locks', 'gc.lock'));
+    expect(tempFileName('pack', 'beef')).toBe('pack-beef.tmp');
+  });
+
+  it('rejects lock names that are not simple', () => {
+    for (const name of ['', '../x', 'a/b', 'GC', 'a.b']) {
+      expect(() => lockPath('/s', name)).toThrow(/invalid lock name/);
+    }
+  });
+
+  it('builds fanned-out pack keys and parses them back', () => {
+    const key = packKey(ID);
+    expect(key).toBe(`packs/ab/${ID}.pack`);
+    expect(key.startsWith(PACKS_PREFIX)).toBe(true);
+    expect(parsePackKey(key)).toBe(ID);
+    expect(isPackKey(key)).toBe(true);
+  });
+
+  it('rejects keys that are not pack keys', () => {
+    for (const key of [
+      `packs/cd/${ID}.pack`, // fan-out does not match the id
+      `packs/AB/${ID.toUpperCase()}.pack`,
+      `packs/ab/${ID}`,
+      `packs/ab/${ID}.pack.tmp`,
+      `x/packs/ab/${ID}.pack`,
+      `packs/ab/${ID.slice(1)}.pack`,
+      'packs/ab/.pack',
+    ]) {
+      expect(() => parsePackKey(key), key).toThrow(/is not a pack key/);
+      expect(isPackKey(key)).toBe(false);
+    }
+    expect(() => packKey('nothex' as Sha256Hex)).toThrow(/invalid pack id/);
+  });
+
+  it('round-trips the store config', () => {
+    const config = {
+      formatVersion: STORE_FORMAT_VERSION,
+      created: '2025-01-02T03:04:05.000Z',
+      chunking: DEFAULT_CHUNKING,
+    };
+    const text = formatStoreConfig(config);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(parseStoreConfig(text)).toEqual(config);
+  });
+
+  it('rejects damaged or newer store configs', () => {
+    const good = JSON.parse(
+      formatStoreConfig({
+        formatVersion: 1,
+        created: '2025-01-02T03:04:05.000Z',
+        chunking: DEFAULT_CHUNKING,
+      }),
+    );
+    const bad = (patch: object) => JSON.stringify({ ...good, ...patch });
+    expect(() => parseStoreConfig('{')).toThrow(/not valid json/);
+    expect(() => parseStoreConfig('[]')).toThrow(/not an object/);
+    expect(() => parseStoreConfig(bad({ formatVersion: 0 }))).toThrow(/formatVersion/);
+    expect(() => parseStoreConfig(bad({ created: 'yesterday' }))).toThrow(/created/);
+    expect(() => parseStoreConfig(bad({ chunking: null }))).toThrow(/chunking/);
+    expect(() =>
+      parseStoreConfig(bad({ chunking: { ...DEFAULT_CHUNKING, avgSize: 1000 } })),
+    ).toThrow(/avgSize/);
+    try {
+      parseStoreConfig(bad({ formatVersion: STORE_FORMAT_VERSION + 1 }));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'UNSUPPORTED' });
+    }
+    expect(() => parseStoreConfig(bad({ formatVersion: 0 }))).toThrow(
+      expect.objectContaining({ code: 'CORRUPT' }),
+    );
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * The one module that knows where things live in a store, on disk and in a bucket. Nothing
+ * else in the code base builds a store path or an object key by hand: change the layout
+ * here, bump `STORE_FORMAT_VERSION`, and every caller follows.
+ *
+ * Store format version 1:
+ *
+ * ```
+ * <root>/
+ * ├── modelvault.json            store config: {formatVersion, created, chunking}
+ * ├── metadata.db                SQLite metadata (plus its -wal/-shm files)
+ * ├── objects/                   root of the filesystem ObjectBackend; in S3 the bucket prefix
+ * │   └── packs/
+ * │       └── <aa>/              fan-out: first two hex digits of the pack id (256 dirs)
+ * │           └── <packid>.pack  packid = hex SHA-256 of the pack's trailer (pack-format.ts)
+ * ├── tmp/                       temp files (pack writers, backend puts); same filesystem as
+ * │                              objects/ so a finished temp file is renamed into place
+ * └── locks/                     lock files (<name>.lock)
+ * ```
+ *
+ * Object keys are backend-relative (`packs/ab/ab12….pack`), `/`-separated whatever the
+ * OS, and valid by `validateObjectKey`. Paths are built with `node:path` for the host OS.
+ *
+ * `tmp/` holds nothing worth keeping: whatever is left there after a crash is garbage. The
+ * store empties it on open; a store shared by several live processes must only remove temp
+ * files older than `TMP_STALE_AFTER_MS`, or it would pull an open pack from under a writer.
+ *
+ * Everything here is pure: no I/O, no clock, no randomness.
+ */
+import { join } from 'node:path';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
+import { CorruptionError, InvalidArgumentError, ModelvaultError } from '../core/errors.js';
+import { type ChunkingParams, validateChunkingParams } from './chunking/chunking-params.js';
+
+/** Version of the layout below and of `modelvault.json`. Bump on any incompatible change. */
+export const STORE_FORMAT_VERSION = 1;
+
+export const STORE_CONFIG_FILE = 'modelvault.json';
+export const METADATA_DB_FILE = 'metadata.db';
+export const OBJECTS_DIR = 'objects';
+export const TMP_DIR = 'tmp';
+export const LOCKS_DIR = 'locks';
+
+/** Key prefix of every pack object (backend-relative). */
+export const PACKS_PREFIX = 'packs/';
+export const PACK_SUFFIX = '.pack';
+
+/** A temp file older than this is garbage even when other processes use the store. */
+export const TMP_STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+
+export function storeConfigPath(root: string): string {
+  return join(root, STORE_CONFIG_FILE);
+}
+
+export function metadataDbPath(root: string): string {
+  return join(root, METADATA_DB_FILE);
+}
+
+/** Root directory of the filesystem backend holding the store's objects. */
+export function objectsDir(root: string): string {
+  return join(root, OBJECTS_DIR);
+}
+
+export function tmpDir(root: string): string {
+  return join(root, TMP_DIR);
+}
+
+export function locksDir(root: string): string {
+  return join(root, LOCKS_DIR);
+}
+
+const LOCK_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * Path of the lock file `name` (`gc`, `migrate`, …).
+ * @throws InvalidArgumentError unless `name` is lowercase letters, digits and dashes.
+ */
+export function lockPath(root: string, name: string): string {
+  if (!LOCK_NAME.test(name)) {
+    throw new InvalidArgumentError(`invalid lock name '${name.slice(0, 80)}'`, { name });
+  }
+  return join(locksDir(root), `${name}.lock`);
+}
+
+/**
+ * Name of a temp file: `<purpose>-<unique>.tmp`. `unique` must be unique across processes
+ * (random hex); `purpose` tells a person looking at `tmp/` what left the file behind.
+ */
+export function tempFileName(purpose: string, unique: string): string {
+  return `${purpose}-${unique}.tmp`;
+}
+
+/** `packs/ab/ab12….pack` for the pack id `ab12…`. */
+export function packKey(packId: Sha256Hex): string {
+  if (!isSha256Hex(packId)) {
+    throw new InvalidArgumentError(`invalid pack id '${String(packId).slice(0, 80)}'`);
+  }
+  return `${PACKS_PREFIX}${packId.slice(0, 2)}/${packId}${PACK_SUFFIX}`;
+}
+
+const PACK_KEY = /^packs\/([0-9a-f]{2})\/([0-9a-f]{64})\.pack$/;
+
+/**
+ * The pack id named by a pack key; the exact inverse of `packKey`.
+ * @throws InvalidArgumentError when `key` is not a pack key (wrong prefix, fan-out
+ *   directory not matching the id, uppercase hex, …).
+ */
+export function parsePackKey(key: string): Sha256Hex {
+  const m = PACK_KEY.exec(key);
+  if (!m || m[2]!.slice(0, 2) !== m[1]) {
+    throw new InvalidArgumentError(`'${key.slice(0, 200)}' is not a pack key`, { key });
+  }
+  return m[2] as Sha256Hex;
+}
+
+export function isPackKey(key: string): boolean {
+  const m = PACK_KEY.exec(key);
+  return m !== null && m[2]!.slice(0, 2) === m[1];
+}
+
+/** The contents of `modelvault.json`. */
+export interface StoreConfig {
+  readonly formatVersion: number;
+  /** ISO-8601 UTC time the store was created. */
+  readonly created: string;
+  /** Chunking parameters every writer of this store must use, or dedup silently degrades. */
+  readonly chunking: ChunkingParams;
+}
+
+/** Serialises a store config as written to `modelvault.json` (stable key order). */
+export function formatStoreConfig(config: StoreConfig): string {
+  const { minSize, avgSize, maxSize } = config.chunking;
+  return `${JSON.stringify(
+    {
+      formatVersion: config.formatVersion,
+      created: config.created,
+      chunking: { minSize, avgSize, maxSize },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/**
+ * Parses `modelvault.json`.
+ * @throws CorruptionError when it is not a valid config;
+ *   ModelvaultError('UNSUPPORTED') when it was written by a newer format version.
+ */
+export function parseStoreConfig(text: string): StoreConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CorruptionError(`${STORE_CONFIG_FILE} is not valid json`, undefined, { cause: e });
+  }
+  const fail = (why: string): never => {
+    throw new CorruptionError(`${STORE_CONFIG_FILE} is invalid: ${why}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('not an object');
+  const o = raw as Record<string, unknown>;
+  const version = o.formatVersion;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    fail('formatVersion must be a positive integer');
+  }
+  if ((version as number) > STORE_FORMAT_VERSION) {
+    throw new ModelvaultError(
+      'UNSUPPORTED',
+      `store format version ${version} is newer than this modelvault supports (${STORE_FORMAT_VERSION})`,
+      { formatVersion: version, supported: STORE_FORMAT_VERSION },
+    );
+  }
+  if (typeof o.created !== 'string' || Number.isNaN(Date.parse(o.created))) {
+    fail('created must be an ISO-8601 time');
+  }
+  const c = o.chunking as Record<string, unknown> | undefined;
+  if (typeof c !== 'object' || c === null) fail('chunking must be an object');
+  const chunking = {
+    minSize: c!.minSize as number,
+    avgSize: c!.avgSize as number,
+    maxSize: c!.maxSize as number,
+  };
+  try {
+    validateChunkingParams(chunking);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return { formatVersion: version as number, created: o.created as string, chunking };
+}
