@@ -5,7 +5,7 @@
  * know each other.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
@@ -15,15 +15,15 @@ import {
   DEFAULT_CHUNKING,
   validateChunkingParams,
 } from '../storage/chunking/chunking-params.js';
-import type { StorageTables } from '../storage/index/storage-schema.js';
 import { storageMigrations } from '../storage/index/storage-migrations.js';
+import type { StorageTables } from '../storage/index/storage-schema.js';
 import { Store } from '../storage/store.js';
 import {
-  STORE_FORMAT_VERSION,
   formatStoreConfig,
   metadataDbPath,
   objectsDir,
   parseStoreConfig,
+  STORE_FORMAT_VERSION,
   storeConfigPath,
   tmpDir,
 } from '../storage/store-layout.js';
@@ -56,7 +56,9 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
   }
   if (configText === undefined) {
     if (!options.create) {
-      throw new NotFoundError(`no Modelvault store at '${root}' (run 'mvault init')`, { path: root });
+      throw new NotFoundError(`no Modelvault store at '${root}' (run 'mvault init')`, {
+        path: root,
+      });
     }
     await mkdir(root, { recursive: true });
     configText = formatStoreConfig({
@@ -114,7 +116,8 @@ async function claimTmpDir(tmpRoot: string): Promise<string> {
   for (const name of await readdir(tmpRoot)) {
     const pid = Number(name.split('.')[0]);
     const path = join(tmpRoot, name);
-    const old = Date.now() - (await stat(path).catch(() => ({ mtimeMs: 0 }))).mtimeMs > 7 * 24 * 3600_000;
+    const old =
+      Date.now() - (await stat(path).catch(() => ({ mtimeMs: 0 }))).mtimeMs > 7 * 24 * 3600_000;
     if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid) || old) {
       await rm(path, { recursive: true, force: true });
     }

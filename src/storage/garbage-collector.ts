@@ -59,12 +59,19 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
   const holder = randomUUID();
 
   await sdb.writeTransaction(async (trx) => {
-    const row = await trx.selectFrom('storage_leases').selectAll().where('name', '=', LEASE).executeTakeFirst();
+    const row = await trx
+      .selectFrom('storage_leases')
+      .selectAll()
+      .where('name', '=', LEASE)
+      .executeTakeFirst();
     if (row && Number(row.expires_at) > Date.now()) {
       throw new LockedError(`garbage collection is already running (lease held by ${row.holder})`);
     }
     await trx.deleteFrom('storage_leases').where('name', '=', LEASE).execute();
-    await trx.insertInto('storage_leases').values({ name: LEASE, holder, expires_at: Date.now() + LEASE_MS }).execute();
+    await trx
+      .insertInto('storage_leases')
+      .values({ name: LEASE, holder, expires_at: Date.now() + LEASE_MS })
+      .execute();
   });
 
   const report = {
@@ -106,7 +113,10 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
     // 2. Mark: chunks of live files.
     const live = new Set<string>();
     const deadFiles: string[] = [];
-    const files = await db.selectFrom('files').select(['sha256', 'chunk_ids', 'created_at']).execute();
+    const files = await db
+      .selectFrom('files')
+      .select(['sha256', 'chunk_ids', 'created_at'])
+      .execute();
     for (const f of files) {
       if (referenced.has(f.sha256) || Number(f.created_at) >= cutoff) {
         for (const id of chunkIdsToHex(f.chunk_ids)) live.add(id);
@@ -123,7 +133,10 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         { size: Number(p.size), createdAt: Number(p.created_at) },
       ]),
     );
-    const chunks = await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length', 'dead_since']).execute();
+    const chunks = await db
+      .selectFrom('chunks')
+      .select(['id', 'pack_id', 'offset', 'length', 'dead_since'])
+      .execute();
     const toTombstone: string[] = [];
     const toRevive: string[] = [];
     for (const c of chunks) {
@@ -137,7 +150,11 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
     if (dry) return report;
     await sdb.writeTransaction(async (trx) => {
       for (let i = 0; i < deadFiles.length; i += 300) {
-        await trx.deleteFrom('files').where('sha256', 'in', deadFiles.slice(i, i + 300)).where('created_at', '<', cutoff).execute();
+        await trx
+          .deleteFrom('files')
+          .where('sha256', 'in', deadFiles.slice(i, i + 300))
+          .where('created_at', '<', cutoff)
+          .execute();
       }
       for (let i = 0; i < toTombstone.length; i += 300) {
         await trx
@@ -148,13 +165,23 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
           .execute();
       }
       for (let i = 0; i < toRevive.length; i += 300) {
-        await trx.updateTable('chunks').set({ dead_since: null }).where('id', 'in', toRevive.slice(i, i + 300)).execute();
+        await trx
+          .updateTable('chunks')
+          .set({ dead_since: null })
+          .where('id', 'in', toRevive.slice(i, i + 300))
+          .execute();
       }
     });
 
     // 4. Sweep, pack by pack.
-    const byPack = new Map<string, { id: string; offset: number; length: number; expired: boolean }[]>();
-    const rows = await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length', 'dead_since']).execute();
+    const byPack = new Map<
+      string,
+      { id: string; offset: number; length: number; expired: boolean }[]
+    >();
+    const rows = await db
+      .selectFrom('chunks')
+      .select(['id', 'pack_id', 'offset', 'length', 'dead_since'])
+      .execute();
     for (const c of rows) {
       const list = byPack.get(c.pack_id) ?? [];
       list.push({
@@ -173,8 +200,17 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
       const deadBytes = list.filter((c) => c.expired).reduce((s, c) => s + c.length, 0);
       if (liveChunks.length === 0) {
         const deleted = await sdb.writeTransaction(async (trx) => {
-          await trx.deleteFrom('chunks').where('pack_id', '=', packId).where('dead_since', '<=', cutoff).execute();
-          const left = await trx.selectFrom('chunks').select('id').where('pack_id', '=', packId).limit(1).execute();
+          await trx
+            .deleteFrom('chunks')
+            .where('pack_id', '=', packId)
+            .where('dead_since', '<=', cutoff)
+            .execute();
+          const left = await trx
+            .selectFrom('chunks')
+            .select('id')
+            .where('pack_id', '=', packId)
+            .limit(1)
+            .execute();
           if (left.length > 0) return false; // revived meanwhile
           await trx.deleteFrom('packs').where('id', '=', packId).execute();
           return true;
@@ -192,7 +228,11 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
     return report;
   } finally {
     await sdb.writeTransaction(async (trx) => {
-      await trx.deleteFrom('storage_leases').where('name', '=', LEASE).where('holder', '=', holder).execute();
+      await trx
+        .deleteFrom('storage_leases')
+        .where('name', '=', LEASE)
+        .where('holder', '=', holder)
+        .execute();
     });
   }
 }
@@ -227,7 +267,12 @@ async function repack(
   const oldSize = await sdb.writeTransaction(async (trx) => {
     await trx
       .insertInto('packs')
-      .values({ id: sealed.packId, size: sealed.size, chunk_count: sealed.entries.length, created_at: Date.now() })
+      .values({
+        id: sealed.packId,
+        size: sealed.size,
+        chunk_count: sealed.entries.length,
+        created_at: Date.now(),
+      })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     for (const e of sealed.entries) {
@@ -238,10 +283,23 @@ async function repack(
         .where('pack_id', '=', oldPack)
         .execute();
     }
-    await trx.deleteFrom('chunks').where('pack_id', '=', oldPack).where('dead_since', '<=', cutoff).execute();
-    const left = await trx.selectFrom('chunks').select('id').where('pack_id', '=', oldPack).limit(1).execute();
+    await trx
+      .deleteFrom('chunks')
+      .where('pack_id', '=', oldPack)
+      .where('dead_since', '<=', cutoff)
+      .execute();
+    const left = await trx
+      .selectFrom('chunks')
+      .select('id')
+      .where('pack_id', '=', oldPack)
+      .limit(1)
+      .execute();
     if (left.length > 0) return 0;
-    const row = await trx.selectFrom('packs').select('size').where('id', '=', oldPack).executeTakeFirst();
+    const row = await trx
+      .selectFrom('packs')
+      .select('size')
+      .where('id', '=', oldPack)
+      .executeTakeFirst();
     await trx.deleteFrom('packs').where('id', '=', oldPack).execute();
     return Number(row?.size ?? 0);
   });

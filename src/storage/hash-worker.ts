@@ -93,7 +93,11 @@ export class HashWorker {
       p?.resolve(m);
     });
     const fail = (e: unknown) => {
-      this.failure = new IoError(`hash worker failed: ${String((e as Error)?.message ?? e)}`, {}, { cause: e });
+      this.failure = new IoError(
+        `hash worker failed: ${String((e as Error)?.message ?? e)}`,
+        {},
+        { cause: e },
+      );
       for (const p of this.waiting.values()) p.reject(this.failure);
       this.waiting.clear();
       this.worker = undefined;

@@ -7,7 +7,7 @@
  *   {"files":[{"path":"config.json","sha256":"…","size":123},…],"format":"modelvault.manifest.v1"}
  */
 import { createHash } from 'node:crypto';
-import { type Sha256Hex, isSha256Hex } from '../core/digest.js';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { CorruptionError, InvalidArgumentError } from '../core/errors.js';
 import { validateManifestPath } from '../core/names.js';
 import type { Manifest, ManifestEntry } from './content-store.js';
@@ -30,7 +30,8 @@ export function normalizeEntries(entries: readonly ManifestEntry[]): ManifestEnt
   });
   out.sort((a, b) => comparePaths(a.path, b.path));
   for (let i = 1; i < out.length; i++) {
-    if (out[i]!.path === out[i - 1]!.path) throw new InvalidArgumentError(`duplicate file path '${out[i]!.path}'`);
+    if (out[i]!.path === out[i - 1]!.path)
+      throw new InvalidArgumentError(`duplicate file path '${out[i]!.path}'`);
   }
   return out;
 }
@@ -52,13 +53,19 @@ export function buildManifest(entries: readonly ManifestEntry[]): Manifest & { b
 export function parseManifest(digest: Sha256Hex, body: string): Manifest {
   const actual = createHash('sha256').update(body).digest('hex');
   if (actual !== digest) {
-    throw new CorruptionError(`manifest ${digest} is damaged: its body hashes to ${actual}`, { manifest: digest });
+    throw new CorruptionError(`manifest ${digest} is damaged: its body hashes to ${actual}`, {
+      manifest: digest,
+    });
   }
   let parsed: { files?: ManifestEntry[]; format?: string };
   try {
     parsed = JSON.parse(body);
   } catch (e) {
-    throw new CorruptionError(`manifest ${digest} is not valid JSON`, { manifest: digest }, { cause: e });
+    throw new CorruptionError(
+      `manifest ${digest} is not valid JSON`,
+      { manifest: digest },
+      { cause: e },
+    );
   }
   if (parsed.format !== MANIFEST_FORMAT || !Array.isArray(parsed.files)) {
     throw new CorruptionError(`manifest ${digest} has an unknown format`, { manifest: digest });

@@ -10,7 +10,7 @@ import { chunkIdsToHex } from './index/chunk-index.js';
 import { manifestDigestOk } from './manifest.js';
 import { readPackTrailer, verifyPack } from './pack-reader.js';
 import type { Store } from './store.js';
-import { PACKS_PREFIX, isPackKey, packKey, parsePackKey } from './store-layout.js';
+import { isPackKey, PACKS_PREFIX, packKey, parsePackKey } from './store-layout.js';
 
 export type ProblemKind =
   | 'pack-unreadable'
@@ -57,22 +57,36 @@ async function scanPacks(store: Store, verifyData: boolean): Promise<PackScan> {
     const packId = parsePackKey(obj.key);
     try {
       const { entries } = await readPackTrailer(store.backend, obj.key, { size: obj.size });
-      trailers.set(packId, entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length })));
+      trailers.set(
+        packId,
+        entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length })),
+      );
       if (verifyData) {
         for (const id of (await verifyPack(store.backend, obj.key)).damaged) {
           damaged.add(`${packId}/${id}`);
-          problems.push({ kind: 'chunk-damaged', id, message: `chunk ${id} in pack ${packId} fails verification` });
+          problems.push({
+            kind: 'chunk-damaged',
+            id,
+            message: `chunk ${id} in pack ${packId} fails verification`,
+          });
         }
       }
     } catch (e) {
-      problems.push({ kind: 'pack-unreadable', id: packId, message: `pack ${packId}: ${(e as Error).message}` });
+      problems.push({
+        kind: 'pack-unreadable',
+        id: packId,
+        message: `pack ${packId}: ${(e as Error).message}`,
+      });
     }
   }
   return { trailers, damaged, problems };
 }
 
 /** Verifies everything; never modifies the store. */
-export async function checkStore(store: Store, options: { verifyData?: boolean } = {}): Promise<CheckReport> {
+export async function checkStore(
+  store: Store,
+  options: { verifyData?: boolean } = {},
+): Promise<CheckReport> {
   const db = store.index.storageDb.db;
   const scan = await scanPacks(store, options.verifyData ?? true);
   const problems = scan.problems;
@@ -81,18 +95,29 @@ export async function checkStore(store: Store, options: { verifyData?: boolean }
   const unreadable = new Set(problems.filter((p) => p.kind === 'pack-unreadable').map((p) => p.id));
   for (const id of indexedPacks) {
     if (!scan.trailers.has(id) && !unreadable.has(id)) {
-      problems.push({ kind: 'pack-missing', id, message: `pack ${id} is indexed but missing from storage` });
+      problems.push({
+        kind: 'pack-missing',
+        id,
+        message: `pack ${id} is indexed but missing from storage`,
+      });
     }
   }
   for (const id of scan.trailers.keys()) {
     if (!indexedPacks.has(id)) {
-      problems.push({ kind: 'pack-unindexed', id, message: `pack ${id} is not in the index (run repair)` });
+      problems.push({
+        kind: 'pack-unindexed',
+        id,
+        message: `pack ${id} is not in the index (run repair)`,
+      });
     }
   }
 
   // Every index row must match its pack's trailer and point at intact bytes.
   const bad = new Set<string>();
-  const chunkRows = await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length']).execute();
+  const chunkRows = await db
+    .selectFrom('chunks')
+    .select(['id', 'pack_id', 'offset', 'length'])
+    .execute();
   for (const c of chunkRows) {
     const entries = scan.trailers.get(c.pack_id);
     if (!entries) {
@@ -120,7 +145,11 @@ export async function checkStore(store: Store, options: { verifyData?: boolean }
     const missing = ids.find((id) => !indexed.has(id));
     const broken = ids.find((id) => bad.has(id));
     if (missing) {
-      problems.push({ kind: 'chunk-missing', id: missing, message: `chunk ${missing} of file ${f.sha256} is not stored` });
+      problems.push({
+        kind: 'chunk-missing',
+        id: missing,
+        message: `chunk ${missing} of file ${f.sha256} is not stored`,
+      });
     }
     if (missing || broken) {
       damagedFiles.push(f.sha256);
@@ -136,7 +165,10 @@ export async function checkStore(store: Store, options: { verifyData?: boolean }
 
   const damagedManifests: string[] = [];
   const manifests = await db.selectFrom('manifests').select(['digest', 'body']).execute();
-  const mfRows = await db.selectFrom('manifest_files').select(['manifest_digest', 'path', 'file_sha256']).execute();
+  const mfRows = await db
+    .selectFrom('manifest_files')
+    .select(['manifest_digest', 'path', 'file_sha256'])
+    .execute();
   const byManifest = new Map<string, { path: string; file_sha256: string }[]>();
   for (const r of mfRows) {
     const l = byManifest.get(r.manifest_digest) ?? [];
@@ -149,11 +181,16 @@ export async function checkStore(store: Store, options: { verifyData?: boolean }
     for (const r of byManifest.get(m.digest) ?? []) {
       if (why) break;
       if (!fileSet.has(r.file_sha256)) why = `file '${r.path}' (${r.file_sha256}) is not stored`;
-      else if (damagedFileSet.has(r.file_sha256)) why = `file '${r.path}' (${r.file_sha256}) is damaged`;
+      else if (damagedFileSet.has(r.file_sha256))
+        why = `file '${r.path}' (${r.file_sha256}) is damaged`;
     }
     if (why) {
       damagedManifests.push(m.digest);
-      problems.push({ kind: 'manifest-damaged', id: m.digest, message: `manifest ${m.digest}: ${why}` });
+      problems.push({
+        kind: 'manifest-damaged',
+        id: m.digest,
+        message: `manifest ${m.digest}: ${why}`,
+      });
     }
   }
   return {
@@ -184,7 +221,8 @@ export async function repairStore(store: Store): Promise<RepairReport> {
   const intact = new Map<string, { packId: string; offset: number; length: number }>();
   for (const [packId, entries] of scan.trailers) {
     for (const e of entries) {
-      if (!scan.damaged.has(`${packId}/${e.id}`) && !intact.has(e.id)) intact.set(e.id, { packId, ...e });
+      if (!scan.damaged.has(`${packId}/${e.id}`) && !intact.has(e.id))
+        intact.set(e.id, { packId, ...e });
     }
   }
   let packsIndexed = 0;
@@ -192,7 +230,9 @@ export async function repairStore(store: Store): Promise<RepairReport> {
   let chunksRepointed = 0;
   let chunksRemoved = 0;
   await sdb.writeTransaction(async (trx) => {
-    const packRows = new Set((await trx.selectFrom('packs').select('id').execute()).map((p) => p.id));
+    const packRows = new Set(
+      (await trx.selectFrom('packs').select('id').execute()).map((p) => p.id),
+    );
     for (const [packId, entries] of scan.trailers) {
       if (packRows.has(packId)) continue;
       const size = (await store.backend.stat(packKey(packId as never)))?.size ?? 0;
@@ -202,7 +242,10 @@ export async function repairStore(store: Store): Promise<RepairReport> {
         .execute();
       packsIndexed++;
     }
-    const rows = await trx.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length']).execute();
+    const rows = await trx
+      .selectFrom('chunks')
+      .select(['id', 'pack_id', 'offset', 'length'])
+      .execute();
     const seen = new Set<string>();
     for (const r of rows) {
       seen.add(r.id);
@@ -231,13 +274,22 @@ export async function repairStore(store: Store): Promise<RepairReport> {
       if (seen.has(id)) continue;
       await trx
         .insertInto('chunks')
-        .values({ id, pack_id: loc.packId, offset: loc.offset, length: loc.length, dead_since: null })
+        .values({
+          id,
+          pack_id: loc.packId,
+          offset: loc.offset,
+          length: loc.length,
+          dead_since: null,
+        })
         .execute();
       chunksAdded++;
     }
     // Packs that are gone: drop their rows so nothing claims them.
     for (const id of packRows) {
-      if (!scan.trailers.has(id) && !scan.problems.some((p) => p.kind === 'pack-unreadable' && p.id === id)) {
+      if (
+        !scan.trailers.has(id) &&
+        !scan.problems.some((p) => p.kind === 'pack-unreadable' && p.id === id)
+      ) {
         await trx.deleteFrom('packs').where('id', '=', id).execute();
       }
     }

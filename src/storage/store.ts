@@ -15,31 +15,36 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { type Sha256Hex, isSha256Hex } from '../core/digest.js';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import {
   CorruptionError,
+  hasErrno,
   InvalidArgumentError,
   IoError,
   ModelvaultError,
   NotFoundError,
-  hasErrno,
 } from '../core/errors.js';
+import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
 import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
 import { StreamChunker } from './chunking/stream-chunker.js';
 import type {
   ContentStore,
-  IngestOptions,
-  IngestStats,
   IngestedFile,
   IngestedTree,
+  IngestOptions,
+  IngestStats,
   Manifest,
   ManifestEntry,
 } from './content-store.js';
 import { HashWorker } from './hash-worker.js';
-import { ChunkIndex, MissingChunksError, type StorageDb, chunkIdsToHex } from './index/chunk-index.js';
-import { validateManifestPath } from '../core/names.js';
+import {
+  ChunkIndex,
+  chunkIdsToHex,
+  MissingChunksError,
+  type StorageDb,
+} from './index/chunk-index.js';
 import { buildManifest, parseManifest } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { packKey } from './store-layout.js';
@@ -220,7 +225,12 @@ export class Store implements ContentStore {
       const digest = await this.hasher.stream(async (hs) => {
         const free: ArrayBuffer[] = [];
         for (let i = 0; i < POOL_SIZE; i++) free.push(new ArrayBuffer(BLOCK_SIZE));
-        type Sent = { start: number; length: number; cuts: number[]; reply: ReturnType<typeof hs.block> };
+        type Sent = {
+          start: number;
+          length: number;
+          cuts: number[];
+          reply: ReturnType<typeof hs.block>;
+        };
         const inflight: Sent[] = [];
         let retained: { start: number; buf: Uint8Array } | undefined;
         let chunkStart = 0;
@@ -231,7 +241,8 @@ export class Store implements ContentStore {
           allIds.push(ids);
           const hex = chunkIdsToHex(ids);
           const candidates = hex.filter((id) => !sink.pending.has(id));
-          const live = candidates.length > 0 ? await this.index.liveChunks(candidates) : new Set<string>();
+          const live =
+            candidates.length > 0 ? await this.index.liveChunks(candidates) : new Set<string>();
           for (let i = 0; i < s.cuts.length; i++) {
             const end = s.start + s.cuts[i]!;
             const id = hex[i]!;
@@ -255,7 +266,11 @@ export class Store implements ContentStore {
           }
           if (retained) free.push(retained.buf.buffer as ArrayBuffer);
           retained = { start: s.start, buf: block };
-          options.onProgress?.({ bytesDone: baseDone + s.start + s.length, bytesTotal: total || size, path });
+          options.onProgress?.({
+            bytesDone: baseDone + s.start + s.length,
+            bytesTotal: total || size,
+            path,
+          });
         };
 
         let pos = 0;
@@ -266,7 +281,9 @@ export class Store implements ContentStore {
           const view = new Uint8Array(buf, 0, Math.min(BLOCK_SIZE, size - pos));
           const n = await readFully(fh, view, pos);
           if (n !== view.length) {
-            throw new IoError(`file '${path}' changed while it was being stored (it shrank)`, { path });
+            throw new IoError(`file '${path}' changed while it was being stored (it shrank)`, {
+              path,
+            });
           }
           const cuts = chunker.push(view).map((c) => c - pos);
           if (pos + n === size) for (const c of chunker.finish()) cuts.push(c - pos);
@@ -296,7 +313,8 @@ export class Store implements ContentStore {
     const total = files.reduce((s, f) => s + f.size, 0);
     const stats = emptyStats();
     const sink = new PackSink(this, this.packTargetSize);
-    const results: { rel: string; abs: string; r: { file: IngestedFile; chunkIds: Uint8Array } }[] = [];
+    const results: { rel: string; abs: string; r: { file: IngestedFile; chunkIds: Uint8Array } }[] =
+      [];
     let done = 0;
     try {
       for (const f of files) {
@@ -330,9 +348,11 @@ export class Store implements ContentStore {
   }
 
   async getManifest(digest: Sha256Hex): Promise<Manifest> {
-    if (!isSha256Hex(digest)) throw new InvalidArgumentError(`invalid manifest digest '${String(digest).slice(0, 80)}'`);
+    if (!isSha256Hex(digest))
+      throw new InvalidArgumentError(`invalid manifest digest '${String(digest).slice(0, 80)}'`);
     const body = await this.index.getManifestBody(digest);
-    if (body === undefined) throw new NotFoundError(`manifest ${digest} not found`, { manifest: digest });
+    if (body === undefined)
+      throw new NotFoundError(`manifest ${digest} not found`, { manifest: digest });
     return parseManifest(digest, body);
   }
 
@@ -344,15 +364,27 @@ export class Store implements ContentStore {
    * Streams a file's bytes, verifying each chunk's SHA-256 (and, for whole-file reads, the
    * file's). Neighbouring chunks in the same pack are fetched with one ranged read.
    */
-  async *readFile(sha256: Sha256Hex, range?: { offset: number; length: number }): AsyncIterable<Uint8Array> {
+  async *readFile(
+    sha256: Sha256Hex,
+    range?: { offset: number; length: number },
+  ): AsyncIterable<Uint8Array> {
     const file = await this.index.getFile(sha256);
     if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
     const start = range?.offset ?? 0;
     const end = range ? range.offset + range.length : file.size;
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end > file.size || start > end) {
-      throw new InvalidArgumentError(`range ${start}-${end} is outside file ${sha256} of ${file.size} bytes`, {
-        sha256,
-      });
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start < 0 ||
+      end > file.size ||
+      start > end
+    ) {
+      throw new InvalidArgumentError(
+        `range ${start}-${end} is outside file ${sha256} of ${file.size} bytes`,
+        {
+          sha256,
+        },
+      );
     }
     const ids = chunkIdsToHex(file.chunkIds);
     const locations = await this.index.locate(ids);
@@ -365,19 +397,25 @@ export class Store implements ContentStore {
     for (const id of ids) {
       const loc = locations.get(id);
       if (!loc) {
-        throw new CorruptionError(`file ${sha256} is damaged: chunk ${id} is missing from the index`, {
-          sha256,
-          chunk: id,
-        });
+        throw new CorruptionError(
+          `file ${sha256} is damaged: chunk ${id} is missing from the index`,
+          {
+            sha256,
+            chunk: id,
+          },
+        );
       }
       if (fileOffset + loc.length > start && fileOffset < end) wanted.push({ ...loc, fileOffset });
       fileOffset += loc.length;
       if (fileOffset >= end) break;
     }
     if (range === undefined && fileOffset !== file.size) {
-      throw new CorruptionError(`file ${sha256} is damaged: chunks add up to ${fileOffset} of ${file.size} bytes`, {
-        sha256,
-      });
+      throw new CorruptionError(
+        `file ${sha256} is damaged: chunks add up to ${fileOffset} of ${file.size} bytes`,
+        {
+          sha256,
+        },
+      );
     }
     let i = 0;
     while (i < wanted.length) {
@@ -395,7 +433,11 @@ export class Store implements ContentStore {
       }
       let data: Uint8Array;
       try {
-        data = await this.backend.getRange(packKey(first.packId as Sha256Hex), first.offset, runEnd - first.offset);
+        data = await this.backend.getRange(
+          packKey(first.packId as Sha256Hex),
+          first.offset,
+          runEnd - first.offset,
+        );
       } catch (e) {
         if (e instanceof ModelvaultError) {
           throw new CorruptionError(
@@ -411,11 +453,14 @@ export class Store implements ContentStore {
         const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
         const actual = createHash('sha256').update(bytes).digest('hex');
         if (actual !== p.id) {
-          throw new CorruptionError(`file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`, {
-            sha256,
-            chunk: p.id,
-            pack: p.packId,
-          });
+          throw new CorruptionError(
+            `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
+            {
+              sha256,
+              chunk: p.id,
+              pack: p.packId,
+            },
+          );
         }
         whole?.update(bytes);
         const from = Math.max(start - p.fileOffset, 0);
@@ -427,7 +472,9 @@ export class Store implements ContentStore {
     if (whole) {
       const actual = whole.digest('hex');
       if (actual !== sha256) {
-        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, { sha256 });
+        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
+          sha256,
+        });
       }
     }
   }
@@ -436,7 +483,8 @@ export class Store implements ContentStore {
     const manifest = await this.getManifest(digest);
     await mkdir(dest, { recursive: true });
     const existing = await readdir(dest);
-    if (existing.length > 0) throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
+    if (existing.length > 0)
+      throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
     let done = 0;
     for (const e of manifest.entries) {
       validateManifestPath(e.path);
@@ -473,7 +521,9 @@ export class Store implements ContentStore {
  * Symlinks and special files are refused rather than followed: a version must be exactly
  * the bytes in the directory, and following links could read outside it.
  */
-export async function listTree(root: string): Promise<{ rel: string; abs: string; size: number }[]> {
+export async function listTree(
+  root: string,
+): Promise<{ rel: string; abs: string; size: number }[]> {
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(root);
@@ -485,7 +535,8 @@ export async function listTree(root: string): Promise<{ rel: string; abs: string
     const name = root.split(sep).pop() ?? root;
     return [{ rel: validateManifestPath(name), abs: root, size: st.size }];
   }
-  if (!st.isDirectory()) throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
+  if (!st.isDirectory())
+    throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
   const out: { rel: string; abs: string; size: number }[] = [];
   const walk = async (dir: string) => {
     const entries = await readdir(dir, { withFileTypes: true });

@@ -30,7 +30,10 @@ for (;;) {
   await mkdir(dir, { recursive: true });
   // Shared base content plus a little that is new in each version.
   await writeFile(join(dir, 'base.bin'), bytes(`base-${seed % 3}`, 700 * 1024));
-  await writeFile(join(dir, `new-${seed}.bin`), bytes(`new-${seed}`, 200 * 1024 + (seed % 7) * 1000));
+  await writeFile(
+    join(dir, `new-${seed}.bin`),
+    bytes(`new-${seed}`, 200 * 1024 + (seed % 7) * 1000),
+  );
   const { manifest } = await sd.store.ingestTree(dir);
   process.stdout.write(`COMMITTED ${manifest.digest}\n`);
   live.push(manifest.digest);
@@ -38,6 +41,9 @@ for (;;) {
   if (seed % 3 === 0 && live.length > 2) {
     const dropped = live.shift()!;
     process.stdout.write(`DROPPED ${dropped}\n`);
-    await collectGarbage(sd.store, { liveManifests: live, graceMs: 0 });
+    // Everything stored by earlier (killed) children stays live; only `dropped` goes.
+    const all = await sd.database.db.selectFrom('manifests').select('digest').execute();
+    const keep = all.map((r) => r.digest).filter((d) => d !== dropped);
+    await collectGarbage(sd.store, { liveManifests: keep, graceMs: 0 });
   }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,11 +12,19 @@ const KILLS = Number(process.env.MODELVAULT_CRASH_KILLS ?? 12);
 const here = new URL('.', import.meta.url).pathname;
 
 /** Runs the child until it has committed something, then SIGKILLs it after a random delay. */
-function runAndKill(root: string, work: string, seed: number): Promise<{ committed: string[]; dropped: string[] }> {
+function runAndKill(
+  root: string,
+  work: string,
+  seed: number,
+): Promise<{ committed: string[]; dropped: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), root, work, String(seed)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(here, 'crash-child.ts'), root, work, String(seed)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     let timer: NodeJS.Timeout | undefined;

@@ -1,21 +1,28 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile, mkdir, open } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Sha256Hex } from '../../src/core/digest.js';
 import { CorruptionError, InvalidArgumentError, NotFoundError } from '../../src/core/errors.js';
-import { type StoreDirectory, openStoreDirectory } from '../../src/registry/store-directory.js';
+import { openStoreDirectory, type StoreDirectory } from '../../src/registry/store-directory.js';
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
 
 /** A small safetensors file: `n` float32 tensors of `elems` elements each. */
-function safetensors(tensors: { name: string; data: Buffer }[], metadata: Record<string, string> = {}): Buffer {
+function safetensors(
+  tensors: { name: string; data: Buffer }[],
+  metadata: Record<string, string> = {},
+): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: 'F32', shape: [t.data.length / 4], data_offsets: [off, off + t.data.length] };
+    header[t.name] = {
+      dtype: 'F32',
+      shape: [t.data.length / 4],
+      data_offsets: [off, off + t.data.length],
+    };
     off += t.data.length;
   }
   const json = Buffer.from(JSON.stringify(header));
@@ -38,7 +45,10 @@ describe('Store', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mv-store-'));
-    sd = await openStoreDirectory(join(dir, 'store'), { create: true, packTargetSize: 1024 * 1024 });
+    sd = await openStoreDirectory(join(dir, 'store'), {
+      create: true,
+      packTargetSize: 1024 * 1024,
+    });
   });
   afterEach(async () => {
     await sd.close();
@@ -55,14 +65,19 @@ describe('Store', () => {
     };
     for (const [p, b] of Object.entries(files)) await writeFile(join(src, p), b);
     const { manifest, stats } = await sd.store.ingestTree(src);
-    expect(manifest.entries.map((e) => e.path)).toEqual(['empty.txt', 'sub/config.json', 'weights.bin']);
+    expect(manifest.entries.map((e) => e.path)).toEqual([
+      'empty.txt',
+      'sub/config.json',
+      'weights.bin',
+    ]);
     for (const e of manifest.entries) expect(e.sha256).toBe(sha(files[e.path]!));
     expect(stats.bytes).toBe(3 * 1024 * 1024 + 17 + 7);
     expect(stats.newBytes).toBe(stats.bytes);
 
     const out = join(dir, 'out');
     await sd.store.materialize(manifest.digest, out);
-    for (const [p, b] of Object.entries(files)) expect((await readFile(join(out, p))).equals(b)).toBe(true);
+    for (const [p, b] of Object.entries(files))
+      expect((await readFile(join(out, p))).equals(b)).toBe(true);
     expect(await readdir(out)).not.toContain(expect.stringContaining('partial'));
 
     // Same tree again: nothing new, same digest.
@@ -72,7 +87,10 @@ describe('Store', () => {
   });
 
   it('stores only the changed tensor of a new safetensors version, even when tensors move', async () => {
-    const tensors = Array.from({ length: 8 }, (_, i) => ({ name: `layer.${i}`, data: randomBytes(512 * 1024) }));
+    const tensors = Array.from({ length: 8 }, (_, i) => ({
+      name: `layer.${i}`,
+      data: randomBytes(512 * 1024),
+    }));
     const v1 = join(dir, 'v1.safetensors');
     await writeFile(v1, safetensors(tensors));
     const r1 = await sd.store.ingestFile(v1);
@@ -103,10 +121,12 @@ describe('Store', () => {
       const got = await collect(sd.store.readFile(sha256, { offset, length }));
       expect(got.equals(data.subarray(offset, offset + length))).toBe(true);
     }
-    await expect(collect(sd.store.readFile(sha256, { offset: data.length, length: 1 }))).rejects.toThrow(
-      InvalidArgumentError,
+    await expect(
+      collect(sd.store.readFile(sha256, { offset: data.length, length: 1 })),
+    ).rejects.toThrow(InvalidArgumentError);
+    await expect(collect(sd.store.readFile('0'.repeat(64) as Sha256Hex))).rejects.toThrow(
+      NotFoundError,
     );
-    await expect(collect(sd.store.readFile('0'.repeat(64) as Sha256Hex))).rejects.toThrow(NotFoundError);
   });
 
   it('refuses symlinks and a non-empty destination, and never writes outside it', async () => {
@@ -123,7 +143,9 @@ describe('Store', () => {
     await writeFile(join(dest, 'x'), 'y');
     await expect(sd.store.materialize(manifest.digest, dest)).rejects.toThrow(/not empty/);
     await expect(
-      sd.store.commitManifest([{ path: '../escape', size: 1, sha256: manifest.entries[0]!.sha256 }]),
+      sd.store.commitManifest([
+        { path: '../escape', size: 1, sha256: manifest.entries[0]!.sha256 },
+      ]),
     ).rejects.toThrow(InvalidArgumentError);
   });
 
@@ -152,7 +174,9 @@ describe('Store', () => {
     expect((await collect(sd.store.readFile(fb.sha256))).equals(await readFile(b))).toBe(true);
 
     const report = await checkStore(sd.store);
-    expect(report.problems.filter((p) => p.kind === 'chunk-damaged').map((p) => p.id)).toEqual([loc.id]);
+    expect(report.problems.filter((p) => p.kind === 'chunk-damaged').map((p) => p.id)).toEqual([
+      loc.id,
+    ]);
     expect(report.damagedFiles).toEqual([fa.sha256]);
 
     // repair drops the damaged chunk from the index; re-ingesting the file restores it.

@@ -24,7 +24,11 @@ export interface ChunkLocation {
 export interface PackRecord {
   readonly id: string;
   readonly size: number;
-  readonly entries: readonly { readonly id: string; readonly offset: number; readonly length: number }[];
+  readonly entries: readonly {
+    readonly id: string;
+    readonly offset: number;
+    readonly length: number;
+  }[];
 }
 
 export interface FileRecord {
@@ -183,7 +187,11 @@ export class ChunkIndex {
   async hasFiles(shas: readonly string[]): Promise<Set<string>> {
     const found = new Set<string>();
     for (const batch of batches([...new Set(shas)])) {
-      const rows = await this.db.selectFrom('files').select('sha256').where('sha256', 'in', batch).execute();
+      const rows = await this.db
+        .selectFrom('files')
+        .select('sha256')
+        .where('sha256', 'in', batch)
+        .execute();
       for (const r of rows) found.add(r.sha256);
     }
     return found;
@@ -194,7 +202,12 @@ export class ChunkIndex {
    * @throws NotFoundError naming the first missing file.
    */
   async commitManifest(
-    m: { digest: string; body: string; totalSize: number; entries: readonly { path: string; sha256: string }[] },
+    m: {
+      digest: string;
+      body: string;
+      totalSize: number;
+      entries: readonly { path: string; sha256: string }[];
+    },
     now = Date.now(),
   ): Promise<void> {
     await this.storageDb.writeTransaction(async (trx) => {
@@ -207,7 +220,11 @@ export class ChunkIndex {
       const shas = [...new Set(m.entries.map((e) => e.sha256))];
       const present = new Set<string>();
       for (const batch of batches(shas)) {
-        const rows = await trx.selectFrom('files').select('sha256').where('sha256', 'in', batch).execute();
+        const rows = await trx
+          .selectFrom('files')
+          .select('sha256')
+          .where('sha256', 'in', batch)
+          .execute();
         for (const r of rows) present.add(r.sha256);
       }
       const missing = m.entries.find((e) => !present.has(e.sha256));
@@ -230,7 +247,9 @@ export class ChunkIndex {
       for (const batch of batches(m.entries, 300)) {
         await trx
           .insertInto('manifest_files')
-          .values(batch.map((e) => ({ manifest_digest: m.digest, path: e.path, file_sha256: e.sha256 })))
+          .values(
+            batch.map((e) => ({ manifest_digest: m.digest, path: e.path, file_sha256: e.sha256 })),
+          )
           .execute();
       }
     });
