@@ -92,6 +92,12 @@ describe('audit log', () => {
     await expect(t.registry.auditLog({ maxResults: 0 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
+    await expect(t.registry.auditLog({ since: '2024' as unknown as number })).rejects.toMatchObject(
+      { code: 'INVALID_ARGUMENT' },
+    );
+    await expect(t.registry.auditLog({ order: 'sideways' as 'asc' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('exports everything oldest first as a stream, with filters', async () => {

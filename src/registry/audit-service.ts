@@ -13,6 +13,7 @@
  * alias events — so "everything about a model" is the subject or the `model@` prefix.
  */
 import type { Kysely } from 'kysely';
+import { InvalidArgumentError } from '../core/errors.js';
 import type {
   AuditEvent,
   AuditProblem,
@@ -22,7 +23,7 @@ import type {
 } from '../core/registry-api.js';
 import type { AuditEventRow, RegistryDB } from '../metadata/schema.js';
 import { computeEventHash, GENESIS_HASH, toCanonicalJson } from './_pending-deps.js';
-import { checkActor } from './input-checks.js';
+import { checkActor, checkCount } from './input-checks.js';
 import {
   decodePageToken,
   encodePageToken,
@@ -45,6 +46,25 @@ const BATCH = 500;
 const MAX_PROBLEMS = 100;
 
 type Filters = Omit<AuditQuery, 'pageToken' | 'maxResults' | 'order'>;
+
+/** @throws InvalidArgumentError for a malformed query (wrong types, unknown order). */
+function checkFilters(f: AuditQuery): void {
+  for (const key of ['model', 'actor'] as const) {
+    if (f[key] !== undefined && typeof f[key] !== 'string') {
+      throw new InvalidArgumentError(`audit ${key} must be a string`);
+    }
+  }
+  if (f.actions !== undefined) {
+    if (!Array.isArray(f.actions) || f.actions.some((a) => typeof a !== 'string')) {
+      throw new InvalidArgumentError('audit actions must be an array of strings');
+    }
+  }
+  if (f.since !== undefined) checkCount(f.since, 'since');
+  if (f.until !== undefined) checkCount(f.until, 'until');
+  if (f.order !== undefined && f.order !== 'asc' && f.order !== 'desc') {
+    throw new InvalidArgumentError("audit order must be 'asc' or 'desc'");
+  }
+}
 
 export function toAuditEvent(row: AuditEventRow): AuditEvent {
   return {
@@ -101,6 +121,7 @@ export class AuditService {
 
   /** One page of events matching the query; keyset-paged on seq. */
   async log(query: AuditQuery = {}): Promise<SearchResult<AuditEvent>> {
+    checkFilters(query);
     const order = query.order ?? 'desc';
     const limit = resolveMaxResults(query.maxResults);
     const { pageToken: _t, maxResults: _m, ...shape } = query;
@@ -118,6 +139,7 @@ export class AuditService {
 
   /** Every matching event, oldest first, read in batches (constant memory). */
   async *export(query: Filters = {}): AsyncIterable<AuditEvent> {
+    checkFilters(query);
     let after = 0;
     for (;;) {
       const rows = await this.filtered(this.ctx.database.db, query)

@@ -210,6 +210,8 @@ describe('version mutations', () => {
     const v = await t.registry.getVersion('m@1');
     expect(v.metrics).toEqual({ auc: 0.85, loss: 0.3 });
     const history = await t.registry.getMetricHistory('m@1', 'auc');
+    // Metrics given at creation are stamped with the version's creation time.
+    expect(history[0]?.timestamp).toBe(v.createdAt);
     expect(history.map((p) => [p.step, p.value])).toEqual([
       [0, 0.8],
       [1, 0.83],

@@ -61,14 +61,15 @@ export function parseStage(stage: string): Stage {
   return found;
 }
 
+/** A checked metric point; an absent timestamp becomes the mutation's time. */
 interface Point {
   readonly key: string;
   readonly value: number;
   readonly step: number;
-  readonly timestamp: number;
+  readonly timestamp: number | undefined;
 }
 
-function checkPoint(m: MetricInput, now: number): Point {
+function checkPoint(m: MetricInput): Point {
   if (m === null || typeof m !== 'object')
     throw new InvalidArgumentError('metric must be an object');
   const key = validateMetricKey(m.key);
@@ -81,7 +82,7 @@ function checkPoint(m: MetricInput, now: number): Point {
     value: checkMetricValue(m.value, key),
     step,
     timestamp:
-      m.timestamp === undefined ? now : checkCount(m.timestamp, `metric '${key}' timestamp`),
+      m.timestamp === undefined ? undefined : checkCount(m.timestamp, `metric '${key}' timestamp`),
   };
 }
 
@@ -106,7 +107,7 @@ interface NewVersion {
 }
 
 /** Validates everything that can be checked before taking the write lock. */
-function checkNewVersion(input: CreateVersionInput, now: number): NewVersion {
+function checkNewVersion(input: CreateVersionInput): NewVersion {
   if (input === null || typeof input !== 'object') {
     throw new InvalidArgumentError('version input must be an object');
   }
@@ -139,7 +140,7 @@ function checkNewVersion(input: CreateVersionInput, now: number): NewVersion {
     fileCount: checkCount(manifest.fileCount, 'manifest fileCount'),
     description: checkOptionalText(input.description, 'description', LIMITS.description),
     metrics: plainEntries(input.metrics, 'metrics').map(([key, value]) =>
-      checkPoint({ key, value: value as number }, now),
+      checkPoint({ key, value: value as number }),
     ),
     params: stringEntries(input.params, 'param').map(([k, v]) => [
       validateParamKey(k),
@@ -186,7 +187,7 @@ export class VersionService {
    */
   async create(input: CreateVersionInput): Promise<ModelVersion> {
     const actor = actorOf(this.ctx, input);
-    const v = checkNewVersion(input, this.ctx.now());
+    const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
       let model = await trx
@@ -241,7 +242,7 @@ export class VersionService {
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await this.insertPoints(trx, id, v.metrics);
+      await this.insertPoints(trx, id, v.metrics, now);
       if (v.params.length > 0) {
         await trx
           .insertInto('version_params')
@@ -398,12 +399,12 @@ export class VersionService {
     options?: MutationOptions,
   ): Promise<ModelVersion> {
     if (!Array.isArray(metrics)) throw new InvalidArgumentError('metrics must be an array');
-    const points = metrics.map((m) => checkPoint(m, this.ctx.now()));
+    const points = metrics.map((m) => checkPoint(m));
     return this.mutate(ref, options, async (trx, r, actor, now) => {
       if (points.length > 0) {
-        await this.insertPoints(trx, r.version.id, points);
+        const logged = await this.insertPoints(trx, r.version.id, points, now);
         await this.touch(trx, r.version.id, now);
-        await this.event(trx, r, actor, now, 'version.metrics_logged', { metrics: points });
+        await this.event(trx, r, actor, now, 'version.metrics_logged', { metrics: logged });
       }
       return this.reload(trx, r);
     });
@@ -559,13 +560,18 @@ export class VersionService {
     });
   }
 
-  /** Appends points to the history and moves each key's latest when the point is not older. */
+  /**
+   * Appends points to the history and moves each key's latest when the point is not
+   * older. Returns the points as stored (timestamps filled in).
+   */
   private async insertPoints(
     trx: Kysely<RegistryDB>,
     versionId: number,
-    points: readonly Point[],
-  ): Promise<void> {
-    if (points.length === 0) return;
+    input: readonly Point[],
+    now: number,
+  ): Promise<MetricPoint[]> {
+    if (input.length === 0) return [];
+    const points = input.map((p) => ({ ...p, timestamp: p.timestamp ?? now }));
     await trx
       .insertInto('version_metrics')
       .values(points.map((p) => ({ version_id: versionId, ...p })))
@@ -594,6 +600,7 @@ export class VersionService {
           .execute();
       }
     }
+    return points;
   }
 
   private async mutate<T>(
