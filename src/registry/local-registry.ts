@@ -19,6 +19,8 @@ import type {
   ModelVersion,
   MutationOptions,
   PageOptions,
+  PullOptions,
+  PushOptions,
   RegisteredModel,
   RegistryApi,
   SearchQuery,
@@ -204,14 +206,21 @@ export class LocalRegistry implements RegistryApi {
   }
 
   /** Not wired yet: needs the storage engine. @throws ModelvaultError('UNSUPPORTED') */
-  async push(): Promise<{ version: ModelVersion; stats: TransferStats }> {
+  async push(
+    _source: string,
+    _options: PushOptions,
+  ): Promise<{ version: ModelVersion; stats: TransferStats }> {
     throw new ModelvaultError(
       'UNSUPPORTED',
       'push is not available: no content store is configured',
     );
   }
   /** Not wired yet: needs the storage engine. @throws ModelvaultError('UNSUPPORTED') */
-  async pull(): Promise<{ version: ModelVersion; files: number; bytes: number }> {
+  async pull(
+    _ref: string,
+    _dest: string,
+    _options?: PullOptions,
+  ): Promise<{ version: ModelVersion; files: number; bytes: number }> {
     throw new ModelvaultError(
       'UNSUPPORTED',
       'pull is not available: no content store is configured',
