@@ -33,6 +33,13 @@
 export type VersionStatus = 'READY' | 'PENDING' | 'FAILED';
 /** MLflow's legacy stages. Inputs are matched case-insensitively (`production` → `Production`). */
 export type Stage = 'None' | 'Staging' | 'Production' | 'Archived';
+export const STAGES: readonly Stage[] = ['None', 'Staging', 'Production', 'Archived'];
+
+/** The stage named `text` in any case (`production` → `Production`), or undefined. */
+export function findStage(text: string): Stage | undefined {
+  const lower = String(text).toLowerCase();
+  return STAGES.find((s) => s.toLowerCase() === lower);
+}
 export type ApprovalState = 'pending' | 'approved' | 'rejected';
 
 /** Identifies one version in results (lineage, diffs). */

@@ -11,10 +11,7 @@
  * type parser (int8 → number) so these types hold there too.
  */
 import type { Generated, Insertable, Selectable } from 'kysely';
-
-export type VersionStatusValue = 'READY' | 'PENDING' | 'FAILED';
-export type StageValue = 'None' | 'Staging' | 'Production' | 'Archived';
-export type ApprovalValue = 'pending' | 'approved' | 'rejected';
+import type { ApprovalState, Stage, VersionStatus } from '../core/registry-api.js';
 
 export interface RegisteredModelsTable {
   id: Generated<number>;
@@ -48,10 +45,10 @@ export interface ModelVersionsTable {
   created_by: string | null;
   created_at: number;
   updated_at: number;
-  status: VersionStatusValue;
+  status: VersionStatus;
   status_message: string | null;
-  stage: StageValue;
-  approval: ApprovalValue;
+  stage: Stage;
+  approval: ApprovalState;
   approval_reviewer: string | null;
   approval_comment: string | null;
   approval_time: number | null;

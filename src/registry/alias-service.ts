@@ -195,29 +195,18 @@ export class AliasService {
     m: RegisteredModelRow,
     alias: string | undefined,
   ): Promise<AliasHistoryEntry[]> {
-    let q = db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('action', 'in', Object.keys(ACTIONS) as AliasAction[]);
-    if (alias !== undefined) {
-      q = q.where('subject', '=', `${m.name}@${alias}`);
-    } else {
-      const prefix = `${m.name}@`;
-      q = q.where(
-        (eb) => eb.fn('substr', ['subject', eb.val(1), eb.val(prefix.length)]),
-        '=',
-        prefix,
-      );
-    }
-    const rows = await q.orderBy('seq', 'asc').execute();
-    return rows.map((row) => {
-      const data = JSON.parse(row.data) as AliasEventData;
+    const events = await this.audit.read(db, {
+      actions: Object.keys(ACTIONS),
+      ...(alias === undefined ? { model: m.name } : { subject: `${m.name}@${alias}` }),
+    });
+    return events.map((e) => {
+      const data = e.data as AliasEventData;
       return {
-        seq: row.seq,
-        time: row.time,
-        actor: row.actor,
+        seq: e.seq,
+        time: e.time,
+        actor: e.actor,
         alias: data.alias,
-        action: ACTIONS[row.action as AliasAction],
+        action: ACTIONS[e.action as AliasAction],
         version: data.version,
         previousVersion: data.previousVersion,
       };

@@ -47,6 +47,11 @@ const MAX_PROBLEMS = 100;
 
 type Filters = Omit<AuditQuery, 'pageToken' | 'maxResults' | 'order'>;
 
+/** Filters for internal readers, which may also select one exact subject. */
+export interface EventSelection extends Filters {
+  readonly subject?: string;
+}
+
 /** @throws InvalidArgumentError for a malformed query (wrong types, unknown order). */
 function checkFilters(f: AuditQuery): void {
   for (const key of ['model', 'actor'] as const) {
@@ -153,6 +158,17 @@ export class AuditService {
       if (!last || rows.length < BATCH) return;
       after = last.seq;
     }
+  }
+
+  /**
+   * Every event matching `selection`, oldest first, read through `db` — pass a write
+   * transaction to read a history consistent with the change about to be made.
+   * For small selections (one subject's history); use export() to stream large ones.
+   */
+  async read(db: Kysely<RegistryDB>, selection: EventSelection): Promise<AuditEvent[]> {
+    let q = this.filtered(db, selection).selectAll();
+    if (selection.subject !== undefined) q = q.where('subject', '=', selection.subject);
+    return (await q.orderBy('seq', 'asc').execute()).map(toAuditEvent);
   }
 
   /**

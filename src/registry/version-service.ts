@@ -18,6 +18,7 @@ import type {
   SearchResult,
   Stage,
 } from '../core/registry-api.js';
+import { findStage, STAGES } from '../core/registry-api.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   type VersionRef,
@@ -48,11 +49,9 @@ import type { ModelService } from './model-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import type { SearchService } from './search-service.js';
 
-const STAGES: readonly Stage[] = ['None', 'Staging', 'Production', 'Archived'];
-
 /** `production` → `Production`. @throws InvalidArgumentError */
 export function parseStage(stage: string): Stage {
-  const found = STAGES.find((s) => s.toLowerCase() === String(stage).toLowerCase());
+  const found = findStage(stage);
   if (!found) {
     throw new InvalidArgumentError(
       `invalid stage '${String(stage).slice(0, 40)}': expected one of ${STAGES.join(', ')}`,

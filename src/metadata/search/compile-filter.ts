@@ -19,6 +19,7 @@
  */
 import { type Expression, type RawBuilder, type SqlBool, sql } from 'kysely';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { findStage } from '../../core/registry-api.js';
 import type { CompareOp, FieldRef, FilterExpr, FilterValue, OrderByTerm } from './filter-ast.js';
 
 export type SearchTarget = 'models' | 'versions';
@@ -41,8 +42,8 @@ interface AttributeDef {
   readonly normalise?: (value: string) => string;
 }
 
-const STAGES = ['None', 'Staging', 'Production', 'Archived'];
-const canonicalStage = (v: string) => STAGES.find((s) => s.toLowerCase() === v.toLowerCase()) ?? v;
+const canonicalStage = (v: string) => findStage(v) ?? v;
+const canonicalDigest = (d: string) => (d.startsWith('sha256:') ? d.slice(7) : d).toLowerCase();
 
 const MODEL_ATTRIBUTES: Record<string, AttributeDef> = {
   name: { column: 'm.name', type: 'text' },
@@ -69,16 +70,8 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   user: { column: 'v.created_by', type: 'text' },
   user_id: { column: 'v.created_by', type: 'text' },
   created_by: { column: 'v.created_by', type: 'text' },
-  digest: {
-    column: 'v.manifest_digest',
-    type: 'text',
-    normalise: (d) => (d.startsWith('sha256:') ? d.slice(7) : d).toLowerCase(),
-  },
-  manifest_digest: {
-    column: 'v.manifest_digest',
-    type: 'text',
-    normalise: (d) => (d.startsWith('sha256:') ? d.slice(7) : d).toLowerCase(),
-  },
+  digest: { column: 'v.manifest_digest', type: 'text', normalise: canonicalDigest },
+  manifest_digest: { column: 'v.manifest_digest', type: 'text', normalise: canonicalDigest },
   size: { column: 'v.size', type: 'integer' },
   approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
 };
