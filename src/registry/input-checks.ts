@@ -69,6 +69,15 @@ export function checkMetricValue(value: unknown, key: string): number {
   return value;
 }
 
+/** The items of an array of objects (undefined → none). @throws InvalidArgumentError */
+export function objectItems<T extends object>(value: readonly T[] | undefined, what: string): T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => v === null || typeof v !== 'object')) {
+    throw new InvalidArgumentError(`${what} must be an array of objects`);
+  }
+  return [...value];
+}
+
 /** The entries of a plain object (undefined → none). @throws InvalidArgumentError */
 export function plainEntries(value: unknown, what: string): [string, unknown][] {
   if (value === undefined) return [];

@@ -3,7 +3,12 @@
  * mutation runs in one write transaction with its audit event.
  */
 import type { Kysely } from 'kysely';
-import { AlreadyExistsError, ConflictError, NotFoundError } from '../core/errors.js';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../core/errors.js';
 import type {
   CreateModelInput,
   MutationOptions,
@@ -29,6 +34,9 @@ export interface NewModel {
 
 /** Validates createModel's input. @throws InvalidArgumentError */
 export function checkNewModel(input: CreateModelInput, actor: string): NewModel {
+  if (input === null || typeof input !== 'object') {
+    throw new InvalidArgumentError('model input must be an object');
+  }
   return {
     name: validateModelName(input.name),
     description: checkOptionalText(input.description, 'description', LIMITS.description),

@@ -5,6 +5,7 @@ import {
   openTempRegistry,
   type TempRegistry,
 } from '../../test/support/temp-registry.js';
+import type { CreateVersionInput, MetricInput } from '../core/registry-api.js';
 
 let t: TempRegistry;
 beforeEach(async () => {
@@ -107,7 +108,13 @@ describe('createVersion', () => {
         lineage: { datasets: [{ name: 'train' }, { name: 'train' }] },
       },
       { model: 'm@1', manifest: manifest('a') },
-    ];
+      { model: 'm', manifest: manifest('a'), lineage: { datasets: 'train' } },
+      { model: 'm', manifest: manifest('a'), lineage: { datasets: [null] } },
+      { model: 'm', manifest: manifest('a'), lineage: { parents: 'm@1' } },
+      { model: 'm', manifest: manifest('a'), lineage: { code: 'abc' } },
+      { model: 'm', manifest: manifest('a'), metrics: [1, 2] },
+      { model: 'm' },
+    ] as unknown as CreateVersionInput[];
     for (const input of bad) {
       await expect(t.registry.createVersion(input), JSON.stringify(input)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
@@ -222,6 +229,9 @@ describe('version mutations', () => {
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(
       t.registry.logVersionMetrics('m@1', [{ key: 'auc', value: 1, step: 0.5 }]),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(
+      t.registry.logVersionMetrics('m@1', { auc: 1 } as unknown as MetricInput[]),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 

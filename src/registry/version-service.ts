@@ -35,6 +35,7 @@ import {
   checkOptionalText,
   checkText,
   LIMITS,
+  objectItems,
   plainEntries,
   stringEntries,
 } from './input-checks.js';
@@ -69,8 +70,6 @@ interface Point {
 }
 
 function checkPoint(m: MetricInput): Point {
-  if (m === null || typeof m !== 'object')
-    throw new InvalidArgumentError('metric must be an object');
   const key = validateMetricKey(m.key);
   const step = m.step ?? 0;
   if (!Number.isSafeInteger(step)) {
@@ -115,7 +114,13 @@ function checkNewVersion(input: CreateVersionInput): NewVersion {
     throw new InvalidArgumentError('manifest {digest, size, fileCount} is required');
   }
   const lineage = input.lineage ?? {};
-  const datasets = (lineage.datasets ?? []).map((d) => ({
+  if (lineage === null || typeof lineage !== 'object') {
+    throw new InvalidArgumentError('lineage must be an object');
+  }
+  if (lineage.parents !== undefined && !Array.isArray(lineage.parents)) {
+    throw new InvalidArgumentError('lineage parents must be an array of version references');
+  }
+  const datasets = objectItems(lineage.datasets, 'lineage datasets').map((d) => ({
     name: checkText(d.name, 'dataset name', LIMITS.datasetName),
     uri: checkOptionalText(d.uri, 'dataset uri', LIMITS.uri),
     digest: checkOptionalText(d.digest, 'dataset digest', LIMITS.uri),
@@ -129,6 +134,9 @@ function checkNewVersion(input: CreateVersionInput): NewVersion {
     names.add(d.name);
   }
   const code = lineage.code;
+  if (code !== undefined && (code === null || typeof code !== 'object')) {
+    throw new InvalidArgumentError('lineage code must be an object');
+  }
   if (code?.gitDirty !== undefined && typeof code.gitDirty !== 'boolean') {
     throw new InvalidArgumentError('code gitDirty must be a boolean');
   }
@@ -397,8 +405,7 @@ export class VersionService {
     metrics: readonly MetricInput[],
     options?: MutationOptions,
   ): Promise<ModelVersion> {
-    if (!Array.isArray(metrics)) throw new InvalidArgumentError('metrics must be an array');
-    const points = metrics.map((m) => checkPoint(m));
+    const points = objectItems(metrics, 'metrics').map((m) => checkPoint(m));
     return this.mutate(ref, options, async (trx, r, actor, now) => {
       if (points.length > 0) {
         const logged = await this.insertPoints(trx, r.version.id, points, now);
