@@ -137,140 +137,131 @@ export class ModelService {
     changes: { description?: string | null },
     options?: MutationOptions,
   ): Promise<RegisteredModel> {
-    const actor = actorOf(this.ctx, options);
     const description =
       changes.description === undefined
         ? undefined
         : checkOptionalText(changes.description, 'description', LIMITS.description);
-    return this.ctx.database.writeTransaction(async (trx) => {
-      const row = await findModel(trx, name);
-      if (description === undefined || description === row.description) return this.one(trx, row);
-      const now = this.ctx.now();
-      await trx
-        .updateTable('registered_models')
-        .set({ description, updated_at: now })
-        .where('id', '=', row.id)
-        .execute();
-      await this.audit.append(trx, {
-        actor,
-        action: 'model.updated',
-        subject: row.name,
-        time: now,
-        data: { description: { from: row.description, to: description } },
-      });
-      return this.one(trx, await findModel(trx, name));
+    return this.mutate(name, options, {}, async (trx, row, actor, now) => {
+      if (description !== undefined && description !== row.description) {
+        await trx
+          .updateTable('registered_models')
+          .set({ description, updated_at: now })
+          .where('id', '=', row.id)
+          .execute();
+        await this.event(trx, row, actor, now, 'model.updated', {
+          description: { from: row.description, to: description },
+        });
+      }
+      return this.one(trx, await findModel(trx, row.name));
     });
   }
 
   /** Soft delete. @throws NotFoundError (also when already deleted). */
   async delete(name: string, options?: MutationOptions): Promise<void> {
-    const actor = actorOf(this.ctx, options);
-    await this.ctx.database.writeTransaction(async (trx) => {
-      const row = await findModel(trx, name);
-      const now = this.ctx.now();
+    await this.mutate(name, options, {}, async (trx, row, actor, now) => {
       await trx
         .updateTable('registered_models')
         .set({ deleted_at: now, updated_at: now })
         .where('id', '=', row.id)
         .execute();
-      await this.audit.append(trx, {
-        actor,
-        action: 'model.deleted',
-        subject: row.name,
-        time: now,
-        data: {},
-      });
+      await this.event(trx, row, actor, now, 'model.deleted', {});
     });
   }
 
   /** @throws NotFoundError (no such model), ConflictError (not deleted). */
   async restore(name: string, options?: MutationOptions): Promise<RegisteredModel> {
-    const actor = actorOf(this.ctx, options);
-    return this.ctx.database.writeTransaction(async (trx) => {
-      const row = await findModel(trx, name, { includeDeleted: true });
+    return this.mutate(name, options, { includeDeleted: true }, async (trx, row, actor, now) => {
       if (row.deleted_at === null) {
         throw new ConflictError(`model '${row.name}' is not deleted`, { model: row.name });
       }
-      const now = this.ctx.now();
       await trx
         .updateTable('registered_models')
         .set({ deleted_at: null, updated_at: now })
         .where('id', '=', row.id)
         .execute();
-      await this.audit.append(trx, {
-        actor,
-        action: 'model.restored',
-        subject: row.name,
-        time: now,
-        data: { deletedAt: row.deleted_at },
-      });
-      return this.one(trx, await findModel(trx, name));
+      await this.event(trx, row, actor, now, 'model.restored', { deletedAt: row.deleted_at });
+      return this.one(trx, await findModel(trx, row.name));
     });
   }
 
   async setTag(name: string, key: string, value: string, options?: MutationOptions): Promise<void> {
-    const actor = actorOf(this.ctx, options);
     validateTagKey(key);
     checkText(value, `tag '${key}'`, LIMITS.tagValue);
-    await this.ctx.database.writeTransaction(async (trx) => {
-      const row = await findModel(trx, name);
-      const previous = await trx
-        .selectFrom('model_tags')
-        .select('value')
-        .where('model_id', '=', row.id)
-        .where('key', '=', key)
-        .executeTakeFirst();
-      if (previous?.value === value) return;
-      const now = this.ctx.now();
-      if (previous) {
+    await this.mutate(name, options, {}, async (trx, row, actor, now) => {
+      const previous = await this.tagValue(trx, row.id, key);
+      if (previous === value) return;
+      if (previous === undefined) {
+        await trx.insertInto('model_tags').values({ model_id: row.id, key, value }).execute();
+      } else {
         await trx
           .updateTable('model_tags')
           .set({ value })
           .where('model_id', '=', row.id)
           .where('key', '=', key)
           .execute();
-      } else {
-        await trx.insertInto('model_tags').values({ model_id: row.id, key, value }).execute();
       }
       await this.touch(trx, row.id, now);
-      await this.audit.append(trx, {
-        actor,
-        action: 'model.tag_set',
-        subject: row.name,
-        time: now,
-        data: { key, value, previous: previous?.value ?? null },
+      await this.event(trx, row, actor, now, 'model.tag_set', {
+        key,
+        value,
+        previous: previous ?? null,
       });
     });
   }
 
   async deleteTag(name: string, key: string, options?: MutationOptions): Promise<boolean> {
-    const actor = actorOf(this.ctx, options);
     validateTagKey(key);
-    return this.ctx.database.writeTransaction(async (trx) => {
-      const row = await findModel(trx, name);
-      const previous = await trx
-        .selectFrom('model_tags')
-        .select('value')
-        .where('model_id', '=', row.id)
-        .where('key', '=', key)
-        .executeTakeFirst();
-      if (!previous) return false;
-      const now = this.ctx.now();
+    return this.mutate(name, options, {}, async (trx, row, actor, now) => {
+      const previous = await this.tagValue(trx, row.id, key);
+      if (previous === undefined) return false;
       await trx
         .deleteFrom('model_tags')
         .where('model_id', '=', row.id)
         .where('key', '=', key)
         .execute();
       await this.touch(trx, row.id, now);
-      await this.audit.append(trx, {
-        actor,
-        action: 'model.tag_deleted',
-        subject: row.name,
-        time: now,
-        data: { key, previous: previous.value },
-      });
+      await this.event(trx, row, actor, now, 'model.tag_deleted', { key, previous });
       return true;
     });
+  }
+
+  /** Runs `fn` in a write transaction with the model's row, the actor and the time. */
+  private async mutate<T>(
+    name: string,
+    options: MutationOptions | undefined,
+    lookup: { includeDeleted?: boolean },
+    fn: (
+      trx: Kysely<RegistryDB>,
+      row: RegisteredModelRow,
+      actor: string,
+      now: number,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const actor = actorOf(this.ctx, options);
+    return this.ctx.database.writeTransaction(async (trx) =>
+      fn(trx, await findModel(trx, name, lookup), actor, this.ctx.now()),
+    );
+  }
+
+  private async event(
+    trx: Kysely<RegistryDB>,
+    row: RegisteredModelRow,
+    actor: string,
+    now: number,
+    action: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.audit.append(trx, { actor, action, subject: row.name, time: now, data });
+  }
+
+  private async tagValue(trx: Kysely<RegistryDB>, modelId: number, key: string) {
+    const row = await trx
+      .selectFrom('model_tags')
+      .select('value')
+      .where('model_id', '=', modelId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
   }
 
   private async touch(trx: Kysely<RegistryDB>, modelId: number, now: number): Promise<void> {
