@@ -1,0 +1,501 @@
+/**
+ * The registry's operations: the ONE interface that the local services
+ * (`src/registry/local-registry.ts`) implement over the metadata database and the store,
+ * and that the HTTP SDK (`src/client`) will implement over the REST API. The CLI and the
+ * server's route handlers are written against it, so "local or remote" is decided in one
+ * place.
+ *
+ * Every type here is plain JSON (numbers, strings, booleans, null, arrays, objects) except
+ * the callbacks and signals in options, which a remote implementation handles locally.
+ * Timestamps are integer milliseconds since the epoch. Digests are 64 lowercase hex chars.
+ *
+ * Errors are the typed errors of `errors.ts`:
+ * - InvalidArgumentError: a bad name, key, value, reference, filter, order or page token;
+ * - NotFoundError naming the thing: `model 'x' not found`, `version 'x@7' not found`,
+ *   `alias 'x@prod' not found`;
+ * - AlreadyExistsError: creating a model whose name is taken;
+ * - ConflictError: an operation the current state forbids (deleting an aliased version,
+ *   rolling back an alias with no earlier target, creating a model whose name is deleted…);
+ * - ModelvaultError('UNSUPPORTED'): an operation this implementation does not provide.
+ *
+ * References to versions (`ref`) are strings: `NAME@3`, `NAME@alias`, `NAME@latest`,
+ * `NAME@sha256:<hex>`, and MLflow's `models:/NAME/3`, `models:/NAME@alias`,
+ * `models:/NAME/<Stage>`. `latest`, a digest and a stage resolve to the highest-numbered
+ * live version that matches.
+ *
+ * Every mutation is atomic and writes its audit event in the same transaction. A mutation
+ * that changes nothing (setting a tag to its current value, moving an alias to where it
+ * already points, deleting a tag that is not there) writes no event. `actor` in options
+ * is who is acting: the local registry defaults it to its configured user; a server
+ * ignores the client's value and uses the authenticated identity.
+ */
+
+export type VersionStatus = 'READY' | 'PENDING' | 'FAILED';
+/** MLflow's legacy stages. Inputs are matched case-insensitively (`production` → `Production`). */
+export type Stage = 'None' | 'Staging' | 'Production' | 'Archived';
+export const STAGES: readonly Stage[] = ['None', 'Staging', 'Production', 'Archived'];
+
+/** The stage named `text` in any case (`production` → `Production`), or undefined. */
+export function findStage(text: string): Stage | undefined {
+  const lower = String(text).toLowerCase();
+  return STAGES.find((s) => s.toLowerCase() === lower);
+}
+export type ApprovalState = 'pending' | 'approved' | 'rejected';
+
+/** Identifies one version in results (lineage, diffs). */
+export interface VersionKey {
+  readonly model: string;
+  readonly version: number;
+}
+
+export interface RegisteredModel {
+  readonly name: string;
+  readonly description: string | null;
+  readonly owner: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+  /** alias → version number. */
+  readonly aliases: Readonly<Record<string, number>>;
+  /** Highest live version number, null when the model has none. */
+  readonly latestVersion: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Set when soft-deleted (only visible with `includeDeleted`). */
+  readonly deletedAt: number | null;
+}
+
+export interface MetricPoint {
+  readonly key: string;
+  readonly value: number;
+  readonly step: number;
+  readonly timestamp: number;
+}
+
+export interface DatasetRef {
+  /** A name unique within the version, e.g. `train`. */
+  readonly name: string;
+  readonly uri: string | null;
+  readonly digest: string | null;
+}
+
+export interface CodeRef {
+  readonly gitRemote: string | null;
+  readonly gitCommit: string | null;
+  readonly gitDirty: boolean | null;
+}
+
+export interface Lineage {
+  readonly parents: readonly VersionKey[];
+  readonly datasets: readonly DatasetRef[];
+  readonly code: CodeRef | null;
+}
+
+export interface Approval {
+  readonly state: ApprovalState;
+  readonly reviewer: string | null;
+  readonly comment: string | null;
+  readonly time: number | null;
+}
+
+export interface ModelVersion {
+  readonly model: string;
+  readonly version: number;
+  /** SHA-256 of the manifest's canonical JSON: the version's content identity. */
+  readonly digest: string;
+  readonly size: number;
+  readonly fileCount: number;
+  readonly description: string | null;
+  readonly createdBy: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly status: VersionStatus;
+  readonly statusMessage: string | null;
+  readonly stage: Stage;
+  readonly approval: Approval;
+  readonly runId: string | null;
+  readonly source: string | null;
+  /** Latest value per metric key. */
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly params: Readonly<Record<string, string>>;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Aliases of the model that point at this version, sorted. */
+  readonly aliases: readonly string[];
+  readonly lineage: Lineage;
+  readonly deletedAt: number | null;
+}
+
+export interface AliasChange {
+  readonly model: string;
+  readonly alias: string;
+  /** The alias's target after the operation (null after a delete). */
+  readonly version: number | null;
+  readonly previousVersion: number | null;
+  /** False when the operation changed nothing (and wrote no audit event). */
+  readonly changed: boolean;
+}
+
+export interface AliasHistoryEntry {
+  readonly seq: number;
+  readonly time: number;
+  readonly actor: string;
+  readonly alias: string;
+  readonly action: 'set' | 'deleted' | 'rolled_back';
+  readonly version: number | null;
+  readonly previousVersion: number | null;
+}
+
+export interface MetricDelta {
+  readonly key: string;
+  readonly a: number | null;
+  readonly b: number | null;
+  /** b − a, when both exist. */
+  readonly delta: number | null;
+}
+
+export interface KeyValueDiff {
+  readonly added: readonly { readonly key: string; readonly value: string }[];
+  readonly removed: readonly { readonly key: string; readonly value: string }[];
+  readonly changed: readonly { readonly key: string; readonly a: string; readonly b: string }[];
+}
+
+export interface FileEntry {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface FilesDiff {
+  readonly added: readonly FileEntry[];
+  readonly removed: readonly FileEntry[];
+  readonly changed: readonly {
+    readonly path: string;
+    readonly a: FileEntry;
+    readonly b: FileEntry;
+  }[];
+  readonly unchanged: number;
+}
+
+/** Compares version `a` (the base) with `b`. Lists are sorted by key / path. */
+export interface VersionDiff {
+  readonly a: VersionKey & { readonly digest: string; readonly size: number };
+  readonly b: VersionKey & { readonly digest: string; readonly size: number };
+  /** Same manifest digest: byte-for-byte the same files. */
+  readonly sameContent: boolean;
+  /** Every metric key of either side, with the delta. */
+  readonly metrics: readonly MetricDelta[];
+  readonly params: KeyValueDiff;
+  readonly tags: KeyValueDiff;
+  /** Null when this implementation cannot read manifests (and the digests differ). */
+  readonly files: FilesDiff | null;
+}
+
+/** One page of results. `nextPageToken` is absent on the last page; it is opaque. */
+export interface SearchResult<T> {
+  readonly items: readonly T[];
+  readonly nextPageToken?: string;
+}
+
+export interface PageOptions {
+  /** From a previous page of the same query; any other value is InvalidArgumentError. */
+  readonly pageToken?: string;
+  /** 1..10000, default 100. */
+  readonly maxResults?: number;
+}
+
+export interface SearchQuery extends PageOptions {
+  /**
+   * MLflow filter syntax with OR and parentheses: `name LIKE 'fraud%' AND
+   * (metrics.auc > 0.9 OR tags.team = 'risk')`. Versions: attributes name,
+   * version_number, run_id, source, status, stage (current_stage), created_at
+   * (creation_timestamp), updated_at (last_updated_timestamp), user (created_by, user_id),
+   * digest, size, approval; `metrics.K`, `params.K`, `tags.K`, `aliases`. Models: name,
+   * owner, created_at, updated_at, `tags.K`, `aliases`. LIKE is case-sensitive, ILIKE not.
+   */
+  readonly filter?: string;
+  /** Terms such as `metrics.auc DESC`, `name`; nulls sort last either way. */
+  readonly orderBy?: readonly string[];
+  readonly includeDeleted?: boolean;
+}
+
+export interface MutationOptions {
+  readonly actor?: string;
+}
+
+export interface CreateModelInput extends MutationOptions {
+  readonly name: string;
+  readonly description?: string;
+  /** Defaults to the actor. */
+  readonly owner?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface MetricInput {
+  readonly key: string;
+  /** Finite numbers only (JSON cannot carry NaN or infinities). */
+  readonly value: number;
+  /** Default 0. */
+  readonly step?: number;
+  /** Default now. */
+  readonly timestamp?: number;
+}
+
+export interface LineageInput {
+  /** Version references, resolved when the version is created (must exist, not deleted). */
+  readonly parents?: readonly string[];
+  readonly datasets?: readonly {
+    readonly name: string;
+    readonly uri?: string;
+    readonly digest?: string;
+  }[];
+  readonly code?: {
+    readonly gitRemote?: string;
+    readonly gitCommit?: string;
+    readonly gitDirty?: boolean;
+  };
+}
+
+/** Version content: a manifest already committed to the store, and its summary. */
+export interface ManifestSummary {
+  /** Manifest digest (`sha256:` prefix accepted). */
+  readonly digest: string;
+  readonly size: number;
+  readonly fileCount: number;
+}
+
+export interface CreateVersionInput extends MutationOptions {
+  readonly model: string;
+  readonly manifest: ManifestSummary;
+  readonly description?: string;
+  /** Logged at step 0 at creation time. */
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly params?: Readonly<Record<string, string>>;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly runId?: string;
+  readonly source?: string;
+  readonly lineage?: LineageInput;
+  /** Create the model (owner = actor) if there is none with this name. Default false. */
+  readonly createModelIfMissing?: boolean;
+}
+
+export interface ListVersionsOptions extends PageOptions {
+  readonly includeDeleted?: boolean;
+}
+
+export interface AuditEvent {
+  /** 1, 2, 3…: the position in the chain. */
+  readonly seq: number;
+  readonly time: number;
+  readonly actor: string;
+  /** `model.created`, `version.created`, `alias.set`, `stage.transitioned`, … */
+  readonly action: string;
+  /** `model`, `model@3` or `model@alias`. */
+  readonly subject: string;
+  readonly data: unknown;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export interface AuditQuery extends PageOptions {
+  /** Events about this model, its versions and its aliases. */
+  readonly model?: string;
+  readonly actor?: string;
+  readonly actions?: readonly string[];
+  /** Inclusive lower bound on `time`. */
+  readonly since?: number;
+  /** Exclusive upper bound on `time`. */
+  readonly until?: number;
+  /** Default `desc` (newest first). */
+  readonly order?: 'asc' | 'desc';
+}
+
+export interface AuditProblem {
+  /** The event at fault; for a gap, the first missing seq. */
+  readonly seq: number;
+  readonly kind: 'gap' | 'hash_mismatch' | 'prev_hash_mismatch' | 'unreadable';
+  readonly message: string;
+}
+
+export interface AuditVerifyResult {
+  readonly ok: boolean;
+  /** Events read. */
+  readonly checked: number;
+  readonly lastSeq: number | null;
+  /** Hash of the last event: compare with a previously exported head to detect truncation. */
+  readonly headHash: string | null;
+  /** In seq order; the first one is the first broken link. At most 100. */
+  readonly problems: readonly AuditProblem[];
+}
+
+/** Byte counts of a push: how much was new versus already stored. */
+export interface TransferStats {
+  readonly files: number;
+  readonly bytes: number;
+  readonly newBytes: number;
+  readonly chunks: number;
+  readonly newChunks: number;
+}
+
+export type ProgressCallback = (p: {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly path?: string;
+}) => void;
+
+export interface PushOptions extends Omit<CreateVersionInput, 'manifest' | 'createModelIfMissing'> {
+  /** Default true for push. */
+  readonly createModelIfMissing?: boolean;
+  readonly onProgress?: ProgressCallback;
+  readonly signal?: AbortSignal;
+}
+
+export interface PullOptions {
+  readonly onProgress?: ProgressCallback;
+  readonly signal?: AbortSignal;
+}
+
+export interface RegistryApi {
+  // ------------------------------------------------------------------ models
+
+  /** @throws AlreadyExistsError (name taken), ConflictError (name held by a deleted model). */
+  createModel(input: CreateModelInput): Promise<RegisteredModel>;
+  /** @throws NotFoundError `model 'x' not found` (also when deleted, unless includeDeleted). */
+  getModel(name: string, options?: { readonly includeDeleted?: boolean }): Promise<RegisteredModel>;
+  /** All models by name. */
+  listModels(
+    options?: PageOptions & { readonly includeDeleted?: boolean },
+  ): Promise<SearchResult<RegisteredModel>>;
+  searchModels(query?: SearchQuery): Promise<SearchResult<RegisteredModel>>;
+  /** Sets the description (null clears it). */
+  updateModel(
+    name: string,
+    changes: { readonly description?: string | null },
+    options?: MutationOptions,
+  ): Promise<RegisteredModel>;
+  /** Soft delete: hides the model, its versions and aliases; restorable. Not idempotent. */
+  deleteModel(name: string, options?: MutationOptions): Promise<void>;
+  /** @throws NotFoundError (no such model), ConflictError (it is not deleted). */
+  restoreModel(name: string, options?: MutationOptions): Promise<RegisteredModel>;
+  setModelTag(name: string, key: string, value: string, options?: MutationOptions): Promise<void>;
+  /** Idempotent: resolves false when the tag was not there. */
+  deleteModelTag(name: string, key: string, options?: MutationOptions): Promise<boolean>;
+
+  // ---------------------------------------------------------------- versions
+
+  /**
+   * Registers a new immutable version; its number is the model's next (never reused).
+   * The manifest must already be committed to the store (this does not check the store).
+   * @throws NotFoundError (model, unless createModelIfMissing; a parent reference).
+   */
+  createVersion(input: CreateVersionInput): Promise<ModelVersion>;
+  getVersion(ref: string, options?: { readonly includeDeleted?: boolean }): Promise<ModelVersion>;
+  /** Versions of one model, newest first. */
+  listVersions(model: string, options?: ListVersionsOptions): Promise<SearchResult<ModelVersion>>;
+  /** Default order: name ascending, version descending. */
+  searchVersions(query?: SearchQuery): Promise<SearchResult<ModelVersion>>;
+  updateVersion(
+    ref: string,
+    changes: { readonly description?: string | null },
+    options?: MutationOptions,
+  ): Promise<ModelVersion>;
+  setVersionTag(ref: string, key: string, value: string, options?: MutationOptions): Promise<void>;
+  /** Idempotent: resolves false when the tag was not there. */
+  deleteVersionTag(ref: string, key: string, options?: MutationOptions): Promise<boolean>;
+  /** Appends metric points; a point becomes the latest when its (step, timestamp) is not older. */
+  logVersionMetrics(
+    ref: string,
+    metrics: readonly MetricInput[],
+    options?: MutationOptions,
+  ): Promise<ModelVersion>;
+  /** Every point logged for `key`, by step then timestamp. */
+  getMetricHistory(ref: string, key: string): Promise<readonly MetricPoint[]>;
+  /**
+   * Soft delete: the version disappears from get/list/search; its number is never reused.
+   * @throws ConflictError while aliases point at it (move or delete them first).
+   */
+  deleteVersion(ref: string, options?: MutationOptions): Promise<void>;
+  /**
+   * `ref` must name a number: `NAME@N` or `models:/NAME/N`.
+   * @throws NotFoundError (no such version), ConflictError (it is not deleted).
+   */
+  restoreVersion(ref: string, options?: MutationOptions): Promise<ModelVersion>;
+  /**
+   * Moves the version to `stage`. With archiveExisting, the model's other versions in that
+   * stage move to Archived in the same transaction (one event lists them).
+   */
+  transitionStage(
+    ref: string,
+    stage: string,
+    options?: MutationOptions & { readonly archiveExisting?: boolean },
+  ): Promise<ModelVersion>;
+  /** Records approval; the reviewer is the actor. May overturn an earlier review. */
+  approve(
+    ref: string,
+    options?: MutationOptions & { readonly comment?: string },
+  ): Promise<ModelVersion>;
+  reject(
+    ref: string,
+    options?: MutationOptions & { readonly comment?: string },
+  ): Promise<ModelVersion>;
+
+  // ----------------------------------------------------------------- aliases
+
+  /** Points `alias` at `version` (which must be live). Resolves the change. */
+  setAlias(
+    model: string,
+    alias: string,
+    version: number,
+    options?: MutationOptions,
+  ): Promise<AliasChange>;
+  /** Idempotent: `changed` is false when there was no such alias. */
+  deleteAlias(model: string, alias: string, options?: MutationOptions): Promise<AliasChange>;
+  /** Every move of the model's aliases (or of one alias), oldest first, from the audit trail. */
+  aliasHistory(model: string, alias?: string): Promise<readonly AliasHistoryEntry[]>;
+  /**
+   * Moves `alias` back to its previous target. Repeated rollbacks walk further back (each
+   * undoes one earlier `setAlias`).
+   * @throws ConflictError when there is no previous target, or it has been deleted.
+   */
+  rollback(model: string, alias: string, options?: MutationOptions): Promise<AliasChange>;
+
+  // -------------------------------------------------------------- comparison
+
+  diffVersions(a: string, b: string): Promise<VersionDiff>;
+
+  // ------------------------------------------------------------------- audit
+
+  auditLog(query?: AuditQuery): Promise<SearchResult<AuditEvent>>;
+  /** Recomputes the whole chain in seq order. Never throws for a broken chain: reports it. */
+  auditVerify(): Promise<AuditVerifyResult>;
+  /** Every event matching the query (paging options ignored), oldest first, streamed. */
+  auditExport(query?: Omit<AuditQuery, keyof PageOptions | 'order'>): AsyncIterable<AuditEvent>;
+
+  // -------------------------------------------------------------- data plane
+
+  /**
+   * Ingests the directory (or single file) `source` into the store, deduplicated, and
+   * registers it as a new version of `options.model` in one step. Nothing is registered
+   * if ingesting fails or is aborted (stored chunks are reclaimed by GC).
+   */
+  push(
+    source: string,
+    options: PushOptions,
+  ): Promise<{
+    readonly version: ModelVersion;
+    readonly stats: TransferStats;
+  }>;
+  /**
+   * Writes the version's files under `dest` (created; must be empty or absent), every
+   * byte verified against the manifest.
+   */
+  pull(
+    ref: string,
+    dest: string,
+    options?: PullOptions,
+  ): Promise<{
+    readonly version: ModelVersion;
+    readonly files: number;
+    readonly bytes: number;
+  }>;
+
+  /** Releases the database and store. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,153 @@
+/**
+ * Kysely table types of the registry's metadata tables (migration `0100-registry`).
+ *
+ * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
+ * - timestamps are integer milliseconds since the epoch (`bigint` columns);
+ * - booleans are integers 0/1;
+ * - soft deletes set `deleted_at`; rows of the registry are never removed through the API;
+ * - JSON is stored as text (`audit_events.data`), in canonical form.
+ *
+ * PostgreSQL's driver returns `bigint` as strings: the postgres dialect must install a
+ * type parser (int8 → number) so these types hold there too.
+ */
+import type { Generated, Insertable, Selectable } from 'kysely';
+import type { ApprovalState, Stage, VersionStatus } from '../core/registry-api.js';
+
+export interface RegisteredModelsTable {
+  id: Generated<number>;
+  /** Unique, case-sensitive; a soft-deleted model keeps its name (restore brings it back). */
+  name: string;
+  description: string | null;
+  owner: string | null;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+  /** The next version number to allocate: numbers are never reused, even after deletion. */
+  next_version: number;
+}
+
+export interface ModelTagsTable {
+  model_id: number;
+  key: string;
+  value: string;
+}
+
+export interface ModelVersionsTable {
+  id: Generated<number>;
+  model_id: number;
+  /** 1, 2, 3… per model, allocated from registered_models.next_version. */
+  version: number;
+  /** SHA-256 (64 lowercase hex) of the manifest's canonical JSON. */
+  manifest_digest: string;
+  size: number;
+  file_count: number;
+  description: string | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+  status: VersionStatus;
+  status_message: string | null;
+  stage: Stage;
+  approval: ApprovalState;
+  approval_reviewer: string | null;
+  approval_comment: string | null;
+  approval_time: number | null;
+  run_id: string | null;
+  source: string | null;
+  deleted_at: number | null;
+}
+
+export interface VersionTagsTable {
+  version_id: number;
+  key: string;
+  value: string;
+}
+
+/** Every logged metric point (the history). */
+export interface VersionMetricsTable {
+  id: Generated<number>;
+  version_id: number;
+  key: string;
+  value: number;
+  step: number;
+  timestamp: number;
+}
+
+/** The latest point per (version, key): what search, ORDER BY and `ModelVersion.metrics` read. */
+export interface VersionLatestMetricsTable {
+  version_id: number;
+  key: string;
+  value: number;
+  step: number;
+  timestamp: number;
+}
+
+export interface VersionParamsTable {
+  version_id: number;
+  key: string;
+  value: string;
+}
+
+export interface VersionParentsTable {
+  version_id: number;
+  parent_version_id: number;
+}
+
+export interface VersionDatasetsTable {
+  version_id: number;
+  name: string;
+  uri: string | null;
+  digest: string | null;
+}
+
+export interface VersionCodeTable {
+  version_id: number;
+  git_remote: string | null;
+  git_commit: string | null;
+  /** 0/1; null when unknown. */
+  git_dirty: number | null;
+}
+
+export interface AliasesTable {
+  model_id: number;
+  alias: string;
+  version_id: number;
+  updated_at: number;
+}
+
+/**
+ * The hash-chained audit trail. `seq` is allocated by the writer (last + 1) inside the
+ * mutation's write transaction, because it is part of the hashed content.
+ */
+export interface AuditEventsTable {
+  seq: number;
+  time: number;
+  actor: string;
+  action: string;
+  /** `model`, `model@3` (a version) or `model@alias`. */
+  subject: string;
+  /** Canonical JSON text. */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface RegistryDB {
+  registered_models: RegisteredModelsTable;
+  model_tags: ModelTagsTable;
+  model_versions: ModelVersionsTable;
+  version_tags: VersionTagsTable;
+  version_metrics: VersionMetricsTable;
+  version_latest_metrics: VersionLatestMetricsTable;
+  version_params: VersionParamsTable;
+  version_parents: VersionParentsTable;
+  version_datasets: VersionDatasetsTable;
+  version_code: VersionCodeTable;
+  aliases: AliasesTable;
+  audit_events: AuditEventsTable;
+}
+
+export type RegisteredModelRow = Selectable<RegisteredModelsTable>;
+export type ModelVersionRow = Selectable<ModelVersionsTable>;
+export type NewModelVersionRow = Insertable<ModelVersionsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

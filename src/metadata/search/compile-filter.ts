@@ -1,0 +1,357 @@
+/**
+ * Compiles a parsed search filter (filter-ast.ts) and ORDER BY terms into Kysely
+ * expressions over the registry schema. Values are always bound parameters; the only
+ * SQL text derived from the AST is chosen from fixed tables below (operators, columns).
+ *
+ * The expressions refer to fixed table aliases, which the query must use:
+ * `m` = registered_models, and for versions also `v` = model_versions joined to `m`.
+ *
+ * Semantics (MLflow's, extended):
+ * - `tags.K`, `params.K`, `metrics.K` (latest value): a comparison holds when the entity
+ *   has key K and its value compares true — so `tags.team != 'risk'` needs a `team` tag;
+ *   `IS NULL` / `IS NOT NULL` test whether the key is present.
+ * - `aliases = 'x'` / `LIKE` / `IN`: some alias of the version (of the model, for models)
+ *   matches; `!=` / `NOT IN` hold when none matches; `IS NULL` when there is no alias.
+ * - LIKE is case-sensitive on every dialect, ILIKE case-insensitive; `\` escapes `%`, `_`
+ *   and `\` in patterns.
+ * - Numeric attributes accept numeric strings (`version_number = '3'`); text attributes,
+ *   tags and params need quoted strings; metrics need numbers.
+ */
+import { type Expression, type RawBuilder, type SqlBool, sql } from 'kysely';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { findStage } from '../../core/registry-api.js';
+import type { CompareOp, FieldRef, FilterExpr, FilterValue, OrderByTerm } from './filter-ast.js';
+
+export type SearchTarget = 'models' | 'versions';
+export type SqlDialectName = 'sqlite' | 'postgres';
+
+export interface CompileOptions {
+  /** Decides how case-sensitive LIKE is spelled. Default `sqlite`. */
+  readonly dialect?: SqlDialectName;
+}
+
+export interface CompiledOrderItem {
+  readonly expression: Expression<unknown>;
+  readonly direction: 'asc' | 'desc';
+}
+
+interface AttributeDef {
+  readonly column: string;
+  readonly type: 'text' | 'integer';
+  /** Canonical form of a compared value (stage names, digests). */
+  readonly normalise?: (value: string) => string;
+}
+
+const canonicalStage = (v: string) => findStage(v) ?? v;
+const canonicalDigest = (d: string) => (d.startsWith('sha256:') ? d.slice(7) : d).toLowerCase();
+
+const MODEL_ATTRIBUTES: Record<string, AttributeDef> = {
+  name: { column: 'm.name', type: 'text' },
+  owner: { column: 'm.owner', type: 'text' },
+  created_at: { column: 'm.created_at', type: 'integer' },
+  creation_timestamp: { column: 'm.created_at', type: 'integer' },
+  updated_at: { column: 'm.updated_at', type: 'integer' },
+  last_updated_timestamp: { column: 'm.updated_at', type: 'integer' },
+};
+
+const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
+  name: { column: 'm.name', type: 'text' },
+  version_number: { column: 'v.version', type: 'integer' },
+  version: { column: 'v.version', type: 'integer' },
+  run_id: { column: 'v.run_id', type: 'text' },
+  source: { column: 'v.source', type: 'text' },
+  status: { column: 'v.status', type: 'text', normalise: (s) => s.toUpperCase() },
+  stage: { column: 'v.stage', type: 'text', normalise: canonicalStage },
+  current_stage: { column: 'v.stage', type: 'text', normalise: canonicalStage },
+  created_at: { column: 'v.created_at', type: 'integer' },
+  creation_timestamp: { column: 'v.created_at', type: 'integer' },
+  updated_at: { column: 'v.updated_at', type: 'integer' },
+  last_updated_timestamp: { column: 'v.updated_at', type: 'integer' },
+  user: { column: 'v.created_by', type: 'text' },
+  user_id: { column: 'v.created_by', type: 'text' },
+  created_by: { column: 'v.created_by', type: 'text' },
+  digest: { column: 'v.manifest_digest', type: 'text', normalise: canonicalDigest },
+  manifest_digest: { column: 'v.manifest_digest', type: 'text', normalise: canonicalDigest },
+  size: { column: 'v.size', type: 'integer' },
+  approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
+};
+
+/** Key/value tables per scope and target: `[table, owner column, owner key]`. */
+const KEYED_TABLES = {
+  versions: {
+    tag: ['version_tags', 'version_id', 'v.id'],
+    param: ['version_params', 'version_id', 'v.id'],
+    metric: ['version_latest_metrics', 'version_id', 'v.id'],
+  },
+  models: { tag: ['model_tags', 'model_id', 'm.id'] },
+} as const;
+
+const COMPARISONS: Readonly<Record<string, string>> = {
+  '=': '=',
+  '!=': '<>',
+  '<': '<',
+  '<=': '<=',
+  '>': '>',
+  '>=': '>=',
+};
+
+function fail(message: string, pos: number): InvalidArgumentError {
+  return new InvalidArgumentError(`invalid filter at position ${pos}: ${message}`, {
+    position: pos,
+  });
+}
+
+function describe(field: FieldRef): string {
+  const prefix = { attribute: '', metric: 'metrics.', param: 'params.', tag: 'tags.', alias: '' };
+  return field.scope === 'alias' ? 'aliases' : `${prefix[field.scope]}${field.key}`;
+}
+
+function attributeOf(field: FieldRef, target: SearchTarget): AttributeDef {
+  const table = target === 'models' ? MODEL_ATTRIBUTES : VERSION_ATTRIBUTES;
+  const def = Object.hasOwn(table, field.key.toLowerCase())
+    ? table[field.key.toLowerCase()]
+    : undefined;
+  if (!def) {
+    throw fail(
+      `unknown attribute '${field.key}' for ${target}; expected one of ${Object.keys(table).join(', ')}`,
+      field.pos,
+    );
+  }
+  return def;
+}
+
+function keyedTable(field: FieldRef, target: SearchTarget) {
+  const tables = KEYED_TABLES[target] as Partial<Record<string, readonly [string, string, string]>>;
+  const entry = tables[field.scope];
+  if (!entry) throw fail(`${field.scope}s are not searchable for ${target}`, field.pos);
+  if (field.key === '') throw fail(`${describe(field)} needs a key`, field.pos);
+  return entry;
+}
+
+/** The value as the column type wants it. */
+function coerce(
+  value: FilterValue,
+  type: 'text' | 'integer' | 'real',
+  field: FieldRef,
+  pos: number,
+): string | number {
+  if (type === 'text') {
+    if (typeof value !== 'string') {
+      throw fail(`${describe(field)} compares with strings: quote the value`, pos);
+    }
+    return value;
+  }
+  const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(n)) throw fail(`${describe(field)} compares with numbers`, pos);
+  return n;
+}
+
+/** LIKE pattern (with `\` escapes) → GLOB pattern, for case-sensitive matching on SQLite. */
+export function likeToGlob(pattern: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) {
+      out += globLiteral(pattern[++i]!);
+    } else if (c === '%') out += '*';
+    else if (c === '_') out += '?';
+    else out += globLiteral(c);
+  }
+  return out;
+}
+
+function globLiteral(c: string): string {
+  return c === '*' || c === '?' || c === '[' ? `[${c}]` : c;
+}
+
+class Compiler {
+  constructor(
+    private readonly target: SearchTarget,
+    private readonly dialect: SqlDialectName,
+  ) {}
+
+  expr(node: FilterExpr): RawBuilder<SqlBool> {
+    switch (node.kind) {
+      case 'and':
+      case 'or': {
+        if (node.items.length === 0) return node.kind === 'and' ? sql`1 = 1` : sql`1 = 0`;
+        const parts = node.items.map((item) => this.expr(item));
+        return sql<SqlBool>`(${sql.join(parts, sql.raw(node.kind === 'and' ? ' and ' : ' or '))})`;
+      }
+      case 'compare':
+        return this.compare(node.field, node.op, node.value, node.pos);
+      case 'in':
+        return this.membership(node.field, node.values, node.negated, node.pos);
+      case 'null':
+        return this.nullCheck(node.field, node.negated);
+    }
+  }
+
+  private compare(field: FieldRef, op: CompareOp, value: FilterValue, pos: number) {
+    switch (field.scope) {
+      case 'attribute': {
+        const def = attributeOf(field, this.target);
+        return this.condition(sql.ref(def.column), def.type, op, value, field, pos, def.normalise);
+      }
+      case 'alias': {
+        if (op === '!=') {
+          return sql<SqlBool>`not ${this.aliasExists(sql`x.alias = ${this.text(value, field, pos)}`)}`;
+        }
+        return this.aliasExists(this.condition(sql.ref('x.alias'), 'text', op, value, field, pos));
+      }
+      default: {
+        const type = field.scope === 'metric' ? 'real' : 'text';
+        return this.keyedExists(
+          field,
+          this.condition(sql.ref('x.value'), type, op, value, field, pos),
+        );
+      }
+    }
+  }
+
+  private membership(
+    field: FieldRef,
+    values: readonly FilterValue[],
+    negated: boolean,
+    pos: number,
+  ) {
+    const empty = values.length === 0;
+    switch (field.scope) {
+      case 'attribute': {
+        const def = attributeOf(field, this.target);
+        if (empty) return negated ? sql<SqlBool>`1 = 1` : sql<SqlBool>`1 = 0`;
+        const list = values.map((v) => this.attrValue(def, field, v, pos));
+        return sql<SqlBool>`${sql.ref(def.column)} ${sql.raw(negated ? 'not in' : 'in')} (${sql.join(list)})`;
+      }
+      case 'alias': {
+        if (empty) return negated ? sql<SqlBool>`1 = 1` : sql<SqlBool>`1 = 0`;
+        const list = values.map((v) => this.text(v, field, pos));
+        const any = this.aliasExists(sql`x.alias in (${sql.join(list)})`);
+        return negated ? sql<SqlBool>`not ${any}` : any;
+      }
+      default: {
+        const type = field.scope === 'metric' ? 'real' : 'text';
+        if (empty) return negated ? this.keyedExists(field, sql`1 = 1`) : sql<SqlBool>`1 = 0`;
+        const list = values.map((v) => coerce(v, type, field, pos));
+        return this.keyedExists(
+          field,
+          sql`x.value ${sql.raw(negated ? 'not in' : 'in')} (${sql.join(list)})`,
+        );
+      }
+    }
+  }
+
+  private nullCheck(field: FieldRef, negated: boolean): RawBuilder<SqlBool> {
+    switch (field.scope) {
+      case 'attribute': {
+        const def = attributeOf(field, this.target);
+        return sql<SqlBool>`${sql.ref(def.column)} ${sql.raw(negated ? 'is not null' : 'is null')}`;
+      }
+      case 'alias': {
+        const any = this.aliasExists(sql`1 = 1`);
+        return negated ? any : sql<SqlBool>`not ${any}`;
+      }
+      default: {
+        const present = this.keyedExists(field, sql`1 = 1`);
+        return negated ? present : sql<SqlBool>`not ${present}`;
+      }
+    }
+  }
+
+  /** `column op value` for one scalar comparison; checks the operator, then the value. */
+  private condition(
+    column: RawBuilder<unknown>,
+    type: 'text' | 'integer' | 'real',
+    op: CompareOp,
+    raw: FilterValue,
+    field: FieldRef,
+    pos: number,
+    normalise?: (v: string) => string,
+  ): RawBuilder<SqlBool> {
+    const isLike = op === 'LIKE' || op === 'ILIKE';
+    if (isLike && type !== 'text') {
+      throw fail(`${op} needs a text field, not ${describe(field)}`, pos);
+    }
+    if (!isLike && type === 'text' && op !== '=' && op !== '!=') {
+      throw fail(`${describe(field)} supports =, !=, LIKE, ILIKE and IN, not ${op}`, pos);
+    }
+    const coerced = coerce(raw, type, field, pos);
+    const value =
+      typeof coerced === 'string' && normalise && !isLike ? normalise(coerced) : coerced;
+    if (op === 'ILIKE') return sql<SqlBool>`lower(${column}) like lower(${value}) escape '\\'`;
+    if (op === 'LIKE') {
+      return this.dialect === 'sqlite'
+        ? sql<SqlBool>`${column} glob ${likeToGlob(String(value))}`
+        : sql<SqlBool>`${column} like ${value} escape '\\'`;
+    }
+    const sqlOp = COMPARISONS[op];
+    if (!sqlOp) throw fail(`unsupported operator ${op}`, pos);
+    return sql<SqlBool>`${column} ${sql.raw(sqlOp)} ${value}`;
+  }
+
+  private attrValue(def: AttributeDef, field: FieldRef, value: FilterValue, pos: number) {
+    const v = coerce(value, def.type, field, pos);
+    return typeof v === 'string' && def.normalise ? def.normalise(v) : v;
+  }
+
+  private text(value: FilterValue, field: FieldRef, pos: number): string {
+    return coerce(value, 'text', field, pos) as string;
+  }
+
+  private keyedExists(field: FieldRef, cond: RawBuilder<unknown>): RawBuilder<SqlBool> {
+    const [table, ownerColumn, owner] = keyedTable(field, this.target);
+    return sql<SqlBool>`exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${sql.ref(owner)} and x.key = ${field.key} and ${cond})`;
+  }
+
+  private aliasExists(cond: RawBuilder<unknown>): RawBuilder<SqlBool> {
+    const owner = this.target === 'models' ? sql`x.model_id = m.id` : sql`x.version_id = v.id`;
+    return sql<SqlBool>`exists (select 1 from aliases as x where ${owner} and ${cond})`;
+  }
+
+  orderItem(term: OrderByTerm): Expression<unknown> {
+    const field = term.field;
+    switch (field.scope) {
+      case 'attribute':
+        return sql.ref(attributeOf(field, this.target).column);
+      case 'alias':
+        throw fail('cannot order by aliases', field.pos);
+      default: {
+        const [table, ownerColumn, owner] = keyedTable(field, this.target);
+        return sql`(select x.value from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${sql.ref(owner)} and x.key = ${field.key})`;
+      }
+    }
+  }
+}
+
+/**
+ * Compiles a filter into a boolean expression over `m` (and `v` for versions).
+ * @throws InvalidArgumentError `invalid filter at position N: …` (details.position) for an
+ *   unknown attribute, a field the target does not have, or a value/operator mismatch.
+ */
+export function compileFilter(
+  ast: FilterExpr,
+  target: SearchTarget,
+  options: CompileOptions = {},
+): Expression<SqlBool> {
+  return new Compiler(target, options.dialect ?? 'sqlite').expr(ast);
+}
+
+/**
+ * Compiles ORDER BY terms. Each term becomes two items — "is null" first, then the value —
+ * so nulls sort last in both directions on every dialect.
+ * @throws InvalidArgumentError as compileFilter.
+ */
+export function compileOrderBy(
+  terms: readonly OrderByTerm[],
+  target: SearchTarget,
+  options: CompileOptions = {},
+): CompiledOrderItem[] {
+  const compiler = new Compiler(target, options.dialect ?? 'sqlite');
+  return terms.flatMap((term) => {
+    const e = compiler.orderItem(term);
+    return [
+      { expression: sql`case when ${e} is null then 1 else 0 end`, direction: 'asc' as const },
+      { expression: e, direction: term.direction },
+    ];
+  });
+}

@@ -1,0 +1,23 @@
+/**
+ * What every registry service shares: the database, the clock, who acts by default, and
+ * the SQL dialect the search compiler targets.
+ */
+import type { MutationOptions } from '../core/registry-api.js';
+import type { Database } from '../metadata/database.js';
+import type { RegistryDB } from '../metadata/schema.js';
+import type { SqlDialectName } from '../metadata/search/compile-filter.js';
+import { checkActor } from './input-checks.js';
+
+export interface RegistryContext {
+  readonly database: Database<RegistryDB>;
+  /** Milliseconds since the epoch; injectable so tests control time. */
+  readonly now: () => number;
+  /** The actor of a mutation whose options name none. */
+  readonly defaultActor: string;
+  readonly dialect: SqlDialectName;
+}
+
+/** The validated actor of a mutation. @throws InvalidArgumentError */
+export function actorOf(ctx: RegistryContext, options: MutationOptions | undefined): string {
+  return checkActor(options?.actor ?? ctx.defaultActor);
+}

@@ -1,0 +1,122 @@
+/**
+ * Searching and listing models and versions: parses the filter and ORDER BY texts,
+ * compiles them to parameterised SQL (metadata/search/compile-filter.ts), pages with
+ * opaque offset tokens bound to the query, and hydrates the page.
+ */
+import type {
+  ModelVersion,
+  RegisteredModel,
+  SearchQuery,
+  SearchResult,
+} from '../core/registry-api.js';
+import {
+  type CompiledOrderItem,
+  compileFilter,
+  compileOrderBy,
+  type SearchTarget,
+} from '../metadata/search/compile-filter.js';
+import type { OrderByTerm } from '../metadata/search/filter-ast.js';
+import { parseFilter, parseOrderBy } from './_pending-deps.js';
+import { hydrateModels, hydrateVersions } from './hydrate.js';
+import {
+  decodePageToken,
+  encodePageToken,
+  queryFingerprint,
+  resolveMaxResults,
+} from './page-token.js';
+import type { RegistryContext } from './registry-context.js';
+
+export interface VersionSearch extends SearchQuery {
+  /** Restrict to one model (by id): listVersions. */
+  readonly modelId?: number;
+  /** Used when `orderBy` is empty. Default name ascending, then version descending. */
+  readonly defaultOrder?: 'name' | 'newest';
+}
+
+export class SearchService {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  /** @throws InvalidArgumentError for a bad filter, order, page token or maxResults. */
+  async searchModels(query: SearchQuery = {}): Promise<SearchResult<RegisteredModel>> {
+    const db = this.ctx.database.db;
+    const { where, order, limit, offset, fingerprint } = this.prepare('models', query, {});
+    let q = db.selectFrom('registered_models as m').selectAll('m');
+    if (!query.includeDeleted) q = q.where('m.deleted_at', 'is', null);
+    if (where) q = q.where(where);
+    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    if (order.length === 0) q = q.orderBy('m.name', 'asc');
+    const rows = await q
+      .orderBy('m.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    return this.page(await hydrateModels(db, rows.slice(0, limit)), rows.length > limit, {
+      offset,
+      limit,
+      fingerprint,
+    });
+  }
+
+  /** @throws InvalidArgumentError for a bad filter, order, page token or maxResults. */
+  async searchVersions(query: VersionSearch = {}): Promise<SearchResult<ModelVersion>> {
+    const db = this.ctx.database.db;
+    const { where, order, limit, offset, fingerprint } = this.prepare('versions', query, {
+      modelId: query.modelId,
+      defaultOrder: query.defaultOrder,
+    });
+    let q = db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+      .selectAll('v')
+      .select('m.name as model_name');
+    if (query.modelId !== undefined) q = q.where('v.model_id', '=', query.modelId);
+    if (!query.includeDeleted) {
+      q = q.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
+    }
+    if (where) q = q.where(where);
+    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    if (order.length === 0) {
+      if (query.defaultOrder !== 'newest') q = q.orderBy('m.name', 'asc');
+      q = q.orderBy('v.version', 'desc');
+    }
+    const rows = await q
+      .orderBy('v.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    return this.page(await hydrateVersions(db, rows.slice(0, limit)), rows.length > limit, {
+      offset,
+      limit,
+      fingerprint,
+    });
+  }
+
+  private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {
+    const dialect = this.ctx.dialect;
+    const filterText = query.filter?.trim() ?? '';
+    const where =
+      filterText === '' ? undefined : compileFilter(parseFilter(filterText), target, { dialect });
+    const terms: OrderByTerm[] = (query.orderBy ?? []).flatMap((text) => parseOrderBy(text));
+    const order: CompiledOrderItem[] = compileOrderBy(terms, target, { dialect });
+    const limit = resolveMaxResults(query.maxResults);
+    const fingerprint = queryFingerprint({
+      target,
+      filter: filterText,
+      orderBy: query.orderBy ?? [],
+      includeDeleted: query.includeDeleted ?? false,
+      ...extra,
+    });
+    const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
+    return { where, order, limit, offset, fingerprint };
+  }
+
+  private page<T>(
+    items: T[],
+    more: boolean,
+    p: { offset: number; limit: number; fingerprint: string },
+  ): SearchResult<T> {
+    return more
+      ? { items, nextPageToken: encodePageToken({ o: p.offset + p.limit }, p.fingerprint) }
+      : { items };
+  }
+}

@@ -1,0 +1,663 @@
+/**
+ * Model versions: registration (numbers allocated from the model's counter inside the
+ * write transaction, so they are unique and consecutive under concurrent writers and
+ * never reused), reads, description, tags, metrics, soft delete/restore, stage
+ * transitions and approval. Every mutation writes its audit event in its transaction.
+ */
+import type { Kysely } from 'kysely';
+import { parseSha256 } from '../core/digest.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type {
+  ApprovalState,
+  CreateVersionInput,
+  ListVersionsOptions,
+  MetricInput,
+  MetricPoint,
+  ModelVersion,
+  MutationOptions,
+  SearchResult,
+  Stage,
+} from '../core/registry-api.js';
+import { findStage, STAGES } from '../core/registry-api.js';
+import type { RegistryDB } from '../metadata/schema.js';
+import {
+  type VersionRef,
+  validateMetricKey,
+  validateModelName,
+  validateParamKey,
+  validateTagKey,
+} from './_pending-deps.js';
+import type { AuditService } from './audit-service.js';
+import { hydrateVersion } from './hydrate.js';
+import {
+  checkCount,
+  checkMetricValue,
+  checkOptionalText,
+  checkText,
+  LIMITS,
+  objectItems,
+  plainEntries,
+  stringEntries,
+} from './input-checks.js';
+import {
+  findModel,
+  parseRef,
+  type ResolvedVersion,
+  resolveVersion,
+  versionLabel,
+} from './lookups.js';
+import type { ModelService } from './model-service.js';
+import { actorOf, type RegistryContext } from './registry-context.js';
+import type { SearchService } from './search-service.js';
+
+/** `production` → `Production`. @throws InvalidArgumentError */
+export function parseStage(stage: string): Stage {
+  const found = findStage(stage);
+  if (!found) {
+    throw new InvalidArgumentError(
+      `invalid stage '${String(stage).slice(0, 40)}': expected one of ${STAGES.join(', ')}`,
+    );
+  }
+  return found;
+}
+
+/** A checked metric point; an absent timestamp becomes the mutation's time. */
+interface Point {
+  readonly key: string;
+  readonly value: number;
+  readonly step: number;
+  readonly timestamp: number | undefined;
+}
+
+function checkPoint(m: MetricInput): Point {
+  const key = validateMetricKey(m.key);
+  const step = m.step ?? 0;
+  if (!Number.isSafeInteger(step)) {
+    throw new InvalidArgumentError(`metric '${key}' step must be an integer`, { key });
+  }
+  return {
+    key,
+    value: checkMetricValue(m.value, key),
+    step,
+    timestamp:
+      m.timestamp === undefined ? undefined : checkCount(m.timestamp, `metric '${key}' timestamp`),
+  };
+}
+
+interface NewVersion {
+  readonly model: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly fileCount: number;
+  readonly description: string | null;
+  readonly metrics: readonly Point[];
+  readonly params: readonly [string, string][];
+  readonly tags: readonly [string, string][];
+  readonly runId: string | null;
+  readonly source: string | null;
+  readonly parents: readonly VersionRef[];
+  readonly datasets: readonly { name: string; uri: string | null; digest: string | null }[];
+  readonly code: {
+    gitRemote: string | null;
+    gitCommit: string | null;
+    gitDirty: number | null;
+  } | null;
+}
+
+/** Validates everything that can be checked before taking the write lock. */
+function checkNewVersion(input: CreateVersionInput): NewVersion {
+  if (input === null || typeof input !== 'object') {
+    throw new InvalidArgumentError('version input must be an object');
+  }
+  const manifest = input.manifest;
+  if (manifest === null || typeof manifest !== 'object') {
+    throw new InvalidArgumentError('manifest {digest, size, fileCount} is required');
+  }
+  const lineage = input.lineage ?? {};
+  if (lineage === null || typeof lineage !== 'object') {
+    throw new InvalidArgumentError('lineage must be an object');
+  }
+  if (lineage.parents !== undefined && !Array.isArray(lineage.parents)) {
+    throw new InvalidArgumentError('lineage parents must be an array of version references');
+  }
+  const datasets = objectItems(lineage.datasets, 'lineage datasets').map((d) => ({
+    name: checkText(d.name, 'dataset name', LIMITS.datasetName),
+    uri: checkOptionalText(d.uri, 'dataset uri', LIMITS.uri),
+    digest: checkOptionalText(d.digest, 'dataset digest', LIMITS.uri),
+  }));
+  const names = new Set<string>();
+  for (const d of datasets) {
+    if (d.name.trim() === '') throw new InvalidArgumentError('dataset name must not be empty');
+    if (names.has(d.name)) {
+      throw new InvalidArgumentError(`dataset '${d.name}' is listed twice`, { dataset: d.name });
+    }
+    names.add(d.name);
+  }
+  const code = lineage.code;
+  if (code !== undefined && (code === null || typeof code !== 'object')) {
+    throw new InvalidArgumentError('lineage code must be an object');
+  }
+  if (code?.gitDirty !== undefined && typeof code.gitDirty !== 'boolean') {
+    throw new InvalidArgumentError('code gitDirty must be a boolean');
+  }
+  return {
+    model: validateModelName(input.model),
+    digest: parseSha256(String(manifest.digest), 'manifest digest'),
+    size: checkCount(manifest.size, 'manifest size'),
+    fileCount: checkCount(manifest.fileCount, 'manifest fileCount'),
+    description: checkOptionalText(input.description, 'description', LIMITS.description),
+    metrics: plainEntries(input.metrics, 'metrics').map(([key, value]) =>
+      checkPoint({ key, value: value as number }),
+    ),
+    params: stringEntries(input.params, 'param').map(([k, v]) => [
+      validateParamKey(k),
+      checkText(v, `param '${k}'`, LIMITS.paramValue),
+    ]),
+    tags: stringEntries(input.tags, 'tag').map(([k, v]) => [
+      validateTagKey(k),
+      checkText(v, `tag '${k}'`, LIMITS.tagValue),
+    ]),
+    runId: checkOptionalText(input.runId, 'runId', LIMITS.runId),
+    source: checkOptionalText(input.source, 'source', LIMITS.source),
+    parents: (lineage.parents ?? []).map((p) => parseRef(p)),
+    datasets,
+    code: code
+      ? {
+          gitRemote: checkOptionalText(code.gitRemote, 'code gitRemote', LIMITS.gitField),
+          gitCommit: checkOptionalText(code.gitCommit, 'code gitCommit', LIMITS.gitField),
+          gitDirty: code.gitDirty === undefined ? null : code.gitDirty ? 1 : 0,
+        }
+      : null,
+  };
+}
+
+type Mutation<T> = (
+  trx: Kysely<RegistryDB>,
+  r: ResolvedVersion,
+  actor: string,
+  now: number,
+) => Promise<T>;
+
+export class VersionService {
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly audit: AuditService,
+    private readonly models: ModelService,
+    private readonly search: SearchService,
+  ) {}
+
+  /**
+   * Registers a version. The number is read from and bumped on the model row inside the
+   * write transaction, so concurrent writers get consecutive, unique numbers.
+   * @throws NotFoundError (model without createModelIfMissing; a parent), ConflictError
+   *   (createModelIfMissing on a deleted model's name), InvalidArgumentError.
+   */
+  async create(input: CreateVersionInput): Promise<ModelVersion> {
+    const actor = actorOf(this.ctx, input);
+    const v = checkNewVersion(input);
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const now = this.ctx.now();
+      let model = await trx
+        .selectFrom('registered_models')
+        .selectAll()
+        .where('name', '=', v.model)
+        .executeTakeFirst();
+      if (!model || model.deleted_at !== null) {
+        // Without createModelIfMissing this throws NotFound; with it, insert throws
+        // Conflict for the name of a deleted model.
+        if (!input.createModelIfMissing) await findModel(trx, v.model);
+        model = await this.models.insert(
+          trx,
+          { name: v.model, description: null, owner: actor, tags: [] },
+          actor,
+          now,
+        );
+      }
+      const parentIds = new Map<number, string>();
+      for (const ref of v.parents) {
+        const p = await resolveVersion(trx, ref);
+        parentIds.set(p.version.id, p.label);
+      }
+      const number = model.next_version;
+      await trx
+        .updateTable('registered_models')
+        .set({ next_version: number + 1, updated_at: now })
+        .where('id', '=', model.id)
+        .execute();
+      const { id } = await trx
+        .insertInto('model_versions')
+        .values({
+          model_id: model.id,
+          version: number,
+          manifest_digest: v.digest,
+          size: v.size,
+          file_count: v.fileCount,
+          description: v.description,
+          created_by: actor,
+          created_at: now,
+          updated_at: now,
+          status: 'READY',
+          status_message: null,
+          stage: 'None',
+          approval: 'pending',
+          approval_reviewer: null,
+          approval_comment: null,
+          approval_time: null,
+          run_id: v.runId,
+          source: v.source,
+          deleted_at: null,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await this.insertPoints(trx, id, v.metrics, now);
+      if (v.params.length > 0) {
+        await trx
+          .insertInto('version_params')
+          .values(v.params.map(([key, value]) => ({ version_id: id, key, value })))
+          .execute();
+      }
+      if (v.tags.length > 0) {
+        await trx
+          .insertInto('version_tags')
+          .values(v.tags.map(([key, value]) => ({ version_id: id, key, value })))
+          .execute();
+      }
+      if (parentIds.size > 0) {
+        await trx
+          .insertInto('version_parents')
+          .values([...parentIds.keys()].map((pid) => ({ version_id: id, parent_version_id: pid })))
+          .execute();
+      }
+      if (v.datasets.length > 0) {
+        await trx
+          .insertInto('version_datasets')
+          .values(v.datasets.map((d) => ({ version_id: id, ...d })))
+          .execute();
+      }
+      if (v.code) {
+        await trx
+          .insertInto('version_code')
+          .values({
+            version_id: id,
+            git_remote: v.code.gitRemote,
+            git_commit: v.code.gitCommit,
+            git_dirty: v.code.gitDirty,
+          })
+          .execute();
+      }
+      await this.audit.append(trx, {
+        actor,
+        action: 'version.created',
+        subject: versionLabel(model.name, number),
+        time: now,
+        data: {
+          digest: v.digest,
+          size: v.size,
+          fileCount: v.fileCount,
+          runId: v.runId,
+          source: v.source,
+          parents: [...parentIds.values()],
+          metrics: Object.fromEntries(v.metrics.map((m) => [m.key, m.value])),
+          params: Object.fromEntries(v.params),
+          tags: Object.fromEntries(v.tags),
+        },
+      });
+      const row = await trx
+        .selectFrom('model_versions')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return hydrateVersion(trx, row, model.name);
+    });
+  }
+
+  async get(ref: string, options: { includeDeleted?: boolean } = {}): Promise<ModelVersion> {
+    const db = this.ctx.database.db;
+    const r = await resolveVersion(db, ref, options);
+    return hydrateVersion(db, r.version, r.model.name);
+  }
+
+  /** Newest first. @throws NotFoundError for the model. */
+  async list(
+    model: string,
+    options: ListVersionsOptions = {},
+  ): Promise<SearchResult<ModelVersion>> {
+    const row = await findModel(this.ctx.database.db, model);
+    return this.search.searchVersions({
+      modelId: row.id,
+      defaultOrder: 'newest',
+      ...(options.includeDeleted !== undefined ? { includeDeleted: options.includeDeleted } : {}),
+      ...(options.pageToken !== undefined ? { pageToken: options.pageToken } : {}),
+      ...(options.maxResults !== undefined ? { maxResults: options.maxResults } : {}),
+    });
+  }
+
+  async update(
+    ref: string,
+    changes: { description?: string | null },
+    options?: MutationOptions,
+  ): Promise<ModelVersion> {
+    const description =
+      changes.description === undefined
+        ? undefined
+        : checkOptionalText(changes.description, 'description', LIMITS.description);
+    return this.mutate(ref, options, async (trx, r, actor, now) => {
+      if (description !== undefined && description !== r.version.description) {
+        await trx
+          .updateTable('model_versions')
+          .set({ description, updated_at: now })
+          .where('id', '=', r.version.id)
+          .execute();
+        await this.event(trx, r, actor, now, 'version.updated', {
+          description: { from: r.version.description, to: description },
+        });
+      }
+      return this.reload(trx, r);
+    });
+  }
+
+  async setTag(ref: string, key: string, value: string, options?: MutationOptions): Promise<void> {
+    validateTagKey(key);
+    checkText(value, `tag '${key}'`, LIMITS.tagValue);
+    await this.mutate(ref, options, async (trx, r, actor, now) => {
+      const previous = await this.tagValue(trx, r.version.id, key);
+      if (previous === value) return;
+      if (previous === undefined) {
+        await trx
+          .insertInto('version_tags')
+          .values({ version_id: r.version.id, key, value })
+          .execute();
+      } else {
+        await trx
+          .updateTable('version_tags')
+          .set({ value })
+          .where('version_id', '=', r.version.id)
+          .where('key', '=', key)
+          .execute();
+      }
+      await this.touch(trx, r.version.id, now);
+      await this.event(trx, r, actor, now, 'version.tag_set', {
+        key,
+        value,
+        previous: previous ?? null,
+      });
+    });
+  }
+
+  async deleteTag(ref: string, key: string, options?: MutationOptions): Promise<boolean> {
+    validateTagKey(key);
+    return this.mutate(ref, options, async (trx, r, actor, now) => {
+      const previous = await this.tagValue(trx, r.version.id, key);
+      if (previous === undefined) return false;
+      await trx
+        .deleteFrom('version_tags')
+        .where('version_id', '=', r.version.id)
+        .where('key', '=', key)
+        .execute();
+      await this.touch(trx, r.version.id, now);
+      await this.event(trx, r, actor, now, 'version.tag_deleted', { key, previous });
+      return true;
+    });
+  }
+
+  async logMetrics(
+    ref: string,
+    metrics: readonly MetricInput[],
+    options?: MutationOptions,
+  ): Promise<ModelVersion> {
+    const points = objectItems(metrics, 'metrics').map((m) => checkPoint(m));
+    return this.mutate(ref, options, async (trx, r, actor, now) => {
+      if (points.length > 0) {
+        const logged = await this.insertPoints(trx, r.version.id, points, now);
+        await this.touch(trx, r.version.id, now);
+        await this.event(trx, r, actor, now, 'version.metrics_logged', { metrics: logged });
+      }
+      return this.reload(trx, r);
+    });
+  }
+
+  async metricHistory(ref: string, key: string): Promise<MetricPoint[]> {
+    validateMetricKey(key);
+    const db = this.ctx.database.db;
+    const r = await resolveVersion(db, ref);
+    return db
+      .selectFrom('version_metrics')
+      .select(['key', 'value', 'step', 'timestamp'])
+      .where('version_id', '=', r.version.id)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Soft delete. @throws ConflictError while aliases point at the version. */
+  async delete(ref: string, options?: MutationOptions): Promise<void> {
+    await this.mutate(ref, options, async (trx, r, actor, now) => {
+      const aliases = await trx
+        .selectFrom('aliases')
+        .select('alias')
+        .where('version_id', '=', r.version.id)
+        .orderBy('alias')
+        .execute();
+      if (aliases.length > 0) {
+        const names = aliases.map((a) => a.alias);
+        throw new ConflictError(
+          `version '${r.label}' is the target of alias ${names.map((n) => `'${n}'`).join(', ')}: move or delete the aliases first`,
+          { version: r.label, aliases: names },
+        );
+      }
+      await trx
+        .updateTable('model_versions')
+        .set({ deleted_at: now, updated_at: now })
+        .where('id', '=', r.version.id)
+        .execute();
+      await this.event(trx, r, actor, now, 'version.deleted', {
+        digest: r.version.manifest_digest,
+      });
+    });
+  }
+
+  /** @throws InvalidArgumentError (ref is not a number), NotFoundError, ConflictError (not deleted). */
+  async restore(ref: string, options?: MutationOptions): Promise<ModelVersion> {
+    const parsed = parseRef(ref);
+    if (parsed.kind !== 'number') {
+      throw new InvalidArgumentError(`restore needs a version number, like '${parsed.model}@3'`);
+    }
+    const actor = actorOf(this.ctx, options);
+    return this.ctx.database.writeTransaction(async (trx) => {
+      await findModel(trx, parsed.model);
+      const r = await resolveVersion(trx, parsed, { includeDeleted: true });
+      if (r.version.deleted_at === null) {
+        throw new ConflictError(`version '${r.label}' is not deleted`, { version: r.label });
+      }
+      const now = this.ctx.now();
+      await trx
+        .updateTable('model_versions')
+        .set({ deleted_at: null, updated_at: now })
+        .where('id', '=', r.version.id)
+        .execute();
+      await this.event(trx, r, actor, now, 'version.restored', { deletedAt: r.version.deleted_at });
+      return this.reload(trx, r);
+    });
+  }
+
+  /**
+   * @throws InvalidArgumentError for an unknown stage, or archiveExisting with a target
+   *   stage other than Staging or Production.
+   */
+  async transitionStage(
+    ref: string,
+    stage: string,
+    options: MutationOptions & { archiveExisting?: boolean } = {},
+  ): Promise<ModelVersion> {
+    const to = parseStage(stage);
+    const archiveExisting = options.archiveExisting ?? false;
+    if (archiveExisting && to !== 'Staging' && to !== 'Production') {
+      throw new InvalidArgumentError(
+        `archiveExisting applies to Staging and Production, not '${to}'`,
+      );
+    }
+    return this.mutate(ref, options, async (trx, r, actor, now) => {
+      const others = archiveExisting
+        ? await trx
+            .selectFrom('model_versions')
+            .select(['id', 'version'])
+            .where('model_id', '=', r.model.id)
+            .where('stage', '=', to)
+            .where('id', '!=', r.version.id)
+            .where('deleted_at', 'is', null)
+            .orderBy('version')
+            .execute()
+        : [];
+      if (r.version.stage === to && others.length === 0) return this.reload(trx, r);
+      await trx
+        .updateTable('model_versions')
+        .set({ stage: to, updated_at: now })
+        .where('id', '=', r.version.id)
+        .execute();
+      if (others.length > 0) {
+        await trx
+          .updateTable('model_versions')
+          .set({ stage: 'Archived', updated_at: now })
+          .where(
+            'id',
+            'in',
+            others.map((o) => o.id),
+          )
+          .execute();
+      }
+      await this.event(trx, r, actor, now, 'stage.transitioned', {
+        from: r.version.stage,
+        to,
+        archived: others.map((o) => o.version),
+      });
+      return this.reload(trx, r);
+    });
+  }
+
+  /** Records a review by the actor; a later review replaces an earlier one. */
+  async review(
+    ref: string,
+    state: Exclude<ApprovalState, 'pending'>,
+    options: MutationOptions & { comment?: string } = {},
+  ): Promise<ModelVersion> {
+    const comment = checkOptionalText(options.comment, 'comment', LIMITS.comment);
+    return this.mutate(ref, options, async (trx, r, actor, now) => {
+      await trx
+        .updateTable('model_versions')
+        .set({
+          approval: state,
+          approval_reviewer: actor,
+          approval_comment: comment,
+          approval_time: now,
+          updated_at: now,
+        })
+        .where('id', '=', r.version.id)
+        .execute();
+      await this.event(trx, r, actor, now, `version.${state}`, {
+        comment,
+        previous: {
+          state: r.version.approval,
+          reviewer: r.version.approval_reviewer,
+        },
+      });
+      return this.reload(trx, r);
+    });
+  }
+
+  /**
+   * Appends points to the history and moves each key's latest when the point is not
+   * older. Returns the points as stored (timestamps filled in).
+   */
+  private async insertPoints(
+    trx: Kysely<RegistryDB>,
+    versionId: number,
+    input: readonly Point[],
+    now: number,
+  ): Promise<MetricPoint[]> {
+    if (input.length === 0) return [];
+    const points = input.map((p) => ({ ...p, timestamp: p.timestamp ?? now }));
+    await trx
+      .insertInto('version_metrics')
+      .values(points.map((p) => ({ version_id: versionId, ...p })))
+      .execute();
+    for (const p of points) {
+      const latest = await trx
+        .selectFrom('version_latest_metrics')
+        .select(['step', 'timestamp'])
+        .where('version_id', '=', versionId)
+        .where('key', '=', p.key)
+        .executeTakeFirst();
+      if (!latest) {
+        await trx
+          .insertInto('version_latest_metrics')
+          .values({ version_id: versionId, ...p })
+          .execute();
+      } else if (
+        p.step > latest.step ||
+        (p.step === latest.step && p.timestamp >= latest.timestamp)
+      ) {
+        await trx
+          .updateTable('version_latest_metrics')
+          .set({ value: p.value, step: p.step, timestamp: p.timestamp })
+          .where('version_id', '=', versionId)
+          .where('key', '=', p.key)
+          .execute();
+      }
+    }
+    return points;
+  }
+
+  private async mutate<T>(
+    ref: string,
+    options: MutationOptions | undefined,
+    fn: Mutation<T>,
+  ): Promise<T> {
+    const actor = actorOf(this.ctx, options);
+    parseRef(ref);
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const r = await resolveVersion(trx, ref);
+      return fn(trx, r, actor, this.ctx.now());
+    });
+  }
+
+  private async event(
+    trx: Kysely<RegistryDB>,
+    r: ResolvedVersion,
+    actor: string,
+    now: number,
+    action: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await this.audit.append(trx, { actor, action, subject: r.label, time: now, data });
+  }
+
+  private async tagValue(trx: Kysely<RegistryDB>, versionId: number, key: string) {
+    const row = await trx
+      .selectFrom('version_tags')
+      .select('value')
+      .where('version_id', '=', versionId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  private async touch(trx: Kysely<RegistryDB>, versionId: number, now: number): Promise<void> {
+    await trx
+      .updateTable('model_versions')
+      .set({ updated_at: now })
+      .where('id', '=', versionId)
+      .execute();
+  }
+
+  private async reload(trx: Kysely<RegistryDB>, r: ResolvedVersion): Promise<ModelVersion> {
+    const row = await trx
+      .selectFrom('model_versions')
+      .selectAll()
+      .where('id', '=', r.version.id)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError(`version '${r.label}' not found`, { version: r.label });
+    return hydrateVersion(trx, row, r.model.name);
+  }
+}
