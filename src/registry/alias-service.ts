@@ -9,9 +9,9 @@
  */
 import type { Kysely } from 'kysely';
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import { validateAlias } from '../core/names.js';
 import type { AliasChange, AliasHistoryEntry, MutationOptions } from '../core/registry-api.js';
 import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
-import { validateAlias } from './_pending-deps.js';
 import type { AuditService } from './audit-service.js';
 import { checkCount } from './input-checks.js';
 import { findModel, versionLabel } from './lookups.js';

@@ -13,6 +13,7 @@
  * alias events — so "everything about a model" is the subject or the `model@` prefix.
  */
 import type { Kysely } from 'kysely';
+import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type {
   AuditEvent,
@@ -21,8 +22,8 @@ import type {
   AuditVerifyResult,
   SearchResult,
 } from '../core/registry-api.js';
+import { computeEventHash, GENESIS_HASH } from '../metadata/audit-chain.js';
 import type { AuditEventRow, RegistryDB } from '../metadata/schema.js';
-import { computeEventHash, GENESIS_HASH, toCanonicalJson } from './_pending-deps.js';
 import { checkActor, checkCount } from './input-checks.js';
 import {
   decodePageToken,
@@ -104,10 +105,14 @@ export class AuditService {
       actor: checkActor(event.actor),
       action: event.action,
       subject: event.subject,
-      data: JSON.parse(toCanonicalJson(event.data)) as unknown,
+      data: JSON.parse(canonicalJson(event.data)) as unknown,
       prevHash: head?.hash ?? GENESIS_HASH,
     };
-    const hash = computeEventHash(body);
+    const hash = computeEventHash({
+      ...body,
+      time: auditTime(body.time),
+      data: body.data as JsonValue,
+    });
     await trx
       .insertInto('audit_events')
       .values({
@@ -116,7 +121,7 @@ export class AuditService {
         actor: body.actor,
         action: body.action,
         subject: body.subject,
-        data: toCanonicalJson(body.data),
+        data: canonicalJson(body.data),
         prev_hash: body.prevHash,
         hash,
       })
@@ -183,7 +188,7 @@ export class AuditService {
       if (problems.length < MAX_PROBLEMS) problems.push(p);
     };
     let expectedSeq = 1;
-    let prevHash = GENESIS_HASH;
+    let prevHash: string = GENESIS_HASH;
     let checked = 0;
     let lastSeq: number | null = null;
     for (;;) {
@@ -219,11 +224,11 @@ export class AuditService {
         if (data !== undefined) {
           const hash = computeEventHash({
             seq: row.seq,
-            time: row.time,
+            time: auditTime(row.time),
             actor: row.actor,
             action: row.action,
             subject: row.subject,
-            data,
+            data: data as JsonValue,
             prevHash: row.prev_hash,
           });
           if (hash !== row.hash) {
@@ -277,4 +282,9 @@ export class AuditService {
     if (f.until !== undefined) q = q.where('time', '<', f.until);
     return q;
   }
+}
+
+/** Events store time as epoch milliseconds; the hash covers its ISO-8601 UTC form. */
+function auditTime(ms: number): string {
+  return new Date(ms).toISOString();
 }

@@ -4,8 +4,9 @@
  */
 import type { Kysely } from 'kysely';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { validateModelName } from '../core/names.js';
+import { parseVersionRef, type VersionRef } from '../core/version-ref.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
-import { parseVersionRef, type VersionRef, validateModelName } from './_pending-deps.js';
 
 export interface ResolvedVersion {
   readonly model: RegisteredModelRow;

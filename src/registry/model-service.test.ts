@@ -36,7 +36,7 @@ describe('models', () => {
     await expect(t.registry.createModel({ name: '' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
-    await expect(t.registry.createModel({ name: 'a/b' })).rejects.toMatchObject({
+    await expect(t.registry.createModel({ name: 'a//b' })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
     await expect(

@@ -9,6 +9,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
 } from '../core/errors.js';
+import { validateModelName, validateTagKey } from '../core/names.js';
 import type {
   CreateModelInput,
   MutationOptions,
@@ -17,7 +18,6 @@ import type {
   SearchResult,
 } from '../core/registry-api.js';
 import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
-import { validateModelName, validateTagKey } from './_pending-deps.js';
 import type { AuditService } from './audit-service.js';
 import { hydrateModels } from './hydrate.js';
 import { checkOptionalText, checkText, LIMITS, stringEntries } from './input-checks.js';

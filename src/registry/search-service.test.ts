@@ -311,7 +311,7 @@ describe('searchModels', () => {
       /metrics are not searchable for models/,
     );
     await expect(t.registry.searchModels({ filter: 'version_number = 1' })).rejects.toThrow(
-      /unknown attribute/,
+      /expected a field .* but found 'version_number'/,
     );
   });
 });

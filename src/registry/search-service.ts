@@ -14,9 +14,10 @@ import {
   compileFilter,
   compileOrderBy,
   type SearchTarget,
+  searchFields,
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
-import { parseFilter, parseOrderBy } from './_pending-deps.js';
+import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { hydrateModels, hydrateVersions } from './hydrate.js';
 import {
   decodePageToken,
@@ -93,15 +94,17 @@ export class SearchService {
 
   private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {
     const dialect = this.ctx.dialect;
-    const filterText = query.filter?.trim() ?? '';
-    const where =
-      filterText === '' ? undefined : compileFilter(parseFilter(filterText), target, { dialect });
-    const terms: OrderByTerm[] = (query.orderBy ?? []).flatMap((text) => parseOrderBy(text));
+    const fields = searchFields(target);
+    const ast = parseFilter(query.filter ?? '', { fields });
+    const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
+    const terms: OrderByTerm[] = (query.orderBy ?? []).flatMap((text) =>
+      parseOrderBy(text, { fields }),
+    );
     const order: CompiledOrderItem[] = compileOrderBy(terms, target, { dialect });
     const limit = resolveMaxResults(query.maxResults);
     const fingerprint = queryFingerprint({
       target,
-      filter: filterText,
+      filter: query.filter?.trim() ?? '',
       orderBy: query.orderBy ?? [],
       includeDeleted: query.includeDeleted ?? false,
       ...extra,

@@ -164,7 +164,9 @@ describe('getVersion', () => {
     await expect(t.registry.getVersion('models:/m/Production')).rejects.toThrow(
       "no version of 'm' is in stage 'Production'",
     );
-    await expect(t.registry.getVersion('m')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A bare name means the latest live version.
+    expect((await t.registry.getVersion('m')).version).toBe(3);
+    await expect(t.registry.getVersion('m@')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('lists versions newest first, across pages', async () => {

@@ -7,6 +7,12 @@
 import type { Kysely } from 'kysely';
 import { parseSha256 } from '../core/digest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import {
+  validateMetricKey,
+  validateModelName,
+  validateParamKey,
+  validateTagKey,
+} from '../core/names.js';
 import type {
   ApprovalState,
   CreateVersionInput,
@@ -19,14 +25,8 @@ import type {
   Stage,
 } from '../core/registry-api.js';
 import { findStage, STAGES } from '../core/registry-api.js';
+import type { VersionRef } from '../core/version-ref.js';
 import type { RegistryDB } from '../metadata/schema.js';
-import {
-  type VersionRef,
-  validateMetricKey,
-  validateModelName,
-  validateParamKey,
-  validateTagKey,
-} from './_pending-deps.js';
 import type { AuditService } from './audit-service.js';
 import { hydrateVersion } from './hydrate.js';
 import {

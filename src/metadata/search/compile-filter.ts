@@ -21,6 +21,7 @@ import { type Expression, type RawBuilder, type SqlBool, sql } from 'kysely';
 import { InvalidArgumentError } from '../../core/errors.js';
 import { findStage } from '../../core/registry-api.js';
 import type { CompareOp, FieldRef, FilterExpr, FilterValue, OrderByTerm } from './filter-ast.js';
+import type { BareFieldSpec } from './filter-parser.js';
 
 export type SearchTarget = 'models' | 'versions';
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -75,6 +76,26 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   size: { column: 'v.size', type: 'integer' },
   approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
 };
+
+/**
+ * The bare field names the parser accepts for a search target: exactly the attributes this
+ * compiler can translate, plus `alias`/`aliases`. One table, so the parser
+ * and the compiler can never disagree about which fields exist.
+ */
+export function searchFields(target: 'models' | 'versions'): Record<string, BareFieldSpec> {
+  const table = target === 'models' ? MODEL_ATTRIBUTES : VERSION_ATTRIBUTES;
+  const out: Record<string, BareFieldSpec> = {};
+  for (const [name, def] of Object.entries(table)) {
+    out[name] = {
+      scope: 'attribute',
+      key: name,
+      type: def.type === 'integer' ? 'number' : 'string',
+    };
+  }
+  out.alias = { scope: 'alias', key: 'alias', type: 'string', orderable: false };
+  out.aliases = out.alias;
+  return out;
+}
 
 /** Key/value tables per scope and target: `[table, owner column, owner key]`. */
 const KEYED_TABLES = {
