@@ -73,7 +73,7 @@ async function writePacks(bufferSize: number, mode: Mode): Promise<Timing> {
   await mkdir(tmpDir, { recursive: true });
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  let w = await PackWriter.create({ tmpDir, bufferSize });
+  let w = await PackWriter.create(tmpDir, { bufferSize });
   let packs = 0;
   let sealing: Promise<unknown> | undefined;
   const seal = async (writer: PackWriter) => {
@@ -86,7 +86,7 @@ async function writePacks(bufferSize: number, mode: Mode): Promise<Timing> {
     await w.add(ids[i]!, chunkAt(i));
     if (w.sealedSize >= DEFAULT_PACK_TARGET_SIZE) {
       await seal(w);
-      w = await PackWriter.create({ tmpDir, bufferSize });
+      w = await PackWriter.create(tmpDir, { bufferSize });
     }
   }
   if (w.entryCount > 0) await seal(w);
