@@ -219,8 +219,8 @@ describe('FsBackend', () => {
         for (let i = 0; i < 10; i++) await backend.getRange(`h/${i}`, 0, 5);
         expect(await openFdsUnder(root)).toBe(4);
         await backend.delete('h/9');
-        await new Promise((r) => setTimeout(r, 20)); // closing is asynchronous
-        expect(await openFdsUnder(root)).toBe(3);
+        // The handle is closed asynchronously after the delete: wait for it, up to a limit.
+        await expect.poll(() => openFdsUnder(root), { timeout: 5000 }).toBe(3);
         await backend.close();
         expect(await openFdsUnder(root)).toBe(0);
       } finally {
