@@ -288,7 +288,10 @@ describe('parseGgufHeader', () => {
       kvs: [{ key: 'a', type: 'array', value: { itemType: 'string', items: ['x'] } }],
     });
     expect(await reason(u64At(arrays, 24 + 8 + 1 + 4 + 4, 2n ** 50n))).toMatch(
-      /array of .* items runs past the file end/,
+      /array of .* items exceeds the item limit/,
+    );
+    expect(await reason(u64At(arrays, 24 + 8 + 1 + 4 + 4, 1000n))).toMatch(
+      /array of 1000 items runs past the file end/,
     );
   });
 

@@ -112,6 +112,8 @@ export const GGUF_LIMITS = Object.freeze({
   /** Keys and tensor names are identifiers (ggml itself caps names at 63 bytes). */
   maxNameLength: 64 * 1024,
   maxArrayDepth: 4,
+  /** Items per array; string and nested arrays are walked item by item. */
+  maxArrayLength: 100_000_000,
   maxDims: 8,
 });
 
@@ -292,6 +294,9 @@ class GgufReader {
     // Every item takes at least one byte (8 for strings, 12 for arrays): a count the file
     // cannot hold is rejected before we loop over it.
     const minItem = itemType === STRING ? 8 : itemType === ARRAY ? 12 : FIXED_SIZE[itemType]!;
+    if (length > GGUF_LIMITS.maxArrayLength) {
+      throw new FormatReject(`gguf array of ${length} items exceeds the item limit`);
+    }
     if (length > c.remaining / minItem) {
       throw new FormatReject(`gguf array of ${length} items runs past the file end`);
     }
