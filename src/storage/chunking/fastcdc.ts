@@ -124,8 +124,9 @@ function toConfig(params: ChunkingParams | CdcConfig): CdcConfig {
 let scanHash = 0;
 
 /**
- * The hot loop reads the input four bytes at a time through a Uint32Array view: one load
- * and three shifts instead of four bounds-checked byte loads measured ~1.7x faster in V8.
+ * The hot loop reads the input through a Uint32Array view, four words per iteration: one
+ * load and a few shifts per four bytes instead of four bounds-checked byte loads measured
+ * ~2x faster in V8 (two words per iteration: ~1.7x; eight: no better than four).
  * Byte order within a word must be memory order, so big-endian hosts use the byte loop.
  */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(0x01020304).buffer)[0] === 0x04;
@@ -150,7 +151,7 @@ function wordView(data: Uint8Array): WordView {
 
 /**
  * Hashes data[i, e) from hash `h` and stops after the first byte whose hash has no bit of
- * `mask` set. Bytes up to a word boundary, then eight bytes (two words) per iteration,
+ * `mask` set. Bytes up to a word boundary, then sixteen bytes (four words) per iteration,
  * then the remaining bytes; identical results to the plain byte loop.
  * @returns the index just past that byte, or -1 with the final hash in `scanHash`.
  */
@@ -169,13 +170,15 @@ function scanRange(
     h = ((h << 1) + gear[data[i]!]!) | 0;
     if ((h & mask) === 0) return i + 1;
   }
-  if (LITTLE_ENDIAN && e - i >= 8) {
+  if (LITTLE_ENDIAN && e - i >= 16) {
     const words = v.words;
     let k = (i + shift) >>> 2;
-    const kEnd = k + ((e - i) >>> 3) * 2;
-    for (; k < kEnd; k += 2) {
+    const kEnd = k + ((e - i) >>> 4) * 4;
+    for (; k < kEnd; k += 4) {
       const x = words[k]!;
       const y = words[k + 1]!;
+      const z = words[k + 2]!;
+      const w = words[k + 3]!;
       h = ((h << 1) + gear[x & 0xff]!) | 0;
       if ((h & mask) === 0) return k * 4 - shift + 1;
       h = ((h << 1) + gear[(x >>> 8) & 0xff]!) | 0;
@@ -192,6 +195,22 @@ function scanRange(
       if ((h & mask) === 0) return k * 4 - shift + 7;
       h = ((h << 1) + gear[y >>> 24]!) | 0;
       if ((h & mask) === 0) return k * 4 - shift + 8;
+      h = ((h << 1) + gear[z & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 9;
+      h = ((h << 1) + gear[(z >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 10;
+      h = ((h << 1) + gear[(z >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 11;
+      h = ((h << 1) + gear[z >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 12;
+      h = ((h << 1) + gear[w & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 13;
+      h = ((h << 1) + gear[(w >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 14;
+      h = ((h << 1) + gear[(w >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 15;
+      h = ((h << 1) + gear[w >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 16;
     }
     i = k * 4 - shift;
   }
