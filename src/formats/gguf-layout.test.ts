@@ -293,6 +293,11 @@ describe('parseGgufHeader', () => {
     expect(await reason(u64At(arrays, 24 + 8 + 1 + 4 + 4, 1000n))).toMatch(
       /array of 1000 items runs past the file end/,
     );
+    // The first string's length follows the count; both parsing paths check it.
+    const hugeString = u64At(arrays, 24 + 8 + 1 + 4 + 4 + 8, 2n ** 40n);
+    expect(await reason(hugeString)).toMatch(/string value of \d+ bytes exceeds the 67108864/);
+    const parsed = await parseGgufHeader(memoryReader(hugeString), hugeString.length);
+    expect(parsed.ok ? '' : parsed.reason).toMatch(/exceeds the 67108864 byte limit/);
   });
 
   it('rejects truncated headers and unknown value types', async () => {
