@@ -288,8 +288,16 @@ describe('parseGgufHeader', () => {
       kvs: [{ key: 'a', type: 'array', value: { itemType: 'string', items: ['x'] } }],
     });
     expect(await reason(u64At(arrays, 24 + 8 + 1 + 4 + 4, 2n ** 50n))).toMatch(
-      /array of .* items runs past the file end/,
+      /array of .* items exceeds the item limit/,
     );
+    expect(await reason(u64At(arrays, 24 + 8 + 1 + 4 + 4, 1000n))).toMatch(
+      /array of 1000 items runs past the file end/,
+    );
+    // The first string's length follows the count; both parsing paths check it.
+    const hugeString = u64At(arrays, 24 + 8 + 1 + 4 + 4 + 8, 2n ** 40n);
+    expect(await reason(hugeString)).toMatch(/string value of \d+ bytes exceeds the 67108864/);
+    const parsed = await parseGgufHeader(memoryReader(hugeString), hugeString.length);
+    expect(parsed.ok ? '' : parsed.reason).toMatch(/exceeds the 67108864 byte limit/);
   });
 
   it('rejects truncated headers and unknown value types', async () => {
@@ -335,6 +343,22 @@ describe('ggufLayout', () => {
       [undefined, tensorOffsets[2]! + 30, 2],
       ['tail', tensorOffsets[3], bytes.length - tensorOffsets[3]!],
     ]);
+  });
+
+  it('stays linear when many tensors of unknown type share an offset', async () => {
+    const tensors = Array.from({ length: 50_000 }, (_, i) => ({
+      name: `t${i}`,
+      dims: [1],
+      type: 99,
+      data: new Uint8Array(0),
+    }));
+    const { bytes } = writeGgufDetailed({ tensors });
+    const withData = new Uint8Array(bytes.length + 100);
+    withData.set(bytes);
+    const started = performance.now();
+    const r = await ggufLayout(memoryReader(withData), withData.length);
+    expect(r.ok ? '' : r.reason).toMatch(/overlaps/);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('accepts a file without tensors that ends before the alignment padding', async () => {

@@ -112,6 +112,8 @@ export const GGUF_LIMITS = Object.freeze({
   /** Keys and tensor names are identifiers (ggml itself caps names at 63 bytes). */
   maxNameLength: 64 * 1024,
   maxArrayDepth: 4,
+  /** Items per array; string and nested arrays are walked item by item. */
+  maxArrayLength: 100_000_000,
   maxDims: 8,
 });
 
@@ -292,6 +294,9 @@ class GgufReader {
     // Every item takes at least one byte (8 for strings, 12 for arrays): a count the file
     // cannot hold is rejected before we loop over it.
     const minItem = itemType === STRING ? 8 : itemType === ARRAY ? 12 : FIXED_SIZE[itemType]!;
+    if (length > GGUF_LIMITS.maxArrayLength) {
+      throw new FormatReject(`gguf array of ${length} items exceeds the item limit`);
+    }
     if (length > c.remaining / minItem) {
       throw new FormatReject(`gguf array of ${length} items runs past the file end`);
     }
@@ -306,6 +311,21 @@ class GgufReader {
       const items: GgufValue[] = [];
       for (let i = 0; i < length; i++) items.push(this.fixed(itemType));
       return { itemType: typeName, length, items };
+    }
+    if (itemType === STRING && !keepItems) {
+      // The common huge case (vocabularies, merges): skip each string without reading it,
+      // synchronously while its length is buffered.
+      for (let i = 0; i < length; i++) {
+        if (!c.has(8)) await c.fill(8, 'string length');
+        const len = c.u64();
+        if (len > GGUF_LIMITS.maxStringLength) {
+          throw new FormatReject(
+            `string value of ${len} bytes exceeds the ${GGUF_LIMITS.maxStringLength} byte limit`,
+          );
+        }
+        c.skip(len, 'string value');
+      }
+      return keep ? { itemType: typeName, length } : undefined;
     }
     let items: GgufValue[] | undefined = keepItems ? [] : undefined;
     for (let i = 0; i < length; i++) {
@@ -443,18 +463,22 @@ async function parseHeader(
 function tensorExtents(header: GgufHeader, size: number): TensorExtent[] {
   const { dataStart } = header;
   const sorted = [...header.tensors].sort((a, b) => a.offset - b.offset);
-  return sorted.map((t, i) => {
+  const extents: TensorExtent[] = new Array(sorted.length);
+  // Walk backwards so "the next larger offset" costs O(1) even when many tensors share one
+  // offset (a hostile header must not make this quadratic).
+  let nextLarger = size;
+  for (let i = sorted.length - 1; i >= 0; i--) {
+    const t = sorted[i]!;
+    const after = sorted[i + 1];
+    if (after !== undefined && after.offset > t.offset) nextLarger = dataStart + after.offset;
     const offset = dataStart + t.offset;
-    if (t.byteSize !== undefined) return { name: t.name, offset, length: t.byteSize };
-    let end = size;
-    for (let j = i + 1; j < sorted.length; j++) {
-      if (sorted[j]!.offset > t.offset) {
-        end = dataStart + sorted[j]!.offset;
-        break;
-      }
-    }
-    return { name: t.name, offset, length: Math.max(0, end - offset) };
-  });
+    extents[i] = {
+      name: t.name,
+      offset,
+      length: t.byteSize ?? Math.max(0, nextLarger - offset),
+    };
+  }
+  return extents;
 }
 
 /**

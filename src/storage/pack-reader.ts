@@ -29,16 +29,6 @@ import { parsePackKey } from './store-layout.js';
  */
 const TAIL_READ_SIZE = 64 * 1024;
 
-export interface PackTrailer {
-  readonly packId: Sha256Hex;
-  /** Size of the whole pack object. */
-  readonly size: number;
-  /** End of the data region, where the trailer starts. */
-  readonly trailerOffset: number;
-  /** Validated: inside the data region, ascending, non-overlapping, known flags. */
-  readonly entries: readonly PackEntry[];
-}
-
 export interface ReadPackTrailerOptions {
   /** The pack's size when already known (from the index or a listing): saves a stat. */
   readonly size?: number;
@@ -46,10 +36,11 @@ export interface ReadPackTrailerOptions {
 
 /**
  * Reads and validates the trailer of the pack stored under `key` (a pack key, as made by
- * `packKey`). Checks the header and footer magic, that the footer's geometry matches the
- * object's size, that the trailer hashes to the footer's checksum and to the id in the
- * key, and every entry. Makes two or three ranged reads (plus a stat without `size`);
- * never reads the data region.
+ * `packKey`) and returns its entries: inside the data region, ascending, non-overlapping,
+ * with known flags. Checks the header and footer magic, that the footer's geometry
+ * matches the object's size, that the trailer hashes to the footer's checksum and to the
+ * id in the key, and every entry. Makes two or three ranged reads (plus a stat without
+ * `size`); never reads the data region.
  * @throws InvalidArgumentError when `key` is not a pack key; NotFoundError when there is no
  *   such object; CorruptionError with a precise message for any inconsistency;
  *   ModelvaultError('UNSUPPORTED') for a newer format version or unknown entry flags.
@@ -58,7 +49,22 @@ export async function readPackTrailer(
   backend: ObjectReader,
   key: string,
   options: ReadPackTrailerOptions = {},
-): Promise<PackTrailer> {
+): Promise<PackEntry[]> {
+  return (await readPack(backend, key, options)).entries;
+}
+
+interface PackStructure {
+  readonly packId: Sha256Hex;
+  readonly size: number;
+  readonly trailerOffset: number;
+  readonly entries: PackEntry[];
+}
+
+async function readPack(
+  backend: ObjectReader,
+  key: string,
+  options: ReadPackTrailerOptions,
+): Promise<PackStructure> {
   const expectedId = parsePackKey(key);
   const size = options.size ?? (await backend.stat(key))?.size;
   if (size === undefined) throw new NotFoundError(`pack ${key} not found`, { key });
@@ -105,24 +111,17 @@ export async function readPackTrailer(
   return { packId: actual, size, trailerOffset: footer.trailerOffset, entries };
 }
 
-export interface PackVerification {
-  readonly packId: Sha256Hex;
-  readonly size: number;
-  readonly chunks: number;
-  /** Chunks whose stored bytes do not hash to their id, in pack order. Empty when sound. */
-  readonly damaged: readonly Sha256Hex[];
-}
-
 /**
  * Verifies a whole pack: its structure (as `readPackTrailer`), then every chunk's bytes
  * against its id, reading the pack once as a stream (memory stays at one stream buffer).
- * A damaged chunk does not stop the check: all damaged chunks are reported.
+ * Returns the ids of the chunks whose bytes do not hash to their id, in pack order: empty
+ * when the pack is sound. A damaged chunk does not stop the check.
  * @throws like `readPackTrailer` for structural damage (nothing can be attributed to a
  *   chunk then), and CorruptionError when the streamed object disagrees with its ranged
  *   reads (a different size, header or trailer: it changed while being verified).
  */
-export async function verifyPack(backend: ObjectReader, key: string): Promise<PackVerification> {
-  const t = await readPackTrailer(backend, key);
+export async function verifyPack(backend: ObjectReader, key: string): Promise<Sha256Hex[]> {
+  const t = await readPack(backend, key, {});
   const damaged: Sha256Hex[] = [];
   const entries = t.entries;
   let next = 0; // first entry not yet complete
@@ -175,5 +174,5 @@ export async function verifyPack(backend: ObjectReader, key: string): Promise<Pa
       { pack: key },
     );
   }
-  return { packId: t.packId, size: t.size, chunks: entries.length, damaged };
+  return damaged;
 }

@@ -50,7 +50,7 @@ describe('PackWriter', () => {
   });
 
   async function writeAll(chunks: readonly Uint8Array[], bufferSize?: number) {
-    const w = await PackWriter.create({ tmpDir: join(dir, 'tmp'), bufferSize });
+    const w = await PackWriter.create(join(dir, 'tmp'), { bufferSize });
     const offsets: number[] = [];
     for (const c of chunks) offsets.push(await w.add(sha(c), c));
     return { w, offsets, sealed: await w.seal() };
@@ -96,7 +96,7 @@ describe('PackWriter', () => {
   });
 
   it('tracks size, sealed size and entry count as chunks are added', async () => {
-    const w = await PackWriter.create({ tmpDir: dir });
+    const w = await PackWriter.create(dir);
     expect([w.size, w.sealedSize, w.entryCount]).toEqual([8, 64, 0]);
     const c = randomBytes(1000);
     await w.add(sha(c), c);
@@ -107,7 +107,7 @@ describe('PackWriter', () => {
   });
 
   it('lets the caller reuse its buffer once add resolves', async () => {
-    const w = await PackWriter.create({ tmpDir: dir, bufferSize: 4096 });
+    const w = await PackWriter.create(dir, { bufferSize: 4096 });
     const scratch = Buffer.alloc(3000);
     const copies: Buffer[] = [];
     for (let i = 0; i < 10; i++) {
@@ -120,7 +120,7 @@ describe('PackWriter', () => {
   });
 
   it('removes its temp file on abort, idempotently, and keeps it once sealed', async () => {
-    const w = await PackWriter.create({ tmpDir: dir });
+    const w = await PackWriter.create(dir);
     await w.add(sha(Buffer.from('x')), Buffer.from('x'));
     expect(await readdir(dir)).toHaveLength(1);
     await w.abort();
@@ -133,7 +133,7 @@ describe('PackWriter', () => {
   });
 
   it('refuses misuse: bad ids, calls after seal or abort, overlapping calls, bad buffer sizes', async () => {
-    const w = await PackWriter.create({ tmpDir: dir });
+    const w = await PackWriter.create(dir);
     await expect(w.add('nope' as Sha256Hex, new Uint8Array(1))).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
@@ -148,18 +148,18 @@ describe('PackWriter', () => {
       /after the pack was sealed/,
     );
     await expect(w.seal()).rejects.toThrow(/after the pack was sealed/);
-    const aborted = await PackWriter.create({ tmpDir: dir });
+    const aborted = await PackWriter.create(dir);
     await aborted.abort();
     await expect(aborted.seal()).rejects.toThrow(/after the pack was aborted/);
     for (const bufferSize of [0, 100, 1.5, 2 ** 30]) {
-      await expect(PackWriter.create({ tmpDir: dir, bufferSize })).rejects.toMatchObject({
+      await expect(PackWriter.create(dir, { bufferSize })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       });
     }
   });
 
   it('reports a failed write as IoError, stays failed, and aborts cleanly', async () => {
-    const w = await PackWriter.create({ tmpDir: dir, bufferSize: 4096 });
+    const w = await PackWriter.create(dir, { bufferSize: 4096 });
     const proto = Object.getPrototypeOf((w as unknown as { fh: object }).fh);
     vi.spyOn(proto, 'write').mockRejectedValue(
       Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }),

@@ -11,7 +11,9 @@ import {
   PACKS_PREFIX,
   packKey,
   parsePackKey,
+  parseProcessTmpDirName,
   parseStoreConfig,
+  processTmpDirName,
   STORE_FORMAT_VERSION,
   storeConfigPath,
   tempFileName,
@@ -28,6 +30,16 @@ describe('store layout', () => {
     expect(tmpDir('/s')).toBe(join('/s', 'tmp'));
     expect(lockPath('/s', 'gc')).toBe(join('/s', 'locks', 'gc.lock'));
     expect(tempFileName('pack', 'beef')).toBe('pack-beef.tmp');
+  });
+
+  it('names per-process tmp dirs and recognises them', () => {
+    expect(processTmpDirName(1234, 'a1b2')).toBe('1234.a1b2');
+    expect(parseProcessTmpDirName('1234.a1b2')).toBe(1234);
+    for (const name of ['1234', 'x.ab', '0.ab', '-1.ab', '12.', '12.AB', 'pack-ab.tmp']) {
+      expect(parseProcessTmpDirName(name), name).toBeUndefined();
+    }
+    expect(() => processTmpDirName(0, 'ab')).toThrow(/invalid process id/);
+    expect(() => processTmpDirName(1, '../x')).toThrow(/invalid tmp dir suffix/);
   });
 
   it('rejects lock names that are not simple', () => {

@@ -10,20 +10,22 @@
  * ├── modelvault.json            store config: {formatVersion, created, chunking}
  * ├── metadata.db                SQLite metadata (plus its -wal/-shm files)
  * ├── objects/                   root of the filesystem ObjectBackend; in S3 the bucket prefix
+ * │   ├── .tmp/                  the fs backend's own temp files (put), never listed
  * │   └── packs/
  * │       └── <aa>/              fan-out: first two hex digits of the pack id (256 dirs)
  * │           └── <packid>.pack  packid = hex SHA-256 of the pack's trailer (pack-format.ts)
- * ├── tmp/                       temp files (pack writers, backend puts); same filesystem as
- * │                              objects/ so a finished temp file is renamed into place
+ * ├── tmp/                       temp files, on the same filesystem as objects/ so that a
+ * │   └── <pid>.<random>/        finished pack is renamed into place; one directory per
+ * │       └── pack-<random>.tmp  process, so a process can tell its own files from others'
  * └── locks/                     lock files (<name>.lock)
  * ```
  *
  * Object keys are backend-relative (`packs/ab/ab12….pack`), `/`-separated whatever the
  * OS, and valid by `validateObjectKey`. Paths are built with `node:path` for the host OS.
  *
- * `tmp/` holds nothing worth keeping: whatever is left there after a crash is garbage. The
- * store empties it on open; a store shared by several live processes must only remove temp
- * files older than `TMP_STALE_AFTER_MS`, or it would pull an open pack from under a writer.
+ * Nothing under `tmp/` is worth keeping: a pack is indexed only after it has left tmp/.
+ * On open, a process removes the directories of processes that are gone (and any older
+ * than `TMP_STALE_AFTER_MS`), never those of live ones, which may be mid-write.
  *
  * Everything here is pure: no I/O, no clock, no randomness.
  */
@@ -45,8 +47,11 @@ export const LOCKS_DIR = 'locks';
 export const PACKS_PREFIX = 'packs/';
 export const PACK_SUFFIX = '.pack';
 
-/** A temp file older than this is garbage even when other processes use the store. */
-export const TMP_STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+/** Directory, inside the fs backend's root, for its temp files. Not a valid first key segment. */
+export const FS_BACKEND_TMP_DIR = '.tmp';
+
+/** A temp directory or file older than this is garbage even if its process seems alive. */
+export const TMP_STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
 
 export function storeConfigPath(root: string): string {
   return join(root, STORE_CONFIG_FILE);
@@ -80,6 +85,25 @@ export function lockPath(root: string, name: string): string {
     throw new InvalidArgumentError(`invalid lock name '${name.slice(0, 80)}'`, { name });
   }
   return join(locksDir(root), `${name}.lock`);
+}
+
+/** Name of a process's own directory under `tmp/`: `<pid>.<unique>`. */
+export function processTmpDirName(pid: number, unique: string): string {
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    throw new InvalidArgumentError(`invalid process id ${pid}`);
+  }
+  if (!/^[0-9a-z]+$/.test(unique)) {
+    throw new InvalidArgumentError(`invalid tmp dir suffix '${unique.slice(0, 80)}'`);
+  }
+  return `${pid}.${unique}`;
+}
+
+/** The pid of a `processTmpDirName`, or undefined when `name` is not one (remove it). */
+export function parseProcessTmpDirName(name: string): number | undefined {
+  const m = /^([1-9][0-9]{0,15})\.[0-9a-z]+$/.exec(name);
+  if (!m) return undefined;
+  const pid = Number(m[1]);
+  return Number.isSafeInteger(pid) ? pid : undefined;
 }
 
 /**

@@ -9,7 +9,7 @@ import { FsBackend } from './fs/fs-backend.js';
 
 async function makeFaulty() {
   const dir = await mkdtemp(join(tmpdir(), 'mv-faulty-'));
-  const inner = await FsBackend.open({ root: join(dir, 'objects'), tmpDir: join(dir, 'tmp') });
+  const inner = new FsBackend(join(dir, 'objects'));
   return {
     dir,
     inner,

@@ -6,6 +6,10 @@
  *
  * Role interfaces are small and composed; decorators (retry, concurrency limits, caching,
  * fault injection) implement `ObjectBackend` and wrap another one.
+ *
+ * Every operation validates its key with `validateObjectKey` (list: `validateKeyPrefix`)
+ * and throws InvalidArgumentError for an invalid one, so a key can never reach outside the
+ * backend. Every backend passes test/conformance/object-backend-conformance.ts.
  */
 
 export interface ObjectInfo {
@@ -15,8 +19,9 @@ export interface ObjectInfo {
 
 export interface ObjectReader {
   /**
-   * Reads `length` bytes at `offset`. Throws NotFoundError if the object does not exist,
-   * CorruptionError if it is shorter than `offset + length`.
+   * Reads `length` bytes at `offset` (a zero-length read returns an empty array). Throws
+   * NotFoundError if the object does not exist, CorruptionError if it is shorter than
+   * `offset + length`, InvalidArgumentError for a negative or non-integer range.
    */
   getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
   /** Streams the whole object. Throws NotFoundError if it does not exist. */
@@ -39,12 +44,15 @@ export interface ObjectWriter {
    * except to remove it if it still exists.
    */
   putFile(key: string, path: string): Promise<void>;
-  /** Deletes the object; deleting a missing key is not an error. */
+  /** Deletes the object; deleting a missing key is not an error (idempotent). */
   delete(key: string): Promise<void>;
 }
 
 export interface ObjectLister {
-  /** Every object whose key starts with `prefix`, in no particular order. */
+  /**
+   * Every object whose key starts with `prefix` (plain string prefix: `packs/a` matches
+   * `packs/ab/…`; `''` lists everything), in no particular order.
+   */
   list(prefix: string): AsyncIterable<ObjectInfo>;
 }
 
@@ -57,5 +65,6 @@ export interface ObjectBackend extends ObjectReader, ObjectWriter, ObjectLister 
   /** Human-readable location, e.g. `file:///srv/mv/objects` or `s3://bucket/prefix`. */
   readonly location: string;
   readonly capabilities: BackendCapabilities;
+  /** Releases resources (open files, connections). Idempotent; later calls may throw. */
   close(): Promise<void>;
 }

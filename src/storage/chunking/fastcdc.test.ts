@@ -111,6 +111,22 @@ describe('chunk boundaries', () => {
     );
   });
 
+  it('do not depend on where the input sits in memory', () => {
+    fc.assert(
+      fc.property(paramsArb, fc.integer(), fc.integer({ min: 0, max: 30_000 }), (p, seed, len) => {
+        const data = mulberry32Bytes(seed, len);
+        const expected = referenceChunkEnds(data, p);
+        const backing = new Uint8Array(len + 16);
+        for (let offset = 0; offset < 8; offset++) {
+          backing.fill(offset * 31);
+          backing.set(data, offset);
+          expect(chunkEnds(backing.subarray(offset, offset + len), p)).toEqual(expected);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('match the reference on low-entropy data', () => {
     const zeros = new Uint8Array(100_000);
     const pattern = new Uint8Array(100_000).map((_, i) => i % 7);
@@ -192,8 +208,10 @@ describe('scanCut', () => {
         fc.integer(),
         fc.integer({ min: 0, max: 50_000 }),
         fc.array(fc.integer({ min: 1, max: 9000 }), { minLength: 1, maxLength: 30 }),
-        (p, seed, len, sizes) => {
-          const data = mulberry32Bytes(seed, len);
+        fc.integer({ min: 0, max: 3 }),
+        (p, seed, len, sizes, offset) => {
+          const data = new Uint8Array(len + 4).subarray(offset, offset + len);
+          data.set(mulberry32Bytes(seed, len));
           const config = cdcConfig(p);
           const state: CdcState = { length: 0, hash: 0 };
           const ends: number[] = [];

@@ -118,18 +118,118 @@ function toConfig(params: ChunkingParams | CdcConfig): CdcConfig {
 }
 
 /**
- * The gear hash after the last `gearScan` that found no cut. A module variable rather
- * than a returned object so the scan allocates nothing.
+ * The gear hash after the last scan that found no cut. A module variable rather than a
+ * returned object so the scan allocates nothing.
  */
 let scanHash = 0;
 
 /**
- * The hot loop. Hashes data[i, end) starting from hash `h`, with the hard mask before
- * index `normEnd` and the easy one after, and a forced cut at `maxEnd`.
+ * The hot loop reads the input through a Uint32Array view, four words per iteration: one
+ * load and a few shifts per four bytes instead of four bounds-checked byte loads measured
+ * ~2x faster in V8 (two words per iteration: ~1.7x; eight: no better than four).
+ * Byte order within a word must be memory order, so big-endian hosts use the byte loop.
+ */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(0x01020304).buffer)[0] === 0x04;
+
+/**
+ * `data` seen as 32-bit words: word k holds data[4k - shift, 4k - shift + 4). The view
+ * starts at the aligned address at or before `data`, so its first word may include bytes
+ * before `data` (never read for hashing), and it ends at the last whole word inside `data`.
+ */
+interface WordView {
+  readonly words: Uint32Array;
+  readonly shift: number;
+}
+
+function wordView(data: Uint8Array): WordView {
+  const shift = data.byteOffset & 3;
+  return {
+    words: new Uint32Array(data.buffer, data.byteOffset - shift, (data.length + shift) >>> 2),
+    shift,
+  };
+}
+
+/**
+ * Hashes data[i, e) from hash `h` and stops after the first byte whose hash has no bit of
+ * `mask` set. Bytes up to a word boundary, then sixteen bytes (four words) per iteration,
+ * then the remaining bytes; identical results to the plain byte loop.
+ * @returns the index just past that byte, or -1 with the final hash in `scanHash`.
+ */
+function scanRange(
+  data: Uint8Array,
+  v: WordView,
+  i: number,
+  e: number,
+  h: number,
+  mask: number,
+): number {
+  const gear = GEAR;
+  const shift = v.shift;
+  const head = Math.min(e, i + ((4 - ((i + shift) & 3)) & 3));
+  for (; i < head; i++) {
+    h = ((h << 1) + gear[data[i]!]!) | 0;
+    if ((h & mask) === 0) return i + 1;
+  }
+  if (LITTLE_ENDIAN && e - i >= 16) {
+    const words = v.words;
+    let k = (i + shift) >>> 2;
+    const kEnd = k + ((e - i) >>> 4) * 4;
+    for (; k < kEnd; k += 4) {
+      const x = words[k]!;
+      const y = words[k + 1]!;
+      const z = words[k + 2]!;
+      const w = words[k + 3]!;
+      h = ((h << 1) + gear[x & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 1;
+      h = ((h << 1) + gear[(x >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 2;
+      h = ((h << 1) + gear[(x >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 3;
+      h = ((h << 1) + gear[x >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 4;
+      h = ((h << 1) + gear[y & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 5;
+      h = ((h << 1) + gear[(y >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 6;
+      h = ((h << 1) + gear[(y >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 7;
+      h = ((h << 1) + gear[y >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 8;
+      h = ((h << 1) + gear[z & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 9;
+      h = ((h << 1) + gear[(z >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 10;
+      h = ((h << 1) + gear[(z >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 11;
+      h = ((h << 1) + gear[z >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 12;
+      h = ((h << 1) + gear[w & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 13;
+      h = ((h << 1) + gear[(w >>> 8) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 14;
+      h = ((h << 1) + gear[(w >>> 16) & 0xff]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 15;
+      h = ((h << 1) + gear[w >>> 24]!) | 0;
+      if ((h & mask) === 0) return k * 4 - shift + 16;
+    }
+    i = k * 4 - shift;
+  }
+  for (; i < e; i++) {
+    h = ((h << 1) + gear[data[i]!]!) | 0;
+    if ((h & mask) === 0) return i + 1;
+  }
+  scanHash = h;
+  return -1;
+}
+
+/**
+ * One chunk's scan: hashes data[i, end) from hash `h`, with the hard mask before index
+ * `normEnd` and the easy one after, and a forced cut at `maxEnd`.
  * @returns the index just past the cut, or -1 when `end` came first (hash in `scanHash`).
  */
 function gearScan(
   data: Uint8Array,
+  v: WordView,
   i: number,
   end: number,
   normEnd: number,
@@ -138,18 +238,21 @@ function gearScan(
   maskS: number,
   maskL: number,
 ): number {
-  const gear = GEAR;
   const e1 = Math.min(normEnd, end);
-  for (; i < e1; i++) {
-    h = ((h << 1) + gear[data[i]!]!) | 0;
-    if ((h & maskS) === 0) return i + 1;
+  if (i < e1) {
+    const cut = scanRange(data, v, i, e1, h, maskS);
+    if (cut >= 0) return cut;
+    h = scanHash;
+    i = e1;
   }
   const e2 = Math.min(maxEnd, end);
-  for (; i < e2; i++) {
-    h = ((h << 1) + gear[data[i]!]!) | 0;
-    if ((h & maskL) === 0) return i + 1;
+  if (i < e2) {
+    const cut = scanRange(data, v, i, e2, h, maskL);
+    if (cut >= 0) return cut;
+    h = scanHash;
   }
-  // `i` never starts past maxEnd (minSize <= maxSize), so the loop above reached it.
+  // `i` never starts past maxEnd (minSize <= maxSize), so reaching e2 = maxEnd means the
+  // chunk is full.
   if (maxEnd <= end) return maxEnd;
   scanHash = h;
   return -1;
@@ -168,8 +271,13 @@ export function findCut(
   params: ChunkingParams | CdcConfig,
 ): number {
   const c = toConfig(params);
+  return cutIn(data, wordView(data), start, end, c);
+}
+
+function cutIn(data: Uint8Array, v: WordView, start: number, end: number, c: CdcConfig): number {
   const cut = gearScan(
     data,
+    v,
     start + c.minSize,
     end,
     start + c.avgSize,
@@ -184,9 +292,10 @@ export function findCut(
 /** The end offsets of the chunks of `data` taken as one piece; the last one is `data.length`. */
 export function chunkEnds(data: Uint8Array, params: ChunkingParams | CdcConfig): number[] {
   const c = toConfig(params);
+  const v = wordView(data);
   const ends: number[] = [];
   for (let start = 0; start < data.length; ) {
-    start = findCut(data, start, data.length, c);
+    start = cutIn(data, v, start, data.length, c);
     ends.push(start);
   }
   return ends;
@@ -219,6 +328,7 @@ export function scanCut(
   const skip = config.minSize - seen;
   const cut = gearScan(
     data,
+    wordView(data),
     skip > 0 ? from + skip : from,
     end,
     from + config.avgSize - seen,

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,11 +10,7 @@ import { FsBackend } from './fs-backend.js';
 
 async function makeBackend(maxOpenFiles?: number) {
   const dir = await mkdtemp(join(tmpdir(), 'mv-fs-backend-'));
-  const backend = await FsBackend.open({
-    root: join(dir, 'objects'),
-    tmpDir: join(dir, 'tmp'),
-    maxOpenFiles,
-  });
+  const backend = new FsBackend(join(dir, 'objects'), { maxOpenFiles });
   return { dir, backend, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -71,7 +67,9 @@ describe('FsBackend', () => {
         });
         expect(() => backend.pathOf(key)).toThrow(/invalid object key/);
       }
-      expect(await listTree(dir)).toEqual(['objects', 'source', 'tmp']);
+      expect(await listTree(dir)).toEqual(['source']);
+      await backend.put('fine', Buffer.from('x'));
+      expect(await listTree(dir)).toEqual(['objects', 'objects/.tmp', 'objects/fine', 'source']);
     } finally {
       await backend.close();
       await cleanup();
@@ -101,8 +99,8 @@ describe('FsBackend', () => {
       await expect(backend.put('a', Buffer.from('3'))).rejects.toMatchObject({
         code: 'CONFLICT',
       });
-      expect(await readdir(join(dir, 'tmp'))).toEqual([]);
-      expect(await listTree(join(dir, 'objects'))).toEqual(['a', 'a/b']);
+      expect(await readdir(backend.tmpDir)).toEqual([]);
+      expect(await listTree(join(dir, 'objects'))).toEqual(['.tmp', 'a', 'a/b']);
     } finally {
       await backend.close();
       await cleanup();
@@ -112,7 +110,7 @@ describe('FsBackend', () => {
   it('moves a putFile source on the same filesystem instead of copying it', async () => {
     const { dir, backend, cleanup } = await makeBackend();
     try {
-      const src = join(dir, 'tmp', 'ready.pack');
+      const src = join(dir, 'ready.pack');
       await writeFile(src, 'pack bytes');
       const ino = (await stat(src)).ino;
       await backend.putFile('packs/ab/ready.pack', src);
@@ -135,10 +133,7 @@ describe('FsBackend', () => {
       expect(Buffer.from(await backend.getRange('x/elsewhere.bin', 5, 7)).toString()).toBe(
         'another',
       );
-      expect(await readdir(join(dir, 'tmp'))).toEqual([]);
-      await expect(
-        FsBackend.open({ root: join(dir, 'objects2'), tmpDir: join(other, 'tmp') }),
-      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /same filesystem/ });
+      expect(await readdir(backend.tmpDir)).toEqual([]);
     } finally {
       await backend.close();
       await cleanup();
@@ -146,18 +141,58 @@ describe('FsBackend', () => {
     }
   });
 
-  it('refuses a tmp dir inside the root or containing it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mv-fs-backend-'));
+  it('reserves .tmp for its temp files: refused as a key, never listed', async () => {
+    const { backend, cleanup } = await makeBackend();
     try {
-      for (const [root, tmp] of [
-        [join(dir, 'o'), join(dir, 'o', 'tmp')],
-        [join(dir, 't', 'o'), join(dir, 't')],
-        [join(dir, 'same'), join(dir, 'same')],
-      ] as const) {
-        await expect(FsBackend.open({ root, tmpDir: tmp })).rejects.toMatchObject({
+      await backend.put('x', Buffer.from('x'));
+      for (const key of ['.tmp', '.tmp/x', '.tmp/a/b']) {
+        await expect(backend.put(key, Buffer.from('x'))).rejects.toMatchObject({
           code: 'INVALID_ARGUMENT',
+          message: /reserved/,
         });
       }
+      await writeFile(join(backend.tmpDir, 'put-leftover.tmp'), 'partial');
+      await backend.put('.tmpx/ok', Buffer.from('y')); // only the exact segment is reserved
+      const keys: string[] = [];
+      for await (const o of backend.list('')) keys.push(o.key);
+      expect(keys.sort()).toEqual(['.tmpx/ok', 'x']);
+      const dotted: string[] = [];
+      for await (const o of backend.list('.t')) dotted.push(o.key);
+      expect(dotted).toEqual(['.tmpx/ok']);
+      for await (const o of backend.list('.tmp/')) expect.unreachable(o.key);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  });
+
+  it('removes stale temp files on its first write, and leaves fresh ones', async () => {
+    const { dir, backend, cleanup } = await makeBackend();
+    try {
+      const tmp = join(dir, 'objects', '.tmp');
+      await mkdir(tmp, { recursive: true });
+      await writeFile(join(tmp, 'put-old.tmp'), 'crashed');
+      await writeFile(join(tmp, 'put-new.tmp'), 'in flight in another process');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await utimes(join(tmp, 'put-old.tmp'), twoHoursAgo, twoHoursAgo);
+      await backend.put('k', Buffer.from('v'));
+      expect(await readdir(tmp)).toEqual(['put-new.tmp']);
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  });
+
+  it('does no I/O until used, and rejects bad options', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mv-fs-backend-'));
+    try {
+      const backend = new FsBackend(join(dir, 'not', 'yet'));
+      expect(await readdir(dir)).toEqual([]);
+      expect(await backend.stat('a')).toBeUndefined();
+      for await (const o of backend.list('')) expect.unreachable(o.key);
+      await backend.close();
+      expect(() => new FsBackend(dir, { maxOpenFiles: 0 })).toThrow(/maxOpenFiles=0/);
+      expect(() => new FsBackend(dir, { streamChunkSize: 1.5 })).toThrow(/streamChunkSize/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -184,8 +219,8 @@ describe('FsBackend', () => {
         for (let i = 0; i < 10; i++) await backend.getRange(`h/${i}`, 0, 5);
         expect(await openFdsUnder(root)).toBe(4);
         await backend.delete('h/9');
-        await new Promise((r) => setTimeout(r, 20)); // closing is asynchronous
-        expect(await openFdsUnder(root)).toBe(3);
+        // The handle is closed asynchronously after the delete: wait for it, up to a limit.
+        await expect.poll(() => openFdsUnder(root), { timeout: 5000 }).toBe(3);
         await backend.close();
         expect(await openFdsUnder(root)).toBe(0);
       } finally {

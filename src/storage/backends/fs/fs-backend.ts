@@ -1,13 +1,16 @@
 /**
  * ObjectBackend over a local directory: the default store backend.
  *
- * Durability: a put writes a temp file in the backend's tmp dir, fsyncs it, renames it over
+ * Durability: a put writes a temp file in the backend's own tmp dir, `<root>/.tmp/` (inside
+ * the root, so on the same filesystem and the rename is atomic), fsyncs it, renames it over
  * the key's path and fsyncs the parent directory, so after a crash a key holds either its
- * old content, its new content or nothing, never a torn file. The tmp dir must be on the
- * same filesystem as the root (checked on open) for that rename to be atomic.
+ * old content, its new content or nothing, never a torn file. Keys whose first segment is
+ * `.tmp` are therefore refused here, and listing skips that directory. Temp files left by a
+ * crash are removed, once they are an hour old, by the first write of a later process.
  *
  * Keys map to paths segment by segment (`packs/ab/x.pack` → `<root>/packs/ab/x.pack`), after
- * `validateObjectKey`, so no key can name a path outside the root. Because a file and a
+ * `validateObjectKey`, so no key can name a path outside the root. Directories are created
+ * on first write; constructing a backend does no I/O. Because a file and a
  * directory cannot share a name, the keys `a` and `a/b` cannot both exist here (S3 allows
  * it); the store layout never asks for that.
  *
@@ -23,6 +26,7 @@ import {
   mkdir,
   open,
   opendir,
+  readdir,
   rename,
   rm,
   stat,
@@ -40,20 +44,12 @@ import {
   ModelvaultError,
   NotFoundError,
 } from '../../../core/errors.js';
-import { tempFileName } from '../../store-layout.js';
+import { FS_BACKEND_TMP_DIR, tempFileName } from '../../store-layout.js';
 import type { BackendCapabilities, ObjectBackend, ObjectInfo } from '../object-backend.js';
 import { validateKeyPrefix, validateObjectKey } from '../object-key.js';
 import { FileHandleCache } from './file-handle-cache.js';
 
 export interface FsBackendOptions {
-  /** Directory holding the objects; created if missing. */
-  readonly root: string;
-  /**
-   * Directory for temp files; created if missing. Must be on the same filesystem as `root`
-   * and must not be inside it (its files would be listed as objects) or contain it. The
-   * backend never empties it: the store owns that (see store-layout.ts).
-   */
-  readonly tmpDir: string;
   /** Open file handles kept for getRange (LRU). Default 64. */
   readonly maxOpenFiles?: number;
   /** Size of the buffers getStream yields. Default 1 MiB. */
@@ -64,6 +60,8 @@ const DEFAULT_MAX_OPEN_FILES = 64;
 const DEFAULT_STREAM_CHUNK_SIZE = 1024 * 1024;
 /** Largest single getRange; larger reads should stream. */
 const MAX_RANGE_LENGTH = 2 ** 31 - 1;
+/** Put temp files live seconds; one this old was left by a crash. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export class FsBackend implements ObjectBackend {
   readonly location: string;
@@ -75,57 +73,35 @@ export class FsBackend implements ObjectBackend {
   private readonly streamChunkSize: number;
   /** Directories known to exist with their entries fsynced all the way up to the root. */
   private readonly durableDirs = new Set<string>();
+  private tmpReady: Promise<void> | undefined;
   private closed = false;
 
-  private constructor(root: string, tmp: string, options: FsBackendOptions) {
-    this.root = root;
-    this.tmpDir = tmp;
-    this.location = pathToFileURL(root).href;
+  /**
+   * A backend over the directory `root` (created, with its `.tmp/`, on first write).
+   * @throws InvalidArgumentError for options that are not positive integers.
+   */
+  constructor(root: string, options: FsBackendOptions = {}) {
+    for (const [name, n] of Object.entries(options)) {
+      if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
+        throw new InvalidArgumentError(`fs backend option ${name}=${n} must be a positive integer`);
+      }
+    }
+    this.root = resolve(root);
+    this.tmpDir = join(this.root, FS_BACKEND_TMP_DIR);
+    this.location = pathToFileURL(this.root).href;
     this.handles = new FileHandleCache(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES);
     this.streamChunkSize = options.streamChunkSize ?? DEFAULT_STREAM_CHUNK_SIZE;
-    this.durableDirs.add(root);
-  }
-
-  /**
-   * Opens (creating directories as needed) a backend over `options.root`.
-   * @throws InvalidArgumentError when tmpDir and root overlap or are on different
-   *   filesystems; IoError when they cannot be created.
-   */
-  static async open(options: FsBackendOptions): Promise<FsBackend> {
-    const root = resolve(options.root);
-    const tmp = resolve(options.tmpDir);
-    if (root === tmp || isWithin(root, tmp) || isWithin(tmp, root)) {
-      throw new InvalidArgumentError(
-        `backend tmp dir '${tmp}' and root '${root}' must be distinct and must not contain one another`,
-        { root, tmpDir: tmp },
-      );
-    }
-    for (const n of [options.maxOpenFiles, options.streamChunkSize]) {
-      if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
-        throw new InvalidArgumentError(`fs backend option ${n} must be a positive integer`);
-      }
-    }
-    try {
-      for (const dir of [root, tmp]) {
-        const created = await mkdir(dir, { recursive: true });
-        if (created !== undefined) await fsyncParents(dir, dirname(created));
-      }
-      const [r, t] = await Promise.all([stat(root), stat(tmp)]);
-      if (r.dev !== t.dev) {
-        throw new InvalidArgumentError(
-          `backend tmp dir '${tmp}' is not on the same filesystem as its root '${root}'`,
-          { root, tmpDir: tmp },
-        );
-      }
-    } catch (e) {
-      throw translate(e, 'open', root);
-    }
-    return new FsBackend(root, tmp, options);
   }
 
   /** Absolute path of the file holding `key` (validated). */
   pathOf(key: string): string {
     validateObjectKey(key);
+    if (key === FS_BACKEND_TMP_DIR || key.startsWith(`${FS_BACKEND_TMP_DIR}/`)) {
+      throw new InvalidArgumentError(
+        `object key '${key}' is reserved: '${FS_BACKEND_TMP_DIR}/' holds the fs backend's temp files`,
+        { key },
+      );
+    }
     const path = join(this.root, ...key.split('/'));
     // Validation already guarantees this; a second, independent check costs nothing.
     if (!isWithin(this.root, path)) {
@@ -139,6 +115,7 @@ export class FsBackend implements ObjectBackend {
     const dest = this.pathOf(key);
     const tmp = this.tempPath('put');
     try {
+      await this.ensureTmpDir();
       const fh = await open(tmp, 'wx');
       try {
         await fh.writeFile(data);
@@ -184,6 +161,7 @@ export class FsBackend implements ObjectBackend {
     // Another filesystem: copy next to the destination's filesystem first, then rename.
     const tmp = this.tempPath('copy');
     try {
+      await this.ensureTmpDir();
       await copyFile(path, tmp, fsConstants.COPYFILE_FICLONE);
       const fh = await open(tmp, 'r+');
       try {
@@ -269,8 +247,9 @@ export class FsBackend implements ObjectBackend {
     const slash = prefix.lastIndexOf('/');
     const dirKey = prefix.slice(0, slash + 1); // '' or 'a/b/'
     const namePrefix = prefix.slice(slash + 1);
+    if (dirKey.startsWith(`${FS_BACKEND_TMP_DIR}/`)) return; // no object can live there
     const dir = dirKey === '' ? this.root : join(this.root, ...dirKey.slice(0, -1).split('/'));
-    yield* this.walk(dir, dirKey, namePrefix);
+    yield* this.walk(dir, dirKey, namePrefix, dirKey === '');
   }
 
   async delete(key: string): Promise<void> {
@@ -325,6 +304,26 @@ export class FsBackend implements ObjectBackend {
     await fsyncDir(parent);
   }
 
+  /**
+   * Creates `.tmp/` on the first write of this process and removes the stale temp files a
+   * crash may have left there. Runs once; a failure is retried by the next write.
+   */
+  private ensureTmpDir(): Promise<void> {
+    this.tmpReady ??= (async () => {
+      await this.ensureDurableDir(this.tmpDir);
+      const now = Date.now();
+      for (const name of await readdir(this.tmpDir)) {
+        const path = join(this.tmpDir, name);
+        const s = await stat(path).catch(() => undefined);
+        if (s && now - s.mtimeMs > STALE_TEMP_MS) await rm(path, { force: true, recursive: true });
+      }
+    })().catch((e: unknown) => {
+      this.tmpReady = undefined;
+      throw e;
+    });
+    return this.tmpReady;
+  }
+
   private async ensureDurableDir(dir: string): Promise<void> {
     if (this.durableDirs.has(dir)) return;
     try {
@@ -339,12 +338,18 @@ export class FsBackend implements ObjectBackend {
       throw e;
     }
     // Another put may have created part of the chain and not fsynced it yet, so fsync the
-    // whole chain once per directory per process rather than trusting mkdir's answer.
-    await fsyncParents(dir, this.root);
+    // whole chain (up to the root's own entry) once per directory per process rather than
+    // trusting mkdir's answer.
+    await fsyncParents(dir, dirname(this.root));
     this.durableDirs.add(dir);
   }
 
-  private async *walk(dir: string, dirKey: string, namePrefix: string): AsyncIterable<ObjectInfo> {
+  private async *walk(
+    dir: string,
+    dirKey: string,
+    namePrefix: string,
+    atRoot = false,
+  ): AsyncIterable<ObjectInfo> {
     let handle: Awaited<ReturnType<typeof opendir>>;
     try {
       handle = await opendir(dir);
@@ -358,6 +363,7 @@ export class FsBackend implements ObjectBackend {
     try {
       for await (const entry of handle) {
         if (!entry.name.startsWith(namePrefix)) continue;
+        if (atRoot && entry.name === FS_BACKEND_TMP_DIR) continue;
         const key = dirKey + entry.name;
         const path = join(dir, entry.name);
         let isDir = entry.isDirectory();
