@@ -22,9 +22,12 @@ import {
   formatStoreConfig,
   metadataDbPath,
   objectsDir,
+  parseProcessTmpDirName,
   parseStoreConfig,
+  processTmpDirName,
   STORE_FORMAT_VERSION,
   storeConfigPath,
+  TMP_STALE_AFTER_MS,
   tmpDir,
 } from '../storage/store-layout.js';
 
@@ -79,7 +82,7 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
     ...(options.migrations ?? []),
   ]);
   const store = new Store({
-    backend: await FsBackend.open({ root: objectsDir(root), tmpDir: processTmp }),
+    backend: new FsBackend(objectsDir(root)),
     db: database as never,
     tmpDir: processTmp,
     chunking: config.chunking,
@@ -114,15 +117,14 @@ function processAlive(pid: number): boolean {
 async function claimTmpDir(tmpRoot: string): Promise<string> {
   await mkdir(tmpRoot, { recursive: true });
   for (const name of await readdir(tmpRoot)) {
-    const pid = Number(name.split('.')[0]);
+    const pid = parseProcessTmpDirName(name);
     const path = join(tmpRoot, name);
-    const old =
-      Date.now() - (await stat(path).catch(() => ({ mtimeMs: 0 }))).mtimeMs > 7 * 24 * 3600_000;
-    if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid) || old) {
+    const mtime = (await stat(path).catch(() => ({ mtimeMs: 0 }))).mtimeMs;
+    if (pid === undefined || !processAlive(pid) || Date.now() - mtime > TMP_STALE_AFTER_MS) {
       await rm(path, { recursive: true, force: true });
     }
   }
-  const mine = join(tmpRoot, `${process.pid}.${randomBytes(4).toString('hex')}`);
+  const mine = join(tmpRoot, processTmpDirName(process.pid, randomBytes(4).toString('hex')));
   await mkdir(mine, { recursive: true });
   return mine;
 }

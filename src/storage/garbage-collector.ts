@@ -17,6 +17,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { Sha256Hex } from '../core/digest.js';
 import { LockedError } from '../core/errors.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
@@ -56,7 +57,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
   const threshold = options.repackThreshold ?? 0.5;
   const dry = options.dryRun ?? false;
   const sdb = store.index.storageDb;
-  const holder = randomUUID();
+  const holder = `${hostname()}:${process.pid}:${randomUUID()}`;
 
   await sdb.writeTransaction(async (trx) => {
     const row = await trx
@@ -64,7 +65,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
       .selectAll()
       .where('name', '=', LEASE)
       .executeTakeFirst();
-    if (row && Number(row.expires_at) > Date.now()) {
+    if (row && Number(row.expires_at) > Date.now() && !holderIsDeadLocalProcess(row.holder)) {
       throw new LockedError(`garbage collection is already running (lease held by ${row.holder})`);
     }
     await trx.deleteFrom('storage_leases').where('name', '=', LEASE).execute();
@@ -244,7 +245,7 @@ async function repack(
   liveChunks: { id: string; offset: number; length: number }[],
   cutoff: number,
 ): Promise<number> {
-  const writer = await PackWriter.create({ tmpDir: store.tmpDir });
+  const writer = await PackWriter.create(store.tmpDir);
   try {
     for (const c of liveChunks) {
       const bytes = await store.backend.getRange(packKey(oldPack as Sha256Hex), c.offset, c.length);
@@ -305,4 +306,20 @@ async function repack(
   });
   if (oldSize > 0) await store.backend.delete(packKey(oldPack as Sha256Hex));
   return Math.max(0, oldSize - sealed.size);
+}
+
+/**
+ * A lease held by a process on this machine that no longer exists (killed mid-GC) can be
+ * taken over at once instead of waiting for it to expire.
+ */
+function holderIsDeadLocalProcess(holder: string): boolean {
+  const [host, pidText] = holder.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ESRCH';
+  }
 }

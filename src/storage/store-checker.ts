@@ -56,13 +56,13 @@ async function scanPacks(store: Store, verifyData: boolean): Promise<PackScan> {
     if (!isPackKey(obj.key)) continue;
     const packId = parsePackKey(obj.key);
     try {
-      const { entries } = await readPackTrailer(store.backend, obj.key, { size: obj.size });
+      const entries = await readPackTrailer(store.backend, obj.key, { size: obj.size });
       trailers.set(
         packId,
         entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length })),
       );
       if (verifyData) {
-        for (const id of (await verifyPack(store.backend, obj.key)).damaged) {
+        for (const id of await verifyPack(store.backend, obj.key)) {
           damaged.add(`${packId}/${id}`);
           problems.push({
             kind: 'chunk-damaged',

@@ -77,7 +77,7 @@ class PackSink {
   ) {}
 
   async add(id: string, bytes: Uint8Array): Promise<void> {
-    if (!this.writer) this.writer = await PackWriter.create({ tmpDir: this.store.tmpDir });
+    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
     await this.writer.add(id as Sha256Hex, bytes);
     this.pending.add(id);
     if (this.writer.size >= this.targetSize) {
