@@ -1,9 +1,14 @@
 /**
  * A worker thread that computes SHA-256 digests off the main thread: the running digest of
  * a whole byte stream and the digests of the chunks it is cut into. The main thread finds
- * chunk boundaries (CDC) and moves each block here (transferring, not copying, its
- * ArrayBuffer); the worker hashes it and transfers it back. With two cores this splits an
+ * chunk boundaries (CDC) and moves each block here (a SharedArrayBuffer from a small
+ * pool: nothing is copied); the worker hashes it and replies with the chunk ids. With two cores this splits an
  * ingest roughly evenly: CDC + packing on one core, hashing on the other.
+ *
+ * Chunk hashing is shared to balance the two cores: the worker hashes the odd-numbered
+ * chunks of a stream (counting from 0) and returns zeros for the even ones, which the
+ * caller hashes itself from the bytes it holds anyway. (Main: CDC + half the chunk hashes;
+ * worker: the file hash + the other half — about equal work per byte.)
  *
  * The worker source is an inline string evaluated by `new Worker(…, { eval: true })` so it
  * runs the same from TypeScript sources (tests, tsx) and from the compiled package, with
@@ -24,7 +29,8 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 let whole = createHash('sha256');
 let chunk = createHash('sha256');
-let tail = 0;
+let n = 0;
+let open = 0;
 parentPort.on('message', (m) => {
   if (m.op === 'block') {
     const buf = new Uint8Array(m.buf, 0, m.length);
@@ -33,36 +39,43 @@ parentPort.on('message', (m) => {
     let pos = 0;
     for (let i = 0; i < m.cuts.length; i++) {
       const cut = m.cuts[i];
-      if (cut > pos) chunk.update(buf.subarray(pos, cut));
-      ids.set(chunk.digest(), i * 32);
-      chunk = createHash('sha256');
+      if (n & 1) {
+        if (cut > pos) chunk.update(buf.subarray(pos, cut));
+        ids.set(chunk.digest(), i * 32);
+        chunk = createHash('sha256');
+      }
+      n++;
       pos = cut;
-      tail = 0;
+      open = 0;
     }
-    if (pos < m.length) { chunk.update(buf.subarray(pos)); tail += m.length - pos; }
-    parentPort.postMessage({ op: 'block', id: m.id, buf: m.buf, ids }, [m.buf, ids.buffer]);
+    if (pos < m.length) {
+      if (n & 1) chunk.update(buf.subarray(pos));
+      open += m.length - pos;
+    }
+    parentPort.postMessage({ op: 'block', id: m.id, ids }, [ids.buffer]);
   } else if (m.op === 'end') {
     const digest = whole.digest('hex');
-    parentPort.postMessage({ op: 'end', id: m.id, digest, tail });
+    parentPort.postMessage({ op: 'end', id: m.id, digest, tail: open });
     whole = createHash('sha256');
     chunk = createHash('sha256');
-    tail = 0;
+    n = 0;
+    open = 0;
   }
 });
 `;
 
 interface BlockReply {
-  readonly buf: ArrayBuffer;
   readonly ids: Uint8Array;
 }
 
 /** One hashing stream: feed blocks in order, then `end()` for the whole-stream digest. */
 export interface HashStream {
   /**
-   * Hands `buf[0, length)` to the worker. `buf` is transferred: the caller must not touch
-   * it until the returned promise resolves with it. Resolves in submission order.
+   * Hands `buf[0, length)` to the worker; the reply's ids are zero for even-numbered
+   * chunks of the stream, which the caller must hash. `buf` is shared, not copied: the
+   * caller must not modify it until the returned promise resolves. Resolves in order.
    */
-  block(buf: ArrayBuffer, length: number, cuts: readonly number[]): Promise<BlockReply>;
+  block(buf: SharedArrayBuffer, length: number, cuts: readonly number[]): Promise<BlockReply>;
   /** Digest of every byte fed. Throws if bytes after the last cut were never closed. */
   end(): Promise<string>;
 }
@@ -111,7 +124,7 @@ export class HashWorker {
     return w;
   }
 
-  private call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[]): Promise<T> {
+  private call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
     const w = this.start();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -131,8 +144,7 @@ export class HashWorker {
     let ended = false;
     try {
       const s: HashStream = {
-        block: (buf, length, cuts) =>
-          this.call<BlockReply>({ op: 'block', buf, length, cuts }, [buf]),
+        block: (buf, length, cuts) => this.call<BlockReply>({ op: 'block', buf, length, cuts }, []),
         end: async () => {
           ended = true;
           const r = await this.call<{ digest: string; tail: number }>({ op: 'end' }, []);

@@ -51,7 +51,7 @@ import { packKey } from './store-layout.js';
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
 /** Blocks in flight: one being read/chunked, two at the worker, one retained for spans. */
-const POOL_SIZE = 4;
+const POOL_SIZE = 8;
 const READ_COALESCE = 8 * 1024 * 1024;
 
 export interface StoreOptions {
@@ -129,6 +129,8 @@ export class Store implements ContentStore {
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
   private readonly hasher = new HashWorker();
+  /** Read buffers shared with the hash worker; used by one hashing stream at a time. */
+  private readonly blockPool: SharedArrayBuffer[] = [];
 
   constructor(options: StoreOptions) {
     this.backend = options.backend;
@@ -223,21 +225,47 @@ export class Store implements ContentStore {
       const allIds: Uint8Array[] = [];
 
       const digest = await this.hasher.stream(async (hs) => {
-        const free: ArrayBuffer[] = [];
-        for (let i = 0; i < POOL_SIZE; i++) free.push(new ArrayBuffer(BLOCK_SIZE));
+        // The stream is exclusive, so the block pool is too; it is reused across files.
+        if (this.blockPool.length === 0) {
+          for (let i = 0; i < POOL_SIZE; i++)
+            this.blockPool.push(new SharedArrayBuffer(BLOCK_SIZE));
+        }
+        const free = [...this.blockPool];
         type Sent = {
           start: number;
           length: number;
+          buf: SharedArrayBuffer;
           cuts: number[];
           reply: ReturnType<typeof hs.block>;
         };
         const inflight: Sent[] = [];
         let retained: { start: number; buf: Uint8Array } | undefined;
         let chunkStart = 0;
+        let chunkIndex = 0;
 
         const settle = async (s: Sent) => {
-          const { buf, ids } = await s.reply;
-          const block = new Uint8Array(buf, 0, s.length);
+          const { ids } = await s.reply;
+          const block = new Uint8Array(s.buf, 0, s.length);
+          // The bytes of chunk i: within this block, or begun in the previous one (chunks
+          // are far smaller than blocks, so never more than two blocks).
+          const chunkBytes = (from: number, to: number): Uint8Array => {
+            if (from >= s.start) return block.subarray(from - s.start, to - s.start);
+            if (!retained) throw new IoError('internal: chunk spans a block that was released');
+            return Buffer.concat([
+              retained.buf.subarray(from - retained.start),
+              block.subarray(0, to - s.start),
+            ]);
+          };
+          {
+            let from = chunkStart;
+            for (let i = 0; i < s.cuts.length; i++) {
+              const to = s.start + s.cuts[i]!;
+              if ((chunkIndex + i) % 2 === 0)
+                ids.set(createHash('sha256').update(chunkBytes(from, to)).digest(), i * 32);
+              from = to;
+            }
+            chunkIndex += s.cuts.length;
+          }
           allIds.push(ids);
           const hex = chunkIdsToHex(ids);
           const candidates = hex.filter((id) => !sink.pending.has(id));
@@ -249,22 +277,13 @@ export class Store implements ContentStore {
             const length = end - chunkStart;
             stats.chunks++;
             if (!live.has(id) && !sink.pending.has(id)) {
-              let bytes: Uint8Array;
-              if (chunkStart >= s.start) {
-                bytes = block.subarray(chunkStart - s.start, end - s.start);
-              } else {
-                // The chunk began in the previous block (chunks are far smaller than blocks).
-                if (!retained) throw new IoError('internal: chunk spans a block that was released');
-                const head = retained.buf.subarray(chunkStart - retained.start);
-                bytes = Buffer.concat([head, block.subarray(0, end - s.start)]);
-              }
-              await sink.add(id, bytes);
+              await sink.add(id, chunkBytes(chunkStart, end));
               stats.newChunks++;
               stats.newBytes += length;
             }
             chunkStart = end;
           }
-          if (retained) free.push(retained.buf.buffer as ArrayBuffer);
+          if (retained) free.push(retained.buf.buffer as SharedArrayBuffer);
           retained = { start: s.start, buf: block };
           options.onProgress?.({
             bytesDone: baseDone + s.start + s.length,
@@ -287,7 +306,7 @@ export class Store implements ContentStore {
           }
           const cuts = chunker.push(view).map((c) => c - pos);
           if (pos + n === size) for (const c of chunker.finish()) cuts.push(c - pos);
-          inflight.push({ start: pos, length: n, cuts, reply: hs.block(buf, n, cuts) });
+          inflight.push({ start: pos, length: n, buf, cuts, reply: hs.block(buf, n, cuts) });
           pos += n;
         }
         if (size === 0) chunker.finish();
