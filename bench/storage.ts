@@ -18,13 +18,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ModelvaultAdapter, modelvaultAvailable } from './lib/modelvault-adapter.js';
 import {
   ensurePeerTools,
+  measureCpSync,
   measurePhysical,
   PEER_NAMES,
   type PeerName,
@@ -195,6 +196,7 @@ async function machineInfo(workDir: string): Promise<Record<string, unknown>> {
     node: process.versions.node,
     fs: fs.stdout.trim() || 'unknown',
     workDir,
+    loadAvg: loadavg(),
   };
 }
 
@@ -213,6 +215,9 @@ async function findRestored(destDir: string): Promise<Map<string, string>> {
 
 class Hashes {
   private readonly known = new Map<string, string>();
+  remember(path: string, hex: string): void {
+    this.known.set(path, hex);
+  }
   async of(path: string): Promise<string> {
     let h = this.known.get(path);
     if (!h) {
@@ -264,10 +269,23 @@ async function runStoreOnSeries(
     for (const label of series.labels) {
       const dir = join(series.dir, label);
       const bytes = (await stat(join(dir, MODEL_FILE))).size;
+      const loadAvg1 = loadavg()[0]!;
       const r = await store.ingestVersion({ label, dir });
       const syncSeconds = await timedSync();
-      result.versions.push({ label, bytes, ...r, syncSeconds });
-      log(`  ${name} ${label}: ${r.seconds.toFixed(2)} s (+ sync ${syncSeconds.toFixed(2)} s)`);
+      const sha = await sha256File(join(dir, MODEL_FILE));
+      hashes.remember(join(dir, MODEL_FILE), sha.hex);
+      result.versions.push({
+        label,
+        bytes,
+        ...r,
+        syncSeconds,
+        sha256Seconds: sha.seconds,
+        loadAvg1,
+      });
+      log(
+        `  ${name} ${label}: ${r.seconds.toFixed(2)} s (+ sync ${syncSeconds.toFixed(2)} s; ` +
+          `sha256 ${sha.seconds.toFixed(2)} s; load ${loadAvg1.toFixed(1)})`,
+      );
     }
     result.storedBytes = await store.storedBytes();
     log(`  ${name}: stored ${fmtBytes(result.storedBytes)}`);
@@ -280,7 +298,9 @@ async function runStoreOnSeries(
       await mkdir(dirname(dest), { recursive: true });
       const m = await store.materialize(last, dest);
       const syncSeconds = await timedSync();
+      const cp = await measureCpSync(join(versionDir, MODEL_FILE), join(o.work, 'scratch'));
       result.materialize.push({
+        cpSyncSeconds: cp.cpSyncSeconds,
         label: last,
         bytes,
         seconds: m.seconds,

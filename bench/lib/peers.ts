@@ -9,6 +9,7 @@
  * borgbackup, restic, git-lfs); a peer whose tool is still missing is skipped with a reason.
  */
 import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import type {
   StoreFactory,
@@ -359,6 +360,8 @@ export interface PhysicalSample {
   readonly cpSyncSeconds: number;
   /** `cp` alone (page cache), seconds. */
   readonly cpSeconds: number;
+  /** 1-minute load average when the sample started: how contended the machine was. */
+  readonly loadAvg1?: number;
 }
 
 /**
@@ -370,19 +373,28 @@ export async function measurePhysical(
   reference: string,
   scratch: string,
 ): Promise<PhysicalSample> {
+  const loadAvg1 = loadavg()[0]!;
   const sha256NodeSeconds: Record<string, number> = {};
   for (const [key, path] of files) sha256NodeSeconds[key] = (await sha256File(path)).seconds;
   const sha256sumSeconds = (await run('sha256sum', [reference])).seconds;
-  const dest = join(scratch, `cp-${basename(reference)}`);
+  const cp = await measureCpSync(reference, scratch);
+  return { sha256NodeSeconds, sha256sumSeconds, ...cp, loadAvg1 };
+}
+
+/**
+ * `cp file scratch/` then `sync`, timed separately (pending writes are flushed first so
+ * the sync is mostly this copy's); the copy is deleted afterwards.
+ */
+export async function measureCpSync(
+  file: string,
+  scratch: string,
+): Promise<{ cpSeconds: number; cpSyncSeconds: number }> {
+  const dest = join(scratch, `cp-${basename(file)}`);
+  await rm(dest, { force: true });
   await run('sync', []);
-  const cp = await run('cp', [reference, dest]);
+  const cp = await run('cp', [file, dest]);
   const sync = await run('sync', []);
   await rm(dest, { force: true });
   await run('sync', []);
-  return {
-    sha256NodeSeconds,
-    sha256sumSeconds,
-    cpSyncSeconds: cp.seconds + sync.seconds,
-    cpSeconds: cp.seconds,
-  };
+  return { cpSeconds: cp.seconds, cpSyncSeconds: cp.seconds + sync.seconds };
 }

@@ -14,6 +14,9 @@ export interface VersionRun {
   readonly cpuSeconds?: number;
   readonly maxRssBytes?: number;
   readonly detail?: Readonly<Record<string, unknown>>;
+  /** One core's SHA-256 of the same file, measured right after this ingest (paired). */
+  readonly sha256Seconds?: number;
+  readonly loadAvg1?: number;
 }
 
 export interface MaterializeRun {
@@ -22,6 +25,8 @@ export interface MaterializeRun {
   readonly seconds: number;
   readonly syncSeconds: number;
   readonly cpuSeconds?: number;
+  /** `cp` + `sync` of the same file, measured right after this materialize (paired). */
+  readonly cpSyncSeconds?: number;
 }
 
 export interface StoreRun {
@@ -102,6 +107,8 @@ export interface StoreSummary {
   /** Median over v2..vN of (ingest throughput / one core's SHA-256 throughput on that file). */
   readonly vsSha256?: number;
   readonly ingestWithSyncVsCpSync?: number;
+  /** The cp + sync throughput those ratios were taken against (paired samples' median). */
+  readonly cpSyncMBps?: number;
   readonly storedBytes?: number;
   readonly storedOverUnique?: number;
   readonly materializeMBps?: number;
@@ -156,9 +163,13 @@ export function summarizeSeries(
     const bytes = sum(st.versions.map((v) => v.bytes));
     const ingestMBps = bytes / MB / sum(st.versions.map((v) => v.seconds));
     const ingestMBpsWithSync = bytes / MB / sum(st.versions.map((v) => v.seconds + v.syncSeconds));
+    // Ratios use the baseline measured right next to each operation when there is one
+    // (robust to the machine's load drifting), else the run's physical samples.
     const vsSha256 = median(
       later
-        .map((v) => shaSeconds(physical, `${series.kind}/${v.label}`) / v.seconds)
+        .map(
+          (v) => (v.sha256Seconds ?? shaSeconds(physical, `${series.kind}/${v.label}`)) / v.seconds,
+        )
         .filter(Number.isFinite),
     );
     const m = st.materialize;
@@ -167,6 +178,15 @@ export function summarizeSeries(
     const materializeMBpsWithSync = m.length
       ? mBytes / MB / median(m.map((r) => r.seconds + r.syncSeconds))
       : undefined;
+    const paired = m.filter((r) => r.cpSyncSeconds !== undefined);
+    const cpSyncMBps = paired.length
+      ? mBytes / MB / median(paired.map((r) => r.cpSyncSeconds!))
+      : phys.cpSyncMBps;
+    const materializeWithSyncVsCpSync = paired.length
+      ? median(paired.map((r) => r.cpSyncSeconds! / (r.seconds + r.syncSeconds)))
+      : materializeMBpsWithSync !== undefined
+        ? materializeMBpsWithSync / phys.cpSyncMBps
+        : undefined;
     return {
       name: st.name,
       ok,
@@ -175,16 +195,14 @@ export function summarizeSeries(
       ingestMBps,
       ingestMBpsWithSync,
       vsSha256,
-      ingestWithSyncVsCpSync: ingestMBpsWithSync / phys.cpSyncMBps,
+      ingestWithSyncVsCpSync: ingestMBpsWithSync / cpSyncMBps,
+      cpSyncMBps,
       storedBytes: st.storedBytes,
       storedOverUnique:
         st.storedBytes !== undefined ? st.storedBytes / series.info.uniqueBytes : undefined,
       materializeMBps,
       materializeMBpsWithSync,
-      materializeWithSyncVsCpSync:
-        materializeMBpsWithSync !== undefined
-          ? materializeMBpsWithSync / phys.cpSyncMBps
-          : undefined,
+      materializeWithSyncVsCpSync,
     };
   });
   const ref = (name: string) => base.find((b) => b.name === name && b.ok)?.secondsPerVersion;
