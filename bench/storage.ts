@@ -8,6 +8,7 @@
  *                            [--big] [--big-gib 10] [--runs 3] [--seed 1]
  *                            [--work bench/.work/storage] [--out FILE] [--keep-series]
  *                            [--no-install] [--force]
+ *   npm run bench:storage -- --render RESULTS.json      (re-render, runs nothing)
  *
  * Order of work: generate (or reuse) the series → `sync` → physical sample → for each
  * series, each store in turn: init, ingest v1..vN (each followed by a timed `sync`),
@@ -17,7 +18,7 @@
  * See docs/benchmarks.md for definitions.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ import {
   type BigRun,
   type Results,
   renderMarkdown,
+  resummarize,
   type SeriesRun,
   type StoreRun,
   summarizePhysical,
@@ -162,6 +164,7 @@ function fileHeaderUsage(): string {
     '  --keep-series      keep generated series in the work dir for the next run',
     '  --no-install       do not apt-get missing peer tools; skip those peers',
     '  --force            run even if the disk looks too small',
+    'or:    npm run bench:storage -- --render RESULTS.json   (re-render a results file)',
   ].join('\n');
 }
 
@@ -430,6 +433,13 @@ async function runBig(
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === '--render') {
+    // Re-render a results file with the current summary code; runs nothing.
+    if (!argv[1]) throw new Error('usage: --render RESULTS.json');
+    const r = resummarize(JSON.parse(await readFile(argv[1], 'utf8')) as Results);
+    process.stdout.write(`${renderMarkdown(r)}\n`);
+    return;
+  }
   const o = parseOptions(argv);
   const startedAt = new Date().toISOString();
   await mkdir(o.work, { recursive: true });

@@ -99,6 +99,8 @@ export interface StoreSummary {
   /** Median seconds per version over v2..vN, tool only, and with the following `sync`. */
   readonly secondsPerVersion?: number;
   readonly secondsPerVersionWithSync?: number;
+  /** Median CPU seconds (user + system, all processes/threads) per version over v2..vN. */
+  readonly cpuSecondsPerVersion?: number;
   readonly vsBorg?: number;
   readonly vsGitLfs?: number;
   /** All versions: bytes / seconds, MB/s (and including each ingest's `sync`). */
@@ -160,6 +162,8 @@ export function summarizeSeries(
     const later = st.versions.slice(1);
     const secondsPerVersion = median(later.map((v) => v.seconds));
     const secondsPerVersionWithSync = median(later.map((v) => v.seconds + v.syncSeconds));
+    const cpu = later.flatMap((v) => (v.cpuSeconds !== undefined ? [v.cpuSeconds] : []));
+    const cpuSecondsPerVersion = cpu.length === later.length ? median(cpu) : undefined;
     const bytes = sum(st.versions.map((v) => v.bytes));
     const ingestMBps = bytes / MB / sum(st.versions.map((v) => v.seconds));
     const ingestMBpsWithSync = bytes / MB / sum(st.versions.map((v) => v.seconds + v.syncSeconds));
@@ -192,6 +196,7 @@ export function summarizeSeries(
       ok,
       secondsPerVersion,
       secondsPerVersionWithSync,
+      cpuSecondsPerVersion,
       ingestMBps,
       ingestMBpsWithSync,
       vsSha256,
@@ -243,6 +248,20 @@ function changedPerVersion(s: SeriesRun): string {
   if (later.length === 0) return '—';
   const pct = 100 * median(later.map((v) => v.changedTensorBytes / v.bytes));
   return `${pct.toFixed(1)}% of bytes, ${median(later.map((v) => v.changedTensors))} tensors`;
+}
+
+/** Recomputes the summary of a results file (e.g. one written by an older harness). */
+export function resummarize(r: Results): Results {
+  const phys = summarizePhysical(r.physical, r.fileBytes, r.reference.bytes);
+  return {
+    ...r,
+    summary: {
+      physical: phys,
+      series: Object.fromEntries(
+        r.series.map((s) => [s.kind, summarizeSeries(s, r.physical, phys)]),
+      ),
+    },
+  };
 }
 
 /** The whole report as markdown (what stdout gets, and what docs/benchmarks.md quotes). */
@@ -308,19 +327,22 @@ export function renderMarkdown(r: Results): string {
     out.push(`## ${s.kind === 'partial' ? 'Partial fine-tune' : 'Full fine-tune'} series`, '');
     out.push(
       `Seconds per version are the median over v2–v${n} of the tool's wall time; "+ sync" adds ` +
-        'the `sync` run after each version. Ratios "vs" a peer are seconds ÷ that peer\'s ' +
+        "the `sync` run after each version; CPU is user + system time of all the store's " +
+        'processes (less sensitive to a busy machine than wall time). Ratios "vs" a peer are seconds ÷ that peer\'s ' +
         'seconds (lower is faster); "vs sha256" is ingest throughput ÷ one core\'s SHA-256 ' +
-        'throughput over the same file (median over v2–vN); materialize restores the last ' +
-        'version (median of runs) and is compared, with its `sync`, to `cp` + `sync`.',
+        'throughput over the same file, hashed right after the ingest (median over v2–vN); ' +
+        'materialize restores the last version (median of runs) and is compared, with its ' +
+        '`sync`, to `cp` + `sync` of the same file run right after it.',
       '',
     );
     const rows = s.stores.map((st) => {
       const x = sums.find((y) => y.name === st.name);
-      if (!x?.ok) return [storeLabel(st), ...Array(11).fill('—')];
+      if (!x?.ok) return [storeLabel(st), ...Array(12).fill('—')];
       return [
         st.name,
         fmtNum(x.secondsPerVersion),
         fmtNum(x.secondsPerVersionWithSync),
+        fmtNum(x.cpuSecondsPerVersion),
         ratio(x.vsBorg),
         ratio(x.vsGitLfs),
         mbps(x.ingestMBps),
@@ -338,6 +360,7 @@ export function renderMarkdown(r: Results): string {
           'store',
           `s/version v2–v${n}`,
           '+ sync',
+          'CPU s/version',
           'vs borg',
           'vs git-lfs',
           'ingest MB/s (all)',
