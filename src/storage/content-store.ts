@@ -80,7 +80,12 @@ export interface ContentStore {
     sha256: Sha256Hex,
     range?: { offset: number; length: number },
   ): AsyncIterable<Uint8Array>;
-  /** Writes the manifest's files under `dest` (created; must be empty or absent), verified. */
+  /**
+   * Writes the manifest's files under `dest` (created; must be empty or absent), verified.
+   * Each file appears under its final name only once complete (written to a temp name,
+   * then renamed). Like `cp` and `git checkout`, it does not fsync: callers that need the
+   * copy durable before going on run `sync`.
+   */
   materialize(digest: Sha256Hex, dest: string, options?: IngestOptions): Promise<void>;
   close(): Promise<void>;
 }

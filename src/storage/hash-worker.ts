@@ -76,8 +76,11 @@ export interface HashStream {
    * caller must not modify it until the returned promise resolves. Resolves in order.
    */
   block(buf: SharedArrayBuffer, length: number, cuts: readonly number[]): Promise<BlockReply>;
-  /** Digest of every byte fed. Throws if bytes after the last cut were never closed. */
-  end(): Promise<string>;
+  /**
+   * Digest of every byte fed. Throws if bytes after the last cut were never closed, unless
+   * `requireClosed` is false (a stream used only for the whole digest, with no cuts).
+   */
+  end(requireClosed?: boolean): Promise<string>;
 }
 
 /**
@@ -94,6 +97,7 @@ export class HashWorker {
   >();
   private queue: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private held = false;
 
   private start(): Worker {
     if (this.failure) throw this.failure;
@@ -133,6 +137,41 @@ export class HashWorker {
     });
   }
 
+  /**
+   * The worker's stream if nobody holds it, else undefined (the caller hashes on its own
+   * thread instead of waiting). The caller must `release()` it, ended or not.
+   */
+  tryAcquire(): (HashStream & { release(): Promise<void> }) | undefined {
+    if (this.held) return undefined;
+    this.held = true;
+    let ended = false;
+    const prevQueue = this.queue;
+    let releaseQueue!: () => void;
+    this.queue = new Promise<void>((r) => {
+      releaseQueue = r;
+    });
+    return {
+      block: async (buf, length, cuts) => {
+        await prevQueue;
+        return this.call<BlockReply>({ op: 'block', buf, length, cuts });
+      },
+      end: async (requireClosed = true) => {
+        ended = true;
+        await prevQueue;
+        const r = await this.call<{ digest: string; tail: number }>({ op: 'end' });
+        if (requireClosed && r.tail !== 0) throw new IoError(`hash stream ended with ${r.tail} unclosed bytes`);
+        return r.digest;
+      },
+      release: async () => {
+        if (!ended && this.worker && !this.failure) {
+          await this.call({ op: 'end' }).catch(() => undefined);
+        }
+        this.held = false;
+        releaseQueue();
+      },
+    };
+  }
+
   /** Runs `fn` with this worker's exclusive hashing stream. */
   async stream<T>(fn: (s: HashStream) => Promise<T>): Promise<T> {
     const prev = this.queue;
@@ -141,6 +180,7 @@ export class HashWorker {
       release = r;
     });
     await prev;
+    this.held = true;
     let ended = false;
     try {
       const s: HashStream = {
@@ -158,6 +198,7 @@ export class HashWorker {
       if (!ended && this.worker && !this.failure) {
         await this.call({ op: 'end' }, []).catch(() => undefined);
       }
+      this.held = false;
       release();
     }
   }

@@ -129,6 +129,8 @@ export class Store implements ContentStore {
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
   private readonly hasher = new HashWorker();
+  /** Whole-file digests of reads, when free; reads never wait for it. */
+  private readonly readHasher = new HashWorker();
   /** Read buffers shared with the hash worker; used by one hashing stream at a time. */
   private readonly blockPool: SharedArrayBuffer[] = [];
 
@@ -436,8 +438,9 @@ export class Store implements ContentStore {
         },
       );
     }
-    let i = 0;
-    while (i < wanted.length) {
+    // Runs of chunks contiguous in one pack, each read with one ranged read.
+    const runs: { i: number; j: number }[] = [];
+    for (let i = 0; i < wanted.length; ) {
       const first = wanted[i]!;
       let j = i + 1;
       let runEnd = first.offset + first.length;
@@ -450,51 +453,83 @@ export class Store implements ContentStore {
         runEnd += wanted[j]!.length;
         j++;
       }
-      let data: Uint8Array;
-      try {
-        data = await this.backend.getRange(
-          packKey(first.packId as Sha256Hex),
-          first.offset,
-          runEnd - first.offset,
-        );
-      } catch (e) {
-        if (e instanceof ModelvaultError) {
-          throw new CorruptionError(
-            `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
-            { sha256, chunk: first.id, pack: first.packId },
-            { cause: e },
-          );
-        }
-        throw e;
-      }
-      for (let k = i; k < j; k++) {
-        const p = wanted[k]!;
-        const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
-        const actual = createHash('sha256').update(bytes).digest('hex');
-        if (actual !== p.id) {
-          throw new CorruptionError(
-            `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
-            {
-              sha256,
-              chunk: p.id,
-              pack: p.packId,
-            },
-          );
-        }
-        whole?.update(bytes);
-        const from = Math.max(start - p.fileOffset, 0);
-        const to = Math.min(end - p.fileOffset, p.length);
-        yield from === 0 && to === p.length ? bytes : bytes.subarray(from, to);
-      }
+      runs.push({ i, j });
       i = j;
     }
-    if (whole) {
-      const actual = whole.digest('hex');
-      if (actual !== sha256) {
-        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
-          sha256,
+    const fetchRun = (r: { i: number; j: number }): Promise<Uint8Array> => {
+      const first = wanted[r.i]!;
+      const last = wanted[r.j - 1]!;
+      return this.backend
+        .getRange(
+          packKey(first.packId as Sha256Hex),
+          first.offset,
+          last.offset + last.length - first.offset,
+        )
+        .catch((e: unknown) => {
+          if (e instanceof ModelvaultError) {
+            throw new CorruptionError(
+              `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
+              { sha256, chunk: first.id, pack: first.packId },
+              { cause: e },
+            );
+          }
+          throw e;
         });
+    };
+    // The whole-file digest is computed by the read hash worker when it is free (copying
+    // each run into a shared buffer), else on this thread.
+    const lease = whole ? this.readHasher.tryAcquire() : undefined;
+    const shared = lease
+      ? [
+          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
+          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
+        ]
+      : [];
+    let pendingHash: Promise<unknown> = Promise.resolve();
+    try {
+      let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
+      for (let r = 0; r < runs.length; r++) {
+        const { i, j } = runs[r]!;
+        const first = wanted[i]!;
+        const data = await next!;
+        // Read the next run while this one is verified and consumed.
+        next = r + 1 < runs.length ? fetchRun(runs[r + 1]!) : undefined;
+        next?.catch(() => undefined);
+        // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
+        // writes downstream); nothing is yielded before its chunks are verified.
+        for (let k = i; k < j; k++) {
+          const p = wanted[k]!;
+          const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
+          if (createHash('sha256').update(bytes).digest('hex') !== p.id) {
+            throw new CorruptionError(
+              `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
+              { sha256, chunk: p.id, pack: p.packId },
+            );
+          }
+        }
+        if (lease) {
+          await pendingHash;
+          const buf = shared[r % 2]!;
+          new Uint8Array(buf).set(data);
+          pendingHash = lease.block(buf, data.length, []);
+        } else {
+          whole?.update(data);
+        }
+        const from = Math.max(start - first.fileOffset, 0);
+        const to = Math.min(end - first.fileOffset, data.length);
+        yield from === 0 && to === data.length ? data : data.subarray(from, to);
       }
+      if (whole) {
+        await pendingHash;
+        const actual = lease ? await lease.end(false) : whole.digest('hex');
+        if (actual !== sha256) {
+          throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
+            sha256,
+          });
+        }
+      }
+    } finally {
+      await lease?.release();
     }
   }
 
@@ -518,7 +553,6 @@ export class Store implements ContentStore {
           done += bytes.length;
           options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path: e.path });
         }
-        await fh.sync();
       } catch (err) {
         await fh.close();
         await rm(tmp, { force: true });
@@ -531,6 +565,7 @@ export class Store implements ContentStore {
 
   async close(): Promise<void> {
     await this.hasher.close();
+    await this.readHasher.close();
     await this.backend.close();
   }
 }
