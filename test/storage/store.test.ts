@@ -186,6 +186,38 @@ describe('Store', () => {
     expect((await collect(sd.store.readFile(fa.sha256))).equals(await readFile(a))).toBe(true);
   });
 
+  it('verifies concurrent whole-file reads (one on the hash worker, one on the main thread)', async () => {
+    const data = randomBytes(20 * 1024 * 1024);
+    const p = join(dir, 'big.bin');
+    await writeFile(p, data);
+    const { sha256 } = await sd.store.ingestFile(p);
+    const [a, b] = await Promise.all([
+      collect(sd.store.readFile(sha256)),
+      collect(sd.store.readFile(sha256)),
+    ]);
+    expect(a.equals(data)).toBe(true);
+    expect(b.equals(data)).toBe(true);
+  });
+
+  it('catches a file record whose chunk list was tampered with, by the whole-file digest', async () => {
+    const a = join(dir, 'a.bin');
+    await writeFile(a, randomBytes(600 * 1024));
+    const fa = await sd.store.ingestFile(a);
+    const rec = (await sd.store.index.getFile(fa.sha256))!;
+    const ids = Buffer.from(rec.chunkIds);
+    expect(ids.length).toBeGreaterThanOrEqual(64);
+    // Swap the first two chunk ids: every chunk still verifies, the file does not.
+    const first = Buffer.from(ids.subarray(0, 32));
+    ids.copy(ids, 0, 32, 64);
+    first.copy(ids, 32);
+    await sd.database.db
+      .updateTable('files')
+      .set({ chunk_ids: ids })
+      .where('sha256', '=', fa.sha256)
+      .execute();
+    await expect(collect(sd.store.readFile(fa.sha256))).rejects.toThrow(/its chunks hash to/);
+  });
+
   it('rebuilds a lost index from pack trailers', async () => {
     const p = join(dir, 'f.bin');
     await writeFile(p, randomBytes(3 * 1024 * 1024));
