@@ -20,6 +20,7 @@ import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Sha256Hex } from '../core/digest.js';
 import { LockedError } from '../core/errors.js';
+import { blobToId, idToBlob } from './index/chunk-id.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
 import { PackWriter } from './pack-writer.js';
 import type { Store } from './store.js';
@@ -134,10 +135,9 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         { size: Number(p.size), createdAt: Number(p.created_at) },
       ]),
     );
-    const chunks = await db
-      .selectFrom('chunks')
-      .select(['id', 'pack_id', 'offset', 'length', 'dead_since'])
-      .execute();
+    const chunks = (
+      await db.selectFrom('chunks').select(['id', 'pack_id', 'dead_since']).execute()
+    ).map((c) => ({ id: blobToId(c.id), pack_id: blobToId(c.pack_id), dead_since: c.dead_since }));
     const toTombstone: string[] = [];
     const toRevive: string[] = [];
     for (const c of chunks) {
@@ -161,7 +161,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         await trx
           .updateTable('chunks')
           .set({ dead_since: now })
-          .where('id', 'in', toTombstone.slice(i, i + 300))
+          .where('id', 'in', toTombstone.slice(i, i + 300).map(idToBlob))
           .where('dead_since', 'is', null)
           .execute();
       }
@@ -169,7 +169,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         await trx
           .updateTable('chunks')
           .set({ dead_since: null })
-          .where('id', 'in', toRevive.slice(i, i + 300))
+          .where('id', 'in', toRevive.slice(i, i + 300).map(idToBlob))
           .execute();
       }
     });
@@ -184,14 +184,15 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
       .select(['id', 'pack_id', 'offset', 'length', 'dead_since'])
       .execute();
     for (const c of rows) {
-      const list = byPack.get(c.pack_id) ?? [];
+      const packOf = blobToId(c.pack_id);
+      const list = byPack.get(packOf) ?? [];
       list.push({
-        id: c.id,
+        id: blobToId(c.id),
         offset: Number(c.offset),
         length: c.length,
         expired: c.dead_since !== null && Number(c.dead_since) <= cutoff,
       });
-      byPack.set(c.pack_id, list);
+      byPack.set(packOf, list);
     }
     for (const [packId, meta] of packs) {
       if (meta.createdAt >= cutoff) continue;
@@ -203,13 +204,13 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         const deleted = await sdb.writeTransaction(async (trx) => {
           await trx
             .deleteFrom('chunks')
-            .where('pack_id', '=', packId)
+            .where('pack_id', '=', idToBlob(packId))
             .where('dead_since', '<=', cutoff)
             .execute();
           const left = await trx
             .selectFrom('chunks')
             .select('id')
-            .where('pack_id', '=', packId)
+            .where('pack_id', '=', idToBlob(packId))
             .limit(1)
             .execute();
           if (left.length > 0) return false; // revived meanwhile
@@ -279,20 +280,20 @@ async function repack(
     for (const e of sealed.entries) {
       await trx
         .updateTable('chunks')
-        .set({ pack_id: sealed.packId, offset: e.offset, length: e.length })
-        .where('id', '=', e.id)
-        .where('pack_id', '=', oldPack)
+        .set({ pack_id: idToBlob(sealed.packId), offset: e.offset, length: e.length })
+        .where('id', '=', idToBlob(e.id))
+        .where('pack_id', '=', idToBlob(oldPack))
         .execute();
     }
     await trx
       .deleteFrom('chunks')
-      .where('pack_id', '=', oldPack)
+      .where('pack_id', '=', idToBlob(oldPack))
       .where('dead_since', '<=', cutoff)
       .execute();
     const left = await trx
       .selectFrom('chunks')
       .select('id')
-      .where('pack_id', '=', oldPack)
+      .where('pack_id', '=', idToBlob(oldPack))
       .limit(1)
       .execute();
     if (left.length > 0) return 0;

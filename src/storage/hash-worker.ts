@@ -1,25 +1,16 @@
 /**
- * A worker thread that computes SHA-256 digests off the main thread: the running digest of
- * a whole byte stream and the digests of the chunks it is cut into. The main thread finds
- * chunk boundaries (CDC) and moves each block here (a SharedArrayBuffer from a small
- * pool: nothing is copied); the worker hashes it and replies with the chunk ids. With two cores this splits an
- * ingest roughly evenly: CDC + packing on one core, hashing on the other.
- *
- * Chunk hashing is shared to balance the two cores: the worker hashes the odd-numbered
- * chunks of a stream (counting from 0) and returns zeros for the even ones, which the
- * caller hashes itself from the bytes it holds anyway. (Main: CDC + half the chunk hashes;
- * worker: the file hash + the other half — about equal work per byte.)
+ * A worker thread that computes the SHA-256 of a byte stream off the main thread. Ingest
+ * and whole-file reads hand it each block (a SharedArrayBuffer: nothing is copied) while
+ * the main thread chunks, hashes chunks and packs, so the file digest — the one hash that
+ * cannot be split or skipped — costs the main thread nothing.
  *
  * The worker source is an inline string evaluated by `new Worker(…, { eval: true })` so it
  * runs the same from TypeScript sources (tests, tsx) and from the compiled package, with
  * no build-time path juggling. It depends only on Node built-ins.
  *
- * Protocol (one stream at a time per worker; `HashWorker` serialises callers):
- *   → { op: 'block', id, buf, length, cuts }   cuts: offsets within this block where a
- *                                              chunk ends (ascending, each ≤ length)
- *   ← { op: 'block', id, buf, ids }            ids: 32 bytes per cut, in order
- *   → { op: 'end', id }                        ← { op: 'end', id, digest, tail }
- *                                              (tail: bytes after the last cut, must be 0)
+ * Protocol (one stream at a time per worker):
+ *   → { op: 'block', id, buf, length }   ← { op: 'block', id }
+ *   → { op: 'end', id }                  ← { op: 'end', id, digest }
  */
 import { Worker } from 'node:worker_threads';
 import { IoError } from '../core/errors.js';
@@ -28,65 +19,37 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 let whole = createHash('sha256');
-let chunk = createHash('sha256');
-let n = 0;
-let open = 0;
 parentPort.on('message', (m) => {
   if (m.op === 'block') {
-    const buf = new Uint8Array(m.buf, 0, m.length);
-    whole.update(buf);
-    const ids = new Uint8Array(m.cuts.length * 32);
-    let pos = 0;
-    for (let i = 0; i < m.cuts.length; i++) {
-      const cut = m.cuts[i];
-      if (n & 1) {
-        if (cut > pos) chunk.update(buf.subarray(pos, cut));
-        ids.set(chunk.digest(), i * 32);
-        chunk = createHash('sha256');
-      }
-      n++;
-      pos = cut;
-      open = 0;
-    }
-    if (pos < m.length) {
-      if (n & 1) chunk.update(buf.subarray(pos));
-      open += m.length - pos;
-    }
-    parentPort.postMessage({ op: 'block', id: m.id, ids }, [ids.buffer]);
+    whole.update(new Uint8Array(m.buf, 0, m.length));
+    parentPort.postMessage({ op: 'block', id: m.id });
   } else if (m.op === 'end') {
-    const digest = whole.digest('hex');
-    parentPort.postMessage({ op: 'end', id: m.id, digest, tail: open });
+    parentPort.postMessage({ op: 'end', id: m.id, digest: whole.digest('hex') });
     whole = createHash('sha256');
-    chunk = createHash('sha256');
-    n = 0;
-    open = 0;
   }
 });
 `;
 
-interface BlockReply {
-  readonly ids: Uint8Array;
-}
-
-/** One hashing stream: feed blocks in order, then `end()` for the whole-stream digest. */
+/** One hashing stream: feed blocks in order, then `end()` for the digest. */
 export interface HashStream {
   /**
-   * Hands `buf[0, length)` to the worker; the reply's ids are zero for even-numbered
-   * chunks of the stream, which the caller must hash. `buf` is shared, not copied: the
-   * caller must not modify it until the returned promise resolves. Resolves in order.
+   * Adds `buf[0, length)` to the digest. `buf` is shared, not copied: the caller must not
+   * modify it until the returned promise resolves. Resolves in submission order.
    */
-  block(buf: SharedArrayBuffer, length: number, cuts: readonly number[]): Promise<BlockReply>;
-  /**
-   * Digest of every byte fed. Throws if bytes after the last cut were never closed, unless
-   * `requireClosed` is false (a stream used only for the whole digest, with no cuts).
-   */
-  end(requireClosed?: boolean): Promise<string>;
+  block(buf: SharedArrayBuffer, length: number): Promise<void>;
+  /** SHA-256 (hex) of every byte fed; resets the stream. */
+  end(): Promise<string>;
+}
+
+export interface HashLease extends HashStream {
+  /** Gives the stream back (resetting it if it was not ended). Call exactly once. */
+  release(): Promise<void>;
 }
 
 /**
- * Owns one worker thread. `stream(fn)` runs `fn` with exclusive use of the worker; other
- * callers wait (the engine runs one hashing stream at a time per worker by design: the
- * second core is the resource being shared).
+ * Owns one worker thread, started on first use. One stream at a time: `acquire()` waits
+ * for the current holder, `tryAcquire()` does not (the caller then hashes on its own
+ * thread). The second core is the resource being shared.
  */
 export class HashWorker {
   private worker: Worker | undefined;
@@ -95,9 +58,9 @@ export class HashWorker {
     number,
     { resolve: (v: unknown) => void; reject: (e: unknown) => void }
   >();
-  private queue: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private held = false;
+  private readonly queue: (() => void)[] = [];
 
   private start(): Worker {
     if (this.failure) throw this.failure;
@@ -128,79 +91,52 @@ export class HashWorker {
     return w;
   }
 
-  private call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+  private call<T>(msg: Record<string, unknown>): Promise<T> {
     const w = this.start();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      w.postMessage({ ...msg, id }, transfer);
+      w.postMessage({ ...msg, id });
     });
   }
 
-  /**
-   * The worker's stream if nobody holds it, else undefined (the caller hashes on its own
-   * thread instead of waiting). The caller must `release()` it, ended or not.
-   */
-  tryAcquire(): (HashStream & { release(): Promise<void> }) | undefined {
-    if (this.held) return undefined;
-    this.held = true;
-    let ended = false;
-    const prevQueue = this.queue;
-    let releaseQueue!: () => void;
-    this.queue = new Promise<void>((r) => {
-      releaseQueue = r;
-    });
+  private lease(): HashLease {
+    let ended = true;
+    let released = false;
     return {
-      block: async (buf, length, cuts) => {
-        await prevQueue;
-        return this.call<BlockReply>({ op: 'block', buf, length, cuts });
+      block: async (buf, length) => {
+        ended = false;
+        await this.call({ op: 'block', buf, length });
       },
-      end: async (requireClosed = true) => {
+      end: async () => {
         ended = true;
-        await prevQueue;
-        const r = await this.call<{ digest: string; tail: number }>({ op: 'end' });
-        if (requireClosed && r.tail !== 0) throw new IoError(`hash stream ended with ${r.tail} unclosed bytes`);
-        return r.digest;
+        return (await this.call<{ digest: string }>({ op: 'end' })).digest;
       },
       release: async () => {
-        if (!ended && this.worker && !this.failure) {
+        if (released) return;
+        released = true;
+        // An abandoned stream leaves state in the worker: reset it for the next holder.
+        if (!ended && this.worker && !this.failure)
           await this.call({ op: 'end' }).catch(() => undefined);
-        }
-        this.held = false;
-        releaseQueue();
+        const next = this.queue.shift();
+        if (next) next();
+        else this.held = false;
       },
     };
   }
 
-  /** Runs `fn` with this worker's exclusive hashing stream. */
-  async stream<T>(fn: (s: HashStream) => Promise<T>): Promise<T> {
-    const prev = this.queue;
-    let release!: () => void;
-    this.queue = new Promise<void>((r) => {
-      release = r;
-    });
-    await prev;
+  /** The stream, once every earlier holder has released it. */
+  async acquire(): Promise<HashLease> {
+    if (this.held) await new Promise<void>((resolve) => this.queue.push(resolve));
     this.held = true;
-    let ended = false;
-    try {
-      const s: HashStream = {
-        block: (buf, length, cuts) => this.call<BlockReply>({ op: 'block', buf, length, cuts }, []),
-        end: async () => {
-          ended = true;
-          const r = await this.call<{ digest: string; tail: number }>({ op: 'end' }, []);
-          if (r.tail !== 0) throw new IoError(`hash stream ended with ${r.tail} unclosed bytes`);
-          return r.digest;
-        },
-      };
-      return await fn(s);
-    } finally {
-      // An abandoned stream leaves state in the worker: reset it before the next caller.
-      if (!ended && this.worker && !this.failure) {
-        await this.call({ op: 'end' }, []).catch(() => undefined);
-      }
-      this.held = false;
-      release();
-    }
+    return this.lease();
+  }
+
+  /** The stream if nobody holds it, else undefined. */
+  tryAcquire(): HashLease | undefined {
+    if (this.held) return undefined;
+    this.held = true;
+    return this.lease();
   }
 
   async close(): Promise<void> {

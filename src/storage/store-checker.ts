@@ -6,6 +6,7 @@
  * damaged, and removed when no intact copy exists (so the next ingest of those bytes
  * stores them again). Neither ever deletes a pack.
  */
+import { blobToId, idToBlob } from './index/chunk-id.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
 import { manifestDigestOk } from './manifest.js';
 import { readPackTrailer, verifyPack } from './pack-reader.js';
@@ -42,14 +43,14 @@ export interface CheckReport {
 
 interface PackScan {
   /** Trailer entries of every readable pack, by pack id. */
-  readonly trailers: Map<string, { id: string; offset: number; length: number }[]>;
+  readonly trailers: Map<string, Map<string, { id: string; offset: number; length: number }>>;
   /** `packId/chunkId` of chunks whose bytes fail verification. */
   readonly damaged: Set<string>;
   readonly problems: Problem[];
 }
 
 async function scanPacks(store: Store, verifyData: boolean): Promise<PackScan> {
-  const trailers = new Map<string, { id: string; offset: number; length: number }[]>();
+  const trailers = new Map<string, Map<string, { id: string; offset: number; length: number }>>();
   const damaged = new Set<string>();
   const problems: Problem[] = [];
   for await (const obj of store.backend.list(PACKS_PREFIX)) {
@@ -59,7 +60,7 @@ async function scanPacks(store: Store, verifyData: boolean): Promise<PackScan> {
       const entries = await readPackTrailer(store.backend, obj.key, { size: obj.size });
       trailers.set(
         packId,
-        entries.map((e) => ({ id: e.id, offset: e.offset, length: e.length })),
+        new Map(entries.map((e) => [e.id, { id: e.id, offset: e.offset, length: e.length }])),
       );
       if (verifyData) {
         for (const id of await verifyPack(store.backend, obj.key)) {
@@ -114,17 +115,16 @@ export async function checkStore(
 
   // Every index row must match its pack's trailer and point at intact bytes.
   const bad = new Set<string>();
-  const chunkRows = await db
-    .selectFrom('chunks')
-    .select(['id', 'pack_id', 'offset', 'length'])
-    .execute();
+  const chunkRows = (
+    await db.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length']).execute()
+  ).map((c) => ({ ...c, id: blobToId(c.id), pack_id: blobToId(c.pack_id) }));
   for (const c of chunkRows) {
     const entries = scan.trailers.get(c.pack_id);
     if (!entries) {
       bad.add(c.id);
       continue; // reported at pack level
     }
-    const e = entries.find((x) => x.id === c.id);
+    const e = entries.get(c.id);
     if (!e || e.offset !== Number(c.offset) || e.length !== c.length) {
       bad.add(c.id);
       problems.push({
@@ -220,7 +220,7 @@ export async function repairStore(store: Store): Promise<RepairReport> {
   // Intact copies of each chunk, from every readable pack.
   const intact = new Map<string, { packId: string; offset: number; length: number }>();
   for (const [packId, entries] of scan.trailers) {
-    for (const e of entries) {
+    for (const e of entries.values()) {
       if (!scan.damaged.has(`${packId}/${e.id}`) && !intact.has(e.id))
         intact.set(e.id, { packId, ...e });
     }
@@ -238,19 +238,18 @@ export async function repairStore(store: Store): Promise<RepairReport> {
       const size = (await store.backend.stat(packKey(packId as never)))?.size ?? 0;
       await trx
         .insertInto('packs')
-        .values({ id: packId, size, chunk_count: entries.length, created_at: Date.now() })
+        .values({ id: packId, size, chunk_count: entries.size, created_at: Date.now() })
         .execute();
       packsIndexed++;
     }
-    const rows = await trx
-      .selectFrom('chunks')
-      .select(['id', 'pack_id', 'offset', 'length'])
-      .execute();
+    const rows = (
+      await trx.selectFrom('chunks').select(['id', 'pack_id', 'offset', 'length']).execute()
+    ).map((c) => ({ ...c, id: blobToId(c.id), pack_id: blobToId(c.pack_id) }));
     const seen = new Set<string>();
     for (const r of rows) {
       seen.add(r.id);
       const entries = scan.trailers.get(r.pack_id);
-      const own = entries?.find((e) => e.id === r.id);
+      const own = entries?.get(r.id);
       const ok =
         own !== undefined &&
         own.offset === Number(r.offset) &&
@@ -261,12 +260,12 @@ export async function repairStore(store: Store): Promise<RepairReport> {
       if (alt) {
         await trx
           .updateTable('chunks')
-          .set({ pack_id: alt.packId, offset: alt.offset, length: alt.length })
-          .where('id', '=', r.id)
+          .set({ pack_id: idToBlob(alt.packId), offset: alt.offset, length: alt.length })
+          .where('id', '=', idToBlob(r.id))
           .execute();
         chunksRepointed++;
       } else {
-        await trx.deleteFrom('chunks').where('id', '=', r.id).execute();
+        await trx.deleteFrom('chunks').where('id', '=', idToBlob(r.id)).execute();
         chunksRemoved++;
       }
     }
@@ -275,8 +274,8 @@ export async function repairStore(store: Store): Promise<RepairReport> {
       await trx
         .insertInto('chunks')
         .values({
-          id,
-          pack_id: loc.packId,
+          id: idToBlob(id),
+          pack_id: idToBlob(loc.packId),
           offset: loc.offset,
           length: loc.length,
           dead_since: null,

@@ -28,7 +28,6 @@ import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
 import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
-import { StreamChunker } from './chunking/stream-chunker.js';
 import type {
   ContentStore,
   IngestedFile,
@@ -38,6 +37,7 @@ import type {
   Manifest,
   ManifestEntry,
 } from './content-store.js';
+import { BLOCK_SIZE, type ChunkedFile, FileChunker, readFully } from './file-chunker.js';
 import { HashWorker } from './hash-worker.js';
 import {
   ChunkIndex,
@@ -49,9 +49,8 @@ import { buildManifest, parseManifest } from './manifest.js';
 import { PackWriter } from './pack-writer.js';
 import { packKey } from './store-layout.js';
 
-const BLOCK_SIZE = 4 * 1024 * 1024;
-/** Blocks in flight: one being read/chunked, two at the worker, one retained for spans. */
-const POOL_SIZE = 8;
+/** Read buffers shared with the hash worker (one being chunked, one prefetched, two hashing). */
+const POOL_SIZE = 4;
 const READ_COALESCE = 8 * 1024 * 1024;
 
 export interface StoreOptions {
@@ -110,16 +109,6 @@ class PackSink {
 
 function emptyStats(): { -readonly [K in keyof IngestStats]: IngestStats[K] } {
   return { files: 0, bytes: 0, newBytes: 0, chunks: 0, newChunks: 0 };
-}
-
-async function readFully(fh: FileHandle, buf: Uint8Array, position: number): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 export class Store implements ContentStore {
@@ -220,109 +209,49 @@ export class Store implements ContentStore {
         size,
         { name: path.split(sep).pop() ?? path },
       );
-      const chunker = new StreamChunker(this.chunking, layout.pieces, size);
-      const stats = emptyStats();
-      stats.files = 1;
-      stats.bytes = size;
-      const allIds: Uint8Array[] = [];
-
-      const digest = await this.hasher.stream(async (hs) => {
-        // The stream is exclusive, so the block pool is too; it is reused across files.
-        if (this.blockPool.length === 0) {
-          for (let i = 0; i < POOL_SIZE; i++)
-            this.blockPool.push(new SharedArrayBuffer(BLOCK_SIZE));
+      if (this.blockPool.length === 0) {
+        for (let i = 0; i < POOL_SIZE; i++) this.blockPool.push(new SharedArrayBuffer(BLOCK_SIZE));
+      }
+      // One ingest at a time uses the hash worker (and with it the block pool).
+      const lease = await this.hasher.acquire();
+      let result: ChunkedFile;
+      try {
+        result = await new FileChunker(
+          fh,
+          size,
+          layout,
+          this.chunking,
+          this.index,
+          sink,
+          this.blockPool,
+        ).run(
+          lease,
+          (done) =>
+            options.onProgress?.({ bytesDone: baseDone + done, bytesTotal: total || size, path }),
+          options.signal,
+        );
+      } catch (e) {
+        if (e instanceof IoError && e.message.startsWith('file changed')) {
+          throw new IoError(`file '${path}' changed while it was being stored`, { path });
         }
-        const free = [...this.blockPool];
-        type Sent = {
-          start: number;
-          length: number;
-          buf: SharedArrayBuffer;
-          cuts: number[];
-          reply: ReturnType<typeof hs.block>;
-        };
-        const inflight: Sent[] = [];
-        let retained: { start: number; buf: Uint8Array } | undefined;
-        let chunkStart = 0;
-        let chunkIndex = 0;
-
-        const settle = async (s: Sent) => {
-          const { ids } = await s.reply;
-          const block = new Uint8Array(s.buf, 0, s.length);
-          // The bytes of chunk i: within this block, or begun in the previous one (chunks
-          // are far smaller than blocks, so never more than two blocks).
-          const chunkBytes = (from: number, to: number): Uint8Array => {
-            if (from >= s.start) return block.subarray(from - s.start, to - s.start);
-            if (!retained) throw new IoError('internal: chunk spans a block that was released');
-            return Buffer.concat([
-              retained.buf.subarray(from - retained.start),
-              block.subarray(0, to - s.start),
-            ]);
-          };
-          {
-            let from = chunkStart;
-            for (let i = 0; i < s.cuts.length; i++) {
-              const to = s.start + s.cuts[i]!;
-              if ((chunkIndex + i) % 2 === 0)
-                ids.set(createHash('sha256').update(chunkBytes(from, to)).digest(), i * 32);
-              from = to;
-            }
-            chunkIndex += s.cuts.length;
-          }
-          allIds.push(ids);
-          const hex = chunkIdsToHex(ids);
-          const candidates = hex.filter((id) => !sink.pending.has(id));
-          const live =
-            candidates.length > 0 ? await this.index.liveChunks(candidates) : new Set<string>();
-          for (let i = 0; i < s.cuts.length; i++) {
-            const end = s.start + s.cuts[i]!;
-            const id = hex[i]!;
-            const length = end - chunkStart;
-            stats.chunks++;
-            if (!live.has(id) && !sink.pending.has(id)) {
-              await sink.add(id, chunkBytes(chunkStart, end));
-              stats.newChunks++;
-              stats.newBytes += length;
-            }
-            chunkStart = end;
-          }
-          if (retained) free.push(retained.buf.buffer as SharedArrayBuffer);
-          retained = { start: s.start, buf: block };
-          options.onProgress?.({
-            bytesDone: baseDone + s.start + s.length,
-            bytesTotal: total || size,
-            path,
-          });
-        };
-
-        let pos = 0;
-        while (pos < size) {
-          options.signal?.throwIfAborted();
-          while (free.length === 0) await settle(inflight.shift()!);
-          const buf = free.pop()!;
-          const view = new Uint8Array(buf, 0, Math.min(BLOCK_SIZE, size - pos));
-          const n = await readFully(fh, view, pos);
-          if (n !== view.length) {
-            throw new IoError(`file '${path}' changed while it was being stored (it shrank)`, {
-              path,
-            });
-          }
-          const cuts = chunker.push(view).map((c) => c - pos);
-          if (pos + n === size) for (const c of chunker.finish()) cuts.push(c - pos);
-          inflight.push({ start: pos, length: n, buf, cuts, reply: hs.block(buf, n, cuts) });
-          pos += n;
-        }
-        if (size === 0) chunker.finish();
-        while (inflight.length > 0) await settle(inflight.shift()!);
-        return hs.end();
-      });
-
+        throw e;
+      } finally {
+        await lease.release();
+      }
+      const stats = {
+        files: 1,
+        bytes: size,
+        chunks: result.chunks,
+        newChunks: result.newChunks,
+        newBytes: result.newBytes,
+      };
       const after = await fh.stat();
       if (after.size !== size || after.mtimeMs !== st.mtimeMs) {
         throw new IoError(`file '${path}' changed while it was being stored`, { path });
       }
       return {
-        file: { sha256: digest as Sha256Hex, size, format: layout.format, stats },
-        chunkIds: Buffer.concat(allIds),
+        file: { sha256: result.digest as Sha256Hex, size, format: layout.format, stats },
+        chunkIds: result.chunkIds,
       };
     } finally {
       await fh.close();
@@ -511,7 +440,7 @@ export class Store implements ContentStore {
           await pendingHash;
           const buf = shared[r % 2]!;
           new Uint8Array(buf).set(data);
-          pendingHash = lease.block(buf, data.length, []);
+          pendingHash = lease.block(buf, data.length);
         } else {
           whole?.update(data);
         }
@@ -521,7 +450,7 @@ export class Store implements ContentStore {
       }
       if (whole) {
         await pendingHash;
-        const actual = lease ? await lease.end(false) : whole.digest('hex');
+        const actual = lease ? await lease.end() : whole.digest('hex');
         if (actual !== sha256) {
           throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
             sha256,

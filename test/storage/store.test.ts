@@ -106,6 +106,37 @@ describe('Store', () => {
     expect((await collect(sd.store.readFile(r2.sha256))).equals(await readFile(v2))).toBe(true);
   });
 
+  it('reuses large tensors through the piece cache, and falls back when its chunks are gone', async () => {
+    const tensors = Array.from({ length: 4 }, (_, i) => ({
+      name: `big.${i}`,
+      data: randomBytes(2 * 1024 * 1024),
+    }));
+    const v1 = join(dir, 'v1.safetensors');
+    await writeFile(v1, safetensors(tensors));
+    await sd.store.ingestFile(v1);
+    const cached = await sd.database.db.selectFrom('piece_cache').select('key').execute();
+    expect(cached.length).toBe(4);
+
+    // Shifted by a metadata change, one tensor changed: three cache hits, one new piece.
+    const changed = tensors.map((t, i) =>
+      i === 2 ? { ...t, data: randomBytes(2 * 1024 * 1024) } : t,
+    );
+    const v2 = join(dir, 'v2.safetensors');
+    await writeFile(v2, safetensors(changed, { step: '2000' }));
+    const r2 = await sd.store.ingestFile(v2);
+    expect(r2.stats.newBytes).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    expect(r2.stats.newBytes).toBeLessThan(2 * 1024 * 1024 + 64 * 1024);
+    expect((await sd.database.db.selectFrom('piece_cache').select('key').execute()).length).toBe(5);
+    expect(sha(await collect(sd.store.readFile(r2.sha256)))).toBe(sha(await readFile(v2)));
+
+    // A cache entry whose chunks were swept must not be trusted: the piece is stored again.
+    await sd.database.db.deleteFrom('chunks').execute();
+    await sd.database.db.deleteFrom('files').execute();
+    const again = await sd.store.ingestFile(v2);
+    expect(again.stats.newBytes).toBe(again.stats.bytes);
+    expect(sha(await collect(sd.store.readFile(again.sha256)))).toBe(again.sha256);
+  });
+
   it('serves byte ranges and rejects ranges outside the file', async () => {
     const data = randomBytes(2 * 1024 * 1024);
     const p = join(dir, 'f.bin');

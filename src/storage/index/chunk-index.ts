@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Sha256Hex } from '../../core/digest.js';
 import { NotFoundError } from '../../core/errors.js';
+import { blobToId, idToBlob } from './chunk-id.js';
 import type { StorageTables } from './storage-schema.js';
 
 /** The slice of metadata's Database the engine needs (structurally compatible). */
@@ -74,10 +75,10 @@ export class ChunkIndex {
       const rows = await this.db
         .selectFrom('chunks')
         .select('id')
-        .where('id', 'in', batch)
+        .where('id', 'in', batch.map(idToBlob))
         .where('dead_since', 'is', null)
         .execute();
-      for (const r of rows) found.add(r.id);
+      for (const r of rows) found.add(blobToId(r.id));
     }
     return found;
   }
@@ -89,10 +90,16 @@ export class ChunkIndex {
       const rows = await this.db
         .selectFrom('chunks')
         .select(['id', 'pack_id', 'offset', 'length'])
-        .where('id', 'in', batch)
+        .where('id', 'in', batch.map(idToBlob))
         .execute();
       for (const r of rows) {
-        out.set(r.id, { id: r.id, packId: r.pack_id, offset: Number(r.offset), length: r.length });
+        const id = blobToId(r.id);
+        out.set(id, {
+          id,
+          packId: blobToId(r.pack_id),
+          offset: Number(r.offset),
+          length: r.length,
+        });
       }
     }
     return out;
@@ -114,8 +121,8 @@ export class ChunkIndex {
           .insertInto('chunks')
           .values(
             batch.map((e) => ({
-              id: e.id,
-              pack_id: pack.id,
+              id: idToBlob(e.id),
+              pack_id: idToBlob(pack.id),
               offset: e.offset,
               length: e.length,
               dead_since: null,
@@ -143,12 +150,13 @@ export class ChunkIndex {
       const unique = [...new Set(ids)];
       const present = new Set<string>();
       for (const batch of batches(unique)) {
-        const rows = await trx.selectFrom('chunks').select('id').where('id', 'in', batch).execute();
-        for (const r of rows) present.add(r.id);
+        const blobs = batch.map(idToBlob);
+        const rows = await trx.selectFrom('chunks').select('id').where('id', 'in', blobs).execute();
+        for (const r of rows) present.add(blobToId(r.id));
         await trx
           .updateTable('chunks')
           .set({ dead_since: null })
-          .where('id', 'in', batch)
+          .where('id', 'in', blobs)
           .where('dead_since', 'is not', null)
           .execute();
       }
@@ -253,6 +261,25 @@ export class ChunkIndex {
           .execute();
       }
     });
+  }
+
+  /** The chunk list recorded for a piece key (see PieceCacheTable), if any. */
+  async getPiece(key: string): Promise<Uint8Array | undefined> {
+    const row = await this.db
+      .selectFrom('piece_cache')
+      .select('chunks')
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.chunks;
+  }
+
+  /** Records a piece's chunk list; idempotent (the first record wins). */
+  async putPiece(key: string, chunks: Uint8Array, now = Date.now()): Promise<void> {
+    await this.db
+      .insertInto('piece_cache')
+      .values({ key, chunks, created_at: now })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
   }
 
   async getManifestBody(digest: string): Promise<string | undefined> {

@@ -14,8 +14,9 @@ export const storageMigrations: readonly NamedMigrationLike[] = [
         .execute();
       await db.schema
         .createTable('chunks')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('pack_id', 'text', (c) => c.notNull())
+        // Binary ids: half the size of hex in the row and in both indexes.
+        .addColumn('id', 'blob', (c) => c.primaryKey())
+        .addColumn('pack_id', 'blob', (c) => c.notNull())
         .addColumn('offset', 'bigint', (c) => c.notNull())
         .addColumn('length', 'integer', (c) => c.notNull())
         .addColumn('dead_since', 'bigint')
@@ -55,6 +56,17 @@ export const storageMigrations: readonly NamedMigrationLike[] = [
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('holder', 'text', (c) => c.notNull())
         .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+  {
+    name: '0002-piece-cache',
+    async up(db) {
+      await db.schema
+        .createTable('piece_cache')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('chunks', 'blob', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
     },
   },

@@ -13,9 +13,10 @@ export interface PacksTable {
 }
 
 export interface ChunksTable {
-  /** Hex SHA-256 of the chunk bytes. */
-  id: string;
-  pack_id: string;
+  /** SHA-256 of the chunk bytes (32 bytes; the engine's API uses hex, see chunk-id.ts). */
+  id: Uint8Array;
+  /** The pack's id (32 bytes). */
+  pack_id: Uint8Array;
   offset: number;
   length: number;
   /**
@@ -58,7 +59,21 @@ export interface StorageLeasesTable {
   expires_at: number;
 }
 
+/**
+ * Shortcut for ingest: a large piece (a tensor) whose bytes were seen before maps to the
+ * chunks it was cut into, so it need not be chunked and hashed again. Keyed by BLAKE3 of
+ * the chunking parameters and the piece's bytes; every use is re-checked against
+ * `chunks`, so a stale entry only costs a miss.
+ */
+export interface PieceCacheTable {
+  key: string;
+  /** Per chunk: 32-byte id, then its length as u32 LE. */
+  chunks: Uint8Array;
+  created_at: number;
+}
+
 export interface StorageTables {
+  piece_cache: PieceCacheTable;
   storage_leases: StorageLeasesTable;
   packs: PacksTable;
   chunks: ChunksTable;

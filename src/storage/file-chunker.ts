@@ -1,0 +1,299 @@
+/**
+ * Ingest of one local file: turns its bytes into an ordered chunk list, storing the
+ * chunks the index does not have. Used by Store; not a public API.
+ *
+ * Work is split over two threads so that the file's SHA-256 — which cannot be skipped or
+ * split — is the only cost on the critical path for data that is mostly stored already:
+ *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
+ *   main thread:  for each piece of the file layout (header, tensors…):
+ *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first hashed with
+ *       BLAKE3 (~3 GB/s) and looked up in the piece cache. A hit yields its known chunks
+ *       without chunking or SHA-256; a miss re-reads the piece (page-cached), checks its
+ *       BLAKE3 again (the file must not change between the passes), cuts it with FastCDC,
+ *       hashes the chunks with SHA-256 and records the piece.
+ *     - other pieces are cut and hashed as they stream by.
+ * Chunk ids are always SHA-256 of the chunk bytes; BLAKE3 only names cache entries, and a
+ * cache entry is used only if all its chunks are still live in the index.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { Blake3Hasher } from '@napi-rs/blake-hash';
+import { IoError } from '../core/errors.js';
+import type { FileLayout, Piece } from '../formats/file-layout.js';
+import type { ChunkingParams } from './chunking/chunking-params.js';
+import { StreamChunker } from './chunking/stream-chunker.js';
+import type { HashStream } from './hash-worker.js';
+import type { ChunkIndex } from './index/chunk-index.js';
+
+export const BLOCK_SIZE = 4 * 1024 * 1024;
+const PIECE_CACHE_MIN = 1024 * 1024;
+const PIECE_CACHE_MAX = 256 * 1024 * 1024;
+
+/** Where new chunks go (Store's PackSink). */
+export interface ChunkSink {
+  /** Chunks written in this session but not yet indexed. */
+  readonly pending: ReadonlySet<string>;
+  add(id: string, bytes: Uint8Array): Promise<void>;
+}
+
+export interface ChunkedFile {
+  readonly digest: string;
+  /** Concatenated 32-byte chunk ids in file order. */
+  readonly chunkIds: Uint8Array;
+  readonly chunks: number;
+  readonly newChunks: number;
+  readonly newBytes: number;
+}
+
+export async function readFully(
+  fh: FileHandle,
+  buf: Uint8Array,
+  position: number,
+): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Cuts a stream of bytes (fed piecewise) into chunks and names them with SHA-256. */
+class ChunkCutter {
+  private hash = createHash('sha256');
+  private parts: Uint8Array[] = [];
+  private pos = 0;
+
+  constructor(
+    private readonly chunker: StreamChunker,
+    private readonly emit: (id: string, bytes: Uint8Array) => void,
+  ) {}
+
+  /** Feeds the next bytes of the stream; the chunks they complete are emitted. */
+  feed(bytes: Uint8Array, last = false): void {
+    const base = this.pos;
+    const cuts = this.chunker.push(bytes);
+    if (last) cuts.push(...this.chunker.finish());
+    let from = 0;
+    for (const cut of cuts) {
+      const to = cut - base;
+      const part = bytes.subarray(from, to);
+      this.hash.update(part);
+      const whole = this.parts.length === 0 ? part : Buffer.concat([...this.parts, part]);
+      this.emit(this.hash.digest('hex'), whole);
+      this.hash = createHash('sha256');
+      this.parts = [];
+      from = to;
+    }
+    if (from < bytes.length) {
+      const rest = bytes.subarray(from);
+      this.hash.update(rest);
+      this.parts.push(rest);
+    }
+    this.pos = base + bytes.length;
+  }
+
+  /** The caller is about to reuse its buffer: keep a copy of the open chunk's bytes. */
+  detach(): void {
+    this.parts = this.parts.map((p) => Buffer.from(p));
+  }
+}
+
+export class FileChunker {
+  private readonly ids: Buffer[] = [];
+  private batch: { id: string; bytes: Uint8Array }[] = [];
+  private chunks = 0;
+  private newChunks = 0;
+  private newBytes = 0;
+  private readonly cacheKeyPrefix: Buffer;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+    private readonly layout: FileLayout,
+    private readonly params: ChunkingParams,
+    private readonly index: ChunkIndex,
+    private readonly sink: ChunkSink,
+    private readonly pool: SharedArrayBuffer[],
+  ) {
+    this.cacheKeyPrefix = Buffer.from(
+      `modelvault-piece-v1 fastcdc ${params.minSize}/${params.avgSize}/${params.maxSize}\n`,
+    );
+  }
+
+  private emit = (id: string, bytes: Uint8Array): void => {
+    this.ids.push(Buffer.from(id, 'hex'));
+    this.batch.push({ id, bytes });
+  };
+
+  /** Deduplicates the emitted chunks against the index and stores the new ones. */
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    const candidates = batch.map((c) => c.id).filter((id) => !this.sink.pending.has(id));
+    const live = candidates.length > 0 ? await this.index.liveChunks(candidates) : new Set();
+    for (const c of batch) {
+      this.chunks++;
+      if (live.has(c.id) || this.sink.pending.has(c.id)) continue;
+      await this.sink.add(c.id, c.bytes);
+      this.newChunks++;
+      this.newBytes += c.bytes.length;
+    }
+  }
+
+  private static eligible(p: Piece): boolean {
+    return (
+      (p.kind === 'tensor' || p.kind === 'data') &&
+      p.length >= PIECE_CACHE_MIN &&
+      p.length <= PIECE_CACHE_MAX
+    );
+  }
+
+  /**
+   * Runs the whole file. `onBlock` reports progress (bytes done). Throws IoError when the
+   * file changes under it.
+   */
+  async run(
+    hs: HashStream,
+    onBlock: (done: number) => void,
+    signal?: AbortSignal,
+  ): Promise<ChunkedFile> {
+    const pieces = this.layout.pieces;
+    // Pieces that stream through FastCDC, laid end to end as one virtual stream (chunks
+    // never cross piece boundaries, so this cuts exactly as chunking each piece alone).
+    const streamed: Piece[] = [];
+    let vsize = 0;
+    for (const p of pieces) {
+      if (!FileChunker.eligible(p)) {
+        streamed.push({ offset: vsize, length: p.length, kind: p.kind });
+        vsize += p.length;
+      }
+    }
+    const cutter = new ChunkCutter(new StreamChunker(this.params, streamed, vsize), this.emit);
+    let streamedFed = 0;
+
+    const busy: Promise<void>[] = this.pool.map(() => Promise.resolve());
+    let slot = 0;
+    const read = async (pos: number) => {
+      const i = slot++ % this.pool.length;
+      await busy[i];
+      const buf = this.pool[i]!;
+      const view = new Uint8Array(buf, 0, Math.min(BLOCK_SIZE, this.size - pos));
+      const n = await readFully(this.fh, view, pos);
+      if (n !== view.length)
+        throw new IoError('file changed while it was being stored (it shrank)');
+      return { i, buf, view };
+    };
+
+    let pieceIndex = 0;
+    let blake: Blake3Hasher | undefined;
+
+    let pos = 0;
+    let next = this.size > 0 ? read(0) : undefined;
+    while (next) {
+      signal?.throwIfAborted();
+      const { i, buf, view } = await next;
+      busy[i] = hs.block(buf, view.length);
+      const end = pos + view.length;
+      next = end < this.size ? read(end) : undefined;
+      next?.catch(() => undefined);
+
+      let cursor = pos;
+      while (cursor < end) {
+        const piece = pieces[pieceIndex]!;
+        const pieceEnd = piece.offset + piece.length;
+        const segEnd = Math.min(end, pieceEnd);
+        const seg = view.subarray(cursor - pos, segEnd - pos);
+        if (FileChunker.eligible(piece)) {
+          if (!blake) {
+            blake = new Blake3Hasher();
+            blake.update(this.cacheKeyPrefix);
+          }
+          blake.update(seg);
+        } else {
+          streamedFed += seg.length;
+          cutter.feed(seg, streamedFed === vsize);
+        }
+        cursor = segEnd;
+        if (cursor === pieceEnd) {
+          if (blake) {
+            await this.finishCachedPiece(piece, blake.digest('hex'));
+            blake = undefined;
+          }
+          pieceIndex++;
+        }
+      }
+      await this.flush();
+      cutter.detach();
+      onBlock(end);
+      pos = end;
+    }
+    if (vsize === 0) cutter.feed(new Uint8Array(0), true);
+    await Promise.all(busy);
+    const digest = await hs.end();
+    return {
+      digest,
+      chunkIds: Buffer.concat(this.ids),
+      chunks: this.chunks,
+      newChunks: this.newChunks,
+      newBytes: this.newBytes,
+    };
+  }
+
+  /** A large piece has been read and BLAKE3-hashed: use its cached chunks, or chunk it. */
+  private async finishCachedPiece(piece: Piece, key: string): Promise<void> {
+    await this.flush();
+    const cached = await this.index.getPiece(key);
+    if (cached && cached.length % 36 === 0 && cached.length > 0) {
+      const entries = Buffer.from(cached.buffer, cached.byteOffset, cached.byteLength);
+      const ids: string[] = [];
+      let total = 0;
+      for (let o = 0; o < entries.length; o += 36) {
+        ids.push(entries.toString('hex', o, o + 32));
+        total += entries.readUInt32LE(o + 32);
+      }
+      const live = await this.index.liveChunks(ids.filter((id) => !this.sink.pending.has(id)));
+      if (total === piece.length && ids.every((id) => live.has(id) || this.sink.pending.has(id))) {
+        for (let o = 0; o < entries.length; o += 36)
+          this.ids.push(Buffer.from(entries.subarray(o, o + 32)));
+        this.chunks += ids.length;
+        return;
+      }
+    }
+    // Miss: read the piece again (it was just read, so it is in the page cache), check it
+    // is the same bytes, and chunk it.
+    const check = new Blake3Hasher();
+    check.update(this.cacheKeyPrefix);
+    const list: Buffer[] = [];
+    const cutter = new ChunkCutter(
+      new StreamChunker(
+        this.params,
+        [{ offset: 0, length: piece.length, kind: piece.kind }],
+        piece.length,
+      ),
+      (id, bytes) => {
+        this.emit(id, bytes);
+        const e = Buffer.alloc(36);
+        e.write(id, 0, 'hex');
+        e.writeUInt32LE(bytes.length, 32);
+        list.push(e);
+      },
+    );
+    const buf = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, piece.length));
+    for (let done = 0; done < piece.length; ) {
+      const view = buf.subarray(0, Math.min(buf.length, piece.length - done));
+      const n = await readFully(this.fh, view, piece.offset + done);
+      if (n !== view.length)
+        throw new IoError('file changed while it was being stored (it shrank)');
+      check.update(view);
+      done += n;
+      cutter.feed(view, done === piece.length);
+      await this.flush();
+      cutter.detach();
+    }
+    if (check.digest('hex') !== key) throw new IoError('file changed while it was being stored');
+    await this.index.putPiece(key, Buffer.concat(list));
+  }
+}
