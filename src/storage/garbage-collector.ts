@@ -18,10 +18,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { LockedError } from '../core/errors.js';
 import { blobToId, idToBlob } from './index/chunk-id.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
+import type { StorageTables } from './index/storage-schema.js';
 import { PackWriter } from './pack-writer.js';
 import type { Store } from './store.js';
 import { packKey } from './store-layout.js';
@@ -201,23 +203,8 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
       const liveBytes = liveChunks.reduce((s, c) => s + c.length, 0);
       const deadBytes = list.filter((c) => c.expired).reduce((s, c) => s + c.length, 0);
       if (liveChunks.length === 0) {
-        const deleted = await sdb.writeTransaction(async (trx) => {
-          await trx
-            .deleteFrom('chunks')
-            .where('pack_id', '=', idToBlob(packId))
-            .where('dead_since', '<=', cutoff)
-            .execute();
-          const left = await trx
-            .selectFrom('chunks')
-            .select('id')
-            .where('pack_id', '=', idToBlob(packId))
-            .limit(1)
-            .execute();
-          if (left.length > 0) return false; // revived meanwhile
-          await trx.deleteFrom('packs').where('id', '=', packId).execute();
-          return true;
-        });
-        if (deleted) {
+        const deleted = await sdb.writeTransaction((trx) => dropPackRows(trx, packId, cutoff));
+        if (deleted !== undefined) {
           await store.backend.delete(packKey(packId as Sha256Hex));
           report.packsDeleted++;
           report.bytesFreed += meta.size;
@@ -285,25 +272,7 @@ async function repack(
         .where('pack_id', '=', idToBlob(oldPack))
         .execute();
     }
-    await trx
-      .deleteFrom('chunks')
-      .where('pack_id', '=', idToBlob(oldPack))
-      .where('dead_since', '<=', cutoff)
-      .execute();
-    const left = await trx
-      .selectFrom('chunks')
-      .select('id')
-      .where('pack_id', '=', idToBlob(oldPack))
-      .limit(1)
-      .execute();
-    if (left.length > 0) return 0;
-    const row = await trx
-      .selectFrom('packs')
-      .select('size')
-      .where('id', '=', oldPack)
-      .executeTakeFirst();
-    await trx.deleteFrom('packs').where('id', '=', oldPack).execute();
-    return Number(row?.size ?? 0);
+    return (await dropPackRows(trx, oldPack, cutoff)) ?? 0;
   });
   if (oldSize > 0) await store.backend.delete(packKey(oldPack as Sha256Hex));
   return Math.max(0, oldSize - sealed.size);
@@ -323,4 +292,36 @@ function holderIsDeadLocalProcess(holder: string): boolean {
   } catch (e) {
     return (e as { code?: string }).code === 'ESRCH';
   }
+}
+
+/**
+ * Inside a transaction: removes a pack's chunk rows tombstoned before `cutoff` and, if no
+ * row is left (none was revived meanwhile), the pack's row. Returns the pack's size when
+ * its row was removed (the caller then deletes the object), else undefined.
+ */
+async function dropPackRows(
+  trx: Kysely<StorageTables>,
+  packId: string,
+  cutoff: number,
+): Promise<number | undefined> {
+  const pack = idToBlob(packId);
+  await trx
+    .deleteFrom('chunks')
+    .where('pack_id', '=', pack)
+    .where('dead_since', '<=', cutoff)
+    .execute();
+  const left = await trx
+    .selectFrom('chunks')
+    .select('id')
+    .where('pack_id', '=', pack)
+    .limit(1)
+    .execute();
+  if (left.length > 0) return undefined;
+  const row = await trx
+    .selectFrom('packs')
+    .select('size')
+    .where('id', '=', packId)
+    .executeTakeFirst();
+  await trx.deleteFrom('packs').where('id', '=', packId).execute();
+  return Number(row?.size ?? 0);
 }
