@@ -284,6 +284,30 @@ describe('Store', () => {
     expect((await checkStore(sd.store)).problems).toEqual([]);
   });
 
+  it('keeps data that an ingest running during GC deduplicates against', async () => {
+    // Version A is stored, then released; GC (grace 0) races an ingest of the same bytes.
+    const src = join(dir, 'a');
+    await mkdir(src);
+    for (let i = 0; i < 6; i++) await writeFile(join(src, `w${i}.bin`), randomBytes(700 * 1024));
+    await sd.store.ingestTree(src);
+    for (let round = 0; round < 3; round++) {
+      const [ingested] = await Promise.all([
+        sd.store.ingestTree(src),
+        collectGarbage(sd.store, { liveManifests: [], graceMs: 0 }).catch((e) => e),
+      ]);
+      // Whatever the interleaving, a committed manifest reads back intact.
+      const out = join(dir, `out${round}`);
+      await sd.store.materialize(ingested.manifest.digest, out);
+      for (const e of ingested.manifest.entries) {
+        expect(sha(await readFile(join(out, e.path)))).toBe(e.sha256);
+      }
+      await collectGarbage(sd.store, { liveManifests: [ingested.manifest.digest], graceMs: 0 });
+      expect(
+        (await checkStore(sd.store)).problems.filter((p) => p.kind !== 'pack-unindexed'),
+      ).toEqual([]);
+    }
+  });
+
   it('respects the grace period: young data survives GC', async () => {
     const p = join(dir, 'f.bin');
     await writeFile(p, randomBytes(1024 * 1024));
