@@ -104,6 +104,8 @@ export interface ModelVersion {
   readonly size: number;
   readonly fileCount: number;
   readonly description: string | null;
+  /** The model card: text of the README.md at the root of the version's files, if any. */
+  readonly modelCard: string | null;
   readonly createdBy: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -265,6 +267,8 @@ export interface CreateVersionInput extends MutationOptions {
   readonly model: string;
   readonly manifest: ManifestSummary;
   readonly description?: string;
+  /** Markdown describing the model; push reads it from the version's root README.md. */
+  readonly modelCard?: string;
   /** Logged at step 0 at creation time. */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly params?: Readonly<Record<string, string>>;

@@ -30,6 +30,7 @@ import type {
 } from '../core/registry-api.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
+import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
@@ -235,7 +236,10 @@ export class LocalRegistry implements RegistryApi {
 }
 
 /** The registry's migrations, in order: run by whoever opens the metadata database. */
-export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [registryMigration];
+export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
+  registryMigration,
+  modelCardMigration,
+];
 
 /**
  * Opens (creating and migrating if needed) the SQLite database at `path` and a registry

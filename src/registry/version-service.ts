@@ -90,6 +90,7 @@ interface NewVersion {
   readonly size: number;
   readonly fileCount: number;
   readonly description: string | null;
+  readonly modelCard: string | null;
   readonly metrics: readonly Point[];
   readonly params: readonly [string, string][];
   readonly tags: readonly [string, string][];
@@ -146,6 +147,7 @@ function checkNewVersion(input: CreateVersionInput): NewVersion {
     size: checkCount(manifest.size, 'manifest size'),
     fileCount: checkCount(manifest.fileCount, 'manifest fileCount'),
     description: checkOptionalText(input.description, 'description', LIMITS.description),
+    modelCard: checkOptionalText(input.modelCard, 'model card', LIMITS.modelCard),
     metrics: plainEntries(input.metrics, 'metrics').map(([key, value]) =>
       checkPoint({ key, value: value as number }),
     ),
@@ -233,6 +235,7 @@ export class VersionService {
           size: v.size,
           file_count: v.fileCount,
           description: v.description,
+          model_card: v.modelCard,
           created_by: actor,
           created_at: now,
           updated_at: now,
