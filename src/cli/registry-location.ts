@@ -10,11 +10,8 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { ModelvaultError, NotFoundError } from '../core/errors.js';
-import {
-  isRegistryDirectory,
-  type MaintainedRegistry,
-  openRegistryDirectory,
-} from '../registry/registry-directory.js';
+import type { MaintainedRegistry } from '../registry/registry-directory.js';
+import { isRegistryDirectory } from '../registry/registry-root.js';
 
 export const REGISTRY_DIR_NAME = '.modelvault';
 export const REGISTRY_ENV = 'MODELVAULT_REGISTRY';
@@ -96,11 +93,16 @@ export interface OpenedRegistry {
   readonly registry: MaintainedRegistry;
 }
 
-/** Opens the registry at `root` (a local directory today; a client for URLs later). */
+/**
+ * Opens the registry at `root` (a local directory today; a client for URLs later). The
+ * storage engine and database are loaded here, on first use, so that `--help` and usage
+ * errors answer without loading them.
+ */
 export async function openRegistryAt(
   root: string,
   options: { readonly create?: boolean; readonly actor?: string | undefined },
 ): Promise<OpenedRegistry> {
+  const { openRegistryDirectory } = await import('../registry/registry-directory.js');
   const dir = await openRegistryDirectory(root, {
     ...(options.create ? { create: true } : {}),
     ...(options.actor ? { defaultActor: options.actor } : {}),

@@ -8,7 +8,6 @@
  * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
  * then collects them. Expired versions keep their rows (history), not their files.
  */
-import { readFile } from 'node:fs/promises';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
@@ -26,7 +25,6 @@ import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
-import { storeConfigPath } from '../storage/store-layout.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { DELETED_RETENTION_MS, retainedVersions } from './retention.js';
@@ -185,14 +183,6 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     this.directoryClosed = true;
     await this.dir.close();
   }
-}
-
-/** True when `root` holds a registry (its store config exists and is readable). */
-export async function isRegistryDirectory(root: string): Promise<boolean> {
-  return readFile(storeConfigPath(root)).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**

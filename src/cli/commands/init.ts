@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isRegistryDirectory } from '../../registry/registry-directory.js';
+import { isRegistryDirectory } from '../../registry/registry-root.js';
 import { type CommandKit, examples } from '../command-kit.js';
 import { initLocation } from '../registry-location.js';
 
