@@ -34,7 +34,7 @@ import { registerShow } from './commands/show.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
-import { type CliEnvironment, useColor, writeJson } from './run.js';
+import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
 function packageVersion(): string {
   try {
@@ -124,7 +124,7 @@ function reportError(cli: CliEnvironment, e: unknown, json: boolean): number {
     }
     return usage;
   }
-  const prefix = useColor(cli, cli.stderr) ? '\u001b[31merror:\u001b[39m' : 'error:';
+  const prefix = errorPrefix(cli);
   if (isModelvaultError(e)) {
     cli.stderr.write(`${prefix} ${e.message}\n`);
     if (json) {

@@ -34,6 +34,11 @@ export function useColor(cli: CliEnvironment, stream: { isTTY?: boolean }): bool
   return Boolean(stream.isTTY) && (noColor === undefined || noColor === '');
 }
 
+/** `error:`, in red when stderr is a terminal that may have color. */
+export function errorPrefix(cli: CliEnvironment): string {
+  return useColor(cli, cli.stderr) ? '\u001b[31merror:\u001b[39m' : 'error:';
+}
+
 export function writeJson(cli: CliEnvironment, value: unknown): void {
   cli.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -95,13 +100,19 @@ export class Run {
     this.cli.stderr.write(`${text}\n`);
   }
 
+  /** A hint on stderr, for people only, when a listing has another page. */
+  morePages(nextPageToken: string | undefined, command: string): void {
+    if (nextPageToken !== undefined && !this.json) {
+      this.note(`more results: ${command} --page-token ${nextPageToken}`);
+    }
+  }
+
   /**
    * Reports a failed check (fsck damage, a broken audit chain): `error: message` on
    * stderr, and the exit code the command ends with. The result itself is emitted as usual.
    */
   fail(exitCode: number, message: string): void {
-    const prefix = useColor(this.cli, this.cli.stderr) ? '\u001b[31merror:\u001b[39m' : 'error:';
-    this.cli.stderr.write(`${prefix} ${message}\n`);
+    this.cli.stderr.write(`${errorPrefix(this.cli)} ${message}\n`);
     this.exitCode = exitCode;
   }
 

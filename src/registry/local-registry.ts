@@ -86,6 +86,9 @@ export class LocalRegistry implements RegistryApi {
   private readonly manifests: ManifestEntriesReader | undefined;
   private closed = false;
 
+  /** What the services share: clock, retention, default actor (for subclasses too). */
+  protected readonly context: RegistryContext;
+
   constructor(private readonly options: LocalRegistryOptions) {
     const ctx: RegistryContext = {
       database: options.database,
@@ -94,6 +97,7 @@ export class LocalRegistry implements RegistryApi {
       dialect: options.database.kind,
       retentionMs: options.retentionMs ?? DELETED_RETENTION_MS,
     };
+    this.context = ctx;
     const content = options.content;
     this.content = content;
     this.manifests =

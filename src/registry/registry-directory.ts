@@ -27,7 +27,7 @@ import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
-import { DELETED_RETENTION_MS, retainedVersions } from './retention.js';
+import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
@@ -64,8 +64,6 @@ function registryDatabase(dir: StoreDirectory<Tables>): Database<RegistryDB> {
 }
 
 class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
-  private readonly now: () => number;
-  private readonly retentionMs: number;
   private directoryClosed = false;
 
   constructor(
@@ -80,8 +78,6 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     });
-    this.now = options.clock ?? Date.now;
-    this.retentionMs = options.retentionMs ?? DELETED_RETENTION_MS;
   }
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
@@ -92,14 +88,14 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const dryRun = request.dryRun ?? false;
     // Deletion times come from the registry's clock; the store's own times are wall clock,
     // which collectGarbage reads itself.
-    const cutoff = this.now() - this.retentionMs - graceMs;
+    const cutoff = this.context.now() - this.context.retentionMs - graceMs;
     const live = new Set(
       (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
     );
     const report = await collectGarbage(this.dir.store, { liveManifests: live, graceMs, dryRun });
     return {
       dryRun,
-      retentionMs: this.retentionMs,
+      retentionMs: this.context.retentionMs,
       graceMs,
       liveManifests: live.size,
       manifestsDeleted: report.manifestsDeleted,
@@ -131,7 +127,7 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
   private async withVersions(report: CheckReport): Promise<FsckResult> {
     const versions = await retainedVersions(
       registryDatabase(this.dir).db,
-      this.now() - this.retentionMs,
+      this.context.now() - this.context.retentionMs,
     );
     const problems: IntegrityProblem[] = report.problems.map((p) => ({
       kind: p.kind,

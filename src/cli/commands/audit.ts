@@ -8,7 +8,6 @@ import type { AuditQuery } from '../../core/registry-api.js';
 import { type CommandKit, examples } from '../command-kit.js';
 import { collectList, parseCount, parseTime } from '../parse-args.js';
 import { eventTable } from '../views.js';
-import { morePages } from './ls.js';
 
 interface FilterOptions {
   readonly model?: string;
@@ -79,7 +78,7 @@ export function registerAudit(program: Command, kit: CommandKit): void {
           };
           const page = await (await run.registry()).auditLog(query);
           run.emit(page, () => eventTable(page.items));
-          morePages(run, page.nextPageToken, 'mvault audit log (same filters)');
+          run.morePages(page.nextPageToken, 'mvault audit log (same filters)');
         },
       ),
     );

@@ -1,18 +1,12 @@
 import type { Command } from 'commander';
 import { type CommandKit, examples } from '../command-kit.js';
 import { parseCount } from '../parse-args.js';
-import type { Run } from '../run.js';
 import { modelTable, versionTable } from '../views.js';
 
 interface LsOptions {
   readonly all?: boolean;
   readonly max?: number;
   readonly pageToken?: string;
-}
-
-/** A hint on stderr when there is another page. */
-export function morePages(run: Run, next: string | undefined, command: string): void {
-  if (next !== undefined && !run.json) run.note(`more results: ${command} --page-token ${next}`);
 }
 
 export function registerLs(program: Command, kit: CommandKit): void {
@@ -36,11 +30,11 @@ export function registerLs(program: Command, kit: CommandKit): void {
         if (name === undefined) {
           const models = await registry.listModels(page);
           run.emit(models, () => modelTable(models.items));
-          morePages(run, models.nextPageToken, 'mvault ls');
+          run.morePages(models.nextPageToken, 'mvault ls');
         } else {
           const versions = await registry.listVersions(name, page);
           run.emit(versions, () => versionTable(versions.items));
-          morePages(run, versions.nextPageToken, `mvault ls ${name}`);
+          run.morePages(versions.nextPageToken, `mvault ls ${name}`);
         }
       }),
     );

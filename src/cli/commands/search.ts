@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { type CommandKit, examples } from '../command-kit.js';
 import { collectList, parseCount } from '../parse-args.js';
 import { modelTable, versionTable } from '../views.js';
-import { morePages } from './ls.js';
 
 interface SearchOptions {
   readonly orderBy?: string[];
@@ -51,11 +50,11 @@ Model fields: name, owner, created_at, updated_at, tags.K, aliases.
         if (opts.models) {
           const models = await registry.searchModels(query);
           run.emit(models, () => modelTable(models.items));
-          morePages(run, models.nextPageToken, again);
+          run.morePages(models.nextPageToken, again);
         } else {
           const versions = await registry.searchVersions(query);
           run.emit(versions, () => versionTable(versions.items, { withModel: true }));
-          morePages(run, versions.nextPageToken, again);
+          run.morePages(versions.nextPageToken, again);
         }
       }),
     );

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { validateTagKey } from '../../core/names.js';
 import { type CommandKit, examples } from '../command-kit.js';
 import { formatPairs } from '../format.js';
 import { collectList, isVersionRef, parseKeyValue } from '../parse-args.js';
@@ -26,24 +27,31 @@ export function registerTag(program: Command, kit: CommandKit): void {
         if (set.length === 0 && removals.length === 0) {
           throw new InvalidArgumentError('give at least one KEY=VALUE to set or --rm KEY');
         }
+        // Check every key first, so a bad one changes nothing.
+        for (const key of [...set.map(([k]) => k), ...removals]) validateTagKey(key);
         const registry = await run.registry();
-        const version = isVersionRef(target);
-        // Validate the target before changing anything (a model name must exist, too).
-        if (version) await registry.getVersion(target);
-        else await registry.getModel(target);
+        // Resolve the target once, before changing anything: an alias moving meanwhile
+        // cannot split the tags over two versions, and a missing model fails up front.
+        let label: string | undefined;
+        if (isVersionRef(target)) {
+          const v = await registry.getVersion(target);
+          label = `${v.model}@${v.version}`;
+        } else {
+          await registry.getModel(target);
+        }
         const removed: string[] = [];
         for (const [key, value] of set) {
-          if (version) await registry.setVersionTag(target, key, value);
+          if (label) await registry.setVersionTag(label, key, value);
           else await registry.setModelTag(target, key, value);
         }
         for (const key of removals) {
-          const gone = version
-            ? await registry.deleteVersionTag(target, key)
+          const gone = label
+            ? await registry.deleteVersionTag(label, key)
             : await registry.deleteModelTag(target, key);
           if (gone) removed.push(key);
         }
-        const tags = version
-          ? (await registry.getVersion(target)).tags
+        const tags = label
+          ? (await registry.getVersion(label)).tags
           : (await registry.getModel(target)).tags;
         run.emit({ target, tags, removed }, () => `${target} tags: ${formatPairs(tags)}`);
       }),
