@@ -73,6 +73,7 @@ describe('usage errors exit 2', () => {
       expect(r.stderr.startsWith(message), `${args.join(' ')}: ${r.stderr}`).toBe(true);
     });
   });
+
   it('changes no tag when one of several keys is bad', async () => {
     const bad = await mvault(['tag', 'fraud@1', 'ok=1', 'bad\u0001key=2'], { cwd });
     expect(bad.code).toBe(2);
