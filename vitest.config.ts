@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The CLI tests run the built binary: build it when dist is missing or stale.
+    globalSetup: ['test/support/build-cli.ts'],
   },
 });

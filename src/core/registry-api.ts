@@ -104,6 +104,8 @@ export interface ModelVersion {
   readonly size: number;
   readonly fileCount: number;
   readonly description: string | null;
+  /** The model card: text of the README.md at the root of the version's files, if any. */
+  readonly modelCard: string | null;
   readonly createdBy: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -265,6 +267,8 @@ export interface CreateVersionInput extends MutationOptions {
   readonly model: string;
   readonly manifest: ManifestSummary;
   readonly description?: string;
+  /** Markdown describing the model; push reads it from the version's root README.md. */
+  readonly modelCard?: string;
   /** Logged at step 0 at creation time. */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly params?: Readonly<Record<string, string>>;
@@ -372,7 +376,10 @@ export interface RegistryApi {
   ): Promise<RegisteredModel>;
   /** Soft delete: hides the model, its versions and aliases; restorable. Not idempotent. */
   deleteModel(name: string, options?: MutationOptions): Promise<void>;
-  /** @throws NotFoundError (no such model), ConflictError (it is not deleted). */
+  /**
+   * @throws NotFoundError (no such model), ConflictError (it is not deleted, or was deleted
+   *   longer ago than the retention period).
+   */
   restoreModel(name: string, options?: MutationOptions): Promise<RegisteredModel>;
   setModelTag(name: string, key: string, value: string, options?: MutationOptions): Promise<void>;
   /** Idempotent: resolves false when the tag was not there. */
@@ -414,7 +421,8 @@ export interface RegistryApi {
   deleteVersion(ref: string, options?: MutationOptions): Promise<void>;
   /**
    * `ref` must name a number: `NAME@N` or `models:/NAME/N`.
-   * @throws NotFoundError (no such version), ConflictError (it is not deleted).
+   * @throws NotFoundError (no such version), ConflictError (it is not deleted, or was
+   *   deleted longer ago than the retention period, so its files may be collected).
    */
   restoreVersion(ref: string, options?: MutationOptions): Promise<ModelVersion>;
   /**
@@ -498,4 +506,81 @@ export interface RegistryApi {
 
   /** Releases the database and store. Idempotent. */
   close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ maintenance
+
+export interface GcRequest {
+  /** Report what would be collected, change nothing. */
+  readonly dryRun?: boolean;
+  /** Nothing stored more recently than this is collected (default 1 hour). */
+  readonly graceMs?: number;
+}
+
+/** What one garbage collection did (or, in a dry run, would do). */
+export interface GcResult {
+  readonly dryRun: boolean;
+  /** Soft-deleted versions and models keep their files this long (see retentionMs). */
+  readonly retentionMs: number;
+  readonly graceMs: number;
+  /** Distinct manifests kept because a live or still-restorable version uses them. */
+  readonly liveManifests: number;
+  readonly manifestsDeleted: number;
+  readonly filesDeleted: number;
+  readonly chunksTombstoned: number;
+  readonly chunksRevived: number;
+  readonly packsDeleted: number;
+  readonly packsRepacked: number;
+  readonly bytesFreed: number;
+}
+
+export interface IntegrityProblem {
+  /**
+   * pack-unreadable, pack-missing, pack-unindexed, chunk-damaged, chunk-missing,
+   * index-mismatch, file-damaged, manifest-damaged, version-content-missing.
+   */
+  readonly kind: string;
+  /** The damaged object: pack id, chunk id, file sha256, manifest digest or `model@N`. */
+  readonly id: string;
+  readonly message: string;
+}
+
+export interface FsckResult {
+  /** True when no problem was found. */
+  readonly ok: boolean;
+  readonly packs: number;
+  readonly chunks: number;
+  readonly files: number;
+  readonly manifests: number;
+  /** Versions checked: live ones and soft-deleted ones that can still be restored. */
+  readonly versions: number;
+  readonly problems: readonly IntegrityProblem[];
+  /** `model@N` of every checked version whose files cannot all be read back intact. */
+  readonly damagedVersions: readonly string[];
+}
+
+export interface RepairResult {
+  readonly packsIndexed: number;
+  readonly chunksAdded: number;
+  readonly chunksRepointed: number;
+  readonly chunksRemoved: number;
+  /** A full check after repairing: what is still damaged (bytes no pack holds intact). */
+  readonly after: FsckResult;
+}
+
+/**
+ * Operations on the store behind a registry (its owner's tools: `mvault gc`, `fsck`,
+ * `repair`). A remote implementation would expose them to administrators only.
+ */
+export interface RegistryMaintenance {
+  /**
+   * Mark-and-sweep of stored bytes. Live: the files of every version that is not deleted,
+   * or was soft-deleted (itself or its model) less than `retentionMs` + grace ago.
+   * @throws LockedError while another collection runs.
+   */
+  gc(request?: GcRequest): Promise<GcResult>;
+  /** Re-reads and re-verifies every pack, chunk, file and manifest; never modifies. */
+  fsck(): Promise<FsckResult>;
+  /** Rebuilds the chunk index from the packs, then checks again. Never deletes a pack. */
+  repair(): Promise<RepairResult>;
 }

@@ -10,6 +10,11 @@
  * - busy_timeout: concurrent processes wait for the write lock instead of failing.
  * - BEGIN IMMEDIATE for write transactions: takes the write lock up front, so a
  *   read-then-write transaction (e.g. allocating a version number) cannot deadlock.
+ *   SQLite answers some lock conflicts with SQLITE_BUSY without waiting for busy_timeout
+ *   (e.g. while another connection recovers the WAL); BEGIN is retried with backoff then.
+ * - Migrations run in one BEGIN IMMEDIATE transaction, so processes that open a brand-new
+ *   database at the same time apply them once, one after the other; a process that finds
+ *   every migration applied takes no lock at all.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -22,7 +27,7 @@ import {
   SqliteDialect,
   sql,
 } from 'kysely';
-import { ModelvaultError } from '../core/errors.js';
+import { LockedError, ModelvaultError } from '../core/errors.js';
 
 /** A named schema migration. Names sort in application order (`0001_…`, `0002_…`). */
 export interface NamedMigration {
@@ -54,35 +59,124 @@ class StaticMigrations implements MigrationProvider {
   }
 }
 
+/** Kysely's bookkeeping table (its Migrator's default name). */
+const MIGRATION_TABLE = 'kysely_migration';
+/** SQLite waits this long for a lock (busy_timeout) before it answers SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 30_000;
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'));
+}
+
+/**
+ * Runs `fn`, retrying while SQLite answers SQLITE_BUSY, with exponential backoff and
+ * jitter (10 ms to 1 s), for at most BUSY_TIMEOUT_MS in all. Only for statements that
+ * change nothing when they fail (BEGIN, PRAGMA): some lock conflicts fail at once instead
+ * of waiting for busy_timeout.
+ * @throws LockedError when the database stays busy.
+ */
+async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      if (Date.now() >= deadline) {
+        throw new LockedError(
+          `the metadata database is busy (${what}): another process holds its lock`,
+          { attempts: attempt },
+        );
+      }
+      const delay = Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** True when the database records every one of `names` as applied (no lock taken). */
+async function allApplied<DB>(db: Kysely<DB>, names: readonly string[]): Promise<boolean> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${sql.table(
+      MIGRATION_TABLE,
+    )}`.execute(db);
+    const applied = new Set(rows.map((r) => r.name));
+    return names.every((n) => applied.has(n));
+  } catch {
+    return false; // no migration table yet: a new database
+  }
+}
+
+/**
+ * Applies the pending migrations inside one write transaction (BEGIN IMMEDIATE), so
+ * concurrent openers queue on the write lock and the later ones find nothing to do.
+ */
+async function migrate<DB>(db: Kysely<DB>, migrations: readonly NamedMigration[]): Promise<void> {
+  const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
+  if (
+    await allApplied(
+      db,
+      sorted.map((m) => m.name),
+    )
+  )
+    return;
+  await db.connection().execute(async (conn) => {
+    await retryBusy('migrating', () => sql`BEGIN IMMEDIATE`.execute(conn));
+    try {
+      const migrator = new Migrator({
+        db: conn,
+        provider: new StaticMigrations(sorted),
+        migrationTableName: MIGRATION_TABLE,
+        // This function's transaction holds the write lock for the whole run.
+        disableTransactions: true,
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+        throw new ModelvaultError(
+          'INTERNAL',
+          `database migration ${failed} failed: ${String((error as Error).message ?? error)}`,
+          { migration: failed },
+          { cause: error },
+        );
+      }
+      await sql`COMMIT`.execute(conn);
+    } catch (e) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
 /**
  * Opens (creating if needed) the database and applies every migration not yet applied.
- * Safe to call from several processes at once: migrations are serialised by Kysely's
- * migration lock. Throws ModelvaultError('INTERNAL') naming the failed migration.
+ * Safe to call from several processes at once (see the module comment).
+ * @throws ModelvaultError('INTERNAL') naming the failed migration; LockedError when the
+ *   database stays busy.
  */
 export async function openDatabase<DB>(
   config: DatabaseConfig,
   migrations: readonly NamedMigration[],
 ): Promise<Database<DB>> {
   if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
-  const raw = new SqliteDatabase(config.path, { timeout: 30_000 });
-  raw.pragma('journal_mode = WAL');
+  const raw = new SqliteDatabase(config.path, { timeout: BUSY_TIMEOUT_MS });
+  raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  try {
+    // Switching a new database to WAL needs an exclusive lock, which another opener may hold.
+    await retryBusy('opening', async () => raw.pragma('journal_mode = WAL'));
+  } catch (e) {
+    raw.close();
+    throw e;
+  }
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
-  raw.pragma('busy_timeout = 30000');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
-
-  const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
-  const migrator = new Migrator({ db, provider: new StaticMigrations(sorted) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  try {
+    await migrate(db, migrations);
+  } catch (e) {
     await db.destroy();
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new ModelvaultError(
-      'INTERNAL',
-      `database migration ${failed} failed: ${String((error as Error).message ?? error)}`,
-      { migration: failed },
-      { cause: error },
-    );
+    throw e;
   }
 
   return {
@@ -90,7 +184,7 @@ export async function openDatabase<DB>(
     kind: 'sqlite',
     writeTransaction: <T>(fn: (trx: Kysely<DB>) => Promise<T>) =>
       db.connection().execute(async (conn) => {
-        await sql`BEGIN IMMEDIATE`.execute(conn);
+        await retryBusy('starting a write', () => sql`BEGIN IMMEDIATE`.execute(conn));
         try {
           const result = await fn(conn);
           await sql`COMMIT`.execute(conn);

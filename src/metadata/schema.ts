@@ -1,5 +1,6 @@
 /**
- * Kysely table types of the registry's metadata tables (migration `0100-registry`).
+ * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
+ * `0101-model-card`).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
  * - timestamps are integer milliseconds since the epoch (`bigint` columns);
@@ -55,6 +56,8 @@ export interface ModelVersionsTable {
   run_id: string | null;
   source: string | null;
   deleted_at: number | null;
+  /** Text of the README.md at the root of the version's files (migration 0101); null if none. */
+  model_card: string | null;
 }
 
 export interface VersionTagsTable {

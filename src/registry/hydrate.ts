@@ -170,6 +170,7 @@ export async function hydrateVersions(
       size: r.size,
       fileCount: r.file_count,
       description: r.description,
+      modelCard: r.model_card ?? null,
       createdBy: r.created_by,
       createdAt: r.created_at,
       updatedAt: r.updated_at,

@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../core/errors.js';
 export const LIMITS = {
   actor: 256,
   description: 256 * 1024,
+  modelCard: 1024 * 1024,
   tagValue: 8000,
   paramValue: 8000,
   runId: 256,

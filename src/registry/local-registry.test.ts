@@ -9,7 +9,7 @@ afterEach(async () => {
 });
 
 describe('LocalRegistry', () => {
-  it('reports push and pull as unsupported until a content store is wired in', async () => {
+  it('reports push and pull as unsupported without a content store', async () => {
     t = await openTempRegistry();
     await expect(t.registry.push('./model', { model: 'm' })).rejects.toMatchObject({
       code: 'UNSUPPORTED',

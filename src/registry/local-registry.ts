@@ -1,9 +1,11 @@
 /**
  * The registry over a local metadata database: composes the model, version, alias,
  * search, diff and audit services into the RegistryApi that the CLI and the server use.
- * push/pull need the storage engine and are not wired yet (UNSUPPORTED).
+ * push and pull go through a ContentStore (the storage engine); without one they are
+ * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
 import { userInfo } from 'node:os';
+import type { Sha256Hex } from '../core/digest.js';
 import { ModelvaultError } from '../core/errors.js';
 import type {
   AliasChange,
@@ -30,19 +32,34 @@ import type {
 } from '../core/registry-api.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
+import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
 import { diffVersions, type ManifestEntriesReader } from './diff-service.js';
+import { detectGitCode } from './git-lineage.js';
+import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
 import type { RegistryContext } from './registry-context.js';
+import { DELETED_RETENTION_MS } from './retention.js';
 import { SearchService } from './search-service.js';
-import { VersionService } from './version-service.js';
+import { checkVersionFields, VersionService } from './version-service.js';
 
 export interface LocalRegistryOptions {
   readonly database: Database<RegistryDB>;
-  /** Reads manifest entries for file diffs; without it, diffs of different content have `files: null`. */
+  /** The storage engine for push, pull and file diffs. Without it, push/pull are UNSUPPORTED. */
+  readonly content?: ContentStore;
+  /**
+   * Reads manifest entries for file diffs. Default: from `content`; without either, diffs
+   * of different content have `files: null`.
+   */
   readonly manifests?: ManifestEntriesReader;
+  /**
+   * How long a soft-deleted version or model can be restored (garbage collection keeps its
+   * files that long). Default DELETED_RETENTION_MS, 30 days.
+   */
+  readonly retentionMs?: number;
   /** Actor of mutations whose options name none. Default: the OS user name. */
   readonly defaultActor?: string;
   /** Default Date.now. */
@@ -65,7 +82,12 @@ export class LocalRegistry implements RegistryApi {
   private readonly versions: VersionService;
   private readonly aliases: AliasService;
   private readonly search: SearchService;
+  private readonly content: ContentStore | undefined;
+  private readonly manifests: ManifestEntriesReader | undefined;
   private closed = false;
+
+  /** What the services share: clock, retention, default actor (for subclasses too). */
+  protected readonly context: RegistryContext;
 
   constructor(private readonly options: LocalRegistryOptions) {
     const ctx: RegistryContext = {
@@ -73,7 +95,14 @@ export class LocalRegistry implements RegistryApi {
       now: options.clock ?? Date.now,
       defaultActor: options.defaultActor ?? osUser(),
       dialect: options.database.kind,
+      retentionMs: options.retentionMs ?? DELETED_RETENTION_MS,
     };
+    this.context = ctx;
+    const content = options.content;
+    this.content = content;
+    this.manifests =
+      options.manifests ??
+      (content && (async (digest) => (await content.getManifest(digest)).entries));
     this.audit = new AuditService(ctx);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
@@ -190,7 +219,7 @@ export class LocalRegistry implements RegistryApi {
 
   async diffVersions(a: string, b: string): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
-    return diffVersions(va, vb, this.options.manifests);
+    return diffVersions(va, vb, this.manifests);
   }
 
   auditLog(query?: AuditQuery): Promise<SearchResult<AuditEvent>> {
@@ -205,26 +234,73 @@ export class LocalRegistry implements RegistryApi {
     return this.audit.export(query);
   }
 
-  /** Not wired yet: needs the storage engine. @throws ModelvaultError('UNSUPPORTED') */
+  /**
+   * Ingests `source`, then registers it (see RegistryApi.push). Everything that can be
+   * checked without the files — names, keys, parents — is checked before ingesting. When
+   * no code lineage is given and `source` is in a git work tree, its remote, HEAD commit
+   * and dirty flag are recorded; a README.md at the root becomes the model card unless
+   * `modelCard` is given.
+   * @throws ModelvaultError('UNSUPPORTED') without a content store.
+   */
   async push(
-    _source: string,
-    _options: PushOptions,
+    source: string,
+    options: PushOptions,
   ): Promise<{ version: ModelVersion; stats: TransferStats }> {
-    throw new ModelvaultError(
-      'UNSUPPORTED',
-      'push is not available: no content store is configured',
-    );
+    const content = this.requireContent('push');
+    const { onProgress, signal, ...input } = options;
+    checkVersionFields(input);
+    const createModelIfMissing = input.createModelIfMissing ?? true;
+    if (!createModelIfMissing) await this.models.get(input.model);
+    for (const parent of input.lineage?.parents ?? []) await this.versions.get(parent);
+    const code =
+      input.lineage?.code === undefined ? detectGitCode(source) : Promise.resolve(undefined);
+    const { manifest, stats } = await content.ingestTree(source, {
+      ...(onProgress ? { onProgress } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const detected = await code;
+    const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
+    const version = await this.versions.create({
+      ...input,
+      ...(modelCard === null ? {} : { modelCard }),
+      manifest: {
+        digest: manifest.digest,
+        size: manifest.totalSize,
+        fileCount: manifest.entries.length,
+      },
+      lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
+      createModelIfMissing,
+    });
+    return { version, stats };
   }
-  /** Not wired yet: needs the storage engine. @throws ModelvaultError('UNSUPPORTED') */
+
+  /**
+   * Writes the version's files under `dest`, every chunk and file digest verified.
+   * @throws ModelvaultError('UNSUPPORTED') without a content store; CorruptionError naming
+   *   the damaged file and chunk; InvalidArgumentError when `dest` is not empty.
+   */
   async pull(
-    _ref: string,
-    _dest: string,
-    _options?: PullOptions,
+    ref: string,
+    dest: string,
+    options: PullOptions = {},
   ): Promise<{ version: ModelVersion; files: number; bytes: number }> {
-    throw new ModelvaultError(
-      'UNSUPPORTED',
-      'pull is not available: no content store is configured',
-    );
+    const content = this.requireContent('pull');
+    const version = await this.versions.get(ref);
+    await content.materialize(version.digest as Sha256Hex, dest, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return { version, files: version.fileCount, bytes: version.size };
+  }
+
+  private requireContent(operation: string): ContentStore {
+    if (!this.content) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        `${operation} is not available: no content store is configured`,
+      );
+    }
+    return this.content;
   }
 
   async close(): Promise<void> {
@@ -235,7 +311,10 @@ export class LocalRegistry implements RegistryApi {
 }
 
 /** The registry's migrations, in order: run by whoever opens the metadata database. */
-export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [registryMigration];
+export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
+  registryMigration,
+  modelCardMigration,
+];
 
 /**
  * Opens (creating and migrating if needed) the SQLite database at `path` and a registry

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
+import { DELETED_RETENTION_MS } from './retention.js';
 
 let t: TempRegistry;
 beforeEach(async () => {
@@ -127,6 +128,22 @@ describe('models', () => {
     const restored = await t.registry.restoreModel('m');
     expect(restored.deletedAt).toBeNull();
     expect((await t.registry.getModel('m')).name).toBe('m');
+  });
+
+  it('can restore a model only within the retention period', async () => {
+    await t.registry.createModel({ name: 'old' });
+    await t.registry.createModel({ name: 'recent' });
+    const start = t.clock();
+    await t.registry.deleteModel('old');
+    t.clock.set(start + DELETED_RETENTION_MS - 1000);
+    await t.registry.deleteModel('recent');
+    t.clock.set(start + DELETED_RETENTION_MS + 1000);
+    await expect(t.registry.restoreModel('old')).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message:
+        "model 'old' was deleted more than 30 days ago: its files may have been garbage-collected, so it cannot be restored",
+    });
+    expect((await t.registry.restoreModel('recent')).deletedAt).toBeNull();
   });
 
   it('lists models by name across pages', async () => {

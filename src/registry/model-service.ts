@@ -23,6 +23,7 @@ import { hydrateModels } from './hydrate.js';
 import { checkOptionalText, checkText, LIMITS, stringEntries } from './input-checks.js';
 import { findModel } from './lookups.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
+import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';
 
 export interface NewModel {
@@ -168,12 +169,16 @@ export class ModelService {
     });
   }
 
-  /** @throws NotFoundError (no such model), ConflictError (not deleted). */
+  /**
+   * @throws NotFoundError (no such model), ConflictError (not deleted, or deleted longer
+   *   than the retention period ago).
+   */
   async restore(name: string, options?: MutationOptions): Promise<RegisteredModel> {
     return this.mutate(name, options, { includeDeleted: true }, async (trx, row, actor, now) => {
       if (row.deleted_at === null) {
         throw new ConflictError(`model '${row.name}' is not deleted`, { model: row.name });
       }
+      checkRestorable(`model '${row.name}'`, row.deleted_at, now, this.ctx.retentionMs);
       await trx
         .updateTable('registered_models')
         .set({ deleted_at: null, updated_at: now })

@@ -1,6 +1,6 @@
 /**
- * What every registry service shares: the database, the clock, who acts by default, and
- * the SQL dialect the search compiler targets.
+ * What every registry service shares: the database, the clock, who acts by default, the
+ * SQL dialect the search compiler targets, and how long deleted things stay restorable.
  */
 import type { MutationOptions } from '../core/registry-api.js';
 import type { Database } from '../metadata/database.js';
@@ -15,6 +15,8 @@ export interface RegistryContext {
   /** The actor of a mutation whose options name none. */
   readonly defaultActor: string;
   readonly dialect: SqlDialectName;
+  /** How long a soft-deleted version or model stays restorable (retention.ts). */
+  readonly retentionMs: number;
 }
 
 /** The validated actor of a mutation. @throws InvalidArgumentError */

@@ -91,6 +91,30 @@ describe('createVersion', () => {
     expect(actions).toEqual(['model.created', 'version.created']);
   });
 
+  it('keeps the model card, null when none is given, and checks its size', async () => {
+    const plain = await t.registry.createVersion({
+      model: 'carded',
+      manifest: manifest('c1'),
+      createModelIfMissing: true,
+    });
+    expect(plain.modelCard).toBeNull();
+    const card = '# Fraud detector\n\nTrained on Q3.\n';
+    const v = await t.registry.createVersion({
+      model: 'carded',
+      manifest: manifest('c2'),
+      modelCard: card,
+    });
+    expect(v.modelCard).toBe(card);
+    expect((await t.registry.getVersion('carded@2')).modelCard).toBe(card);
+    await expect(
+      t.registry.createVersion({
+        model: 'carded',
+        manifest: manifest('c3'),
+        modelCard: 'x'.repeat(1024 * 1024 + 1),
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('validates its input before writing anything', async () => {
     await t.registry.createModel({ name: 'm' });
     const bad = [

@@ -48,6 +48,7 @@ import {
 } from './lookups.js';
 import type { ModelService } from './model-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
+import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';
 
 /** `production` → `Production`. @throws InvalidArgumentError */
@@ -90,6 +91,7 @@ interface NewVersion {
   readonly size: number;
   readonly fileCount: number;
   readonly description: string | null;
+  readonly modelCard: string | null;
   readonly metrics: readonly Point[];
   readonly params: readonly [string, string][];
   readonly tags: readonly [string, string][];
@@ -104,14 +106,15 @@ interface NewVersion {
   } | null;
 }
 
-/** Validates everything that can be checked before taking the write lock. */
-function checkNewVersion(input: CreateVersionInput): NewVersion {
+/**
+ * Validates everything about a new version except its manifest: what `push` checks before
+ * it spends time ingesting files. @throws InvalidArgumentError
+ */
+export function checkVersionFields(
+  input: Omit<CreateVersionInput, 'manifest'>,
+): Omit<NewVersion, 'digest' | 'size' | 'fileCount'> {
   if (input === null || typeof input !== 'object') {
     throw new InvalidArgumentError('version input must be an object');
-  }
-  const manifest = input.manifest;
-  if (manifest === null || typeof manifest !== 'object') {
-    throw new InvalidArgumentError('manifest {digest, size, fileCount} is required');
   }
   const lineage = input.lineage ?? {};
   if (lineage === null || typeof lineage !== 'object') {
@@ -142,10 +145,8 @@ function checkNewVersion(input: CreateVersionInput): NewVersion {
   }
   return {
     model: validateModelName(input.model),
-    digest: parseSha256(String(manifest.digest), 'manifest digest'),
-    size: checkCount(manifest.size, 'manifest size'),
-    fileCount: checkCount(manifest.fileCount, 'manifest fileCount'),
     description: checkOptionalText(input.description, 'description', LIMITS.description),
+    modelCard: checkOptionalText(input.modelCard, 'model card', LIMITS.modelCard),
     metrics: plainEntries(input.metrics, 'metrics').map(([key, value]) =>
       checkPoint({ key, value: value as number }),
     ),
@@ -168,6 +169,21 @@ function checkNewVersion(input: CreateVersionInput): NewVersion {
           gitDirty: code.gitDirty === undefined ? null : code.gitDirty ? 1 : 0,
         }
       : null,
+  };
+}
+
+/** Validates everything that can be checked before taking the write lock. */
+function checkNewVersion(input: CreateVersionInput): NewVersion {
+  const fields = checkVersionFields(input);
+  const manifest = input.manifest;
+  if (manifest === null || typeof manifest !== 'object') {
+    throw new InvalidArgumentError('manifest {digest, size, fileCount} is required');
+  }
+  return {
+    ...fields,
+    digest: parseSha256(String(manifest.digest), 'manifest digest'),
+    size: checkCount(manifest.size, 'manifest size'),
+    fileCount: checkCount(manifest.fileCount, 'manifest fileCount'),
   };
 }
 
@@ -233,6 +249,7 @@ export class VersionService {
           size: v.size,
           file_count: v.fileCount,
           description: v.description,
+          model_card: v.modelCard,
           created_by: actor,
           created_at: now,
           updated_at: now,
@@ -458,7 +475,10 @@ export class VersionService {
     });
   }
 
-  /** @throws InvalidArgumentError (ref is not a number), NotFoundError, ConflictError (not deleted). */
+  /**
+   * @throws InvalidArgumentError (ref is not a number), NotFoundError, ConflictError (not
+   *   deleted, or deleted longer than the retention period ago).
+   */
   async restore(ref: string, options?: MutationOptions): Promise<ModelVersion> {
     const parsed = parseRef(ref);
     if (parsed.kind !== 'number') {
@@ -472,6 +492,7 @@ export class VersionService {
         throw new ConflictError(`version '${r.label}' is not deleted`, { version: r.label });
       }
       const now = this.ctx.now();
+      checkRestorable(`version '${r.label}'`, r.version.deleted_at, now, this.ctx.retentionMs);
       await trx
         .updateTable('model_versions')
         .set({ deleted_at: null, updated_at: now })

@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { describePeriod } from '../../registry/retention.js';
+import { type CommandKit, examples } from '../command-kit.js';
+import { formatBytes } from '../format.js';
+import { parseDuration } from '../parse-args.js';
+
+export function registerGc(program: Command, kit: CommandKit): void {
+  program
+    .command('gc')
+    .description('reclaim the space of files no live or restorable version uses')
+    .option('--dry-run', 'report what would be reclaimed, change nothing')
+    .option('--grace <duration>', 'keep anything stored more recently (default 1h)', parseDuration)
+    .addHelpText(
+      'after',
+      `${examples('mvault gc --dry-run', 'mvault gc', 'mvault gc --grace 10m')}
+Kept: the files of every version that is not deleted, or was deleted (or whose model was)
+less than 30 days ago — those can still be restored. Safe to run while others push.
+`,
+    )
+    .action(
+      kit.action(async (run, opts: { dryRun?: boolean; grace?: number }) => {
+        const result = await (await run.registry()).gc({
+          dryRun: opts.dryRun === true,
+          ...(opts.grace !== undefined ? { graceMs: opts.grace } : {}),
+        });
+        run.emit(result, () => {
+          const would = result.dryRun ? 'would remove' : 'removed';
+          return [
+            `kept ${result.liveManifests} manifest(s) of live versions and of versions deleted less than ${describePeriod(result.retentionMs)} ago`,
+            `${would} ${result.manifestsDeleted} manifest(s), ${result.filesDeleted} file(s), ${result.chunksTombstoned} chunk(s) marked dead`,
+            result.dryRun
+              ? ''
+              : `deleted ${result.packsDeleted} pack(s), repacked ${result.packsRepacked}; freed ${formatBytes(result.bytesFreed)}`,
+          ]
+            .filter((l) => l !== '')
+            .join('\n');
+        });
+      }),
+    );
+}

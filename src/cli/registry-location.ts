@@ -1,0 +1,111 @@
+/**
+ * Where the registry is, and the one place the CLI chooses local or remote (DESIGN §8):
+ *
+ * 1. `--registry PATH|URL`, else
+ * 2. the `MODELVAULT_REGISTRY` environment variable, else
+ * 3. the nearest `.modelvault` directory, walking up from the working directory.
+ *
+ * A PATH is the registry directory itself, or a directory with a `.modelvault` in it. A
+ * URL (`http://…`) names a remote server, which this version cannot talk to yet.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { ModelvaultError, NotFoundError } from '../core/errors.js';
+import type { MaintainedRegistry } from '../registry/registry-directory.js';
+import { isRegistryDirectory } from '../registry/registry-root.js';
+
+export const REGISTRY_DIR_NAME = '.modelvault';
+export const REGISTRY_ENV = 'MODELVAULT_REGISTRY';
+export const USER_ENV = 'MODELVAULT_USER';
+
+export interface LocationInput {
+  readonly flag: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** The path or URL the user named, if any (flag first, then the environment). */
+export function namedLocation(input: LocationInput): string | undefined {
+  const named = input.flag ?? input.env[REGISTRY_ENV];
+  return named === undefined || named === '' ? undefined : named;
+}
+
+function isUrl(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+}
+
+function remoteUnsupported(url: string): never {
+  throw new ModelvaultError(
+    'UNSUPPORTED',
+    `remote registries are not supported yet: '${url}' (use a local registry path)`,
+    { registry: url },
+  );
+}
+
+/**
+ * The registry directory to open.
+ * @throws NotFoundError with a hint to run `mvault init`; ModelvaultError('UNSUPPORTED')
+ *   for a URL.
+ */
+export async function locateRegistry(input: LocationInput): Promise<string> {
+  const named = namedLocation(input);
+  if (named !== undefined) {
+    if (isUrl(named)) remoteUnsupported(named);
+    const path = resolve(input.cwd, named);
+    if (await isRegistryDirectory(path)) return path;
+    if (await isRegistryDirectory(join(path, REGISTRY_DIR_NAME))) {
+      return join(path, REGISTRY_DIR_NAME);
+    }
+    throw new NotFoundError(
+      `no Modelvault registry at '${path}': run 'mvault init ${named}' to create one there`,
+      { path },
+    );
+  }
+  let dir = resolve(input.cwd);
+  for (;;) {
+    const candidate = join(dir, REGISTRY_DIR_NAME);
+    if (await isRegistryDirectory(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new NotFoundError(
+    `no Modelvault registry found in '${resolve(input.cwd)}' or any parent directory: run 'mvault init' to create one here, or pass --registry PATH (or set ${REGISTRY_ENV})`,
+    { cwd: resolve(input.cwd) },
+  );
+}
+
+/**
+ * The directory `mvault init [PATH]` creates: PATH/.modelvault, else the named location
+ * as given, else ./.modelvault.
+ */
+export function initLocation(input: LocationInput, path: string | undefined): string {
+  if (path !== undefined) return resolve(input.cwd, path, REGISTRY_DIR_NAME);
+  const named = namedLocation(input);
+  if (named !== undefined) {
+    if (isUrl(named)) remoteUnsupported(named);
+    return resolve(input.cwd, named);
+  }
+  return resolve(input.cwd, REGISTRY_DIR_NAME);
+}
+
+export interface OpenedRegistry {
+  readonly root: string;
+  readonly registry: MaintainedRegistry;
+}
+
+/**
+ * Opens the registry at `root` (a local directory today; a client for URLs later). The
+ * storage engine and database are loaded here, on first use, so that `--help` and usage
+ * errors answer without loading them.
+ */
+export async function openRegistryAt(
+  root: string,
+  options: { readonly create?: boolean; readonly actor?: string | undefined },
+): Promise<OpenedRegistry> {
+  const { openRegistryDirectory } = await import('../registry/registry-directory.js');
+  const dir = await openRegistryDirectory(root, {
+    ...(options.create ? { create: true } : {}),
+    ...(options.actor ? { defaultActor: options.actor } : {}),
+  });
+  return { root, registry: dir.registry };
+}

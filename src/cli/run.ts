@@ -1,0 +1,144 @@
+/**
+ * What a command's action gets: the global options, the registry (opened on first use,
+ * closed after the action), output helpers that honour `--json`, progress bars, and an
+ * abort signal tied to Ctrl-C. Command files use this and the RegistryApi, nothing else.
+ *
+ * Output contract: with `--json`, stdout carries exactly one JSON document (the command's
+ * result, or `{error: {code, message, details}}`); without it, stdout carries text for
+ * people. Errors, hints and progress go to stderr either way.
+ */
+import type { MaintainedRegistry } from '../registry/registry-directory.js';
+import { type ProgressBar, startProgress } from './progress.js';
+import {
+  locateRegistry,
+  type OpenedRegistry,
+  openRegistryAt,
+  USER_ENV,
+} from './registry-location.js';
+
+export interface CliEnvironment {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface GlobalOptions {
+  readonly json?: boolean;
+  readonly registry?: string;
+}
+
+/** True when color may be used on `stream` (a terminal, and NO_COLOR unset or empty). */
+export function useColor(cli: CliEnvironment, stream: { isTTY?: boolean }): boolean {
+  const noColor = cli.env.NO_COLOR;
+  return Boolean(stream.isTTY) && (noColor === undefined || noColor === '');
+}
+
+/** `error:`, in red when stderr is a terminal that may have color. */
+export function errorPrefix(cli: CliEnvironment): string {
+  return useColor(cli, cli.stderr) ? '\u001b[31merror:\u001b[39m' : 'error:';
+}
+
+export function writeJson(cli: CliEnvironment, value: unknown): void {
+  cli.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export class Run {
+  /** The exit code the command asks for when it completes without throwing. */
+  exitCode = 0;
+  private opened: OpenedRegistry | undefined;
+  private bars: ProgressBar[] = [];
+  private abort: AbortController | undefined;
+  private readonly onSigint = () => this.abort?.abort(new Error('interrupted'));
+
+  constructor(
+    readonly cli: CliEnvironment,
+    readonly globals: GlobalOptions,
+  ) {}
+
+  get json(): boolean {
+    return this.globals.json === true;
+  }
+
+  /** The acting user: MODELVAULT_USER, else the registry's default (the OS user). */
+  get actor(): string | undefined {
+    const user = this.cli.env[USER_ENV];
+    return user === undefined || user === '' ? undefined : user;
+  }
+
+  /** Locates and opens the registry (once). */
+  async registry(): Promise<MaintainedRegistry> {
+    if (!this.opened) {
+      const root = await locateRegistry({
+        flag: this.globals.registry,
+        env: this.cli.env,
+        cwd: this.cli.cwd,
+      });
+      this.opened = await openRegistryAt(root, { actor: this.actor });
+    }
+    return this.opened.registry;
+  }
+
+  /** Opens (creating) the registry at `root`: only `init` does this. */
+  async createRegistry(root: string): Promise<MaintainedRegistry> {
+    this.opened = await openRegistryAt(root, { create: true, actor: this.actor });
+    return this.opened.registry;
+  }
+
+  /** Prints the result: `value` as JSON under --json, else `human()`'s text. */
+  emit(value: unknown, human: () => string): void {
+    if (this.json) {
+      writeJson(this.cli, value);
+      return;
+    }
+    const text = human();
+    if (text !== '') this.cli.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** A line for people on stderr (hints, summaries next to streamed output). */
+  note(text: string): void {
+    this.cli.stderr.write(`${text}\n`);
+  }
+
+  /** A hint on stderr, for people only, when a listing has another page. */
+  morePages(nextPageToken: string | undefined, command: string): void {
+    if (nextPageToken !== undefined && !this.json) {
+      this.note(`more results: ${command} --page-token ${nextPageToken}`);
+    }
+  }
+
+  /**
+   * Reports a failed check (fsck damage, a broken audit chain): `error: message` on
+   * stderr, and the exit code the command ends with. The result itself is emitted as usual.
+   */
+  fail(exitCode: number, message: string): void {
+    this.cli.stderr.write(`${errorPrefix(this.cli)} ${message}\n`);
+    this.exitCode = exitCode;
+  }
+
+  /** A progress bar on stderr when it is a terminal; undefined otherwise. */
+  progress(label: string): ProgressBar | undefined {
+    const bar = startProgress(this.cli.stderr, label);
+    if (bar) this.bars.push(bar);
+    return bar;
+  }
+
+  /** Aborted by Ctrl-C (SIGINT) while the command runs. */
+  signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      process.once('SIGINT', this.onSigint);
+    }
+    return this.abort.signal;
+  }
+
+  /** Stops progress bars, releases the registry and the SIGINT handler. */
+  async close(): Promise<void> {
+    for (const bar of this.bars) bar.stop();
+    this.bars = [];
+    if (this.abort) process.removeListener('SIGINT', this.onSigint);
+    const opened = this.opened;
+    this.opened = undefined;
+    await opened?.registry.close();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The embedded registry (DESIGN §7): one directory holding the store and the registry's
+ * metadata in the same SQLite database. Opens the store directory with the registry's
+ * migrations and composes a LocalRegistry over the same Database and the store, plus the
+ * maintenance operations that need the storage engine itself (gc, fsck, repair).
+ *
+ * Retention (retention.ts): a soft-deleted version or model can be restored for
+ * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
+ * then collects them. Expired versions keep their rows (history), not their files.
+ */
+import type { Sha256Hex } from '../core/digest.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type {
+  FsckResult,
+  GcRequest,
+  GcResult,
+  IntegrityProblem,
+  RegistryApi,
+  RegistryMaintenance,
+  RepairResult,
+} from '../core/registry-api.js';
+import type { Database } from '../metadata/database.js';
+import type { RegistryDB } from '../metadata/schema.js';
+import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
+import { collectGarbage } from '../storage/garbage-collector.js';
+import type { StorageTables } from '../storage/index/storage-schema.js';
+import type { Store } from '../storage/store.js';
+import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
+import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
+import { retainedVersions } from './retention.js';
+import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
+
+/** Nothing stored more recently than this is collected unless a gc asks otherwise. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+
+export interface OpenRegistryDirectoryOptions {
+  /** Create the directory (store and database) if it is not a registry yet. */
+  readonly create?: boolean;
+  /** Actor of mutations whose options name none. Default: the OS user name. */
+  readonly defaultActor?: string;
+  /** The registry's clock (timestamps of versions, events, deletions). Default Date.now. */
+  readonly clock?: () => number;
+  /** How long soft-deleted versions and models stay restorable. Default 30 days. */
+  readonly retentionMs?: number;
+  readonly packTargetSize?: number;
+  readonly chunking?: ChunkingParams;
+}
+
+export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
+
+export interface RegistryDirectory {
+  readonly root: string;
+  readonly registry: MaintainedRegistry;
+  readonly store: Store;
+  /** Closes the registry, the store and the database (the same as registry.close()). */
+  close(): Promise<void>;
+}
+
+type Tables = RegistryDB & StorageTables;
+
+/** The registry's view of the shared database (it holds the storage tables too). */
+function registryDatabase(dir: StoreDirectory<Tables>): Database<RegistryDB> {
+  return dir.database as unknown as Database<RegistryDB>;
+}
+
+class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
+  private directoryClosed = false;
+
+  constructor(
+    private readonly dir: StoreDirectory<Tables>,
+    options: OpenRegistryDirectoryOptions,
+  ) {
+    super({
+      database: registryDatabase(dir),
+      content: dir.store,
+      ownsDatabase: false,
+      ...(options.defaultActor !== undefined ? { defaultActor: options.defaultActor } : {}),
+      ...(options.clock !== undefined ? { clock: options.clock } : {}),
+      ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
+    });
+  }
+
+  async gc(request: GcRequest = {}): Promise<GcResult> {
+    const graceMs = request.graceMs ?? DEFAULT_GC_GRACE_MS;
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
+      throw new InvalidArgumentError('gc grace period must be a non-negative number of ms');
+    }
+    const dryRun = request.dryRun ?? false;
+    // Deletion times come from the registry's clock; the store's own times are wall clock,
+    // which collectGarbage reads itself.
+    const cutoff = this.context.now() - this.context.retentionMs - graceMs;
+    const live = new Set(
+      (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
+    );
+    const report = await collectGarbage(this.dir.store, { liveManifests: live, graceMs, dryRun });
+    return {
+      dryRun,
+      retentionMs: this.context.retentionMs,
+      graceMs,
+      liveManifests: live.size,
+      manifestsDeleted: report.manifestsDeleted,
+      filesDeleted: report.filesDeleted,
+      chunksTombstoned: report.chunksTombstoned,
+      chunksRevived: report.chunksRevived,
+      packsDeleted: report.packsDeleted,
+      packsRepacked: report.packsRepacked,
+      bytesFreed: report.bytesFreed,
+    };
+  }
+
+  async fsck(): Promise<FsckResult> {
+    return this.withVersions(await checkStore(this.dir.store));
+  }
+
+  async repair(): Promise<RepairResult> {
+    const r = await repairStore(this.dir.store);
+    return {
+      packsIndexed: r.packsIndexed,
+      chunksAdded: r.chunksAdded,
+      chunksRepointed: r.chunksRepointed,
+      chunksRemoved: r.chunksRemoved,
+      after: await this.withVersions(r.after),
+    };
+  }
+
+  /** Adds the registry's view to a store check: which restorable versions are affected. */
+  private async withVersions(report: CheckReport): Promise<FsckResult> {
+    const versions = await retainedVersions(
+      registryDatabase(this.dir).db,
+      this.context.now() - this.context.retentionMs,
+    );
+    const problems: IntegrityProblem[] = report.problems.map((p) => ({
+      kind: p.kind,
+      id: p.id,
+      message: p.message,
+    }));
+    const damaged = new Set(report.damagedManifests);
+    const stored = new Map<string, boolean>();
+    const damagedVersions: string[] = [];
+    for (const v of versions) {
+      const label = `${v.model}@${v.version}`;
+      let present = stored.get(v.digest);
+      if (present === undefined) {
+        present = await this.dir.store.getManifest(v.digest as Sha256Hex).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof NotFoundError) return false;
+            return true; // unreadable: already reported as manifest-damaged
+          },
+        );
+        stored.set(v.digest, present);
+      }
+      if (!present) {
+        problems.push({
+          kind: 'version-content-missing',
+          id: label,
+          message: `version '${label}': its manifest ${v.digest} is not stored`,
+        });
+        damagedVersions.push(label);
+      } else if (damaged.has(v.digest)) {
+        damagedVersions.push(label);
+      }
+    }
+    return {
+      ok: problems.length === 0,
+      packs: report.packs,
+      chunks: report.chunks,
+      files: report.files,
+      manifests: report.manifests,
+      versions: versions.length,
+      problems,
+      damagedVersions,
+    };
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    if (this.directoryClosed) return;
+    this.directoryClosed = true;
+    await this.dir.close();
+  }
+}
+
+/**
+ * Opens the registry directory at `root` (creating it with `create`).
+ * @throws NotFoundError `no Modelvault store at '…' (run 'mvault init')` when it is not one.
+ */
+export async function openRegistryDirectory(
+  root: string,
+  options: OpenRegistryDirectoryOptions = {},
+): Promise<RegistryDirectory> {
+  const dir = await openStoreDirectory<Tables>(root, {
+    migrations: REGISTRY_MIGRATIONS,
+    ...(options.create !== undefined ? { create: options.create } : {}),
+    ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
+    ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
+  });
+  const registry = new DirectoryRegistry(dir, options);
+  return { root, registry, store: dir.store, close: () => registry.close() };
+}
