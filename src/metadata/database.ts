@@ -45,8 +45,16 @@ export interface Database<DB> {
    * Runs `fn` in a transaction that holds the database's write lock from its first
    * statement. Commits when `fn` resolves, rolls back when it throws (and rethrows).
    * Do not nest; do not call other Database methods from inside `fn`.
+   *
+   * `durable: false` is for writes that may be lost on power failure without harm, such
+   * as indexing a pack that is itself already durable (repair re-indexes it): the commit
+   * skips its own fsync, and the next durable commit makes it durable too. A crash of the
+   * process (not the machine) never loses it. Default true.
    */
-  writeTransaction<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  writeTransaction<T>(
+    fn: (trx: Kysely<DB>) => Promise<T>,
+    options?: { readonly durable?: boolean },
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -182,16 +190,28 @@ export async function openDatabase<DB>(
   return {
     db,
     kind: 'sqlite',
-    writeTransaction: <T>(fn: (trx: Kysely<DB>) => Promise<T>) =>
+    writeTransaction: <T>(
+      fn: (trx: Kysely<DB>) => Promise<T>,
+      options?: { readonly durable?: boolean },
+    ) =>
       db.connection().execute(async (conn) => {
-        await retryBusy('starting a write', () => sql`BEGIN IMMEDIATE`.execute(conn));
+        // In WAL mode, synchronous=NORMAL commits without an fsync of the WAL; the next
+        // FULL commit syncs everything before it. Set outside the transaction (SQLite
+        // refuses to change it inside one) and restored before anyone else can commit.
+        const relaxed = options?.durable === false;
+        if (relaxed) await sql`PRAGMA synchronous = NORMAL`.execute(conn);
         try {
-          const result = await fn(conn);
-          await sql`COMMIT`.execute(conn);
-          return result;
-        } catch (e) {
-          await sql`ROLLBACK`.execute(conn).catch(() => undefined);
-          throw e;
+          await retryBusy('starting a write', () => sql`BEGIN IMMEDIATE`.execute(conn));
+          try {
+            const result = await fn(conn);
+            await sql`COMMIT`.execute(conn);
+            return result;
+          } catch (e) {
+            await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+            throw e;
+          }
+        } finally {
+          if (relaxed) await sql`PRAGMA synchronous = FULL`.execute(conn);
         }
       }),
     close: () => db.destroy(),

@@ -12,7 +12,10 @@ import type { StorageTables } from './storage-schema.js';
 /** The slice of metadata's Database the engine needs (structurally compatible). */
 export interface StorageDb {
   readonly db: Kysely<StorageTables>;
-  writeTransaction<T>(fn: (trx: Kysely<StorageTables>) => Promise<T>): Promise<T>;
+  writeTransaction<T>(
+    fn: (trx: Kysely<StorageTables>) => Promise<T>,
+    options?: { readonly durable?: boolean },
+  ): Promise<T>;
 }
 
 export interface ChunkLocation {
@@ -110,28 +113,38 @@ export class ChunkIndex {
    * its first location (the duplicate bytes are reclaimed by GC's repack). Idempotent.
    */
   async addPack(pack: PackRecord, now = Date.now()): Promise<void> {
-    await this.storageDb.writeTransaction(async (trx) => {
-      await trx
-        .insertInto('packs')
-        .values({ id: pack.id, size: pack.size, chunk_count: pack.entries.length, created_at: now })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
-      for (const batch of batches(pack.entries, 200)) {
+    await this.storageDb.writeTransaction(
+      async (trx) => {
         await trx
-          .insertInto('chunks')
-          .values(
-            batch.map((e) => ({
-              id: idToBlob(e.id),
-              pack_id: idToBlob(pack.id),
-              offset: e.offset,
-              length: e.length,
-              dead_since: null,
-            })),
-          )
+          .insertInto('packs')
+          .values({
+            id: pack.id,
+            size: pack.size,
+            chunk_count: pack.entries.length,
+            created_at: now,
+          })
           .onConflict((oc) => oc.column('id').doNothing())
           .execute();
-      }
-    });
+        for (const batch of batches(pack.entries, 200)) {
+          await trx
+            .insertInto('chunks')
+            .values(
+              batch.map((e) => ({
+                id: idToBlob(e.id),
+                pack_id: idToBlob(pack.id),
+                offset: e.offset,
+                length: e.length,
+                dead_since: null,
+              })),
+            )
+            .onConflict((oc) => oc.column('id').doNothing())
+            .execute();
+        }
+        // The pack is durable already; losing this row to a power cut only orphans it until
+        // `repair`, and the file commit that follows syncs it anyway.
+      },
+      { durable: false },
+    );
   }
 
   /**
@@ -275,11 +288,16 @@ export class ChunkIndex {
 
   /** Records a piece's chunk list; idempotent (the first record wins). */
   async putPiece(key: string, chunks: Uint8Array, now = Date.now()): Promise<void> {
-    await this.db
-      .insertInto('piece_cache')
-      .values({ key, chunks, created_at: now })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .execute();
+    // A cache entry lost to a power cut costs one miss: no fsync of its own.
+    await this.storageDb.writeTransaction(
+      (trx) =>
+        trx
+          .insertInto('piece_cache')
+          .values({ key, chunks, created_at: now })
+          .onConflict((oc) => oc.column('key').doNothing())
+          .execute(),
+      { durable: false },
+    );
   }
 
   async getManifestBody(digest: string): Promise<string | undefined> {
