@@ -10,6 +10,7 @@ import type { RegistryDB } from '../metadata/schema.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from '../registry/local-registry.js';
 import { openStoreDirectory } from '../registry/store-directory.js';
 import { UPLOAD_MIGRATIONS } from '../registry/upload-service.js';
+import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { ServerBackend } from './context.js';
 
 export interface OpenBackendOptions {
@@ -18,6 +19,8 @@ export interface OpenBackendOptions {
   /** Actor of mutations (until authentication exists). Default: the OS user. */
   readonly defaultActor?: string;
   readonly packTargetSize?: number;
+  /** Chunking parameters of a store created now (tests use small chunks). */
+  readonly chunking?: ChunkingParams;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -32,6 +35,7 @@ export async function openServerBackend(
   const dir = await openStoreDirectory(root, {
     create: options.create ?? false,
     packTargetSize: options.packTargetSize,
+    ...(options.chunking ? { chunking: options.chunking } : {}),
     migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS],
   });
   const registry = new LocalRegistry({

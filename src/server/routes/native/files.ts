@@ -93,21 +93,20 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
     );
   }
 
-  app.get(
-    '/api/v1/files/:sha256',
-    {
-      schema: {
-        tags,
-        summary: 'Download a file by SHA-256 (Range, If-Range, If-None-Match supported)',
-        params: S.object({ sha256: sha256Param }),
-        response: fileResponses,
-      },
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/api/v1/files/:sha256',
+    schema: {
+      tags,
+      summary: 'Download a file by SHA-256 (Range, If-Range, If-None-Match supported)',
+      params: S.object({ sha256: sha256Param }),
+      response: fileResponses,
     },
-    async (req, reply) => {
+    handler: async (req, reply) => {
       const size = await fileSize(req.params.sha256);
       return sendFile(req, reply, req.params.sha256, size, '/api/v1/files/:sha256');
     },
-  );
+  });
 
   app.get(
     '/api/v1/files/:sha256/chunks',
@@ -169,17 +168,16 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
     },
   );
 
-  app.get(
-    '/api/v1/versions/:ref/files/*',
-    {
-      schema: {
-        tags,
-        summary: 'Download one file of a version by its path (Range supported)',
-        params: S.object({ ref: refParam, '*': S.string({ maxLength: 8192 }) }),
-        response: fileResponses,
-      },
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/api/v1/versions/:ref/files/*',
+    schema: {
+      tags,
+      summary: 'Download one file of a version by its path (Range supported)',
+      params: S.object({ ref: refParam, '*': S.string({ maxLength: 8192 }) }),
+      response: fileResponses,
     },
-    async (req, reply) => {
+    handler: async (req, reply) => {
       const path = validateManifestPath(req.params['*']);
       const v = await registry.getVersion(req.params.ref);
       const m = await store.getManifest(v.digest as Sha256Hex);
@@ -189,5 +187,5 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
       }
       return sendFile(req, reply, entry.sha256, entry.size, '/api/v1/versions/:ref/files/*');
     },
-  );
+  });
 }
