@@ -349,7 +349,7 @@ async function commitLoop(
   metadata: CommitUploadRequest,
   signal: AbortSignal | undefined,
 ): Promise<CommitUploadResult | 'resend'> {
-  for (;;) {
+  for (let polls = 0; ; polls++) {
     try {
       const res = await http.request('POST', `/api/v1/uploads/${uploadId}/commit`, {
         json: metadata,
@@ -357,6 +357,9 @@ async function commitLoop(
       });
       const result = (await res.json()) as CommitUploadResult;
       if (result.state === 'committed') return result;
+      // 202: the server is still verifying; it normally waits before answering, so the
+      // pause only matters against a server configured not to.
+      await sleep(Math.min(1000, 20 * 2 ** Math.min(polls, 6)), signal);
     } catch (e) {
       if (e instanceof ConflictError && e.details?.missing !== undefined) return 'resend';
       throw e;
