@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkLocalFile } from '../../src/client/chunk-file.js';
 import { CHUNK_BATCH_MEDIA_TYPE, type UploadSession } from '../../src/core/upload-protocol.js';
 import type { UploadTables } from '../../src/metadata/upload-schema.js';
+import { buildApp } from '../../src/server/app.js';
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { batchBody, postJson, rawFile, rawRequest } from './support/raw-upload.js';
@@ -35,7 +36,7 @@ describe('resumable uploads', () => {
   let work: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ commitWaitMs: 200 });
+    server = await startTestServer();
     work = await mkdtemp(join(tmpdir(), 'mv-resume-'));
   });
   afterAll(async () => {
@@ -191,12 +192,19 @@ describe('resumable uploads', () => {
       .set({ state: 'committing', committer: 'elsewhere:1:x', updated_at: Date.now() })
       .where('id', '=', s2)
       .execute();
-    const pending = await postJson(server.url, `/api/v1/uploads/${s2}/commit`, {
-      model: 'idem',
-      commitId: 'c3',
-    });
-    expect(pending.status).toBe(202);
-    expect(pending.body).toEqual({ state: 'committing' });
+    // A second server over the same registry, answering after 100 ms instead of 25 s.
+    const impatient = await buildApp({ backend: server.backend, logger: false, commitWaitMs: 100 });
+    try {
+      const pending = await impatient.app.inject({
+        method: 'POST',
+        url: `/api/v1/uploads/${s2}/commit`,
+        payload: { model: 'idem', commitId: 'c3' },
+      });
+      expect(pending.statusCode).toBe(202);
+      expect(pending.json()).toEqual({ state: 'committing' });
+    } finally {
+      await impatient.app.close();
+    }
     await db.updateTable('upload_sessions').set({ updated_at: 0 }).where('id', '=', s2).execute();
     const done = await postJson(server.url, `/api/v1/uploads/${s2}/commit`, {
       model: 'idem',
