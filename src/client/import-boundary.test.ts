@@ -19,7 +19,7 @@ function imports(file: string): string[] {
     // `import { type A, type B } from` is type-only too.
     const clause = m[0];
     const names = /\{([^}]*)\}/.exec(clause)?.[1];
-    if (names && names.split(',').every((n) => n.trim() === '' || n.trim().startsWith('type '))) {
+    if (names?.split(',').every((n) => n.trim() === '' || n.trim().startsWith('type '))) {
       continue;
     }
     out.push(m[1]!);
