@@ -52,7 +52,7 @@ import type { StorageTables } from '../storage/index/storage-schema.js';
 import { PackWriter } from '../storage/pack-writer.js';
 import type { Store } from '../storage/store.js';
 import { packKey } from '../storage/store-layout.js';
-import { readChunkBatch } from './chunk-batch-reader.js';
+import { type ChunkFrame, readChunkBatch } from './chunk-batch-reader.js';
 
 /** Migrations the upload service needs, to pass to openDatabase with the others. */
 export const UPLOAD_MIGRATIONS: readonly NamedMigration[] = [uploadsMigration];
@@ -91,6 +91,9 @@ export interface UploadLimits {
 }
 
 const SQL_BATCH = 300;
+/** Chunk frames checked together in receiveChunks. */
+const GROUP_FRAMES = 256;
+const GROUP_BYTES = 4 * 1024 * 1024;
 const READ_COALESCE = 8 * 1024 * 1024;
 
 function* batches<T>(items: readonly T[], size = SQL_BATCH): Generator<T[]> {
@@ -494,15 +497,34 @@ export class UploadService {
     const written = new Set<string>();
     let writer: PackWriter | undefined;
     let failure: unknown;
-    try {
-      for await (const frame of readChunkBatch(body, this.limits)) {
-        const row = await this.db
+    // Frames are checked in groups (one query per group, not per chunk); a group holds at
+    // most GROUP_BYTES, so memory stays bounded.
+    let group: ChunkFrame[] = [];
+    let groupBytes = 0;
+    const processGroup = async () => {
+      const frames = group;
+      group = [];
+      groupBytes = 0;
+      if (frames.length === 0) return;
+      const known = new Map<string, { length: number; stored: boolean; dead: boolean }>();
+      for (const b of batches([...new Set(frames.map((f) => f.id))])) {
+        const rows = await this.db
           .selectFrom('upload_chunks as u')
           .leftJoin('chunks as c', 'c.id', 'u.chunk_id')
-          .select(['u.length', 'c.id as stored_id', 'c.dead_since'])
+          .select(['u.chunk_id', 'u.length', 'c.id as stored_id', 'c.dead_since'])
           .where('u.session_id', '=', id)
-          .where('u.chunk_id', '=', frame.id)
-          .executeTakeFirst();
+          .where('u.chunk_id', 'in', b)
+          .execute();
+        for (const r of rows) {
+          known.set(r.chunk_id, {
+            length: r.length,
+            stored: r.stored_id !== null,
+            dead: r.dead_since !== null,
+          });
+        }
+      }
+      for (const frame of frames) {
+        const row = known.get(frame.id);
         if (!row) {
           throw new InvalidArgumentError(
             `chunk ${frame.id} is not part of upload session '${id}'`,
@@ -524,10 +546,9 @@ export class UploadService {
         }
         received++;
         if (written.has(frame.id)) continue;
-        if (row.stored_id !== null) {
-          // Stored already; revive it if GC tombstoned it. If GC swept it meanwhile, write it.
-          if (row.dead_since === null || (await this.revive(frame.id))) continue;
-        }
+        // Stored already: skip it, reviving it if GC tombstoned it (if GC swept it since the
+        // lookup, the revive finds nothing and it is written again).
+        if (row.stored && (!row.dead || (await this.revive(frame.id)))) continue;
         writer ??= await PackWriter.create(this.store.tmpDir);
         await writer.add(frame.id as Sha256Hex, frame.bytes);
         written.add(frame.id);
@@ -538,6 +559,18 @@ export class UploadService {
           writer = undefined;
           await this.store.storePack(full);
         }
+      }
+    };
+    try {
+      try {
+        for await (const frame of readChunkBatch(body, this.limits)) {
+          group.push(frame);
+          groupBytes += frame.bytes.length;
+          if (group.length >= GROUP_FRAMES || groupBytes >= GROUP_BYTES) await processGroup();
+        }
+      } finally {
+        // Complete frames received before the body ended or broke are still kept.
+        await processGroup();
       }
     } catch (e) {
       failure = e;
