@@ -80,8 +80,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
     // Strict bodies: no coercion ("3" is not 3), no silent removal of unknown properties.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    // Uploads are many bounded requests, so no request timeout is needed; keep-alive
-    // connections that idle are closed on shutdown, busy ones finish first.
+    // Uploads are many bounded requests (≤ 64 MiB each), so a generous limit on receiving
+    // one request only cuts off stalled clients. Idle keep-alive connections are closed on
+    // shutdown; busy ones finish first.
+    requestTimeout: 15 * 60 * 1000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },

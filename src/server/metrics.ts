@@ -144,7 +144,7 @@ export class ServerMetrics {
   );
   readonly commits = new Counter(
     'modelvault_upload_commits_total',
-    'Upload sessions committed as versions.',
+    'Commit requests answered with a committed version (repeats included).',
   );
   private readonly all: Metric[];
 
