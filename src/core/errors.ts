@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: { http: 401, exit: 1 },
   PERMISSION_DENIED: { http: 403, exit: 1 },
   TOO_LARGE: { http: 413, exit: 2 },
+  /** An HTTP Range that lies outside the resource (RFC 9110 §15.5.17). */
+  RANGE_NOT_SATISFIABLE: { http: 416, exit: 2 },
   UNSUPPORTED: { http: 501, exit: 1 },
   UNAVAILABLE: { http: 503, exit: 1 },
   IO: { http: 500, exit: 1 },

@@ -31,6 +31,11 @@ import { packKey } from './store-layout.js';
 export interface GcOptions {
   /** Digests of every manifest referenced by a live (or soft-deleted, restorable) version. */
   readonly liveManifests: Iterable<string>;
+  /**
+   * Chunk ids to keep whatever references them: those of open upload sessions
+   * (`UploadService.liveChunkIds()`), whose files are not committed yet.
+   */
+  readonly liveChunks?: Iterable<string>;
   /** Nothing younger than this is collected (default 1 hour). */
   readonly graceMs?: number;
   /** Repack a pack whose live fraction of bytes is below this (default 0.5). */
@@ -114,8 +119,8 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         .map((r) => r.file_sha256),
     );
 
-    // 2. Mark: chunks of live files.
-    const live = new Set<string>();
+    // 2. Mark: chunks of live files, and those the caller names (open uploads).
+    const live = new Set<string>(options.liveChunks ?? []);
     const deadFiles: string[] = [];
     const files = await db
       .selectFrom('files')

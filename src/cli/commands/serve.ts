@@ -1,0 +1,55 @@
+/**
+ * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--insecure]`: the REST
+ * API (and, later, the MLflow API and web UI) over a local registry directory. Refuses a
+ * non-loopback host without --insecure until authentication exists. Stops gracefully on
+ * SIGTERM/SIGINT (see src/server/run-server.ts).
+ */
+import type { Command } from 'commander';
+import { isRegistryUrl } from '../../client/open-remote-registry.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { defaultRegistryPath, runServer } from '../../server/run-server.js';
+
+export interface ServeFlags {
+  readonly host: string;
+  readonly port: string;
+  readonly registry?: string;
+  readonly insecure?: boolean;
+}
+
+/** Starts the server for parsed flags; resolves once it listens. */
+export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env) {
+  const port = Number(flags.port);
+  if (!/^\d{1,5}$/.test(flags.port) || port > 65535) {
+    throw new InvalidArgumentError(`invalid port '${flags.port}'`);
+  }
+  const fromEnv = env.MODELVAULT_REGISTRY;
+  const registry =
+    flags.registry ?? (fromEnv && fromEnv !== '' ? fromEnv : undefined) ?? defaultRegistryPath(env);
+  if (isRegistryUrl(registry)) {
+    throw new InvalidArgumentError(
+      `mvault serve needs a local registry directory, not the url '${registry}'`,
+    );
+  }
+  return runServer({
+    registry,
+    host: flags.host,
+    port,
+    insecure: flags.insecure ?? false,
+    // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
+    create: flags.registry === undefined && !(fromEnv && fromEnv !== ''),
+  });
+}
+
+/** Adds the `serve` command to the CLI program. */
+export function registerServe(program: Command): Command {
+  return program
+    .command('serve')
+    .description('serve the REST API over a local registry')
+    .option('--host <host>', 'address to bind (non-loopback needs --insecure)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
+    .option('--registry <path>', 'registry directory (default: MODELVAULT_HOME or ./.modelvault)')
+    .option('--insecure', 'allow a non-loopback host without authentication')
+    .action(async (_opts: unknown, command: Command) => {
+      await serve(command.optsWithGlobals<ServeFlags>());
+    });
+}

@@ -1,0 +1,670 @@
+/**
+ * Push and pull over HTTP (Node only: they read and write local files). Loaded on demand
+ * by RemoteRegistry, so the rest of the SDK stays usable in browsers.
+ *
+ * Push: chunk every file locally with the server's parameters → POST the file list → send
+ * only the missing chunks in batches (a few in parallel, each ≤ 16 MiB) → commit, repeating
+ * while the server answers 202. A failed batch or a dropped connection re-POSTs the same
+ * file list, which resumes the session and lists only what is still missing; nothing
+ * stored is sent twice. Memory: the chunk lists and the batches in flight.
+ *
+ * Pull: every file is written to `<target>.mvault-partial`, hashed while it is written,
+ * and renamed only when its size and SHA-256 match the manifest, whose own digest is
+ * checked against the version. A dropped download resumes with a Range request from the
+ * bytes already written. Files of 64 MiB or more are fetched as chunk-aligned ranges in
+ * parallel, each chunk verified against its id as it arrives, then the whole file re-hashed.
+ */
+import { createHash } from 'node:crypto';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  IoError,
+  ModelvaultError,
+  NotFoundError,
+  VerificationError,
+} from '../core/errors.js';
+import { validateManifestPath } from '../core/names.js';
+import type {
+  ModelVersion,
+  PullOptions,
+  PushOptions,
+  TransferStats,
+} from '../core/registry-api.js';
+import {
+  CHUNK_BATCH_MAGIC,
+  CHUNK_BATCH_MEDIA_TYPE,
+  CHUNK_FRAME_HEADER_SIZE,
+  type CommitUploadRequest,
+  type CommitUploadResult,
+  type CreateUploadRequest,
+  encodeChunkFrameHeader,
+  type FileChunksResponse,
+  type ManifestResponse,
+  type ServerInfo,
+  type UploadSession,
+} from '../core/upload-protocol.js';
+import { type ChunkedFile, chunkLocalFile, readFully } from './chunk-file.js';
+import { type HttpClient, isTransient, sleep } from './http-client.js';
+
+/** Tuning knobs of transfers; the defaults suit a LAN or a good WAN link. */
+export interface TransferTuning {
+  /** Largest chunk batch the client sends (capped by the server's limit). Default 16 MiB. */
+  readonly batchBytes?: number;
+  /** Requests in flight at once. Default 4. */
+  readonly parallel?: number;
+  /** Pull files at least this large as parallel chunk-aligned ranges. Default 64 MiB. */
+  readonly parallelFileBytes?: number;
+  /** Size of one range of a parallel file download. Default 16 MiB. */
+  readonly rangeBytes?: number;
+}
+
+const enc = encodeURIComponent;
+
+/** Runs `fn` over `items` with at most `n` at once; the first failure stops new work. */
+async function pool<T>(
+  items: readonly T[],
+  n: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        failed ??= { error: e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
+  if (failed) throw failed.error;
+}
+
+/** Failures of the connection while a body streams in (undici reports them as TypeError). */
+function isBodyInterruption(e: unknown): boolean {
+  return isTransient(e) || (e instanceof TypeError && !(e instanceof ModelvaultError));
+}
+
+// ------------------------------------------------------------------------------ push
+
+interface LocalFile {
+  readonly rel: string;
+  readonly abs: string;
+  readonly size: number;
+}
+
+/**
+ * Regular files under `root` (or `root` itself), with manifest paths, sorted by their UTF-8
+ * bytes. Symlinks and special files are refused, as the local store refuses them.
+ */
+export async function listLocalTree(root: string): Promise<LocalFile[]> {
+  let st: Awaited<ReturnType<typeof lstat>>;
+  try {
+    st = await lstat(root);
+  } catch {
+    throw new NotFoundError(`'${root}' does not exist`, { path: root });
+  }
+  if (st.isFile()) return [{ rel: validateManifestPath(basename(root)), abs: root, size: st.size }];
+  if (!st.isDirectory()) {
+    throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
+  }
+  const out: LocalFile[] = [];
+  const walk = async (dir: string) => {
+    for (const ent of await readdir(dir, { withFileTypes: true })) {
+      const abs = join(dir, ent.name);
+      if (ent.isDirectory()) await walk(abs);
+      else if (ent.isFile()) {
+        const rel = relative(root, abs).split(sep).join('/');
+        out.push({ rel: validateManifestPath(rel), abs, size: (await lstat(abs)).size });
+      } else {
+        throw new InvalidArgumentError(
+          `'${relative(root, abs)}' is a symlink or special file; only regular files can be stored`,
+          { path: abs },
+        );
+      }
+    }
+  };
+  await walk(root);
+  out.sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
+  return out;
+}
+
+export async function pushTree(
+  http: HttpClient,
+  source: string,
+  options: PushOptions,
+  tuning: TransferTuning = {},
+): Promise<{ version: ModelVersion; stats: TransferStats }> {
+  const signal = options.signal;
+  const info = await http.json<ServerInfo>('GET', '/api/v1/info', { signal });
+  const files = await listLocalTree(source);
+  const total = files.reduce((s, f) => s + f.size, 0);
+
+  // 1. Chunk and hash locally.
+  let hashed = 0;
+  const chunked: { file: LocalFile; c: ChunkedFile }[] = [];
+  for (const file of files) {
+    const c = await chunkLocalFile(file.abs, info.chunking, {
+      signal,
+      onBytes: (n) => {
+        hashed += n;
+        options.onProgress?.({ bytesDone: hashed, bytesTotal: total, path: file.rel });
+      },
+    });
+    if (c.size !== file.size) throw new IoError(`file '${file.abs}' changed while it was read`);
+    chunked.push({ file, c });
+  }
+  const spec: CreateUploadRequest = {
+    files: chunked.map(({ file, c }) => ({
+      path: file.rel,
+      size: c.size,
+      sha256: c.sha256,
+      format: c.format,
+      chunks: c.chunks.map((k) => ({ id: k.id, length: k.length })),
+    })),
+  };
+  const where = new Map<string, { abs: string; offset: number; length: number }>();
+  let chunkCount = 0;
+  for (const { file, c } of chunked) {
+    for (const k of c.chunks) {
+      chunkCount++;
+      if (!where.has(k.id)) where.set(k.id, { abs: file.abs, offset: k.offset, length: k.length });
+    }
+  }
+
+  // 2. Negotiate and send what is missing; on a failure, resume and send what is left.
+  const sent = { bytes: 0, chunks: 0 };
+  const batchLimit = Math.min(tuning.batchBytes ?? 16 * 1024 * 1024, info.uploads.maxBatchBytes);
+  const negotiate = () =>
+    http.json<UploadSession>('POST', '/api/v1/uploads', { json: spec, signal, idempotent: true });
+
+  const commitId = randomId();
+  const metadata: CommitUploadRequest = {
+    model: options.model,
+    commitId,
+    ...(options.description !== undefined ? { description: options.description } : {}),
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+    ...(options.params !== undefined ? { params: options.params } : {}),
+    ...(options.tags !== undefined ? { tags: options.tags } : {}),
+    ...(options.runId !== undefined ? { runId: options.runId } : {}),
+    ...(options.source !== undefined ? { source: options.source } : {}),
+    ...(options.lineage !== undefined ? { lineage: options.lineage } : {}),
+    createModelIfMissing: options.createModelIfMissing ?? true,
+  };
+
+  let failures = 0;
+  const retry = async (e: unknown) => {
+    if (!isTransient(e) || ++failures > http.retries || signal?.aborted) throw e;
+    await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
+  };
+
+  for (;;) {
+    let session: UploadSession;
+    try {
+      session = await negotiate();
+      const toSend = session.missing;
+      const missingBytes = session.missingBytes;
+      let done = 0;
+      await sendChunks(
+        http,
+        session.id,
+        toSend,
+        where,
+        batchLimit,
+        tuning.parallel ?? 4,
+        signal,
+        (b, n) => {
+          sent.bytes += b;
+          sent.chunks += n;
+          done += b;
+          options.onProgress?.({ bytesDone: done, bytesTotal: missingBytes });
+        },
+      );
+    } catch (e) {
+      await retry(e);
+      continue;
+    }
+    let result: CommitUploadResult | 'resend';
+    try {
+      result = await commitLoop(http, session.id, metadata, signal);
+    } catch (e) {
+      await retry(e);
+      continue;
+    }
+    if (result === 'resend') {
+      if (++failures > http.retries) {
+        throw new ConflictError('the server keeps losing uploaded chunks; try the push again');
+      }
+      continue;
+    }
+    if (result.state !== 'committed') continue;
+    return {
+      version: result.version,
+      stats: {
+        files: files.length,
+        bytes: total,
+        newBytes: sent.bytes,
+        chunks: chunkCount,
+        newChunks: sent.chunks,
+      },
+    };
+  }
+}
+
+function randomId(): string {
+  return globalThis.crypto.randomUUID().replace(/-/g, '');
+}
+
+/** Sends `ids` in batches of at most `limit` bytes, `parallel` at a time. */
+async function sendChunks(
+  http: HttpClient,
+  uploadId: string,
+  ids: readonly string[],
+  where: ReadonlyMap<string, { abs: string; offset: number; length: number }>,
+  limit: number,
+  parallel: number,
+  signal: AbortSignal | undefined,
+  onSent: (bytes: number, chunks: number) => void,
+): Promise<void> {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let size = CHUNK_BATCH_MAGIC.length;
+  for (const id of ids) {
+    const loc = where.get(id);
+    if (!loc) throw new ModelvaultError('INTERNAL', `the server asked for unknown chunk ${id}`);
+    const frame = CHUNK_FRAME_HEADER_SIZE + loc.length;
+    if (current.length > 0 && size + frame > limit) {
+      batches.push(current);
+      current = [];
+      size = CHUNK_BATCH_MAGIC.length;
+    }
+    current.push(id);
+    size += frame;
+  }
+  if (current.length > 0) batches.push(current);
+
+  await pool(batches, parallel, async (batch) => {
+    signal?.throwIfAborted();
+    const body = await buildBatch(batch, where);
+    await http.request('POST', `/api/v1/uploads/${uploadId}/chunks`, {
+      body,
+      headers: { 'content-type': CHUNK_BATCH_MEDIA_TYPE },
+      signal,
+    });
+    onSent(
+      body.length - CHUNK_BATCH_MAGIC.length - batch.length * CHUNK_FRAME_HEADER_SIZE,
+      batch.length,
+    );
+  });
+}
+
+/** Reads the chunks from their files into one framed body, checking each against its id. */
+async function buildBatch(
+  ids: readonly string[],
+  where: ReadonlyMap<string, { abs: string; offset: number; length: number }>,
+): Promise<Uint8Array> {
+  let total = CHUNK_BATCH_MAGIC.length;
+  for (const id of ids) total += CHUNK_FRAME_HEADER_SIZE + where.get(id)!.length;
+  const body = new Uint8Array(total);
+  body.set(CHUNK_BATCH_MAGIC, 0);
+  let at = CHUNK_BATCH_MAGIC.length;
+  const handles = new Map<string, FileHandle>();
+  try {
+    for (const id of ids) {
+      const loc = where.get(id)!;
+      let fh = handles.get(loc.abs);
+      if (!fh) {
+        fh = await open(loc.abs, 'r');
+        handles.set(loc.abs, fh);
+      }
+      body.set(encodeChunkFrameHeader(id, loc.length), at);
+      at += CHUNK_FRAME_HEADER_SIZE;
+      const bytes = body.subarray(at, at + loc.length);
+      const n = await readFully(fh, bytes, loc.offset);
+      if (n !== loc.length || createHash('sha256').update(bytes).digest('hex') !== id) {
+        throw new IoError(`file '${loc.abs}' changed during the push; push it again`, {
+          path: loc.abs,
+        });
+      }
+      at += loc.length;
+    }
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
+  return body;
+}
+
+/**
+ * Commits, repeating while the server answers 202. Resolves 'resend' when the server
+ * reports chunks missing (GC reclaimed some, or a batch was lost): the caller negotiates
+ * again and sends them.
+ */
+async function commitLoop(
+  http: HttpClient,
+  uploadId: string,
+  metadata: CommitUploadRequest,
+  signal: AbortSignal | undefined,
+): Promise<CommitUploadResult | 'resend'> {
+  for (let polls = 0; ; polls++) {
+    try {
+      const res = await http.request('POST', `/api/v1/uploads/${uploadId}/commit`, {
+        json: metadata,
+        signal,
+      });
+      const result = (await res.json()) as CommitUploadResult;
+      if (result.state === 'committed') return result;
+      // 202: the server is still verifying; it normally waits before answering, so the
+      // pause only matters against a server configured not to.
+      await sleep(Math.min(1000, 20 * 2 ** Math.min(polls, 6)), signal);
+    } catch (e) {
+      if (e instanceof ConflictError && e.details?.missing !== undefined) return 'resend';
+      throw e;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ pull
+
+const MANIFEST_FORMAT = 'modelvault.manifest.v1';
+
+/**
+ * The version digest of a manifest: SHA-256 of its canonical JSON, as the store computes it
+ * (src/storage/manifest.ts; files sorted by the UTF-8 bytes of their paths).
+ */
+export function manifestDigest(files: ManifestResponse['files']): string {
+  const sorted = [...files].sort((a, b) =>
+    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
+  );
+  const body = JSON.stringify({
+    files: sorted.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+    format: MANIFEST_FORMAT,
+  });
+  return createHash('sha256').update(body).digest('hex');
+}
+
+export async function pullVersion(
+  http: HttpClient,
+  ref: string,
+  dest: string,
+  options: PullOptions = {},
+  tuning: TransferTuning = {},
+): Promise<{ version: ModelVersion; files: number; bytes: number }> {
+  const signal = options.signal;
+  const version = await http.json<ModelVersion>('GET', `/api/v1/versions/${enc(ref)}`, { signal });
+  // The exact version, so an alias that moves meanwhile cannot mix two versions' files.
+  const exact = `${version.model}@${version.version}`;
+  const manifest = await http.json<ManifestResponse>(
+    'GET',
+    `/api/v1/versions/${enc(exact)}/manifest`,
+    { signal },
+  );
+  if (manifest.digest !== version.digest || manifestDigest(manifest.files) !== version.digest) {
+    throw new VerificationError(`the manifest of ${exact} does not match the version digest`, {
+      ref: exact,
+      digest: version.digest,
+    });
+  }
+  await mkdir(dest, { recursive: true });
+  if ((await readdir(dest)).length > 0) {
+    throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
+  }
+  const targets = manifest.files.map((f) => {
+    validateManifestPath(f.path);
+    return { ...f, target: join(dest, ...f.path.split('/')) };
+  });
+  let done = 0;
+  const progress = (n: number, path: string) => {
+    done += n;
+    options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path });
+  };
+  const parallel = tuning.parallel ?? 4;
+  const bigFrom = tuning.parallelFileBytes ?? 64 * 1024 * 1024;
+  const small = targets.filter((f) => f.size < bigFrom);
+  const big = targets.filter((f) => f.size >= bigFrom);
+  await pool(small, parallel, async (f) => {
+    await mkdir(dirname(f.target), { recursive: true });
+    await downloadFile(http, f.sha256, f.size, f.target, (n) => progress(n, f.path), signal);
+  });
+  for (const f of big) {
+    await mkdir(dirname(f.target), { recursive: true });
+    await downloadLargeFile(
+      http,
+      f.sha256,
+      f.size,
+      f.target,
+      tuning,
+      (n) => progress(n, f.path),
+      signal,
+    );
+  }
+  return { version, files: targets.length, bytes: manifest.totalSize };
+}
+
+/** Downloads one file sequentially, resuming with Range after an interruption. */
+async function downloadFile(
+  http: HttpClient,
+  sha256: string,
+  size: number,
+  target: string,
+  onBytes: (n: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const tmp = `${target}.mvault-partial`;
+  const fh = await open(tmp, 'w');
+  let ok = false;
+  try {
+    let hash = createHash('sha256');
+    let written = 0;
+    let failures = 0;
+    while (written < size) {
+      signal?.throwIfAborted();
+      try {
+        const res = await http.request('GET', `/api/v1/files/${sha256}`, {
+          headers: written > 0 ? { range: `bytes=${written}-`, 'if-range': `"${sha256}"` } : {},
+          signal,
+          idempotent: true,
+        });
+        if (written > 0 && res.status !== 206) {
+          // The server sent the whole file: start over.
+          await fh.truncate(0);
+          hash = createHash('sha256');
+          written = 0;
+        }
+        for await (const b of bodyChunks(res)) {
+          if (written + b.length > size) {
+            throw new VerificationError(`file ${sha256} is longer than its ${size} bytes`, {
+              sha256,
+            });
+          }
+          await writeAll(fh, b, written);
+          hash.update(b);
+          written += b.length;
+          onBytes(b.length);
+        }
+      } catch (e) {
+        if (!isBodyInterruption(e) || ++failures > http.retries || signal?.aborted) throw e;
+        await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
+      }
+    }
+    const actual = hash.digest('hex');
+    if (actual !== sha256) {
+      throw new VerificationError(`downloaded file hashes to ${actual}, expected ${sha256}`, {
+        sha256,
+        actual,
+      });
+    }
+    await fh.sync();
+    ok = true;
+  } finally {
+    await fh.close();
+    if (!ok) await rm(tmp, { force: true });
+  }
+  await rename(tmp, target);
+}
+
+/**
+ * Downloads a large file as chunk-aligned ranges in parallel, verifying every chunk as it
+ * arrives, then re-reads the file once to check its SHA-256.
+ */
+async function downloadLargeFile(
+  http: HttpClient,
+  sha256: string,
+  size: number,
+  target: string,
+  tuning: TransferTuning,
+  onBytes: (n: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const map = await http.json<FileChunksResponse>('GET', `/api/v1/files/${sha256}/chunks`, {
+    signal,
+  });
+  if (map.size !== size) {
+    throw new VerificationError(`file ${sha256} is ${map.size} bytes, the manifest says ${size}`);
+  }
+  const rangeBytes = tuning.rangeBytes ?? 16 * 1024 * 1024;
+  const ranges: { chunks: FileChunksResponse['chunks'] }[] = [];
+  let current: FileChunksResponse['chunks'][number][] = [];
+  let bytes = 0;
+  for (const c of map.chunks) {
+    if (current.length > 0 && bytes + c.length > rangeBytes) {
+      ranges.push({ chunks: current });
+      current = [];
+      bytes = 0;
+    }
+    current.push(c);
+    bytes += c.length;
+  }
+  if (current.length > 0) ranges.push({ chunks: current });
+
+  const tmp = `${target}.mvault-partial`;
+  const fh = await open(tmp, 'w+');
+  let ok = false;
+  try {
+    await pool(ranges, tuning.parallel ?? 4, async (r) => {
+      let failures = 0;
+      for (;;) {
+        let counted = 0;
+        try {
+          await fetchRange(http, sha256, r.chunks, fh, signal, (n) => {
+            counted += n;
+            onBytes(n);
+          });
+          return;
+        } catch (e) {
+          onBytes(-counted);
+          if (!isBodyInterruption(e) || ++failures > http.retries || signal?.aborted) throw e;
+          await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
+        }
+      }
+    });
+    const whole = createHash('sha256');
+    const buf = new Uint8Array(4 * 1024 * 1024);
+    for (let pos = 0; pos < size; ) {
+      const n = await readFully(fh, buf.subarray(0, Math.min(buf.length, size - pos)), pos);
+      if (n === 0) break;
+      whole.update(buf.subarray(0, n));
+      pos += n;
+    }
+    const actual = whole.digest('hex');
+    if (actual !== sha256) {
+      throw new VerificationError(`downloaded file hashes to ${actual}, expected ${sha256}`, {
+        sha256,
+        actual,
+      });
+    }
+    await fh.sync();
+    ok = true;
+  } finally {
+    await fh.close();
+    if (!ok) await rm(tmp, { force: true });
+  }
+  await rename(tmp, target);
+}
+
+/** One chunk-aligned range: each chunk hashed and compared with its id before it is written. */
+async function fetchRange(
+  http: HttpClient,
+  sha256: string,
+  chunks: FileChunksResponse['chunks'],
+  fh: FileHandle,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const first = chunks[0]!;
+  const last = chunks[chunks.length - 1]!;
+  const start = first.offset;
+  const end = last.offset + last.length;
+  const res = await http.request('GET', `/api/v1/files/${sha256}`, {
+    headers: { range: `bytes=${start}-${end - 1}`, 'if-range': `"${sha256}"` },
+    signal,
+    idempotent: true,
+  });
+  if (res.status !== 206) {
+    await res.body?.cancel();
+    throw new ModelvaultError('INTERNAL', `the server ignored a range request for ${sha256}`);
+  }
+  let i = 0;
+  let inChunk = 0;
+  let hash = createHash('sha256');
+  let pos = start;
+  for await (const b of bodyChunks(res)) {
+    let from = 0;
+    while (from < b.length) {
+      const c = chunks[i];
+      if (!c) throw new VerificationError(`range of ${sha256} is longer than requested`);
+      const take = Math.min(c.length - inChunk, b.length - from);
+      hash.update(b.subarray(from, from + take));
+      inChunk += take;
+      from += take;
+      if (inChunk === c.length) {
+        if (hash.digest('hex') !== c.id) {
+          throw new VerificationError(`chunk ${c.id} of ${sha256} fails verification`, {
+            sha256,
+            chunk: c.id,
+          });
+        }
+        hash = createHash('sha256');
+        inChunk = 0;
+        i++;
+      }
+    }
+    await writeAll(fh, b, pos);
+    pos += b.length;
+    onBytes(b.length);
+  }
+  if (pos !== end || i !== chunks.length) {
+    throw new ModelvaultError('UNAVAILABLE', `range of ${sha256} ended early`);
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** The response body as byte blocks (web stream reader: works with any fetch). */
+async function* bodyChunks(res: Response): AsyncGenerator<Uint8Array> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      if (value && value.length > 0) yield value;
+    }
+  } finally {
+    // Abandoned early (a failed check): release the connection.
+    if (!finished) await reader.cancel().catch(() => undefined);
+  }
+}

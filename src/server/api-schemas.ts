@@ -1,0 +1,252 @@
+/**
+ * Shared response schemas of the native API: the JSON shapes of `core/registry-api.ts` and
+ * `core/upload-protocol.ts`, registered with `app.addSchema` so the OpenAPI document lists
+ * them once under `components.schemas` and routes refer to them by name (`S.ref('…')`).
+ * Responses are serialised with JSON.stringify: these schemas document, they do not filter.
+ */
+import { S, type TSchema } from './schema.js';
+
+const digest = S.string({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, 64 lowercase hex' });
+const stringMap = S.record(S.string());
+const millis = S.integer({ description: 'milliseconds since the epoch' });
+const nullableString = S.nullable(S.string());
+
+const versionKey = { model: S.string(), version: S.integer({ minimum: 1 }) };
+
+export const SHARED_SCHEMAS: readonly TSchema[] = [
+  S.object(
+    {
+      error: S.object({
+        code: S.string({ description: 'stable error code (see docs/api.md)' }),
+        message: S.string(),
+        details: S.optional(S.record(S.unknown())),
+      }),
+    },
+    { $id: 'Error', description: 'Every error response.' },
+  ),
+  S.object(
+    {
+      name: S.string(),
+      description: nullableString,
+      owner: nullableString,
+      tags: stringMap,
+      aliases: S.record(S.integer(), { description: 'alias → version number' }),
+      latestVersion: S.nullable(S.integer()),
+      createdAt: millis,
+      updatedAt: millis,
+      deletedAt: S.nullable(millis),
+    },
+    { $id: 'RegisteredModel' },
+  ),
+  S.object(
+    {
+      ...versionKey,
+      digest,
+      size: S.integer(),
+      fileCount: S.integer(),
+      description: nullableString,
+      createdBy: nullableString,
+      createdAt: millis,
+      updatedAt: millis,
+      status: S.enum(['READY', 'PENDING', 'FAILED']),
+      statusMessage: nullableString,
+      stage: S.enum(['None', 'Staging', 'Production', 'Archived']),
+      approval: S.object({
+        state: S.enum(['pending', 'approved', 'rejected']),
+        reviewer: nullableString,
+        comment: nullableString,
+        time: S.nullable(millis),
+      }),
+      runId: nullableString,
+      source: nullableString,
+      metrics: S.record(S.number()),
+      params: stringMap,
+      tags: stringMap,
+      aliases: S.array(S.string()),
+      lineage: S.object({
+        parents: S.array(S.object(versionKey)),
+        datasets: S.array(
+          S.object({ name: S.string(), uri: nullableString, digest: nullableString }),
+        ),
+        code: S.nullable(
+          S.object({
+            gitRemote: nullableString,
+            gitCommit: nullableString,
+            gitDirty: S.nullable(S.boolean()),
+          }),
+        ),
+      }),
+      deletedAt: S.nullable(millis),
+    },
+    { $id: 'ModelVersion' },
+  ),
+  S.object(
+    {
+      items: S.array(S.ref('RegisteredModel')),
+      nextPageToken: S.optional(S.string()),
+    },
+    { $id: 'ModelPage' },
+  ),
+  S.object(
+    {
+      items: S.array(S.ref('ModelVersion')),
+      nextPageToken: S.optional(S.string()),
+    },
+    { $id: 'VersionPage' },
+  ),
+  S.object(
+    {
+      model: S.string(),
+      alias: S.string(),
+      version: S.nullable(S.integer()),
+      previousVersion: S.nullable(S.integer()),
+      changed: S.boolean(),
+    },
+    { $id: 'AliasChange' },
+  ),
+  S.object(
+    {
+      seq: S.integer(),
+      time: millis,
+      actor: S.string(),
+      alias: S.string(),
+      action: S.enum(['set', 'deleted', 'rolled_back']),
+      version: S.nullable(S.integer()),
+      previousVersion: S.nullable(S.integer()),
+    },
+    { $id: 'AliasHistoryEntry' },
+  ),
+  S.object(
+    { key: S.string(), value: S.number(), step: S.integer(), timestamp: millis },
+    { $id: 'MetricPoint' },
+  ),
+  S.object(
+    {
+      a: S.object({ ...versionKey, digest, size: S.integer() }),
+      b: S.object({ ...versionKey, digest, size: S.integer() }),
+      sameContent: S.boolean(),
+      metrics: S.array(
+        S.object({
+          key: S.string(),
+          a: S.nullable(S.number()),
+          b: S.nullable(S.number()),
+          delta: S.nullable(S.number()),
+        }),
+      ),
+      params: S.ref('KeyValueDiff'),
+      tags: S.ref('KeyValueDiff'),
+      files: S.nullable(
+        S.unknown({ description: 'added/removed/changed files and unchanged count' }),
+      ),
+    },
+    { $id: 'VersionDiff' },
+  ),
+  S.object(
+    {
+      added: S.array(S.object({ key: S.string(), value: S.string() })),
+      removed: S.array(S.object({ key: S.string(), value: S.string() })),
+      changed: S.array(S.object({ key: S.string(), a: S.string(), b: S.string() })),
+    },
+    { $id: 'KeyValueDiff' },
+  ),
+  S.object(
+    {
+      seq: S.integer(),
+      time: millis,
+      actor: S.string(),
+      action: S.string(),
+      subject: S.string(),
+      data: S.unknown(),
+      prevHash: S.string(),
+      hash: S.string(),
+    },
+    { $id: 'AuditEvent' },
+  ),
+  S.object(
+    { items: S.array(S.ref('AuditEvent')), nextPageToken: S.optional(S.string()) },
+    { $id: 'AuditPage' },
+  ),
+  S.object(
+    {
+      ok: S.boolean(),
+      checked: S.integer(),
+      lastSeq: S.nullable(S.integer()),
+      headHash: nullableString,
+      problems: S.array(
+        S.object({
+          seq: S.integer(),
+          kind: S.enum(['gap', 'hash_mismatch', 'prev_hash_mismatch', 'unreadable']),
+          message: S.string(),
+        }),
+      ),
+    },
+    { $id: 'AuditVerifyResult' },
+  ),
+  S.object(
+    {
+      digest,
+      totalSize: S.integer(),
+      files: S.array(S.object({ path: S.string(), size: S.integer(), sha256: digest })),
+    },
+    { $id: 'Manifest' },
+  ),
+  S.object(
+    {
+      sha256: digest,
+      size: S.integer(),
+      chunks: S.array(S.object({ id: digest, offset: S.integer(), length: S.integer() })),
+    },
+    { $id: 'FileChunks' },
+  ),
+  S.object(
+    {
+      id: S.string(),
+      state: S.enum(['open', 'committing', 'committed']),
+      resumed: S.boolean(),
+      createdAt: millis,
+      expiresAt: millis,
+      fileCount: S.integer(),
+      totalBytes: S.integer(),
+      chunkCount: S.integer(),
+      newFiles: S.integer(),
+      missing: S.array(digest, { description: 'chunk ids to send, unique, in file order' }),
+      missingBytes: S.integer(),
+    },
+    { $id: 'UploadSession' },
+  ),
+  S.object(
+    { received: S.integer(), stored: S.integer(), bytes: S.integer() },
+    { $id: 'ChunkBatchResult' },
+  ),
+  S.object(
+    {
+      state: S.enum(['committed', 'committing']),
+      version: S.optional(S.ref('ModelVersion')),
+      stats: S.optional(
+        S.object({
+          files: S.integer(),
+          bytes: S.integer(),
+          newBytes: S.integer(),
+          chunks: S.integer(),
+          newChunks: S.integer(),
+        }),
+      ),
+    },
+    { $id: 'CommitResult' },
+  ),
+  S.object(
+    {
+      name: S.enum(['modelvault']),
+      version: S.string(),
+      apiVersion: S.integer(),
+      chunking: S.object({ minSize: S.integer(), avgSize: S.integer(), maxSize: S.integer() }),
+      uploads: S.object({
+        maxBatchBytes: S.integer(),
+        maxChunkBytes: S.integer(),
+        maxFiles: S.integer(),
+        maxChunks: S.integer(),
+      }),
+    },
+    { $id: 'ServerInfo' },
+  ),
+];

@@ -1,0 +1,193 @@
+/**
+ * Builds the HTTP server: the native REST API under /api/v1 (one route module per resource
+ * in routes/native/), /health, /metrics, the OpenAPI 3.1 document at /api/v1/openapi.json
+ * and interactive docs at /docs.
+ *
+ * Cross-cutting behaviour lives here, once:
+ * - every error becomes `{error: {code, message, details}}` with ERROR_CODES' status
+ *   (http-errors.ts); 5xx are logged with the request id, never shown to the client;
+ * - request ids: a well-formed incoming `x-request-id` is kept, otherwise one is made; it is
+ *   echoed in the response header and in every log line of the request (pino, JSON);
+ * - bodies: JSON up to `bodyLimit` (1 MiB; 128 MiB for an upload's file list), validated
+ *   strictly by the route's schema; chunk batches are streamed, never buffered whole;
+ * - metrics per route template: requests, latency, bytes in and out.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { ERROR_CODES } from '../core/errors.js';
+import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
+import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
+import { SHARED_SCHEMAS } from './api-schemas.js';
+import type { App, RouteContext, ServerBackend } from './context.js';
+import { toHttpError } from './http-errors.js';
+import { ServerMetrics } from './metrics.js';
+import { aliasRoutes } from './routes/native/aliases.js';
+import { auditRoutes } from './routes/native/audit.js';
+import { fileRoutes } from './routes/native/files.js';
+import { modelRoutes } from './routes/native/models.js';
+import { searchRoutes } from './routes/native/search.js';
+import { uploadRoutes } from './routes/native/uploads.js';
+import { versionRoutes } from './routes/native/versions.js';
+import { opsRoutes } from './routes/ops.js';
+import type { SchemaTypeProvider } from './schema.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface AppOptions {
+  readonly backend: ServerBackend;
+  /** A pino logger; false for none. Default: JSON lines on stdout at `info`. */
+  readonly logger?: Logger | false;
+  /** JSON body limit of every route but the upload file list. Default 1 MiB. */
+  readonly bodyLimit?: number;
+  /** Upload service settings (TTL, batch limit…), or an existing service. */
+  readonly uploads?: UploadService | Omit<UploadServiceOptions, 'registry' | 'store'>;
+  /** How long a commit request waits before answering 202. Default 25 s. */
+  readonly commitWaitMs?: number;
+  /** Sweep expired upload sessions this often. Default 10 minutes; 0 disables. */
+  readonly expireEveryMs?: number;
+}
+
+export interface BuiltApp {
+  readonly app: App;
+  readonly uploads: UploadService;
+  readonly metrics: ServerMetrics;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApp(options: AppOptions): Promise<BuiltApp> {
+  const { backend } = options;
+  const metrics = new ServerMetrics();
+  const uploads =
+    options.uploads instanceof UploadService
+      ? options.uploads
+      : new UploadService({
+          registry: backend.registry,
+          store: backend.store,
+          ...(options.uploads ?? {}),
+        });
+  await uploads.init();
+
+  const fastifyOptions: FastifyServerOptions = {
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Strict bodies: no coercion ("3" is not 3), no silent removal of unknown properties.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Uploads are many bounded requests (≤ 64 MiB each), so a generous limit on receiving
+    // one request only cuts off stalled clients. Idle keep-alive connections are closed on
+    // shutdown; busy ones finish first.
+    requestTimeout: 15 * 60 * 1000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 2048 },
+  };
+  const app = (options.logger === false || options.logger === undefined
+    ? Fastify({ ...fastifyOptions, logger: options.logger === undefined })
+    : Fastify({ ...fastifyOptions, loggerInstance: options.logger as FastifyBaseLogger })
+  ).withTypeProvider<SchemaTypeProvider>() as unknown as App;
+
+  // Responses are plain JSON.stringify: the response schemas document, they do not filter.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  app.addContentTypeParser(
+    [CHUNK_BATCH_MEDIA_TYPE, 'application/octet-stream'],
+    (_req, _payload, done) => done(null), // the route streams request.raw itself
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const labels = { method: req.method, route };
+    metrics.requests.inc({ ...labels, status: String(reply.statusCode) });
+    metrics.duration.observe(labels, reply.elapsedTime / 1000);
+    const inLength = Number(req.headers['content-length'] ?? 0);
+    if (req.headers['content-type'] !== CHUNK_BATCH_MEDIA_TYPE && inLength > 0) {
+      metrics.bytesIn.inc({ route }, inLength);
+    }
+    const outLength = Number(reply.getHeader('content-length') ?? 0);
+    // File downloads count the bytes they actually sent (see routes/native/files.ts).
+    if (!route.includes('/files/') && outLength > 0) metrics.bytesOut.inc({ route }, outLength);
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const mapped = toHttpError(error, req.id);
+    if (mapped.serverFault) req.log.error({ err: error }, 'request failed');
+    else req.log.info({ code: mapped.body.error.code }, mapped.body.error.message);
+    return reply.status(mapped.status).type('application/json').send(mapped.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!.slice(0, 200);
+    return reply
+      .status(ERROR_CODES.NOT_FOUND.http)
+      .type('application/json')
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}` } });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Modelvault API',
+        version: SERVER_VERSION,
+        description:
+          'Native REST API of Modelvault, a self-hosted model registry with deduplicated storage. Errors are `{error: {code, message, details}}`; see docs/api.md.',
+      },
+      tags: [
+        { name: 'models' },
+        { name: 'versions' },
+        { name: 'aliases' },
+        { name: 'search' },
+        { name: 'audit' },
+        { name: 'files' },
+        { name: 'uploads' },
+        { name: 'operations' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`),
+    },
+  });
+
+  const ctx: RouteContext = {
+    ...backend,
+    uploads,
+    metrics,
+    version: SERVER_VERSION,
+    commitWaitMs: options.commitWaitMs ?? 25_000,
+    actor: () => undefined,
+  };
+  modelRoutes(app, ctx);
+  versionRoutes(app, ctx);
+  aliasRoutes(app, ctx);
+  searchRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  fileRoutes(app, ctx);
+  uploadRoutes(app, ctx);
+  opsRoutes(app, ctx);
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const every = options.expireEveryMs ?? 10 * 60 * 1000;
+  if (every > 0) {
+    const timer = setInterval(() => {
+      uploads.expire().catch((e) => app.log.warn({ err: e }, 'expiring upload sessions failed'));
+    }, every);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+  app.addHook('onClose', async () => uploads.close());
+
+  await app.ready();
+  return { app, uploads, metrics };
+}

@@ -1,0 +1,43 @@
+/**
+ * What route modules receive: the registry behind the API, the store for the data plane,
+ * the upload service and the metrics. Routes are thin: they validate, call these, and
+ * shape the reply.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { RegistryApi } from '../core/registry-api.js';
+import type { UploadService } from '../registry/upload-service.js';
+import type { Store } from '../storage/store.js';
+import type { ServerMetrics } from './metrics.js';
+import type { SchemaTypeProvider } from './schema.js';
+
+/** The Fastify instance routes register on, typed by our schema builder. */
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  SchemaTypeProvider
+>;
+
+/**
+ * The server's view of a registry: its operations and the content store holding its files
+ * (both over the same metadata database). Whatever opens a registry directory provides it.
+ */
+export interface ServerBackend {
+  readonly registry: RegistryApi;
+  readonly store: Store;
+}
+
+export interface RouteContext extends ServerBackend {
+  readonly uploads: UploadService;
+  readonly metrics: ServerMetrics;
+  readonly version: string;
+  /** How long a commit request waits before answering 202 `committing`. */
+  readonly commitWaitMs: number;
+  /**
+   * The authenticated identity acting, or undefined for the registry's default actor.
+   * There is no authentication yet: every request acts as the server's default actor.
+   */
+  actor(request: FastifyRequest): string | undefined;
+}

@@ -1,0 +1,57 @@
+/** Search (MLflow filter syntax) and version diffs. */
+import type { App, RouteContext } from '../../context.js';
+import { S } from '../../schema.js';
+import { refParam, responses } from './common.js';
+
+const searchBody = S.object({
+  filter: S.optional(S.string({ maxLength: 64 * 1024 })),
+  orderBy: S.optional(S.array(S.string({ maxLength: 1000 }), { maxItems: 100 })),
+  pageToken: S.optional(S.string({ maxLength: 4096 })),
+  maxResults: S.optional(S.integer()),
+  includeDeleted: S.optional(S.boolean()),
+});
+
+export function searchRoutes(app: App, ctx: RouteContext): void {
+  const { registry } = ctx;
+
+  app.post(
+    '/api/v1/search/models',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Search registered models',
+        description: "Filter example: `name LIKE 'fraud%' AND tags.team = 'risk'`.",
+        body: searchBody,
+        response: responses({ 200: S.ref('ModelPage') }),
+      },
+    },
+    async (req) => registry.searchModels(req.body),
+  );
+
+  app.post(
+    '/api/v1/search/versions',
+    {
+      schema: {
+        tags: ['search'],
+        summary: 'Search model versions',
+        description: "Filter example: `metrics.auc > 0.93 AND tags.team = 'risk'`.",
+        body: searchBody,
+        response: responses({ 200: S.ref('VersionPage') }),
+      },
+    },
+    async (req) => registry.searchVersions(req.body),
+  );
+
+  app.get(
+    '/api/v1/diff',
+    {
+      schema: {
+        tags: ['versions'],
+        summary: 'Compare two versions (a is the base)',
+        querystring: S.object({ a: refParam, b: refParam }),
+        response: responses({ 200: S.ref('VersionDiff') }),
+      },
+    },
+    async (req) => registry.diffVersions(req.query.a, req.query.b),
+  );
+}
