@@ -30,6 +30,7 @@ import { registerRestore } from './commands/restore.js';
 import { registerRm } from './commands/rm.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerSearch } from './commands/search.js';
+import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
@@ -109,6 +110,8 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
   ]) {
     register(program, kit);
   }
+  // The server runs until SIGTERM/SIGINT; it loads Fastify only when invoked.
+  registerServe(program);
   return program;
 }
 

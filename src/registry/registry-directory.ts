@@ -29,6 +29,7 @@ import { type CheckReport, checkStore, repairStore } from '../storage/store-chec
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
+import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -92,7 +93,15 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const live = new Set(
       (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
     );
-    const report = await collectGarbage(this.dir.store, { liveManifests: live, graceMs, dryRun });
+    // Chunks a server told a client it has (open upload sessions) must survive too.
+    const uploads = new UploadService({ registry: this, store: this.dir.store });
+    const liveChunks = await uploads.liveChunkIds();
+    const report = await collectGarbage(this.dir.store, {
+      liveManifests: live,
+      liveChunks,
+      graceMs,
+      dryRun,
+    });
     return {
       dryRun,
       retentionMs: this.context.retentionMs,
@@ -190,7 +199,9 @@ export async function openRegistryDirectory(
   options: OpenRegistryDirectoryOptions = {},
 ): Promise<RegistryDirectory> {
   const dir = await openStoreDirectory<Tables>(root, {
-    migrations: REGISTRY_MIGRATIONS,
+    // The upload tables belong to every registry: a directory used by the CLI today may be
+    // served tomorrow, and GC must see the sessions a server left open.
+    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),

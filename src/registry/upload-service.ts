@@ -21,6 +21,7 @@
  * them. Sessions expire `ttlMs` after their last activity; until then `liveChunkIds()`
  * lists their chunks so garbage collection keeps them.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
@@ -47,6 +48,7 @@ import {
 import type { NamedMigration } from '../metadata/database.js';
 import { uploadsMigration } from '../metadata/migrations/0200-uploads.js';
 import type { UploadSessionsTable, UploadTables } from '../metadata/upload-schema.js';
+import { idToBlob } from '../storage/index/chunk-id.js';
 import { chunkIdsToHex, MissingChunksError } from '../storage/index/chunk-index.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { PackWriter } from '../storage/pack-writer.js';
@@ -602,7 +604,7 @@ export class UploadService {
     const r = await this.db
       .updateTable('chunks')
       .set({ dead_since: null })
-      .where('id', '=', chunkId)
+      .where('id', '=', idToBlob(chunkId))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

@@ -5,11 +5,7 @@
  * this is where the two are composed; afterwards it should delegate to it, adding
  * UPLOAD_MIGRATIONS to the migrations it runs.
  */
-import type { Database } from '../metadata/database.js';
-import type { RegistryDB } from '../metadata/schema.js';
-import { LocalRegistry, REGISTRY_MIGRATIONS } from '../registry/local-registry.js';
-import { openStoreDirectory } from '../registry/store-directory.js';
-import { UPLOAD_MIGRATIONS } from '../registry/upload-service.js';
+import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { ServerBackend } from './context.js';
 
@@ -32,25 +28,13 @@ export async function openServerBackend(
   root: string,
   options: OpenBackendOptions = {},
 ): Promise<OpenedBackend> {
-  const dir = await openStoreDirectory(root, {
+  // The same composition as the CLI's: registry (with push/pull, gc, fsck, repair) over the
+  // store and one database that also holds the upload sessions.
+  const dir = await openRegistryDirectory(root, {
     create: options.create ?? false,
-    packTargetSize: options.packTargetSize,
+    ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking ? { chunking: options.chunking } : {}),
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS],
-  });
-  const registry = new LocalRegistry({
-    database: dir.database as unknown as Database<RegistryDB>,
-    manifests: async (digest) => (await dir.store.getManifest(digest)).entries,
-    ownsDatabase: false,
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
   });
-  return {
-    root,
-    registry,
-    store: dir.store,
-    close: async () => {
-      await registry.close();
-      await dir.close();
-    },
-  };
+  return { root, registry: dir.registry, store: dir.store, close: () => dir.close() };
 }

@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { defaultRegistryPath, runServer } from '../../server/run-server.js';
 
 export interface ServeFlags {
   readonly host: string;
@@ -22,6 +21,8 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
   if (!/^\d{1,5}$/.test(flags.port) || port > 65535) {
     throw new InvalidArgumentError(`invalid port '${flags.port}'`);
   }
+  // Fastify and the engine load only when serving, so other commands start fast.
+  const { defaultRegistryPath, runServer } = await import('../../server/run-server.js');
   const fromEnv = env.MODELVAULT_REGISTRY;
   const registry =
     flags.registry ?? (fromEnv && fromEnv !== '' ? fromEnv : undefined) ?? defaultRegistryPath(env);
