@@ -6,7 +6,9 @@
  * 3. the nearest `.modelvault` directory, walking up from the working directory.
  *
  * A PATH is the registry directory itself, or a directory with a `.modelvault` in it. A
- * URL (`http://…`) names a remote server, which this version cannot talk to yet.
+ * URL (`http://…`) names a server (`mvault serve`): every command then goes through the
+ * SDK, except the storage maintenance ones (gc, fsck, repair), which run on the server's
+ * host.
  */
 import { dirname, join, resolve } from 'node:path';
 import { ModelvaultError, NotFoundError } from '../core/errors.js';
@@ -36,20 +38,19 @@ function isUrl(text: string): boolean {
 function remoteUnsupported(url: string): never {
   throw new ModelvaultError(
     'UNSUPPORTED',
-    `remote registries are not supported yet: '${url}' (use a local registry path)`,
+    `'mvault init' creates a local registry; '${url}' is a server (start one with 'mvault serve')`,
     { registry: url },
   );
 }
 
 /**
- * The registry directory to open.
- * @throws NotFoundError with a hint to run `mvault init`; ModelvaultError('UNSUPPORTED')
- *   for a URL.
+ * The registry directory to open, or the server URL.
+ * @throws NotFoundError with a hint to run `mvault init`.
  */
 export async function locateRegistry(input: LocationInput): Promise<string> {
   const named = namedLocation(input);
   if (named !== undefined) {
-    if (isUrl(named)) remoteUnsupported(named);
+    if (isUrl(named)) return named;
     const path = resolve(input.cwd, named);
     if (await isRegistryDirectory(path)) return path;
     if (await isRegistryDirectory(join(path, REGISTRY_DIR_NAME))) {
@@ -102,6 +103,24 @@ export async function openRegistryAt(
   root: string,
   options: { readonly create?: boolean; readonly actor?: string | undefined },
 ): Promise<OpenedRegistry> {
+  if (isUrl(root)) {
+    if (options.create) remoteUnsupported(root);
+    const { openRemoteRegistry } = await import('../client/open-remote-registry.js');
+    const remote = await openRemoteRegistry(root, { check: true });
+    const onServer = (what: string) => async (): Promise<never> => {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        `${what} runs on the server's host: run 'mvault ${what} --registry <directory>' there`,
+        { registry: root },
+      );
+    };
+    const registry: MaintainedRegistry = Object.assign(remote, {
+      gc: onServer('gc'),
+      fsck: onServer('fsck'),
+      repair: onServer('repair'),
+    });
+    return { root, registry };
+  }
   const { openRegistryDirectory } = await import('../registry/registry-directory.js');
   const dir = await openRegistryDirectory(root, {
     ...(options.create ? { create: true } : {}),
