@@ -15,7 +15,7 @@ export function modelvaultAvailable(): boolean {
 
 export class ModelvaultAdapter implements StoreUnderTest {
   readonly name = 'modelvault';
-  readonly description = 'Modelvault ContentStore (openStore, ingestTree per version)';
+  readonly description = 'Modelvault embedded store (openStoreDirectory, ingestTree per version)';
   private root = '';
   private store: ContentStore | undefined;
   private directory: StoreDirectory | undefined;
