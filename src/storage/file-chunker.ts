@@ -6,18 +6,19 @@
  * split — is the only cost on the critical path for data that is mostly stored already:
  *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
  *   main thread:  for each piece of the file layout (header, tensors…):
- *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first hashed with
- *       BLAKE3 (~3 GB/s) and looked up in the piece cache. A hit yields its known chunks
- *       without chunking or SHA-256; a miss re-reads the piece (page-cached), checks its
- *       BLAKE3 again (the file must not change between the passes), cuts it with FastCDC,
- *       hashes the chunks with SHA-256 and records the piece.
+ *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first hashed as a
+ *       whole (SHA-256, one pass) and looked up in the piece cache. A hit yields its known
+ *       chunks without chunking or per-chunk hashing; a miss re-reads the piece
+ *       (page-cached), checks its hash again (the file must not change between the passes),
+ *       cuts it with FastCDC, hashes the chunks and records the piece.
  *     - other pieces are cut and hashed as they stream by.
- * Chunk ids are always SHA-256 of the chunk bytes; BLAKE3 only names cache entries, and a
- * cache entry is used only if all its chunks are still live in the index.
+ * Chunk ids are always SHA-256 of the chunk bytes; the piece hash only names cache entries,
+ * and a cache entry is used only if all its chunks are still live in the index. (BLAKE3
+ * would make the piece pass ~3x cheaper, but its npm package's per-platform binaries are
+ * not all installable here, which breaks `npm ci`; SHA-256 with SHA-NI is built in.)
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { Blake3Hasher } from '@napi-rs/blake-hash';
 import { IoError } from '../core/errors.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
@@ -188,7 +189,7 @@ export class FileChunker {
     };
 
     let pieceIndex = 0;
-    let blake: Blake3Hasher | undefined;
+    let pieceHash: Hash | undefined;
 
     let pos = 0;
     let next = this.size > 0 ? read(0) : undefined;
@@ -207,20 +208,20 @@ export class FileChunker {
         const segEnd = Math.min(end, pieceEnd);
         const seg = view.subarray(cursor - pos, segEnd - pos);
         if (FileChunker.eligible(piece)) {
-          if (!blake) {
-            blake = new Blake3Hasher();
-            blake.update(this.cacheKeyPrefix);
+          if (!pieceHash) {
+            pieceHash = createHash('sha256');
+            pieceHash.update(this.cacheKeyPrefix);
           }
-          blake.update(seg);
+          pieceHash.update(seg);
         } else {
           streamedFed += seg.length;
           cutter.feed(seg, streamedFed === vsize);
         }
         cursor = segEnd;
         if (cursor === pieceEnd) {
-          if (blake) {
-            await this.finishCachedPiece(piece, blake.digest('hex'));
-            blake = undefined;
+          if (pieceHash) {
+            await this.finishCachedPiece(piece, pieceHash.digest('hex'));
+            pieceHash = undefined;
           }
           pieceIndex++;
         }
@@ -242,7 +243,7 @@ export class FileChunker {
     };
   }
 
-  /** A large piece has been read and BLAKE3-hashed: use its cached chunks, or chunk it. */
+  /** A large piece has been read and hashed: use its cached chunks, or chunk it. */
   private async finishCachedPiece(piece: Piece, key: string): Promise<void> {
     await this.flush();
     const cached = await this.index.getPiece(key);
@@ -264,7 +265,7 @@ export class FileChunker {
     }
     // Miss: read the piece again (it was just read, so it is in the page cache), check it
     // is the same bytes, and chunk it.
-    const check = new Blake3Hasher();
+    const check = createHash('sha256');
     check.update(this.cacheKeyPrefix);
     const list: Buffer[] = [];
     const cutter = new ChunkCutter(

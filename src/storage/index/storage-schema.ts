@@ -61,7 +61,7 @@ export interface StorageLeasesTable {
 
 /**
  * Shortcut for ingest: a large piece (a tensor) whose bytes were seen before maps to the
- * chunks it was cut into, so it need not be chunked and hashed again. Keyed by BLAKE3 of
+ * chunks it was cut into, so it need not be chunked and hashed again. Keyed by SHA-256 of
  * the chunking parameters and the piece's bytes; every use is re-checked against
  * `chunks`, so a stale entry only costs a miss.
  */
