@@ -947,15 +947,8 @@ export class UploadService {
    * must treat them as live (pass them as `collectGarbage({ liveChunks })`), so a push
    * resumed hours later still finds the chunks it was told the server has.
    */
-  async liveChunkIds(): Promise<Set<string>> {
-    const rows = await this.db
-      .selectFrom('upload_chunks as u')
-      .innerJoin('upload_sessions as s', 's.id', 'u.session_id')
-      .select('u.chunk_id')
-      .where('s.state', '!=', 'committed')
-      .where('s.expires_at', '>', this.now())
-      .execute();
-    return new Set(rows.map((r) => r.chunk_id));
+  liveChunkIds(): Promise<Set<string>> {
+    return liveUploadChunkIds(this.store, this.now());
   }
 
   /** Waits for commits running in this process. */
@@ -977,6 +970,26 @@ function missingChunks(path: string, missing: readonly string[]): ConflictError 
     `${missing.length} chunk(s) of '${path}' are not stored; re-create the upload to list them and send them`,
     { path, missing: missing.slice(0, 1000), missingCount: missing.length },
   );
+}
+
+/**
+ * The chunk ids of open upload sessions, for a garbage collection that runs without an
+ * UploadService (e.g. `mvault gc`):
+ *
+ *   await collectGarbage(store, { liveManifests, liveChunks: await liveUploadChunkIds(store) });
+ *
+ * The store's database must have run UPLOAD_MIGRATIONS.
+ */
+export async function liveUploadChunkIds(store: Store, now = Date.now()): Promise<Set<string>> {
+  const db = (store.index.storageDb as unknown as UploadDb).db;
+  const rows = await db
+    .selectFrom('upload_chunks as u')
+    .innerJoin('upload_sessions as s', 's.id', 'u.session_id')
+    .select('u.chunk_id')
+    .where('s.state', '!=', 'committed')
+    .where('s.expires_at', '>', now)
+    .execute();
+  return new Set(rows.map((r) => r.chunk_id));
 }
 
 /** SHA-256 over the sorted file list: the identity a resumed push is matched by. */
