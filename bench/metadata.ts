@@ -19,7 +19,10 @@ import Database from 'better-sqlite3';
 import { openRegistryDirectory } from '../src/registry/registry-directory.js';
 
 const { values } = parseArgs({
-  options: { models: { type: 'string', default: '1000' }, versions: { type: 'string', default: '100' } },
+  options: {
+    models: { type: 'string', default: '1000' },
+    versions: { type: 'string', default: '100' },
+  },
 });
 const MODELS = Number(values.models);
 const VERSIONS = Number(values.versions);
@@ -66,19 +69,24 @@ try {
   const insLatest = db.prepare(
     'insert into version_latest_metrics (version_id, key, value, step, timestamp) values (?, ?, ?, 0, ?)',
   );
-  const insParam = db.prepare('insert into version_params (version_id, key, value) values (?, ?, ?)');
+  const insParam = db.prepare(
+    'insert into version_params (version_id, key, value) values (?, ?, ?)',
+  );
   db.transaction(() => {
     for (let m = 0; m < MODELS; m++) {
       const modelId = Number(insModel.run(`model-${m}`, now, now, VERSIONS + 1).lastInsertRowid);
       for (let v = 1; v <= VERSIONS; v++) {
         const digest = (m * VERSIONS + v).toString(16).padStart(64, '0');
-        const versionId = Number(insVersion.run(modelId, v, digest, now + v, now + v).lastInsertRowid);
+        const versionId = Number(
+          insVersion.run(modelId, v, digest, now + v, now + v).lastInsertRowid,
+        );
         for (let k = 0; k < METRICS; k++) {
           const value = rand();
           insMetric.run(versionId, `m${k}`, value, now);
           insLatest.run(versionId, `m${k}`, value, now);
         }
-        for (let k = 0; k < PARAMS; k++) insParam.run(versionId, `p${k}`, String(Math.floor(rand() * 10)));
+        for (let k = 0; k < PARAMS; k++)
+          insParam.run(versionId, `p${k}`, String(Math.floor(rand() * 10)));
       }
     }
   })();
@@ -116,7 +124,11 @@ try {
   const lsCli: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
-    execFileSync(process.execPath, [cli, '--registry', registryDir, 'ls', `model-${Math.floor(MODELS / 2)}`], { stdio: 'ignore' });
+    execFileSync(
+      process.execPath,
+      [cli, '--registry', registryDir, 'ls', `model-${Math.floor(MODELS / 2)}`],
+      { stdio: 'ignore' },
+    );
     lsCli.push(performance.now() - t);
   }
   lsCli.sort((a, b) => a - b);
@@ -138,9 +150,15 @@ try {
   console.log(
     `| searchVersions: metrics.m0 > x AND params.p1 = 'y', ORDER BY metrics.m1 DESC, 100 results (200 queries, ${(matched / 200).toFixed(0)} rows each) | ${fmt(percentile(times, 50))} | ${fmt(percentile(times, 95))} |`,
   );
-  console.log(`| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} |`);
-  console.log(`| \`mvault ls MODEL\`, whole process (5 runs) | ${fmt(percentile(lsCli, 50))} | ${fmt(percentile(lsCli, 95))} |`);
-  console.log(`| \`node -e 0\`, for reference (5 runs) | ${fmt(percentile(nodeStart, 50))} | ${fmt(percentile(nodeStart, 95))} |`);
+  console.log(
+    `| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} |`,
+  );
+  console.log(
+    `| \`mvault ls MODEL\`, whole process (5 runs) | ${fmt(percentile(lsCli, 50))} | ${fmt(percentile(lsCli, 95))} |`,
+  );
+  console.log(
+    `| \`node -e 0\`, for reference (5 runs) | ${fmt(percentile(nodeStart, 50))} | ${fmt(percentile(nodeStart, 95))} |`,
+  );
 } finally {
   await rm(root, { recursive: true, force: true });
 }

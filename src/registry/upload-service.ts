@@ -478,21 +478,16 @@ export class UploadService {
    * are skipped. Chunks verified before an error (or before the connection dropped) are
    * kept: they are durable and indexed when this settles.
    * @throws InvalidArgumentError (framing, an undeclared chunk, bytes that do not match the
-   *   id — that chunk is never stored), TOO_LARGE (body over maxBatchBytes), NotFoundError,
-   *   ConflictError (the session is committing or committed).
+   *   id — that chunk is never stored), TOO_LARGE (body over maxBatchBytes), NotFoundError.
    */
   async receiveChunks(
     id: string,
     body: AsyncIterable<Uint8Array>,
     actor = '',
   ): Promise<ChunkBatchResult> {
-    const session = await this.load(id, actor);
-    if (session.state !== 'open') {
-      throw new ConflictError(`upload session '${id}' is ${session.state}; it takes no chunks`, {
-        upload: id,
-        state: session.state,
-      });
-    }
+    // Any state takes chunks: a client that shares the session with another (same files)
+    // may still be sending while the other commits; its chunks are verified all the same.
+    await this.load(id, actor);
     let received = 0;
     let stored = 0;
     let bytes = 0;
@@ -954,15 +949,8 @@ export class UploadService {
    * must treat them as live (pass them as `collectGarbage({ liveChunks })`), so a push
    * resumed hours later still finds the chunks it was told the server has.
    */
-  async liveChunkIds(): Promise<Set<string>> {
-    const rows = await this.db
-      .selectFrom('upload_chunks as u')
-      .innerJoin('upload_sessions as s', 's.id', 'u.session_id')
-      .select('u.chunk_id')
-      .where('s.state', '!=', 'committed')
-      .where('s.expires_at', '>', this.now())
-      .execute();
-    return new Set(rows.map((r) => r.chunk_id));
+  liveChunkIds(): Promise<Set<string>> {
+    return liveUploadChunkIds(this.store, this.now());
   }
 
   /** Waits for commits running in this process. */
@@ -984,6 +972,26 @@ function missingChunks(path: string, missing: readonly string[]): ConflictError 
     `${missing.length} chunk(s) of '${path}' are not stored; re-create the upload to list them and send them`,
     { path, missing: missing.slice(0, 1000), missingCount: missing.length },
   );
+}
+
+/**
+ * The chunk ids of open upload sessions, for a garbage collection that runs without an
+ * UploadService (e.g. `mvault gc`):
+ *
+ *   await collectGarbage(store, { liveManifests, liveChunks: await liveUploadChunkIds(store) });
+ *
+ * The store's database must have run UPLOAD_MIGRATIONS.
+ */
+export async function liveUploadChunkIds(store: Store, now = Date.now()): Promise<Set<string>> {
+  const db = (store.index.storageDb as unknown as UploadDb).db;
+  const rows = await db
+    .selectFrom('upload_chunks as u')
+    .innerJoin('upload_sessions as s', 's.id', 'u.session_id')
+    .select('u.chunk_id')
+    .where('s.state', '!=', 'committed')
+    .where('s.expires_at', '>', now)
+    .execute();
+  return new Set(rows.map((r) => r.chunk_id));
 }
 
 /** SHA-256 over the sorted file list: the identity a resumed push is matched by. */

@@ -52,6 +52,15 @@ import { packKey } from './store-layout.js';
 /** Read buffers shared with the hash worker (one being chunked, one prefetched, two hashing). */
 const POOL_SIZE = 4;
 const READ_COALESCE = 8 * 1024 * 1024;
+/** Chunks whose offsets the range-read cache keeps (~100 bytes each: ~100 MiB at most). */
+const OFFSET_CACHE_CHUNKS = 1_000_000;
+
+function missingChunk(sha256: string, id: string): CorruptionError {
+  return new CorruptionError(`file ${sha256} is damaged: chunk ${id} is missing from the index`, {
+    sha256,
+    chunk: id,
+  });
+}
 
 export interface StoreOptions {
   readonly backend: ObjectBackend;
@@ -122,6 +131,12 @@ export class Store implements ContentStore {
   private readonly readHasher = new HashWorker();
   /** Read buffers shared with the hash worker; used by one hashing stream at a time. */
   private readonly blockPool: SharedArrayBuffer[] = [];
+  /** Chunk offsets of recently range-read files (see chunkOffsets). */
+  private readonly offsetCache = new Map<
+    string,
+    { ids: readonly string[]; ends: Float64Array; chunkIds: Uint8Array }
+  >();
+  private offsetCacheChunks = 0;
 
   constructor(options: StoreOptions) {
     this.backend = options.backend;
@@ -336,36 +351,52 @@ export class Store implements ContentStore {
         },
       );
     }
-    const ids = chunkIdsToHex(file.chunkIds);
-    const locations = await this.index.locate(ids);
     const whole = range === undefined ? createHash('sha256') : undefined;
 
     // Chunks overlapping [start, end), grouped into runs that are contiguous in one pack.
     type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
     const wanted: Piece[] = [];
-    let fileOffset = 0;
-    for (const id of ids) {
-      const loc = locations.get(id);
-      if (!loc) {
+    if (range === undefined) {
+      const ids = chunkIdsToHex(file.chunkIds);
+      const locations = await this.index.locate(ids);
+      let fileOffset = 0;
+      for (const id of ids) {
+        const loc = locations.get(id);
+        if (!loc) throw missingChunk(sha256, id);
+        wanted.push({ ...loc, fileOffset });
+        fileOffset += loc.length;
+      }
+      if (fileOffset !== file.size) {
         throw new CorruptionError(
-          `file ${sha256} is damaged: chunk ${id} is missing from the index`,
+          `file ${sha256} is damaged: chunks add up to ${fileOffset} of ${file.size} bytes`,
           {
             sha256,
-            chunk: id,
           },
         );
       }
-      if (fileOffset + loc.length > start && fileOffset < end) wanted.push({ ...loc, fileOffset });
-      fileOffset += loc.length;
-      if (fileOffset >= end) break;
-    }
-    if (range === undefined && fileOffset !== file.size) {
-      throw new CorruptionError(
-        `file ${sha256} is damaged: chunks add up to ${fileOffset} of ${file.size} bytes`,
-        {
-          sha256,
-        },
-      );
+    } else if (start < end) {
+      // A range locates only the chunks it needs: the file's chunk offsets are cached (a
+      // chunk's length never changes), so ranged reads of a large file are not quadratic.
+      const { ids, ends } = await this.chunkOffsets(file);
+      let lo = 0;
+      let hi = ids.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ends[mid]! <= start) lo = mid + 1;
+        else hi = mid;
+      }
+      const needed: { id: string; fileOffset: number }[] = [];
+      for (let k = lo; k < ids.length; k++) {
+        const fileOffset = k === 0 ? 0 : ends[k - 1]!;
+        if (fileOffset >= end) break;
+        needed.push({ id: ids[k]!, fileOffset });
+      }
+      const locations = await this.index.locate(needed.map((n) => n.id));
+      for (const n of needed) {
+        const loc = locations.get(n.id);
+        if (!loc) throw missingChunk(sha256, n.id);
+        wanted.push({ ...loc, fileOffset: n.fileOffset });
+      }
     }
     // Runs of chunks contiguous in one pack, each read with one ranged read.
     const runs: { i: number; j: number }[] = [];
@@ -460,6 +491,50 @@ export class Store implements ContentStore {
     } finally {
       await lease?.release();
     }
+  }
+
+  /**
+   * A file's chunk ids and cumulative end offsets, cached by file (LRU, bounded by chunk
+   * count). The entry is used only while the file record still lists the same chunks.
+   */
+  private async chunkOffsets(file: {
+    sha256: Sha256Hex;
+    size: number;
+    chunkIds: Uint8Array;
+  }): Promise<{ ids: readonly string[]; ends: Float64Array }> {
+    const cached = this.offsetCache.get(file.sha256);
+    if (cached && Buffer.from(cached.chunkIds).equals(Buffer.from(file.chunkIds))) {
+      this.offsetCache.delete(file.sha256);
+      this.offsetCache.set(file.sha256, cached);
+      return cached;
+    }
+    const ids = chunkIdsToHex(file.chunkIds);
+    const locations = await this.index.locate(ids);
+    const ends = new Float64Array(ids.length);
+    let at = 0;
+    for (let k = 0; k < ids.length; k++) {
+      const loc = locations.get(ids[k]!);
+      if (!loc) throw missingChunk(file.sha256, ids[k]!);
+      at += loc.length;
+      ends[k] = at;
+    }
+    if (at !== file.size) {
+      throw new CorruptionError(
+        `file ${file.sha256} is damaged: chunks add up to ${at} of ${file.size} bytes`,
+        { sha256: file.sha256 },
+      );
+    }
+    const entry = { ids, ends, chunkIds: Uint8Array.from(file.chunkIds) };
+    if (cached) this.offsetCacheChunks -= cached.ids.length;
+    this.offsetCache.delete(file.sha256);
+    this.offsetCache.set(file.sha256, entry);
+    this.offsetCacheChunks += ids.length;
+    for (const [key, old] of this.offsetCache) {
+      if (this.offsetCacheChunks <= OFFSET_CACHE_CHUNKS || old === entry) break;
+      this.offsetCache.delete(key);
+      this.offsetCacheChunks -= old.ids.length;
+    }
+    return entry;
   }
 
   async materialize(digest: Sha256Hex, dest: string, options: IngestOptions = {}): Promise<void> {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkLocalFile } from '../../src/client/chunk-file.js';
 import { CHUNK_BATCH_MEDIA_TYPE, type UploadSession } from '../../src/core/upload-protocol.js';
 import type { UploadTables } from '../../src/metadata/upload-schema.js';
+import { liveUploadChunkIds } from '../../src/registry/upload-service.js';
 import { buildApp } from '../../src/server/app.js';
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
@@ -225,6 +226,7 @@ describe('resumable uploads', () => {
     const ids = file.chunks.map((c) => c.id);
     const live = await server.uploads.liveChunkIds();
     for (const id of ids) expect(live.has(id)).toBe(true);
+    expect(await liveUploadChunkIds(server.backend.store)).toEqual(live);
 
     const { store, registry } = server.backend;
     const manifests = new Set<string>();

@@ -160,6 +160,28 @@ describe('Store', () => {
     );
   });
 
+  it('serves any byte range of a many-chunk file, repeatedly (cached chunk offsets)', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const p = join(dir, 'ranges.bin');
+    await writeFile(p, data);
+    const { sha256 } = await sd.store.ingestFile(p);
+    const cuts = [0, 1, 65_535, 65_536, 1_000_000, data.length - 1];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % data.length;
+    };
+    const ranges: [number, number][] = cuts.map((c) => [c, Math.min(1 + (c % 7), data.length - c)]);
+    for (let k = 0; k < 40; k++) {
+      const a = next();
+      ranges.push([a, Math.min(next() % 400_000, data.length - a)]);
+    }
+    for (const [offset, length] of [...ranges, ...ranges]) {
+      const got = await collect(sd.store.readFile(sha256, { offset, length }));
+      expect(got.equals(data.subarray(offset, offset + length)), `${offset}+${length}`).toBe(true);
+    }
+  });
+
   it('refuses symlinks and a non-empty destination, and never writes outside it', async () => {
     const src = join(dir, 'm');
     await mkdir(src);

@@ -4,7 +4,6 @@
  * UploadService; these handlers only translate HTTP.
  */
 import { ModelvaultError } from '../../../core/errors.js';
-import { validateModelName } from '../../../core/names.js';
 import { CHUNK_BATCH_MEDIA_TYPE, type ServerInfo } from '../../../core/upload-protocol.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
@@ -150,7 +149,6 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (req, reply) => {
-      validateModelName(req.body.model);
       const result = await uploads.commit(req.params.id, req.body, actor(req), {
         waitMs: ctx.commitWaitMs,
       });
