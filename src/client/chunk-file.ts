@@ -4,9 +4,11 @@
  * chunks it already has before sending any. Node only (reads the file, hashes with
  * node:crypto). Memory: one 4 MiB block and the chunk list (~40 bytes per 64 KiB chunk).
  */
+
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { IoError } from '../core/errors.js';
+import { readFully } from '../core/local-files.js';
 import type { FileFormat } from '../core/upload-protocol.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
@@ -24,20 +26,6 @@ export interface ChunkedFile {
     readonly offset: number;
     readonly length: number;
   }[];
-}
-
-export async function readFully(
-  fh: FileHandle,
-  buf: Uint8Array,
-  position: number,
-): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 /**

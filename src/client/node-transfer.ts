@@ -15,16 +15,16 @@
  * parallel, each chunk verified against its id as it arrives, then the whole file re-hashed.
  */
 import { createHash } from 'node:crypto';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   ConflictError,
   InvalidArgumentError,
   IoError,
   ModelvaultError,
-  NotFoundError,
   VerificationError,
 } from '../core/errors.js';
+import { type LocalFile, listLocalTree, readFully } from '../core/local-files.js';
 import { validateManifestPath } from '../core/names.js';
 import type {
   ModelVersion,
@@ -45,7 +45,7 @@ import {
   type ServerInfo,
   type UploadSession,
 } from '../core/upload-protocol.js';
-import { type ChunkedFile, chunkLocalFile, readFully } from './chunk-file.js';
+import { type ChunkedFile, chunkLocalFile } from './chunk-file.js';
 import { type HttpClient, isTransient, sleep } from './http-client.js';
 
 /** Tuning knobs of transfers; the defaults suit a LAN or a good WAN link. */
@@ -90,48 +90,6 @@ function isBodyInterruption(e: unknown): boolean {
 }
 
 // ------------------------------------------------------------------------------ push
-
-interface LocalFile {
-  readonly rel: string;
-  readonly abs: string;
-  readonly size: number;
-}
-
-/**
- * Regular files under `root` (or `root` itself), with manifest paths, sorted by their UTF-8
- * bytes. Symlinks and special files are refused, as the local store refuses them.
- */
-export async function listLocalTree(root: string): Promise<LocalFile[]> {
-  let st: Awaited<ReturnType<typeof lstat>>;
-  try {
-    st = await lstat(root);
-  } catch {
-    throw new NotFoundError(`'${root}' does not exist`, { path: root });
-  }
-  if (st.isFile()) return [{ rel: validateManifestPath(basename(root)), abs: root, size: st.size }];
-  if (!st.isDirectory()) {
-    throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
-  }
-  const out: LocalFile[] = [];
-  const walk = async (dir: string) => {
-    for (const ent of await readdir(dir, { withFileTypes: true })) {
-      const abs = join(dir, ent.name);
-      if (ent.isDirectory()) await walk(abs);
-      else if (ent.isFile()) {
-        const rel = relative(root, abs).split(sep).join('/');
-        out.push({ rel: validateManifestPath(rel), abs, size: (await lstat(abs)).size });
-      } else {
-        throw new InvalidArgumentError(
-          `'${relative(root, abs)}' is a symlink or special file; only regular files can be stored`,
-          { path: abs },
-        );
-      }
-    }
-  };
-  await walk(root);
-  out.sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
-  return out;
-}
 
 export async function pushTree(
   http: HttpClient,

@@ -20,6 +20,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { IoError } from '../core/errors.js';
+import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
 import { StreamChunker } from './chunking/stream-chunker.js';
@@ -44,20 +45,6 @@ export interface ChunkedFile {
   readonly chunks: number;
   readonly newChunks: number;
   readonly newBytes: number;
-}
-
-export async function readFully(
-  fh: FileHandle,
-  buf: Uint8Array,
-  position: number,
-): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 /** Cuts a stream of bytes (fed piecewise) into chunks and names them with SHA-256. */

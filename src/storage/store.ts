@@ -13,8 +13,8 @@
  * on the next open); nothing committed ever points at bytes that are not durable.
  */
 import { createHash } from 'node:crypto';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import {
   CorruptionError,
@@ -24,6 +24,7 @@ import {
   ModelvaultError,
   NotFoundError,
 } from '../core/errors.js';
+import { listLocalTree, readFully } from '../core/local-files.js';
 import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
@@ -37,7 +38,7 @@ import type {
   Manifest,
   ManifestEntry,
 } from './content-store.js';
-import { BLOCK_SIZE, type ChunkedFile, FileChunker, readFully } from './file-chunker.js';
+import { BLOCK_SIZE, type ChunkedFile, FileChunker } from './file-chunker.js';
 import { HashWorker } from './hash-worker.js';
 import {
   ChunkIndex,
@@ -274,7 +275,7 @@ export class Store implements ContentStore {
   }
 
   async ingestTree(dir: string, options: IngestOptions = {}): Promise<IngestedTree> {
-    const files = await listTree(dir);
+    const files = await listLocalTree(dir);
     const total = files.reduce((s, f) => s + f.size, 0);
     const stats = emptyStats();
     const sink = new PackSink(this, this.packTargetSize);
@@ -572,47 +573,4 @@ export class Store implements ContentStore {
     await this.readHasher.close();
     await this.backend.close();
   }
-}
-
-/**
- * Regular files under `root` (or `root` itself if it is a file), with manifest paths.
- * Symlinks and special files are refused rather than followed: a version must be exactly
- * the bytes in the directory, and following links could read outside it.
- */
-export async function listTree(
-  root: string,
-): Promise<{ rel: string; abs: string; size: number }[]> {
-  let st: Awaited<ReturnType<typeof lstat>>;
-  try {
-    st = await lstat(root);
-  } catch (e) {
-    if (hasErrno(e, 'ENOENT')) throw new NotFoundError(`'${root}' does not exist`, { path: root });
-    throw e;
-  }
-  if (st.isFile()) {
-    const name = root.split(sep).pop() ?? root;
-    return [{ rel: validateManifestPath(name), abs: root, size: st.size }];
-  }
-  if (!st.isDirectory())
-    throw new InvalidArgumentError(`'${root}' is not a file or directory`, { path: root });
-  const out: { rel: string; abs: string; size: number }[] = [];
-  const walk = async (dir: string) => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const ent of entries) {
-      const abs = join(dir, ent.name);
-      if (ent.isDirectory()) await walk(abs);
-      else if (ent.isFile()) {
-        const rel = relative(root, abs).split(sep).join('/');
-        out.push({ rel: validateManifestPath(rel), abs, size: (await lstat(abs)).size });
-      } else {
-        throw new InvalidArgumentError(
-          `'${relative(root, abs)}' is a symlink or special file; only regular files can be stored`,
-          { path: abs },
-        );
-      }
-    }
-  };
-  await walk(root);
-  out.sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
-  return out;
 }
