@@ -87,7 +87,14 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      await app.close();
+      // Keep-alive connections whose request was still running when shutdown began turn
+      // idle afterwards; close them as they do, or app.close() waits for their timeout.
+      const sweep = setInterval(() => app.server.closeIdleConnections?.(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       await backend.close();
     })();
     return closing;
