@@ -25,6 +25,7 @@ import {
   VerificationError,
 } from '../core/errors.js';
 import { type LocalFile, listLocalTree, readFully } from '../core/local-files.js';
+import { manifestDigest } from '../core/manifest-json.js';
 import { validateManifestPath } from '../core/names.js';
 import type {
   ModelVersion,
@@ -326,23 +327,6 @@ async function commitLoop(
 }
 
 // ------------------------------------------------------------------------------ pull
-
-const MANIFEST_FORMAT = 'modelvault.manifest.v1';
-
-/**
- * The version digest of a manifest: SHA-256 of its canonical JSON, as the store computes it
- * (src/storage/manifest.ts; files sorted by the UTF-8 bytes of their paths).
- */
-export function manifestDigest(files: ManifestResponse['files']): string {
-  const sorted = [...files].sort((a, b) =>
-    Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)),
-  );
-  const body = JSON.stringify({
-    files: sorted.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
-    format: MANIFEST_FORMAT,
-  });
-  return createHash('sha256').update(body).digest('hex');
-}
 
 export async function pullVersion(
   http: HttpClient,

@@ -1,22 +1,20 @@
 /**
  * Version manifests: the list of `{path, size, sha256}` of a version's files, sorted by the
- * UTF-8 bytes of the path. The version digest is the SHA-256 of the canonical JSON below,
- * which is RFC 8785 (JCS) compatible: fixed key order (already sorted), no whitespace,
- * integers only, strings escaped as ECMAScript's JSON.stringify does.
- *
- *   {"files":[{"path":"config.json","sha256":"…","size":123},…],"format":"modelvault.manifest.v1"}
+ * UTF-8 bytes of the path; the version digest is the SHA-256 of their canonical JSON
+ * (core/manifest-json.ts). This module validates, builds and parses them.
  */
 import { createHash } from 'node:crypto';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { CorruptionError, InvalidArgumentError } from '../core/errors.js';
+import {
+  canonicalManifestJson,
+  compareManifestPaths,
+  MANIFEST_FORMAT,
+} from '../core/manifest-json.js';
 import { validateManifestPath } from '../core/names.js';
 import type { Manifest, ManifestEntry } from './content-store.js';
 
-export const MANIFEST_FORMAT = 'modelvault.manifest.v1';
-
-function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
+export { canonicalManifestJson, MANIFEST_FORMAT };
 
 /** Validates entries and returns them sorted; rejects duplicates. */
 export function normalizeEntries(entries: readonly ManifestEntry[]): ManifestEntry[] {
@@ -28,17 +26,12 @@ export function normalizeEntries(entries: readonly ManifestEntry[]): ManifestEnt
     }
     return { path: e.path, size: e.size, sha256: e.sha256 };
   });
-  out.sort((a, b) => comparePaths(a.path, b.path));
+  out.sort((a, b) => compareManifestPaths(a.path, b.path));
   for (let i = 1; i < out.length; i++) {
     if (out[i]!.path === out[i - 1]!.path)
       throw new InvalidArgumentError(`duplicate file path '${out[i]!.path}'`);
   }
   return out;
-}
-
-export function canonicalManifestJson(sorted: readonly ManifestEntry[]): string {
-  const files = sorted.map((e) => ({ path: e.path, sha256: e.sha256, size: e.size }));
-  return JSON.stringify({ files, format: MANIFEST_FORMAT });
 }
 
 export function buildManifest(entries: readonly ManifestEntry[]): Manifest & { body: string } {
