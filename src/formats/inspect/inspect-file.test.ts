@@ -124,7 +124,7 @@ describe('inspectFile', () => {
       shape: [2, 32],
       length: 68,
     });
-    expect((f.details?.metadata as Record<string, unknown>)['tokenizer.ggml.tokens']).toEqual({
+    expect((f.details!.metadata as Record<string, unknown>)['tokenizer.ggml.tokens']).toEqual({
       array: 'string',
       length: 2000,
     });
