@@ -20,6 +20,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerFsck } from './commands/fsck.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
+import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
 import { registerPull } from './commands/pull.js';
@@ -91,6 +92,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerPull,
     registerLs,
     registerShow,
+    registerInspect,
     registerLog,
     registerDiff,
     registerAlias,

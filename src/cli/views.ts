@@ -22,6 +22,7 @@ import {
   shortDigest,
   table,
 } from './format.js';
+import { summaryLine } from './inspect-views.js';
 
 /** At most this many metric columns in version tables. */
 const METRIC_COLUMNS = 4;
@@ -83,6 +84,7 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
     ['size', `${formatBytes(v.size)} in ${v.fileCount} file${v.fileCount === 1 ? '' : 's'}`],
     ['created', `${formatTime(v.createdAt)} by ${v.createdBy ?? 'unknown'}`],
     ['description', v.description ?? '-'],
+    ['model', summaryLine(v.summary)],
     ['stage', v.stage],
     [
       'approval',

@@ -7,6 +7,7 @@
  * Works in Node and in browsers, except push and pull, which read and write local files
  * and load their Node-only code on first use.
  */
+import type { VersionInspection } from '../core/model-inspection.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -15,6 +16,7 @@ import type {
   AuditVerifyResult,
   CreateModelInput,
   CreateVersionInput,
+  DiffOptions,
   ListVersionsOptions,
   MetricInput,
   MetricPoint,
@@ -248,8 +250,15 @@ export class RemoteRegistry implements RegistryApi {
 
   // -------------------------------------------------------------- comparison
 
-  diffVersions(a: string, b: string): Promise<VersionDiff> {
-    return this.http.json('GET', '/api/v1/diff', { query: { a, b } });
+  diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
+    const extra = options.tensors ? { tensors: true, stats: options.stats === true } : {};
+    return this.http.json('GET', '/api/v1/diff', { query: { a, b, ...extra } });
+  }
+
+  inspectVersion(ref: string, options: { path?: string } = {}): Promise<VersionInspection> {
+    return this.http.json('GET', `/api/v1/versions/${enc(ref)}/inspect`, {
+      query: { path: options.path },
+    });
   }
 
   // ------------------------------------------------------------------- audit

@@ -78,8 +78,8 @@ export interface VersionInspection {
 }
 
 export interface TensorStats {
-  /** max |b − a| over all elements. */
-  readonly maxAbsDiff: number;
+  /** max |b − a| over all elements (float dtypes; null for others). */
+  readonly maxAbsDiff: number | null;
   /** ‖b − a‖₂ / ‖a‖₂ (null when ‖a‖ = 0). */
   readonly relativeL2: number | null;
   /** Cosine similarity of a and b (null when either is all zeros). */
@@ -91,11 +91,18 @@ export interface TensorStats {
 
 export type TensorChange = 'added' | 'removed' | 'changed' | 'unchanged';
 
+export interface TensorSide {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  /** The file holding it. */
+  readonly path: string;
+}
+
 export interface TensorDiffEntry {
   readonly name: string;
   readonly status: TensorChange;
-  readonly a: { readonly dtype: string; readonly shape: readonly number[] } | null;
-  readonly b: { readonly dtype: string; readonly shape: readonly number[] } | null;
+  readonly a: TensorSide | null;
+  readonly b: TensorSide | null;
   /** For `changed`: the dtype or shape differ (else only the values). */
   readonly dtypeChanged?: boolean;
   readonly shapeChanged?: boolean;
@@ -104,7 +111,7 @@ export interface TensorDiffEntry {
 }
 
 export interface TensorGroupSummary {
-  /** Layer prefix, e.g. `model.layers.11`. */
+  /** Layer prefix, e.g. `model.layers.11` (names up to their first numeric part). */
   readonly prefix: string;
   readonly added: number;
   readonly removed: number;
@@ -114,27 +121,24 @@ export interface TensorGroupSummary {
   readonly maxRelativeL2?: number;
 }
 
-/** Tensor-level comparison of the weights files two versions share (matched by path). */
+/**
+ * Tensor-level comparison of two versions: tensors matched by name over each side's
+ * weights files (those of its summary's format), so a tensor that moved between shards
+ * is still matched.
+ */
 export interface TensorDiff {
-  readonly files: readonly {
-    readonly path: string;
-    readonly format: string;
-    readonly tensors: readonly TensorDiffEntry[];
-  }[];
+  /** Sorted by name. */
+  readonly tensors: readonly TensorDiffEntry[];
   readonly counts: {
     readonly added: number;
     readonly removed: number;
     readonly changed: number;
     readonly unchanged: number;
   };
-  readonly parameterCount: {
-    readonly a: number;
-    readonly b: number;
-    readonly delta: number;
-  };
+  readonly parameterCount: { readonly a: number; readonly b: number; readonly delta: number };
   readonly groups: readonly TensorGroupSummary[];
-  /** Bytes of tensor data read to compute stats (0 without stats). */
+  /** Bytes of tensor data read (stats, or ranges whose chunks do not align); 0 otherwise. */
   readonly bytesRead: number;
-  /** Files of either side that could not be compared tensor by tensor, and why. */
+  /** Files that could not be compared tensor by tensor, and why. */
   readonly skipped: readonly { readonly path: string; readonly reason: string }[];
 }

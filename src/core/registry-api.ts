@@ -30,6 +30,8 @@
  * ignores the client's value and uses the authenticated identity.
  */
 
+import type { TensorDiff, VersionInspection, VersionSummary } from './model-inspection.js';
+
 export type VersionStatus = 'READY' | 'PENDING' | 'FAILED';
 /** MLflow's legacy stages. Inputs are matched case-insensitively (`production` → `Production`). */
 export type Stage = 'None' | 'Staging' | 'Production' | 'Archived';
@@ -106,6 +108,11 @@ export interface ModelVersion {
   readonly description: string | null;
   /** The model card: text of the README.md at the root of the version's files, if any. */
   readonly modelCard: string | null;
+  /**
+   * What the files are (format, framework, parameter count, dtype mix, architecture), read
+   * from their headers when the version was created; null when it was not computed.
+   */
+  readonly summary: VersionSummary | null;
   readonly createdBy: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -188,6 +195,15 @@ export interface VersionDiff {
   readonly tags: KeyValueDiff;
   /** Null when this implementation cannot read manifests (and the digests differ). */
   readonly files: FilesDiff | null;
+  /** Tensor-level comparison, only when asked for (`tensors: true`). */
+  readonly tensors?: TensorDiff;
+}
+
+export interface DiffOptions {
+  /** Compare tensor by tensor (reads headers; unchanged tensors are known from chunk ids). */
+  readonly tensors?: boolean;
+  /** With `tensors`: numeric statistics of changed tensors (reads their bytes). */
+  readonly stats?: boolean;
 }
 
 /** One page of results. `nextPageToken` is absent on the last page; it is opaque. */
@@ -466,7 +482,16 @@ export interface RegistryApi {
 
   // -------------------------------------------------------------- comparison
 
-  diffVersions(a: string, b: string): Promise<VersionDiff>;
+  /**
+   * @throws ModelvaultError('UNSUPPORTED') for `tensors` without access to the files.
+   */
+  diffVersions(a: string, b: string, options?: DiffOptions): Promise<VersionDiff>;
+  /**
+   * What the version's files are, read from their headers: every recognised file, or with
+   * `path` that one file with its tensor list.
+   * @throws NotFoundError (version; no such file), ModelvaultError('UNSUPPORTED').
+   */
+  inspectVersion(ref: string, options?: { readonly path?: string }): Promise<VersionInspection>;
 
   // ------------------------------------------------------------------- audit
 

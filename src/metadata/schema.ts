@@ -58,6 +58,8 @@ export interface ModelVersionsTable {
   deleted_at: number | null;
   /** Text of the README.md at the root of the version's files (migration 0101); null if none. */
   model_card: string | null;
+  /** JSON of the VersionSummary computed from the files' headers (migration 0102); null if none. */
+  summary: string | null;
 }
 
 export interface VersionTagsTable {

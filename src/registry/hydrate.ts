@@ -3,6 +3,7 @@
  * metrics, params, aliases and lineage in one query per kind for a whole page.
  */
 import type { Kysely } from 'kysely';
+import type { VersionSummary } from '../core/model-inspection.js';
 import type {
   DatasetRef,
   ModelVersion,
@@ -10,6 +11,16 @@ import type {
   VersionKey,
 } from '../core/registry-api.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
+
+/** The stored summary JSON, or null (absent, or unreadable: it is derived data). */
+function parseSummary(text: string | null | undefined): VersionSummary | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as VersionSummary;
+  } catch {
+    return null;
+  }
+}
 
 export type VersionRowWithModel = ModelVersionRow & { readonly model_name: string };
 
@@ -171,6 +182,7 @@ export async function hydrateVersions(
       fileCount: r.file_count,
       description: r.description,
       modelCard: r.model_card ?? null,
+      summary: parseSummary(r.summary),
       createdBy: r.created_by,
       createdAt: r.created_at,
       updatedAt: r.updated_at,

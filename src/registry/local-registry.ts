@@ -7,6 +7,7 @@
 import { userInfo } from 'node:os';
 import type { Sha256Hex } from '../core/digest.js';
 import { ModelvaultError } from '../core/errors.js';
+import type { VersionInspection, VersionSummary } from '../core/model-inspection.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -15,6 +16,7 @@ import type {
   AuditVerifyResult,
   CreateModelInput,
   CreateVersionInput,
+  DiffOptions,
   ListVersionsOptions,
   MetricInput,
   MetricPoint,
@@ -33,12 +35,14 @@ import type {
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
+import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
 import { diffVersions, type ManifestEntriesReader } from './diff-service.js';
 import { detectGitCode } from './git-lineage.js';
+import { InspectionService } from './inspection-service.js';
 import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
 import type { RegistryContext } from './registry-context.js';
@@ -84,6 +88,7 @@ export class LocalRegistry implements RegistryApi {
   private readonly search: SearchService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
+  private readonly inspector: InspectionService | undefined;
   private closed = false;
 
   /** What the services share: clock, retention, default actor (for subclasses too). */
@@ -103,6 +108,7 @@ export class LocalRegistry implements RegistryApi {
     this.manifests =
       options.manifests ??
       (content && (async (digest) => (await content.getManifest(digest)).entries));
+    this.inspector = content && new InspectionService(content);
     this.audit = new AuditService(ctx);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
@@ -144,8 +150,11 @@ export class LocalRegistry implements RegistryApi {
     return this.models.deleteTag(name, key, options);
   }
 
-  createVersion(input: CreateVersionInput): Promise<ModelVersion> {
-    return this.versions.create(input);
+  /** Registers the version with the summary of its files (when the store has them). */
+  async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
+    const digest = typeof input?.manifest?.digest === 'string' ? input.manifest.digest : '';
+    const summary = await this.summaryOf(digest.replace(/^sha256:/, ''));
+    return this.versions.create(input, { summary });
   }
   getVersion(ref: string, options?: { includeDeleted?: boolean }): Promise<ModelVersion> {
     return this.versions.get(ref, options);
@@ -217,9 +226,45 @@ export class LocalRegistry implements RegistryApi {
     return this.aliases.rollback(model, alias, options);
   }
 
-  async diffVersions(a: string, b: string): Promise<VersionDiff> {
+  async diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
-    return diffVersions(va, vb, this.manifests);
+    const diff = await diffVersions(va, vb, this.manifests);
+    if (!options.tensors) return diff;
+    const inspector = this.requireInspector('tensor diff');
+    return {
+      ...diff,
+      tensors: await inspector.diffTensors(va, vb, { stats: options.stats === true }),
+    };
+  }
+
+  async inspectVersion(ref: string, options: { path?: string } = {}): Promise<VersionInspection> {
+    const inspector = this.requireInspector('inspect');
+    const version = await this.versions.get(ref);
+    return inspector.inspect(version, options.path);
+  }
+
+  private requireInspector(operation: string): InspectionService {
+    if (!this.inspector) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        `${operation} is not available: no content store is configured`,
+      );
+    }
+    return this.inspector;
+  }
+
+  /**
+   * The summary of a committed manifest, or null when it cannot be computed (no store, the
+   * manifest is not stored, a read fails): the summary is derived data and never stops a
+   * version from being registered.
+   */
+  private async summaryOf(digest: string): Promise<VersionSummary | null> {
+    if (!this.inspector) return null;
+    try {
+      return await this.inspector.summarize(digest);
+    } catch {
+      return null;
+    }
   }
 
   auditLog(query?: AuditQuery): Promise<SearchResult<AuditEvent>> {
@@ -260,17 +305,21 @@ export class LocalRegistry implements RegistryApi {
     });
     const detected = await code;
     const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
-    const version = await this.versions.create({
-      ...input,
-      ...(modelCard === null ? {} : { modelCard }),
-      manifest: {
-        digest: manifest.digest,
-        size: manifest.totalSize,
-        fileCount: manifest.entries.length,
+    const summary = await this.summaryOf(manifest.digest);
+    const version = await this.versions.create(
+      {
+        ...input,
+        ...(modelCard === null ? {} : { modelCard }),
+        manifest: {
+          digest: manifest.digest,
+          size: manifest.totalSize,
+          fileCount: manifest.entries.length,
+        },
+        lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
+        createModelIfMissing,
       },
-      lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
-      createModelIfMissing,
-    });
+      { summary },
+    );
     return { version, stats };
   }
 
@@ -314,6 +363,7 @@ export class LocalRegistry implements RegistryApi {
 export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
+  versionSummaryMigration,
 ];
 
 /**

@@ -77,6 +77,7 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
         ),
       }),
       deletedAt: S.nullable(millis),
+      summary: S.nullable(S.ref('VersionSummary')),
     },
     { $id: 'ModelVersion' },
   ),
@@ -138,8 +139,63 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
       files: S.nullable(
         S.unknown({ description: 'added/removed/changed files and unchanged count' }),
       ),
+      tensors: S.optional(S.ref('TensorDiff')),
     },
     { $id: 'VersionDiff' },
+  ),
+  S.object(
+    {
+      format: nullableString,
+      framework: nullableString,
+      parameterCount: S.nullable(S.integer()),
+      dtypes: S.record(S.integer(), { description: 'parameters per dtype' }),
+      architecture: nullableString,
+      tensorCount: S.nullable(S.integer()),
+      files: S.array(
+        S.object({
+          path: S.string(),
+          format: S.string(),
+          readable: S.boolean(),
+          reason: S.optional(S.string()),
+        }),
+      ),
+    },
+    { $id: 'VersionSummary', description: "What a version is, from its files' headers." },
+  ),
+  S.object(
+    {
+      ...versionKey,
+      digest,
+      summary: S.ref('VersionSummary'),
+      files: S.array(
+        S.unknown({
+          description:
+            'FileInspection: path, size, format, readable, reason, parameterCount, dtypes, tensorCount, architecture, details, tensors (with a path)',
+        }),
+      ),
+    },
+    { $id: 'VersionInspection' },
+  ),
+  S.object(
+    {
+      tensors: S.array(
+        S.unknown({
+          description:
+            'name, status (added/removed/changed/unchanged), a, b, dtypeChanged, shapeChanged, stats',
+        }),
+      ),
+      counts: S.object({
+        added: S.integer(),
+        removed: S.integer(),
+        changed: S.integer(),
+        unchanged: S.integer(),
+      }),
+      parameterCount: S.object({ a: S.integer(), b: S.integer(), delta: S.integer() }),
+      groups: S.array(S.unknown({ description: 'per layer prefix counts' })),
+      bytesRead: S.integer(),
+      skipped: S.array(S.object({ path: S.string(), reason: S.string() })),
+    },
+    { $id: 'TensorDiff' },
   ),
   S.object(
     {
