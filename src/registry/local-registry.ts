@@ -36,6 +36,7 @@ import { type Database, type NamedMigration, openDatabase } from '../metadata/da
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
+import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
@@ -364,6 +365,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
   versionSummaryMigration,
+  searchIndexesMigration,
 ];
 
 /**
