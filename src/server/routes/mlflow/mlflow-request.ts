@@ -43,10 +43,14 @@ export function invalidValue(name: string, value: unknown): MlflowApiError {
   );
 }
 
+/** Messages read from a query string, where a list of one is a single value. */
+const FROM_QUERY = new WeakSet<object>();
+
 /** The request message: the query string for GET, otherwise the JSON body (or `{}`). */
 export function messageOf(req: FastifyRequest): Message {
   const source = req.method === 'GET' ? req.query : req.body;
   if (source === undefined || source === null) return {};
+  if (req.method === 'GET' && typeof source === 'object') FROM_QUERY.add(source);
   if (typeof source !== 'object' || Array.isArray(source)) {
     throw new MlflowApiError('INVALID_PARAMETER_VALUE', 'the request body must be a JSON object');
   }
@@ -112,7 +116,8 @@ export function parseDouble(name: string, v: unknown): number {
 export function optStringList(m: Message, name: string): string[] | undefined {
   const v = m[name];
   if (v === undefined || v === null) return undefined;
-  const list = Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
+  const single = typeof v === 'string' && FROM_QUERY.has(m);
+  const list = Array.isArray(v) ? v : single ? [v] : undefined;
   if (list === undefined || list.some((x) => typeof x !== 'string')) throw invalidValue(name, v);
   return list as string[];
 }
