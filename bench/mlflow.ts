@@ -136,7 +136,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const t = performance.now();
     for (let i = 0; i < REQUESTS; i++) await fn();
     const rate = REQUESTS / ((performance.now() - t) / 1000);
-    (results[name] ??= []).push(rate);
+    results[name] = [...(results[name] ?? []), rate];
     process.stderr.write(`round ${round + 1} ${name}: ${rate.toFixed(0)} req/s\n`);
   }
 }
