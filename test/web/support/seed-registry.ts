@@ -71,7 +71,11 @@ export async function seedRegistry(bulkVersions: number): Promise<SeededRegistry
           lineage: {
             parents: [`${MODEL}@1`],
             datasets: [{ name: 'train', uri: 's3://bucket/q3.parquet' }],
-            code: { gitRemote: 'git@example.com:risk/fraud.git', gitCommit: 'a1b2c3d4e5f6a7b8', gitDirty: false },
+            code: {
+              gitRemote: 'git@example.com:risk/fraud.git',
+              gitCommit: 'a1b2c3d4e5f6a7b8',
+              gitDirty: false,
+            },
           },
         },
       },

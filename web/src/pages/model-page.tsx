@@ -166,27 +166,29 @@ export function ModelPage({ name }: { name: string }) {
                       <Link href={links.version(m.name, v)}>v{v}</Link>
                     </td>
                     <td className="actions">
-                      <button
-                        type="button"
-                        className="small"
-                        onClick={() => setAliasAction({ kind: 'set', alias, version: v })}
-                      >
-                        Move
-                      </button>
-                      <button
-                        type="button"
-                        className="small"
-                        onClick={() => setAliasAction({ kind: 'rollback', alias })}
-                      >
-                        Roll back
-                      </button>
-                      <button
-                        type="button"
-                        className="small"
-                        onClick={() => setAliasAction({ kind: 'remove', alias })}
-                      >
-                        Remove
-                      </button>
+                      <span>
+                        <button
+                          type="button"
+                          className="small"
+                          onClick={() => setAliasAction({ kind: 'set', alias, version: v })}
+                        >
+                          Move
+                        </button>
+                        <button
+                          type="button"
+                          className="small"
+                          onClick={() => setAliasAction({ kind: 'rollback', alias })}
+                        >
+                          Roll back
+                        </button>
+                        <button
+                          type="button"
+                          className="small"
+                          onClick={() => setAliasAction({ kind: 'remove', alias })}
+                        >
+                          Remove
+                        </button>
+                      </span>
                     </td>
                   </tr>
                 ))}
