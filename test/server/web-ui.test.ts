@@ -56,9 +56,9 @@ describe('web UI routes', () => {
     expect(res.headers.get('content-type')).toMatch(/javascript/);
     expect(await res.text()).toBe('console.log(1)');
     expect((await fetch(`${server.url}/assets/nope.js`)).status).toBe(404);
-    const escape = await fetch(`${server.url}/assets/%2e%2e/index.html`);
-    expect(escape.status).toBeGreaterThanOrEqual(400);
-    expect(await escape.text()).not.toContain('<div id="root">');
+    const traversal = await fetch(`${server.url}/assets/%2e%2e/index.html`);
+    expect(traversal.status).toBeGreaterThanOrEqual(400);
+    expect(await traversal.text()).not.toContain('<div id="root">');
   });
 
   it('leaves the API, docs, operations and the MLflow prefixes alone', async () => {

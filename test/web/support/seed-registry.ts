@@ -46,7 +46,12 @@ export async function seedRegistry(bulkVersions: number): Promise<SeededRegistry
   const registry = backend.registry as import('../../../src/core/registry-api.js').RegistryApi;
   const weightsV2 = pseudoRandomBytes(2, 150_000);
   try {
-    const versions = [
+    const versions: {
+      files: Record<string, string | Uint8Array>;
+      metrics: Record<string, number>;
+      params: Record<string, string>;
+      extra: object;
+    }[] = [
       {
         files: {
           'README.md': '# Fraud detector\n\nA **gradient-boosted** model.\n\n- trained on Q2\n',
