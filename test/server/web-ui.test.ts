@@ -83,7 +83,11 @@ describe('web UI routes', () => {
     };
     expect(
       Object.keys(spec.paths).filter(
-        (p) => !p.startsWith('/api/') && !p.startsWith('/ajax-api/') && p !== '/health' && p !== '/metrics',
+        (p) =>
+          !p.startsWith('/api/') &&
+          !p.startsWith('/ajax-api/') &&
+          p !== '/health' &&
+          p !== '/metrics',
       ),
     ).toEqual([]);
   });
