@@ -37,6 +37,7 @@ import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
+import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
@@ -366,6 +367,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   modelCardMigration,
   versionSummaryMigration,
   searchIndexesMigration,
+  trackingMigration,
 ];
 
 /**
