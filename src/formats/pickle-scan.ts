@@ -22,7 +22,9 @@
  * a PROTO opcode; other trailing bytes (raw storages) are ignored.
  */
 
-export type ScanVerdict = 'safe' | 'suspicious' | 'dangerous' | 'unreadable';
+import type { ScanVerdict } from '../core/registry-api.js';
+
+export type { ScanVerdict };
 export type GlobalClass = 'safe' | 'suspicious' | 'dangerous';
 
 export interface PickleScan {

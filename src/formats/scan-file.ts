@@ -14,11 +14,11 @@
  */
 import { Readable } from 'node:stream';
 import { createGunzip, createInflateRaw } from 'node:zlib';
+import type { FileScanReport, PickleMemberScan } from '../core/registry-api.js';
 import { readZipDirectory, zipDataOffset } from './inspect/zip-directory.js';
 import {
   type PickleScan,
   type PickleScanLimits,
-  type ScanVerdict,
   scanPickle,
   unreadableScan,
   worstVerdict,
@@ -29,27 +29,6 @@ import { FormatReject } from './range-cursor.js';
 export interface FileSource {
   readonly size: number;
   stream(range?: { readonly offset: number; readonly length: number }): AsyncIterable<Uint8Array>;
-}
-
-export interface PickleMemberScan {
-  /** The archive member (`archive/data.pkl`), or `` for a bare pickle file. */
-  readonly name: string;
-  readonly verdict: ScanVerdict;
-  readonly globals: readonly string[];
-  readonly reason: string | null;
-}
-
-export interface FileScanReport {
-  readonly format: 'pickle' | 'zip';
-  /** The worst verdict of its pickles. */
-  readonly verdict: ScanVerdict;
-  /** Union of the pickles' imported globals, first-seen order. */
-  readonly globals: readonly string[];
-  readonly dangerous: readonly string[];
-  readonly suspicious: readonly string[];
-  /** Why (part of) the file could not be followed, else null. */
-  readonly reason: string | null;
-  readonly members: readonly PickleMemberScan[];
 }
 
 export interface ScanFileLimits {

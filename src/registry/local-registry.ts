@@ -5,8 +5,9 @@
  * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
 import { userInfo } from 'node:os';
-import type { Sha256Hex } from '../core/digest.js';
-import { ModelvaultError } from '../core/errors.js';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
+import { ModelvaultError, NotFoundError } from '../core/errors.js';
+import type { SignatureBundle } from '../core/model-signing.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -29,11 +30,16 @@ import type {
   SearchResult,
   TransferStats,
   VersionDiff,
+  VersionManifest,
+  VersionScan,
+  VersionSignature,
 } from '../core/registry-api.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
+import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
+import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
@@ -44,7 +50,9 @@ import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
+import { type PendingScan, ScanService } from './scan-service.js';
 import { SearchService } from './search-service.js';
+import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
 
 export interface LocalRegistryOptions {
@@ -83,6 +91,8 @@ export class LocalRegistry implements RegistryApi {
   private readonly versions: VersionService;
   private readonly aliases: AliasService;
   private readonly search: SearchService;
+  private readonly scans: ScanService;
+  private readonly signatures: SignatureService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
   private closed = false;
@@ -109,6 +119,10 @@ export class LocalRegistry implements RegistryApi {
     this.models = new ModelService(ctx, this.audit, this.search);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search);
     this.aliases = new AliasService(ctx, this.audit);
+    this.scans = new ScanService(ctx);
+    this.signatures = new SignatureService(ctx, this.audit, (digest) =>
+      this.manifestEntries(digest),
+    );
   }
 
   createModel(input: CreateModelInput): Promise<RegisteredModel> {
@@ -145,8 +159,33 @@ export class LocalRegistry implements RegistryApi {
     return this.models.deleteTag(name, key, options);
   }
 
-  createVersion(input: CreateVersionInput): Promise<ModelVersion> {
-    return this.versions.create(input);
+  /**
+   * Registers the version; with a content store holding its manifest, its pickle-based
+   * files are scanned first and the result stored with it (see ScanService).
+   */
+  async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
+    const digest = input?.manifest?.digest;
+    let scan: PendingScan | undefined;
+    if (this.content && typeof digest === 'string') {
+      const hex = digest.replace(/^sha256:/i, '').toLowerCase();
+      if (isSha256Hex(hex)) {
+        try {
+          const manifest = await this.content.getManifest(hex);
+          scan = await this.scans.scan(this.content, manifest.entries);
+        } catch (e) {
+          // Not in this store (the caller registers content it keeps elsewhere): no scan.
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+      }
+    }
+    return this.createScanned(input, scan);
+  }
+
+  private createScanned(input: CreateVersionInput, scan: PendingScan | undefined) {
+    return this.versions.create(
+      input,
+      scan && ((trx, id, now) => this.scans.record(trx, id, scan, now)),
+    );
   }
   getVersion(ref: string, options?: { includeDeleted?: boolean }): Promise<ModelVersion> {
     return this.versions.get(ref, options);
@@ -198,6 +237,36 @@ export class LocalRegistry implements RegistryApi {
   }
   reject(ref: string, options?: MutationOptions & { comment?: string }): Promise<ModelVersion> {
     return this.versions.review(ref, 'rejected', options);
+  }
+
+  async getManifest(ref: string): Promise<VersionManifest> {
+    const content = this.requireContent('getManifest');
+    const version = await this.versions.get(ref);
+    const m = await content.getManifest(version.digest as Sha256Hex);
+    return { digest: m.digest, totalSize: m.totalSize, files: m.entries };
+  }
+  getScan(ref: string): Promise<VersionScan | null> {
+    return this.scans.get(ref);
+  }
+  addSignature(
+    ref: string,
+    input: { bundle: SignatureBundle; publicKey: string },
+    options?: MutationOptions,
+  ): Promise<VersionSignature> {
+    return this.signatures.add(ref, input, options);
+  }
+  listSignatures(ref: string): Promise<readonly VersionSignature[]> {
+    return this.signatures.list(ref);
+  }
+
+  private async manifestEntries(digest: string) {
+    if (!this.manifests) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        'signatures are not available: no content store is configured',
+      );
+    }
+    return this.manifests(digest as Sha256Hex);
   }
 
   setAlias(
@@ -261,17 +330,21 @@ export class LocalRegistry implements RegistryApi {
     });
     const detected = await code;
     const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
-    const version = await this.versions.create({
-      ...input,
-      ...(modelCard === null ? {} : { modelCard }),
-      manifest: {
-        digest: manifest.digest,
-        size: manifest.totalSize,
-        fileCount: manifest.entries.length,
+    const scan = await this.scans.scan(content, manifest.entries);
+    const version = await this.createScanned(
+      {
+        ...input,
+        ...(modelCard === null ? {} : { modelCard }),
+        manifest: {
+          digest: manifest.digest,
+          size: manifest.totalSize,
+          fileCount: manifest.entries.length,
+        },
+        lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
+        createModelIfMissing,
       },
-      lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
-      createModelIfMissing,
-    });
+      scan,
+    );
     return { version, stats };
   }
 
@@ -316,6 +389,8 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
   searchIndexesMigration,
+  signaturesMigration,
+  scansMigration,
 ];
 
 /**

@@ -208,7 +208,11 @@ export class VersionService {
    * @throws NotFoundError (model without createModelIfMissing; a parent), ConflictError
    *   (createModelIfMissing on a deleted model's name), InvalidArgumentError.
    */
-  async create(input: CreateVersionInput): Promise<ModelVersion> {
+  async create(
+    input: CreateVersionInput,
+    /** Runs in the creation transaction after the version row exists (e.g. its scan). */
+    afterInsert?: (trx: Kysely<RegistryDB>, versionId: number, now: number) => Promise<void>,
+  ): Promise<ModelVersion> {
     const actor = actorOf(this.ctx, input);
     const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
@@ -302,6 +306,7 @@ export class VersionService {
           })
           .execute();
       }
+      await afterInsert?.(trx, id, now);
       await this.audit.append(trx, {
         actor,
         action: 'version.created',
