@@ -108,6 +108,11 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
         : '-',
     ],
   ];
+  pairs.push(['scan', scanLine(v)]);
+  pairs.push([
+    'signatures',
+    v.signatures.length === 0 ? '-' : v.signatures.map((k) => `key ${k}`).join('\n  '),
+  ]);
   if (v.runId !== null) pairs.push(['run', v.runId]);
   if (v.source !== null) pairs.push(['source', v.source]);
   if (v.deletedAt !== null) pairs.push(['deleted', formatTime(v.deletedAt)]);
@@ -121,6 +126,15 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
     }
   }
   return out;
+}
+
+/** The scan verdict with the flagged files: `dangerous (model.pkl)`. */
+function scanLine(v: ModelVersion): string {
+  const s = v.scan;
+  if (!s) return 'not scanned';
+  if (s.verdict === 'none') return 'no pickle-based files';
+  const flagged = s.dangerous.length ? ` (${s.dangerous.join(', ')})` : '';
+  return `${s.verdict}${flagged}, ${s.files} pickle-based file${s.files === 1 ? '' : 's'} (mvault scan ${v.model}@${v.version})`;
 }
 
 /** What an audit event did, in a few words. */
