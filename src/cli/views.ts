@@ -146,6 +146,8 @@ export function eventSummary(e: AuditEvent): string {
       return `owner ${d.owner ?? '-'}`;
     case 'version.created':
       return `${typeof d.digest === 'string' ? shortDigest(d.digest) : ''} ${typeof d.size === 'number' ? formatBytes(d.size) : ''}`.trim();
+    case 'version.signed':
+      return `key ${typeof d.keyId === 'string' ? d.keyId.slice(0, 16) : '?'}${d.replaced ? ' (replaced)' : ''}`;
     case 'alias.set':
     case 'alias.rolled_back':
       return `${d.alias} -> ${v(d.version)} (was ${v(d.previousVersion)})`;
