@@ -109,10 +109,7 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
     ],
   ];
   pairs.push(['scan', scanLine(v)]);
-  pairs.push([
-    'signatures',
-    v.signatures.length === 0 ? '-' : v.signatures.join(', '),
-  ]);
+  pairs.push(['signatures', v.signatures.length === 0 ? '-' : v.signatures.join(', ')]);
   if (v.runId !== null) pairs.push(['run', v.runId]);
   if (v.source !== null) pairs.push(['source', v.source]);
   if (v.deletedAt !== null) pairs.push(['deleted', formatTime(v.deletedAt)]);

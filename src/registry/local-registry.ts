@@ -40,6 +40,7 @@ import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
+import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
@@ -391,6 +392,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   searchIndexesMigration,
   signaturesMigration,
   scansMigration,
+  trackingMigration,
 ];
 
 /**

@@ -10,7 +10,10 @@
  * once in MLFLOW_ROUTE_MODULES and registered under every prefix.
  */
 import type { App, RouteContext } from '../../context.js';
+import { experimentRoutes } from './experiments.js';
+import { metricRoutes } from './metrics.js';
 import { toMlflowError } from './mlflow-errors.js';
+import { runRoutes } from './runs.js';
 
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
 export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
@@ -18,7 +21,11 @@ export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
 export type MlflowRouteModule = (scope: App, ctx: RouteContext) => void;
 
 /** Every MLflow route module, registered under each prefix. */
-const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [];
+const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [
+  experimentRoutes,
+  runRoutes,
+  metricRoutes,
+];
 
 export async function mlflowRoutes(
   app: App,
