@@ -30,11 +30,14 @@ import { registerRepair } from './commands/repair.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRm } from './commands/rm.js';
 import { registerRollback } from './commands/rollback.js';
+import { registerScan } from './commands/scan.js';
 import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
+import { registerKeygen, registerSign } from './commands/sign.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
+import { registerVerify } from './commands/verify.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
@@ -109,6 +112,10 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerFsck,
     registerRepair,
     registerAudit,
+    registerScan,
+    registerKeygen,
+    registerSign,
+    registerVerify,
   ]) {
     register(program, kit);
   }

@@ -29,8 +29,12 @@ import type {
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SignatureBundle,
   TransferStats,
   VersionDiff,
+  VersionManifest,
+  VersionScan,
+  VersionSignature,
 } from '../core/registry-api.js';
 import type {
   CreateUploadRequest,
@@ -39,6 +43,7 @@ import type {
   ServerInfo,
   UploadSession,
 } from '../core/upload-protocol.js';
+import { parseVersionRef } from '../core/version-ref.js';
 import { type ClientOptions, HttpClient, type Query } from './http-client.js';
 import type { TransferTuning } from './node-transfer.js';
 
@@ -333,6 +338,53 @@ export class RemoteRegistry implements RegistryApi {
 
   async close(): Promise<void> {
     // Nothing to release: fetch pools its own connections.
+  }
+
+  // ---------------------------------------------------- files, scans, signatures
+
+  async getManifest(ref: string): Promise<VersionManifest> {
+    const m = await this.manifest(ref);
+    return { digest: m.digest, totalSize: m.totalSize, files: m.files };
+  }
+  async getScan(ref: string): Promise<VersionScan | null> {
+    const r = await this.http.json<{ scan: VersionScan | null }>(
+      'GET',
+      `${await this.versionPath(ref)}/scan`,
+    );
+    return r.scan;
+  }
+  async addSignature(
+    ref: string,
+    input: { bundle: SignatureBundle; publicKey: string },
+    _options?: MutationOptions,
+  ): Promise<VersionSignature> {
+    return this.http.json('POST', `${await this.versionPath(ref)}/signatures`, {
+      json: { bundle: input.bundle, publicKey: input.publicKey },
+      idempotent: true,
+    });
+  }
+  async listSignatures(ref: string): Promise<readonly VersionSignature[]> {
+    const r = await this.http.json<{ signatures: VersionSignature[] }>(
+      'GET',
+      `${await this.versionPath(ref)}/signatures`,
+    );
+    return r.signatures;
+  }
+
+  /** `/api/v1/models/NAME/versions/SELECTOR` for a reference (a stage is resolved first). */
+  private async versionPath(ref: string): Promise<string> {
+    const parsed = parseVersionRef(ref);
+    const selector =
+      parsed.kind === 'number'
+        ? String(parsed.number)
+        : parsed.kind === 'alias'
+          ? parsed.alias
+          : parsed.kind === 'latest'
+            ? 'latest'
+            : parsed.kind === 'digest'
+              ? `sha256:${parsed.digest}`
+              : String((await this.getVersion(ref)).version);
+    return `/api/v1/models/${enc(parsed.model)}/versions/${enc(selector)}`;
   }
 
   // ------------------------------------------------- protocol (outside RegistryApi)

@@ -5,9 +5,10 @@
  * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
 import { userInfo } from 'node:os';
-import type { Sha256Hex } from '../core/digest.js';
-import { ModelvaultError } from '../core/errors.js';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
+import { ModelvaultError, NotFoundError } from '../core/errors.js';
 import type { VersionInspection, VersionSummary } from '../core/model-inspection.js';
+import type { SignatureBundle } from '../core/model-signing.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -31,12 +32,17 @@ import type {
   SearchResult,
   TransferStats,
   VersionDiff,
+  VersionManifest,
+  VersionScan,
+  VersionSignature,
 } from '../core/registry-api.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
+import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
+import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -49,7 +55,9 @@ import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
+import { type PendingScan, ScanService } from './scan-service.js';
 import { SearchService } from './search-service.js';
+import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
 
 export interface LocalRegistryOptions {
@@ -88,6 +96,8 @@ export class LocalRegistry implements RegistryApi {
   private readonly versions: VersionService;
   private readonly aliases: AliasService;
   private readonly search: SearchService;
+  private readonly scans: ScanService;
+  private readonly signatures: SignatureService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
@@ -116,6 +126,10 @@ export class LocalRegistry implements RegistryApi {
     this.models = new ModelService(ctx, this.audit, this.search);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search);
     this.aliases = new AliasService(ctx, this.audit);
+    this.scans = new ScanService(ctx);
+    this.signatures = new SignatureService(ctx, this.audit, (digest) =>
+      this.manifestEntries(digest),
+    );
   }
 
   createModel(input: CreateModelInput): Promise<RegisteredModel> {
@@ -152,11 +166,40 @@ export class LocalRegistry implements RegistryApi {
     return this.models.deleteTag(name, key, options);
   }
 
-  /** Registers the version with the summary of its files (when the store has them). */
+  /**
+   * Registers the version; with a content store holding its manifest, its pickle-based
+   * files are scanned first and the result stored with it (see ScanService).
+   */
   async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
-    const digest = typeof input?.manifest?.digest === 'string' ? input.manifest.digest : '';
-    const summary = await this.summaryOf(digest.replace(/^sha256:/, ''));
-    return this.versions.create(input, { summary });
+    const digest = input?.manifest?.digest;
+    let scan: PendingScan | undefined;
+    let summary: VersionSummary | null = null;
+    if (this.content && typeof digest === 'string') {
+      const hex = digest.replace(/^sha256:/i, '').toLowerCase();
+      if (isSha256Hex(hex)) {
+        summary = await this.summaryOf(hex);
+        try {
+          const manifest = await this.content.getManifest(hex);
+          scan = await this.scans.scan(this.content, manifest.entries);
+        } catch (e) {
+          // Not in this store (the caller registers content it keeps elsewhere): no scan.
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+      }
+    }
+    return this.createDerived(input, summary, scan);
+  }
+
+  /** Creates the version with what was derived from its files: summary and scan. */
+  private createDerived(
+    input: CreateVersionInput,
+    summary: VersionSummary | null,
+    scan: PendingScan | undefined,
+  ) {
+    return this.versions.create(input, {
+      summary,
+      ...(scan ? { afterInsert: (trx, id, now) => this.scans.record(trx, id, scan, now) } : {}),
+    });
   }
   getVersion(ref: string, options?: { includeDeleted?: boolean }): Promise<ModelVersion> {
     return this.versions.get(ref, options);
@@ -208,6 +251,36 @@ export class LocalRegistry implements RegistryApi {
   }
   reject(ref: string, options?: MutationOptions & { comment?: string }): Promise<ModelVersion> {
     return this.versions.review(ref, 'rejected', options);
+  }
+
+  async getManifest(ref: string): Promise<VersionManifest> {
+    const content = this.requireContent('getManifest');
+    const version = await this.versions.get(ref);
+    const m = await content.getManifest(version.digest as Sha256Hex);
+    return { digest: m.digest, totalSize: m.totalSize, files: m.entries };
+  }
+  getScan(ref: string): Promise<VersionScan | null> {
+    return this.scans.get(ref);
+  }
+  addSignature(
+    ref: string,
+    input: { bundle: SignatureBundle; publicKey: string },
+    options?: MutationOptions,
+  ): Promise<VersionSignature> {
+    return this.signatures.add(ref, input, options);
+  }
+  listSignatures(ref: string): Promise<readonly VersionSignature[]> {
+    return this.signatures.list(ref);
+  }
+
+  private async manifestEntries(digest: string) {
+    if (!this.manifests) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        'signatures are not available: no content store is configured',
+      );
+    }
+    return this.manifests(digest as Sha256Hex);
   }
 
   setAlias(
@@ -308,7 +381,8 @@ export class LocalRegistry implements RegistryApi {
     const detected = await code;
     const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
     const summary = await this.summaryOf(manifest.digest);
-    const version = await this.versions.create(
+    const scan = await this.scans.scan(content, manifest.entries);
+    const version = await this.createDerived(
       {
         ...input,
         ...(modelCard === null ? {} : { modelCard }),
@@ -320,7 +394,8 @@ export class LocalRegistry implements RegistryApi {
         lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
         createModelIfMissing,
       },
-      { summary },
+      summary,
+      scan,
     );
     return { version, stats };
   }
@@ -367,6 +442,8 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   modelCardMigration,
   versionSummaryMigration,
   searchIndexesMigration,
+  signaturesMigration,
+  scansMigration,
   trackingMigration,
 ];
 

@@ -211,7 +211,15 @@ export class VersionService {
    */
   async create(
     input: CreateVersionInput,
-    derived: { readonly summary?: VersionSummary | null } = {},
+    derived: {
+      readonly summary?: VersionSummary | null;
+      /** Runs in the creation transaction after the version row exists (e.g. its scan). */
+      readonly afterInsert?: (
+        trx: Kysely<RegistryDB>,
+        versionId: number,
+        now: number,
+      ) => Promise<void>;
+    } = {},
   ): Promise<ModelVersion> {
     const actor = actorOf(this.ctx, input);
     const v = checkNewVersion(input);
@@ -307,6 +315,7 @@ export class VersionService {
           })
           .execute();
       }
+      await derived.afterInsert?.(trx, id, now);
       await this.audit.append(trx, {
         actor,
         action: 'version.created',

@@ -11,6 +11,7 @@ const stringMap = S.record(S.string());
 const millis = S.integer({ description: 'milliseconds since the epoch' });
 const nullableString = S.nullable(S.string());
 
+const SCAN_VERDICTS = ['safe', 'suspicious', 'dangerous', 'unreadable'] as const;
 const versionKey = { model: S.string(), version: S.integer({ minimum: 1 }) };
 
 export const SHARED_SCHEMAS: readonly TSchema[] = [
@@ -78,8 +79,57 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
       }),
       deletedAt: S.nullable(millis),
       summary: S.nullable(S.ref('VersionSummary')),
+      scan: S.nullable(
+        S.object({
+          verdict: S.enum(['none', ...SCAN_VERDICTS]),
+          files: S.integer(),
+          dangerous: S.array(S.string(), { description: 'paths of dangerous files' }),
+        }),
+      ),
+      signatures: S.array(S.string(), { description: 'key ids of attached signatures' }),
     },
     { $id: 'ModelVersion' },
+  ),
+  S.object(
+    {
+      keyId: digest,
+      publicKey: S.string({ description: 'ed25519 public key, PEM (SPKI)' }),
+      signedBy: S.string(),
+      createdAt: millis,
+      bundle: S.unknown({ description: 'Sigstore bundle v0.3: DSSE envelope, in-toto statement' }),
+    },
+    { $id: 'VersionSignature' },
+  ),
+  S.object(
+    {
+      ...versionKey,
+      verdict: S.enum(['none', ...SCAN_VERDICTS]),
+      files: S.integer(),
+      dangerous: S.array(S.string()),
+      scanner: S.string(),
+      scannedAt: millis,
+      fileScans: S.array(
+        S.object({
+          path: S.string(),
+          sha256: digest,
+          format: S.enum(['pickle', 'zip']),
+          verdict: S.enum(SCAN_VERDICTS),
+          globals: S.array(S.string()),
+          dangerous: S.array(S.string()),
+          suspicious: S.array(S.string()),
+          reason: nullableString,
+          members: S.array(
+            S.object({
+              name: S.string(),
+              verdict: S.enum(SCAN_VERDICTS),
+              globals: S.array(S.string()),
+              reason: nullableString,
+            }),
+          ),
+        }),
+      ),
+    },
+    { $id: 'VersionScan' },
   ),
   S.object(
     {

@@ -30,6 +30,7 @@ import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
 import { modelRoutes } from './routes/native/models.js';
 import { searchRoutes } from './routes/native/search.js';
+import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
 import { opsRoutes } from './routes/ops.js';
@@ -176,6 +177,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   searchRoutes(app, ctx);
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
+  signatureRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
