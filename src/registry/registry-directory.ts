@@ -21,6 +21,7 @@ import type {
 } from '../core/registry-api.js';
 import type { Database } from '../metadata/database.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
@@ -45,6 +46,8 @@ export interface OpenRegistryDirectoryOptions {
   readonly retentionMs?: number;
   readonly packTargetSize?: number;
   readonly chunking?: ChunkingParams;
+  /** Where the packs live instead of `<root>/objects` (see `openStoreDirectory`). */
+  readonly backend?: ObjectBackend;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -205,6 +208,7 @@ export async function openRegistryDirectory(
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
   return { root, registry, store: dir.store, close: () => registry.close() };

@@ -2,7 +2,8 @@
  * Opens an embedded store directory (DESIGN §7 "embedded"): SQLite metadata plus packs on
  * the local filesystem, laid out as `store-layout.ts` describes. Creates it on first use
  * when `create` is set. Composes the storage engine and the metadata layer, which do not
- * know each other.
+ * know each other. With `backend` (e.g. S3, DESIGN §7 "team server") the packs live there
+ * instead of in `<root>/objects`, while the index and metadata stay in the directory.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
+import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import {
   type ChunkingParams,
   DEFAULT_CHUNKING,
@@ -38,6 +40,11 @@ export interface OpenStoreOptions {
   readonly packTargetSize?: number;
   /** Extra migrations (the registry's) applied with the storage ones. */
   readonly migrations?: readonly NamedMigration[];
+  /**
+   * Where the packs live; default a filesystem backend on `<root>/objects`. The store owns
+   * it from here on: it is closed with the store, or at once if opening fails.
+   */
+  readonly backend?: ObjectBackend;
 }
 
 export interface StoreDirectory<DB extends StorageTables = StorageTables> {
@@ -50,6 +57,18 @@ export interface StoreDirectory<DB extends StorageTables = StorageTables> {
 export async function openStoreDirectory<DB extends StorageTables = StorageTables>(
   root: string,
   options: OpenStoreOptions = {},
+): Promise<StoreDirectory<DB>> {
+  try {
+    return await openStoreDirectoryWith<DB>(root, options);
+  } catch (e) {
+    await options.backend?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function openStoreDirectoryWith<DB extends StorageTables>(
+  root: string,
+  options: OpenStoreOptions,
 ): Promise<StoreDirectory<DB>> {
   let configText: string | undefined;
   try {
@@ -76,13 +95,13 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
   }
   const config = parseStoreConfig(configText);
   const processTmp = await claimTmpDir(tmpDir(root));
-  await mkdir(objectsDir(root), { recursive: true });
+  if (!options.backend) await mkdir(objectsDir(root), { recursive: true });
   const database = await openDatabase<DB>({ kind: 'sqlite', path: metadataDbPath(root) }, [
     ...storageMigrations,
     ...(options.migrations ?? []),
   ]);
   const store = new Store({
-    backend: new FsBackend(objectsDir(root)),
+    backend: options.backend ?? new FsBackend(objectsDir(root)),
     db: database as never,
     tmpDir: processTmp,
     chunking: config.chunking,
