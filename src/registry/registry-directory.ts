@@ -27,6 +27,7 @@ import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
@@ -48,6 +49,8 @@ export interface OpenRegistryDirectoryOptions {
   readonly chunking?: ChunkingParams;
   /** Where the packs live instead of `<root>/objects` (see `openStoreDirectory`). */
   readonly backend?: ObjectBackend;
+  /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
+  readonly blobs?: BlobsConfig;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -209,6 +212,7 @@ export async function openRegistryDirectory(
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
   return { root, registry, store: dir.store, close: () => registry.close() };

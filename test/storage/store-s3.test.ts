@@ -18,6 +18,7 @@ import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { checkStore } from '../../src/storage/store-checker.js';
 import { objectsDir } from '../../src/storage/store-layout.js';
 import { pseudoRandomBytes, writeSafetensors } from '../fixtures/model-files.js';
+import { mvault, mvaultOk } from '../support/cli.js';
 import { describeWithS3 } from '../support/s3-server.js';
 
 const KiB = 1024;
@@ -176,5 +177,60 @@ describeWithS3('Store over S3', (server) => {
     const damaged = await checkStore(sd.store);
     expect(damaged.problems.map((p) => p.kind)).toContain('pack-missing');
     expect(damaged.damagedFiles).toContain(f2.sha256 as Sha256Hex);
+  });
+
+  it("the CLI keeps a registry's packs in S3 (recorded at init) and its metadata local", async () => {
+    const prefix = server().uniquePrefix();
+    const url = `s3://${server().bucket}/${prefix}`;
+    const env = {
+      AWS_ACCESS_KEY_ID: server().credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server().credentials.secretAccessKey,
+      MODELVAULT_S3_ENDPOINT: undefined,
+      AWS_ENDPOINT_URL: undefined,
+      AWS_ENDPOINT_URL_S3: undefined,
+    };
+    const cwd = dir;
+    try {
+      await mkdir(join(dir, 'model'));
+      await writeFile(join(dir, 'model', 'model.safetensors'), model(3));
+      await writeFile(join(dir, 'model', 'config.json'), '{"layers": 2}');
+      const endpoint = server().endpoint;
+      const reg = ['--registry', join(dir, 'reg')];
+      // Bad input is refused before anything is created.
+      const bad = await mvault([...reg, 'init', '--blobs', 's3://Bad_Bucket/x'], { cwd, env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/invalid s3 bucket name/);
+      const noBucket = await mvault(
+        [...reg, 'init', '--blobs', 's3://mv-absent-bucket', '--s3-endpoint', endpoint],
+        { cwd, env },
+      );
+      expect(noBucket.stderr).toMatch(/bucket 'mv-absent-bucket' does not exist/);
+      expect(noBucket.code).toBe(3);
+
+      await mvaultOk([...reg, 'init', '--blobs', url, '--s3-endpoint', endpoint], { cwd, env });
+      const config = JSON.parse(await readFile(join(dir, 'reg', 'modelvault.json'), 'utf8'));
+      expect(config.blobs).toEqual({ url, endpoint });
+      await mvaultOk([...reg, 'push', 'm', './model', '--json'], { cwd, env });
+      await mvaultOk([...reg, 'pull', 'm@1', './out'], { cwd, env });
+      expect(
+        (await readFile(join(dir, 'out', 'model.safetensors'))).equals(Buffer.from(model(3))),
+      ).toBe(true);
+      const packs = await server().client.send(
+        new ListObjectsV2Command({ Bucket: server().bucket, Prefix: `${prefix}/packs/` }),
+      );
+      expect(packs.KeyCount).toBeGreaterThan(0);
+      await expect(stat(join(dir, 'reg', 'objects'))).rejects.toMatchObject({ code: 'ENOENT' });
+      const fsck = (await mvaultOk([...reg, 'fsck', '--json'], { cwd, env })).json();
+      expect(fsck).toMatchObject({ ok: true, packs: packs.KeyCount });
+      // Without credentials the store cannot be opened: a clear error, not a crash.
+      const denied = await mvault([...reg, 'pull', 'm@1', './out2'], {
+        cwd,
+        env: { ...env, AWS_SECRET_ACCESS_KEY: 'wrong' },
+      });
+      expect(denied.code).not.toBe(0);
+      expect(denied.stderr).toMatch(/denied/);
+    } finally {
+      await server().emptyPrefix(`${prefix}/`);
+    }
   });
 });
