@@ -52,7 +52,6 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
-  CorruptionError,
   hasErrno,
   InvalidArgumentError,
   IoError,
@@ -61,6 +60,7 @@ import {
   NotFoundError,
 } from '../../../core/errors.js';
 import type { BackendCapabilities, ObjectBackend, ObjectInfo } from '../object-backend.js';
+import { checkRange, objectNotFound, shortObject } from '../object-errors.js';
 import { MAX_KEY_BYTES, validateKeyPrefix, validateObjectKey } from '../object-key.js';
 import { TransientError } from '../transient-error.js';
 import { type S3Location, s3LocationUrl } from './s3-location.js';
@@ -70,8 +70,6 @@ const MiB = 1024 * 1024;
 export const MIN_PART_SIZE = 5 * MiB;
 /** Swift's s3api allows 1000 parts per upload (AWS 10,000): stay under both. */
 export const MAX_PARTS = 1000;
-/** Largest single getRange, as on the filesystem; larger reads should stream. */
-const MAX_RANGE_LENGTH = 2 ** 31 - 1;
 
 export interface S3BackendOptions extends S3Location {
   /** `http://127.0.0.1:9000` for a server other than AWS; default: AWS's for the region. */
@@ -169,7 +167,7 @@ export class S3Backend implements ObjectBackend {
     checkRange(key, offset, length);
     if (length === 0) {
       const info = await this.stat(key);
-      if (info === undefined) throw notFound(key);
+      if (info === undefined) throw objectNotFound(key);
       if (offset > info.size) throw shortObject(key, offset, length, 0);
       return new Uint8Array(0);
     }
@@ -473,7 +471,7 @@ export class S3Backend implements ObjectBackend {
         cause: e,
       });
     }
-    if (status === 404 && READ_OPS.has(op)) return notFound(key);
+    if (status === 404 && READ_OPS.has(op)) return objectNotFound(key);
     if (isTransientFailure(e, status, name)) {
       return new TransientError(`${op} '${key}' on ${this.location} failed: ${why}`, details, {
         cause: e,
@@ -537,27 +535,4 @@ function isValidKey(key: string): boolean {
   } catch {
     return false;
   }
-}
-
-function checkRange(key: string, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new InvalidArgumentError(`invalid offset ${offset} reading '${key}'`, { key, offset });
-  }
-  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_RANGE_LENGTH) {
-    throw new InvalidArgumentError(`invalid length ${length} reading '${key}'`, { key, length });
-  }
-  if (!Number.isSafeInteger(offset + length)) {
-    throw new InvalidArgumentError(`range ${offset}+${length} of '${key}' is too large`, { key });
-  }
-}
-
-function notFound(key: string): NotFoundError {
-  return new NotFoundError(`object '${key}' not found`, { key });
-}
-
-function shortObject(key: string, offset: number, length: number, got: number): CorruptionError {
-  return new CorruptionError(
-    `object '${key}' is shorter than expected: range ${offset}+${length} returned ${got} bytes`,
-    { key, offset, length, got },
-  );
 }
