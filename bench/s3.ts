@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { openS3Backend } from '../src/storage/backends/s3/open-s3-backend.js';
 import { s3ClientConfig } from '../src/storage/backends/s3/s3-backend.js';
-import { median, MiB } from './lib/util.js';
+import { MiB, median } from './lib/util.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../scripts/s3-server.sh', import.meta.url));
