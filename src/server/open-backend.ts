@@ -40,5 +40,11 @@ export async function openServerBackend(
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
-  return { root, registry: dir.registry, store: dir.store, close: () => dir.close() };
+  return {
+    root,
+    registry: dir.registry,
+    store: dir.store,
+    tracking: dir.tracking,
+    close: () => dir.close(),
+  };
 }
