@@ -8,6 +8,7 @@
  * people. Errors, hints and progress go to stderr either way.
  */
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
 import {
   locateRegistry,
@@ -80,8 +81,8 @@ export class Run {
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
-  async createRegistry(root: string): Promise<MaintainedRegistry> {
-    this.opened = await openRegistryAt(root, { create: true, actor: this.actor });
+  async createRegistry(root: string, blobs?: BlobsConfig): Promise<MaintainedRegistry> {
+    this.opened = await openRegistryAt(root, { create: true, actor: this.actor, blobs });
     return this.opened.registry;
   }
 

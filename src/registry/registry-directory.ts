@@ -21,11 +21,13 @@ import type {
 } from '../core/registry-api.js';
 import type { Database } from '../metadata/database.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import { AuditService } from './audit-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
@@ -47,6 +49,10 @@ export interface OpenRegistryDirectoryOptions {
   readonly retentionMs?: number;
   readonly packTargetSize?: number;
   readonly chunking?: ChunkingParams;
+  /** Where the packs live instead of `<root>/objects` (see `openStoreDirectory`). */
+  readonly backend?: ObjectBackend;
+  /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
+  readonly blobs?: BlobsConfig;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -212,6 +218,8 @@ export async function openRegistryDirectory(
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
   return {

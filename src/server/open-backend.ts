@@ -7,6 +7,7 @@
  */
 import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import type { ServerBackend } from './context.js';
 
 export interface OpenBackendOptions {
@@ -17,6 +18,8 @@ export interface OpenBackendOptions {
   readonly packTargetSize?: number;
   /** Chunking parameters of a store created now (tests use small chunks). */
   readonly chunking?: ChunkingParams;
+  /** Packs in S3 (see `openStoreDirectory`): recorded if the registry is created now. */
+  readonly blobs?: BlobsConfig;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -35,6 +38,7 @@ export async function openServerBackend(
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking ? { chunking: options.chunking } : {}),
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
+    ...(options.blobs ? { blobs: options.blobs } : {}),
   });
   return {
     root,

@@ -1,5 +1,6 @@
 /**
- * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--insecure]`: the REST
+ * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--insecure]
+ * [--blobs s3://bucket/prefix [--s3-endpoint URL] [--s3-region R]]`: the REST
  * API (and, later, the MLflow API and web UI) over a local registry directory. Refuses a
  * non-loopback host without --insecure until authentication exists. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
@@ -7,8 +8,9 @@
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { type BlobsFlags, blobsFromFlags } from '../registry-location.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends BlobsFlags {
   readonly host: string;
   readonly port: string;
   readonly registry?: string;
@@ -21,6 +23,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
   if (!/^\d{1,5}$/.test(flags.port) || port > 65535) {
     throw new InvalidArgumentError(`invalid port '${flags.port}'`);
   }
+  const blobs = blobsFromFlags(flags);
   // Fastify and the engine load only when serving, so other commands start fast.
   const { defaultRegistryPath, runServer } = await import('../../server/run-server.js');
   const fromEnv = env.MODELVAULT_REGISTRY;
@@ -36,6 +39,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host,
     port,
     insecure: flags.insecure ?? false,
+    ...(blobs ? { blobs } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
     create: flags.registry === undefined && !(fromEnv && fromEnv !== ''),
   });
@@ -50,6 +54,9 @@ export function registerServe(program: Command): Command {
     .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
     .option('--registry <path>', 'registry directory (default: MODELVAULT_HOME or ./.modelvault)')
     .option('--insecure', 'allow a non-loopback host without authentication')
+    .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
+    .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')
+    .option('--s3-region <region>', 'region for --blobs (default: $AWS_REGION or us-east-1)')
     .action(async (_opts: unknown, command: Command) => {
       await serve(command.optsWithGlobals<ServeFlags>());
     });
