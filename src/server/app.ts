@@ -19,6 +19,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fast
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
+import { ArtifactService } from '../registry/artifact-service.js';
+import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
 import { SHARED_SCHEMAS } from './api-schemas.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
@@ -162,6 +164,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const ctx: RouteContext = {
     ...backend,
     uploads,
+    artifacts: new ArtifactService({ store: backend.store }),
+    frozenArtifacts: new FrozenArtifactView(backend.registry, backend.store),
     metrics,
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,

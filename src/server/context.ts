@@ -6,6 +6,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RegistryApi } from '../core/registry-api.js';
+import type { ArtifactService } from '../registry/artifact-service.js';
+import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { Store } from '../storage/store.js';
 import type { ServerMetrics } from './metrics.js';
@@ -31,6 +33,10 @@ export interface ServerBackend {
 
 export interface RouteContext extends ServerBackend {
   readonly uploads: UploadService;
+  /** MLflow's artifact proxy store (run artifacts, multipart uploads). */
+  readonly artifacts: ArtifactService;
+  /** Read-only artifact views of registered versions (`_modelvault/models/…`). */
+  readonly frozenArtifacts: FrozenArtifactView;
   readonly metrics: ServerMetrics;
   readonly version: string;
   /** How long a commit request waits before answering 202 `committing`. */

@@ -10,6 +10,7 @@
  * once in MLFLOW_ROUTE_MODULES and registered under every prefix.
  */
 import type { App, RouteContext } from '../../context.js';
+import { artifactRoutes } from './artifacts.js';
 import { toMlflowError } from './mlflow-errors.js';
 
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
@@ -18,7 +19,7 @@ export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
 export type MlflowRouteModule = (scope: App, ctx: RouteContext) => void;
 
 /** Every MLflow route module, registered under each prefix. */
-const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [];
+const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [artifactRoutes];
 
 export async function mlflowRoutes(
   app: App,
