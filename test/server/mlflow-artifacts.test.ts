@@ -6,13 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
-import {
-  artifactUrl,
-  getBytes,
-  mlflowCall,
-  putBytes,
-  rawRequest,
-} from './support/mlflow-http.js';
+import { artifactUrl, getBytes, mlflowCall, putBytes, rawRequest } from './support/mlflow-http.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
