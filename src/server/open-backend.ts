@@ -36,5 +36,11 @@ export async function openServerBackend(
     ...(options.chunking ? { chunking: options.chunking } : {}),
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
   });
-  return { root, registry: dir.registry, store: dir.store, close: () => dir.close() };
+  return {
+    root,
+    registry: dir.registry,
+    store: dir.store,
+    tracking: dir.tracking,
+    close: () => dir.close(),
+  };
 }

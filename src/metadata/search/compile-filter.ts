@@ -4,7 +4,8 @@
  * SQL text derived from the AST is chosen from fixed tables below (operators, columns).
  *
  * The expressions refer to fixed table aliases, which the query must use:
- * `m` = registered_models, and for versions also `v` = model_versions joined to `m`.
+ * `m` = registered_models, and for versions also `v` = model_versions joined to `m`;
+ * `r` = runs and `e` = experiments for MLflow tracking's searches.
  *
  * Semantics (MLflow's, extended):
  * - `tags.K`, `params.K`, `metrics.K` (latest value): a comparison holds when the entity
@@ -23,7 +24,7 @@ import { findStage } from '../../core/registry-api.js';
 import type { CompareOp, FieldRef, FilterExpr, FilterValue, OrderByTerm } from './filter-ast.js';
 import type { BareFieldSpec } from './filter-parser.js';
 
-export type SearchTarget = 'models' | 'versions';
+export type SearchTarget = 'models' | 'versions' | 'runs' | 'experiments';
 export type SqlDialectName = 'sqlite' | 'postgres';
 
 export interface CompileOptions {
@@ -77,13 +78,45 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
 };
 
+/** MLflow's run attributes (`attributes.status = 'FINISHED'`, `attributes.start_time > 0`). */
+const RUN_ATTRIBUTES: Record<string, AttributeDef> = {
+  run_id: { column: 'r.id', type: 'text' },
+  run_name: { column: 'r.name', type: 'text' },
+  status: { column: 'r.status', type: 'text' },
+  user_id: { column: 'r.user_id', type: 'text' },
+  artifact_uri: { column: 'r.artifact_uri', type: 'text' },
+  lifecycle_stage: { column: 'r.lifecycle_stage', type: 'text' },
+  start_time: { column: 'r.start_time', type: 'integer' },
+  end_time: { column: 'r.end_time', type: 'integer' },
+  created: { column: 'r.start_time', type: 'integer' },
+};
+
+/** MLflow's experiment attributes. */
+const EXPERIMENT_ATTRIBUTES: Record<string, AttributeDef> = {
+  name: { column: 'e.name', type: 'text' },
+  experiment_id: { column: 'e.id', type: 'integer' },
+  creation_time: { column: 'e.created_at', type: 'integer' },
+  last_update_time: { column: 'e.updated_at', type: 'integer' },
+  lifecycle_stage: { column: 'e.lifecycle_stage', type: 'text' },
+};
+
+const ATTRIBUTES: Record<SearchTarget, Record<string, AttributeDef>> = {
+  models: MODEL_ATTRIBUTES,
+  versions: VERSION_ATTRIBUTES,
+  runs: RUN_ATTRIBUTES,
+  experiments: EXPERIMENT_ATTRIBUTES,
+};
+
+/** Targets whose entities have aliases (`alias = 'production'`). */
+const HAS_ALIASES: ReadonlySet<SearchTarget> = new Set(['models', 'versions']);
+
 /**
  * The bare field names the parser accepts for a search target: exactly the attributes this
  * compiler can translate, plus `alias`/`aliases`. One table, so the parser
  * and the compiler can never disagree about which fields exist.
  */
-export function searchFields(target: 'models' | 'versions'): Record<string, BareFieldSpec> {
-  const table = target === 'models' ? MODEL_ATTRIBUTES : VERSION_ATTRIBUTES;
+export function searchFields(target: SearchTarget): Record<string, BareFieldSpec> {
+  const table = ATTRIBUTES[target];
   const out: Record<string, BareFieldSpec> = {};
   for (const [name, def] of Object.entries(table)) {
     out[name] = {
@@ -92,6 +125,7 @@ export function searchFields(target: 'models' | 'versions'): Record<string, Bare
       type: def.type === 'integer' ? 'number' : 'string',
     };
   }
+  if (!HAS_ALIASES.has(target)) return out;
   out.alias = { scope: 'alias', key: 'alias', type: 'string', orderable: false };
   out.aliases = out.alias;
   return out;
@@ -105,6 +139,12 @@ const KEYED_TABLES = {
     metric: ['version_latest_metrics', 'version_id', 'v.id'],
   },
   models: { tag: ['model_tags', 'model_id', 'm.id'] },
+  runs: {
+    tag: ['run_tags', 'run_id', 'r.id'],
+    param: ['run_params', 'run_id', 'r.id'],
+    metric: ['run_latest_metrics', 'run_id', 'r.id'],
+  },
+  experiments: { tag: ['experiment_tags', 'experiment_id', 'e.id'] },
 } as const;
 
 const COMPARISONS: Readonly<Record<string, string>> = {
@@ -128,10 +168,9 @@ function describe(field: FieldRef): string {
 }
 
 function attributeOf(field: FieldRef, target: SearchTarget): AttributeDef {
-  const table = target === 'models' ? MODEL_ATTRIBUTES : VERSION_ATTRIBUTES;
-  const def = Object.hasOwn(table, field.key.toLowerCase())
-    ? table[field.key.toLowerCase()]
-    : undefined;
+  const table = ATTRIBUTES[target];
+  const key = Object.hasOwn(table, field.key) ? field.key : field.key.toLowerCase();
+  const def = Object.hasOwn(table, key) ? table[key] : undefined;
   if (!def) {
     throw fail(
       `unknown attribute '${field.key}' for ${target}; expected one of ${Object.keys(table).join(', ')}`,
@@ -325,6 +364,7 @@ class Compiler {
   }
 
   private aliasExists(cond: RawBuilder<unknown>): RawBuilder<SqlBool> {
+    if (!HAS_ALIASES.has(this.target)) throw fail(`${this.target} have no aliases`, 0);
     const owner = this.target === 'models' ? sql`x.model_id = m.id` : sql`x.version_id = v.id`;
     return sql<SqlBool>`exists (select 1 from aliases as x where ${owner} and ${cond})`;
   }
