@@ -14,7 +14,7 @@
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { RegistryApi } from '../core/registry-api.js';
-import type { Manifest } from '../storage/content-store.js';
+import type { Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { Store } from '../storage/store.js';
 import {
   type ArtifactListEntry,
@@ -101,6 +101,27 @@ export class FrozenArtifactView {
       else out.set(rest.slice(0, slash), { name: rest.slice(0, slash), isDir: true });
     }
     return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * The files under `path` (a version's root or a directory or file in it), with paths
+   * relative to it: the entries a version created from this view freezes.
+   * @throws NotFoundError when `path` names no file or directory of a live version.
+   */
+  async entries(path: string): Promise<ManifestEntry[]> {
+    const parsed = parseFrozenPath(path);
+    const m = parsed && (await this.manifest(parsed));
+    const notFound = () => new NotFoundError(`no artifacts under '${path.slice(0, 300)}'`);
+    if (!parsed || !m) throw notFound();
+    if (parsed.sub === '') return [...m.entries];
+    const file = m.entries.find((e) => e.path === parsed.sub);
+    if (file) return [{ ...file, path: parsed.sub.slice(parsed.sub.lastIndexOf('/') + 1) }];
+    const prefix = `${parsed.sub}/`;
+    const out = m.entries
+      .filter((e) => e.path.startsWith(prefix))
+      .map((e) => ({ ...e, path: e.path.slice(prefix.length) }));
+    if (out.length === 0) throw notFound();
+    return out;
   }
 
   /** The version's manifest, or undefined when there is no such live version. */

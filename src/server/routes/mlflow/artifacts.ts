@@ -13,6 +13,8 @@
  *   POST   mlflow-artifacts/mpu/complete/<dir>      {path, upload_id, parts: [{part_number, etag}]}
  *   POST   mlflow-artifacts/mpu/abort/<dir>         {path, upload_id}
  *
+ *   GET    mlflow/artifacts/list?run_id=&path=     the older listing, relative to the run's root
+ *
  * Paths under `_modelvault/` are read-only views of registered versions
  * (registry/frozen-artifact-view.ts). The logic lives in registry/artifact-service.ts.
  */
@@ -22,6 +24,7 @@ import { checkArtifactPath, isReservedArtifactPath } from '../../../registry/art
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { sendStoredFile } from '../../send-stored-file.js';
+import { MlflowApiError } from './mlflow-errors.js';
 
 const PATH_PARAM = S.object({ '*': S.string({ maxLength: 8192 }) });
 const MPU_PATH = S.string({ minLength: 1, maxLength: 8192 });
@@ -94,6 +97,43 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
       const path = raw === '' ? '' : checkArtifactPath(raw.replace(/\/+$/, ''));
       const entries = await listing(path);
       return entries.length === 0 ? {} : { files: entries.map((e) => fileInfo(e)) };
+    },
+  );
+
+  // The older listing by run (service.proto ListArtifacts): paths relative to the run's
+  // artifact root. Everything is answered in one page.
+  scope.get(
+    '/mlflow/artifacts/list',
+    {
+      schema: {
+        querystring: S.object(
+          {
+            run_id: S.optional(S.string({ maxLength: 1000 })),
+            run_uuid: S.optional(S.string({ maxLength: 1000 })),
+            path: S.optional(S.string({ maxLength: 8192 })),
+            page_token: S.optional(S.string({ maxLength: 2000 })),
+          },
+          { additionalProperties: true },
+        ),
+      },
+    },
+    async (req) => {
+      const runId = req.query.run_id || req.query.run_uuid;
+      if (!runId) {
+        throw new MlflowApiError(
+          'INVALID_PARAMETER_VALUE',
+          "Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.",
+        );
+      }
+      const run = await ctx.tracking.getRun(runId);
+      const root = await ctx.mlflowVersions.runArtifactRoot(run);
+      const raw = (req.query.path ?? '').replace(/\/+$/, '');
+      const sub = raw === '' ? '' : checkArtifactPath(raw);
+      const entries = await listing(sub === '' ? root : `${root}/${sub}`);
+      return {
+        root_uri: run.info.artifact_uri,
+        ...(entries.length > 0 ? { files: entries.map((e) => fileInfo(e, sub)) } : {}),
+      };
     },
   );
 

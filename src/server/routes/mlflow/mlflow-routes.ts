@@ -12,6 +12,8 @@
 import type { App, RouteContext } from '../../context.js';
 import { artifactRoutes } from './artifacts.js';
 import { toMlflowError } from './mlflow-errors.js';
+import { modelVersionRoutes } from './model-versions.js';
+import { registeredModelRoutes } from './registered-models.js';
 
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
 export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
@@ -19,7 +21,11 @@ export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
 export type MlflowRouteModule = (scope: App, ctx: RouteContext) => void;
 
 /** Every MLflow route module, registered under each prefix. */
-const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [artifactRoutes];
+const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [
+  artifactRoutes,
+  registeredModelRoutes,
+  modelVersionRoutes,
+];
 
 export async function mlflowRoutes(
   app: App,
