@@ -11,9 +11,12 @@
  */
 import type { App, RouteContext } from '../../context.js';
 import { artifactRoutes } from './artifacts.js';
+import { experimentRoutes } from './experiments.js';
+import { metricRoutes } from './metrics.js';
 import { toMlflowError } from './mlflow-errors.js';
 import { modelVersionRoutes } from './model-versions.js';
 import { registeredModelRoutes } from './registered-models.js';
+import { runRoutes } from './runs.js';
 
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
 export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
@@ -25,6 +28,9 @@ const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [
   artifactRoutes,
   registeredModelRoutes,
   modelVersionRoutes,
+  experimentRoutes,
+  runRoutes,
+  metricRoutes,
 ];
 
 export async function mlflowRoutes(
