@@ -1,54 +1,13 @@
 /**
- * Raw HTTP against the MLflow-compatible API, the way MLflow's Python client talks to a
- * tracking server: JSON bodies on POST/PATCH/DELETE, query strings on GET, raw bytes on
- * artifact PUTs. Returns the status, the parsed JSON body (or the bytes) and the headers.
+ * Raw bytes against MLflow's artifact proxy, as MLflow's Python client sends them: PUTs of
+ * file bodies, GETs of bytes (Range), and requests whose path must reach the server
+ * un-normalised. JSON calls go through `support.ts`.
  */
 import { request as httpRequest } from 'node:http';
+import type { MlflowReply } from './support.js';
 
-export interface MlflowReply {
-  readonly status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: replies are checked field by field in tests
-  readonly json: any;
+export interface RawReply extends MlflowReply {
   readonly headers: Headers;
-}
-
-export type Query = Record<string, string | number | readonly string[] | undefined>;
-
-/** `/api/2.0/` + `path`, with `query` (arrays become repeated keys). */
-export function mlflowUrl(
-  base: string,
-  path: string,
-  query: Query = {},
-  prefix = '/api/2.0',
-): string {
-  const u = new URL(`${base}${prefix}/${path.replace(/^\//, '')}`);
-  for (const [k, v] of Object.entries(query)) {
-    if (v === undefined) continue;
-    for (const item of Array.isArray(v) ? v : [v]) u.searchParams.append(k, String(item));
-  }
-  return u.toString();
-}
-
-/** A JSON call: GET with `query`, other methods with `body` as JSON. */
-export async function mlflowCall(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  query: Query = {},
-): Promise<MlflowReply> {
-  const res = await fetch(mlflowUrl(base, path, query), {
-    method,
-    ...(body === undefined
-      ? {}
-      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    json: text === '' ? undefined : JSON.parse(text),
-    headers: res.headers,
-  };
 }
 
 /** PUT of raw bytes to `url` (an artifact path or a multipart credential URL). */
@@ -56,7 +15,7 @@ export async function putBytes(
   url: string,
   bytes: Uint8Array,
   contentType?: string,
-): Promise<MlflowReply> {
+): Promise<RawReply> {
   const res = await fetch(url, {
     method: 'PUT',
     body: bytes,
@@ -65,7 +24,7 @@ export async function putBytes(
   const text = await res.text();
   return {
     status: res.status,
-    json: text === '' ? undefined : JSON.parse(text),
+    body: text === '' ? undefined : JSON.parse(text),
     headers: res.headers,
   };
 }
@@ -97,7 +56,7 @@ export function rawRequest(
   method: string,
   rawPath: string,
   body?: Uint8Array,
-): Promise<MlflowReply> {
+): Promise<RawReply> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: hostname, port, method, path: rawPath }, (res) => {
@@ -111,7 +70,7 @@ export function rawRequest(
         }
         resolve({
           status: res.statusCode ?? 0,
-          json: text === '' ? undefined : JSON.parse(text),
+          body: text === '' ? undefined : JSON.parse(text),
           headers,
         });
       });

@@ -5,19 +5,22 @@
  * of the same bytes logged by two runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pseudoRandomBytes } from '../fixtures/model-files.js';
-import { artifactUrl, getBytes, mlflowCall, putBytes, rawRequest } from './support/mlflow-http.js';
-import { startTestServer, type TestServer } from './support/test-server.js';
+import { pseudoRandomBytes } from '../../fixtures/model-files.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { artifactUrl, getBytes, putBytes, rawRequest } from './artifact-http.js';
+import { type MlflowTestClient, mlflowClient } from './support.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
 describe('MLflow artifact proxy', () => {
   let server: TestServer;
   let url: string;
+  let api: MlflowTestClient;
 
   beforeAll(async () => {
     server = await startTestServer();
     url = server.url;
+    api = mlflowClient(url);
   });
   afterAll(async () => {
     await server.close();
@@ -42,21 +45,21 @@ describe('MLflow artifact proxy', () => {
   it('uploads whatever the Content-Type, replies {}, and downloads the same bytes', async () => {
     const json = text('{"not": "parsed"}');
     const put = await putBytes(
-      artifactUrl(url, '1/r1/artifacts/config.json'),
+      artifactUrl(url, '1/r1/artifacts/config.body'),
       json,
       'application/json',
     );
-    expect(put).toMatchObject({ status: 200, json: {} });
+    expect(put).toMatchObject({ status: 200, body: {} });
     const yaml = text('artifact_path: model\nflavors: {}\n');
     expect(
-      (await putBytes(artifactUrl(url, '1/r1/artifacts/model/MLmodel'), yaml, 'text/plain')).json,
+      (await putBytes(artifactUrl(url, '1/r1/artifacts/model/MLmodel'), yaml, 'text/plain')).body,
     ).toEqual({});
     // No Content-Type at all, and an empty file.
     expect(
       (await putBytes(artifactUrl(url, '1/r1/artifacts/model/empty.txt'), new Uint8Array())).status,
     ).toBe(200);
 
-    const got = await getBytes(artifactUrl(url, '1/r1/artifacts/config.json'));
+    const got = await getBytes(artifactUrl(url, '1/r1/artifacts/config.body'));
     expect(got.status).toBe(200);
     expect(Buffer.from(got.bytes).toString()).toBe('{"not": "parsed"}');
     expect(got.headers.get('etag')).toMatch(/^"[0-9a-f]{64}"$/);
@@ -88,27 +91,27 @@ describe('MLflow artifact proxy', () => {
   it('lists directories in MLflow shape; a file or a missing path lists as {}', async () => {
     await putBytes(artifactUrl(url, '1/r3/artifacts/a.txt'), text('aaa'));
     await putBytes(artifactUrl(url, '1/r3/artifacts/sub/b.txt'), text('bb'));
-    const root = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, {
+    const root = await api.get('mlflow-artifacts/artifacts', {
       path: '1/r3/artifacts',
     });
     expect(root).toMatchObject({ status: 200 });
-    expect(root.json).toEqual({
+    expect(root.body).toEqual({
       files: [
         { path: 'a.txt', is_dir: false, file_size: 3 },
         { path: 'sub', is_dir: true },
       ],
     });
-    const sub = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, {
+    const sub = await api.get('mlflow-artifacts/artifacts', {
       path: '1/r3/artifacts/sub',
     });
-    expect(sub.json).toEqual({ files: [{ path: 'b.txt', is_dir: false, file_size: 2 }] });
+    expect(sub.body).toEqual({ files: [{ path: 'b.txt', is_dir: false, file_size: 2 }] });
     for (const path of ['1/r3/artifacts/a.txt', '1/r3/artifacts/nothing', '9/none']) {
-      const r = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, { path });
-      expect(r).toMatchObject({ status: 200, json: {} });
+      const r = await api.get('mlflow-artifacts/artifacts', { path });
+      expect(r).toMatchObject({ status: 200, body: {} });
     }
     // The root of the whole store lists the experiments' directories.
-    const top = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts');
-    expect(top.json.files).toContainEqual({ path: '1', is_dir: true });
+    const top = await api.get('mlflow-artifacts/artifacts');
+    expect(top.body.files).toContainEqual({ path: '1', is_dir: true });
   });
 
   it('overwrites a file in place and refuses file/directory clashes', async () => {
@@ -118,10 +121,10 @@ describe('MLflow artifact proxy', () => {
     expect(Buffer.from((await getBytes(u)).bytes).toString()).toBe('version two');
     const underFile = await putBytes(artifactUrl(url, '1/r4/artifacts/model.pkl/x'), text('x'));
     expect(underFile.status).toBe(400);
-    expect(underFile.json.error_code).toBe('INVALID_PARAMETER_VALUE');
+    expect(underFile.body.error_code).toBe('INVALID_PARAMETER_VALUE');
     await putBytes(artifactUrl(url, '1/r4/artifacts/dir/f'), text('f'));
     const onDir = await putBytes(artifactUrl(url, '1/r4/artifacts/dir'), text('d'));
-    expect(onDir).toMatchObject({ status: 400, json: { error_code: 'INVALID_PARAMETER_VALUE' } });
+    expect(onDir).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } });
   });
 
   it('rejects bad paths and the reserved namespace with 400, never escaping', async () => {
@@ -141,16 +144,16 @@ describe('MLflow artifact proxy', () => {
         text('x'),
       );
       expect(r.status, bad).toBe(400);
-      expect(r.json.error_code, bad).toBe('INVALID_PARAMETER_VALUE');
+      expect(r.body.error_code, bad).toBe('INVALID_PARAMETER_VALUE');
     }
     const long = await putBytes(artifactUrl(url, `1/${'x'.repeat(300)}`), text('x'));
     expect(long.status).toBe(400);
     const reserved = await putBytes(artifactUrl(url, '_modelvault/models/m@1/f'), text('x'));
     expect(reserved.status).toBe(400);
-    expect(reserved.json.message).toContain('reserved');
-    const del = await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/_modelvault/models');
+    expect(reserved.body.message).toContain('reserved');
+    const del = await api.call('DELETE', 'mlflow-artifacts/artifacts/_modelvault/models');
     expect(del.status).toBe(400);
-    const list = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, {
+    const list = await api.get('mlflow-artifacts/artifacts', {
       path: '../x',
     });
     expect(list.status).toBe(400);
@@ -159,8 +162,8 @@ describe('MLflow artifact proxy', () => {
   it('answers RESOURCE_DOES_NOT_EXIST for a missing file or a directory download', async () => {
     await putBytes(artifactUrl(url, '1/r5/artifacts/d/f'), text('f'));
     for (const p of ['1/r5/artifacts/missing', '1/r5/artifacts/d']) {
-      const r = await mlflowCall(url, 'GET', `mlflow-artifacts/artifacts/${p}`);
-      expect(r).toMatchObject({ status: 404, json: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
+      const r = await api.get(`mlflow-artifacts/artifacts/${p}`);
+      expect(r).toMatchObject({ status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
     }
   });
 
@@ -168,21 +171,21 @@ describe('MLflow artifact proxy', () => {
     await putBytes(artifactUrl(url, '2/r6/artifacts/keep.txt'), text('k'));
     await putBytes(artifactUrl(url, '2/r6/artifacts/m/a'), text('a'));
     await putBytes(artifactUrl(url, '2/r6/artifacts/m/deep/b'), text('b'));
-    const one = await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m/a');
-    expect(one).toMatchObject({ status: 200, json: {} });
-    const dir = await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m');
-    expect(dir).toMatchObject({ status: 200, json: {} });
-    const again = await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m');
-    expect(again).toMatchObject({ status: 200, json: {} });
-    const listed = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, {
+    const one = await api.call('DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m/a');
+    expect(one).toMatchObject({ status: 200, body: {} });
+    const dir = await api.call('DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m');
+    expect(dir).toMatchObject({ status: 200, body: {} });
+    const again = await api.call('DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/m');
+    expect(again).toMatchObject({ status: 200, body: {} });
+    const listed = await api.get('mlflow-artifacts/artifacts', {
       path: '2/r6/artifacts',
     });
-    expect(listed.json).toEqual({ files: [{ path: 'keep.txt', is_dir: false, file_size: 1 }] });
-    await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/keep.txt');
-    const gone = await mlflowCall(url, 'GET', 'mlflow-artifacts/artifacts', undefined, {
+    expect(listed.body).toEqual({ files: [{ path: 'keep.txt', is_dir: false, file_size: 1 }] });
+    await api.call('DELETE', 'mlflow-artifacts/artifacts/2/r6/artifacts/keep.txt');
+    const gone = await api.get('mlflow-artifacts/artifacts', {
       path: '2',
     });
-    expect(gone.json).toEqual({});
+    expect(gone.body).toEqual({});
   });
 
   it('stores the same checkpoint logged by two runs once', async () => {
@@ -196,7 +199,7 @@ describe('MLflow artifact proxy', () => {
     const a = await getBytes(artifactUrl(url, '3/runB/artifacts/weights/model.bin'));
     expect(Buffer.from(a.bytes).equals(Buffer.from(checkpoint))).toBe(true);
     // Deleting one run's copy keeps the other's bytes alive through garbage collection.
-    await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/3/runA');
+    await api.call('DELETE', 'mlflow-artifacts/artifacts/3/runA');
     await gc();
     const b = await getBytes(artifactUrl(url, '3/runB/artifacts/weights/model.bin'));
     expect(Buffer.from(b.bytes).equals(Buffer.from(checkpoint))).toBe(true);
@@ -207,7 +210,7 @@ describe('MLflow artifact proxy', () => {
     const before = await storedBytes();
     await putBytes(artifactUrl(url, '4/r/artifacts/lonely.bin'), lonely);
     expect(await storedBytes()).toBeGreaterThan(before + 90_000);
-    await mlflowCall(url, 'DELETE', 'mlflow-artifacts/artifacts/4/r/artifacts/lonely.bin');
+    await api.call('DELETE', 'mlflow-artifacts/artifacts/4/r/artifacts/lonely.bin');
     const result = await gc();
     expect(result.bytesFreed).toBeGreaterThan(90_000);
     expect(await storedBytes()).toBeLessThanOrEqual(before);
@@ -216,20 +219,15 @@ describe('MLflow artifact proxy', () => {
   describe('multipart uploads', () => {
     it('create → PUT parts to the credential URLs → complete assembles the file', async () => {
       const bytes = pseudoRandomBytes(5, 250_000);
-      const create = await mlflowCall(
-        url,
-        'POST',
-        'mlflow-artifacts/mpu/create/5/r/artifacts/big',
-        {
-          path: '/home/me/data/huge.bin',
-          num_parts: 3,
-        },
-      );
+      const create = await api.post('mlflow-artifacts/mpu/create/5/r/artifacts/big', {
+        path: '/home/me/data/huge.bin',
+        num_parts: 3,
+      });
       expect(create.status).toBe(200);
-      expect(create.json.upload_id).toMatch(/^[0-9a-f]{32}$/);
-      expect(create.json.credentials).toHaveLength(3);
-      expect(create.json.credentials[0]).toEqual({
-        url: `${url}/api/2.0/mlflow-artifacts/mpu/parts/${create.json.upload_id}/1`,
+      expect(create.body.upload_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(create.body.credentials).toHaveLength(3);
+      expect(create.body.credentials[0]).toEqual({
+        url: `${url}/api/2.0/mlflow-artifacts/mpu/parts/${create.body.upload_id}/1`,
         part_number: 1,
         headers: {},
       });
@@ -237,41 +235,36 @@ describe('MLflow artifact proxy', () => {
       const parts = [];
       // Out of order, and part 2 sent twice (the second replaces the first).
       for (const i of [2, 0, 1, 1]) {
-        const cred = create.json.credentials[i];
+        const cred = create.body.credentials[i];
         const r = await putBytes(cred.url, bytes.subarray(i * size, (i + 1) * size));
         expect(r.status).toBe(200);
         parts[i] = { part_number: cred.part_number, etag: r.headers.get('etag'), url: cred.url };
       }
-      const done = await mlflowCall(
-        url,
-        'POST',
-        'mlflow-artifacts/mpu/complete/5/r/artifacts/big',
-        {
-          path: '/home/me/data/huge.bin',
-          upload_id: create.json.upload_id,
-          parts,
-        },
-      );
-      expect(done).toMatchObject({ status: 200, json: {} });
+      const done = await api.post('mlflow-artifacts/mpu/complete/5/r/artifacts/big', {
+        path: '/home/me/data/huge.bin',
+        upload_id: create.body.upload_id,
+        parts,
+      });
+      expect(done).toMatchObject({ status: 200, body: {} });
       const got = await getBytes(artifactUrl(url, '5/r/artifacts/big/huge.bin'));
       expect(Buffer.from(got.bytes).equals(Buffer.from(bytes))).toBe(true);
       // The upload is over.
-      const again = await mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/abort/5/r/artifacts/big', {
+      const again = await api.post('mlflow-artifacts/mpu/abort/5/r/artifacts/big', {
         path: '/home/me/data/huge.bin',
-        upload_id: create.json.upload_id,
+        upload_id: create.body.upload_id,
       });
-      expect(again).toMatchObject({ status: 404, json: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
+      expect(again).toMatchObject({ status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
     });
 
     it('rejects bad completes and aborts cleanly', async () => {
-      const create = await mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/create/5/r/artifacts', {
+      const create = await api.post('mlflow-artifacts/mpu/create/5/r/artifacts', {
         path: 'C:\\data\\x.bin',
         num_parts: 2,
       });
-      const id = create.json.upload_id;
-      const p1 = await putBytes(create.json.credentials[0].url, text('one'));
+      const id = create.body.upload_id;
+      const p1 = await putBytes(create.body.credentials[0].url, text('one'));
       const complete = (parts: unknown, path = 'x.bin') =>
-        mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/complete/5/r/artifacts', {
+        api.post('mlflow-artifacts/mpu/complete/5/r/artifacts', {
           path,
           upload_id: id,
           parts,
@@ -282,12 +275,12 @@ describe('MLflow artifact proxy', () => {
       ]);
       expect(missing).toMatchObject({
         status: 404,
-        json: { error_code: 'RESOURCE_DOES_NOT_EXIST' },
+        body: { error_code: 'RESOURCE_DOES_NOT_EXIST' },
       });
       const wrongEtag = await complete([{ part_number: 1, etag: '"0000"' }]);
-      expect(wrongEtag.json.error_code).toBe('INVALID_PARAMETER_VALUE');
+      expect(wrongEtag.body.error_code).toBe('INVALID_PARAMETER_VALUE');
       const wrongPath = await complete([{ part_number: 1, etag: p1.headers.get('etag') }], 'y.bin');
-      expect(wrongPath.json.error_code).toBe('INVALID_PARAMETER_VALUE');
+      expect(wrongPath.body.error_code).toBe('INVALID_PARAMETER_VALUE');
       const disorder = await complete([
         { part_number: 1, etag: p1.headers.get('etag') },
         { part_number: 1, etag: p1.headers.get('etag') },
@@ -298,28 +291,28 @@ describe('MLflow artifact proxy', () => {
         text('3'),
       );
       expect(outOfRange.status).toBe(400);
-      const abort = await mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/abort/5/r/artifacts', {
+      const abort = await api.post('mlflow-artifacts/mpu/abort/5/r/artifacts', {
         path: 'x.bin',
         upload_id: id,
       });
-      expect(abort).toMatchObject({ status: 200, json: {} });
-      const late = await putBytes(create.json.credentials[1].url, text('two'));
-      expect(late).toMatchObject({ status: 404, json: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
-      const tooMany = await mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/create/5/r', {
+      expect(abort).toMatchObject({ status: 200, body: {} });
+      const late = await putBytes(create.body.credentials[1].url, text('two'));
+      expect(late).toMatchObject({ status: 404, body: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
+      const tooMany = await api.post('mlflow-artifacts/mpu/create/5/r', {
         path: 'x',
         num_parts: 10_001,
       });
-      expect(tooMany.json.error_code).toBe('INVALID_PARAMETER_VALUE');
-      const noPath = await mlflowCall(url, 'POST', 'mlflow-artifacts/mpu/create/5/r', {
+      expect(tooMany.body.error_code).toBe('INVALID_PARAMETER_VALUE');
+      const noPath = await api.post('mlflow-artifacts/mpu/create/5/r', {
         num_parts: 1,
       });
-      expect(noPath.json).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' });
-      expect(noPath.json.message).toContain("'path'");
+      expect(noPath.body).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' });
+      expect(noPath.body.message).toContain("'path'");
     });
   });
 
   it('answers an unknown MLflow path with ENDPOINT_NOT_FOUND', async () => {
-    const r = await mlflowCall(url, 'GET', 'mlflow-artifacts/nothing');
-    expect(r).toMatchObject({ status: 404, json: { error_code: 'ENDPOINT_NOT_FOUND' } });
+    const r = await api.get('mlflow-artifacts/nothing');
+    expect(r).toMatchObject({ status: 404, body: { error_code: 'ENDPOINT_NOT_FOUND' } });
   });
 });
