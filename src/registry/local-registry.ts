@@ -33,6 +33,7 @@ import type {
 import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
+import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -318,6 +319,7 @@ export class LocalRegistry implements RegistryApi {
 export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
+  searchIndexesMigration,
   trackingMigration,
 ];
 
