@@ -142,6 +142,9 @@ async function migrate<DB>(db: Kysely<DB>, migrations: readonly NamedMigration[]
         migrationTableName: MIGRATION_TABLE,
         // This function's transaction holds the write lock for the whole run.
         disableTransactions: true,
+        // Migrations written on parallel branches may land with a lower number than one a
+        // database already applied (0102 after 0103): apply it rather than refuse to open.
+        allowUnorderedMigrations: true,
       });
       const { error, results } = await migrator.migrateToLatest();
       if (error) {

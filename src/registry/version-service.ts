@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import { parseSha256 } from '../core/digest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type { VersionSummary } from '../core/model-inspection.js';
 import {
   validateMetricKey,
   validateModelName,
@@ -211,7 +212,18 @@ export class VersionService {
    * @throws NotFoundError (model without createModelIfMissing; a parent), ConflictError
    *   (createModelIfMissing on a deleted model's name), InvalidArgumentError.
    */
-  async create(input: CreateVersionInput): Promise<ModelVersion> {
+  async create(
+    input: CreateVersionInput,
+    derived: {
+      readonly summary?: VersionSummary | null;
+      /** Runs in the creation transaction after the version row exists (e.g. its scan). */
+      readonly afterInsert?: (
+        trx: Kysely<RegistryDB>,
+        versionId: number,
+        now: number,
+      ) => Promise<void>;
+    } = {},
+  ): Promise<ModelVersion> {
     const actor = actorOf(this.ctx, input);
     const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
@@ -253,6 +265,7 @@ export class VersionService {
           file_count: v.fileCount,
           description: v.description,
           model_card: v.modelCard,
+          summary: derived.summary ? JSON.stringify(derived.summary) : null,
           created_by: actor,
           created_at: now,
           updated_at: now,
@@ -305,6 +318,7 @@ export class VersionService {
           })
           .execute();
       }
+      await derived.afterInsert?.(trx, id, now);
       await this.audit.append(trx, {
         actor,
         action: 'version.created',
