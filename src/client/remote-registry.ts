@@ -107,6 +107,9 @@ export class RemoteRegistry implements RegistryApi {
   ): Promise<RegisteredModel> {
     return this.http.json('PATCH', `/api/v1/models/${enc(name)}`, { json: changes });
   }
+  renameModel(name: string, newName: string, _options?: MutationOptions): Promise<RegisteredModel> {
+    return this.http.json('POST', `/api/v1/models/${enc(name)}/rename`, { json: { newName } });
+  }
   async deleteModel(name: string, _options?: MutationOptions): Promise<void> {
     await this.http.json('DELETE', `/api/v1/models/${enc(name)}`);
   }

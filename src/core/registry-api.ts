@@ -470,6 +470,13 @@ export interface RegistryApi {
     changes: { readonly description?: string | null },
     options?: MutationOptions,
   ): Promise<RegisteredModel>;
+  /**
+   * Renames a model; its versions, aliases and tags follow it. Audited as `model.renamed`
+   * (subject: the new name; data: the old one).
+   * @throws NotFoundError (no such model), AlreadyExistsError (the new name is taken),
+   *   ConflictError (the new name belongs to a deleted model).
+   */
+  renameModel(name: string, newName: string, options?: MutationOptions): Promise<RegisteredModel>;
   /** Soft delete: hides the model, its versions and aliases; restorable. Not idempotent. */
   deleteModel(name: string, options?: MutationOptions): Promise<void>;
   /**

@@ -153,6 +153,9 @@ export class LocalRegistry implements RegistryApi {
   ): Promise<RegisteredModel> {
     return this.models.update(name, changes, options);
   }
+  renameModel(name: string, newName: string, options?: MutationOptions): Promise<RegisteredModel> {
+    return this.models.rename(name, newName, options);
+  }
   deleteModel(name: string, options?: MutationOptions): Promise<void> {
     return this.models.delete(name, options);
   }

@@ -28,6 +28,7 @@ import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
+import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
@@ -106,6 +107,10 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const live = new Set(
       (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
     );
+    // MLflow run artifacts (and multipart parts) keep their bytes through their manifests.
+    for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
+      live.add(digest);
+    }
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
@@ -212,9 +217,9 @@ export async function openRegistryDirectory(
   options: OpenRegistryDirectoryOptions = {},
 ): Promise<RegistryDirectory> {
   const dir = await openStoreDirectory<Tables>(root, {
-    // The upload tables belong to every registry: a directory used by the CLI today may be
-    // served tomorrow, and GC must see the sessions a server left open.
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS],
+    // The upload and artifact tables belong to every registry: a directory used by the CLI
+    // today may be served tomorrow, and GC must see what a server left behind.
+    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS, ...ARTIFACT_MIGRATIONS],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),

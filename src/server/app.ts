@@ -19,6 +19,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fast
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
+import { ArtifactService } from '../registry/artifact-service.js';
+import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
+import { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
 import { SHARED_SCHEMAS } from './api-schemas.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
@@ -163,9 +166,20 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
   });
 
+  const artifacts = new ArtifactService({ store: backend.store });
+  const frozenArtifacts = new FrozenArtifactView(backend.registry, backend.store);
   const ctx: RouteContext = {
     ...backend,
     uploads,
+    artifacts,
+    frozenArtifacts,
+    mlflowVersions: new MlflowVersionService(
+      backend.registry,
+      backend.store,
+      artifacts,
+      frozenArtifacts,
+      backend.tracking,
+    ),
     metrics,
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,
