@@ -107,7 +107,9 @@ describe('server process', () => {
       );
       req.on('error', reject);
       req.write(first, async () => {
-        // The batch is in flight: now ask the server to stop.
+        // Once the server has begun this request (Fastify logs "incoming request" with its
+        // URL), ask it to stop: a request it had not yet read would rightly get a 503.
+        await until(() => server.output().includes(`/api/v1/uploads/${session.id}/chunks`));
         server.child.kill('SIGTERM');
         await until(() => server.output().includes('shutting down'));
         req.end(rest);
