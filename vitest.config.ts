@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // The CLI tests run the built binary: build it when dist is missing or stale.
-    globalSetup: ['test/support/build-cli.ts'],
+    globalSetup: ['test/support/build-cli.ts', 'test/support/postgres-global-setup.ts'],
   },
 });
