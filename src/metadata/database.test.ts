@@ -202,7 +202,10 @@ describe.each(TEST_DIALECTS)('openDatabase on %s', (dialect) => {
         storage_leases: { name: string; holder: string; expires_at: number };
       }>;
       // A read-then-write counter: lost updates would show as a total below N.
-      await db.insertInto('storage_leases').values({ name: 'n', holder: 'x', expires_at: 0 }).execute();
+      await db
+        .insertInto('storage_leases')
+        .values({ name: 'n', holder: 'x', expires_at: 0 })
+        .execute();
       const N = 40;
       await Promise.all(
         Array.from({ length: N }, () =>

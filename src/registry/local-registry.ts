@@ -339,9 +339,6 @@ export async function openLocalRegistry(
     ...rest
   } = options as typeof options & { path?: string; db?: DatabaseConfig };
   const config: DatabaseConfig = db ?? { kind: 'sqlite', path: path ?? '' };
-  const database = await openDatabase<RegistryDB>(config, [
-    ...REGISTRY_MIGRATIONS,
-    ...migrations,
-  ]);
+  const database = await openDatabase<RegistryDB>(config, [...REGISTRY_MIGRATIONS, ...migrations]);
   return new LocalRegistry({ ...rest, database, ownsDatabase: true });
 }

@@ -26,7 +26,9 @@ export default async function setup(project: TestProject): Promise<() => void> {
   if (!bin) {
     throw new Error(
       'PostgreSQL binaries (initdb, pg_ctl, postgres) are not on this machine, but ' +
-        (requested ? 'MODELVAULT_TEST_DIALECTS asks for postgres' : 'MODELVAULT_TEST_REQUIRE_ALL=1'),
+        (requested
+          ? 'MODELVAULT_TEST_DIALECTS asks for postgres'
+          : 'MODELVAULT_TEST_REQUIRE_ALL=1'),
     );
   }
   const server = await startPostgres(bin);

@@ -39,11 +39,7 @@ export interface TempRegistry {
 }
 
 export async function openTempRegistry(
-  options: {
-    manifests?: ManifestEntriesReader;
-    defaultActor?: string;
-    dialect?: TestDialect;
-  } = {},
+  options: { manifests?: ManifestEntriesReader; defaultActor?: string; dialect?: TestDialect } = {},
 ): Promise<TempRegistry> {
   const dialect = options.dialect ?? 'sqlite';
   const fresh = await freshDatabase(dialect);

@@ -25,8 +25,8 @@ import {
   type PluginTransformResultArgs,
   type QueryResult,
   type RootOperationNode,
-  type UnknownRow,
   sql,
+  type UnknownRow,
 } from 'kysely';
 
 const TYPE_MAP: Readonly<Record<string, DataTypeNode['dataType']>> = {

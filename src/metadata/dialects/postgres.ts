@@ -173,7 +173,13 @@ export async function openPostgres<DB>(
         db
           .connection()
           .execute((conn) =>
-            lockedTransaction(conn, WRITER_LOCK, 'starting a write', fn, options?.durable === false),
+            lockedTransaction(
+              conn,
+              WRITER_LOCK,
+              'starting a write',
+              fn,
+              options?.durable === false,
+            ),
           ),
       ),
     close: () => db.destroy(),
