@@ -11,6 +11,7 @@ import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import { type ProgressBar, startProgress } from './progress.js';
 import {
   locateRegistry,
+  namedDatabase,
   type OpenedRegistry,
   openRegistryAt,
   USER_ENV,
@@ -66,6 +67,11 @@ export class Run {
     return user === undefined || user === '' ? undefined : user;
   }
 
+  /** The metadata database MODELVAULT_DB names (a server's host runs gc/fsck/repair on it). */
+  private database() {
+    return namedDatabase(undefined, this.cli.env, this.cli.cwd);
+  }
+
   /** Locates and opens the registry (once). */
   async registry(): Promise<MaintainedRegistry> {
     if (!this.opened) {
@@ -74,14 +80,18 @@ export class Run {
         env: this.cli.env,
         cwd: this.cli.cwd,
       });
-      this.opened = await openRegistryAt(root, { actor: this.actor });
+      this.opened = await openRegistryAt(root, { actor: this.actor, database: this.database() });
     }
     return this.opened.registry;
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
   async createRegistry(root: string): Promise<MaintainedRegistry> {
-    this.opened = await openRegistryAt(root, { create: true, actor: this.actor });
+    this.opened = await openRegistryAt(root, {
+      create: true,
+      actor: this.actor,
+      database: this.database(),
+    });
     return this.opened.registry;
   }
 

@@ -52,6 +52,18 @@ describe('databaseConfigFrom', () => {
   });
 });
 
+describe('openDatabase on PostgreSQL', () => {
+  it('says which server it cannot reach, without the password', async () => {
+    const failure = openDatabase(
+      { kind: 'postgres', url: 'postgres://mv:hunter2@127.0.0.1:1/none' },
+      storageMigrations,
+    );
+    await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(failure).rejects.toThrow(/cannot connect to PostgreSQL at postgres:\/\/mv:\*\*\*@/);
+    await expect(failure).rejects.not.toThrow(/hunter2/);
+  });
+});
+
 describe.each(TEST_DIALECTS)('openDatabase on %s', (dialect) => {
   let fresh: FreshDatabase | undefined;
   afterEach(async () => {

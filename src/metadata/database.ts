@@ -7,22 +7,17 @@
  * ("SQL dialects") lists the differences and why.
  */
 import type { Kysely } from 'kysely';
-import { InvalidArgumentError } from '../core/errors.js';
+import type { DatabaseConfig } from './database-config.js';
 import type { NamedMigration } from './dialects/migrate.js';
 import { openSqlite } from './dialects/sqlite.js';
 
+export {
+  type DatabaseConfig,
+  databaseConfigFrom,
+  isPostgresUrl,
+} from './database-config.js';
 export type { NamedMigration } from './dialects/migrate.js';
 export { addIdColumn } from './dialects/portable-ddl.js';
-
-export type DatabaseConfig =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | {
-      readonly kind: 'postgres';
-      /** `postgres://user:password@host:port/database` (libpq-style query options allowed). */
-      readonly url: string;
-      /** Pool size of this process (default 10). */
-      readonly maxConnections?: number;
-    };
 
 export type DialectName = DatabaseConfig['kind'];
 
@@ -48,32 +43,12 @@ export interface Database<DB> {
   close(): Promise<void>;
 }
 
-/** True for a PostgreSQL connection URL (`postgres://…` or `postgresql://…`). */
-export function isPostgresUrl(text: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(text);
-}
-
-/**
- * The config for a `--db` value: a PostgreSQL URL, or else a SQLite file path.
- * @throws InvalidArgumentError for an empty value or another URL scheme.
- */
-export function databaseConfigFrom(text: string): DatabaseConfig {
-  if (isPostgresUrl(text)) return { kind: 'postgres', url: text };
-  if (text === '') throw new InvalidArgumentError('the database location is empty');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-    throw new InvalidArgumentError(
-      `unsupported database URL scheme in '${text.replace(/\/\/[^@/]*@/, '//***@')}': expected postgres://user:password@host:port/database`,
-    );
-  }
-  return { kind: 'sqlite', path: text };
-}
-
 /**
  * Opens (creating a SQLite file if needed) the database and applies every migration not
  * yet applied. Safe to call from several processes (and replicas) at once: they migrate
  * one at a time and the later ones find nothing to do.
  * @throws ModelvaultError('INTERNAL') naming the failed migration; LockedError when the
- *   database stays busy; the driver's error when a PostgreSQL server cannot be reached.
+ *   database stays busy; ModelvaultError('UNAVAILABLE') when PostgreSQL cannot be reached.
  */
 export async function openDatabase<DB>(
   config: DatabaseConfig,

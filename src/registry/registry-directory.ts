@@ -19,7 +19,7 @@ import type {
   RegistryMaintenance,
   RepairResult,
 } from '../core/registry-api.js';
-import type { Database } from '../metadata/database.js';
+import type { Database, DatabaseConfig } from '../metadata/database.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { collectGarbage } from '../storage/garbage-collector.js';
@@ -45,6 +45,8 @@ export interface OpenRegistryDirectoryOptions {
   readonly retentionMs?: number;
   readonly packTargetSize?: number;
   readonly chunking?: ChunkingParams;
+  /** The metadata database (and chunk index). Default: SQLite in the directory. */
+  readonly database?: DatabaseConfig;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -205,6 +207,7 @@ export async function openRegistryDirectory(
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
+    ...(options.database !== undefined ? { database: options.database } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
   return { root, registry, store: dir.store, close: () => registry.close() };

@@ -1,6 +1,8 @@
 /**
- * Opens an embedded store directory (DESIGN §7 "embedded"): SQLite metadata plus packs on
- * the local filesystem, laid out as `store-layout.ts` describes. Creates it on first use
+ * Opens a store directory (DESIGN §7): packs on the local filesystem, laid out as
+ * `store-layout.ts` describes, and the metadata database — embedded SQLite in the
+ * directory (`metadata.db`), or the PostgreSQL database `options.database` names (the
+ * chunk index then lives there too, shared by every process using it). Creates it on first use
  * when `create` is set. Composes the storage engine and the metadata layer, which do not
  * know each other.
  */
@@ -8,7 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.js';
-import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
+import {
+  type Database,
+  type DatabaseConfig,
+  type NamedMigration,
+  openDatabase,
+} from '../metadata/database.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
 import {
   type ChunkingParams,
@@ -38,6 +45,8 @@ export interface OpenStoreOptions {
   readonly packTargetSize?: number;
   /** Extra migrations (the registry's) applied with the storage ones. */
   readonly migrations?: readonly NamedMigration[];
+  /** The metadata database. Default: SQLite in the directory (`metadata.db`). */
+  readonly database?: DatabaseConfig;
 }
 
 export interface StoreDirectory<DB extends StorageTables = StorageTables> {
@@ -77,10 +86,10 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
   const config = parseStoreConfig(configText);
   const processTmp = await claimTmpDir(tmpDir(root));
   await mkdir(objectsDir(root), { recursive: true });
-  const database = await openDatabase<DB>({ kind: 'sqlite', path: metadataDbPath(root) }, [
-    ...storageMigrations,
-    ...(options.migrations ?? []),
-  ]);
+  const database = await openDatabase<DB>(
+    options.database ?? { kind: 'sqlite', path: metadataDbPath(root) },
+    [...storageMigrations, ...(options.migrations ?? [])],
+  );
   const store = new Store({
     backend: new FsBackend(objectsDir(root)),
     db: database as never,

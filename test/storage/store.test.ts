@@ -9,6 +9,7 @@ import { openStoreDirectory, type StoreDirectory } from '../../src/registry/stor
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
 
 /** A small safetensors file: `n` float32 tensors of `elems` elements each. */
 function safetensors(
@@ -39,19 +40,24 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe('Store', () => {
+// The chunk index on each dialect: SQLite in the store directory, or PostgreSQL.
+describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
   let dir: string;
   let sd: StoreDirectory;
+  let fresh: FreshDatabase | undefined;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mv-store-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
     sd = await openStoreDirectory(join(dir, 'store'), {
       create: true,
       packTargetSize: 1024 * 1024,
+      ...(fresh ? { database: fresh.config } : {}),
     });
   });
   afterEach(async () => {
     await sd.close();
+    await fresh?.cleanup();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,17 +1,21 @@
 /**
- * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--insecure]`: the REST
- * API (and, later, the MLflow API and web UI) over a local registry directory. Refuses a
+ * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--db URL] [--insecure]`:
+ * the REST API (and, later, the MLflow API and web UI) over a local registry directory,
+ * whose metadata may live in PostgreSQL (`--db postgres://…` or MODELVAULT_DB) so that
+ * several replicas share it. Refuses a
  * non-loopback host without --insecure until authentication exists. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { DB_ENV, namedDatabase } from '../registry-location.js';
 
 export interface ServeFlags {
   readonly host: string;
   readonly port: string;
   readonly registry?: string;
+  readonly db?: string;
   readonly insecure?: boolean;
 }
 
@@ -21,6 +25,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
   if (!/^\d{1,5}$/.test(flags.port) || port > 65535) {
     throw new InvalidArgumentError(`invalid port '${flags.port}'`);
   }
+  const database = namedDatabase(flags.db, env, process.cwd());
   // Fastify and the engine load only when serving, so other commands start fast.
   const { defaultRegistryPath, runServer } = await import('../../server/run-server.js');
   const fromEnv = env.MODELVAULT_REGISTRY;
@@ -36,6 +41,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host,
     port,
     insecure: flags.insecure ?? false,
+    ...(database ? { database } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
     create: flags.registry === undefined && !(fromEnv && fromEnv !== ''),
   });
@@ -49,6 +55,10 @@ export function registerServe(program: Command): Command {
     .option('--host <host>', 'address to bind (non-loopback needs --insecure)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
     .option('--registry <path>', 'registry directory (default: MODELVAULT_HOME or ./.modelvault)')
+    .option(
+      '--db <url>',
+      `metadata database: postgres://user:password@host:port/db, shared by replicas (default: ${DB_ENV}, else SQLite in the registry directory)`,
+    )
     .option('--insecure', 'allow a non-loopback host without authentication')
     .action(async (_opts: unknown, command: Command) => {
       await serve(command.optsWithGlobals<ServeFlags>());

@@ -25,7 +25,8 @@
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { LockedError } from '../../core/errors.js';
+import { LockedError, ModelvaultError } from '../../core/errors.js';
+import { redactUrl } from '../database-config.js';
 import type { Database } from '../database.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
 import { PortableDdlPlugin } from './portable-ddl.js';
@@ -77,11 +78,6 @@ class InProcessQueue {
   }
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
-}
-
 /** Runs `fn` inside BEGIN … COMMIT on `conn`, after taking the advisory lock `key`. */
 async function lockedTransaction<DB, T>(
   conn: Kysely<DB>,
@@ -121,7 +117,8 @@ async function lockedTransaction<DB, T>(
 
 /**
  * Connects to the PostgreSQL database at `url` and migrates it.
- * @throws the driver's error when the server cannot be reached or refuses the login.
+ * @throws ModelvaultError('UNAVAILABLE') when the server cannot be reached or refuses the
+ *   login (the message names the URL without its password).
  */
 export async function openPostgres<DB>(
   url: string,
@@ -141,6 +138,14 @@ export async function openPostgres<DB>(
     plugins: [new PortableDdlPlugin()],
   });
   try {
+    await sql`select 1`.execute(db).catch((e: unknown) => {
+      throw new ModelvaultError(
+        'UNAVAILABLE',
+        `cannot connect to PostgreSQL at ${redactUrl(url)}: ${(e as Error).message}`,
+        { database: redactUrl(url) },
+        { cause: e },
+      );
+    });
     const sorted = sortedMigrations(migrations);
     if (
       !(await allApplied(
