@@ -34,7 +34,6 @@ export function databaseConfigFrom(text: string): DatabaseConfig {
   return { kind: 'sqlite', path: text };
 }
 
-
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');

@@ -59,7 +59,9 @@ describe('openDatabase on PostgreSQL', () => {
       storageMigrations,
     );
     await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    await expect(failure).rejects.toThrow(/cannot connect to PostgreSQL at postgres:\/\/mv:\*\*\*@/);
+    await expect(failure).rejects.toThrow(
+      /cannot connect to PostgreSQL at postgres:\/\/mv:\*\*\*@/,
+    );
     await expect(failure).rejects.not.toThrow(/hunter2/);
   });
 });

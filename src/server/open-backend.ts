@@ -3,8 +3,9 @@
  * composition as the CLI's): packs in the directory, the metadata in its SQLite file or in
  * the PostgreSQL database `database` names.
  */
-import { openRegistryDirectory } from '../registry/registry-directory.js';
+
 import type { DatabaseConfig } from '../metadata/database.js';
+import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { ServerBackend } from './context.js';
 

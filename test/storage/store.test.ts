@@ -336,6 +336,51 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     }
   });
 
+  it('runs one GC at a time across processes sharing the index (the lease)', async () => {
+    const p = join(dir, 'f.bin');
+    await writeFile(p, randomBytes(1024 * 1024));
+    await sd.store.ingestFile(p);
+    // A second process on the same index: the same directory for SQLite, another replica's
+    // directory for PostgreSQL.
+    const other = await openStoreDirectory(fresh ? join(dir, 'replica') : join(dir, 'store'), {
+      create: true,
+      ...(fresh ? { database: fresh.config } : {}),
+    });
+    try {
+      const leases = sd.database.db;
+      await leases
+        .insertInto('storage_leases')
+        .values({ name: 'gc', holder: 'other-host:1:x', expires_at: Date.now() + 60_000 })
+        .execute();
+      await expect(collectGarbage(other.store, { liveManifests: [] })).rejects.toMatchObject({
+        code: 'LOCKED',
+      });
+      await leases
+        .updateTable('storage_leases')
+        .set({ expires_at: Date.now() - 1 })
+        .execute();
+      // Racing collectors: each either runs or is refused, never both at once. (Two SQLite
+      // connections in one process cannot wait for each other — the driver is synchronous —
+      // so on SQLite they run one after the other here.)
+      const gc = (d: StoreDirectory) => collectGarbage(d.store, { liveManifests: [], graceMs: 0 });
+      const results = fresh
+        ? await Promise.allSettled([gc(sd), gc(other)])
+        : [
+            await gc(sd).then(
+              (value) => ({ status: 'fulfilled' as const, value }),
+              (reason: unknown) => ({ status: 'rejected' as const, reason }),
+            ),
+          ];
+      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LOCKED' });
+      }
+      expect(await leases.selectFrom('storage_leases').selectAll().execute()).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('respects the grace period: young data survives GC', async () => {
     const p = join(dir, 'f.bin');
     await writeFile(p, randomBytes(1024 * 1024));

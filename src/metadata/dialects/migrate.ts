@@ -63,18 +63,23 @@ export async function allApplied<DB>(db: Kysely<DB>, names: readonly string[]): 
 
 /**
  * Applies the pending migrations of `sorted` on `conn`, which must already be inside the
- * caller's locked transaction.
+ * caller's locked transaction. `schema`: where Kysely's bookkeeping tables live (the
+ * connection's current schema on PostgreSQL).
  * @throws ModelvaultError('INTERNAL') naming the failed migration.
  */
 export async function applyMigrations<DB>(
   conn: Kysely<DB>,
   sorted: readonly NamedMigration[],
+  options: { readonly schema?: string | undefined } = {},
 ): Promise<void> {
   const provider = new StaticMigrations(sorted);
   const migrator = new Migrator({
     db: conn,
     provider,
     migrationTableName: MIGRATION_TABLE,
+    // Without a schema, Kysely looks for its tables in every schema of the database and
+    // takes another schema's for ours (PostgreSQL).
+    ...(options.schema ? { migrationTableSchema: options.schema } : {}),
     // The caller's transaction holds the lock for the whole run.
     disableTransactions: true,
   });

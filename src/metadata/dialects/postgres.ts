@@ -26,8 +26,8 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { LockedError, ModelvaultError } from '../../core/errors.js';
-import { redactUrl } from '../database-config.js';
 import type { Database } from '../database.js';
+import { redactUrl } from '../database-config.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
 import { PortableDdlPlugin } from './portable-ddl.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
@@ -153,13 +153,14 @@ export async function openPostgres<DB>(
         sorted.map((m) => m.name),
       ))
     ) {
-      await db
-        .connection()
-        .execute((conn) =>
-          lockedTransaction(conn, MIGRATION_LOCK, 'migrating', (trx) =>
-            applyMigrations(trx, sorted),
-          ),
-        );
+      await db.connection().execute((conn) =>
+        lockedTransaction(conn, MIGRATION_LOCK, 'migrating', async (trx) => {
+          const { rows } = await sql<{
+            schema: string | null;
+          }>`select current_schema() as schema`.execute(trx);
+          await applyMigrations(trx, sorted, { schema: rows[0]?.schema ?? undefined });
+        }),
+      );
     }
   } catch (e) {
     await db.destroy();

@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../../test/support/dialects.js';
+import {
+  type FreshDatabase,
+  freshDatabase,
+  TEST_DIALECTS,
+} from '../../../test/support/dialects.js';
 import { openDatabase } from '../database.js';
 import type { RegistryDB } from '../schema.js';
 import { registryMigration } from './0100-registry.js';
