@@ -1,6 +1,6 @@
 /**
  * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
- * `0101-model-card`).
+ * `0101-model-card`; tracking's tables, migration `0300-tracking`, are in tracking-schema.ts).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
  * - timestamps are integer milliseconds since the epoch (`bigint` columns);
@@ -13,6 +13,7 @@
  */
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type { ApprovalState, Stage, VersionStatus } from '../core/registry-api.js';
+import type { TrackingTables } from './tracking-schema.js';
 
 export interface RegisteredModelsTable {
   id: Generated<number>;
@@ -135,7 +136,8 @@ export interface AuditEventsTable {
   hash: string;
 }
 
-export interface RegistryDB {
+/** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
+export interface RegistryDB extends TrackingTables {
   registered_models: RegisteredModelsTable;
   model_tags: ModelTagsTable;
   model_versions: ModelVersionsTable;

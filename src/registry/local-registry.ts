@@ -38,6 +38,8 @@ import {
 } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
+import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
+import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import { AliasService } from './alias-service.js';
@@ -319,6 +321,8 @@ export class LocalRegistry implements RegistryApi {
 export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
+  searchIndexesMigration,
+  trackingMigration,
 ];
 
 /**

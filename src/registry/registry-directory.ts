@@ -26,9 +26,11 @@ import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
+import { AuditService } from './audit-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
+import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
@@ -55,6 +57,8 @@ export interface RegistryDirectory {
   readonly root: string;
   readonly registry: MaintainedRegistry;
   readonly store: Store;
+  /** MLflow tracking (experiments, runs) in the same database. */
+  readonly tracking: TrackingService;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -68,6 +72,8 @@ function registryDatabase(dir: StoreDirectory<Tables>): Database<RegistryDB> {
 
 class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
   private directoryClosed = false;
+  /** MLflow tracking over the same database, clock and default actor as the registry. */
+  readonly tracking: TrackingService;
 
   constructor(
     private readonly dir: StoreDirectory<Tables>,
@@ -81,6 +87,7 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     });
+    this.tracking = new TrackingService(this.context, new AuditService(this.context));
   }
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
@@ -210,5 +217,11 @@ export async function openRegistryDirectory(
     ...(options.database !== undefined ? { database: options.database } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
-  return { root, registry, store: dir.store, close: () => registry.close() };
+  return {
+    root,
+    registry,
+    store: dir.store,
+    tracking: registry.tracking,
+    close: () => registry.close(),
+  };
 }

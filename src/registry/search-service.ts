@@ -13,6 +13,7 @@ import {
   type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
+  orderByNullsLast,
   type SearchTarget,
   searchFields,
 } from '../metadata/search/compile-filter.js';
@@ -44,7 +45,7 @@ export class SearchService {
     let q = db.selectFrom('registered_models as m').selectAll('m');
     if (!query.includeDeleted) q = q.where('m.deleted_at', 'is', null);
     if (where) q = q.where(where);
-    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    for (const item of order) q = orderByNullsLast(q, item);
     if (order.length === 0) q = q.orderBy('m.name', 'asc');
     const rows = await q
       .orderBy('m.id', 'asc')
@@ -75,7 +76,7 @@ export class SearchService {
       q = q.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
     }
     if (where) q = q.where(where);
-    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    for (const item of order) q = orderByNullsLast(q, item);
     if (order.length === 0) {
       if (query.defaultOrder !== 'newest') q = q.orderBy('m.name', 'asc');
       q = q.orderBy('v.version', 'desc');

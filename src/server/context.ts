@@ -6,6 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RegistryApi } from '../core/registry-api.js';
+import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { Store } from '../storage/store.js';
 import type { ServerMetrics } from './metrics.js';
@@ -27,6 +28,8 @@ export type App = FastifyInstance<
 export interface ServerBackend {
   readonly registry: RegistryApi;
   readonly store: Store;
+  /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
+  readonly tracking: TrackingService;
 }
 
 export interface RouteContext extends ServerBackend {

@@ -39,5 +39,11 @@ export async function openServerBackend(
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
     ...(options.database ? { database: options.database } : {}),
   });
-  return { root, registry: dir.registry, store: dir.store, close: () => dir.close() };
+  return {
+    root,
+    registry: dir.registry,
+    store: dir.store,
+    tracking: dir.tracking,
+    close: () => dir.close(),
+  };
 }

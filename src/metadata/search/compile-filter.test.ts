@@ -12,7 +12,7 @@ import {
 } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { RegistryDB } from '../schema.js';
-import { compileFilter, compileOrderBy, likeToGlob } from './compile-filter.js';
+import { compileFilter, compileOrderBy, likeToGlob, orderByNullsLast } from './compile-filter.js';
 import type { FieldRef, FilterExpr } from './filter-ast.js';
 
 function kysely(dialect: 'sqlite' | 'postgres') {
@@ -152,7 +152,7 @@ describe('compileFilter', () => {
 });
 
 describe('compileOrderBy', () => {
-  it('puts nulls last in both directions and binds metric keys', () => {
+  it('orders with nulls last and binds each metric key once', () => {
     const items = compileOrderBy(
       [
         { field: field('metric', 'auc'), direction: 'desc' },
@@ -160,12 +160,14 @@ describe('compileOrderBy', () => {
       ],
       'versions',
     );
-    expect(items.map((i) => i.direction)).toEqual(['asc', 'desc', 'asc', 'asc']);
+    expect(items.map((i) => i.direction)).toEqual(['desc', 'asc']);
     let q = kysely('sqlite').selectFrom('model_versions as v').selectAll('v');
-    for (const i of items) q = q.orderBy(i.expression, i.direction);
+    for (const i of items) q = orderByNullsLast(q, i);
     const compiled = q.compile();
-    expect(compiled.sql).toContain('case when (select x.value from "version_latest_metrics" as x');
-    expect(compiled.parameters).toEqual(['auc', 'auc']);
+    expect(compiled.sql).toContain(
+      'order by (select x.value from "version_latest_metrics" as x where "x"."version_id" = "v"."id" and x.key = ?) desc nulls last, "m"."name" asc nulls last',
+    );
+    expect(compiled.parameters).toEqual(['auc']);
   });
 
   it('refuses to order by aliases', () => {

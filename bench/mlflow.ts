@@ -1,0 +1,161 @@
+/**
+ * MLflow tracking throughput through a real server process, one sequential client over a
+ * keep-alive connection: req/s for runs/log-metric, runs/log-batch (100 metrics) and
+ * runs/get, each as a ratio to GET /health on the same server in the same run (the
+ * baseline: the HTTP stack alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's
+ * ~165 req/s on this kind of machine).
+ *
+ *   node --import tsx bench/mlflow.ts [--requests 2000] [--rounds 5]
+ *
+ * Each round runs every workload for `--requests` requests after 200 warm-up requests;
+ * the report gives the median over rounds. The server is `src/server/main.ts` on a
+ * loopback port over a fresh registry in bench/.work/mlflow (removed afterwards).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '5' },
+  },
+});
+const REQUESTS = Number(values.requests);
+const ROUNDS = Number(values.rounds);
+const work = join(ROOT, 'bench', '.work', 'mlflow');
+await rm(work, { recursive: true, force: true });
+await mkdir(work, { recursive: true });
+
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'src/server/main.ts', '--port', '0', '--registry', join(work, 'registry')],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const base = await new Promise<URL>((resolve, reject) => {
+  let text = '';
+  const onData = (d: Buffer) => {
+    text += d.toString('utf8');
+    const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
+    if (m) {
+      child.stdout.off('data', onData);
+      child.stdout.resume(); // keep draining the server's request log
+      resolve(new URL(m[1]!));
+    }
+  };
+  child.stdout.on('data', onData);
+  child.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+});
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+function call(method: string, path: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: base.hostname,
+        port: base.port,
+        method,
+        path,
+        agent,
+        headers:
+          body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text}`));
+          else resolve(text);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const post = (path: string, body: unknown) =>
+  call('POST', `/api/2.0/mlflow/${path}`, JSON.stringify(body));
+const created = JSON.parse(await post('runs/create', { experiment_id: '0', run_name: 'bench' }));
+const runId: string = created.run.info.run_id;
+// runs/get reads a run of realistic size: 100 metrics, 20 params, 10 tags.
+const seed = JSON.parse(await post('runs/create', { experiment_id: '0', run_name: 'read' }));
+const readId: string = seed.run.info.run_id;
+await post('runs/log-batch', {
+  run_id: readId,
+  metrics: Array.from({ length: 100 }, (_, i) => ({
+    key: `m${i}`,
+    value: i,
+    timestamp: 1,
+    step: 0,
+  })),
+  params: Array.from({ length: 20 }, (_, i) => ({ key: `p${i}`, value: String(i) })),
+  tags: Array.from({ length: 10 }, (_, i) => ({ key: `t${i}`, value: String(i) })),
+});
+
+let step = 0;
+const workloads: Record<string, () => Promise<unknown>> = {
+  'GET /health (baseline)': () => call('GET', '/health'),
+  'runs/log-metric': () =>
+    post('runs/log-metric', {
+      run_id: runId,
+      run_uuid: runId,
+      key: 'loss',
+      value: Math.random(),
+      timestamp: Date.now(),
+      step: step++,
+    }),
+  'runs/log-batch (100 metrics)': () => {
+    const s = step++;
+    const ts = Date.now();
+    return post('runs/log-batch', {
+      run_id: runId,
+      metrics: Array.from({ length: 100 }, (_, i) => ({
+        key: `k${i}`,
+        value: Math.random(),
+        timestamp: ts,
+        step: s,
+      })),
+    });
+  },
+  'runs/get': () => call('GET', `/api/2.0/mlflow/runs/get?run_id=${readId}&run_uuid=${readId}`),
+};
+
+const results: Record<string, number[]> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, fn] of Object.entries(workloads)) {
+    for (let i = 0; i < 200; i++) await fn();
+    const t = performance.now();
+    for (let i = 0; i < REQUESTS; i++) await fn();
+    const rate = REQUESTS / ((performance.now() - t) / 1000);
+    results[name] = [...(results[name] ?? []), rate];
+    process.stderr.write(`round ${round + 1} ${name}: ${rate.toFixed(0)} req/s\n`);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const baseline = median(results['GET /health (baseline)']!);
+console.log(`| workload | req/s (median of ${ROUNDS}) | ratio to /health | vs target 1650 |`);
+console.log('| --- | ---: | ---: | ---: |');
+for (const [name, rates] of Object.entries(results)) {
+  const m = median(rates);
+  console.log(
+    `| ${name} | ${m.toFixed(0)} | ${(m / baseline).toFixed(2)} | ${(m / 1650).toFixed(2)}x |`,
+  );
+}
+
+child.kill('SIGTERM');
+await new Promise((r) => child.on('exit', r));
+agent.destroy();
+await rm(work, { recursive: true, force: true });

@@ -1,0 +1,243 @@
+/**
+ * The server against the embedded registry on the same data (issue 4's benchmark):
+ *
+ * 1. Push the partial fine-tune series version by version, once into a local registry
+ *    directory (the embedded engine) and once through a server process on loopback (the
+ *    SDK: client-side chunking, negotiation, batches). Reported per version: the remote
+ *    push time as a multiple of the local one, and the bytes the client sent (counted by a
+ *    TCP relay between client and server, HTTP headers and JSON included) as a multiple of
+ *    the new chunk bytes the server lacked.
+ * 2. Pull the last version over loopback against a local materialize of the same version,
+ *    median of several runs each.
+ * 3. Read load: autocannon, 50 connections for 20 s, on GET version; and one sequential
+ *    keep-alive client doing GET version and POST create-version, with GET /health in the
+ *    same run as the baseline of what the HTTP stack alone costs.
+ *
+ *   node --import tsx bench/server-api.ts [--scale 0.2] [--versions 10] [--runs 3]
+ *                                         [--seconds 20] [--requests 2000] [--out FILE]
+ *
+ * Everything lives under bench/.work/server-api/ and is removed afterwards (the generated
+ * series is kept there for reuse with --keep-series).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { RemoteRegistry } from '../src/client/remote-registry.js';
+import { openRegistryDirectory } from '../src/registry/registry-directory.js';
+import { generateSeries } from './lib/safetensors-series.js';
+import { median } from './lib/util.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '0.2' },
+    versions: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '20' },
+    requests: { type: 'string', default: '2000' },
+    out: { type: 'string' },
+    'keep-series': { type: 'boolean', default: false },
+  },
+});
+const SCALE = Number(values.scale);
+const VERSIONS = Number(values.versions);
+const RUNS = Number(values.runs);
+const SECONDS = Number(values.seconds);
+const REQUESTS = Number(values.requests);
+const work = join(ROOT, 'bench', '.work', 'server-api');
+const MiB = 1024 * 1024;
+
+/** A TCP relay that counts the bytes the client sends to the server. */
+function startRelay(target: number): Promise<{ port: number; sent: () => number; server: Server }> {
+  let sent = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(target, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('data', (d: Buffer) => {
+      sent += d.length;
+    });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no relay port');
+      server.on('close', () => {
+        for (const s of sockets) s.destroy();
+      });
+      resolve({ port: address.port, sent: () => sent, server });
+    });
+  });
+}
+
+async function startServer(registry: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist', 'server', 'main.js'), '--port', '0', '--registry', registry],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+  child.stdout!.resume();
+  return { url, child };
+}
+
+/** Sequential keep-alive requests/s of `request` (fetch reuses its connection). */
+async function sequential(count: number, request: (i: number) => Promise<Response>) {
+  for (let i = 0; i < 20; i++) await (await request(-1 - i)).arrayBuffer(); // warm-up
+  const t = performance.now();
+  for (let i = 0; i < count; i++) {
+    const r = await request(i);
+    await r.arrayBuffer();
+    if (!r.ok) throw new Error(`request ${i} answered ${r.status}`);
+  }
+  return count / ((performance.now() - t) / 1000);
+}
+
+const report: string[] = [];
+const log = (line: string) => {
+  console.log(line);
+  report.push(line);
+};
+
+await mkdir(work, { recursive: true });
+const seriesDir = join(work, 'series');
+const series = await generateSeries(
+  { kind: 'partial', versions: VERSIONS, scale: SCALE, seed: 1 },
+  seriesDir,
+  (m) => console.error(m),
+);
+await rm(join(work, 'local'), { recursive: true, force: true });
+await rm(join(work, 'remote'), { recursive: true, force: true });
+const local = await openRegistryDirectory(join(work, 'local'), { create: true });
+const { url, child } = await startServer(join(work, 'remote'));
+const port = Number(new URL(url).port);
+const relay = await startRelay(port);
+const remote = new RemoteRegistry(`http://127.0.0.1:${relay.port}`);
+const exited = new Promise((r) => child.on('exit', r));
+
+try {
+  log(`# Server vs embedded — ${new Date().toISOString()}`);
+  log('');
+  log(
+    `partial series: ${VERSIONS} versions of ${(series.versions[0]!.bytes / MiB).toFixed(0)} MiB; load average ${loadavg()[0]!.toFixed(1)}`,
+  );
+  log('');
+  log(
+    '| version | local push s | remote push s | remote / local | new chunk MiB | sent MiB | sent / new |',
+  );
+  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const ratios: number[] = [];
+  const sentRatios: number[] = [];
+  for (const v of series.versions) {
+    const dir = join(seriesDir, v.dir);
+    let t = performance.now();
+    await local.registry.push(dir, { model: 'series', createModelIfMissing: true });
+    const localS = (performance.now() - t) / 1000;
+    const before = relay.sent();
+    t = performance.now();
+    const { stats } = await remote.push(dir, { model: 'series', createModelIfMissing: true });
+    const remoteS = (performance.now() - t) / 1000;
+    const sent = relay.sent() - before;
+    ratios.push(remoteS / localS);
+    const sentRatio = stats.newBytes > 0 ? sent / stats.newBytes : Number.NaN;
+    if (stats.newBytes > 0) sentRatios.push(sentRatio);
+    log(
+      `| ${v.label} | ${localS.toFixed(2)} | ${remoteS.toFixed(2)} | ${(remoteS / localS).toFixed(2)} | ${(stats.newBytes / MiB).toFixed(1)} | ${(sent / MiB).toFixed(1)} | ${Number.isNaN(sentRatio) ? '—' : sentRatio.toFixed(3)} |`,
+    );
+  }
+  log('');
+  log(
+    `median remote/local push time ${median(ratios).toFixed(2)} (target ≤ 1.5); sent/new bytes over versions with new bytes: median ${median(sentRatios).toFixed(3)}, max ${Math.max(...sentRatios).toFixed(3)} (target ≤ 1.02)`,
+  );
+
+  const last = `series@${series.versions.length}`;
+  const pullS: number[] = [];
+  const materializeS: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const a = join(work, `pull-${i}`);
+    let t = performance.now();
+    await local.registry.pull(last, a);
+    materializeS.push((performance.now() - t) / 1000);
+    await rm(a, { recursive: true, force: true });
+    const b = join(work, `pull-remote-${i}`);
+    t = performance.now();
+    await remote.pull(last, b);
+    pullS.push((performance.now() - t) / 1000);
+    await rm(b, { recursive: true, force: true });
+  }
+  const pullRatio = median(materializeS) / median(pullS);
+  log('');
+  log(
+    `pull of ${last}: local materialize ${median(materializeS).toFixed(2)} s, remote pull ${median(pullS).toFixed(2)} s (median of ${RUNS}); remote speed / local = ${pullRatio.toFixed(2)} (target ≥ 0.7)`,
+  );
+
+  // Read load and single-client request rates, straight at the server (no relay).
+  const versionUrl = `${url}/api/v1/versions/${encodeURIComponent('series@1')}`;
+  if (!(await fetch(versionUrl)).ok) throw new Error(`GET ${versionUrl} failed`);
+  const load = await autocannon({ url: versionUrl, connections: 50, duration: SECONDS });
+  log('');
+  log(
+    `autocannon GET version, 50 connections, ${SECONDS} s: ${load.requests.average.toFixed(0)} req/s average, p99 latency ${load.latency.p99} ms, ${load.non2xx} non-2xx, ${load.errors} errors`,
+  );
+  const health = await sequential(REQUESTS, () => fetch(`${url}/health`));
+  const getVersion = await sequential(REQUESTS, () => fetch(versionUrl));
+  const got = (await (await fetch(versionUrl)).json()) as {
+    digest: string;
+    size: number;
+    fileCount: number;
+  };
+  await fetch(`${url}/api/v1/models`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'created' }),
+  });
+  const create = await sequential(REQUESTS, () =>
+    fetch(`${url}/api/v1/models/created/versions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        manifest: { digest: got.digest, size: got.size, fileCount: got.fileCount },
+        metrics: { loss: 0.5 },
+      }),
+    }),
+  );
+  log('');
+  log(`one sequential keep-alive client, ${REQUESTS} requests each:`);
+  log('');
+  log('| request | req/s | ÷ GET /health |');
+  log('| --- | ---: | ---: |');
+  log(`| GET /health (baseline) | ${health.toFixed(0)} | 1.00 |`);
+  log(`| GET version | ${getVersion.toFixed(0)} | ${(getVersion / health).toFixed(2)} |`);
+  log(`| POST create-version | ${create.toFixed(0)} | ${(create / health).toFixed(2)} |`);
+  if (values.out) await writeFile(values.out, `${report.join('\n')}\n`);
+} finally {
+  relay.server.close();
+  child.kill('SIGTERM');
+  await exited;
+  await local.close();
+  await rm(join(work, 'local'), { recursive: true, force: true });
+  await rm(join(work, 'remote'), { recursive: true, force: true });
+  if (!values['keep-series']) await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,95 @@
+/**
+ * Tables of MLflow tracking (migration `0300-tracking`), owned by
+ * `src/registry/tracking-service.ts`. Same conventions as `schema.ts`: timestamps are
+ * integer ms, booleans 0/1, JSON as text.
+ */
+import type { Selectable } from 'kysely';
+
+export type LifecycleStage = 'active' | 'deleted';
+export type RunStatus = 'RUNNING' | 'SCHEDULED' | 'FINISHED' | 'FAILED' | 'KILLED';
+
+export interface ExperimentsTable {
+  /** MLflow's experiment_id as a number; `0` is the Default experiment. */
+  id: number;
+  /** Unique over active and deleted experiments, as in MLflow. */
+  name: string;
+  /** `mlflow-artifacts:/<id>` unless the client chose one. */
+  artifact_location: string;
+  lifecycle_stage: LifecycleStage;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface ExperimentTagsTable {
+  experiment_id: number;
+  key: string;
+  value: string;
+}
+
+export interface RunsTable {
+  /** 32 lowercase hex characters (MLflow's run_uuid). */
+  id: string;
+  experiment_id: number;
+  name: string;
+  user_id: string;
+  status: RunStatus;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: LifecycleStage;
+  /** `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`. */
+  artifact_uri: string;
+  deleted_at: number | null;
+}
+
+export interface RunKeyValueTable {
+  run_id: string;
+  key: string;
+  value: string;
+}
+
+export interface RunMetricsTable {
+  run_id: string;
+  key: string;
+  step: number;
+  timestamp: number;
+  /** 0 when is_nan. */
+  value: number;
+  is_nan: number;
+}
+
+export interface RunLatestMetricsTable {
+  run_id: string;
+  key: string;
+  /** NULL when is_nan. */
+  value: number | null;
+  is_nan: number;
+  step: number;
+  timestamp: number;
+}
+
+export interface RunInputsTable {
+  run_id: string;
+  /** Order of first logging. */
+  position: number;
+  name: string;
+  digest: string;
+  /** JSON of MLflow's Dataset message (name, digest, source_type, source, schema, profile). */
+  dataset: string;
+  /** JSON array of `{key, value}` (MLflow's InputTag). */
+  tags: string;
+}
+
+export interface TrackingTables {
+  experiments: ExperimentsTable;
+  experiment_tags: ExperimentTagsTable;
+  runs: RunsTable;
+  run_params: RunKeyValueTable;
+  run_tags: RunKeyValueTable;
+  run_metrics: RunMetricsTable;
+  run_latest_metrics: RunLatestMetricsTable;
+  run_inputs: RunInputsTable;
+}
+
+export type ExperimentRow = Selectable<ExperimentsTable>;
+export type RunRow = Selectable<RunsTable>;

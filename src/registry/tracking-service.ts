@@ -1,0 +1,1320 @@
+/**
+ * MLflow tracking over the metadata database (DESIGN §2 "experiment, run"): experiments,
+ * runs, params, tags, metric histories and dataset inputs, with MLflow 2.x semantics and
+ * MLflow's wording for errors (the MLflow routes translate our error codes to MLflow's:
+ * NotFoundError → RESOURCE_DOES_NOT_EXIST, InvalidArgumentError → INVALID_PARAMETER_VALUE,
+ * AlreadyExistsError → RESOURCE_ALREADY_EXISTS).
+ *
+ * The returned shapes mirror MLflow's protos (service.proto: Experiment, Run, RunInfo,
+ * RunData, Metric…) with MLflow's field names, so the MLflow routes only serialise them.
+ * Ids are strings as in MLflow: experiment ids are decimal integers (`0` is the Default
+ * experiment), run ids 32 lowercase hex characters.
+ *
+ * Audit: creating, renaming, deleting and restoring experiments and runs append an audit
+ * event (subjects `experiment:<id>` and `run:<id>`, which no model name can equal) in the
+ * mutation's own transaction. Metric points, params and tags are not audited.
+ *
+ * Durability: lifecycle changes commit durably. Logging (metrics, params, tags, inputs,
+ * models) commits with `durable: false`: a crash of the process never loses it, a power
+ * failure may lose the last few hundred milliseconds of it (docs/design.md, "Tracking").
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import {
+  MAX_TAG_VALUE_LENGTH,
+  validateExperimentName,
+  validateMetricKey,
+  validateParamKey,
+  validateParamValue,
+  validateTagKey,
+} from '../core/names.js';
+import type { RegistryDB } from '../metadata/schema.js';
+import {
+  type CompiledOrderItem,
+  compileFilter,
+  compileOrderBy,
+  searchFields,
+} from '../metadata/search/compile-filter.js';
+import type { OrderByTerm } from '../metadata/search/filter-ast.js';
+import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
+import type {
+  ExperimentRow,
+  LifecycleStage,
+  RunRow,
+  RunStatus,
+} from '../metadata/tracking-schema.js';
+import type { AuditService } from './audit-service.js';
+import { LIMITS } from './input-checks.js';
+import { decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
+import { actorOf, type RegistryContext } from './registry-context.js';
+
+// ---------------------------------------------------------------------------------------
+// Shapes (MLflow's proto messages, MLflow's field names)
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface Experiment {
+  readonly experiment_id: string;
+  readonly name: string;
+  readonly artifact_location: string;
+  readonly lifecycle_stage: LifecycleStage;
+  readonly last_update_time: number;
+  readonly creation_time: number;
+  readonly tags: readonly KeyValue[];
+}
+
+/** A metric point. `value` may be NaN or ±Infinity. */
+export interface Metric {
+  readonly key: string;
+  readonly value: number;
+  readonly timestamp: number;
+  readonly step: number;
+}
+
+export interface RunInfo {
+  readonly run_id: string;
+  /** MLflow's deprecated twin of run_id. */
+  readonly run_uuid: string;
+  readonly run_name: string;
+  readonly experiment_id: string;
+  readonly user_id: string;
+  readonly status: RunStatus;
+  readonly start_time: number;
+  readonly end_time?: number;
+  /** `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`. */
+  readonly artifact_uri: string;
+  readonly lifecycle_stage: LifecycleStage;
+}
+
+export interface Dataset {
+  readonly name: string;
+  readonly digest: string;
+  readonly source_type: string;
+  readonly source: string;
+  readonly schema?: string;
+  readonly profile?: string;
+}
+
+export interface DatasetInput {
+  readonly tags: readonly KeyValue[];
+  readonly dataset: Dataset;
+}
+
+export interface Run {
+  readonly info: RunInfo;
+  readonly data: {
+    /** The latest point of each metric. */
+    readonly metrics: readonly Metric[];
+    readonly params: readonly KeyValue[];
+    readonly tags: readonly KeyValue[];
+  };
+  readonly inputs: { readonly dataset_inputs: readonly DatasetInput[] };
+}
+
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageToken?: string;
+}
+
+export interface TrackingMutation {
+  /** Who acts (audit); default the registry's default actor. */
+  readonly actor?: string;
+}
+
+export interface CreateRunInput extends TrackingMutation {
+  readonly experimentId?: string;
+  readonly userId?: string;
+  readonly startTime?: number;
+  readonly runName?: string;
+  readonly tags?: readonly KeyValue[];
+}
+
+export interface LogBatchInput {
+  readonly metrics?: readonly Metric[];
+  readonly params?: readonly KeyValue[];
+  readonly tags?: readonly KeyValue[];
+}
+
+export interface SearchRunsQuery {
+  readonly experimentIds: readonly string[];
+  readonly filter?: string;
+  readonly viewType?: ViewType;
+  readonly maxResults?: number;
+  readonly orderBy?: readonly string[];
+  readonly pageToken?: string;
+}
+
+export interface SearchExperimentsQuery {
+  readonly filter?: string;
+  readonly viewType?: ViewType;
+  readonly maxResults?: number;
+  readonly orderBy?: readonly string[];
+  readonly pageToken?: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// MLflow's limits (mlflow/utils/validation.py)
+
+export const TRACKING_LIMITS = {
+  metricsPerBatch: 1000,
+  paramsAndTagsPerBatch: 100,
+  entitiesPerBatch: 1000,
+  searchMaxResults: 50_000,
+  searchRunsDefault: 1000,
+  searchExperimentsDefault: 1000,
+  metricHistoryDefault: 25_000,
+  datasetsPerRequest: 1000,
+  datasetField: 1024 * 1024,
+  modelJson: 1024 * 1024,
+} as const;
+
+const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'];
+const RUN_ID = /^[a-zA-Z0-9][\w-]{0,255}$/;
+const EXPERIMENT_ID = /^[0-9]{1,18}$/;
+const RUN_NAME_TAG = 'mlflow.runName';
+const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError(message);
+}
+
+/** Parses an experiment id; MLflow's wording for a malformed one. */
+function experimentKey(id: unknown): number {
+  if (typeof id !== 'string' || !EXPERIMENT_ID.test(id)) {
+    if (typeof id === 'string' && /^[a-zA-Z0-9][\w-]{0,63}$/.test(id)) {
+      throw new NotFoundError(`No Experiment with id=${id} exists`, { experimentId: id });
+    }
+    throw invalid(`Invalid experiment ID: '${String(id).slice(0, 100)}'`);
+  }
+  return Number(id);
+}
+
+function checkRunId(id: unknown): string {
+  if (typeof id !== 'string' || !RUN_ID.test(id)) {
+    throw invalid(`Invalid run ID: '${String(id).slice(0, 300)}'`);
+  }
+  return id;
+}
+
+function checkTimestamp(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw invalid(`Invalid value for parameter '${what}': expected an integer (milliseconds)`);
+  }
+  return value;
+}
+
+function checkTag(tag: KeyValue): KeyValue {
+  if (tag === null || typeof tag !== 'object') throw invalid('a tag must be {key, value}');
+  const key = validateTagKey(tag.key);
+  if (typeof tag.value !== 'string') {
+    throw invalid(`Invalid value for tag '${key}': expected a string`);
+  }
+  if ([...tag.value].length > MAX_TAG_VALUE_LENGTH) {
+    throw invalid(
+      `Tag value '${tag.value.slice(0, 100)}...' had length ${[...tag.value].length}, which exceeded length limit of ${MAX_TAG_VALUE_LENGTH}`,
+    );
+  }
+  if (tag.value.includes('\0')) throw invalid(`Invalid value for tag '${key}': contains NUL`);
+  return { key, value: tag.value };
+}
+
+function checkParam(param: KeyValue): KeyValue {
+  if (param === null || typeof param !== 'object') throw invalid('a param must be {key, value}');
+  const key = validateParamKey(param.key);
+  if (typeof param.value === 'string' && [...param.value].length > 6000) {
+    throw invalid(
+      `Param value '${param.value.slice(0, 100)}...' had length ${[...param.value].length}, which exceeded length limit of 6000`,
+    );
+  }
+  return { key, value: validateParamValue(param.value) };
+}
+
+function checkMetric(metric: Metric): Metric {
+  if (metric === null || typeof metric !== 'object') {
+    throw invalid('a metric must be {key, value, timestamp, step}');
+  }
+  const key = validateMetricKey(metric.key);
+  if (typeof metric.value !== 'number') {
+    throw invalid(
+      `Got invalid value ${String(metric.value).slice(0, 100)} for metric '${key}' (timestamp=${String(metric.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
+    );
+  }
+  const timestamp = checkTimestamp(metric.timestamp, 'timestamp');
+  const step = metric.step === undefined ? 0 : metric.step;
+  if (typeof step !== 'number' || !Number.isSafeInteger(step)) {
+    throw invalid(
+      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${metric.value}). Step must be a valid long value.`,
+    );
+  }
+  return { key, value: metric.value, timestamp, step };
+}
+
+/** MLflow's ordering of metric points: step, then timestamp, then value (NaN lowest). */
+function newer(a: { step: number; timestamp: number; value: number }, b: typeof a): boolean {
+  if (a.step !== b.step) return a.step > b.step;
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
+  const av = Number.isNaN(a.value) ? -Infinity : a.value;
+  const bv = Number.isNaN(b.value) ? -Infinity : b.value;
+  return av >= bv;
+}
+
+const ADJECTIVES = [
+  'able',
+  'bold',
+  'calm',
+  'deft',
+  'eager',
+  'fair',
+  'glad',
+  'keen',
+  'neat',
+  'wise',
+];
+const NOUNS = ['ant', 'bee', 'cod', 'doe', 'elk', 'fox', 'gnu', 'hen', 'owl', 'yak'];
+
+/** A run name like MLflow's generated ones (`calm-owl-417`). */
+function generateRunName(): string {
+  const b = randomBytes(4);
+  return `${ADJECTIVES[b[0]! % 10]}-${NOUNS[b[1]! % 10]}-${((b[2]! << 8) | b[3]!) % 1000}`;
+}
+
+function resolveSearchMax(maxResults: number | undefined, fallback: number): number {
+  if (maxResults === undefined) return fallback;
+  if (!Number.isSafeInteger(maxResults) || maxResults < 1) {
+    throw invalid(
+      `Invalid value ${String(maxResults)} for parameter 'max_results' supplied. It must be a positive integer`,
+    );
+  }
+  if (maxResults > TRACKING_LIMITS.searchMaxResults) {
+    throw invalid(
+      `Invalid value ${maxResults} for parameter 'max_results' supplied. It must be at most ${TRACKING_LIMITS.searchMaxResults}`,
+    );
+  }
+  return maxResults;
+}
+
+function viewStages(view: ViewType | undefined): LifecycleStage[] {
+  switch (view ?? 'ACTIVE_ONLY') {
+    case 'ACTIVE_ONLY':
+      return ['active'];
+    case 'DELETED_ONLY':
+      return ['deleted'];
+    case 'ALL':
+      return ['active', 'deleted'];
+    default:
+      throw invalid(
+        `Invalid view type '${String(view)}': expected ACTIVE_ONLY, DELETED_ONLY or ALL`,
+      );
+  }
+}
+
+type Db = Kysely<RegistryDB>;
+
+// ---------------------------------------------------------------------------------------
+
+export class TrackingService {
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly audit: AuditService,
+  ) {}
+
+  private get db(): Db {
+    return this.ctx.database.db;
+  }
+
+  // ---- experiments --------------------------------------------------------------------
+
+  /**
+   * Creates an experiment; its artifact location is `mlflow-artifacts:/<id>` unless given.
+   * @throws AlreadyExistsError when the name is taken (also by a deleted experiment).
+   */
+  async createExperiment(
+    input: {
+      name: unknown;
+      artifactLocation?: string;
+      tags?: readonly KeyValue[];
+    } & TrackingMutation,
+  ): Promise<string> {
+    if (input.name === '' || input.name === undefined || input.name === null) {
+      throw invalid(`Invalid experiment name: '${String(input.name ?? '')}'`);
+    }
+    const name = validateExperimentName(input.name);
+    const tags = (input.tags ?? []).map(checkTag);
+    if (input.artifactLocation !== undefined && input.artifactLocation !== '') {
+      if (
+        typeof input.artifactLocation !== 'string' ||
+        input.artifactLocation.length > LIMITS.uri
+      ) {
+        throw invalid('artifact_location must be a string of at most 4096 characters');
+      }
+    }
+    const actor = actorOf(this.ctx, input);
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const existing = await trx
+        .selectFrom('experiments')
+        .select('id')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (existing) {
+        throw new AlreadyExistsError(`Experiment '${name}' already exists.`, { name });
+      }
+      const max = await trx
+        .selectFrom('experiments')
+        .select((eb) => eb.fn.max('id').as('max'))
+        .executeTakeFirst();
+      const id = Number(max?.max ?? 0) + 1;
+      const now = this.ctx.now();
+      await trx
+        .insertInto('experiments')
+        .values({
+          id,
+          name,
+          artifact_location: input.artifactLocation || `mlflow-artifacts:/${id}`,
+          lifecycle_stage: 'active',
+          created_at: now,
+          updated_at: now,
+          deleted_at: null,
+        })
+        .execute();
+      for (const tag of dedupe(tags)) {
+        await trx
+          .insertInto('experiment_tags')
+          .values({ experiment_id: id, ...tag })
+          .execute();
+      }
+      await this.audit.append(trx, {
+        actor,
+        action: 'experiment.created',
+        subject: `experiment:${id}`,
+        data: { name },
+        time: now,
+      });
+      return String(id);
+    });
+  }
+
+  /** @throws NotFoundError `No Experiment with id=… exists`. */
+  async getExperiment(experimentId: unknown): Promise<Experiment> {
+    const row = await this.experimentRow(this.db, experimentKey(experimentId));
+    return (await this.hydrateExperiments(this.db, [row]))[0]!;
+  }
+
+  /** @throws NotFoundError `Could not find experiment with name '…'`. */
+  async getExperimentByName(name: unknown): Promise<Experiment> {
+    if (typeof name !== 'string' || name === '') {
+      throw invalid(`Invalid experiment name: '${String(name ?? '')}'`);
+    }
+    const row = await this.db
+      .selectFrom('experiments')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError(`Could not find experiment with name '${name}'`, { name });
+    return (await this.hydrateExperiments(this.db, [row]))[0]!;
+  }
+
+  /** Renames an active experiment. @throws AlreadyExistsError, InvalidArgumentError. */
+  async renameExperiment(
+    experimentId: unknown,
+    newName: unknown,
+    options: TrackingMutation = {},
+  ): Promise<void> {
+    const id = experimentKey(experimentId);
+    if (newName === '' || newName === undefined || newName === null) {
+      throw invalid(`Invalid experiment name: '${String(newName ?? '')}'`);
+    }
+    const name = validateExperimentName(newName);
+    const actor = actorOf(this.ctx, options);
+    await this.ctx.database.writeTransaction(async (trx) => {
+      const row = await this.experimentRow(trx, id);
+      if (row.lifecycle_stage !== 'active') {
+        throw invalid('Cannot rename a non-active experiment.');
+      }
+      if (row.name === name) return;
+      const clash = await trx
+        .selectFrom('experiments')
+        .select('id')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (clash) throw new AlreadyExistsError(`Experiment '${name}' already exists.`, { name });
+      const now = this.ctx.now();
+      await trx
+        .updateTable('experiments')
+        .set({ name, updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      await this.audit.append(trx, {
+        actor,
+        action: 'experiment.renamed',
+        subject: `experiment:${id}`,
+        data: { from: row.name, to: name },
+        time: now,
+      });
+    });
+  }
+
+  /**
+   * Soft-deletes an experiment and its active runs (MLflow 2.x); restorable with
+   * restoreExperiment. The Default experiment cannot be deleted.
+   */
+  async deleteExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
+    const id = experimentKey(experimentId);
+    if (id === 0) {
+      throw invalid(
+        "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+      );
+    }
+    await this.setExperimentStage(id, 'deleted', options);
+  }
+
+  async restoreExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
+    await this.setExperimentStage(experimentKey(experimentId), 'active', options);
+  }
+
+  private async setExperimentStage(
+    id: number,
+    stage: LifecycleStage,
+    options: TrackingMutation,
+  ): Promise<void> {
+    const actor = actorOf(this.ctx, options);
+    await this.ctx.database.writeTransaction(async (trx) => {
+      const row = await this.experimentRow(trx, id);
+      if (row.lifecycle_stage === stage) {
+        throw invalid(
+          stage === 'deleted'
+            ? `Cannot delete an already deleted experiment: ${id}`
+            : `Cannot restore an active experiment: ${id}`,
+        );
+      }
+      const now = this.ctx.now();
+      const deletedAt = stage === 'deleted' ? now : null;
+      await trx
+        .updateTable('experiments')
+        .set({ lifecycle_stage: stage, deleted_at: deletedAt, updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      // The runs deleted together with the experiment are the ones restored with it.
+      let runs = trx
+        .updateTable('runs')
+        .set({ lifecycle_stage: stage, deleted_at: deletedAt })
+        .where('experiment_id', '=', id);
+      runs =
+        stage === 'deleted'
+          ? runs.where('lifecycle_stage', '=', 'active')
+          : runs.where('deleted_at', '=', row.deleted_at);
+      const result = await runs.executeTakeFirst();
+      await this.audit.append(trx, {
+        actor,
+        action: stage === 'deleted' ? 'experiment.deleted' : 'experiment.restored',
+        subject: `experiment:${id}`,
+        data: { name: row.name, runs: Number(result.numUpdatedRows) },
+        time: now,
+      });
+    });
+  }
+
+  /** Sets a tag on an active experiment. */
+  async setExperimentTag(experimentId: unknown, tag: KeyValue): Promise<void> {
+    const id = experimentKey(experimentId);
+    const t = checkTag(tag);
+    await this.ctx.database.writeTransaction(
+      async (trx) => {
+        const row = await this.experimentRow(trx, id);
+        requireActiveExperiment(row);
+        await trx
+          .insertInto('experiment_tags')
+          .values({ experiment_id: id, ...t })
+          .onConflict((oc) => oc.columns(['experiment_id', 'key']).doUpdateSet({ value: t.value }))
+          .execute();
+        await trx
+          .updateTable('experiments')
+          .set({ updated_at: this.ctx.now() })
+          .where('id', '=', id)
+          .execute();
+      },
+      { durable: false },
+    );
+  }
+
+  /**
+   * Experiments matching MLflow's experiment filter (`name LIKE 'a%'`, `tags.team = 'x'`,
+   * `creation_time > 0`), ordered by `order_by` (default last_update_time DESC), paged.
+   */
+  async searchExperiments(query: SearchExperimentsQuery = {}): Promise<Page<Experiment>> {
+    const stages = viewStages(query.viewType);
+    const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchExperimentsDefault);
+    const { where, order } = this.compileSearch('experiments', query.filter, query.orderBy);
+    const fingerprint = queryFingerprint({
+      target: 'experiments',
+      filter: query.filter?.trim() ?? '',
+      orderBy: query.orderBy ?? [],
+      stages,
+    });
+    const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
+    let q = this.db
+      .selectFrom('experiments as e')
+      .selectAll('e')
+      .where('e.lifecycle_stage', 'in', stages);
+    if (where) q = q.where(where);
+    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    if (order.length === 0) q = q.orderBy('e.updated_at', 'desc');
+    const rows = await q
+      .orderBy('e.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    const items = await this.hydrateExperiments(this.db, rows.slice(0, limit));
+    return rows.length > limit
+      ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
+      : { items };
+  }
+
+  // ---- runs ---------------------------------------------------------------------------
+
+  /**
+   * Creates a RUNNING run in an active experiment (default `0`). Its name is `runName`,
+   * else its `mlflow.runName` tag, else generated; the tag is set to the name.
+   */
+  async createRun(input: CreateRunInput): Promise<Run> {
+    const experimentId = experimentKey(input.experimentId ?? '0');
+    const tags = dedupe((input.tags ?? []).map(checkTag));
+    const tagName = tags.find((t) => t.key === RUN_NAME_TAG)?.value;
+    if (input.runName !== undefined && typeof input.runName !== 'string') {
+      throw invalid("Invalid value for parameter 'run_name': expected a string");
+    }
+    if (input.runName && tagName !== undefined && tagName !== input.runName) {
+      throw invalid(
+        `Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.runName}', mlflow.runName='${tagName}').`,
+      );
+    }
+    const name = input.runName || tagName || generateRunName();
+    if (name.length > LIMITS.tagValue) throw invalid('run_name is longer than 8000 characters');
+    const startTime =
+      input.startTime === undefined
+        ? this.ctx.now()
+        : checkTimestamp(input.startTime, 'start_time');
+    const actor = actorOf(this.ctx, input);
+    const userId = input.userId === undefined || input.userId === '' ? actor : input.userId;
+    if (typeof userId !== 'string' || userId.length > LIMITS.actor) {
+      throw invalid("Invalid value for parameter 'user_id': expected a string");
+    }
+    const runId = randomBytes(16).toString('hex');
+    const allTags = [
+      ...tags.filter((t) => t.key !== RUN_NAME_TAG),
+      { key: RUN_NAME_TAG, value: name },
+    ];
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const experiment = await this.experimentRow(trx, experimentId);
+      requireActiveExperiment(experiment);
+      const now = this.ctx.now();
+      await trx
+        .insertInto('runs')
+        .values({
+          id: runId,
+          experiment_id: experimentId,
+          name,
+          user_id: userId,
+          status: 'RUNNING',
+          start_time: startTime,
+          end_time: null,
+          lifecycle_stage: 'active',
+          artifact_uri: runArtifactUri(experiment, runId),
+          deleted_at: null,
+        })
+        .execute();
+      await trx
+        .insertInto('run_tags')
+        .values(allTags.map((t) => ({ run_id: runId, ...t })))
+        .execute();
+      await this.audit.append(trx, {
+        actor,
+        action: 'run.created',
+        subject: `run:${runId}`,
+        data: { experiment_id: String(experimentId), run_name: name },
+        time: now,
+      });
+      return this.hydrateRun(trx, await this.runRow(trx, runId));
+    });
+  }
+
+  /**
+   * The run with its latest metrics, params, tags and dataset inputs (deleted runs too,
+   * as MLflow's runs/get). @throws NotFoundError `Run with id=… not found`.
+   */
+  async getRun(runId: unknown): Promise<Run> {
+    const row = await this.runRow(this.db, checkRunId(runId));
+    return this.hydrateRun(this.db, row);
+  }
+
+  /**
+   * Updates status, end_time and/or name; returns the updated info. Renaming sets the
+   * `mlflow.runName` tag too (and is audited).
+   */
+  async updateRun(
+    runId: unknown,
+    changes: { status?: unknown; endTime?: unknown; runName?: unknown },
+    options: TrackingMutation = {},
+  ): Promise<RunInfo> {
+    const id = checkRunId(runId);
+    let status: RunStatus | undefined;
+    if (changes.status !== undefined) {
+      if (!RUN_STATUSES.includes(changes.status as RunStatus)) {
+        throw invalid(
+          `Invalid value for parameter 'status': '${String(changes.status).slice(0, 50)}' (expected one of ${RUN_STATUSES.join(', ')})`,
+        );
+      }
+      status = changes.status as RunStatus;
+    }
+    const endTime =
+      changes.endTime === undefined ? undefined : checkTimestamp(changes.endTime, 'end_time');
+    let runName: string | undefined;
+    if (changes.runName !== undefined && changes.runName !== '') {
+      runName = checkTag({ key: RUN_NAME_TAG, value: changes.runName as string }).value;
+    }
+    const actor = actorOf(this.ctx, options);
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const row = await this.runRow(trx, id);
+      requireActiveRun(row);
+      const set: Partial<RunRow> = {};
+      if (status !== undefined) set.status = status;
+      if (endTime !== undefined) set.end_time = endTime;
+      if (runName !== undefined && runName !== row.name) {
+        set.name = runName;
+        await upsertTag(trx, id, { key: RUN_NAME_TAG, value: runName });
+        await this.audit.append(trx, {
+          actor,
+          action: 'run.renamed',
+          subject: `run:${id}`,
+          data: { from: row.name, to: runName },
+        });
+      }
+      if (Object.keys(set).length > 0) {
+        await trx.updateTable('runs').set(set).where('id', '=', id).execute();
+      }
+      return toRunInfo({ ...row, ...set });
+    });
+  }
+
+  async deleteRun(runId: unknown, options: TrackingMutation = {}): Promise<void> {
+    await this.setRunStage(checkRunId(runId), 'deleted', options);
+  }
+
+  async restoreRun(runId: unknown, options: TrackingMutation = {}): Promise<void> {
+    await this.setRunStage(checkRunId(runId), 'active', options);
+  }
+
+  private async setRunStage(
+    id: string,
+    stage: LifecycleStage,
+    options: TrackingMutation,
+  ): Promise<void> {
+    const actor = actorOf(this.ctx, options);
+    await this.ctx.database.writeTransaction(async (trx) => {
+      const row = await this.runRow(trx, id);
+      if (row.lifecycle_stage === stage) return; // MLflow: idempotent
+      const now = this.ctx.now();
+      await trx
+        .updateTable('runs')
+        .set({ lifecycle_stage: stage, deleted_at: stage === 'deleted' ? now : null })
+        .where('id', '=', id)
+        .execute();
+      await this.audit.append(trx, {
+        actor,
+        action: stage === 'deleted' ? 'run.deleted' : 'run.restored',
+        subject: `run:${id}`,
+        data: { experiment_id: String(row.experiment_id), run_name: row.name },
+        time: now,
+      });
+    });
+  }
+
+  /** Logs one metric point (see logBatch). */
+  async logMetric(runId: unknown, metric: Metric): Promise<void> {
+    await this.logBatch(runId, { metrics: [metric] });
+  }
+
+  /** Logs one param; re-logging the same value is a no-op, another value an error. */
+  async logParam(runId: unknown, param: KeyValue): Promise<void> {
+    await this.logBatch(runId, { params: [param] });
+  }
+
+  async setTag(runId: unknown, tag: KeyValue): Promise<void> {
+    await this.logBatch(runId, { tags: [tag] });
+  }
+
+  /** @throws NotFoundError `No tag with name: … in run with id …`. */
+  async deleteTag(runId: unknown, key: unknown): Promise<void> {
+    const id = checkRunId(runId);
+    const k = validateTagKey(key);
+    await this.ctx.database.writeTransaction(
+      async (trx) => {
+        requireActiveRun(await this.runRow(trx, id));
+        const r = await trx
+          .deleteFrom('run_tags')
+          .where('run_id', '=', id)
+          .where('key', '=', k)
+          .executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) {
+          throw new NotFoundError(`No tag with name: ${k} in run with id ${id}`, { key: k });
+        }
+      },
+      { durable: false },
+    );
+  }
+
+  /**
+   * Logs metrics, params and tags to an active run in one transaction, with MLflow's
+   * limits (1000 metrics, 100 params + tags, 1000 in all) and rules: a param already
+   * logged with another value is an error (nothing of the batch is logged); the same
+   * metric point twice is stored once; each key's latest point is kept for search.
+   */
+  async logBatch(runId: unknown, batch: LogBatchInput): Promise<void> {
+    const id = checkRunId(runId);
+    const metrics = batch.metrics ?? [];
+    const params = batch.params ?? [];
+    const tags = batch.tags ?? [];
+    checkBatchLimits(metrics.length, params.length, tags.length);
+    const m = metrics.map(checkMetric);
+    const p = params.map(checkParam);
+    const t = tags.map(checkTag);
+    const seenParams = new Map<string, string>();
+    for (const param of p) {
+      const prior = seenParams.get(param.key);
+      if (prior !== undefined && prior !== param.value) {
+        throw invalid(
+          `Duplicate parameter keys have been submitted: ['${param.key}']. Please ensure the request contains only one param value per param key.`,
+        );
+      }
+      seenParams.set(param.key, param.value);
+    }
+    await this.ctx.database.writeTransaction(
+      async (trx) => {
+        requireActiveRun(await this.runRow(trx, id));
+        if (p.length > 0) await this.insertParams(trx, id, dedupe(p));
+        if (m.length > 0) await this.insertMetrics(trx, id, m);
+        for (const tag of dedupe(t)) {
+          await upsertTag(trx, id, tag);
+          if (tag.key === RUN_NAME_TAG) {
+            await trx.updateTable('runs').set({ name: tag.value }).where('id', '=', id).execute();
+          }
+        }
+      },
+      { durable: false },
+    );
+  }
+
+  private async insertParams(trx: Db, runId: string, params: readonly KeyValue[]): Promise<void> {
+    const existing = await trx
+      .selectFrom('run_params')
+      .select(['key', 'value'])
+      .where('run_id', '=', runId)
+      .where(
+        'key',
+        'in',
+        params.map((x) => x.key),
+      )
+      .execute();
+    const logged = new Map(existing.map((r) => [r.key, r.value]));
+    const fresh: KeyValue[] = [];
+    for (const param of params) {
+      const prior = logged.get(param.key);
+      if (prior === undefined) fresh.push(param);
+      else if (prior !== param.value) {
+        throw invalid(
+          `Changing param values is not allowed. Param with key='${param.key}' was already logged with value='${prior}' for run ID='${runId}'. Attempted logging new value '${param.value}'.`,
+        );
+      }
+    }
+    if (fresh.length > 0) {
+      await trx
+        .insertInto('run_params')
+        .values(fresh.map((x) => ({ run_id: runId, ...x })))
+        .execute();
+    }
+  }
+
+  private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
+    await trx
+      .insertInto('run_metrics')
+      .values(
+        metrics.map((x) => ({
+          run_id: runId,
+          key: x.key,
+          step: x.step,
+          timestamp: x.timestamp,
+          value: Number.isNaN(x.value) ? 0 : x.value,
+          is_nan: Number.isNaN(x.value) ? 1 : 0,
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    // The newest point of each key in this batch, then compared with the stored latest.
+    const candidates = new Map<string, Metric>();
+    for (const x of metrics) {
+      const c = candidates.get(x.key);
+      if (!c || newer(x, c)) candidates.set(x.key, x);
+    }
+    const stored = await trx
+      .selectFrom('run_latest_metrics')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('key', 'in', [...candidates.keys()])
+      .execute();
+    for (const row of stored) {
+      const c = candidates.get(row.key)!;
+      const value = row.is_nan ? Number.NaN : (row.value as number);
+      if (!newer(c, { step: row.step, timestamp: row.timestamp, value })) {
+        candidates.delete(row.key);
+      }
+    }
+    if (candidates.size === 0) return;
+    await trx
+      .insertInto('run_latest_metrics')
+      .values(
+        [...candidates.values()].map((x) => ({
+          run_id: runId,
+          key: x.key,
+          value: Number.isNaN(x.value) ? null : x.value,
+          is_nan: Number.isNaN(x.value) ? 1 : 0,
+          step: x.step,
+          timestamp: x.timestamp,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.columns(['run_id', 'key']).doUpdateSet((eb) => ({
+          value: eb.ref('excluded.value'),
+          is_nan: eb.ref('excluded.is_nan'),
+          step: eb.ref('excluded.step'),
+          timestamp: eb.ref('excluded.timestamp'),
+        })),
+      )
+      .execute();
+  }
+
+  /**
+   * Records a logged model as MLflow does: appends `model_json` (a JSON object) to the
+   * run's `mlflow.log-model.history` tag (a JSON array).
+   */
+  async logModel(runId: unknown, modelJson: unknown): Promise<void> {
+    const id = checkRunId(runId);
+    if (typeof modelJson !== 'string' || modelJson.length > TRACKING_LIMITS.modelJson) {
+      throw invalid("Invalid value for parameter 'model_json': expected a JSON string");
+    }
+    let model: unknown;
+    try {
+      model = JSON.parse(modelJson);
+    } catch {
+      throw invalid(`Malformed model info. \n ${modelJson.slice(0, 200)} \n is not a valid JSON.`);
+    }
+    if (model === null || typeof model !== 'object' || Array.isArray(model)) {
+      throw invalid(`Malformed model info. \n ${modelJson.slice(0, 200)} \n is not a JSON object.`);
+    }
+    const missing = ['artifact_path', 'flavors', 'utc_time_created', 'run_id'].filter(
+      (k) => !(k in (model as object)),
+    );
+    if (missing.length > 0) {
+      throw invalid(
+        `Model json is missing mandatory fields: [${missing.map((k) => `'${k}'`).join(', ')}]`,
+      );
+    }
+    await this.ctx.database.writeTransaction(
+      async (trx) => {
+        requireActiveRun(await this.runRow(trx, id));
+        const row = await trx
+          .selectFrom('run_tags')
+          .select('value')
+          .where('run_id', '=', id)
+          .where('key', '=', LOG_MODEL_HISTORY_TAG)
+          .executeTakeFirst();
+        let history: unknown[] = [];
+        if (row) {
+          try {
+            const parsed = JSON.parse(row.value) as unknown;
+            if (Array.isArray(parsed)) history = parsed;
+          } catch {
+            history = [];
+          }
+        }
+        history.push(model);
+        // MLflow keeps the history in one tag: when it outgrows a tag value, the oldest
+        // entries go first so the newest model is always recorded.
+        let value = JSON.stringify(history);
+        while (value.length > MAX_TAG_VALUE_LENGTH && history.length > 1) {
+          history.shift();
+          value = JSON.stringify(history);
+        }
+        if (value.length > MAX_TAG_VALUE_LENGTH) {
+          throw invalid(`model_json is longer than ${MAX_TAG_VALUE_LENGTH} characters`);
+        }
+        await upsertTag(trx, id, { key: LOG_MODEL_HISTORY_TAG, value });
+      },
+      { durable: false },
+    );
+  }
+
+  /** Logs dataset inputs; a dataset (name, digest) already logged to the run is skipped. */
+  async logInputs(runId: unknown, datasets: readonly DatasetInput[]): Promise<void> {
+    const id = checkRunId(runId);
+    if (!Array.isArray(datasets)) throw invalid("Invalid value for parameter 'datasets'");
+    if (datasets.length > TRACKING_LIMITS.datasetsPerRequest) {
+      throw invalid(
+        `A request can contain at most ${TRACKING_LIMITS.datasetsPerRequest} datasets.`,
+      );
+    }
+    const checked = datasets.map(checkDatasetInput);
+    await this.ctx.database.writeTransaction(
+      async (trx) => {
+        requireActiveRun(await this.runRow(trx, id));
+        const max = await trx
+          .selectFrom('run_inputs')
+          .select((eb) => eb.fn.max('position').as('max'))
+          .where('run_id', '=', id)
+          .executeTakeFirst();
+        let position = max?.max === null || max?.max === undefined ? 0 : Number(max.max) + 1;
+        for (const input of checked) {
+          await trx
+            .insertInto('run_inputs')
+            .values({
+              run_id: id,
+              position: position++,
+              name: input.dataset.name,
+              digest: input.dataset.digest,
+              dataset: JSON.stringify(input.dataset),
+              tags: JSON.stringify(input.tags),
+            })
+            .onConflict((oc) => oc.doNothing())
+            .execute();
+        }
+      },
+      { durable: false },
+    );
+  }
+
+  /**
+   * A metric's points, ordered by step, timestamp, value; paged (default and maximum
+   * 25000 a page). @throws NotFoundError for an unknown run.
+   */
+  async metricHistory(
+    runId: unknown,
+    key: unknown,
+    page: { maxResults?: number; pageToken?: string } = {},
+  ): Promise<Page<Metric>> {
+    const id = checkRunId(runId);
+    const k = validateMetricKey(key);
+    const limit = page.maxResults ?? TRACKING_LIMITS.metricHistoryDefault;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > TRACKING_LIMITS.metricHistoryDefault) {
+      throw invalid(
+        `Invalid value ${String(page.maxResults)} for parameter 'max_results' supplied. It must be an integer in 1..${TRACKING_LIMITS.metricHistoryDefault}`,
+      );
+    }
+    await this.runRow(this.db, id);
+    const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
+    const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
+    const rows = await this.db
+      .selectFrom('run_metrics')
+      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+      .where('run_id', '=', id)
+      .where('key', '=', k)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('is_nan', 'desc')
+      .orderBy('value')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    const items = rows.slice(0, limit).map(toMetric);
+    return rows.length > limit
+      ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
+      : { items };
+  }
+
+  /**
+   * Runs of the given experiments matching MLflow's run filter, ordered by `order_by`
+   * (default start_time DESC, then run id), paged with opaque tokens.
+   */
+  async searchRuns(query: SearchRunsQuery): Promise<Page<Run>> {
+    if (!Array.isArray(query.experimentIds)) {
+      throw invalid("Invalid value for parameter 'experiment_ids': expected a list of strings");
+    }
+    const experimentIds = query.experimentIds.map((e) => {
+      try {
+        return experimentKey(e);
+      } catch (error) {
+        if (error instanceof NotFoundError) return -1; // matches nothing, as in MLflow
+        throw error;
+      }
+    });
+    const stages = viewStages(query.viewType);
+    const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchRunsDefault);
+    const { where, order } = this.compileSearch('runs', query.filter, query.orderBy);
+    const fingerprint = queryFingerprint({
+      target: 'runs',
+      experimentIds,
+      filter: query.filter?.trim() ?? '',
+      orderBy: query.orderBy ?? [],
+      stages,
+    });
+    const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
+    if (experimentIds.length === 0) return { items: [] };
+    let q = this.db
+      .selectFrom('runs as r')
+      .selectAll('r')
+      .where('r.experiment_id', 'in', experimentIds)
+      .where('r.lifecycle_stage', 'in', stages);
+    if (where) q = q.where(where);
+    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    const rows = await q
+      .orderBy('r.start_time', 'desc')
+      .orderBy('r.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset)
+      .execute();
+    const items: Run[] = [];
+    for (const row of rows.slice(0, limit)) items.push(await this.hydrateRun(this.db, row));
+    return rows.length > limit
+      ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
+      : { items };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private compileSearch(
+    target: 'runs' | 'experiments',
+    filter: string | undefined,
+    orderBy: readonly string[] | undefined,
+  ): { where: ReturnType<typeof compileFilter> | undefined; order: CompiledOrderItem[] } {
+    const dialect = this.ctx.dialect;
+    const fields = searchFields(target);
+    const ast = parseFilter(filter ?? '', { fields });
+    const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
+    const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
+    return { where, order: compileOrderBy(terms, target, { dialect }) };
+  }
+
+  private async experimentRow(db: Db, id: number): Promise<ExperimentRow> {
+    const row = await db
+      .selectFrom('experiments')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row)
+      throw new NotFoundError(`No Experiment with id=${id} exists`, { experimentId: String(id) });
+    return row;
+  }
+
+  private async runRow(db: Db, id: string): Promise<RunRow> {
+    const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
+    return row;
+  }
+
+  private async hydrateExperiments(db: Db, rows: readonly ExperimentRow[]): Promise<Experiment[]> {
+    if (rows.length === 0) return [];
+    const tags = await db
+      .selectFrom('experiment_tags')
+      .select(['experiment_id', 'key', 'value'])
+      .where(
+        'experiment_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('key')
+      .execute();
+    const byId = new Map<number, KeyValue[]>();
+    for (const t of tags) {
+      const list = byId.get(Number(t.experiment_id)) ?? [];
+      list.push({ key: t.key, value: t.value });
+      byId.set(Number(t.experiment_id), list);
+    }
+    return rows.map((r) => ({
+      experiment_id: String(r.id),
+      name: r.name,
+      artifact_location: r.artifact_location,
+      lifecycle_stage: r.lifecycle_stage,
+      last_update_time: Number(r.updated_at),
+      creation_time: Number(r.created_at),
+      tags: byId.get(Number(r.id)) ?? [],
+    }));
+  }
+
+  private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
+    const [metrics, params, tags, inputs] = await Promise.all([
+      db
+        .selectFrom('run_latest_metrics')
+        .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+        .where('run_id', '=', row.id)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('run_params')
+        .select(['key', 'value'])
+        .where('run_id', '=', row.id)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('run_tags')
+        .select(['key', 'value'])
+        .where('run_id', '=', row.id)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('run_inputs')
+        .select(['dataset', 'tags'])
+        .where('run_id', '=', row.id)
+        .orderBy('position')
+        .execute(),
+    ]);
+    return {
+      info: toRunInfo(row),
+      data: { metrics: metrics.map(toMetric), params, tags },
+      inputs: {
+        dataset_inputs: inputs.map((i) => ({
+          tags: JSON.parse(i.tags) as KeyValue[],
+          dataset: JSON.parse(i.dataset) as Dataset,
+        })),
+      },
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+function runArtifactUri(experiment: ExperimentRow, runId: string): string {
+  const base = experiment.artifact_location.replace(/\/+$/, '');
+  return `${base}/${runId}/artifacts`;
+}
+
+function toRunInfo(row: RunRow): RunInfo {
+  return {
+    run_id: row.id,
+    run_uuid: row.id,
+    run_name: row.name,
+    experiment_id: String(row.experiment_id),
+    user_id: row.user_id,
+    status: row.status,
+    start_time: Number(row.start_time),
+    ...(row.end_time === null ? {} : { end_time: Number(row.end_time) }),
+    artifact_uri: row.artifact_uri,
+    lifecycle_stage: row.lifecycle_stage,
+  };
+}
+
+function toMetric(r: {
+  key: string;
+  value: number | null;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}): Metric {
+  return {
+    key: r.key,
+    value: r.is_nan ? Number.NaN : (r.value as number),
+    timestamp: Number(r.timestamp),
+    step: Number(r.step),
+  };
+}
+
+function requireActiveExperiment(row: ExperimentRow): void {
+  if (row.lifecycle_stage !== 'active') {
+    throw invalid(
+      `The experiment ${row.id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`,
+    );
+  }
+}
+
+function requireActiveRun(row: RunRow): void {
+  if (row.lifecycle_stage !== 'active') {
+    throw invalid(
+      `The run ${row.id} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`,
+    );
+  }
+}
+
+function checkBatchLimits(metrics: number, params: number, tags: number): void {
+  const L = TRACKING_LIMITS;
+  if (metrics > L.metricsPerBatch) {
+    throw invalid(
+      `A batch logging request can contain at most ${L.metricsPerBatch} metrics. Got ${metrics} metrics. Please split up metrics across multiple requests and try again.`,
+    );
+  }
+  if (params > L.paramsAndTagsPerBatch) {
+    throw invalid(
+      `A batch logging request can contain at most ${L.paramsAndTagsPerBatch} params. Got ${params} params. Please split up params across multiple requests and try again.`,
+    );
+  }
+  if (tags > L.paramsAndTagsPerBatch) {
+    throw invalid(
+      `A batch logging request can contain at most ${L.paramsAndTagsPerBatch} tags. Got ${tags} tags. Please split up tags across multiple requests and try again.`,
+    );
+  }
+  const total = metrics + params + tags;
+  if (total > L.entitiesPerBatch) {
+    throw invalid(
+      `A batch logging request can contain at most ${L.entitiesPerBatch} total metrics, params, and tags. Got ${total} total. Please split up the request across multiple requests and try again.`,
+    );
+  }
+}
+
+function checkDatasetInput(input: DatasetInput): DatasetInput {
+  if (
+    input === null ||
+    typeof input !== 'object' ||
+    input.dataset === null ||
+    typeof input.dataset !== 'object'
+  ) {
+    throw invalid("Invalid value for parameter 'datasets': each needs a 'dataset'");
+  }
+  const d = input.dataset;
+  const text = (v: unknown, field: string, required: boolean): string | undefined => {
+    if (v === undefined || v === null) {
+      if (required) {
+        throw invalid(`Missing value for required parameter 'datasets.dataset.${field}'.`);
+      }
+      return undefined;
+    }
+    if (typeof v !== 'string' || v.length > TRACKING_LIMITS.datasetField) {
+      throw invalid(`Invalid value for parameter 'datasets.dataset.${field}': expected a string`);
+    }
+    return v;
+  };
+  const name = text(d.name, 'name', true)!;
+  const digest = text(d.digest, 'digest', true)!;
+  const sourceType = text(d.source_type, 'source_type', true)!;
+  const source = text(d.source, 'source', true)!;
+  const schema = text(d.schema, 'schema', false);
+  const profile = text(d.profile, 'profile', false);
+  const tags = input.tags === undefined ? [] : input.tags;
+  if (!Array.isArray(tags)) throw invalid("Invalid value for parameter 'datasets.tags'");
+  return {
+    tags: tags.map(checkTag),
+    dataset: {
+      name,
+      digest,
+      source_type: sourceType,
+      source,
+      ...(schema === undefined ? {} : { schema }),
+      ...(profile === undefined ? {} : { profile }),
+    },
+  };
+}
+
+/** The last value of each key wins (MLflow applies batch entries in order). */
+function dedupe<T extends { key: string }>(items: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const item of items) byKey.set(item.key, item);
+  return [...byKey.values()];
+}
+
+async function upsertTag(trx: Db, runId: string, tag: KeyValue): Promise<void> {
+  await trx
+    .insertInto('run_tags')
+    .values({ run_id: runId, ...tag })
+    .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet({ value: tag.value }))
+    .execute();
+}

@@ -1,0 +1,30 @@
+/** MLflow metric histories: metrics/get-history (paged). */
+import type { Metric } from '../../../registry/tracking-service.js';
+import type { App, RouteContext } from '../../context.js';
+import { maxResultsOf } from './experiments.js';
+import {
+  endpoint,
+  jsonDouble,
+  omitEmpty,
+  optString,
+  reqString,
+  runIdOf,
+} from './mlflow-request.js';
+
+export function metricJson(x: Metric): object {
+  return { key: x.key, value: jsonDouble(x.value), timestamp: x.timestamp, step: x.step };
+}
+
+export function metricRoutes(scope: App, ctx: RouteContext): void {
+  const { tracking } = ctx;
+
+  endpoint(scope, 'GET', '/mlflow/metrics/get-history', async (m) => {
+    const maxResults = maxResultsOf(m);
+    const pageToken = optString(m, 'page_token');
+    const page = await tracking.metricHistory(runIdOf(m), reqString(m, 'metric_key'), {
+      ...(maxResults !== undefined ? { maxResults } : {}),
+      ...(pageToken ? { pageToken } : {}),
+    });
+    return omitEmpty({ metrics: page.items.map(metricJson), next_page_token: page.nextPageToken });
+  });
+}
