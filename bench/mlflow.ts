@@ -1,7 +1,8 @@
 /**
- * MLflow tracking throughput through a real server process, one sequential client over a
- * keep-alive connection: req/s for runs/log-metric, runs/log-batch (100 metrics) and
- * runs/get, each as a ratio to GET /health on the same server in the same run (the
+ * MLflow API throughput through a real server process, one sequential client over a
+ * keep-alive connection: req/s for runs/log-metric, runs/log-batch (100 metrics),
+ * runs/get, model-versions/create (freezing a logged model of 5 files) and
+ * model-versions/search (a name filter, a page of 10 of 100 versions), each as a ratio to GET /health on the same server in the same run (the
  * baseline: the HTTP stack alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's
  * ~165 req/s on this kind of machine).
  *
@@ -101,6 +102,29 @@ await post('runs/log-batch', {
   tags: Array.from({ length: 10 }, (_, i) => ({ key: `t${i}`, value: String(i) })),
 });
 
+// The registry workloads: a model whose versions are frozen from a logged model (5 files,
+// as log_model writes them), and a model with 100 versions to search.
+const artifactRoot = `0/${readId}/artifacts`;
+for (const [name, size] of [
+  ['MLmodel', 200],
+  ['conda.yaml', 150],
+  ['python_env.yaml', 100],
+  ['requirements.txt', 50],
+  ['python_model.pkl', 64 * 1024],
+] as const) {
+  await call(
+    'PUT',
+    `/api/2.0/mlflow-artifacts/artifacts/${artifactRoot}/model/${name}`,
+    'x'.repeat(size),
+  );
+}
+await post('registered-models/create', { name: 'bench-model' });
+await post('registered-models/create', { name: 'bench-search' });
+const source = `mlflow-artifacts:/${artifactRoot}/model`;
+for (let i = 0; i < 100; i++) {
+  await post('model-versions/create', { name: 'bench-search', source, run_id: readId });
+}
+
 let step = 0;
 const workloads: Record<string, () => Promise<unknown>> = {
   'GET /health (baseline)': () => call('GET', '/health'),
@@ -127,6 +151,13 @@ const workloads: Record<string, () => Promise<unknown>> = {
     });
   },
   'runs/get': () => call('GET', `/api/2.0/mlflow/runs/get?run_id=${readId}&run_uuid=${readId}`),
+  'model-versions/create (freezes 5 files)': () =>
+    post('model-versions/create', { name: 'bench-model', source, run_id: readId }),
+  'model-versions/search (name, 10 of 100)': () =>
+    call(
+      'GET',
+      `/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent("name='bench-search'")}&max_results=10`,
+    ),
 };
 
 const results: Record<string, number[]> = {};

@@ -20,6 +20,7 @@ import { registerDiff } from './commands/diff.js';
 import { registerFsck } from './commands/fsck.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
+import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
 import { registerPull } from './commands/pull.js';
@@ -29,11 +30,14 @@ import { registerRepair } from './commands/repair.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRm } from './commands/rm.js';
 import { registerRollback } from './commands/rollback.js';
+import { registerScan } from './commands/scan.js';
 import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
 import { registerShow } from './commands/show.js';
+import { registerKeygen, registerSign } from './commands/sign.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
+import { registerVerify } from './commands/verify.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
@@ -91,6 +95,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerPull,
     registerLs,
     registerShow,
+    registerInspect,
     registerLog,
     registerDiff,
     registerAlias,
@@ -107,6 +112,10 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerFsck,
     registerRepair,
     registerAudit,
+    registerScan,
+    registerKeygen,
+    registerSign,
+    registerVerify,
   ]) {
     register(program, kit);
   }

@@ -11,10 +11,11 @@
  * host.
  */
 import { dirname, join, resolve } from 'node:path';
-import { ModelvaultError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
 import { type DatabaseConfig, databaseConfigFrom } from '../metadata/database-config.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import { isRegistryDirectory } from '../registry/registry-root.js';
+import { type BlobsConfig, validateBlobsConfig } from '../storage/store-layout.js';
 
 export const REGISTRY_DIR_NAME = '.modelvault';
 export const REGISTRY_ENV = 'MODELVAULT_REGISTRY';
@@ -108,6 +109,33 @@ export function initLocation(input: LocationInput, path: string | undefined): st
   return resolve(input.cwd, REGISTRY_DIR_NAME);
 }
 
+/** The `--blobs`, `--s3-endpoint`, `--s3-region` flags of `init` and `serve`. */
+export interface BlobsFlags {
+  readonly blobs?: string;
+  readonly s3Endpoint?: string;
+  readonly s3Region?: string;
+}
+
+/**
+ * The S3 location the flags name, or undefined for packs in the registry directory.
+ * @throws InvalidArgumentError for an invalid location, or S3 settings without --blobs.
+ */
+export function blobsFromFlags(flags: BlobsFlags): BlobsConfig | undefined {
+  if (flags.blobs === undefined) {
+    if (flags.s3Endpoint !== undefined || flags.s3Region !== undefined) {
+      throw new InvalidArgumentError(
+        '--s3-endpoint and --s3-region need --blobs s3://bucket/prefix',
+      );
+    }
+    return undefined;
+  }
+  return validateBlobsConfig({
+    url: flags.blobs,
+    ...(flags.s3Endpoint !== undefined ? { endpoint: flags.s3Endpoint } : {}),
+    ...(flags.s3Region !== undefined ? { region: flags.s3Region } : {}),
+  });
+}
+
 export interface OpenedRegistry {
   readonly root: string;
   readonly registry: MaintainedRegistry;
@@ -125,6 +153,8 @@ export async function openRegistryAt(
     readonly actor?: string | undefined;
     /** The metadata database, when not the directory's own SQLite (namedDatabase). */
     readonly database?: DatabaseConfig | undefined;
+    /** Where a registry created now keeps its packs (see `blobsFromFlags`). */
+    readonly blobs?: BlobsConfig | undefined;
   },
 ): Promise<OpenedRegistry> {
   if (isUrl(root)) {
@@ -150,6 +180,7 @@ export async function openRegistryAt(
     ...(options.create ? { create: true } : {}),
     ...(options.actor ? { defaultActor: options.actor } : {}),
     ...(options.database ? { database: options.database } : {}),
+    ...(options.blobs ? { blobs: options.blobs } : {}),
   });
   return { root, registry: dir.registry };
 }

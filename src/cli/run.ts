@@ -8,6 +8,7 @@
  * people. Errors, hints and progress go to stderr either way.
  */
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
 import {
   locateRegistry,
@@ -86,10 +87,11 @@ export class Run {
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
-  async createRegistry(root: string): Promise<MaintainedRegistry> {
+  async createRegistry(root: string, blobs?: BlobsConfig): Promise<MaintainedRegistry> {
     this.opened = await openRegistryAt(root, {
       create: true,
       actor: this.actor,
+      blobs,
       database: this.database(),
     });
     return this.opened.registry;

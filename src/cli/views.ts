@@ -22,6 +22,7 @@ import {
   shortDigest,
   table,
 } from './format.js';
+import { summaryLine } from './inspect-views.js';
 
 /** At most this many metric columns in version tables. */
 const METRIC_COLUMNS = 4;
@@ -83,6 +84,7 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
     ['size', `${formatBytes(v.size)} in ${v.fileCount} file${v.fileCount === 1 ? '' : 's'}`],
     ['created', `${formatTime(v.createdAt)} by ${v.createdBy ?? 'unknown'}`],
     ['description', v.description ?? '-'],
+    ['model', summaryLine(v.summary)],
     ['stage', v.stage],
     [
       'approval',
@@ -108,6 +110,8 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
         : '-',
     ],
   ];
+  pairs.push(['scan', scanLine(v)]);
+  pairs.push(['signatures', v.signatures.length === 0 ? '-' : v.signatures.join(', ')]);
   if (v.runId !== null) pairs.push(['run', v.runId]);
   if (v.source !== null) pairs.push(['source', v.source]);
   if (v.deletedAt !== null) pairs.push(['deleted', formatTime(v.deletedAt)]);
@@ -123,6 +127,15 @@ export function versionDetails(v: ModelVersion, fullCard = false): string {
   return out;
 }
 
+/** The scan verdict with the flagged files: `dangerous (model.pkl)`. */
+function scanLine(v: ModelVersion): string {
+  const s = v.scan;
+  if (!s) return 'not scanned';
+  if (s.verdict === 'none') return 'no pickle-based files';
+  const flagged = s.dangerous.length ? ` (${s.dangerous.join(', ')})` : '';
+  return `${s.verdict}${flagged}, ${s.files} pickle-based file${s.files === 1 ? '' : 's'} (mvault scan ${v.model}@${v.version})`;
+}
+
 /** What an audit event did, in a few words. */
 export function eventSummary(e: AuditEvent): string {
   const d = (e.data ?? {}) as Record<string, unknown>;
@@ -132,6 +145,8 @@ export function eventSummary(e: AuditEvent): string {
       return `owner ${d.owner ?? '-'}`;
     case 'version.created':
       return `${typeof d.digest === 'string' ? shortDigest(d.digest) : ''} ${typeof d.size === 'number' ? formatBytes(d.size) : ''}`.trim();
+    case 'version.signed':
+      return `key ${typeof d.keyId === 'string' ? d.keyId.slice(0, 16) : '?'}${d.replaced ? ' (replaced)' : ''}`;
     case 'alias.set':
     case 'alias.rolled_back':
       return `${d.alias} -> ${v(d.version)} (was ${v(d.previousVersion)})`;

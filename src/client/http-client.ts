@@ -124,7 +124,9 @@ export class HttpClient {
       res = await this.fetchImpl(url, {
         method,
         headers,
-        ...(body !== undefined ? { body } : {}),
+        // The DOM typings want Uint8Array<ArrayBuffer>; ours may view a SharedArrayBuffer
+        // in principle, never in practice (bodies are built from plain buffers).
+        ...(body !== undefined ? { body: body as NonNullable<RequestInit['body']> } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (e) {

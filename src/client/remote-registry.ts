@@ -7,6 +7,7 @@
  * Works in Node and in browsers, except push and pull, which read and write local files
  * and load their Node-only code on first use.
  */
+import type { VersionInspection } from '../core/model-inspection.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -15,6 +16,7 @@ import type {
   AuditVerifyResult,
   CreateModelInput,
   CreateVersionInput,
+  DiffOptions,
   ListVersionsOptions,
   MetricInput,
   MetricPoint,
@@ -27,8 +29,12 @@ import type {
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SignatureBundle,
   TransferStats,
   VersionDiff,
+  VersionManifest,
+  VersionScan,
+  VersionSignature,
 } from '../core/registry-api.js';
 import type {
   CreateUploadRequest,
@@ -37,6 +43,7 @@ import type {
   ServerInfo,
   UploadSession,
 } from '../core/upload-protocol.js';
+import { parseVersionRef } from '../core/version-ref.js';
 import { type ClientOptions, HttpClient, type Query } from './http-client.js';
 import type { TransferTuning } from './node-transfer.js';
 
@@ -99,6 +106,9 @@ export class RemoteRegistry implements RegistryApi {
     _options?: MutationOptions,
   ): Promise<RegisteredModel> {
     return this.http.json('PATCH', `/api/v1/models/${enc(name)}`, { json: changes });
+  }
+  renameModel(name: string, newName: string, _options?: MutationOptions): Promise<RegisteredModel> {
+    return this.http.json('POST', `/api/v1/models/${enc(name)}/rename`, { json: { newName } });
   }
   async deleteModel(name: string, _options?: MutationOptions): Promise<void> {
     await this.http.json('DELETE', `/api/v1/models/${enc(name)}`);
@@ -248,8 +258,15 @@ export class RemoteRegistry implements RegistryApi {
 
   // -------------------------------------------------------------- comparison
 
-  diffVersions(a: string, b: string): Promise<VersionDiff> {
-    return this.http.json('GET', '/api/v1/diff', { query: { a, b } });
+  diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
+    const extra = options.tensors ? { tensors: true, stats: options.stats === true } : {};
+    return this.http.json('GET', '/api/v1/diff', { query: { a, b, ...extra } });
+  }
+
+  inspectVersion(ref: string, options: { path?: string } = {}): Promise<VersionInspection> {
+    return this.http.json('GET', `/api/v1/versions/${enc(ref)}/inspect`, {
+      query: { path: options.path },
+    });
   }
 
   // ------------------------------------------------------------------- audit
@@ -324,6 +341,53 @@ export class RemoteRegistry implements RegistryApi {
 
   async close(): Promise<void> {
     // Nothing to release: fetch pools its own connections.
+  }
+
+  // ---------------------------------------------------- files, scans, signatures
+
+  async getManifest(ref: string): Promise<VersionManifest> {
+    const m = await this.manifest(ref);
+    return { digest: m.digest, totalSize: m.totalSize, files: m.files };
+  }
+  async getScan(ref: string): Promise<VersionScan | null> {
+    const r = await this.http.json<{ scan: VersionScan | null }>(
+      'GET',
+      `${await this.versionPath(ref)}/scan`,
+    );
+    return r.scan;
+  }
+  async addSignature(
+    ref: string,
+    input: { bundle: SignatureBundle; publicKey: string },
+    _options?: MutationOptions,
+  ): Promise<VersionSignature> {
+    return this.http.json('POST', `${await this.versionPath(ref)}/signatures`, {
+      json: { bundle: input.bundle, publicKey: input.publicKey },
+      idempotent: true,
+    });
+  }
+  async listSignatures(ref: string): Promise<readonly VersionSignature[]> {
+    const r = await this.http.json<{ signatures: VersionSignature[] }>(
+      'GET',
+      `${await this.versionPath(ref)}/signatures`,
+    );
+    return r.signatures;
+  }
+
+  /** `/api/v1/models/NAME/versions/SELECTOR` for a reference (a stage is resolved first). */
+  private async versionPath(ref: string): Promise<string> {
+    const parsed = parseVersionRef(ref);
+    const selector =
+      parsed.kind === 'number'
+        ? String(parsed.number)
+        : parsed.kind === 'alias'
+          ? parsed.alias
+          : parsed.kind === 'latest'
+            ? 'latest'
+            : parsed.kind === 'digest'
+              ? `sha256:${parsed.digest}`
+              : String((await this.getVersion(ref)).version);
+    return `/api/v1/models/${enc(parsed.model)}/versions/${enc(selector)}`;
   }
 
   // ------------------------------------------------- protocol (outside RegistryApi)

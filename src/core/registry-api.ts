@@ -30,6 +30,11 @@
  * ignores the client's value and uses the authenticated identity.
  */
 
+import type { TensorDiff, VersionInspection, VersionSummary } from './model-inspection.js';
+import type { SignatureBundle } from './model-signing.js';
+
+export type { SignatureBundle };
+
 export type VersionStatus = 'READY' | 'PENDING' | 'FAILED';
 /** MLflow's legacy stages. Inputs are matched case-insensitively (`production` → `Production`). */
 export type Stage = 'None' | 'Staging' | 'Production' | 'Archived';
@@ -96,6 +101,79 @@ export interface Approval {
   readonly time: number | null;
 }
 
+/** A pickle scan's verdict (see docs/security.md): worst first is dangerous. */
+export type ScanVerdict = 'safe' | 'suspicious' | 'dangerous' | 'unreadable';
+
+/** One pickle inside a scanned file (`archive/data.pkl`; `` for a bare pickle file). */
+export interface PickleMemberScan {
+  readonly name: string;
+  readonly verdict: ScanVerdict;
+  readonly globals: readonly string[];
+  readonly reason: string | null;
+}
+
+/** The scan of one pickle-based file: verdict and the globals its pickles import. */
+export interface FileScanReport {
+  readonly format: 'pickle' | 'zip';
+  /** The worst verdict of its pickles. */
+  readonly verdict: ScanVerdict;
+  /** Every `module.name` imported, first-seen order (at most 1000). */
+  readonly globals: readonly string[];
+  /** The imported globals on the deny-list (`<computed>` for a dynamic import). */
+  readonly dangerous: readonly string[];
+  /** The imported globals on neither list. */
+  readonly suspicious: readonly string[];
+  /** Why (part of) the file could not be followed, else null. */
+  readonly reason: string | null;
+  readonly members: readonly PickleMemberScan[];
+}
+
+export interface FileScan extends FileScanReport {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/** On a version: its scan's verdict (`none`: no pickle-based file) and the flagged paths. */
+export interface ScanSummary {
+  readonly verdict: ScanVerdict | 'none';
+  /** Pickle-based files scanned. */
+  readonly files: number;
+  /** Paths whose verdict is `dangerous`. */
+  readonly dangerous: readonly string[];
+}
+
+export interface VersionScan extends ScanSummary {
+  readonly model: string;
+  readonly version: number;
+  /** Scanner id and rules version, e.g. `modelvault-pickle-scan/1`. */
+  readonly scanner: string;
+  readonly scannedAt: number;
+  /** Every pickle-based file, by path. */
+  readonly fileScans: readonly FileScan[];
+}
+
+/** A signature attached to a version (format: core/model-signing.ts, docs/security.md). */
+export interface VersionSignature {
+  /** SHA-256 hex of the signer's public key PEM. */
+  readonly keyId: string;
+  /** The signer's ed25519 public key, PEM (SPKI). */
+  readonly publicKey: string;
+  /** Who attached it. */
+  readonly signedBy: string;
+  readonly createdAt: number;
+  /** The Sigstore bundle: a DSSE envelope over an in-toto statement. */
+  readonly bundle: SignatureBundle;
+}
+
+/** A version's files (its manifest). */
+export interface VersionManifest {
+  /** The version digest: SHA-256 of the manifest's canonical JSON. */
+  readonly digest: string;
+  readonly totalSize: number;
+  /** Sorted by path (UTF-8 byte order). */
+  readonly files: readonly FileEntry[];
+}
+
 export interface ModelVersion {
   readonly model: string;
   readonly version: number;
@@ -106,6 +184,11 @@ export interface ModelVersion {
   readonly description: string | null;
   /** The model card: text of the README.md at the root of the version's files, if any. */
   readonly modelCard: string | null;
+  /**
+   * What the files are (format, framework, parameter count, dtype mix, architecture), read
+   * from their headers when the version was created; null when it was not computed.
+   */
+  readonly summary: VersionSummary | null;
   readonly createdBy: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -123,6 +206,10 @@ export interface ModelVersion {
   readonly aliases: readonly string[];
   readonly lineage: Lineage;
   readonly deletedAt: number | null;
+  /** The unsafe-pickle scan taken at creation; null when the version was not scanned. */
+  readonly scan: ScanSummary | null;
+  /** Key ids of the signatures attached, sorted. */
+  readonly signatures: readonly string[];
 }
 
 export interface AliasChange {
@@ -188,6 +275,15 @@ export interface VersionDiff {
   readonly tags: KeyValueDiff;
   /** Null when this implementation cannot read manifests (and the digests differ). */
   readonly files: FilesDiff | null;
+  /** Tensor-level comparison, only when asked for (`tensors: true`). */
+  readonly tensors?: TensorDiff;
+}
+
+export interface DiffOptions {
+  /** Compare tensor by tensor (reads headers; unchanged tensors are known from chunk ids). */
+  readonly tensors?: boolean;
+  /** With `tensors`: numeric statistics of changed tensors (reads their bytes). */
+  readonly stats?: boolean;
 }
 
 /** One page of results. `nextPageToken` is absent on the last page; it is opaque. */
@@ -374,6 +470,13 @@ export interface RegistryApi {
     changes: { readonly description?: string | null },
     options?: MutationOptions,
   ): Promise<RegisteredModel>;
+  /**
+   * Renames a model; its versions, aliases and tags follow it. Audited as `model.renamed`
+   * (subject: the new name; data: the old one).
+   * @throws NotFoundError (no such model), AlreadyExistsError (the new name is taken),
+   *   ConflictError (the new name belongs to a deleted model).
+   */
+  renameModel(name: string, newName: string, options?: MutationOptions): Promise<RegisteredModel>;
   /** Soft delete: hides the model, its versions and aliases; restorable. Not idempotent. */
   deleteModel(name: string, options?: MutationOptions): Promise<void>;
   /**
@@ -444,6 +547,29 @@ export interface RegistryApi {
     options?: MutationOptions & { readonly comment?: string },
   ): Promise<ModelVersion>;
 
+  // ---------------------------------------------------- files, scans, signatures
+
+  /** The version's files. @throws ModelvaultError('UNSUPPORTED') without a content store. */
+  getManifest(ref: string): Promise<VersionManifest>;
+  /** The unsafe-pickle scan taken when the version was created; null if none was taken. */
+  getScan(ref: string): Promise<VersionScan | null>;
+  /**
+   * Attaches a signature (made by the caller with its private key, see
+   * core/model-signing.ts). The registry checks it before storing it: the bundle's
+   * signature must verify with `publicKey` and its statement must describe exactly this
+   * version's files and digest. One signature per key: signing again with the same key
+   * replaces it. Audited as `version.signed`.
+   * @throws VerificationError (the bundle does not verify, or is over other content),
+   *   InvalidArgumentError (not an ed25519 public key, bundle too large).
+   */
+  addSignature(
+    ref: string,
+    input: { readonly bundle: SignatureBundle; readonly publicKey: string },
+    options?: MutationOptions,
+  ): Promise<VersionSignature>;
+  /** The version's signatures, by key id. */
+  listSignatures(ref: string): Promise<readonly VersionSignature[]>;
+
   // ----------------------------------------------------------------- aliases
 
   /** Points `alias` at `version` (which must be live). Resolves the change. */
@@ -466,7 +592,16 @@ export interface RegistryApi {
 
   // -------------------------------------------------------------- comparison
 
-  diffVersions(a: string, b: string): Promise<VersionDiff>;
+  /**
+   * @throws ModelvaultError('UNSUPPORTED') for `tensors` without access to the files.
+   */
+  diffVersions(a: string, b: string, options?: DiffOptions): Promise<VersionDiff>;
+  /**
+   * What the version's files are, read from their headers: every recognised file, or with
+   * `path` that one file with its tensor list.
+   * @throws NotFoundError (version; no such file), ModelvaultError('UNSUPPORTED').
+   */
+  inspectVersion(ref: string, options?: { readonly path?: string }): Promise<VersionInspection>;
 
   // ------------------------------------------------------------------- audit
 

@@ -23,7 +23,8 @@ function rawLayout(size: number, fallbackReason?: string): FileLayout {
     : { format: 'raw', pieces, fallbackReason };
 }
 
-function looksLikeSafetensors(prefix: Uint8Array, size: number): boolean {
+/** A plausible u64 header length followed by '{' (a cheap test before a full parse). */
+export function looksLikeSafetensors(prefix: Uint8Array, size: number): boolean {
   if (prefix.length < 9) return false;
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const n = view.getUint32(0, true);

@@ -1,6 +1,7 @@
 /**
  * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
- * `0101-model-card`; tracking's tables, migration `0300-tracking`, are in tracking-schema.ts).
+ * `0101-model-card`, `0104-signatures`, `0105-scans`; tracking's tables, migration
+ * `0300-tracking`, are in tracking-schema.ts).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
  * - timestamps are integer milliseconds since the epoch (`bigint` columns);
@@ -59,6 +60,8 @@ export interface ModelVersionsTable {
   deleted_at: number | null;
   /** Text of the README.md at the root of the version's files (migration 0101); null if none. */
   model_card: string | null;
+  /** JSON of the VersionSummary computed from the files' headers (migration 0102); null if none. */
+  summary: string | null;
 }
 
 export interface VersionTagsTable {
@@ -136,6 +139,40 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** Migration 0104: signatures attached to a version, one per signing key. */
+export interface VersionSignaturesTable {
+  version_id: number;
+  /** SHA-256 hex of the signer's public key PEM (the bundle's `publicKey.hint`). */
+  key_id: string;
+  /** PEM (SPKI) of the ed25519 public key. */
+  public_key: string;
+  /** The Sigstore bundle, canonical JSON text. */
+  bundle: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** Migration 0105: the version's pickle scan (verdict `none`: no pickle-based file). */
+export interface VersionScansTable {
+  version_id: number;
+  verdict: string;
+  /** Scanner id and rules version (`modelvault-pickle-scan/1`): reports are reused only within one. */
+  scanner: string;
+  scanned_at: number;
+  /** Pickle-based files scanned. */
+  files: number;
+}
+
+/** Migration 0105: one pickle-based file's scan report (JSON text). */
+export interface VersionScanFilesTable {
+  version_id: number;
+  path: string;
+  sha256: string;
+  verdict: string;
+  scanner: string;
+  report: string;
+}
+
 /** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
 export interface RegistryDB extends TrackingTables {
   registered_models: RegisteredModelsTable;
@@ -150,6 +187,9 @@ export interface RegistryDB extends TrackingTables {
   version_code: VersionCodeTable;
   aliases: AliasesTable;
   audit_events: AuditEventsTable;
+  version_signatures: VersionSignaturesTable;
+  version_scans: VersionScansTable;
+  version_scan_files: VersionScanFilesTable;
 }
 
 export type RegisteredModelRow = Selectable<RegisteredModelsTable>;

@@ -3,13 +3,25 @@
  * metrics, params, aliases and lineage in one query per kind for a whole page.
  */
 import type { Kysely } from 'kysely';
+import type { VersionSummary } from '../core/model-inspection.js';
 import type {
   DatasetRef,
   ModelVersion,
   RegisteredModel,
+  ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
+
+/** The stored summary JSON, or null (absent, or unreadable: it is derived data). */
+function parseSummary(text: string | null | undefined): VersionSummary | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as VersionSummary;
+  } catch {
+    return null;
+  }
+}
 
 export type VersionRowWithModel = ModelVersionRow & { readonly model_name: string };
 
@@ -88,48 +100,67 @@ export async function hydrateVersions(
 ): Promise<ModelVersion[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const [metrics, params, tags, aliases, parents, datasets, code] = await Promise.all([
-    db
-      .selectFrom('version_latest_metrics')
-      .select(['version_id', 'key', 'value'])
-      .where('version_id', 'in', ids)
-      .orderBy('key')
-      .execute(),
-    db
-      .selectFrom('version_params')
-      .select(['version_id', 'key', 'value'])
-      .where('version_id', 'in', ids)
-      .orderBy('key')
-      .execute(),
-    db
-      .selectFrom('version_tags')
-      .select(['version_id', 'key', 'value'])
-      .where('version_id', 'in', ids)
-      .orderBy('key')
-      .execute(),
-    db
-      .selectFrom('aliases')
-      .select(['version_id', 'alias'])
-      .where('version_id', 'in', ids)
-      .orderBy('alias')
-      .execute(),
-    db
-      .selectFrom('version_parents as p')
-      .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
-      .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
-      .select(['p.version_id', 'pm.name', 'pv.version'])
-      .where('p.version_id', 'in', ids)
-      .orderBy('pm.name')
-      .orderBy('pv.version')
-      .execute(),
-    db
-      .selectFrom('version_datasets')
-      .selectAll()
-      .where('version_id', 'in', ids)
-      .orderBy('name')
-      .execute(),
-    db.selectFrom('version_code').selectAll().where('version_id', 'in', ids).execute(),
-  ]);
+  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
+    await Promise.all([
+      db
+        .selectFrom('version_latest_metrics')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('version_params')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('version_tags')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids)
+        .orderBy('key')
+        .execute(),
+      db
+        .selectFrom('aliases')
+        .select(['version_id', 'alias'])
+        .where('version_id', 'in', ids)
+        .orderBy('alias')
+        .execute(),
+      db
+        .selectFrom('version_parents as p')
+        .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
+        .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
+        .select(['p.version_id', 'pm.name', 'pv.version'])
+        .where('p.version_id', 'in', ids)
+        .orderBy('pm.name')
+        .orderBy('pv.version')
+        .execute(),
+      db
+        .selectFrom('version_datasets')
+        .selectAll()
+        .where('version_id', 'in', ids)
+        .orderBy('name')
+        .execute(),
+      db.selectFrom('version_code').selectAll().where('version_id', 'in', ids).execute(),
+      db
+        .selectFrom('version_scans')
+        .select(['version_id', 'verdict', 'files'])
+        .where('version_id', 'in', ids)
+        .execute(),
+      db
+        .selectFrom('version_scan_files')
+        .select(['version_id', 'path'])
+        .where('version_id', 'in', ids)
+        .where('verdict', '=', 'dangerous')
+        .orderBy('path')
+        .execute(),
+      db
+        .selectFrom('version_signatures')
+        .select(['version_id', 'key_id'])
+        .where('version_id', 'in', ids)
+        .orderBy('key_id')
+        .execute(),
+    ]);
   const metricsBy = group(
     metrics,
     (m) => m.version_id,
@@ -161,8 +192,20 @@ export async function hydrateVersions(
     (d): DatasetRef => ({ name: d.name, uri: d.uri, digest: d.digest }),
   );
   const codeBy = new Map(code.map((c) => [c.version_id, c]));
+  const scanBy = new Map(scans.map((x) => [x.version_id, x]));
+  const flaggedBy = group(
+    flagged,
+    (f) => f.version_id,
+    (f) => f.path,
+  );
+  const signaturesBy = group(
+    signatures,
+    (x) => x.version_id,
+    (x) => x.key_id,
+  );
   return rows.map((r) => {
     const c = codeBy.get(r.id);
+    const scan = scanBy.get(r.id);
     return {
       model: r.model_name,
       version: r.version,
@@ -171,6 +214,7 @@ export async function hydrateVersions(
       fileCount: r.file_count,
       description: r.description,
       modelCard: r.model_card ?? null,
+      summary: parseSummary(r.summary),
       createdBy: r.created_by,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
@@ -201,6 +245,14 @@ export async function hydrateVersions(
           : null,
       },
       deletedAt: r.deleted_at,
+      scan: scan
+        ? {
+            verdict: scan.verdict as ScanSummary['verdict'],
+            files: scan.files,
+            dangerous: flaggedBy.get(r.id) ?? [],
+          }
+        : null,
+      signatures: signaturesBy.get(r.id) ?? [],
     };
   });
 }

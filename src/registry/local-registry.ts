@@ -5,8 +5,10 @@
  * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
 import { userInfo } from 'node:os';
-import type { Sha256Hex } from '../core/digest.js';
-import { ModelvaultError } from '../core/errors.js';
+import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
+import { ModelvaultError, NotFoundError } from '../core/errors.js';
+import type { VersionInspection, VersionSummary } from '../core/model-inspection.js';
+import type { SignatureBundle } from '../core/model-signing.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
@@ -15,6 +17,7 @@ import type {
   AuditVerifyResult,
   CreateModelInput,
   CreateVersionInput,
+  DiffOptions,
   ListVersionsOptions,
   MetricInput,
   MetricPoint,
@@ -29,6 +32,9 @@ import type {
   SearchResult,
   TransferStats,
   VersionDiff,
+  VersionManifest,
+  VersionScan,
+  VersionSignature,
 } from '../core/registry-api.js';
 import {
   type Database,
@@ -38,7 +44,10 @@ import {
 } from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
+import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
+import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
+import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -46,11 +55,14 @@ import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
 import { diffVersions, type ManifestEntriesReader } from './diff-service.js';
 import { detectGitCode } from './git-lineage.js';
+import { InspectionService } from './inspection-service.js';
 import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
+import { type PendingScan, ScanService } from './scan-service.js';
 import { SearchService } from './search-service.js';
+import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
 
 export interface LocalRegistryOptions {
@@ -89,8 +101,11 @@ export class LocalRegistry implements RegistryApi {
   private readonly versions: VersionService;
   private readonly aliases: AliasService;
   private readonly search: SearchService;
+  private readonly scans: ScanService;
+  private readonly signatures: SignatureService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
+  private readonly inspector: InspectionService | undefined;
   private closed = false;
 
   /** What the services share: clock, retention, default actor (for subclasses too). */
@@ -110,11 +125,16 @@ export class LocalRegistry implements RegistryApi {
     this.manifests =
       options.manifests ??
       (content && (async (digest) => (await content.getManifest(digest)).entries));
+    this.inspector = content && new InspectionService(content);
     this.audit = new AuditService(ctx);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search);
     this.aliases = new AliasService(ctx, this.audit);
+    this.scans = new ScanService(ctx);
+    this.signatures = new SignatureService(ctx, this.audit, (digest) =>
+      this.manifestEntries(digest),
+    );
   }
 
   createModel(input: CreateModelInput): Promise<RegisteredModel> {
@@ -138,6 +158,9 @@ export class LocalRegistry implements RegistryApi {
   ): Promise<RegisteredModel> {
     return this.models.update(name, changes, options);
   }
+  renameModel(name: string, newName: string, options?: MutationOptions): Promise<RegisteredModel> {
+    return this.models.rename(name, newName, options);
+  }
   deleteModel(name: string, options?: MutationOptions): Promise<void> {
     return this.models.delete(name, options);
   }
@@ -151,8 +174,40 @@ export class LocalRegistry implements RegistryApi {
     return this.models.deleteTag(name, key, options);
   }
 
-  createVersion(input: CreateVersionInput): Promise<ModelVersion> {
-    return this.versions.create(input);
+  /**
+   * Registers the version; with a content store holding its manifest, its pickle-based
+   * files are scanned first and the result stored with it (see ScanService).
+   */
+  async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
+    const digest = input?.manifest?.digest;
+    let scan: PendingScan | undefined;
+    let summary: VersionSummary | null = null;
+    if (this.content && typeof digest === 'string') {
+      const hex = digest.replace(/^sha256:/i, '').toLowerCase();
+      if (isSha256Hex(hex)) {
+        summary = await this.summaryOf(hex);
+        try {
+          const manifest = await this.content.getManifest(hex);
+          scan = await this.scans.scan(this.content, manifest.entries);
+        } catch (e) {
+          // Not in this store (the caller registers content it keeps elsewhere): no scan.
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+      }
+    }
+    return this.createDerived(input, summary, scan);
+  }
+
+  /** Creates the version with what was derived from its files: summary and scan. */
+  private createDerived(
+    input: CreateVersionInput,
+    summary: VersionSummary | null,
+    scan: PendingScan | undefined,
+  ) {
+    return this.versions.create(input, {
+      summary,
+      ...(scan ? { afterInsert: (trx, id, now) => this.scans.record(trx, id, scan, now) } : {}),
+    });
   }
   getVersion(ref: string, options?: { includeDeleted?: boolean }): Promise<ModelVersion> {
     return this.versions.get(ref, options);
@@ -206,6 +261,36 @@ export class LocalRegistry implements RegistryApi {
     return this.versions.review(ref, 'rejected', options);
   }
 
+  async getManifest(ref: string): Promise<VersionManifest> {
+    const content = this.requireContent('getManifest');
+    const version = await this.versions.get(ref);
+    const m = await content.getManifest(version.digest as Sha256Hex);
+    return { digest: m.digest, totalSize: m.totalSize, files: m.entries };
+  }
+  getScan(ref: string): Promise<VersionScan | null> {
+    return this.scans.get(ref);
+  }
+  addSignature(
+    ref: string,
+    input: { bundle: SignatureBundle; publicKey: string },
+    options?: MutationOptions,
+  ): Promise<VersionSignature> {
+    return this.signatures.add(ref, input, options);
+  }
+  listSignatures(ref: string): Promise<readonly VersionSignature[]> {
+    return this.signatures.list(ref);
+  }
+
+  private async manifestEntries(digest: string) {
+    if (!this.manifests) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        'signatures are not available: no content store is configured',
+      );
+    }
+    return this.manifests(digest as Sha256Hex);
+  }
+
   setAlias(
     model: string,
     alias: string,
@@ -224,9 +309,45 @@ export class LocalRegistry implements RegistryApi {
     return this.aliases.rollback(model, alias, options);
   }
 
-  async diffVersions(a: string, b: string): Promise<VersionDiff> {
+  async diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
-    return diffVersions(va, vb, this.manifests);
+    const diff = await diffVersions(va, vb, this.manifests);
+    if (!options.tensors) return diff;
+    const inspector = this.requireInspector('tensor diff');
+    return {
+      ...diff,
+      tensors: await inspector.diffTensors(va, vb, { stats: options.stats === true }),
+    };
+  }
+
+  async inspectVersion(ref: string, options: { path?: string } = {}): Promise<VersionInspection> {
+    const inspector = this.requireInspector('inspect');
+    const version = await this.versions.get(ref);
+    return inspector.inspect(version, options.path);
+  }
+
+  private requireInspector(operation: string): InspectionService {
+    if (!this.inspector) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        `${operation} is not available: no content store is configured`,
+      );
+    }
+    return this.inspector;
+  }
+
+  /**
+   * The summary of a committed manifest, or null when it cannot be computed (no store, the
+   * manifest is not stored, a read fails): the summary is derived data and never stops a
+   * version from being registered.
+   */
+  private async summaryOf(digest: string): Promise<VersionSummary | null> {
+    if (!this.inspector) return null;
+    try {
+      return await this.inspector.summarize(digest);
+    } catch {
+      return null;
+    }
   }
 
   auditLog(query?: AuditQuery): Promise<SearchResult<AuditEvent>> {
@@ -267,17 +388,23 @@ export class LocalRegistry implements RegistryApi {
     });
     const detected = await code;
     const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
-    const version = await this.versions.create({
-      ...input,
-      ...(modelCard === null ? {} : { modelCard }),
-      manifest: {
-        digest: manifest.digest,
-        size: manifest.totalSize,
-        fileCount: manifest.entries.length,
+    const summary = await this.summaryOf(manifest.digest);
+    const scan = await this.scans.scan(content, manifest.entries);
+    const version = await this.createDerived(
+      {
+        ...input,
+        ...(modelCard === null ? {} : { modelCard }),
+        manifest: {
+          digest: manifest.digest,
+          size: manifest.totalSize,
+          fileCount: manifest.entries.length,
+        },
+        lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
+        createModelIfMissing,
       },
-      lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
-      createModelIfMissing,
-    });
+      summary,
+      scan,
+    );
     return { version, stats };
   }
 
@@ -321,7 +448,10 @@ export class LocalRegistry implements RegistryApi {
 export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   registryMigration,
   modelCardMigration,
+  versionSummaryMigration,
   searchIndexesMigration,
+  signaturesMigration,
+  scansMigration,
   trackingMigration,
 ];
 

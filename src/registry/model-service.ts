@@ -157,6 +157,46 @@ export class ModelService {
     });
   }
 
+  /**
+   * Renames the model (versions, aliases and tags are keyed by its id, so they follow).
+   * @throws NotFoundError, AlreadyExistsError, ConflictError (see RegistryApi.renameModel).
+   */
+  async rename(name: string, newName: string, options?: MutationOptions): Promise<RegisteredModel> {
+    const target = validateModelName(newName);
+    return this.mutate(name, options, {}, async (trx, row, actor, now) => {
+      if (target === row.name) return this.one(trx, row);
+      const taken = await trx
+        .selectFrom('registered_models')
+        .select(['deleted_at'])
+        .where('name', '=', target)
+        .executeTakeFirst();
+      if (taken) {
+        if (taken.deleted_at !== null) {
+          throw new ConflictError(
+            `model '${target}' is deleted: restore it or choose another name`,
+            {
+              model: target,
+            },
+          );
+        }
+        throw new AlreadyExistsError(`model '${target}' already exists`, { model: target });
+      }
+      await trx
+        .updateTable('registered_models')
+        .set({ name: target, updated_at: now })
+        .where('id', '=', row.id)
+        .execute();
+      await this.audit.append(trx, {
+        actor,
+        action: 'model.renamed',
+        subject: target,
+        time: now,
+        data: { from: row.name, to: target },
+      });
+      return this.one(trx, await findModel(trx, target));
+    });
+  }
+
   /** Soft delete. @throws NotFoundError (also when already deleted). */
   async delete(name: string, options?: MutationOptions): Promise<void> {
     await this.mutate(name, options, {}, async (trx, row, actor, now) => {

@@ -21,11 +21,14 @@ import type {
 } from '../core/registry-api.js';
 import type { Database, DatabaseConfig } from '../metadata/database.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { collectGarbage } from '../storage/garbage-collector.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
+import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
@@ -49,6 +52,10 @@ export interface OpenRegistryDirectoryOptions {
   readonly chunking?: ChunkingParams;
   /** The metadata database (and chunk index). Default: SQLite in the directory. */
   readonly database?: DatabaseConfig;
+  /** Where the packs live instead of `<root>/objects` (see `openStoreDirectory`). */
+  readonly backend?: ObjectBackend;
+  /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
+  readonly blobs?: BlobsConfig;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -102,6 +109,10 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const live = new Set(
       (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
     );
+    // MLflow run artifacts (and multipart parts) keep their bytes through their manifests.
+    for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
+      live.add(digest);
+    }
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
@@ -208,13 +219,15 @@ export async function openRegistryDirectory(
   options: OpenRegistryDirectoryOptions = {},
 ): Promise<RegistryDirectory> {
   const dir = await openStoreDirectory<Tables>(root, {
-    // The upload tables belong to every registry: a directory used by the CLI today may be
-    // served tomorrow, and GC must see the sessions a server left open.
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS],
+    // The upload and artifact tables belong to every registry: a directory used by the CLI
+    // today may be served tomorrow, and GC must see what a server left behind.
+    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS, ...ARTIFACT_MIGRATIONS],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
     ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
   const registry = new DirectoryRegistry(dir, options);
   return {

@@ -1,15 +1,15 @@
 /**
- * Opens a store directory (DESIGN §7): packs on the local filesystem, laid out as
- * `store-layout.ts` describes, and the metadata database — embedded SQLite in the
- * directory (`metadata.db`), or the PostgreSQL database `options.database` names (the
- * chunk index then lives there too, shared by every process using it). Creates it on first use
- * when `create` is set. Composes the storage engine and the metadata layer, which do not
- * know each other.
+ * Opens a store directory (DESIGN §7), laid out as `store-layout.ts` describes: packs in
+ * `<root>/objects`, or in `backend` / `blobs` (e.g. S3, DESIGN §7 "team server"); the
+ * metadata database and the chunk index in the directory's SQLite (`metadata.db`), or in
+ * the PostgreSQL database `options.database` names, shared by every replica using it.
+ * Creates it on first use when `create` is set. Composes the storage engine and the
+ * metadata layer, which do not know each other.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   type Database,
   type DatabaseConfig,
@@ -17,6 +17,8 @@ import {
   openDatabase,
 } from '../metadata/database.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
+import type { ObjectBackend } from '../storage/backends/object-backend.js';
+import { openBlobBackend } from '../storage/backends/open-blob-backend.js';
 import {
   type ChunkingParams,
   DEFAULT_CHUNKING,
@@ -26,6 +28,7 @@ import { storageMigrations } from '../storage/index/storage-migrations.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { Store } from '../storage/store.js';
 import {
+  type BlobsConfig,
   formatStoreConfig,
   metadataDbPath,
   objectsDir,
@@ -36,6 +39,7 @@ import {
   storeConfigPath,
   TMP_STALE_AFTER_MS,
   tmpDir,
+  validateBlobsConfig,
 } from '../storage/store-layout.js';
 
 export interface OpenStoreOptions {
@@ -47,6 +51,17 @@ export interface OpenStoreOptions {
   readonly migrations?: readonly NamedMigration[];
   /** The metadata database. Default: SQLite in the directory (`metadata.db`). */
   readonly database?: DatabaseConfig;
+  /**
+   * Where the packs live; default a filesystem backend on `<root>/objects`. The store owns
+   * it from here on: it is closed with the store, or at once if opening fails.
+   */
+  readonly backend?: ObjectBackend;
+  /**
+   * An S3 location for the packs. Recorded in `modelvault.json` when the store is created,
+   * so that every later open finds them there; opening an existing store with it requires
+   * the same `url` (its endpoint and region then override the recorded ones).
+   */
+  readonly blobs?: BlobsConfig;
 }
 
 export interface StoreDirectory<DB extends StorageTables = StorageTables> {
@@ -60,6 +75,22 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
   root: string,
   options: OpenStoreOptions = {},
 ): Promise<StoreDirectory<DB>> {
+  // Every backend opened here (or handed in) is closed if opening fails.
+  const opened: { backend?: ObjectBackend } = {};
+  if (options.backend) opened.backend = options.backend;
+  try {
+    return await openStoreDirectoryWith<DB>(root, options, opened);
+  } catch (e) {
+    await opened.backend?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function openStoreDirectoryWith<DB extends StorageTables>(
+  root: string,
+  options: OpenStoreOptions,
+  opened: { backend?: ObjectBackend },
+): Promise<StoreDirectory<DB>> {
   let configText: string | undefined;
   try {
     configText = await readFile(storeConfigPath(root), 'utf8');
@@ -72,26 +103,34 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
         path: root,
       });
     }
-    await mkdir(root, { recursive: true });
+    const blobs = options.blobs ? validateBlobsConfig(options.blobs) : undefined;
     configText = formatStoreConfig({
       formatVersion: STORE_FORMAT_VERSION,
       created: new Date().toISOString(),
       chunking: validateChunkingParams(options.chunking ?? DEFAULT_CHUNKING),
+      ...(blobs ? { blobs } : {}),
     });
+    // A store on S3 reaches its bucket before recording it: a wrong location, server or
+    // credentials leave nothing behind.
+    if (blobs && !opened.backend) opened.backend = await openBlobBackend(blobs);
+    await mkdir(root, { recursive: true });
     // Written whole then renamed, so a crash never leaves a half-written config.
     const tmp = `${storeConfigPath(root)}.${process.pid}.tmp`;
     await writeFile(tmp, configText, { flush: true });
     await rename(tmp, storeConfigPath(root));
   }
   const config = parseStoreConfig(configText);
+  const blobs = blobsToOpen(root, config.blobs, options.blobs);
   const processTmp = await claimTmpDir(tmpDir(root));
-  await mkdir(objectsDir(root), { recursive: true });
+  if (!opened.backend && !blobs) await mkdir(objectsDir(root), { recursive: true });
+  opened.backend ??= blobs ? await openBlobBackend(blobs) : new FsBackend(objectsDir(root));
+  const backend = opened.backend;
   const database = await openDatabase<DB>(
     options.database ?? { kind: 'sqlite', path: metadataDbPath(root) },
     [...storageMigrations, ...(options.migrations ?? [])],
   );
   const store = new Store({
-    backend: new FsBackend(objectsDir(root)),
+    backend,
     db: database as never,
     tmpDir: processTmp,
     chunking: config.chunking,
@@ -107,6 +146,23 @@ export async function openStoreDirectory<DB extends StorageTables = StorageTable
       await rm(processTmp, { recursive: true, force: true });
     },
   };
+}
+
+/** The S3 location to open: the recorded one, with a matching `given`'s settings on top. */
+function blobsToOpen(
+  root: string,
+  recorded: BlobsConfig | undefined,
+  given: BlobsConfig | undefined,
+): BlobsConfig | undefined {
+  if (given === undefined) return recorded;
+  const want = validateBlobsConfig(given);
+  if (recorded?.url !== want.url) {
+    throw new InvalidArgumentError(
+      `the registry at '${root}' keeps its packs in ${recorded?.url ?? 'its objects/ directory'}, not in ${want.url}`,
+      { path: root, blobs: recorded?.url ?? null },
+    );
+  }
+  return { ...recorded, ...want };
 }
 
 function processAlive(pid: number): boolean {

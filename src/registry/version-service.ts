@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import { parseSha256 } from '../core/digest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import type { VersionSummary } from '../core/model-inspection.js';
 import {
   validateMetricKey,
   validateModelName,
@@ -50,6 +51,9 @@ import type { ModelService } from './model-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';
+
+/** Rows per statement when reading or writing latest metrics (well under SQL parameter limits). */
+const LATEST_BATCH = 200;
 
 /** `production` → `Production`. @throws InvalidArgumentError */
 export function parseStage(stage: string): Stage {
@@ -208,7 +212,18 @@ export class VersionService {
    * @throws NotFoundError (model without createModelIfMissing; a parent), ConflictError
    *   (createModelIfMissing on a deleted model's name), InvalidArgumentError.
    */
-  async create(input: CreateVersionInput): Promise<ModelVersion> {
+  async create(
+    input: CreateVersionInput,
+    derived: {
+      readonly summary?: VersionSummary | null;
+      /** Runs in the creation transaction after the version row exists (e.g. its scan). */
+      readonly afterInsert?: (
+        trx: Kysely<RegistryDB>,
+        versionId: number,
+        now: number,
+      ) => Promise<void>;
+    } = {},
+  ): Promise<ModelVersion> {
     const actor = actorOf(this.ctx, input);
     const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
@@ -250,6 +265,7 @@ export class VersionService {
           file_count: v.fileCount,
           description: v.description,
           model_card: v.modelCard,
+          summary: derived.summary ? JSON.stringify(derived.summary) : null,
           created_by: actor,
           created_at: now,
           updated_at: now,
@@ -302,6 +318,7 @@ export class VersionService {
           })
           .execute();
       }
+      await derived.afterInsert?.(trx, id, now);
       await this.audit.append(trx, {
         actor,
         action: 'version.created',
@@ -603,29 +620,49 @@ export class VersionService {
       .insertInto('version_metrics')
       .values(points.map((p) => ({ version_id: versionId, ...p })))
       .execute();
-    for (const p of points) {
-      const latest = await trx
+    // The current latest of every key in a few queries, the new latest computed in memory
+    // (input order decides between points of one key), then one insert per batch of new
+    // keys and one update per moved key: a version created with 100 metrics costs a few
+    // statements, not two per metric.
+    type Latest = { value: number; step: number; timestamp: number };
+    const current = new Map<string, Latest>();
+    const keys = [...new Set(points.map((p) => p.key))];
+    for (let i = 0; i < keys.length; i += LATEST_BATCH) {
+      const rows = await trx
         .selectFrom('version_latest_metrics')
-        .select(['step', 'timestamp'])
+        .select(['key', 'value', 'step', 'timestamp'])
         .where('version_id', '=', versionId)
-        .where('key', '=', p.key)
-        .executeTakeFirst();
-      if (!latest) {
-        await trx
-          .insertInto('version_latest_metrics')
-          .values({ version_id: versionId, ...p })
-          .execute();
-      } else if (
+        .where('key', 'in', keys.slice(i, i + LATEST_BATCH))
+        .execute();
+      for (const r of rows) current.set(r.key, r);
+    }
+    const inserts = new Map<string, Latest>();
+    const updates = new Map<string, Latest>();
+    for (const p of points) {
+      const latest = inserts.get(p.key) ?? updates.get(p.key) ?? current.get(p.key);
+      const point = { value: p.value, step: p.step, timestamp: p.timestamp };
+      if (!latest) inserts.set(p.key, point);
+      else if (
         p.step > latest.step ||
         (p.step === latest.step && p.timestamp >= latest.timestamp)
       ) {
-        await trx
-          .updateTable('version_latest_metrics')
-          .set({ value: p.value, step: p.step, timestamp: p.timestamp })
-          .where('version_id', '=', versionId)
-          .where('key', '=', p.key)
-          .execute();
+        (inserts.has(p.key) ? inserts : updates).set(p.key, point);
       }
+    }
+    const fresh = [...inserts].map(([key, l]) => ({ version_id: versionId, key, ...l }));
+    for (let i = 0; i < fresh.length; i += LATEST_BATCH) {
+      await trx
+        .insertInto('version_latest_metrics')
+        .values(fresh.slice(i, i + LATEST_BATCH))
+        .execute();
+    }
+    for (const [key, l] of updates) {
+      await trx
+        .updateTable('version_latest_metrics')
+        .set(l)
+        .where('version_id', '=', versionId)
+        .where('key', '=', key)
+        .execute();
     }
     return points;
   }

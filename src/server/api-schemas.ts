@@ -11,6 +11,7 @@ const stringMap = S.record(S.string());
 const millis = S.integer({ description: 'milliseconds since the epoch' });
 const nullableString = S.nullable(S.string());
 
+const SCAN_VERDICTS = ['safe', 'suspicious', 'dangerous', 'unreadable'] as const;
 const versionKey = { model: S.string(), version: S.integer({ minimum: 1 }) };
 
 export const SHARED_SCHEMAS: readonly TSchema[] = [
@@ -77,8 +78,58 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
         ),
       }),
       deletedAt: S.nullable(millis),
+      summary: S.nullable(S.ref('VersionSummary')),
+      scan: S.nullable(
+        S.object({
+          verdict: S.enum(['none', ...SCAN_VERDICTS]),
+          files: S.integer(),
+          dangerous: S.array(S.string(), { description: 'paths of dangerous files' }),
+        }),
+      ),
+      signatures: S.array(S.string(), { description: 'key ids of attached signatures' }),
     },
     { $id: 'ModelVersion' },
+  ),
+  S.object(
+    {
+      keyId: digest,
+      publicKey: S.string({ description: 'ed25519 public key, PEM (SPKI)' }),
+      signedBy: S.string(),
+      createdAt: millis,
+      bundle: S.unknown({ description: 'Sigstore bundle v0.3: DSSE envelope, in-toto statement' }),
+    },
+    { $id: 'VersionSignature' },
+  ),
+  S.object(
+    {
+      ...versionKey,
+      verdict: S.enum(['none', ...SCAN_VERDICTS]),
+      files: S.integer(),
+      dangerous: S.array(S.string()),
+      scanner: S.string(),
+      scannedAt: millis,
+      fileScans: S.array(
+        S.object({
+          path: S.string(),
+          sha256: digest,
+          format: S.enum(['pickle', 'zip']),
+          verdict: S.enum(SCAN_VERDICTS),
+          globals: S.array(S.string()),
+          dangerous: S.array(S.string()),
+          suspicious: S.array(S.string()),
+          reason: nullableString,
+          members: S.array(
+            S.object({
+              name: S.string(),
+              verdict: S.enum(SCAN_VERDICTS),
+              globals: S.array(S.string()),
+              reason: nullableString,
+            }),
+          ),
+        }),
+      ),
+    },
+    { $id: 'VersionScan' },
   ),
   S.object(
     {
@@ -138,8 +189,63 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
       files: S.nullable(
         S.unknown({ description: 'added/removed/changed files and unchanged count' }),
       ),
+      tensors: S.optional(S.ref('TensorDiff')),
     },
     { $id: 'VersionDiff' },
+  ),
+  S.object(
+    {
+      format: nullableString,
+      framework: nullableString,
+      parameterCount: S.nullable(S.integer()),
+      dtypes: S.record(S.integer(), { description: 'parameters per dtype' }),
+      architecture: nullableString,
+      tensorCount: S.nullable(S.integer()),
+      files: S.array(
+        S.object({
+          path: S.string(),
+          format: S.string(),
+          readable: S.boolean(),
+          reason: S.optional(S.string()),
+        }),
+      ),
+    },
+    { $id: 'VersionSummary', description: "What a version is, from its files' headers." },
+  ),
+  S.object(
+    {
+      ...versionKey,
+      digest,
+      summary: S.ref('VersionSummary'),
+      files: S.array(
+        S.unknown({
+          description:
+            'FileInspection: path, size, format, readable, reason, parameterCount, dtypes, tensorCount, architecture, details, tensors (with a path)',
+        }),
+      ),
+    },
+    { $id: 'VersionInspection' },
+  ),
+  S.object(
+    {
+      tensors: S.array(
+        S.unknown({
+          description:
+            'name, status (added/removed/changed/unchanged), a, b, dtypeChanged, shapeChanged, stats',
+        }),
+      ),
+      counts: S.object({
+        added: S.integer(),
+        removed: S.integer(),
+        changed: S.integer(),
+        unchanged: S.integer(),
+      }),
+      parameterCount: S.object({ a: S.integer(), b: S.integer(), delta: S.integer() }),
+      groups: S.array(S.unknown({ description: 'per layer prefix counts' })),
+      bytesRead: S.integer(),
+      skipped: S.array(S.object({ path: S.string(), reason: S.string() })),
+    },
+    { $id: 'TensorDiff' },
   ),
   S.object(
     {

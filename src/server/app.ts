@@ -1,7 +1,7 @@
 /**
  * Builds the HTTP server: the native REST API under /api/v1 (one route module per resource
  * in routes/native/), /health, /metrics, the OpenAPI 3.1 document at /api/v1/openapi.json
- * and interactive docs at /docs.
+ * and interactive docs at /docs, and the web UI at / (web-ui.ts).
  *
  * Cross-cutting behaviour lives here, once:
  * - every error becomes `{error: {code, message, details}}` with ERROR_CODES' status
@@ -19,6 +19,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fast
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
+import { ArtifactService } from '../registry/artifact-service.js';
+import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
+import { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
 import { SHARED_SCHEMAS } from './api-schemas.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
@@ -30,10 +33,12 @@ import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
 import { modelRoutes } from './routes/native/models.js';
 import { searchRoutes } from './routes/native/search.js';
+import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
 import { opsRoutes } from './routes/ops.js';
 import type { SchemaTypeProvider } from './schema.js';
+import { webUiRoutes } from './web-ui.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -49,6 +54,8 @@ export interface AppOptions {
   readonly commitWaitMs?: number;
   /** Sweep expired upload sessions this often. Default 10 minutes; 0 disables. */
   readonly expireEveryMs?: number;
+  /** The built web UI served at `/` (see web-ui.ts). Default: `dist/web`. */
+  readonly webRoot?: string;
 }
 
 export interface BuiltApp {
@@ -159,9 +166,20 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
   });
 
+  const artifacts = new ArtifactService({ store: backend.store });
+  const frozenArtifacts = new FrozenArtifactView(backend.registry, backend.store);
   const ctx: RouteContext = {
     ...backend,
     uploads,
+    artifacts,
+    frozenArtifacts,
+    mlflowVersions: new MlflowVersionService(
+      backend.registry,
+      backend.store,
+      artifacts,
+      frozenArtifacts,
+      backend.tracking,
+    ),
     metrics,
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,
@@ -173,12 +191,14 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   searchRoutes(app, ctx);
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
+  signatureRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await webUiRoutes(app, options.webRoot);
 
   const every = options.expireEveryMs ?? 10 * 60 * 1000;
   if (every > 0) {

@@ -6,6 +6,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RegistryApi } from '../core/registry-api.js';
+import type { ArtifactService } from '../registry/artifact-service.js';
+import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
+import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { Store } from '../storage/store.js';
@@ -34,6 +37,12 @@ export interface ServerBackend {
 
 export interface RouteContext extends ServerBackend {
   readonly uploads: UploadService;
+  /** MLflow's artifact proxy store (run artifacts, multipart uploads). */
+  readonly artifacts: ArtifactService;
+  /** Read-only artifact views of registered versions (`_modelvault/models/…`). */
+  readonly frozenArtifacts: FrozenArtifactView;
+  /** MLflow's registry semantics beyond one-to-one calls (frozen sources, latest versions). */
+  readonly mlflowVersions: MlflowVersionService;
   readonly metrics: ServerMetrics;
   readonly version: string;
   /** How long a commit request waits before answering 202 `committing`. */

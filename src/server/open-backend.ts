@@ -7,6 +7,7 @@
 import type { DatabaseConfig } from '../metadata/database.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
+import type { BlobsConfig } from '../storage/store-layout.js';
 import type { ServerBackend } from './context.js';
 
 export interface OpenBackendOptions {
@@ -19,6 +20,8 @@ export interface OpenBackendOptions {
   readonly chunking?: ChunkingParams;
   /** The metadata database. Default: SQLite in the registry directory. */
   readonly database?: DatabaseConfig;
+  /** Packs in S3 (see `openStoreDirectory`): recorded if the registry is created now. */
+  readonly blobs?: BlobsConfig;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -38,6 +41,7 @@ export async function openServerBackend(
     ...(options.chunking ? { chunking: options.chunking } : {}),
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
     ...(options.database ? { database: options.database } : {}),
+    ...(options.blobs ? { blobs: options.blobs } : {}),
   });
   return {
     root,

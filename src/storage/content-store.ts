@@ -81,6 +81,15 @@ export interface ContentStore {
     range?: { offset: number; length: number },
   ): AsyncIterable<Uint8Array>;
   /**
+   * A file's chunk ids in order with their cumulative end offsets (`ends[k]` is where
+   * chunk k ends), from the index, without reading data. Formats the chunker splits
+   * (safetensors, GGUF) start a chunk at every tensor boundary, so equal id runs over a
+   * tensor's range mean equal bytes. @throws NotFoundError, CorruptionError
+   */
+  fileChunks(
+    sha256: Sha256Hex,
+  ): Promise<{ readonly ids: readonly string[]; readonly ends: Float64Array }>;
+  /**
    * Writes the manifest's files under `dest` (created; must be empty or absent), verified.
    * Each file appears under its final name only once complete (written to a temp name,
    * then renamed). Like `cp` and `git checkout`, it does not fsync: callers that need the

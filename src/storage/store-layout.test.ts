@@ -18,6 +18,8 @@ import {
   storeConfigPath,
   tempFileName,
   tmpDir,
+  validateBlobsConfig,
+  validateS3Endpoint,
 } from './store-layout.js';
 
 const ID = 'ab12'.padEnd(64, '0') as Sha256Hex;
@@ -81,6 +83,33 @@ describe('store layout', () => {
     const text = formatStoreConfig(config);
     expect(text.endsWith('\n')).toBe(true);
     expect(parseStoreConfig(text)).toEqual(config);
+  });
+
+  it('records where the blobs live, and refuses invalid locations', () => {
+    const config = {
+      formatVersion: STORE_FORMAT_VERSION,
+      created: '2025-01-02T03:04:05.000Z',
+      chunking: DEFAULT_CHUNKING,
+      blobs: { url: 's3://models/team-a', endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1' },
+    };
+    expect(parseStoreConfig(formatStoreConfig(config))).toEqual(config);
+    expect(validateBlobsConfig({ url: 's3://models/team-a/' })).toEqual({
+      url: 's3://models/team-a',
+    });
+    const text = (blobs: unknown) =>
+      JSON.stringify({ ...JSON.parse(formatStoreConfig(config)), blobs });
+    for (const bad of [
+      { url: 'file:///x' },
+      { url: 's3://UPPER' },
+      { url: 's3://models', endpoint: 'ftp://host' },
+      { url: 's3://models', endpoint: 'http://user:pw@host' },
+      { url: 's3://models', endpoint: 'http://host/path' },
+      { url: 's3://models', region: 'Not A Region' },
+      'a string',
+    ]) {
+      expect(() => parseStoreConfig(text(bad)), JSON.stringify(bad)).toThrow(/blobs/);
+    }
+    expect(() => validateS3Endpoint('https://s3.example.com:8443')).not.toThrow();
   });
 
   it('rejects damaged or newer store configs', () => {

@@ -7,9 +7,10 @@
  *
  * ```
  * <root>/
- * ├── modelvault.json            store config: {formatVersion, created, chunking}
+ * ├── modelvault.json            store config: {formatVersion, created, chunking, blobs?}
  * ├── metadata.db                SQLite metadata (plus its -wal/-shm files)
- * ├── objects/                   root of the filesystem ObjectBackend; in S3 the bucket prefix
+ * ├── objects/                   root of the filesystem ObjectBackend (absent when `blobs`
+ * │                              names an S3 location: the same tree under its prefix)
  * │   ├── .tmp/                  the fs backend's own temp files (put), never listed
  * │   └── packs/
  * │       └── <aa>/              fan-out: first two hex digits of the pack id (256 dirs)
@@ -32,6 +33,7 @@
 import { join } from 'node:path';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { CorruptionError, InvalidArgumentError, ModelvaultError } from '../core/errors.js';
+import { parseS3Url, s3LocationUrl } from './backends/s3/s3-location.js';
 import { type ChunkingParams, validateChunkingParams } from './chunking/chunking-params.js';
 
 /** Version of the layout below and of `modelvault.json`. Bump on any incompatible change. */
@@ -142,6 +144,19 @@ export function isPackKey(key: string): boolean {
   return m !== null && m[2]!.slice(0, 2) === m[1];
 }
 
+/**
+ * Where a store's objects live when not in `objects/`: an S3 location, and the server to
+ * reach it at (recorded so that every command opening the directory finds its packs;
+ * credentials are never recorded, they come from the environment).
+ */
+export interface BlobsConfig {
+  /** `s3://bucket/prefix`. */
+  readonly url: string;
+  /** `http(s)://host:port` of an S3-compatible server; absent for AWS. */
+  readonly endpoint?: string;
+  readonly region?: string;
+}
+
 /** The contents of `modelvault.json`. */
 export interface StoreConfig {
   readonly formatVersion: number;
@@ -149,6 +164,61 @@ export interface StoreConfig {
   readonly created: string;
   /** Chunking parameters every writer of this store must use, or dedup silently degrades. */
   readonly chunking: ChunkingParams;
+  /** Absent: objects in `objects/` (the filesystem backend). */
+  readonly blobs?: BlobsConfig;
+}
+
+const REGION = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+/**
+ * Checks a blobs location; returns it with only its known fields.
+ * @throws InvalidArgumentError naming the bad field.
+ */
+export function validateBlobsConfig(blobs: BlobsConfig): BlobsConfig {
+  if (typeof blobs !== 'object' || blobs === null) {
+    throw new InvalidArgumentError('blobs must be an object');
+  }
+  const url = s3LocationUrl(parseS3Url(String(blobs.url)));
+  if (blobs.endpoint !== undefined) validateS3Endpoint(blobs.endpoint);
+  if (
+    blobs.region !== undefined &&
+    !(typeof blobs.region === 'string' && REGION.test(blobs.region))
+  ) {
+    throw new InvalidArgumentError(`invalid s3 region '${String(blobs.region).slice(0, 80)}'`);
+  }
+  return {
+    url,
+    ...(blobs.endpoint !== undefined ? { endpoint: blobs.endpoint } : {}),
+    ...(blobs.region !== undefined ? { region: blobs.region } : {}),
+  };
+}
+
+/**
+ * Checks an S3 endpoint: an http or https URL with a host and no path, query or
+ * credentials; returns it unchanged.
+ * @throws InvalidArgumentError
+ */
+export function validateS3Endpoint(endpoint: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    u = undefined;
+  }
+  if (
+    !u ||
+    (u.protocol !== 'http:' && u.protocol !== 'https:') ||
+    u.username !== '' ||
+    u.password !== '' ||
+    u.search !== '' ||
+    u.hash !== '' ||
+    (u.pathname !== '/' && u.pathname !== '')
+  ) {
+    throw new InvalidArgumentError(
+      `invalid s3 endpoint '${String(endpoint).slice(0, 200)}': expected http(s)://host[:port]`,
+    );
+  }
+  return endpoint;
 }
 
 /** Serialises a store config as written to `modelvault.json` (stable key order). */
@@ -159,6 +229,7 @@ export function formatStoreConfig(config: StoreConfig): string {
       formatVersion: config.formatVersion,
       created: config.created,
       chunking: { minSize, avgSize, maxSize },
+      ...(config.blobs ? { blobs: validateBlobsConfig(config.blobs) } : {}),
     },
     null,
     2,
@@ -208,5 +279,18 @@ export function parseStoreConfig(text: string): StoreConfig {
   } catch (e) {
     fail((e as Error).message);
   }
-  return { formatVersion: version as number, created: o.created as string, chunking };
+  let blobs: BlobsConfig | undefined;
+  if (o.blobs !== undefined) {
+    try {
+      blobs = validateBlobsConfig(o.blobs as BlobsConfig);
+    } catch (e) {
+      fail(`blobs: ${(e as Error).message}`);
+    }
+  }
+  return {
+    formatVersion: version as number,
+    created: o.created as string,
+    chunking,
+    ...(blobs ? { blobs } : {}),
+  };
 }

@@ -494,6 +494,13 @@ export class Store implements ContentStore {
     }
   }
 
+  async fileChunks(sha256: Sha256Hex): Promise<{ ids: readonly string[]; ends: Float64Array }> {
+    const file = await this.index.getFile(sha256);
+    if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
+    const { ids, ends } = await this.chunkOffsets(file);
+    return { ids, ends };
+  }
+
   /**
    * A file's chunk ids and cumulative end offsets, cached by file (LRU, bounded by chunk
    * count). The entry is used only while the file record still lists the same chunks.

@@ -28,7 +28,8 @@ async function json(args: string[], code = 0): Promise<Record<string, unknown>> 
 }
 
 describe('--json', () => {
-  it('prints one parsable document for every command', async () => {
+  // About 40 CLI processes in a row: a whole-process budget, not a performance check.
+  it('prints one parsable document for every command', { timeout: 240_000 }, async () => {
     expect(await json(['init'])).toEqual({ path: join(cwd, '.modelvault'), created: true });
     const pushed = await json(['push', 'fraud', './m1', '--metric', 'auc=0.9', '--tag', 't=1']);
     expect(pushed).toMatchObject({ version: { model: 'fraud', version: 1 }, stats: { files: 3 } });

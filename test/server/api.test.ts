@@ -65,6 +65,29 @@ describe('native API through the SDK', () => {
     await expect(client.restoreModel('a3')).rejects.toBeInstanceOf(ConflictError);
   });
 
+  it('renames a model: versions and tags follow, taken names are refused, audited', async () => {
+    await client.createModel({ name: 'old/name', tags: { t: '1' } });
+    await client.push(join(work, 'm'), { model: 'old/name' });
+    await client.createModel({ name: 'taken' });
+    const renamed = await client.renameModel('old/name', 'new-name');
+    expect(renamed).toMatchObject({ name: 'new-name', tags: { t: '1' }, latestVersion: 1 });
+    expect((await client.getVersion('new-name@1')).model).toBe('new-name');
+    await expect(client.getModel('old/name')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.renameModel('new-name', 'taken')).rejects.toBeInstanceOf(
+      AlreadyExistsError,
+    );
+    await expect(client.renameModel('nope', 'x')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.renameModel('new-name', 'bad..name')).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    const events = await client.auditLog({ actions: ['model.renamed'] });
+    expect(events.items[0]).toMatchObject({
+      actor: 'alice',
+      subject: 'new-name',
+      data: { from: 'old/name', to: 'new-name' },
+    });
+  });
+
   it('manages versions, metrics, stages, reviews and aliases', async () => {
     const { version: v1 } = await client.push(join(work, 'm'), {
       model: 'clf',

@@ -1,7 +1,8 @@
 /**
- * Vitest global setup: the CLI tests run the real built binary (dist/cli/main.js), so
- * build it when it is missing or older than any source file. `npm test` builds first
- * (pretest), so there this finds dist fresh and does nothing.
+ * Vitest global setup: the CLI tests run the real built binary (dist/cli/main.js) and the
+ * browser tests the built web UI (dist/web), so build each when it is missing or older
+ * than its sources (mtimes only: cheap when nothing changed). `npm test` builds first
+ * (pretest), so there this finds both fresh and does nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -11,30 +12,53 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
+const WEB_INDEX = join(ROOT, 'dist', 'web', 'index.html');
+const WEB_SOURCE = /\.(ts|tsx|css|html)$/;
 
-function newestSource(dir: string): number {
+function newestSource(dir: string, include: (name: string) => boolean): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path, include));
+    else if (include(entry.name) && !entry.name.endsWith('.test.ts')) {
       newest = Math.max(newest, statSync(path).mtimeMs);
     }
   }
   return newest;
 }
 
-export default function setup(): void {
-  let built = 0;
+function mtime(path: string): number {
   try {
-    built = statSync(MAIN).mtimeMs;
+    return statSync(path).mtimeMs;
   } catch {
-    built = 0;
+    return 0;
   }
-  if (built > newestSource(join(ROOT, 'src'))) return;
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+}
+
+export default function setup(): void {
+  const require = createRequire(import.meta.url);
+  const isTs = (name: string) => name.endsWith('.ts');
+  if (mtime(MAIN) <= newestSource(join(ROOT, 'src'), isTs)) {
+    execFileSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+  }
+  // The UI bundles web/ and the SDK it uses (src/client, src/core).
+  const webNewest = Math.max(
+    newestSource(join(ROOT, 'web'), (n) => WEB_SOURCE.test(n)),
+    newestSource(join(ROOT, 'src', 'client'), isTs),
+    newestSource(join(ROOT, 'src', 'core'), isTs),
+  );
+  if (mtime(WEB_INDEX) <= webNewest) {
+    const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+    execFileSync(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  }
 }

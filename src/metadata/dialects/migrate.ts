@@ -82,6 +82,9 @@ export async function applyMigrations<DB>(
     ...(options.schema ? { migrationTableSchema: options.schema } : {}),
     // The caller's transaction holds the lock for the whole run.
     disableTransactions: true,
+    // Migrations written on parallel branches may land with a lower number than one a
+    // database already applied (0102 after 0103): apply it rather than refuse to open.
+    allowUnorderedMigrations: true,
   });
   const outcome = await migrator.migrateToLatest();
   if (outcome.error || provider.failure) {

@@ -69,6 +69,8 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   version: { column: 'v.version', type: 'integer' },
   run_id: { column: 'v.run_id', type: 'text' },
   source: { column: 'v.source', type: 'text' },
+  // MLflow's name for the source in model-version searches.
+  source_path: { column: 'v.source', type: 'text' },
   status: { column: 'v.status', type: 'text', normalise: (s) => s.toUpperCase() },
   stage: { column: 'v.stage', type: 'text', normalise: canonicalStage },
   current_stage: { column: 'v.stage', type: 'text', normalise: canonicalStage },

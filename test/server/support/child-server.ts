@@ -19,7 +19,15 @@ export function startChild(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return startNode(['--import', 'tsx', script, ...args], env);
+}
+
+/** Starts node with `argv` (e.g. the built `dist/cli/main.js serve …`); resolves once it listens. */
+export function startNode(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildServer> {
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

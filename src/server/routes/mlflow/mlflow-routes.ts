@@ -10,9 +10,12 @@
  * once in MLFLOW_ROUTE_MODULES and registered under every prefix.
  */
 import type { App, RouteContext } from '../../context.js';
+import { artifactRoutes } from './artifacts.js';
 import { experimentRoutes } from './experiments.js';
 import { metricRoutes } from './metrics.js';
 import { toMlflowError } from './mlflow-errors.js';
+import { modelVersionRoutes } from './model-versions.js';
+import { registeredModelRoutes } from './registered-models.js';
 import { runRoutes } from './runs.js';
 
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
@@ -22,6 +25,9 @@ export type MlflowRouteModule = (scope: App, ctx: RouteContext) => void;
 
 /** Every MLflow route module, registered under each prefix. */
 const MLFLOW_ROUTE_MODULES: readonly MlflowRouteModule[] = [
+  artifactRoutes,
+  registeredModelRoutes,
+  modelVersionRoutes,
   experimentRoutes,
   runRoutes,
   metricRoutes,

@@ -5,15 +5,14 @@
  * Store.readFile, which verifies each chunk it returns; a stored file that turns out damaged
  * ends the response early (the client's digest check catches it), never silently.
  */
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sha256Hex } from '../../../core/digest.js';
 import { ModelvaultError, NotFoundError } from '../../../core/errors.js';
 import { validateManifestPath } from '../../../core/names.js';
 import { chunkIdsToHex } from '../../../storage/index/chunk-index.js';
 import type { App, RouteContext } from '../../context.js';
-import { etagMatches, parseRange } from '../../http-range.js';
 import { queryBool, S } from '../../schema.js';
+import { sendStoredFile } from '../../send-stored-file.js';
 import { refParam, responses, sha256Param } from './common.js';
 
 const tags = ['files'];
@@ -24,16 +23,6 @@ const fileResponses = responses({
   304: S.unknown({ description: 'not modified (If-None-Match matched the ETag)' }),
 });
 
-async function* counted(
-  source: AsyncIterable<Uint8Array>,
-  count: (n: number) => void,
-): AsyncGenerator<Uint8Array> {
-  for await (const b of source) {
-    count(b.length);
-    yield b;
-  }
-}
-
 export function fileRoutes(app: App, ctx: RouteContext): void {
   const { store, registry, metrics } = ctx;
 
@@ -43,7 +32,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
     return record.size;
   }
 
-  /** Answers GET/HEAD for a stored file, honouring Range, If-Range and If-None-Match. */
+  /** Answers GET/HEAD for a stored file (send-stored-file.ts), counting the bytes sent. */
   function sendFile(
     req: FastifyRequest,
     reply: FastifyReply,
@@ -51,45 +40,14 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
     size: number,
     route: string,
   ): FastifyReply {
-    const etag = `"${sha256}"`;
-    reply
-      .header('etag', etag)
-      .header('accept-ranges', 'bytes')
-      // Content-addressed: the bytes behind this URL can never change.
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .type('application/octet-stream');
-    if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
-    const ifRange = req.headers['if-range'];
-    const range =
-      ifRange === undefined || ifRange === etag
-        ? parseRange(req.headers.range, size)
-        : ({ kind: 'full' } as const);
-    if (range.kind === 'unsatisfiable') {
-      reply.header('content-range', `bytes */${size}`);
-      throw new ModelvaultError(
-        'RANGE_NOT_SATISFIABLE',
-        `range '${String(req.headers.range).slice(0, 100)}' is outside file ${sha256} of ${size} bytes`,
-        { sha256, size },
-      );
-    }
-    const start = range.kind === 'partial' ? range.start : 0;
-    const length = range.kind === 'partial' ? range.end - range.start + 1 : size;
-    if (range.kind === 'partial') {
-      reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
-    }
-    reply.header('content-length', length);
-    if (req.method === 'HEAD' || length === 0) return reply.send();
-    const bytes = store.readFile(
-      sha256 as Sha256Hex,
-      range.kind === 'partial' ? { offset: start, length } : undefined,
-    );
-    return reply.send(
-      Readable.from(
-        counted(bytes, (n) => metrics.bytesOut.inc({ route }, n)),
-        {
-          objectMode: false,
-        },
-      ),
+    return sendStoredFile(
+      store,
+      req,
+      reply,
+      { sha256, size },
+      {
+        onBytes: (n) => metrics.bytesOut.inc({ route }, n),
+      },
     );
   }
 

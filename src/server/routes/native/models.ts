@@ -77,6 +77,21 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
     async (req) => registry.updateModel(req.params.name, req.body, { actor: ctx.actor(req) }),
   );
 
+  app.post(
+    '/api/v1/models/:name/rename',
+    {
+      schema: {
+        tags,
+        summary: 'Rename a model (its versions, aliases and tags follow)',
+        params: nameOnly,
+        body: S.object({ newName: S.string({ maxLength: 1000 }) }),
+        response: responses({ 200: S.ref('RegisteredModel') }),
+      },
+    },
+    async (req) =>
+      registry.renameModel(req.params.name, req.body.newName, { actor: ctx.actor(req) }),
+  );
+
   app.delete(
     '/api/v1/models/:name',
     {

@@ -1,6 +1,6 @@
 /** Search (MLflow filter syntax) and version diffs. */
 import type { App, RouteContext } from '../../context.js';
-import { S } from '../../schema.js';
+import { queryBool, S } from '../../schema.js';
 import { refParam, responses } from './common.js';
 
 const searchBody = S.object({
@@ -48,10 +48,23 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       schema: {
         tags: ['versions'],
         summary: 'Compare two versions (a is the base)',
-        querystring: S.object({ a: refParam, b: refParam }),
+        description:
+          '`tensors=true` adds a tensor-level comparison; `stats=true` also computes numeric statistics of changed tensors (reads their bytes).',
+        querystring: S.object({
+          a: refParam,
+          b: refParam,
+          tensors: S.optional(S.queryBool()),
+          stats: S.optional(S.queryBool()),
+        }),
         response: responses({ 200: S.ref('VersionDiff') }),
       },
     },
-    async (req) => registry.diffVersions(req.query.a, req.query.b),
+    async (req) => {
+      const tensors = queryBool(req.query.tensors) === true;
+      const stats = queryBool(req.query.stats) === true;
+      return tensors
+        ? registry.diffVersions(req.query.a, req.query.b, { tensors, stats })
+        : registry.diffVersions(req.query.a, req.query.b);
+    },
   );
 }

@@ -130,6 +130,26 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
       registry.getVersion(req.params.ref, { includeDeleted: queryBool(req.query.includeDeleted) }),
   );
 
+  app.get(
+    '/api/v1/versions/:ref/inspect',
+    {
+      schema: {
+        tags,
+        summary: "What the version's files are, read from their headers",
+        description:
+          'Every recognised file (safetensors, GGUF, ONNX, PyTorch zip, MLmodel, config.json, README front matter); with `path`, that one file with its tensor list.',
+        params: refOnly,
+        querystring: S.object({ path: S.optional(S.string({ minLength: 1, maxLength: 4096 })) }),
+        response: responses({ 200: S.ref('VersionInspection') }),
+      },
+    },
+    async (req) =>
+      registry.inspectVersion(
+        req.params.ref,
+        req.query.path === undefined ? {} : { path: req.query.path },
+      ),
+  );
+
   app.patch(
     '/api/v1/versions/:ref',
     {

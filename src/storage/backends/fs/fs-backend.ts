@@ -36,7 +36,6 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   ConflictError,
-  CorruptionError,
   hasErrno,
   InvalidArgumentError,
   IoError,
@@ -46,6 +45,7 @@ import {
 } from '../../../core/errors.js';
 import { FS_BACKEND_TMP_DIR, tempFileName } from '../../store-layout.js';
 import type { BackendCapabilities, ObjectBackend, ObjectInfo } from '../object-backend.js';
+import { checkRange, objectNotFound, shortObject } from '../object-errors.js';
 import { validateKeyPrefix, validateObjectKey } from '../object-key.js';
 import { FileHandleCache } from './file-handle-cache.js';
 
@@ -58,8 +58,6 @@ export interface FsBackendOptions {
 
 const DEFAULT_MAX_OPEN_FILES = 64;
 const DEFAULT_STREAM_CHUNK_SIZE = 1024 * 1024;
-/** Largest single getRange; larger reads should stream. */
-const MAX_RANGE_LENGTH = 2 ** 31 - 1;
 /** Put temp files live seconds; one this old was left by a crash. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -215,7 +213,7 @@ export class FsBackend implements ObjectBackend {
   async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {
     this.checkOpen();
     const path = this.pathOf(key);
-    if ((await this.stat(key)) === undefined) throw notFound(key);
+    if ((await this.stat(key)) === undefined) throw objectNotFound(key);
     const highWaterMark = this.streamChunkSize;
     return (async function* () {
       try {
@@ -398,18 +396,6 @@ function isWithin(parent: string, child: string): boolean {
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
 }
 
-function checkRange(key: string, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new InvalidArgumentError(`invalid offset ${offset} reading '${key}'`, { key, offset });
-  }
-  if (!Number.isSafeInteger(length) || length < 0 || length > MAX_RANGE_LENGTH) {
-    throw new InvalidArgumentError(`invalid length ${length} reading '${key}'`, { key, length });
-  }
-  if (!Number.isSafeInteger(offset + length)) {
-    throw new InvalidArgumentError(`range ${offset}+${length} of '${key}' is too large`, { key });
-  }
-}
-
 async function openRegularFile(path: string): Promise<FileHandle> {
   const fh = await open(path, 'r');
   try {
@@ -461,17 +447,6 @@ async function fsyncParents(dir: string, top: string): Promise<void> {
   }
 }
 
-function notFound(key: string): NotFoundError {
-  return new NotFoundError(`object '${key}' not found`, { key });
-}
-
-function shortObject(key: string, offset: number, length: number, got: number): CorruptionError {
-  return new CorruptionError(
-    `object '${key}' is shorter than expected: range ${offset}+${length} returned ${got} bytes`,
-    { key, offset, length, got },
-  );
-}
-
 function conflictOr(e: unknown, key: string): unknown {
   if (hasErrno(e, 'EISDIR') || hasErrno(e, 'ENOTEMPTY') || hasErrno(e, 'EEXIST')) {
     return new ConflictError(
@@ -492,7 +467,7 @@ const READ_OPS = new Set(['getRange', 'getStream', 'stat', 'delete']);
 function translate(e: unknown, op: string, key: string): unknown {
   if (isModelvaultError(e)) return e;
   if (READ_OPS.has(op) && ['ENOENT', 'ENOTDIR', 'EISDIR'].some((c) => hasErrno(e, c))) {
-    return notFound(key);
+    return objectNotFound(key);
   }
   const code = (e as { code?: string }).code;
   const why =

@@ -1,0 +1,125 @@
+/**
+ * Unsafe-pickle scans of versions. `scan` reads a manifest's pickle-based files from the
+ * store (streamed, see formats/scan-file.ts) before the version is created; `record`
+ * stores the result in the version's creation transaction, so a version is never visible
+ * without its scan. A file already scanned by the same scanner (same SHA-256) is not read
+ * again: its stored report is reused. A dangerous file is flagged, never refused.
+ */
+import type { Kysely } from 'kysely';
+import type { Sha256Hex } from '../core/digest.js';
+import type { FileScan, FileScanReport, ScanSummary, VersionScan } from '../core/registry-api.js';
+import { worstVerdict } from '../formats/pickle-scan.js';
+import { mayHoldPickles, scanFile } from '../formats/scan-file.js';
+import type { RegistryDB } from '../metadata/schema.js';
+import type { ContentStore, ManifestEntry } from '../storage/content-store.js';
+import { resolveVersion } from './lookups.js';
+import type { RegistryContext } from './registry-context.js';
+
+/** Scanner id and rules version: bump when the lists or the reader change meaningfully. */
+export const SCANNER_ID = 'modelvault-pickle-scan/1';
+
+/** A scan taken before its version exists. */
+export interface PendingScan {
+  readonly verdict: ScanSummary['verdict'];
+  readonly files: readonly FileScan[];
+}
+
+export class ScanService {
+  constructor(private readonly ctx: RegistryContext) {}
+
+  /** Scans the pickle-based files among `entries`. Rethrows store errors (I/O, corruption). */
+  async scan(content: ContentStore, entries: readonly ManifestEntry[]): Promise<PendingScan> {
+    const files: FileScan[] = [];
+    for (const e of entries) {
+      if (!mayHoldPickles(e.path)) continue;
+      const report =
+        (await this.reusable(e.sha256)) ??
+        (await scanFile(e.path, {
+          size: e.size,
+          stream: (range) => content.readFile(e.sha256 as Sha256Hex, range),
+        }));
+      if (report) files.push({ path: e.path, sha256: e.sha256, ...report });
+    }
+    return {
+      verdict: files.length === 0 ? 'none' : worstVerdict(files.map((f) => f.verdict)),
+      files,
+    };
+  }
+
+  /** Stores `scan` as version `versionId`'s, inside its creation transaction. */
+  async record(
+    trx: Kysely<RegistryDB>,
+    versionId: number,
+    scan: PendingScan,
+    now: number,
+  ): Promise<void> {
+    await trx
+      .insertInto('version_scans')
+      .values({
+        version_id: versionId,
+        verdict: scan.verdict,
+        scanner: SCANNER_ID,
+        scanned_at: now,
+        files: scan.files.length,
+      })
+      .execute();
+    for (const f of scan.files) {
+      const { path, sha256, ...report } = f;
+      await trx
+        .insertInto('version_scan_files')
+        .values({
+          version_id: versionId,
+          path,
+          sha256,
+          verdict: f.verdict,
+          scanner: SCANNER_ID,
+          report: JSON.stringify(report),
+        })
+        .execute();
+    }
+  }
+
+  /** The version's scan, or null when it was not scanned. */
+  async get(ref: string): Promise<VersionScan | null> {
+    const db = this.ctx.database.db;
+    const r = await resolveVersion(db, ref);
+    const row = await db
+      .selectFrom('version_scans')
+      .selectAll()
+      .where('version_id', '=', r.version.id)
+      .executeTakeFirst();
+    if (!row) return null;
+    const rows = await db
+      .selectFrom('version_scan_files')
+      .select(['path', 'sha256', 'report'])
+      .where('version_id', '=', r.version.id)
+      .orderBy('path')
+      .execute();
+    const fileScans = rows.map((x) => ({
+      path: x.path,
+      sha256: x.sha256,
+      ...(JSON.parse(x.report) as FileScanReport),
+    }));
+    return {
+      model: r.model.name,
+      version: r.version.version,
+      verdict: row.verdict as ScanSummary['verdict'],
+      files: row.files,
+      dangerous: fileScans.filter((f) => f.verdict === 'dangerous').map((f) => f.path),
+      scanner: row.scanner,
+      scannedAt: row.scanned_at,
+      fileScans,
+    };
+  }
+
+  private async reusable(sha256: string): Promise<FileScanReport | undefined> {
+    const row = await this.ctx.database.db
+      .selectFrom('version_scan_files')
+      .select('report')
+      .where('sha256', '=', sha256)
+      .where('scanner', '=', SCANNER_ID)
+      .limit(1)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.report) as FileScanReport) : undefined;
+  }
+}

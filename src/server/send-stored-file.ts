@@ -1,0 +1,75 @@
+/**
+ * Answers GET/HEAD for one file of the store, honouring Range, If-Range and If-None-Match.
+ * The ETag is the file's SHA-256, so it is strong and the same wherever the file is served
+ * (native downloads, version files, MLflow's artifact proxy). Every byte is read through
+ * Store.readFile, which verifies each chunk: a stored file that turns out damaged ends the
+ * response early (the client's digest check catches it), never silently.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Sha256Hex } from '../core/digest.js';
+import { ModelvaultError } from '../core/errors.js';
+import type { Store } from '../storage/store.js';
+import { etagMatches, parseRange } from './http-range.js';
+
+export interface SendFileOptions {
+  /** Cache-Control header. Default: immutable (the URL names the content). */
+  readonly cacheControl?: string;
+  /** Called with every block sent (byte metrics of streamed bodies). */
+  readonly onBytes?: (n: number) => void;
+  /** Content-Type. Default application/octet-stream. */
+  readonly contentType?: string;
+}
+
+async function* counted(
+  source: AsyncIterable<Uint8Array>,
+  count: (n: number) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const b of source) {
+    count(b.length);
+    yield b;
+  }
+}
+
+export function sendStoredFile(
+  store: Store,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  file: { readonly sha256: string; readonly size: number },
+  options: SendFileOptions = {},
+): FastifyReply {
+  const { sha256, size } = file;
+  const etag = `"${sha256}"`;
+  reply
+    .header('etag', etag)
+    .header('accept-ranges', 'bytes')
+    .header('cache-control', options.cacheControl ?? 'public, max-age=31536000, immutable')
+    .type(options.contentType ?? 'application/octet-stream');
+  if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
+  const ifRange = req.headers['if-range'];
+  const range =
+    ifRange === undefined || ifRange === etag
+      ? parseRange(req.headers.range, size)
+      : ({ kind: 'full' } as const);
+  if (range.kind === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${size}`);
+    throw new ModelvaultError(
+      'RANGE_NOT_SATISFIABLE',
+      `range '${String(req.headers.range).slice(0, 100)}' is outside file ${sha256} of ${size} bytes`,
+      { sha256, size },
+    );
+  }
+  const start = range.kind === 'partial' ? range.start : 0;
+  const length = range.kind === 'partial' ? range.end - range.start + 1 : size;
+  if (range.kind === 'partial') {
+    reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+  }
+  reply.header('content-length', length);
+  if (req.method === 'HEAD' || length === 0) return reply.send();
+  const bytes = store.readFile(
+    sha256 as Sha256Hex,
+    range.kind === 'partial' ? { offset: start, length } : undefined,
+  );
+  const body = options.onBytes ? counted(bytes, options.onBytes) : bytes;
+  return reply.send(Readable.from(body, { objectMode: false }));
+}
