@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // The CLI and browser tests run the built binary and UI: build them when missing or stale.
-    globalSetup: ['test/support/build-cli.ts'],
+    globalSetup: ['test/support/build-cli.ts', 'test/support/postgres-global-setup.ts'],
   },
 });

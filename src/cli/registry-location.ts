@@ -12,6 +12,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
+import { type DatabaseConfig, databaseConfigFrom } from '../metadata/database-config.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import { isRegistryDirectory } from '../registry/registry-root.js';
 import { type BlobsConfig, validateBlobsConfig } from '../storage/store-layout.js';
@@ -19,6 +20,24 @@ import { type BlobsConfig, validateBlobsConfig } from '../storage/store-layout.j
 export const REGISTRY_DIR_NAME = '.modelvault';
 export const REGISTRY_ENV = 'MODELVAULT_REGISTRY';
 export const USER_ENV = 'MODELVAULT_USER';
+/** The metadata database of a registry directory, when it is not the directory's SQLite. */
+export const DB_ENV = 'MODELVAULT_DB';
+
+/**
+ * The metadata database named by `--db` or MODELVAULT_DB (a postgres:// URL, or a SQLite
+ * file path resolved against `cwd`); undefined means the registry directory's own SQLite.
+ * @throws InvalidArgumentError for an unsupported URL.
+ */
+export function namedDatabase(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): DatabaseConfig | undefined {
+  const named = flag ?? env[DB_ENV];
+  if (named === undefined || named === '') return undefined;
+  const config = databaseConfigFrom(named);
+  return config.kind === 'sqlite' ? { kind: 'sqlite', path: resolve(cwd, config.path) } : config;
+}
 
 export interface LocationInput {
   readonly flag: string | undefined;
@@ -132,6 +151,8 @@ export async function openRegistryAt(
   options: {
     readonly create?: boolean;
     readonly actor?: string | undefined;
+    /** The metadata database, when not the directory's own SQLite (namedDatabase). */
+    readonly database?: DatabaseConfig | undefined;
     /** Where a registry created now keeps its packs (see `blobsFromFlags`). */
     readonly blobs?: BlobsConfig | undefined;
   },
@@ -158,6 +179,7 @@ export async function openRegistryAt(
   const dir = await openRegistryDirectory(root, {
     ...(options.create ? { create: true } : {}),
     ...(options.actor ? { defaultActor: options.actor } : {}),
+    ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
   return { root, registry: dir.registry };

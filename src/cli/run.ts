@@ -12,6 +12,7 @@ import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
 import {
   locateRegistry,
+  namedDatabase,
   type OpenedRegistry,
   openRegistryAt,
   USER_ENV,
@@ -67,6 +68,11 @@ export class Run {
     return user === undefined || user === '' ? undefined : user;
   }
 
+  /** The metadata database MODELVAULT_DB names (a server's host runs gc/fsck/repair on it). */
+  private database() {
+    return namedDatabase(undefined, this.cli.env, this.cli.cwd);
+  }
+
   /** Locates and opens the registry (once). */
   async registry(): Promise<MaintainedRegistry> {
     if (!this.opened) {
@@ -75,14 +81,19 @@ export class Run {
         env: this.cli.env,
         cwd: this.cli.cwd,
       });
-      this.opened = await openRegistryAt(root, { actor: this.actor });
+      this.opened = await openRegistryAt(root, { actor: this.actor, database: this.database() });
     }
     return this.opened.registry;
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
   async createRegistry(root: string, blobs?: BlobsConfig): Promise<MaintainedRegistry> {
-    this.opened = await openRegistryAt(root, { create: true, actor: this.actor, blobs });
+    this.opened = await openRegistryAt(root, {
+      create: true,
+      actor: this.actor,
+      blobs,
+      database: this.database(),
+    });
     return this.opened.registry;
   }
 

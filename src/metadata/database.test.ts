@@ -1,20 +1,22 @@
 import { fork } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { REGISTRY_MIGRATIONS } from '../registry/local-registry.js';
 import { storageMigrations } from '../storage/index/storage-migrations.js';
-import { openDatabase } from './database.js';
+import { type DatabaseConfig, databaseConfigFrom, openDatabase } from './database.js';
 
 const OPENER = fileURLToPath(new URL('../../test/support/concurrent-opener.ts', import.meta.url));
 
 type Reply = { ok: true } | { error: string };
 
-function startOpener(path: string, worker: number) {
-  const child = fork(OPENER, [path, String(worker)], {
+function location(config: DatabaseConfig): string {
+  return config.kind === 'sqlite' ? config.path : config.url;
+}
+
+function startOpener(config: DatabaseConfig, worker: number) {
+  const child = fork(OPENER, [location(config), String(worker)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -34,56 +36,222 @@ function startOpener(path: string, worker: number) {
   return { ready, done, go: () => child.send('go') };
 }
 
-let dir: string | undefined;
-afterEach(async () => {
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = undefined;
+const ALL = [...storageMigrations, ...REGISTRY_MIGRATIONS];
+
+describe('databaseConfigFrom', () => {
+  it('reads postgres URLs as PostgreSQL and anything else as a SQLite path', () => {
+    expect(databaseConfigFrom('postgres://u:p@h:5432/d')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@h:5432/d',
+    });
+    expect(databaseConfigFrom('postgresql://h/d').kind).toBe('postgres');
+    expect(databaseConfigFrom('/tmp/x.db')).toEqual({ kind: 'sqlite', path: '/tmp/x.db' });
+    expect(() => databaseConfigFrom('mysql://u:secret@h/d')).toThrow(/unsupported.*\*\*\*/);
+    expect(() => databaseConfigFrom('mysql://u:secret@h/d')).not.toThrow(/secret/);
+    expect(() => databaseConfigFrom('')).toThrow(/empty/);
+  });
 });
 
-describe('openDatabase', () => {
+describe('openDatabase on PostgreSQL', () => {
+  it('says which server it cannot reach, without the password', async () => {
+    const failure = openDatabase(
+      { kind: 'postgres', url: 'postgres://mv:hunter2@127.0.0.1:1/none' },
+      storageMigrations,
+    );
+    await expect(failure).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(failure).rejects.toThrow(
+      /cannot connect to PostgreSQL at postgres:\/\/mv:\*\*\*@/,
+    );
+    await expect(failure).rejects.not.toThrow(/hunter2/);
+  });
+});
+
+describe.each(TEST_DIALECTS)('openDatabase on %s', (dialect) => {
+  let fresh: FreshDatabase | undefined;
+  afterEach(async () => {
+    await fresh?.cleanup();
+    fresh = undefined;
+  });
+
   it('lets many processes create and migrate one brand-new database at the same time', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mv-db-'));
-    const path = join(dir, 'metadata.db');
-    const openers = Array.from({ length: 8 }, (_, i) => startOpener(path, i + 1));
+    fresh = await freshDatabase(dialect);
+    const openers = Array.from({ length: 8 }, (_, i) => startOpener(fresh!.config, i + 1));
     await Promise.all(openers.map((o) => o.ready));
     for (const o of openers) o.go();
     const replies = await Promise.all(openers.map((o) => o.done));
     expect(replies).toEqual(openers.map(() => ({ ok: true })));
 
-    const raw = new SqliteDatabase(path, { readonly: true });
+    const database = await openDatabase(fresh.config, ALL);
     try {
-      const applied = raw.prepare('select name from kysely_migration order by name').all();
-      expect(applied).toEqual(
-        [...storageMigrations, ...REGISTRY_MIGRATIONS].map((m) => ({ name: m.name })),
+      const applied = await sql<{ name: string }>`select name from kysely_migration order by name`
+        .execute(database.db)
+        .then((r) => r.rows);
+      expect(applied).toEqual(ALL.map((m) => ({ name: m.name })));
+      const leases = await sql<{ n: number }>`select count(*) as n from storage_leases`.execute(
+        database.db,
       );
-      expect(raw.prepare('select count(*) as n from storage_leases').get()).toEqual({ n: 8 });
+      expect(leases.rows).toEqual([{ n: 8 }]);
     } finally {
-      raw.close();
+      await database.close();
     }
   });
 
   it('reopens an up-to-date database and applies a migration added later', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'mv-db-'));
-    const path = join(dir, 'metadata.db');
-    const first = await openDatabase({ kind: 'sqlite', path }, storageMigrations);
+    fresh = await freshDatabase(dialect);
+    const first = await openDatabase(fresh.config, storageMigrations);
     await first.close();
-    const later = await openDatabase({ kind: 'sqlite', path }, [
-      ...storageMigrations,
-      ...REGISTRY_MIGRATIONS,
-    ]);
+    const later = await openDatabase(fresh.config, ALL);
     await later.close();
-    const again = await openDatabase({ kind: 'sqlite', path }, [
-      ...storageMigrations,
-      ...REGISTRY_MIGRATIONS,
-    ]);
-    await again.close();
-    const raw = new SqliteDatabase(path, { readonly: true });
+    const again = await openDatabase(fresh.config, ALL);
     try {
-      expect(raw.prepare('select count(*) as n from kysely_migration').get()).toEqual({
-        n: storageMigrations.length + REGISTRY_MIGRATIONS.length,
-      });
+      const count = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(
+        again.db,
+      );
+      expect(count.rows).toEqual([{ n: ALL.length }]);
     } finally {
-      raw.close();
+      await again.close();
+    }
+  });
+
+  it('rolls a failed migration back whole and names it', async () => {
+    fresh = await freshDatabase(dialect);
+    const broken = {
+      name: '9999-broken',
+      // biome-ignore lint/suspicious/noExplicitAny: migrations are untyped
+      async up(db: any) {
+        await db.schema.createTable('half_done').addColumn('x', 'integer').execute();
+        await sql`select * from no_such_table`.execute(db);
+      },
+    };
+    const failure = openDatabase(fresh.config, [...ALL, broken]);
+    await expect(failure).rejects.toMatchObject({
+      code: 'INTERNAL',
+      details: { migration: '9999-broken' },
+    });
+    await expect(failure).rejects.toThrow(/9999-broken failed: .*no_such_table/);
+    const database = await openDatabase(fresh.config, []);
+    try {
+      // Nothing of the failed run was kept, on either dialect: it was one transaction.
+      const count = await sql<{ n: number }>`select count(*) as n from kysely_migration`.execute(
+        database.db,
+      );
+      expect(count.rows).toEqual([{ n: 0 }]);
+      await expect(sql`select * from half_done`.execute(database.db)).rejects.toThrow(/half_done/);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('returns the same JavaScript types on every dialect', async () => {
+    fresh = await freshDatabase(dialect);
+    const database = await openDatabase(fresh.config, [
+      {
+        name: '0001-types',
+        async up(db) {
+          await db.schema
+            .createTable('t')
+            .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+            .addColumn('big', 'bigint')
+            .addColumn('small', 'integer')
+            .addColumn('r', 'real')
+            .addColumn('b', 'blob')
+            .addColumn('s', 'text')
+            .execute();
+        },
+      },
+    ]);
+    try {
+      const db = database.db as unknown as import('kysely').Kysely<{
+        t: {
+          id: import('kysely').Generated<number>;
+          big: number;
+          small: number;
+          r: number;
+          b: Uint8Array;
+          s: string;
+        };
+      }>;
+      const big = Date.UTC(2030, 0, 1) * 1000 + 7; // > 2^31, < 2^53
+      const blob = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 8));
+      await db
+        .insertInto('t')
+        .values([
+          { big, small: 7, r: 0.1, b: blob, s: 'b' },
+          { big: 1, small: 1, r: 1 / 3, b: Buffer.alloc(1), s: 'B' },
+          { big: 2, small: 2, r: 2, b: Buffer.alloc(1), s: 'ä' },
+          { big: 3, small: 3, r: 3, b: Buffer.alloc(1), s: 'a' },
+        ])
+        .execute();
+      const row = await db.selectFrom('t').selectAll().where('b', '=', blob).executeTakeFirst();
+      expect(row).toEqual({ id: 1, big, small: 7, r: 0.1, b: blob, s: 'b' });
+      expect(Buffer.isBuffer(row?.b)).toBe(true);
+      const third = await db.selectFrom('t').select('r').where('id', '=', 2).executeTakeFirst();
+      expect(third?.r).toBe(1 / 3); // 8-byte doubles on both (real → double precision)
+      // Text orders by code point (binary), whatever the server's locale.
+      const order = await db.selectFrom('t').select('s').orderBy('s').execute();
+      expect(order.map((r) => r.s)).toEqual(['B', 'a', 'b', 'ä']);
+      const n = await db
+        .selectFrom('t')
+        .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('big').as('m')])
+        .executeTakeFirst();
+      expect(n).toEqual({ n: 4, m: big });
+      // Ids are never reused.
+      await db.deleteFrom('t').where('id', '=', 4).execute();
+      const { id } = await db
+        .insertInto('t')
+        .values({ big: 4, small: 4, r: 4, b: Buffer.alloc(1), s: 'c' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      expect(id).toBe(5);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('serialises write transactions and rolls a failed one back', async () => {
+    fresh = await freshDatabase(dialect);
+    const database = await openDatabase(fresh.config, storageMigrations);
+    try {
+      const db = database.db as unknown as import('kysely').Kysely<{
+        storage_leases: { name: string; holder: string; expires_at: number };
+      }>;
+      // A read-then-write counter: lost updates would show as a total below N.
+      await db
+        .insertInto('storage_leases')
+        .values({ name: 'n', holder: 'x', expires_at: 0 })
+        .execute();
+      const N = 40;
+      await Promise.all(
+        Array.from({ length: N }, () =>
+          database.writeTransaction(async (trx) => {
+            const t = trx as unknown as typeof db;
+            const row = await t
+              .selectFrom('storage_leases')
+              .select('expires_at')
+              .where('name', '=', 'n')
+              .executeTakeFirstOrThrow();
+            await new Promise((r) => setTimeout(r, 1));
+            await t
+              .updateTable('storage_leases')
+              .set({ expires_at: row.expires_at + 1 })
+              .where('name', '=', 'n')
+              .execute();
+          }),
+        ),
+      );
+      await expect(
+        database.writeTransaction(async (trx) => {
+          await (trx as unknown as typeof db)
+            .updateTable('storage_leases')
+            .set({ expires_at: -1 })
+            .execute();
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      const row = await db.selectFrom('storage_leases').select('expires_at').executeTakeFirst();
+      expect(row?.expires_at).toBe(N);
+    } finally {
+      await database.close();
     }
   });
 });

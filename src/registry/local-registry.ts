@@ -36,7 +36,12 @@ import type {
   VersionScan,
   VersionSignature,
 } from '../core/registry-api.js';
-import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
+import {
+  type Database,
+  type DatabaseConfig,
+  type NamedMigration,
+  openDatabase,
+} from '../metadata/database.js';
 import { registryMigration } from '../metadata/migrations/0100-registry.js';
 import { modelCardMigration } from '../metadata/migrations/0101-model-card.js';
 import { versionSummaryMigration } from '../metadata/migrations/0102-version-summary.js';
@@ -451,19 +456,23 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
 ];
 
 /**
- * Opens (creating and migrating if needed) the SQLite database at `path` and a registry
- * over it. `migrations` adds other subsystems' migrations to the registry's.
+ * Opens (creating and migrating if needed) the database — the SQLite file at `path`, or
+ * `db` — and a registry over it. `migrations` adds other subsystems' migrations to the
+ * registry's.
  */
 export async function openLocalRegistry(
-  options: Omit<LocalRegistryOptions, 'database' | 'ownsDatabase'> & {
-    readonly path: string;
-    readonly migrations?: readonly NamedMigration[];
-  },
+  options: Omit<LocalRegistryOptions, 'database' | 'ownsDatabase'> &
+    ({ readonly path: string } | { readonly db: DatabaseConfig }) & {
+      readonly migrations?: readonly NamedMigration[];
+    },
 ): Promise<LocalRegistry> {
-  const { path, migrations = [], ...rest } = options;
-  const database = await openDatabase<RegistryDB>({ kind: 'sqlite', path }, [
-    ...REGISTRY_MIGRATIONS,
-    ...migrations,
-  ]);
+  const {
+    migrations = [],
+    path,
+    db,
+    ...rest
+  } = options as typeof options & { path?: string; db?: DatabaseConfig };
+  const config: DatabaseConfig = db ?? { kind: 'sqlite', path: path ?? '' };
+  const database = await openDatabase<RegistryDB>(config, [...REGISTRY_MIGRATIONS, ...migrations]);
   return new LocalRegistry({ ...rest, database, ownsDatabase: true });
 }

@@ -19,7 +19,7 @@ import type {
   RegistryMaintenance,
   RepairResult,
 } from '../core/registry-api.js';
-import type { Database } from '../metadata/database.js';
+import type { Database, DatabaseConfig } from '../metadata/database.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
@@ -50,6 +50,8 @@ export interface OpenRegistryDirectoryOptions {
   readonly retentionMs?: number;
   readonly packTargetSize?: number;
   readonly chunking?: ChunkingParams;
+  /** The metadata database (and chunk index). Default: SQLite in the directory. */
+  readonly database?: DatabaseConfig;
   /** Where the packs live instead of `<root>/objects` (see `openStoreDirectory`). */
   readonly backend?: ObjectBackend;
   /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
@@ -223,6 +225,7 @@ export async function openRegistryDirectory(
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
+    ...(options.database !== undefined ? { database: options.database } : {}),
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });

@@ -1,15 +1,21 @@
 /**
- * Opens an embedded store directory (DESIGN §7 "embedded"): SQLite metadata plus packs on
- * the local filesystem, laid out as `store-layout.ts` describes. Creates it on first use
- * when `create` is set. Composes the storage engine and the metadata layer, which do not
- * know each other. With `backend` (e.g. S3, DESIGN §7 "team server") the packs live there
- * instead of in `<root>/objects`, while the index and metadata stay in the directory.
+ * Opens a store directory (DESIGN §7), laid out as `store-layout.ts` describes: packs in
+ * `<root>/objects`, or in `backend` / `blobs` (e.g. S3, DESIGN §7 "team server"); the
+ * metadata database and the chunk index in the directory's SQLite (`metadata.db`), or in
+ * the PostgreSQL database `options.database` names, shared by every replica using it.
+ * Creates it on first use when `create` is set. Composes the storage engine and the
+ * metadata layer, which do not know each other.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
-import { type Database, type NamedMigration, openDatabase } from '../metadata/database.js';
+import {
+  type Database,
+  type DatabaseConfig,
+  type NamedMigration,
+  openDatabase,
+} from '../metadata/database.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
 import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import { openBlobBackend } from '../storage/backends/open-blob-backend.js';
@@ -43,6 +49,8 @@ export interface OpenStoreOptions {
   readonly packTargetSize?: number;
   /** Extra migrations (the registry's) applied with the storage ones. */
   readonly migrations?: readonly NamedMigration[];
+  /** The metadata database. Default: SQLite in the directory (`metadata.db`). */
+  readonly database?: DatabaseConfig;
   /**
    * Where the packs live; default a filesystem backend on `<root>/objects`. The store owns
    * it from here on: it is closed with the store, or at once if opening fails.
@@ -117,10 +125,10 @@ async function openStoreDirectoryWith<DB extends StorageTables>(
   if (!opened.backend && !blobs) await mkdir(objectsDir(root), { recursive: true });
   opened.backend ??= blobs ? await openBlobBackend(blobs) : new FsBackend(objectsDir(root));
   const backend = opened.backend;
-  const database = await openDatabase<DB>({ kind: 'sqlite', path: metadataDbPath(root) }, [
-    ...storageMigrations,
-    ...(options.migrations ?? []),
-  ]);
+  const database = await openDatabase<DB>(
+    options.database ?? { kind: 'sqlite', path: metadataDbPath(root) },
+    [...storageMigrations, ...(options.migrations ?? [])],
+  );
   const store = new Store({
     backend,
     db: database as never,

@@ -2,141 +2,151 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import type { TrackingService } from './tracking-service.js';
 
-let tmp: string;
-let rd: RegistryDirectory;
-let t: TrackingService;
+describe.each(TEST_DIALECTS)('%s', (dialect) => {
+  let tmp: string;
+  let rd: RegistryDirectory;
+  let t: TrackingService;
+  let fresh: FreshDatabase | undefined;
 
-beforeEach(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-'));
-  rd = await openRegistryDirectory(join(tmp, 'reg'), {
-    create: true,
-    defaultActor: 'alice',
-    clock: fakeClock(),
-  });
-  t = rd.tracking;
-});
-afterEach(async () => {
-  await rd.close();
-  await rm(tmp, { recursive: true, force: true });
-});
-
-describe('TrackingService', () => {
-  it('has the Default experiment 0', async () => {
-    const e = await t.getExperiment('0');
-    expect(e).toMatchObject({
-      experiment_id: '0',
-      name: 'Default',
-      artifact_location: 'mlflow-artifacts:/0',
-      lifecycle_stage: 'active',
+  beforeEach(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+    rd = await openRegistryDirectory(join(tmp, 'reg'), {
+      create: true,
+      defaultActor: 'alice',
+      clock: fakeClock(),
+      ...(fresh ? { database: fresh.config } : {}),
     });
+    t = rd.tracking;
+  });
+  afterEach(async () => {
+    await rd.close();
+    await fresh?.cleanup();
+    await rm(tmp, { recursive: true, force: true });
   });
 
-  it('creates a run and returns it with its info, params, latest metrics and tags', async () => {
-    const exp = await t.createExperiment({ name: 'fraud', tags: [{ key: 'team', value: 'risk' }] });
-    expect(exp).toBe('1');
-    const created = await t.createRun({ experimentId: exp, runName: 'r1', startTime: 5 });
-    const id = created.info.run_id;
-    expect(id).toMatch(/^[0-9a-f]{32}$/);
-    await t.logParam(id, { key: 'alpha', value: '0.5' });
-    await t.logBatch(id, {
-      metrics: [
-        { key: 'loss', value: 2, timestamp: 10, step: 0 },
-        { key: 'loss', value: 1, timestamp: 11, step: 1 },
-        { key: 'loss', value: 9, timestamp: 9, step: 0 },
-      ],
+  describe('TrackingService', () => {
+    it('has the Default experiment 0', async () => {
+      const e = await t.getExperiment('0');
+      expect(e).toMatchObject({
+        experiment_id: '0',
+        name: 'Default',
+        artifact_location: 'mlflow-artifacts:/0',
+        lifecycle_stage: 'active',
+      });
     });
-    await t.setTag(id, { key: 'mlflow.user', value: 'bob' });
-    const run = await t.getRun(id);
-    expect(run.info).toEqual({
-      run_id: id,
-      run_uuid: id,
-      run_name: 'r1',
-      experiment_id: '1',
-      user_id: 'alice',
-      status: 'RUNNING',
-      start_time: 5,
-      artifact_uri: `mlflow-artifacts:/1/${id}/artifacts`,
-      lifecycle_stage: 'active',
-    });
-    expect(run.data.metrics).toEqual([{ key: 'loss', value: 1, timestamp: 11, step: 1 }]);
-    expect(run.data.params).toEqual([{ key: 'alpha', value: '0.5' }]);
-    expect(run.data.tags).toEqual([
-      { key: 'mlflow.runName', value: 'r1' },
-      { key: 'mlflow.user', value: 'bob' },
-    ]);
-    const history = await t.metricHistory(id, 'loss');
-    expect(history.items.map((m) => m.value)).toEqual([9, 2, 1]);
-  });
 
-  it('refuses to change a logged param and to log to a deleted run', async () => {
-    const run = await t.createRun({});
-    const id = run.info.run_id;
-    await t.logParam(id, { key: 'a', value: '1' });
-    await t.logParam(id, { key: 'a', value: '1' });
-    await expect(t.logParam(id, { key: 'a', value: '2' })).rejects.toThrow(
-      /Changing param values is not allowed/,
-    );
-    await t.deleteRun(id);
-    await expect(t.logMetric(id, { key: 'm', value: 1, timestamp: 1, step: 0 })).rejects.toThrow(
-      /must be in the 'active' state/,
-    );
-    expect((await t.getRun(id)).info.lifecycle_stage).toBe('deleted');
-  });
+    it('creates a run and returns it with its info, params, latest metrics and tags', async () => {
+      const exp = await t.createExperiment({
+        name: 'fraud',
+        tags: [{ key: 'team', value: 'risk' }],
+      });
+      expect(exp).toBe('1');
+      const created = await t.createRun({ experimentId: exp, runName: 'r1', startTime: 5 });
+      const id = created.info.run_id;
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      await t.logParam(id, { key: 'alpha', value: '0.5' });
+      await t.logBatch(id, {
+        metrics: [
+          { key: 'loss', value: 2, timestamp: 10, step: 0 },
+          { key: 'loss', value: 1, timestamp: 11, step: 1 },
+          { key: 'loss', value: 9, timestamp: 9, step: 0 },
+        ],
+      });
+      await t.setTag(id, { key: 'mlflow.user', value: 'bob' });
+      const run = await t.getRun(id);
+      expect(run.info).toEqual({
+        run_id: id,
+        run_uuid: id,
+        run_name: 'r1',
+        experiment_id: '1',
+        user_id: 'alice',
+        status: 'RUNNING',
+        start_time: 5,
+        artifact_uri: `mlflow-artifacts:/1/${id}/artifacts`,
+        lifecycle_stage: 'active',
+      });
+      expect(run.data.metrics).toEqual([{ key: 'loss', value: 1, timestamp: 11, step: 1 }]);
+      expect(run.data.params).toEqual([{ key: 'alpha', value: '0.5' }]);
+      expect(run.data.tags).toEqual([
+        { key: 'mlflow.runName', value: 'r1' },
+        { key: 'mlflow.user', value: 'bob' },
+      ]);
+      const history = await t.metricHistory(id, 'loss');
+      expect(history.items.map((m) => m.value)).toEqual([9, 2, 1]);
+    });
 
-  it('keeps NaN and infinities', async () => {
-    const id = (await t.createRun({})).info.run_id;
-    await t.logBatch(id, {
-      metrics: [
-        { key: 'a', value: Number.NaN, timestamp: 1, step: 0 },
-        { key: 'b', value: Number.POSITIVE_INFINITY, timestamp: 1, step: 0 },
-      ],
+    it('refuses to change a logged param and to log to a deleted run', async () => {
+      const run = await t.createRun({});
+      const id = run.info.run_id;
+      await t.logParam(id, { key: 'a', value: '1' });
+      await t.logParam(id, { key: 'a', value: '1' });
+      await expect(t.logParam(id, { key: 'a', value: '2' })).rejects.toThrow(
+        /Changing param values is not allowed/,
+      );
+      await t.deleteRun(id);
+      await expect(t.logMetric(id, { key: 'm', value: 1, timestamp: 1, step: 0 })).rejects.toThrow(
+        /must be in the 'active' state/,
+      );
+      expect((await t.getRun(id)).info.lifecycle_stage).toBe('deleted');
     });
-    const m = (await t.getRun(id)).data.metrics;
-    expect(Number.isNaN(m[0]!.value)).toBe(true);
-    expect(m[1]!.value).toBe(Number.POSITIVE_INFINITY);
-  });
 
-  it('searches runs by metrics, params and attributes', async () => {
-    const a = (await t.createRun({ runName: 'a' })).info.run_id;
-    const b = (await t.createRun({ runName: 'b' })).info.run_id;
-    await t.logBatch(a, {
-      metrics: [{ key: 'loss', value: 0.5, timestamp: 1, step: 0 }],
-      params: [{ key: 'alpha', value: '0.5' }],
+    it('keeps NaN and infinities', async () => {
+      const id = (await t.createRun({})).info.run_id;
+      await t.logBatch(id, {
+        metrics: [
+          { key: 'a', value: Number.NaN, timestamp: 1, step: 0 },
+          { key: 'b', value: Number.POSITIVE_INFINITY, timestamp: 1, step: 0 },
+        ],
+      });
+      const m = (await t.getRun(id)).data.metrics;
+      expect(Number.isNaN(m[0]!.value)).toBe(true);
+      expect(m[1]!.value).toBe(Number.POSITIVE_INFINITY);
     });
-    await t.logBatch(b, { metrics: [{ key: 'loss', value: 2, timestamp: 1, step: 0 }] });
-    const found = await t.searchRuns({
-      experimentIds: ['0'],
-      filter: "metrics.loss < 1 and params.alpha = '0.5'",
-    });
-    expect(found.items.map((r) => r.info.run_id)).toEqual([a]);
-    const ordered = await t.searchRuns({ experimentIds: ['0'], orderBy: ['metrics.loss DESC'] });
-    expect(ordered.items.map((r) => r.info.run_name)).toEqual(['b', 'a']);
-    const byName = await t.searchRuns({
-      experimentIds: ['0'],
-      filter: "attributes.run_name ILIKE 'B'",
-    });
-    expect(byName.items.map((r) => r.info.run_id)).toEqual([b]);
-  });
 
-  it('audits lifecycle changes of experiments and runs', async () => {
-    const exp = await t.createExperiment({ name: 'e', actor: 'carol' });
-    const run = (await t.createRun({ experimentId: exp, actor: 'dave' })).info.run_id;
-    await t.renameExperiment(exp, 'e2');
-    await t.deleteExperiment(exp);
-    await t.restoreExperiment(exp);
-    const log = await rd.registry.auditLog({ order: 'asc' });
-    expect(log.items.map((e) => [e.action, e.subject, e.actor])).toEqual([
-      ['experiment.created', 'experiment:1', 'carol'],
-      ['run.created', `run:${run}`, 'dave'],
-      ['experiment.renamed', 'experiment:1', 'alice'],
-      ['experiment.deleted', 'experiment:1', 'alice'],
-      ['experiment.restored', 'experiment:1', 'alice'],
-    ]);
-    expect((await t.getRun(run)).info.lifecycle_stage).toBe('active');
-    expect((await rd.registry.auditVerify()).ok).toBe(true);
+    it('searches runs by metrics, params and attributes', async () => {
+      const a = (await t.createRun({ runName: 'a' })).info.run_id;
+      const b = (await t.createRun({ runName: 'b' })).info.run_id;
+      await t.logBatch(a, {
+        metrics: [{ key: 'loss', value: 0.5, timestamp: 1, step: 0 }],
+        params: [{ key: 'alpha', value: '0.5' }],
+      });
+      await t.logBatch(b, { metrics: [{ key: 'loss', value: 2, timestamp: 1, step: 0 }] });
+      const found = await t.searchRuns({
+        experimentIds: ['0'],
+        filter: "metrics.loss < 1 and params.alpha = '0.5'",
+      });
+      expect(found.items.map((r) => r.info.run_id)).toEqual([a]);
+      const ordered = await t.searchRuns({ experimentIds: ['0'], orderBy: ['metrics.loss DESC'] });
+      expect(ordered.items.map((r) => r.info.run_name)).toEqual(['b', 'a']);
+      const byName = await t.searchRuns({
+        experimentIds: ['0'],
+        filter: "attributes.run_name ILIKE 'B'",
+      });
+      expect(byName.items.map((r) => r.info.run_id)).toEqual([b]);
+    });
+
+    it('audits lifecycle changes of experiments and runs', async () => {
+      const exp = await t.createExperiment({ name: 'e', actor: 'carol' });
+      const run = (await t.createRun({ experimentId: exp, actor: 'dave' })).info.run_id;
+      await t.renameExperiment(exp, 'e2');
+      await t.deleteExperiment(exp);
+      await t.restoreExperiment(exp);
+      const log = await rd.registry.auditLog({ order: 'asc' });
+      expect(log.items.map((e) => [e.action, e.subject, e.actor])).toEqual([
+        ['experiment.created', 'experiment:1', 'carol'],
+        ['run.created', `run:${run}`, 'dave'],
+        ['experiment.renamed', 'experiment:1', 'alice'],
+        ['experiment.deleted', 'experiment:1', 'alice'],
+        ['experiment.restored', 'experiment:1', 'alice'],
+      ]);
+      expect((await t.getRun(run)).info.lifecycle_stage).toBe('active');
+      expect((await rd.registry.auditVerify()).ok).toBe(true);
+    });
   });
 });

@@ -48,7 +48,7 @@ import {
 import type { NamedMigration } from '../metadata/database.js';
 import { uploadsMigration } from '../metadata/migrations/0200-uploads.js';
 import type { UploadSessionsTable, UploadTables } from '../metadata/upload-schema.js';
-import { idToBlob } from '../storage/index/chunk-id.js';
+import { blobToId, idToBlob } from '../storage/index/chunk-id.js';
 import { chunkIdsToHex, MissingChunksError } from '../storage/index/chunk-index.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { PackWriter } from '../storage/pack-writer.js';
@@ -505,18 +505,29 @@ export class UploadService {
       if (frames.length === 0) return;
       const known = new Map<string, { length: number; stored: boolean; dead: boolean }>();
       for (const b of batches([...new Set(frames.map((f) => f.id))])) {
+        // Two lookups, not a join: the session names chunks by hex id, the index by their
+        // 32 bytes, and a text never equals a blob (SQLite) or compares with one (PostgreSQL).
         const rows = await this.db
-          .selectFrom('upload_chunks as u')
-          .leftJoin('chunks as c', 'c.id', 'u.chunk_id')
-          .select(['u.chunk_id', 'u.length', 'c.id as stored_id', 'c.dead_since'])
-          .where('u.session_id', '=', id)
-          .where('u.chunk_id', 'in', b)
+          .selectFrom('upload_chunks')
+          .select(['chunk_id', 'length'])
+          .where('session_id', '=', id)
+          .where('chunk_id', 'in', b)
           .execute();
+        const indexed = new Map(
+          (
+            await this.db
+              .selectFrom('chunks')
+              .select(['id', 'dead_since'])
+              .where('id', 'in', b.map(idToBlob))
+              .execute()
+          ).map((c) => [blobToId(c.id), c.dead_since]),
+        );
         for (const r of rows) {
+          const deadSince = indexed.get(r.chunk_id);
           known.set(r.chunk_id, {
             length: r.length,
-            stored: r.stored_id !== null,
-            dead: r.dead_since !== null,
+            stored: deadSince !== undefined,
+            dead: deadSince !== undefined && deadSince !== null,
           });
         }
       }

@@ -1,10 +1,10 @@
 /**
- * Opens an embedded registry directory for serving: the store directory (packs + SQLite)
- * with the registry's and the upload service's migrations, and a LocalRegistry over the
- * same database. Until `openRegistryDirectory` (src/registry/registry-directory.ts) exists
- * this is where the two are composed; afterwards it should delegate to it, adding
- * UPLOAD_MIGRATIONS to the migrations it runs.
+ * Opens a registry directory for serving, through `openRegistryDirectory` (the same
+ * composition as the CLI's): packs in the directory, the metadata in its SQLite file or in
+ * the PostgreSQL database `database` names.
  */
+
+import type { DatabaseConfig } from '../metadata/database.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
@@ -18,6 +18,8 @@ export interface OpenBackendOptions {
   readonly packTargetSize?: number;
   /** Chunking parameters of a store created now (tests use small chunks). */
   readonly chunking?: ChunkingParams;
+  /** The metadata database. Default: SQLite in the registry directory. */
+  readonly database?: DatabaseConfig;
   /** Packs in S3 (see `openStoreDirectory`): recorded if the registry is created now. */
   readonly blobs?: BlobsConfig;
 }
@@ -38,6 +40,7 @@ export async function openServerBackend(
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking ? { chunking: options.chunking } : {}),
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
+    ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
   return {

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../core/errors.js';
+import { redactUrl } from '../metadata/database-config.js';
 import { buildApp } from './app.js';
 import { type OpenBackendOptions, openServerBackend } from './open-backend.js';
 
@@ -81,7 +82,9 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const shownHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const url = `http://${shownHost}:${actualPort}`;
   (options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(
-    `Modelvault serving ${root} at ${url} (API docs: ${url}/docs)`,
+    `Modelvault serving ${root}${
+      options.database?.kind === 'postgres' ? ` (metadata: ${redactUrl(options.database.url)})` : ''
+    } at ${url} (API docs: ${url}/docs)`,
   );
 
   let closing: Promise<void> | undefined;

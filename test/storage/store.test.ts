@@ -9,6 +9,7 @@ import { openStoreDirectory, type StoreDirectory } from '../../src/registry/stor
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
 
 /** A small safetensors file: `n` float32 tensors of `elems` elements each. */
 function safetensors(
@@ -39,19 +40,24 @@ async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe('Store', () => {
+// The chunk index on each dialect: SQLite in the store directory, or PostgreSQL.
+describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
   let dir: string;
   let sd: StoreDirectory;
+  let fresh: FreshDatabase | undefined;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mv-store-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
     sd = await openStoreDirectory(join(dir, 'store'), {
       create: true,
       packTargetSize: 1024 * 1024,
+      ...(fresh ? { database: fresh.config } : {}),
     });
   });
   afterEach(async () => {
     await sd.close();
+    await fresh?.cleanup();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -327,6 +333,51 @@ describe('Store', () => {
       expect(
         (await checkStore(sd.store)).problems.filter((p) => p.kind !== 'pack-unindexed'),
       ).toEqual([]);
+    }
+  });
+
+  it('runs one GC at a time across processes sharing the index (the lease)', async () => {
+    const p = join(dir, 'f.bin');
+    await writeFile(p, randomBytes(1024 * 1024));
+    await sd.store.ingestFile(p);
+    // A second process on the same index: the same directory for SQLite, another replica's
+    // directory for PostgreSQL.
+    const other = await openStoreDirectory(fresh ? join(dir, 'replica') : join(dir, 'store'), {
+      create: true,
+      ...(fresh ? { database: fresh.config } : {}),
+    });
+    try {
+      const leases = sd.database.db;
+      await leases
+        .insertInto('storage_leases')
+        .values({ name: 'gc', holder: 'other-host:1:x', expires_at: Date.now() + 60_000 })
+        .execute();
+      await expect(collectGarbage(other.store, { liveManifests: [] })).rejects.toMatchObject({
+        code: 'LOCKED',
+      });
+      await leases
+        .updateTable('storage_leases')
+        .set({ expires_at: Date.now() - 1 })
+        .execute();
+      // Racing collectors: each either runs or is refused, never both at once. (Two SQLite
+      // connections in one process cannot wait for each other — the driver is synchronous —
+      // so on SQLite they run one after the other here.)
+      const gc = (d: StoreDirectory) => collectGarbage(d.store, { liveManifests: [], graceMs: 0 });
+      const results = fresh
+        ? await Promise.allSettled([gc(sd), gc(other)])
+        : [
+            await gc(sd).then(
+              (value) => ({ status: 'fulfilled' as const, value }),
+              (reason: unknown) => ({ status: 'rejected' as const, reason }),
+            ),
+          ];
+      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LOCKED' });
+      }
+      expect(await leases.selectFrom('storage_leases').selectAll().execute()).toEqual([]);
+    } finally {
+      await other.close();
     }
   });
 

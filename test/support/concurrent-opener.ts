@@ -1,16 +1,16 @@
 /**
  * Child process for the database-open race test: waits for `go`, then opens (creating and
- * migrating) the SQLite database at argv[2] with the storage and registry migrations, makes
- * one write, and reports `{ ok }` or `{ error }` over IPC.
+ * migrating) the database at argv[2] (a SQLite path or a postgres:// URL) with the storage
+ * and registry migrations, makes one write, and reports `{ ok }` or `{ error }` over IPC.
  *
  *   node --import tsx concurrent-opener.ts DB WORKER
  */
-import { openDatabase } from '../../src/metadata/database.js';
+import { databaseConfigFrom, openDatabase } from '../../src/metadata/database.js';
 import { REGISTRY_MIGRATIONS } from '../../src/registry/local-registry.js';
 import { storageMigrations } from '../../src/storage/index/storage-migrations.js';
 
-const [path, worker] = process.argv.slice(2);
-if (!path || !worker || !process.send) {
+const [location, worker] = process.argv.slice(2);
+if (!location || !worker || !process.send) {
   throw new Error('usage: concurrent-opener DB WORKER (forked with IPC)');
 }
 const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
@@ -18,7 +18,7 @@ process.send({ ready: true });
 await go;
 let reply: { ok: true } | { error: string };
 try {
-  const database = await openDatabase({ kind: 'sqlite', path }, [
+  const database = await openDatabase(databaseConfigFrom(location), [
     ...storageMigrations,
     ...REGISTRY_MIGRATIONS,
   ]);

@@ -1,18 +1,23 @@
 /**
- * Child process for the concurrency test: opens the registry at argv[2] and creates
+ * Child process for the concurrency test: opens the registry whose database is argv[2] (a
+ * SQLite path or a postgres:// URL) and creates
  * argv[4] versions of model argv[3] (creating the model if missing), then reports the
  * version numbers it got over IPC. It says `ready` once the registry is open and waits
  * for `go`, so all writers start writing at the same time.
  *
  *   node --import tsx concurrent-writer.ts DB MODEL COUNT WORKER
  */
+import { databaseConfigFrom } from '../../src/metadata/database.js';
 import { openLocalRegistry } from '../../src/registry/local-registry.js';
 
-const [path, model, count, worker] = process.argv.slice(2);
-if (!path || !model || !count || !worker || !process.send) {
+const [location, model, count, worker] = process.argv.slice(2);
+if (!location || !model || !count || !worker || !process.send) {
   throw new Error('usage: concurrent-writer DB MODEL COUNT WORKER (forked with IPC)');
 }
-const registry = await openLocalRegistry({ path, defaultActor: `worker-${worker}` });
+const registry = await openLocalRegistry({
+  db: databaseConfigFrom(location),
+  defaultActor: `worker-${worker}`,
+});
 const numbers: number[] = [];
 const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
 process.send({ ready: true });

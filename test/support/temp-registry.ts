@@ -1,14 +1,16 @@
 /**
- * A LocalRegistry over a real SQLite file in a fresh temp directory, with a fake clock
- * (starts at 2024-01-01, +1 ms per reading) so timestamps are distinct and ordered.
+ * A LocalRegistry over a fresh real database — a SQLite file in a temp directory, or a
+ * new schema on the run's PostgreSQL server (dialects.ts) — with a fake clock (starts at
+ * 2024-01-01, +1 ms per reading) so timestamps are distinct and ordered.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { sql } from 'kysely';
 import type { ManifestSummary } from '../../src/core/registry-api.js';
+import { type Database, openDatabase } from '../../src/metadata/database.js';
+import type { RegistryDB } from '../../src/metadata/schema.js';
 import type { ManifestEntriesReader } from '../../src/registry/diff-service.js';
-import { type LocalRegistry, openLocalRegistry } from '../../src/registry/local-registry.js';
+import { LocalRegistry, REGISTRY_MIGRATIONS } from '../../src/registry/local-registry.js';
+import { type FreshDatabase, freshDatabase, type TestDialect } from './dialects.js';
 
 export interface FakeClock {
   (): number;
@@ -26,32 +28,41 @@ export function fakeClock(start = Date.UTC(2024, 0, 1)): FakeClock {
 
 export interface TempRegistry {
   readonly registry: LocalRegistry;
-  readonly dir: string;
-  readonly path: string;
+  readonly dialect: TestDialect;
+  readonly database: Database<RegistryDB>;
+  /** Where the database is: open it again with this (a second process, a reopen). */
+  readonly fresh: FreshDatabase;
   readonly clock: FakeClock;
+  /** Runs raw SQL statements, as someone with direct access to the database would. */
+  exec(statements: readonly string[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
 export async function openTempRegistry(
-  options: { manifests?: ManifestEntriesReader; defaultActor?: string } = {},
+  options: { manifests?: ManifestEntriesReader; defaultActor?: string; dialect?: TestDialect } = {},
 ): Promise<TempRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'mv-registry-'));
-  const path = join(dir, 'registry.db');
+  const dialect = options.dialect ?? 'sqlite';
+  const fresh = await freshDatabase(dialect);
   const clock = fakeClock();
-  const registry = await openLocalRegistry({
-    path,
+  const database = await openDatabase<RegistryDB>(fresh.config, REGISTRY_MIGRATIONS);
+  const registry = new LocalRegistry({
+    database,
     clock,
     defaultActor: options.defaultActor ?? 'alice',
     ...(options.manifests ? { manifests: options.manifests } : {}),
   });
   return {
     registry,
-    dir,
-    path,
+    dialect,
+    database,
+    fresh,
     clock,
+    exec: async (statements) => {
+      for (const s of statements) await sql.raw(s).execute(database.db);
+    },
     cleanup: async () => {
       await registry.close();
-      await rm(dir, { recursive: true, force: true });
+      await fresh.cleanup();
     },
   };
 }

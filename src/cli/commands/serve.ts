@@ -1,19 +1,22 @@
 /**
- * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--insecure]
+ * `mvault serve [--host 127.0.0.1] [--port 5000] [--registry PATH] [--db URL] [--insecure]
  * [--blobs s3://bucket/prefix [--s3-endpoint URL] [--s3-region R]]`: the REST
- * API (and, later, the MLflow API and web UI) over a local registry directory. Refuses a
+ * API (and, later, the MLflow API and web UI) over a local registry directory, whose
+ * metadata may live in PostgreSQL (`--db postgres://…` or MODELVAULT_DB) so that several
+ * replicas share it. Refuses a
  * non-loopback host without --insecure until authentication exists. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
-import { type BlobsFlags, blobsFromFlags } from '../registry-location.js';
+import { type BlobsFlags, blobsFromFlags, DB_ENV, namedDatabase } from '../registry-location.js';
 
 export interface ServeFlags extends BlobsFlags {
   readonly host: string;
   readonly port: string;
   readonly registry?: string;
+  readonly db?: string;
   readonly insecure?: boolean;
 }
 
@@ -23,6 +26,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
   if (!/^\d{1,5}$/.test(flags.port) || port > 65535) {
     throw new InvalidArgumentError(`invalid port '${flags.port}'`);
   }
+  const database = namedDatabase(flags.db, env, process.cwd());
   const blobs = blobsFromFlags(flags);
   // Fastify and the engine load only when serving, so other commands start fast.
   const { defaultRegistryPath, runServer } = await import('../../server/run-server.js');
@@ -39,6 +43,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host,
     port,
     insecure: flags.insecure ?? false,
+    ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
     create: flags.registry === undefined && !(fromEnv && fromEnv !== ''),
@@ -53,6 +58,10 @@ export function registerServe(program: Command): Command {
     .option('--host <host>', 'address to bind (non-loopback needs --insecure)', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
     .option('--registry <path>', 'registry directory (default: MODELVAULT_HOME or ./.modelvault)')
+    .option(
+      '--db <url>',
+      `metadata database: postgres://user:password@host:port/db, shared by replicas (default: ${DB_ENV}, else SQLite in the registry directory)`,
+    )
     .option('--insecure', 'allow a non-loopback host without authentication')
     .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
     .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')

@@ -3,29 +3,18 @@
  *
  * Portable by construction: only Kysely's schema builder, column types integer / bigint /
  * text / real, booleans as integers, timestamps as integer milliseconds, no SQLite-only
- * features. The one dialect difference — how an auto-assigned integer key is spelled — is
- * confined to `addIdColumn`.
+ * features. Auto-assigned keys come from `addIdColumn`; `dialects/portable-ddl.ts` turns
+ * the SQLite spellings into PostgreSQL's.
  */
-import {
-  type ColumnDefinitionBuilder,
-  type CreateTableBuilder,
-  type Kysely,
-  PostgresAdapter,
-} from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
 import type { NamedMigration } from '../database.js';
+import { addIdColumn } from '../dialects/portable-ddl.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists
 type AnyDb = Kysely<any>;
 
-/** `id` auto-assigned primary key: SQLite `integer primary key autoincrement` (never reuses ids), PostgreSQL `bigserial`. */
-function addIdColumn<T extends string>(db: AnyDb, table: CreateTableBuilder<T, never>) {
-  return db.getExecutor().adapter instanceof PostgresAdapter
-    ? table.addColumn('id', 'bigserial', (c) => c.primaryKey())
-    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
-}
-
 async function up(db: AnyDb): Promise<void> {
-  await addIdColumn(db, db.schema.createTable('registered_models'))
+  await addIdColumn(db.schema.createTable('registered_models'))
     .addColumn('name', 'text', (c) => c.notNull().unique())
     .addColumn('description', 'text')
     .addColumn('owner', 'text')
@@ -50,7 +39,7 @@ async function up(db: AnyDb): Promise<void> {
     .columns(['key', 'value'])
     .execute();
 
-  await addIdColumn(db, db.schema.createTable('model_versions'))
+  await addIdColumn(db.schema.createTable('model_versions'))
     .addColumn('model_id', 'bigint', (c) =>
       c.notNull().references('registered_models.id').onDelete('cascade'),
     )
@@ -99,7 +88,7 @@ async function up(db: AnyDb): Promise<void> {
     await db.schema.createIndex(`${table}_key_value`).on(table).columns(['key', 'value']).execute();
   }
 
-  await addIdColumn(db, db.schema.createTable('version_metrics'))
+  await addIdColumn(db.schema.createTable('version_metrics'))
     .addColumn('version_id', 'bigint', versionRef)
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('value', 'real', (c) => c.notNull())

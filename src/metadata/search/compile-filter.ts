@@ -355,12 +355,23 @@ class Compiler {
     }
     const sqlOp = COMPARISONS[op];
     if (!sqlOp) throw fail(`unsupported operator ${op}`, pos);
-    return sql<SqlBool>`${column} ${sql.raw(sqlOp)} ${value}`;
+    return sql<SqlBool>`${column} ${sql.raw(sqlOp)} ${this.numeric(type, value)}`;
   }
 
   private attrValue(def: AttributeDef, field: FieldRef, value: FilterValue, pos: number) {
     const v = coerce(value, def.type, field, pos);
-    return typeof v === 'string' && def.normalise ? def.normalise(v) : v;
+    return typeof v === 'string' && def.normalise ? def.normalise(v) : this.numeric(def.type, v);
+  }
+
+  /**
+   * A bound number for an integer column. PostgreSQL types an untyped parameter after its
+   * column, so `bigint_col < '2.5'` would fail to parse; a number that is not a safe
+   * integer is cast to double precision there, which compares numerically as SQLite does.
+   */
+  private numeric(type: 'text' | 'integer' | 'real', value: string | number) {
+    if (this.dialect !== 'postgres' || type !== 'integer' || typeof value !== 'number')
+      return value;
+    return Number.isSafeInteger(value) ? value : sql`cast(${value} as double precision)`;
   }
 
   private text(value: FilterValue, field: FieldRef, pos: number): string {

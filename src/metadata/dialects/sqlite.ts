@@ -1,0 +1,145 @@
+/**
+ * The SQLite dialect of `openDatabase` (embedded registries). Settings and why:
+ * - WAL: readers never block the writer; several processes can share one file.
+ * - synchronous=FULL: a commit acknowledged to a user survives power loss, which a model
+ *   registry owes its users (the cost is one fsync per transaction; writers batch).
+ * - busy_timeout: concurrent processes wait for the write lock instead of failing.
+ * - BEGIN IMMEDIATE for write transactions: takes the write lock up front, so a
+ *   read-then-write transaction (e.g. allocating a version number) cannot deadlock.
+ *   SQLite answers some lock conflicts with SQLITE_BUSY without waiting for busy_timeout
+ *   (e.g. while another connection recovers the WAL); BEGIN is retried with backoff then.
+ * - Migrations run in one BEGIN IMMEDIATE transaction, so processes that open a brand-new
+ *   database at the same time apply them once, one after the other; a process that finds
+ *   every migration applied takes no lock at all.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { LockedError } from '../../core/errors.js';
+import type { Database } from '../database.js';
+import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
+
+/** The most of the database file SQLite reads through a memory map. */
+const MMAP_BYTES = 256 * 1024 * 1024;
+/** SQLite's page cache per connection, in KiB (its default is 2 MiB). */
+const CACHE_KIB = 64 * 1024;
+/** SQLite waits this long for a lock (busy_timeout) before it answers SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 30_000;
+
+function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_'));
+}
+
+/**
+ * Runs `fn`, retrying while SQLite answers SQLITE_BUSY, with exponential backoff and
+ * jitter (10 ms to 1 s), for at most BUSY_TIMEOUT_MS in all. Only for statements that
+ * change nothing when they fail (BEGIN, PRAGMA): some lock conflicts fail at once instead
+ * of waiting for busy_timeout.
+ * @throws LockedError when the database stays busy.
+ */
+async function retryBusy<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      if (Date.now() >= deadline) {
+        throw new LockedError(
+          `the metadata database is busy (${what}): another process holds its lock`,
+          { attempts: attempt },
+        );
+      }
+      const delay = Math.min(1000, 5 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * Applies the pending migrations inside one write transaction (BEGIN IMMEDIATE), so
+ * concurrent openers queue on the write lock and the later ones find nothing to do.
+ */
+async function migrate<DB>(db: Kysely<DB>, migrations: readonly NamedMigration[]): Promise<void> {
+  const sorted = sortedMigrations(migrations);
+  if (
+    await allApplied(
+      db,
+      sorted.map((m) => m.name),
+    )
+  )
+    return;
+  await db.connection().execute(async (conn) => {
+    await retryBusy('migrating', () => sql`BEGIN IMMEDIATE`.execute(conn));
+    try {
+      await applyMigrations(conn, sorted);
+      await sql`COMMIT`.execute(conn);
+    } catch (e) {
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw e;
+    }
+  });
+}
+
+/** Opens (creating if needed) the SQLite file at `path` and migrates it. */
+export async function openSqlite<DB>(
+  path: string,
+  migrations: readonly NamedMigration[],
+): Promise<Database<DB>> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const raw = new SqliteDatabase(path, { timeout: BUSY_TIMEOUT_MS });
+  raw.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  try {
+    // Switching a new database to WAL needs an exclusive lock, which another opener may hold.
+    await retryBusy('opening', async () => raw.pragma('journal_mode = WAL'));
+  } catch (e) {
+    raw.close();
+    throw e;
+  }
+  raw.pragma('synchronous = FULL');
+  raw.pragma('foreign_keys = ON');
+  // Reads through a memory map skip a read() per page, and a larger page cache keeps a
+  // search's index pages across queries: at 100,000 versions, search is ~3× faster. Both
+  // are upper bounds on address space and memory, used only as the database grows.
+  raw.pragma(`mmap_size = ${MMAP_BYTES}`);
+  raw.pragma(`cache_size = -${CACHE_KIB}`);
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
+  try {
+    await migrate(db, migrations);
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+
+  return {
+    db,
+    kind: 'sqlite',
+    writeTransaction: <T>(
+      fn: (trx: Kysely<DB>) => Promise<T>,
+      options?: { readonly durable?: boolean },
+    ) =>
+      db.connection().execute(async (conn) => {
+        // In WAL mode, synchronous=NORMAL commits without an fsync of the WAL; the next
+        // FULL commit syncs everything before it. Set outside the transaction (SQLite
+        // refuses to change it inside one) and restored before anyone else can commit.
+        const relaxed = options?.durable === false;
+        if (relaxed) await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        try {
+          await retryBusy('starting a write', () => sql`BEGIN IMMEDIATE`.execute(conn));
+          try {
+            const result = await fn(conn);
+            await sql`COMMIT`.execute(conn);
+            return result;
+          } catch (e) {
+            await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+            throw e;
+          }
+        } finally {
+          if (relaxed) await sql`PRAGMA synchronous = FULL`.execute(conn);
+        }
+      }),
+    close: () => db.destroy(),
+  };
+}
