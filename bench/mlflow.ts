@@ -12,12 +12,12 @@
  * the report gives the median over rounds. The server is `src/server/main.ts` on a
  * loopback port over a fresh registry in bench/.work/mlflow (removed afterwards).
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startServerProcess } from './lib/server-process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -32,25 +32,8 @@ const work = join(ROOT, 'bench', '.work', 'mlflow');
 await rm(work, { recursive: true, force: true });
 await mkdir(work, { recursive: true });
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', 'src/server/main.ts', '--port', '0', '--registry', join(work, 'registry')],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const base = await new Promise<URL>((resolve, reject) => {
-  let text = '';
-  const onData = (d: Buffer) => {
-    text += d.toString('utf8');
-    const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
-    if (m) {
-      child.stdout.off('data', onData);
-      child.stdout.resume(); // keep draining the server's request log
-      resolve(new URL(m[1]!));
-    }
-  };
-  child.stdout.on('data', onData);
-  child.on('exit', (code) => reject(new Error(`server exited (${code})`)));
-});
+const server = await startServerProcess(join(work, 'registry'));
+const base = new URL(server.url);
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -186,7 +169,6 @@ for (const [name, rates] of Object.entries(results)) {
   );
 }
 
-child.kill('SIGTERM');
-await new Promise((r) => child.on('exit', r));
+await server.stop();
 agent.destroy();
 await rm(work, { recursive: true, force: true });

@@ -10,7 +10,6 @@
  * 64 MiB or more are pulled as parallel chunk-aligned ranges). The server's RSS is sampled
  * from its /metrics every 200 ms. Everything lives under bench/.work/ and is removed after.
  */
-import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -18,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RemoteRegistry } from '../src/client/remote-registry.js';
+import { startServerProcess } from './lib/server-process.js';
 
 const MiB = 1024 * 1024;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,21 +38,8 @@ for (let i = 0; i < gib * 64; i++) {
 }
 await new Promise<void>((r) => out.end(() => r()));
 
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', 'src/server/main.ts', '--port', '0', '--registry', join(work, 'registry')],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const url = await new Promise<string>((resolve, reject) => {
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => {
-    text += d.toString('utf8');
-    const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
-    if (m) resolve(m[1]!);
-  });
-  child.on('exit', (code) => reject(new Error(`server exited (${code})`)));
-});
-const exited = new Promise((r) => child.on('exit', r));
+const server = await startServerProcess(join(work, 'registry'));
+const url = server.url;
 
 let peak = 0;
 const sample = async () => {
@@ -86,7 +73,6 @@ try {
   console.log(`client RSS at the end: ${(process.memoryUsage.rss() / MiB).toFixed(0)} MiB`);
 } finally {
   clearInterval(timer);
-  child.kill('SIGTERM');
-  await exited;
+  await server.stop();
   if (!values.keep) await rm(work, { recursive: true, force: true });
 }

@@ -1,0 +1,49 @@
+/**
+ * Starts a Modelvault server process for a benchmark: `node --import tsx src/server/main.ts
+ * --port 0 --registry DIR` (the sources, so a benchmark never measures a stale build), and
+ * resolves with its URL once it prints it. The server's stdout (its JSON request log) is
+ * drained, never collected: under load it grows by megabytes a second.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** SIGTERM, then resolves when the process has exited. */
+  stop(): Promise<void>;
+}
+
+export async function startServerProcess(registry: string): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/server/main.ts', '--port', '0', '--registry', registry],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  ) as unknown as ChildProcessWithoutNullStreams;
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const onData = (d: Buffer) => {
+      text += d.toString('utf8');
+      const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
+      if (m) {
+        child.stdout.off('data', onData);
+        child.stdout.resume(); // keep draining the request log
+        resolve(m[1]!);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+  return {
+    url,
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
