@@ -107,6 +107,10 @@ export interface S3BackendOptions extends S3Location {
 export function s3ClientConfig(
   options: Omit<S3BackendOptions, 'bucket' | 'prefix'>,
 ): S3ClientConfig {
+  // The SDK warns on Node < 22 that its future releases will need Node 22. That notice is
+  // for whoever upgrades the pinned SDK (us), not for users: on Node 20 it would print on
+  // every S3-backed CLI command. The SDK's own switch turns it off unless the user set it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return {
     region: options.region ?? 'us-east-1',
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

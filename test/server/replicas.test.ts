@@ -1,0 +1,123 @@
+/**
+ * Scale-out (DESIGN §7): two `mvault serve` processes over one PostgreSQL database (the
+ * metadata and the chunk index) and one S3 bucket (the packs), each with its own local
+ * directory. Concurrent pushes through both replicas get unique consecutive numbers and
+ * pull byte-identical through the other one; alias moves racing on both end in the state
+ * the audit trail's last event names, and the one linear audit chain verifies.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openRemoteRegistry } from '../../src/client/open-remote-registry.js';
+import type { RegistryApi } from '../../src/core/registry-api.js';
+import { pseudoRandomBytes } from '../fixtures/model-files.js';
+import { mvaultOk } from '../support/cli.js';
+import { freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
+import { describeWithS3 } from '../support/s3-server.js';
+import { type ChildServer, startChild } from './support/child-server.js';
+import { writeTree } from './support/test-server.js';
+
+const SERVE = 'test/server/support/serve-cli.ts';
+const PUSHES = 6;
+
+describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))('replicas (%s)', (dialect) => {
+  describeWithS3('two servers over one PostgreSQL and one bucket', (s3) => {
+    const children: ChildServer[] = [];
+    const cleanups: (() => Promise<void>)[] = [];
+    afterAll(async () => {
+      for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+      for (const c of cleanups) await c();
+    });
+
+    it('push, pull, alias moves and the audit chain agree across replicas', async () => {
+      const work = await mkdtemp(join(tmpdir(), 'mv-replicas-'));
+      const fresh = await freshDatabase(dialect);
+      cleanups.push(
+        () => rm(work, { recursive: true, force: true }),
+        () => fresh.cleanup(),
+      );
+      if (fresh.config.kind !== 'postgres') throw new Error('expected a PostgreSQL database');
+      const env = {
+        AWS_ACCESS_KEY_ID: s3().credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3().credentials.secretAccessKey,
+        AWS_REGION: s3().region,
+        MODELVAULT_S3_ENDPOINT: undefined,
+        AWS_ENDPOINT_URL: undefined,
+        AWS_ENDPOINT_URL_S3: undefined,
+        MODELVAULT_DB: '',
+        MODELVAULT_REGISTRY: '',
+      };
+      const blobs = `s3://${s3().bucket}/${s3().uniquePrefix()}`;
+      const replicas: RegistryApi[] = [];
+      for (const name of ['a', 'b']) {
+        const dir = join(work, name);
+        await mvaultOk(['init', dir, '--blobs', blobs, '--s3-endpoint', s3().endpoint], {
+          cwd: work,
+          env,
+        });
+        const server = await startChild(
+          SERVE,
+          [
+            'serve',
+            '--port',
+            '0',
+            '--registry',
+            join(dir, '.modelvault'),
+            '--db',
+            fresh.config.url,
+          ],
+          env,
+        );
+        children.push(server);
+        replicas.push(await openRemoteRegistry(server.url, { check: true }));
+      }
+      const [a, b] = replicas as [RegistryApi, RegistryApi];
+      await a.createModel({ name: 'shared' });
+
+      // Concurrent pushes, alternating replicas.
+      const contents = Array.from({ length: PUSHES }, (_, i) =>
+        pseudoRandomBytes(100 + i, 200_000),
+      );
+      const pushed = await Promise.all(
+        contents.map(async (bytes, i) => {
+          const src = join(work, `model-${i}`);
+          await writeTree(src, { 'weights.bin': bytes, 'README.md': Buffer.from(`# run ${i}\n`) });
+          const via = i % 2 === 0 ? a : b;
+          return { i, version: (await via.push(src, { model: 'shared' })).version.version };
+        }),
+      );
+      expect(pushed.map((p) => p.version).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: PUSHES }, (_, i) => i + 1),
+      );
+      // Each version pulls byte-identical through the replica that did not receive it.
+      for (const { i, version } of pushed) {
+        const other = i % 2 === 0 ? b : a;
+        const out = join(work, `out-${i}`);
+        await other.pull(`shared@${version}`, out);
+        expect(Buffer.compare(await readFile(join(out, 'weights.bin')), contents[i]!)).toBe(0);
+      }
+
+      // Alias moves racing on both replicas: the final target is the last event's.
+      await Promise.all(
+        Array.from({ length: 8 }, (_, k) =>
+          (k % 2 === 0 ? a : b).setAlias('shared', 'champion', (k % PUSHES) + 1),
+        ),
+      );
+      const final = await b.getVersion('shared@champion');
+      const events = await a.auditLog({
+        model: 'shared',
+        actions: ['alias.set'],
+        order: 'desc',
+        maxResults: 1,
+      });
+      const last = events.items[0];
+      expect(last?.subject).toBe('shared@champion');
+      expect((last?.data as { version?: number } | undefined)?.version).toBe(final.version);
+
+      const verified = await b.auditVerify();
+      expect(verified.ok).toBe(true);
+      for (const r of replicas) await r.close();
+    });
+  });
+});
