@@ -23,6 +23,7 @@ import type { Sha256Hex } from '../core/digest.js';
 import { LockedError } from '../core/errors.js';
 import { blobToId, idToBlob } from './index/chunk-id.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
+import { clearPackMark, packMark, setPackMark } from './index/pack-markers.js';
 import type { StorageTables } from './index/storage-schema.js';
 import { PackWriter } from './pack-writer.js';
 import type { Store } from './store.js';
@@ -211,6 +212,7 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         const deleted = await sdb.writeTransaction((trx) => dropPackRows(trx, packId, cutoff));
         if (deleted !== undefined) {
           await store.backend.delete(packKey(packId as Sha256Hex));
+          await sdb.writeTransaction((trx) => clearPackMark(trx, packId, 'deleting'));
           report.packsDeleted++;
           report.bytesFreed += meta.size;
         }
@@ -279,7 +281,10 @@ async function repack(
     }
     return (await dropPackRows(trx, oldPack, cutoff)) ?? 0;
   });
-  if (oldSize > 0) await store.backend.delete(packKey(oldPack as Sha256Hex));
+  if (oldSize > 0) {
+    await store.backend.delete(packKey(oldPack as Sha256Hex));
+    await sdb.writeTransaction((trx) => clearPackMark(trx, oldPack, 'deleting'));
+  }
   return Math.max(0, oldSize - sealed.size);
 }
 
@@ -309,6 +314,8 @@ async function dropPackRows(
   packId: string,
   cutoff: number,
 ): Promise<number | undefined> {
+  // An ingest is re-storing this very pack (same content, same id): it stays.
+  if ((await packMark(trx, packId)) === 'writing') return undefined;
   const pack = idToBlob(packId);
   await trx
     .deleteFrom('chunks')
@@ -328,5 +335,7 @@ async function dropPackRows(
     .where('id', '=', packId)
     .executeTakeFirst();
   await trx.deleteFrom('packs').where('id', '=', packId).execute();
+  // Until the caller has deleted the object, an ingest of the same pack id waits.
+  await setPackMark(trx, packId, 'deleting');
   return Number(row?.size ?? 0);
 }

@@ -151,6 +151,8 @@ export class Store implements ContentStore {
   async storePack(writer: PackWriter): Promise<void> {
     const sealed = await writer.seal();
     try {
+      // Content-addressed ids: GC may be deleting this very pack (see pack-markers.ts).
+      await this.index.beginPackWrite(sealed.packId);
       await this.backend.putFile(packKey(sealed.packId), sealed.path);
     } finally {
       await rm(sealed.path, { force: true });

@@ -5,8 +5,9 @@
  */
 import type { Kysely } from 'kysely';
 import type { Sha256Hex } from '../../core/digest.js';
-import { NotFoundError } from '../../core/errors.js';
+import { LockedError, NotFoundError } from '../../core/errors.js';
 import { blobToId, idToBlob } from './chunk-id.js';
+import { clearPackMark, PACK_MARK_MS, packMark, setPackMark } from './pack-markers.js';
 import type { StorageTables } from './storage-schema.js';
 
 /** The slice of metadata's Database the engine needs (structurally compatible). */
@@ -109,6 +110,32 @@ export class ChunkIndex {
   }
 
   /**
+   * Marks `packId` as being written, before its object is put (pack-markers.ts). Waits
+   * while a GC is deleting a pack with the same id, so the object put afterwards is the one
+   * that stays. @throws LockedError when the deletion mark does not clear in time.
+   */
+  async beginPackWrite(packId: string): Promise<void> {
+    const deadline = Date.now() + PACK_MARK_MS;
+    for (let attempt = 0; ; attempt++) {
+      const marked = await this.storageDb.writeTransaction(
+        async (trx) => {
+          if ((await packMark(trx, packId)) === 'deleting') return false;
+          await setPackMark(trx, packId, 'writing');
+          return true;
+        },
+        { durable: false },
+      );
+      if (marked) return;
+      if (Date.now() > deadline) {
+        throw new LockedError(`pack ${packId} is being deleted by garbage collection`, {
+          pack: packId,
+        });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(500, 10 * 2 ** attempt)));
+    }
+  }
+
+  /**
    * Records a sealed, durable pack and its chunks. A chunk already indexed elsewhere keeps
    * its first location (the duplicate bytes are reclaimed by GC's repack). Idempotent.
    */
@@ -140,6 +167,7 @@ export class ChunkIndex {
             .onConflict((oc) => oc.column('id').doNothing())
             .execute();
         }
+        await clearPackMark(trx, pack.id, 'writing');
         // The pack is durable already; losing this row to a power cut only orphans it until
         // `repair`, and the file commit that follows syncs it anyway.
       },
