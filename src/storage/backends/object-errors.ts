@@ -2,7 +2,14 @@
  * The range check and the errors every ObjectBackend shares, so that a bad range or a
  * missing or short object reads the same from the filesystem and from S3.
  */
-import { CorruptionError, InvalidArgumentError, NotFoundError } from '../../core/errors.js';
+import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  CorruptionError,
+  hasErrno,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../../core/errors.js';
 
 /** Largest single getRange; larger reads should stream. */
 export const MAX_RANGE_LENGTH = 2 ** 31 - 1;
@@ -35,4 +42,35 @@ export function shortObject(
     `object '${key}' is shorter than expected: range ${offset}+${length} returned ${got} bytes`,
     { key, offset, length, got },
   );
+}
+
+/**
+ * Stats the local file a `putFile(key, path)` uploads.
+ * @throws NotFoundError when it does not exist, InvalidArgumentError when it is not a
+ *   regular file, and `otherError(e)` for any other failure (each backend's own mapping).
+ */
+export async function statSourceFile(
+  key: string,
+  path: string,
+  otherError: (e: unknown) => unknown,
+): Promise<Stats> {
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    if (hasErrno(e, 'ENOENT')) {
+      throw new NotFoundError(`source file '${path}' for object '${key}' does not exist`, {
+        key,
+        path,
+      });
+    }
+    throw otherError(e);
+  }
+  if (!info.isFile()) {
+    throw new InvalidArgumentError(`source '${path}' for object '${key}' is not a file`, {
+      key,
+      path,
+    });
+  }
+  return info;
 }

@@ -14,9 +14,9 @@ import {
   maxResults,
   mlflowModelVersion,
   NAME,
-  ORDER_BY_QUERY,
   orderByList,
   REGISTRY_PAGE_LIMIT,
+  SEARCH_QUERY,
   TAG_LIST,
   tagRecord,
   VERSION,
@@ -104,15 +104,7 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
     `${V}/search`,
     {
       schema: {
-        querystring: S.object(
-          {
-            filter: S.optional(S.string({ maxLength: 10_000 })),
-            max_results: S.optional(S.string({ maxLength: 20 })),
-            order_by: S.optional(ORDER_BY_QUERY),
-            page_token: S.optional(S.string({ maxLength: 2000 })),
-          },
-          LOOSE,
-        ),
+        querystring: SEARCH_QUERY,
       },
     },
     async (req) => {

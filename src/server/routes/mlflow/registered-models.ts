@@ -15,8 +15,8 @@ import {
   mlflowModelVersion,
   mlflowRegisteredModel,
   NAME,
-  ORDER_BY_QUERY,
   orderByList,
+  SEARCH_QUERY,
   TAG_LIST,
   tagRecord,
   VERSION,
@@ -109,15 +109,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
     `${R}/search`,
     {
       schema: {
-        querystring: S.object(
-          {
-            filter: S.optional(S.string({ maxLength: 10_000 })),
-            max_results: S.optional(S.string({ maxLength: 20 })),
-            order_by: S.optional(ORDER_BY_QUERY),
-            page_token: S.optional(S.string({ maxLength: 2000 })),
-          },
-          LOOSE,
-        ),
+        querystring: SEARCH_QUERY,
       },
     },
     async (req) => {

@@ -109,3 +109,14 @@ export const ORDER_BY_QUERY = S.unknown({ description: 'one order_by term or sev
 
 /** Query strings and bodies ignore unknown fields, as MLflow's protobuf parsing does. */
 export const LOOSE = { additionalProperties: true } as const;
+
+/** The query string of `registered-models/search` and `model-versions/search`. */
+export const SEARCH_QUERY = S.object(
+  {
+    filter: S.optional(S.string({ maxLength: 10_000 })),
+    max_results: S.optional(S.string({ maxLength: 20 })),
+    order_by: S.optional(ORDER_BY_QUERY),
+    page_token: S.optional(S.string({ maxLength: 2000 })),
+  },
+  LOOSE,
+);

@@ -19,7 +19,7 @@
  * `packs/`), which also means a put never races a directory removal.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, constants as fsConstants, type Stats } from 'node:fs';
+import { createReadStream, constants as fsConstants } from 'node:fs';
 import {
   copyFile,
   type FileHandle,
@@ -41,11 +41,10 @@ import {
   IoError,
   isModelvaultError,
   ModelvaultError,
-  NotFoundError,
 } from '../../../core/errors.js';
 import { FS_BACKEND_TMP_DIR, tempFileName } from '../../store-layout.js';
 import type { BackendCapabilities, ObjectBackend, ObjectInfo } from '../object-backend.js';
-import { checkRange, objectNotFound, shortObject } from '../object-errors.js';
+import { checkRange, objectNotFound, shortObject, statSourceFile } from '../object-errors.js';
 import { validateKeyPrefix, validateObjectKey } from '../object-key.js';
 import { FileHandleCache } from './file-handle-cache.js';
 
@@ -131,24 +130,7 @@ export class FsBackend implements ObjectBackend {
   async putFile(key: string, path: string): Promise<void> {
     this.checkOpen();
     const dest = this.pathOf(key);
-    let info: Stats;
-    try {
-      info = await stat(path);
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT')) {
-        throw new NotFoundError(`source file '${path}' for object '${key}' does not exist`, {
-          key,
-          path,
-        });
-      }
-      throw translate(e, 'putFile', key);
-    }
-    if (!info.isFile()) {
-      throw new InvalidArgumentError(`source '${path}' for object '${key}' is not a file`, {
-        key,
-        path,
-      });
-    }
+    const _info = await statSourceFile(key, path, (e) => translate(e, 'putFile', key));
     try {
       // The caller fsynced the file; a rename plus a directory fsync makes it durable here.
       await this.moveIntoPlace(path, dest, key);

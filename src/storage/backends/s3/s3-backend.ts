@@ -33,8 +33,7 @@
  * (every chunk is verified when read; fsck verifies whole packs).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
-import { stat as statFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -52,7 +51,6 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
-  hasErrno,
   InvalidArgumentError,
   IoError,
   isModelvaultError,
@@ -60,7 +58,7 @@ import {
   NotFoundError,
 } from '../../../core/errors.js';
 import type { BackendCapabilities, ObjectBackend, ObjectInfo } from '../object-backend.js';
-import { checkRange, objectNotFound, shortObject } from '../object-errors.js';
+import { checkRange, objectNotFound, shortObject, statSourceFile } from '../object-errors.js';
 import { MAX_KEY_BYTES, validateKeyPrefix, validateObjectKey } from '../object-key.js';
 import { TransientError } from '../transient-error.js';
 import { type S3Location, s3LocationUrl } from './s3-location.js';
@@ -265,24 +263,11 @@ export class S3Backend implements ObjectBackend {
 
   async putFile(key: string, path: string): Promise<void> {
     const s3Key = this.s3Key(key);
-    let info: Stats;
-    try {
-      info = await statFile(path);
-    } catch (e) {
-      if (hasErrno(e, 'ENOENT')) {
-        throw new NotFoundError(`source file '${path}' for object '${key}' does not exist`, {
-          key,
-          path,
-        });
-      }
-      throw new IoError(`cannot read '${path}' for object '${key}'`, { key, path }, { cause: e });
-    }
-    if (!info.isFile()) {
-      throw new InvalidArgumentError(`source '${path}' for object '${key}' is not a file`, {
-        key,
-        path,
-      });
-    }
+    const info = await statSourceFile(
+      key,
+      path,
+      (e) => new IoError(`cannot read '${path}' for object '${key}'`, { key, path }, { cause: e }),
+    );
     try {
       if (info.size < this.multipartThreshold) {
         await this.client.send(
