@@ -135,15 +135,18 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     await page.getByRole('heading', { name: `Compare ${MODEL} v2, v3` }).waitFor();
     expect(new URL(page.url()).searchParams.get('versions')).toBe('2,3');
 
-    expect(await page.locator('.bar-chart rect.bar').count()).toBe(4); // auc and loss × 2
+    // The heading renders before the versions' data arrives: poll, do not sample once.
+    await expect.poll(() => page.locator('.bar-chart rect.bar').count()).toBe(4); // auc and loss × 2
     expect(await page.locator('table.side tr[data-key="auc"]').innerText()).toContain(
       '0.95 (+0.02)',
     );
-    expect(await rowTexts('table.side tbody th')).toEqual(['auc', 'loss', 'epochs', 'lr']);
+    await expect
+      .poll(() => rowTexts('table.side tbody th'))
+      .toEqual(['auc', 'loss', 'epochs', 'lr']);
     await page.getByLabel('Only differences').check();
     await page.waitForURL(/diff=1/);
     // epochs is 20 in both: hidden; lr differs (3e-4 → 1e-4): kept.
-    expect(await rowTexts('table.side tbody th')).toEqual(['auc', 'loss', 'lr']);
+    await expect.poll(() => rowTexts('table.side tbody th')).toEqual(['auc', 'loss', 'lr']);
     const changed = await page.locator('.file-diff').innerText();
     expect(changed).toContain('removed');
     expect(changed).toContain('config/labels.txt');
