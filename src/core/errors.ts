@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   LOCKED: { http: 423, exit: 1 },
   UNAUTHENTICATED: { http: 401, exit: 1 },
   PERMISSION_DENIED: { http: 403, exit: 1 },
+  /** Too many failed sign-ins: wait for the time in `details.retryAfterSeconds`. */
+  RATE_LIMITED: { http: 429, exit: 1 },
   TOO_LARGE: { http: 413, exit: 2 },
   /** An HTTP Range that lies outside the resource (RFC 9110 §15.5.17). */
   RANGE_NOT_SATISFIABLE: { http: 416, exit: 2 },
@@ -100,6 +102,20 @@ export class VerificationError extends ModelvaultError {
 export class LockedError extends ModelvaultError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('LOCKED', message, details);
+  }
+}
+
+/** No valid credentials (HTTP 401). */
+export class UnauthenticatedError extends ModelvaultError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('UNAUTHENTICATED', message, details);
+  }
+}
+
+/** Valid credentials without the permission the operation needs (HTTP 403). */
+export class PermissionDeniedError extends ModelvaultError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('PERMISSION_DENIED', message, details);
   }
 }
 

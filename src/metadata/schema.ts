@@ -14,6 +14,7 @@
  */
 import type { Generated, Insertable, Selectable } from 'kysely';
 import type { ApprovalState, Stage, VersionStatus } from '../core/registry-api.js';
+import type { AuthTables } from './auth-schema.js';
 import type { TrackingTables } from './tracking-schema.js';
 
 export interface RegisteredModelsTable {
@@ -174,7 +175,7 @@ export interface VersionScanFilesTable {
 }
 
 /** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
-export interface RegistryDB extends TrackingTables {
+export interface RegistryDB extends TrackingTables, AuthTables {
   registered_models: RegisteredModelsTable;
   model_tags: ModelTagsTable;
   model_versions: ModelVersionsTable;

@@ -49,8 +49,10 @@ import { searchIndexesMigration } from '../metadata/migrations/0103-search-index
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
+import { authMigration } from '../metadata/migrations/0400-auth.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
+import { AccessControl } from './access-control.js';
 import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
 import { diffVersions, type ManifestEntriesReader } from './diff-service.js';
@@ -107,6 +109,8 @@ export class LocalRegistry implements RegistryApi {
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
   private closed = false;
+  /** Users, tokens and permissions of this registry. */
+  readonly access: AccessControl;
 
   /** What the services share: clock, retention, default actor (for subclasses too). */
   protected readonly context: RegistryContext;
@@ -127,6 +131,7 @@ export class LocalRegistry implements RegistryApi {
       (content && (async (digest) => (await content.getManifest(digest)).entries));
     this.inspector = content && new InspectionService(content);
     this.audit = new AuditService(ctx);
+    this.access = new AccessControl(ctx, this.audit);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search);
@@ -453,6 +458,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   signaturesMigration,
   scansMigration,
   trackingMigration,
+  authMigration,
 ];
 
 /**

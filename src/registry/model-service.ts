@@ -19,6 +19,7 @@ import type {
 } from '../core/registry-api.js';
 import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
+import { grantCreator } from './permission-service.js';
 import { hydrateModels } from './hydrate.js';
 import { checkOptionalText, checkText, LIMITS, stringEntries } from './input-checks.js';
 import { findModel } from './lookups.js';
@@ -110,6 +111,13 @@ export class ModelService {
         tags: Object.fromEntries(model.tags),
       },
     });
+    await grantCreator(
+      trx,
+      this.audit,
+      { kind: 'registered_model', id: Number(row.id), label: row.name },
+      actor,
+      now,
+    );
     return row;
   }
 

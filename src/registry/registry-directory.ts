@@ -28,6 +28,7 @@ import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { type CheckReport, checkStore, repairStore } from '../storage/store-checker.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
+import type { AccessControl } from './access-control.js';
 import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
@@ -66,6 +67,8 @@ export interface RegistryDirectory {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;
+  /** Users, tokens and permissions (the server's authentication). */
+  readonly access: AccessControl;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -235,6 +238,7 @@ export async function openRegistryDirectory(
     registry,
     store: dir.store,
     tracking: registry.tracking,
+    access: registry.access,
     close: () => registry.close(),
   };
 }

@@ -45,6 +45,7 @@ import type {
   RunStatus,
 } from '../metadata/tracking-schema.js';
 import type { AuditService } from './audit-service.js';
+import { grantCreator } from './permission-service.js';
 import { LIMITS } from './input-checks.js';
 import { decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
@@ -395,6 +396,13 @@ export class TrackingService {
         data: { name },
         time: now,
       });
+      await grantCreator(
+        trx,
+        this.audit,
+        { kind: 'experiment', id, label: String(id) },
+        actor,
+        now,
+      );
       return String(id);
     });
   }

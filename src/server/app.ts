@@ -24,6 +24,8 @@ import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
 import { SHARED_SCHEMAS } from './api-schemas.js';
+import { access } from './auth/access-rule.js';
+import { type AuthOptions, enforceAccess } from './auth/enforce-access.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
@@ -56,7 +58,25 @@ export interface AppOptions {
   readonly expireEveryMs?: number;
   /** The built web UI served at `/` (see web-ui.ts). Default: `dist/web`. */
   readonly webRoot?: string;
+  /** Authentication settings (auth/enforce-access.ts); on by itself once a user exists. */
+  readonly auth?: AuthOptions;
 }
+
+/**
+ * Log redaction: credentials never reach a log line, even if a serializer or a plugin
+ * logged request headers (Fastify's default request serializer does not).
+ */
+export const LOG_REDACT = {
+  paths: [
+    'req.headers.authorization',
+    'req.headers.cookie',
+    'request.headers.authorization',
+    'headers.authorization',
+    'password',
+    'token',
+  ],
+  censor: '[redacted]',
+};
 
 export interface BuiltApp {
   readonly app: App;
@@ -97,13 +117,19 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     routerOptions: { maxParamLength: 2048 },
   };
   const app = (options.logger === false || options.logger === undefined
-    ? Fastify({ ...fastifyOptions, logger: options.logger === undefined })
+    ? Fastify({
+        ...fastifyOptions,
+        logger: options.logger === undefined ? { redact: LOG_REDACT } : false,
+      })
     : Fastify({ ...fastifyOptions, loggerInstance: options.logger as FastifyBaseLogger })
   ).withTypeProvider<SchemaTypeProvider>() as unknown as App;
 
   // Responses are plain JSON.stringify: the response schemas document, they do not filter.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  // Before any route: every route must declare its access rule (auth/access-rule.ts).
+  const auth = enforceAccess(app, backend.access, options.auth);
 
   app.addContentTypeParser(
     [CHUNK_BATCH_MEDIA_TYPE, 'application/octet-stream'],
@@ -159,7 +185,15 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         { name: 'files' },
         { name: 'uploads' },
         { name: 'operations' },
+        { name: 'access' },
       ],
+      components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ basic: [] }, { bearer: [] }],
     },
     refResolver: {
       buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`),
@@ -183,7 +217,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     metrics,
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,
-    actor: () => undefined,
+    auth,
+    actor: (req) => auth.principal(req)?.name,
   };
   modelRoutes(app, ctx);
   versionRoutes(app, ctx);
@@ -195,7 +230,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
-  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, ...access('public') }, async () =>
+    app.swagger(),
+  );
 
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await webUiRoutes(app, options.webRoot);

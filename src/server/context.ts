@@ -6,12 +6,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RegistryApi } from '../core/registry-api.js';
+import type { AccessControl } from '../registry/access-control.js';
 import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { Store } from '../storage/store.js';
+import type { RequestAuth } from './auth/enforce-access.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaTypeProvider } from './schema.js';
 
@@ -33,6 +35,8 @@ export interface ServerBackend {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;
+  /** Users, tokens and permissions in the same database. */
+  readonly access: AccessControl;
 }
 
 export interface RouteContext extends ServerBackend {
@@ -47,9 +51,11 @@ export interface RouteContext extends ServerBackend {
   readonly version: string;
   /** How long a commit request waits before answering 202 `committing`. */
   readonly commitWaitMs: number;
+  /** Who the request is (auth/enforce-access.ts), to scope lists and searches. */
+  readonly auth: RequestAuth;
   /**
-   * The authenticated identity acting, or undefined for the registry's default actor.
-   * There is no authentication yet: every request acts as the server's default actor.
+   * The authenticated user acting (the audit trail's actor), or undefined for the
+   * registry's default actor when authentication is off.
    */
   actor(request: FastifyRequest): string | undefined;
 }

@@ -47,7 +47,7 @@ export async function webUiRoutes(app: App, root = defaultWebRoot()): Promise<vo
     const html = built ? await readFile(indexPath, 'utf8').catch(() => NOT_BUILT) : NOT_BUILT;
     return reply.type('text/html; charset=utf-8').send(html);
   };
-  const hide = { schema: { hide: true } };
+  const hide = { schema: { hide: true }, config: { access: 'public' as const } };
   app.get('/', hide, sendIndex);
   for (const prefix of CLIENT_ROUTES) {
     app.get(prefix, hide, sendIndex);

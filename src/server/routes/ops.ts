@@ -8,6 +8,7 @@ export function opsRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/health',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['operations'],
         summary: 'Health: 200 when the metadata database answers, 503 otherwise',
@@ -30,6 +31,7 @@ export function opsRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/metrics',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format 0.0.4)',

@@ -25,6 +25,7 @@ import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { sendStoredFile } from '../../send-stored-file.js';
 import { MlflowApiError } from './mlflow-errors.js';
+import { field, onArtifact, onExperiment } from '../../auth/access-rule.js';
 
 const PATH_PARAM = S.object({ '*': S.string({ maxLength: 8192 }) });
 const MPU_PATH = S.string({ minLength: 1, maxLength: 8192 });
@@ -85,6 +86,7 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
   scope.get(
     '/mlflow-artifacts/artifacts',
     {
+      config: { access: onArtifact('READ', (req) => field(req, 'path')) },
       schema: {
         querystring: S.object(
           { path: S.optional(S.string({ maxLength: 8192 })) },
@@ -105,6 +107,12 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
   scope.get(
     '/mlflow/artifacts/list',
     {
+      config: {
+        access: onExperiment('READ', (req) => {
+          const id = field(req, 'run_id') || field(req, 'run_uuid');
+          return id ? { kind: 'run', id } : undefined;
+        }),
+      },
       schema: {
         querystring: S.object(
           {
@@ -140,18 +148,27 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
   scope.route({
     method: ['GET', 'HEAD'],
     url: '/mlflow-artifacts/artifacts/*',
+    config: { access: onArtifact('READ', (req) => field(req, '*')) },
     schema: { params: PATH_PARAM },
     handler: (req, reply) => download(req, reply, req.params['*']),
   });
 
-  scope.delete('/mlflow-artifacts/artifacts/*', { schema: { params: PATH_PARAM } }, async (req) => {
-    await artifacts.delete(req.params['*'].replace(/\/+$/, ''));
-    return {};
-  });
+  scope.delete(
+    '/mlflow-artifacts/artifacts/*',
+    {
+      config: { access: onArtifact('EDIT', (req) => field(req, '*')) },
+      schema: { params: PATH_PARAM },
+    },
+    async (req) => {
+      await artifacts.delete(req.params['*'].replace(/\/+$/, ''));
+      return {};
+    },
+  );
 
   scope.post(
     '/mlflow-artifacts/mpu/create/*',
     {
+      config: { access: onArtifact('EDIT', (req) => field(req, '*')) },
       schema: {
         params: PATH_PARAM,
         body: S.object(
@@ -175,6 +192,7 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     '/mlflow-artifacts/mpu/complete/*',
     {
+      config: { access: onArtifact('EDIT', (req) => field(req, '*')) },
       schema: {
         params: PATH_PARAM,
         body: S.object(
@@ -211,6 +229,7 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     '/mlflow-artifacts/mpu/abort/*',
     {
+      config: { access: onArtifact('EDIT', (req) => field(req, '*')) },
       schema: {
         params: PATH_PARAM,
         body: S.object(
@@ -235,7 +254,10 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
 
     rawScope.put(
       '/mlflow-artifacts/artifacts/*',
-      { schema: { params: PATH_PARAM } },
+      {
+        config: { access: onArtifact('EDIT', (req) => field(req, '*')) },
+        schema: { params: PATH_PARAM },
+      },
       async (req) => {
         await artifacts.put(req.params['*'], req.raw);
         return {};
@@ -245,6 +267,7 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
     rawScope.put(
       '/mlflow-artifacts/mpu/parts/:uploadId/:partNumber',
       {
+        config: { access: 'user' },
         schema: {
           params: S.object({
             uploadId: S.string({ maxLength: 64 }),

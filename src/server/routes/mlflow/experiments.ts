@@ -13,6 +13,7 @@ import {
   optStringList,
   reqString,
 } from './mlflow-request.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 
 const VIEW_TYPES: readonly string[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
 
@@ -36,7 +37,7 @@ export function experimentJson(e: Experiment): object {
 export function experimentRoutes(scope: App, ctx: RouteContext): void {
   const { tracking } = ctx;
 
-  endpoint(scope, 'POST', '/mlflow/experiments/create', async (m, req) => {
+  endpoint(scope, 'POST', '/mlflow/experiments/create', 'user', async (m, req) => {
     const artifactLocation = optString(m, 'artifact_location');
     const experimentId = await tracking.createExperiment({
       name: optString(m, 'name') ?? '',
@@ -47,15 +48,35 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
     return { experiment_id: experimentId };
   });
 
-  endpoint(scope, 'GET', '/mlflow/experiments/get', async (m) => ({
-    experiment: experimentJson(await tracking.getExperiment(reqString(m, 'experiment_id'))),
-  }));
+  endpoint(
+    scope,
+    'GET',
+    '/mlflow/experiments/get',
+    onExperiment('READ', (req) => {
+      const id = field(req, 'experiment_id');
+      return id === undefined ? undefined : { kind: 'experiment', id };
+    }),
+    async (m) => ({
+      experiment: experimentJson(await tracking.getExperiment(reqString(m, 'experiment_id'))),
+    }),
+  );
 
-  endpoint(scope, 'GET', '/mlflow/experiments/get-by-name', async (m) => ({
-    experiment: experimentJson(await tracking.getExperimentByName(reqString(m, 'experiment_name'))),
-  }));
+  endpoint(
+    scope,
+    'GET',
+    '/mlflow/experiments/get-by-name',
+    onExperiment('READ', (req) => {
+      const name = field(req, 'experiment_name');
+      return name === undefined ? undefined : { kind: 'experiment_name', name };
+    }),
+    async (m) => ({
+      experiment: experimentJson(
+        await tracking.getExperimentByName(reqString(m, 'experiment_name')),
+      ),
+    }),
+  );
 
-  endpoint(scope, ['GET', 'POST'], '/mlflow/experiments/search', async (m) => {
+  endpoint(scope, ['GET', 'POST'], '/mlflow/experiments/search', 'user', async (m) => {
     const filter = optString(m, 'filter');
     const orderBy = optStringList(m, 'order_by');
     const pageToken = optString(m, 'page_token');
@@ -74,28 +95,68 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
     });
   });
 
-  endpoint(scope, 'POST', '/mlflow/experiments/update', async (m, req) => {
-    await tracking.renameExperiment(reqString(m, 'experiment_id'), optString(m, 'new_name') ?? '', {
-      actor: ctx.actor(req),
-    });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/experiments/update',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'experiment_id');
+      return id === undefined ? undefined : { kind: 'experiment', id };
+    }),
+    async (m, req) => {
+      await tracking.renameExperiment(
+        reqString(m, 'experiment_id'),
+        optString(m, 'new_name') ?? '',
+        {
+          actor: ctx.actor(req),
+        },
+      );
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/experiments/delete', async (m, req) => {
-    await tracking.deleteExperiment(reqString(m, 'experiment_id'), { actor: ctx.actor(req) });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/experiments/delete',
+    onExperiment('MANAGE', (req) => {
+      const id = field(req, 'experiment_id');
+      return id === undefined ? undefined : { kind: 'experiment', id };
+    }),
+    async (m, req) => {
+      await tracking.deleteExperiment(reqString(m, 'experiment_id'), { actor: ctx.actor(req) });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/experiments/restore', async (m, req) => {
-    await tracking.restoreExperiment(reqString(m, 'experiment_id'), { actor: ctx.actor(req) });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/experiments/restore',
+    onExperiment('MANAGE', (req) => {
+      const id = field(req, 'experiment_id');
+      return id === undefined ? undefined : { kind: 'experiment', id };
+    }),
+    async (m, req) => {
+      await tracking.restoreExperiment(reqString(m, 'experiment_id'), { actor: ctx.actor(req) });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/experiments/set-experiment-tag', async (m) => {
-    await tracking.setExperimentTag(reqString(m, 'experiment_id'), {
-      key: reqString(m, 'key'),
-      value: optString(m, 'value') ?? '',
-    });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/experiments/set-experiment-tag',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'experiment_id');
+      return id === undefined ? undefined : { kind: 'experiment', id };
+    }),
+    async (m) => {
+      await tracking.setExperimentTag(reqString(m, 'experiment_id'), {
+        key: reqString(m, 'key'),
+        value: optString(m, 'value') ?? '',
+      });
+      return {};
+    },
+  );
 }

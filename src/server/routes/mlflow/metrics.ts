@@ -10,6 +10,7 @@ import {
   reqString,
   runIdOf,
 } from './mlflow-request.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 
 export function metricJson(x: Metric): object {
   return { key: x.key, value: jsonDouble(x.value), timestamp: x.timestamp, step: x.step };
@@ -18,13 +19,25 @@ export function metricJson(x: Metric): object {
 export function metricRoutes(scope: App, ctx: RouteContext): void {
   const { tracking } = ctx;
 
-  endpoint(scope, 'GET', '/mlflow/metrics/get-history', async (m) => {
-    const maxResults = maxResultsOf(m);
-    const pageToken = optString(m, 'page_token');
-    const page = await tracking.metricHistory(runIdOf(m), reqString(m, 'metric_key'), {
-      ...(maxResults !== undefined ? { maxResults } : {}),
-      ...(pageToken ? { pageToken } : {}),
-    });
-    return omitEmpty({ metrics: page.items.map(metricJson), next_page_token: page.nextPageToken });
-  });
+  endpoint(
+    scope,
+    'GET',
+    '/mlflow/metrics/get-history',
+    onExperiment('READ', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      const maxResults = maxResultsOf(m);
+      const pageToken = optString(m, 'page_token');
+      const page = await tracking.metricHistory(runIdOf(m), reqString(m, 'metric_key'), {
+        ...(maxResults !== undefined ? { maxResults } : {}),
+        ...(pageToken ? { pageToken } : {}),
+      });
+      return omitEmpty({
+        metrics: page.items.map(metricJson),
+        next_page_token: page.nextPageToken,
+      });
+    },
+  );
 }

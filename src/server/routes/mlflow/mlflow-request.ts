@@ -8,6 +8,7 @@
  * "-Infinity". Response helpers encode NaN/±Infinity back as those strings, as MLflow does.
  */
 import type { FastifyRequest } from 'fastify';
+import type { AccessRule } from '../../auth/access-rule.js';
 import type { App } from '../../context.js';
 import { MlflowApiError } from './mlflow-errors.js';
 
@@ -161,18 +162,20 @@ export function omitEmpty<T extends object>(obj: T): Partial<T> {
 export type MlflowHandler = (m: Message, req: FastifyRequest) => Promise<object> | object;
 
 /**
- * Registers an MLflow endpoint: `methods` at `path` (relative to the API prefix), reading
- * the request message and answering 200 with the handler's object as JSON.
+ * Registers an MLflow endpoint: `methods` at `path` (relative to the API prefix), open to
+ * whom `access` allows (server/auth/access-rule.ts), reading the request message and answering 200 with the handler's object as JSON.
  */
 export function endpoint(
   scope: App,
   methods: 'GET' | 'POST' | 'PATCH' | 'DELETE' | readonly ('GET' | 'POST' | 'PATCH' | 'DELETE')[],
   path: string,
+  access: AccessRule,
   handler: MlflowHandler,
 ): void {
   scope.route({
     method: typeof methods === 'string' ? methods : [...methods],
     url: path,
+    config: { access },
     schema: { hide: true },
     handler: async (req, reply) => {
       const body = await handler(messageOf(req), req);

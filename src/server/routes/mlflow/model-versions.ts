@@ -22,6 +22,7 @@ import {
   VERSION,
   versionNumber,
 } from './registry-shapes.js';
+import { field, onModel, sourceResources } from '../../auth/access-rule.js';
 
 const V = '/mlflow/model-versions';
 
@@ -36,6 +37,17 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${V}/create`,
     {
+      config: {
+        access: {
+          level: 'EDIT',
+          resources: (req) => {
+            const source = sourceResources(field(req, 'source'), field(req, 'run_id'));
+            const name = field(req, 'name');
+            if (source === 'admin') return 'admin';
+            return name ? [{ kind: 'registered_model', name }, ...source] : source;
+          },
+        },
+      },
       schema: {
         body: S.object(
           {
@@ -64,15 +76,23 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
     },
   );
 
-  scope.get(`${V}/get`, { schema: { querystring: S.object(nameVersion, LOOSE) } }, async (req) => ({
-    model_version: mlflowModelVersion(
-      await registry.getVersion(ref(req.query.name, req.query.version)),
-    ),
-  }));
+  scope.get(
+    `${V}/get`,
+    {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
+      schema: { querystring: S.object(nameVersion, LOOSE) },
+    },
+    async (req) => ({
+      model_version: mlflowModelVersion(
+        await registry.getVersion(ref(req.query.name, req.query.version)),
+      ),
+    }),
+  );
 
   scope.patch(
     `${V}/update`,
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           { ...nameVersion, description: S.optional(S.string({ maxLength: 100_000 })) },
@@ -91,18 +111,26 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
     },
   );
 
-  scope.delete(`${V}/delete`, { schema: { body: S.object(nameVersion, LOOSE) } }, async (req) => {
-    await mlflowVersions.deleteVersion(
-      validateModelName(req.body.name),
-      versionNumber(req.body.version),
-      as(req),
-    );
-    return {};
-  });
+  scope.delete(
+    `${V}/delete`,
+    {
+      config: { access: onModel('MANAGE', (req) => field(req, 'name')) },
+      schema: { body: S.object(nameVersion, LOOSE) },
+    },
+    async (req) => {
+      await mlflowVersions.deleteVersion(
+        validateModelName(req.body.name),
+        versionNumber(req.body.version),
+        as(req),
+      );
+      return {};
+    },
+  );
 
   scope.get(
     `${V}/search`,
     {
+      config: { access: 'user' },
       schema: {
         querystring: SEARCH_QUERY,
       },
@@ -126,7 +154,10 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
 
   scope.get(
     `${V}/get-download-uri`,
-    { schema: { querystring: S.object(nameVersion, LOOSE) } },
+    {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
+      schema: { querystring: S.object(nameVersion, LOOSE) },
+    },
     async (req) => ({
       artifact_uri: await mlflowVersions.downloadUri(
         validateModelName(req.query.name),
@@ -138,6 +169,7 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${V}/transition-stage`,
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           {
@@ -166,6 +198,7 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${V}/set-tag`,
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           {
@@ -190,7 +223,10 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
 
   scope.delete(
     `${V}/delete-tag`,
-    { schema: { body: S.object({ ...nameVersion, key: S.string({ maxLength: 1000 }) }, LOOSE) } },
+    {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
+      schema: { body: S.object({ ...nameVersion, key: S.string({ maxLength: 1000 }) }, LOOSE) },
+    },
     async (req) => {
       // Idempotent, as MLflow's stores are: a missing tag is not an error.
       await registry.deleteVersionTag(ref(req.body.name, req.body.version), req.body.key, as(req));

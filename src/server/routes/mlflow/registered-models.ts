@@ -22,6 +22,7 @@ import {
   VERSION,
   versionNumber,
 } from './registry-shapes.js';
+import { field, onModel } from '../../auth/access-rule.js';
 
 const R = '/mlflow/registered-models';
 
@@ -36,6 +37,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${R}/create`,
     {
+      config: { access: 'user' },
       schema: {
         body: S.object(
           {
@@ -60,13 +62,19 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
 
   scope.get(
     `${R}/get`,
-    { schema: { querystring: S.object({ name: NAME }, LOOSE) } },
+    {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
+      schema: { querystring: S.object({ name: NAME }, LOOSE) },
+    },
     async (req) => ({ registered_model: await shaped(await registry.getModel(req.query.name)) }),
   );
 
   scope.post(
     `${R}/rename`,
-    { schema: { body: S.object({ name: NAME, new_name: NAME }, LOOSE) } },
+    {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
+      schema: { body: S.object({ name: NAME, new_name: NAME }, LOOSE) },
+    },
     async (req) => {
       const m = await registry.renameModel(req.body.name, req.body.new_name, as(req));
       return { registered_model: await shaped(m) };
@@ -76,6 +84,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   scope.patch(
     `${R}/update`,
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           { name: NAME, description: S.optional(S.string({ maxLength: 100_000 })) },
@@ -98,7 +107,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
 
   scope.delete(
     `${R}/delete`,
-    { schema: { body: S.object({ name: NAME }, LOOSE) } },
+    {
+      config: { access: onModel('MANAGE', (req) => field(req, 'name')) },
+      schema: { body: S.object({ name: NAME }, LOOSE) },
+    },
     async (req) => {
       await registry.deleteModel(req.body.name, as(req));
       return {};
@@ -108,6 +120,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   scope.get(
     `${R}/search`,
     {
+      config: { access: 'user' },
       schema: {
         querystring: SEARCH_QUERY,
       },
@@ -136,6 +149,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${R}/get-latest-versions`,
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           { name: NAME, stages: S.optional(S.array(S.string({ maxLength: 50 }))) },
@@ -147,7 +161,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   );
   scope.get(
     `${R}/get-latest-versions`,
-    { schema: { querystring: S.object({ name: NAME, stages: S.optional(S.unknown()) }, LOOSE) } },
+    {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
+      schema: { querystring: S.object({ name: NAME, stages: S.optional(S.unknown()) }, LOOSE) },
+    },
     async (req) => {
       const raw = req.query.stages;
       const stages = raw === undefined ? [] : (Array.isArray(raw) ? raw : [raw]).map(String);
@@ -158,6 +175,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   scope.post(
     `${R}/set-tag`,
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         body: S.object(
           {
@@ -177,7 +195,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
 
   scope.delete(
     `${R}/delete-tag`,
-    { schema: { body: S.object({ name: NAME, key: S.string({ maxLength: 1000 }) }, LOOSE) } },
+    {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
+      schema: { body: S.object({ name: NAME, key: S.string({ maxLength: 1000 }) }, LOOSE) },
+    },
     async (req) => {
       // Idempotent, as MLflow's stores are: a missing tag is not an error.
       await registry.deleteModelTag(req.body.name, req.body.key, as(req));
@@ -188,7 +209,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   const ALIAS = S.string({ maxLength: 1000 });
   scope.post(
     `${R}/alias`,
-    { schema: { body: S.object({ name: NAME, alias: ALIAS, version: VERSION }, LOOSE) } },
+    {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
+      schema: { body: S.object({ name: NAME, alias: ALIAS, version: VERSION }, LOOSE) },
+    },
     async (req) => {
       await registry.setAlias(
         req.body.name,
@@ -201,7 +225,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   );
   scope.delete(
     `${R}/alias`,
-    { schema: { body: S.object({ name: NAME, alias: ALIAS }, LOOSE) } },
+    {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
+      schema: { body: S.object({ name: NAME, alias: ALIAS }, LOOSE) },
+    },
     async (req) => {
       await registry.deleteAlias(req.body.name, req.body.alias, as(req));
       return {};
@@ -209,7 +236,10 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
   );
   scope.get(
     `${R}/alias`,
-    { schema: { querystring: S.object({ name: NAME, alias: ALIAS }, LOOSE) } },
+    {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
+      schema: { querystring: S.object({ name: NAME, alias: ALIAS }, LOOSE) },
+    },
     async (req) => {
       const alias = validateAlias(req.query.alias);
       const v = await registry.getVersion(`${validateModelName(req.query.name)}@${alias}`);

@@ -21,6 +21,7 @@ import {
   reqString,
   runIdOf,
 } from './mlflow-request.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 
 /** A Run as MLflow's JSON writes it: empty lists omitted, NaN as "NaN". */
 export function runJson(run: Run): object {
@@ -71,53 +72,95 @@ function datasetInputsOf(m: Message): DatasetInput[] {
 export function runRoutes(scope: App, ctx: RouteContext): void {
   const { tracking } = ctx;
 
-  endpoint(scope, 'POST', '/mlflow/runs/create', async (m, req) => {
-    const experimentId = optString(m, 'experiment_id');
-    const userId = optString(m, 'user_id');
-    const startTime = optInt64(m, 'start_time');
-    const runName = optString(m, 'run_name');
-    const run = await tracking.createRun({
-      ...(experimentId ? { experimentId } : {}),
-      ...(userId ? { userId } : {}),
-      ...(startTime !== undefined ? { startTime } : {}),
-      ...(runName ? { runName } : {}),
-      tags: keyValues(m, 'tags') ?? [],
-      actor: ctx.actor(req),
-    });
-    return { run: runJson(run) };
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/create',
+    onExperiment('EDIT', (req) => ({ kind: 'experiment', id: field(req, 'experiment_id') || '0' })),
+    async (m, req) => {
+      const experimentId = optString(m, 'experiment_id');
+      const userId = optString(m, 'user_id');
+      const startTime = optInt64(m, 'start_time');
+      const runName = optString(m, 'run_name');
+      const run = await tracking.createRun({
+        ...(experimentId ? { experimentId } : {}),
+        ...(userId ? { userId } : {}),
+        ...(startTime !== undefined ? { startTime } : {}),
+        ...(runName ? { runName } : {}),
+        tags: keyValues(m, 'tags') ?? [],
+        actor: ctx.actor(req),
+      });
+      return { run: runJson(run) };
+    },
+  );
 
-  endpoint(scope, 'GET', '/mlflow/runs/get', async (m) => ({
-    run: runJson(await tracking.getRun(runIdOf(m))),
-  }));
+  endpoint(
+    scope,
+    'GET',
+    '/mlflow/runs/get',
+    onExperiment('READ', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => ({
+      run: runJson(await tracking.getRun(runIdOf(m))),
+    }),
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/update', async (m, req) => {
-    const status = optString(m, 'status');
-    const endTime = optInt64(m, 'end_time');
-    const runName = optString(m, 'run_name');
-    const info = await tracking.updateRun(
-      runIdOf(m),
-      {
-        ...(status !== undefined ? { status } : {}),
-        ...(endTime !== undefined ? { endTime } : {}),
-        ...(runName !== undefined ? { runName } : {}),
-      },
-      { actor: ctx.actor(req) },
-    );
-    return { run_info: info };
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/update',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m, req) => {
+      const status = optString(m, 'status');
+      const endTime = optInt64(m, 'end_time');
+      const runName = optString(m, 'run_name');
+      const info = await tracking.updateRun(
+        runIdOf(m),
+        {
+          ...(status !== undefined ? { status } : {}),
+          ...(endTime !== undefined ? { endTime } : {}),
+          ...(runName !== undefined ? { runName } : {}),
+        },
+        { actor: ctx.actor(req) },
+      );
+      return { run_info: info };
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/delete', async (m, req) => {
-    await tracking.deleteRun(runIdOf(m), { actor: ctx.actor(req) });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/delete',
+    onExperiment('MANAGE', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m, req) => {
+      await tracking.deleteRun(runIdOf(m), { actor: ctx.actor(req) });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/restore', async (m, req) => {
-    await tracking.restoreRun(runIdOf(m), { actor: ctx.actor(req) });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/restore',
+    onExperiment('MANAGE', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m, req) => {
+      await tracking.restoreRun(runIdOf(m), { actor: ctx.actor(req) });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/search', async (m) => {
+  endpoint(scope, 'POST', '/mlflow/runs/search', 'user', async (m) => {
     const filter = optString(m, 'filter');
     const orderBy = optStringList(m, 'order_by');
     const pageToken = optString(m, 'page_token');
@@ -134,49 +177,112 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     return omitEmpty({ runs: page.items.map(runJson), next_page_token: page.nextPageToken });
   });
 
-  endpoint(scope, 'POST', '/mlflow/runs/log-metric', async (m) => {
-    await tracking.logMetric(runIdOf(m), metricOf(m));
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/log-metric',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.logMetric(runIdOf(m), metricOf(m));
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/log-parameter', async (m) => {
-    await tracking.logParam(runIdOf(m), {
-      key: reqString(m, 'key'),
-      value: optString(m, 'value') ?? '',
-    });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/log-parameter',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.logParam(runIdOf(m), {
+        key: reqString(m, 'key'),
+        value: optString(m, 'value') ?? '',
+      });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/log-batch', async (m) => {
-    const runId = runIdOf(m);
-    await tracking.logBatch(runId, {
-      metrics: (optObjectList(m, 'metrics') ?? []).map(metricOf),
-      params: keyValues(m, 'params') ?? [],
-      tags: keyValues(m, 'tags') ?? [],
-    });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/log-batch',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      const runId = runIdOf(m);
+      await tracking.logBatch(runId, {
+        metrics: (optObjectList(m, 'metrics') ?? []).map(metricOf),
+        params: keyValues(m, 'params') ?? [],
+        tags: keyValues(m, 'tags') ?? [],
+      });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/log-model', async (m) => {
-    await tracking.logModel(runIdOf(m), reqString(m, 'model_json'));
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/log-model',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.logModel(runIdOf(m), reqString(m, 'model_json'));
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/log-inputs', async (m) => {
-    await tracking.logInputs(runIdOf(m), datasetInputsOf(m));
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/log-inputs',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.logInputs(runIdOf(m), datasetInputsOf(m));
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/set-tag', async (m) => {
-    await tracking.setTag(runIdOf(m), {
-      key: reqString(m, 'key'),
-      value: optString(m, 'value') ?? '',
-    });
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/set-tag',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.setTag(runIdOf(m), {
+        key: reqString(m, 'key'),
+        value: optString(m, 'value') ?? '',
+      });
+      return {};
+    },
+  );
 
-  endpoint(scope, 'POST', '/mlflow/runs/delete-tag', async (m) => {
-    await tracking.deleteTag(runIdOf(m), reqString(m, 'key'));
-    return {};
-  });
+  endpoint(
+    scope,
+    'POST',
+    '/mlflow/runs/delete-tag',
+    onExperiment('EDIT', (req) => {
+      const id = field(req, 'run_id') || field(req, 'run_uuid');
+      return id ? { kind: 'run', id } : undefined;
+    }),
+    async (m) => {
+      await tracking.deleteTag(runIdOf(m), reqString(m, 'key'));
+      return {};
+    },
+  );
 }

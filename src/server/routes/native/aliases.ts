@@ -2,6 +2,7 @@
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { nameParam, responses } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['aliases'];
 const aliasParams = S.object({
@@ -15,6 +16,7 @@ export function aliasRoutes(app: App, ctx: RouteContext): void {
   app.put(
     '/api/v1/models/:name/aliases/:alias',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Point an alias at a version',
@@ -32,6 +34,7 @@ export function aliasRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/models/:name/aliases/:alias',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Delete an alias (idempotent)',
@@ -46,6 +49,7 @@ export function aliasRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/models/:name/aliases/:alias/rollback',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Move an alias back to its previous target',
@@ -59,6 +63,7 @@ export function aliasRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models/:name/alias-history',
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: "Every move of the model's aliases (or of one), oldest first",

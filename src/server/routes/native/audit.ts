@@ -4,6 +4,7 @@ import type { AuditEvent } from '../../../core/registry-api.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryInt, S } from '../../schema.js';
 import { pageQuery, responses } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['audit'];
 
@@ -41,6 +42,7 @@ export function auditRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/audit',
     {
+      config: { access: modelOrAdmin },
       schema: {
         tags,
         summary: 'Audit events, newest first by default',
@@ -64,6 +66,7 @@ export function auditRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/audit/verify',
     {
+      config: { access: 'admin' },
       schema: {
         tags,
         summary: 'Recompute the hash chain and report the first broken link',
@@ -76,6 +79,7 @@ export function auditRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/audit/export',
     {
+      config: { access: modelOrAdmin },
       schema: {
         tags,
         summary: 'Every matching event, oldest first, as NDJSON (one event per line)',

@@ -14,6 +14,7 @@ import type { App, RouteContext } from '../../context.js';
 import { queryBool, S } from '../../schema.js';
 import { sendStoredFile } from '../../send-stored-file.js';
 import { refParam, responses, sha256Param } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['files'];
 
@@ -54,6 +55,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/v1/files/:sha256',
+    config: { access: 'user' },
     schema: {
       tags,
       summary: 'Download a file by SHA-256 (Range, If-Range, If-None-Match supported)',
@@ -69,6 +71,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/files/:sha256/chunks',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: "A file's chunks with their offsets, for chunk-aligned verified range reads",
@@ -109,6 +112,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/versions/:ref/manifest',
     {
+      config: { access: onModel('READ', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags: ['versions'],
         summary: "A version's manifest: its files' paths, sizes and SHA-256s",
@@ -129,6 +133,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/v1/versions/:ref/files/*',
+    config: { access: onModel('READ', (req) => modelOfRef(field(req, 'ref'))) },
     schema: {
       tags,
       summary: 'Download one file of a version by its path (Range supported)',

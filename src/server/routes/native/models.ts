@@ -2,6 +2,7 @@
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, queryInt, S } from '../../schema.js';
 import { keyParam, nameParam, noContent, pageQuery, responses, stringMap } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['models'];
 const nameOnly = S.object({ name: nameParam });
@@ -12,6 +13,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/models',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: 'Create a registered model',
@@ -33,6 +35,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: 'List registered models by name',
@@ -51,6 +54,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models/:name',
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Get a registered model',
@@ -66,6 +70,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.patch(
     '/api/v1/models/:name',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: "Update a model's description (null clears it)",
@@ -80,6 +85,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/models/:name/rename',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Rename a model (its versions, aliases and tags follow)',
@@ -95,6 +101,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/models/:name',
     {
+      config: { access: onModel('MANAGE', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Soft-delete a model (restorable)',
@@ -111,6 +118,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/models/:name/restore',
     {
+      config: { access: onModel('MANAGE', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Restore a soft-deleted model',
@@ -124,6 +132,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.put(
     '/api/v1/models/:name/tags/:key',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Set a model tag',
@@ -143,6 +152,7 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/models/:name/tags/:key',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Delete a model tag (idempotent)',

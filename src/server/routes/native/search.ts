@@ -2,6 +2,7 @@
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, S } from '../../schema.js';
 import { refParam, responses } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const searchBody = S.object({
   filter: S.optional(S.string({ maxLength: 64 * 1024 })),
@@ -17,6 +18,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/search/models',
     {
+      config: { access: 'user' },
       schema: {
         tags: ['search'],
         summary: 'Search registered models',
@@ -31,6 +33,7 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/search/versions',
     {
+      config: { access: 'user' },
       schema: {
         tags: ['search'],
         summary: 'Search model versions',
@@ -45,6 +48,12 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/diff',
     {
+      config: {
+        access: onModel('READ', (req) => [
+          modelOfRef(field(req, 'a')),
+          modelOfRef(field(req, 'b')),
+        ]),
+      },
       schema: {
         tags: ['versions'],
         summary: 'Compare two versions (a is the base)',

@@ -7,6 +7,7 @@ import { MAX_BUNDLE_BYTES } from '../../../registry/signature-service.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { nameParam, responses } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['signatures'];
 const versionParams = S.object({
@@ -26,6 +27,7 @@ export function signatureRoutes(app: App, ctx: RouteContext): void {
     '/api/v1/models/:name/versions/:v/signatures',
     {
       bodyLimit: MAX_BUNDLE_BYTES + 1024 * 1024,
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Attach a signature (a Sigstore bundle in the model-signing format)',
@@ -52,6 +54,7 @@ export function signatureRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models/:name/versions/:v/signatures',
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: "A version's signatures, by key id",
@@ -67,6 +70,7 @@ export function signatureRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models/:name/versions/:v/scan',
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: "A version's unsafe-pickle scan (null when it was not scanned)",

@@ -9,6 +9,7 @@ import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { responses } from './common.js';
 import { versionMetadata } from './versions.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['uploads'];
 const idParams = S.object({ id: S.string({ pattern: '^[0-9a-f]{32}$' }) });
@@ -23,6 +24,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/info',
     {
+      config: { access: 'public' },
       schema: {
         tags,
         summary: 'Server version, chunking parameters and upload limits',
@@ -46,6 +48,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
     '/api/v1/uploads',
     {
       bodyLimit: UPLOAD_SPEC_BODY_LIMIT,
+      config: { access: 'user' },
       schema: {
         tags,
         summary: 'Start (or resume) an upload: the server answers which chunks it lacks',
@@ -86,6 +89,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/uploads/:id',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: 'An upload session and the chunks it still lacks',
@@ -99,6 +103,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/uploads/:id/chunks',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: `Send a batch of chunks (${CHUNK_BATCH_MEDIA_TYPE})`,
@@ -134,6 +139,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/uploads/:id/commit',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'model')) },
       schema: {
         tags,
         summary: 'Verify the uploaded files and register them as a new version',
@@ -160,6 +166,7 @@ export function uploadRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/uploads/:id',
     {
+      config: { access: 'user' },
       schema: {
         tags,
         summary: 'Abandon an upload session (idempotent)',

@@ -12,6 +12,7 @@ import {
   responses,
   stringMap,
 } from './common.js';
+import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['versions'];
 const refOnly = S.object({ ref: refParam });
@@ -58,6 +59,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/models/:name/versions',
     {
+      config: { access: onModel('EDIT', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: 'Register a version from a manifest already in the store',
@@ -99,6 +101,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/models/:name/versions',
     {
+      config: { access: onModel('READ', (req) => field(req, 'name')) },
       schema: {
         tags,
         summary: "A model's versions, newest first",
@@ -118,6 +121,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/versions/:ref',
     {
+      config: { access: onModel('READ', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Get a version by reference',
@@ -133,6 +137,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/versions/:ref/inspect',
     {
+      config: { access: onModel('READ', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: "What the version's files are, read from their headers",
@@ -153,6 +158,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.patch(
     '/api/v1/versions/:ref',
     {
+      config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: "Update a version's description (null clears it)",
@@ -167,6 +173,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/versions/:ref',
     {
+      config: { access: onModel('MANAGE', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Soft-delete a version (refused while aliases point at it)',
@@ -183,6 +190,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/versions/:ref/restore',
     {
+      config: { access: onModel('MANAGE', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Restore a soft-deleted version (ref must name a number)',
@@ -196,6 +204,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.put(
     '/api/v1/versions/:ref/tags/:key',
     {
+      config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Set a version tag',
@@ -215,6 +224,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.delete(
     '/api/v1/versions/:ref/tags/:key',
     {
+      config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Delete a version tag (idempotent)',
@@ -232,6 +242,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/versions/:ref/metrics',
     {
+      config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Log metric points',
@@ -257,6 +268,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.get(
     '/api/v1/versions/:ref/metrics/:key',
     {
+      config: { access: onModel('READ', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Every point logged for one metric, by step then timestamp',
@@ -270,6 +282,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
   app.post(
     '/api/v1/versions/:ref/stage',
     {
+      config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
       schema: {
         tags,
         summary: 'Transition to an MLflow stage',
@@ -289,6 +302,7 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
     app.post(
       `/api/v1/versions/:ref/${action}`,
       {
+        config: { access: onModel('EDIT', (req) => modelOfRef(field(req, 'ref'))) },
         schema: {
           tags,
           summary: action === 'approve' ? 'Approve a version' : 'Reject a version',

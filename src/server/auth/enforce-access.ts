@@ -1,0 +1,239 @@
+/**
+ * Authentication and authorization of every request (docs/security.md):
+ *
+ * - `onRoute`: every route must declare `config.access` (access-rule.ts), or the server
+ *   refuses to start; plugin routes get theirs from PLUGIN_ROUTE_ACCESS.
+ * - `onRequest`: authentication is on when `required` (`--auth`) or once the registry has a
+ *   user. Credentials: `Authorization: Basic` with user:password or user:token (MLflow's
+ *   MLFLOW_TRACKING_USERNAME/PASSWORD), or `Bearer <token>` (MLFLOW_TRACKING_TOKEN). Bad
+ *   credentials → 401 with WWW-Authenticate, counted per user and per client address;
+ *   too many → 429 with Retry-After until the window ends. No credentials on a route that
+ *   is not public → 401.
+ * - `preHandler` (after the body is parsed and validated): the rule is checked. A user who
+ *   may not READ a resource gets the same 404 as for a resource that does not exist (no
+ *   existence leaks); one who may read but not change it gets 403.
+ *
+ * Nothing here logs credentials: the Authorization header is redacted from request logs
+ * (app.ts) and messages never include what was sent.
+ */
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { levelIncludes, type PermissionLevel } from '../../core/auth-api.js';
+import {
+  ModelvaultError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+} from '../../core/errors.js';
+import type { AccessControl } from '../../registry/access-control.js';
+import type { ResolvedResource } from '../../registry/permission-service.js';
+import { looksLikeToken, type Principal } from '../../registry/user-service.js';
+import type { App } from '../context.js';
+import { type AccessRule, PLUGIN_ROUTE_ACCESS } from './access-rule.js';
+import { FailureLimiter } from './failure-limiter.js';
+
+export interface AuthOptions {
+  /** Require authentication even while the registry has no user (`--auth`). */
+  readonly required?: boolean;
+  /** Failed sign-ins per user name per window before it is blocked. Default 10. */
+  readonly maxFailuresPerUser?: number;
+  /** Failed sign-ins per client address per window. Default 50. */
+  readonly maxFailuresPerIp?: number;
+  /** Default 15 minutes. */
+  readonly failureWindowMs?: number;
+}
+
+/** What handlers ask about the request's identity (RouteContext.auth). */
+export interface RequestAuth {
+  /** The signed-in user, or undefined (authentication off, or a public route without credentials). */
+  principal(req: FastifyRequest): Principal | undefined;
+  /** The items whose model `principal` may READ (all of them when authentication is off). */
+  filterModels<T>(req: FastifyRequest, items: readonly T[], name: (t: T) => string): Promise<T[]>;
+  /** The items whose experiment `principal` may READ. */
+  filterExperiments<T>(
+    req: FastifyRequest,
+    items: readonly T[],
+    id: (t: T) => string,
+  ): Promise<T[]>;
+  /** The signed-in user, or 401 when authentication is on and there is none. */
+  requireUser(req: FastifyRequest): Principal | undefined;
+}
+
+const WWW_AUTHENTICATE = 'Basic realm="modelvault", Bearer realm="modelvault"';
+
+interface RequestState {
+  readonly on: boolean;
+  readonly principal: Principal | undefined;
+}
+
+function unauthenticated(reply: FastifyReply, message: string): UnauthenticatedError {
+  reply.header('www-authenticate', WWW_AUTHENTICATE);
+  return new UnauthenticatedError(message);
+}
+
+function notFound(resource: ResolvedResource): NotFoundError {
+  return resource.kind === 'registered_model'
+    ? new NotFoundError(`model '${resource.label}' not found`, { model: resource.label })
+    : new NotFoundError(`experiment '${resource.label}' not found`, {
+        experiment: resource.label,
+      });
+}
+
+/**
+ * Installs the hooks on `app` (before any route is registered) and returns what handlers
+ * use to scope their answers.
+ */
+export function enforceAccess(
+  app: App,
+  access: AccessControl,
+  options: AuthOptions = {},
+): RequestAuth {
+  const state = new WeakMap<FastifyRequest, RequestState>();
+  const window = options.failureWindowMs ?? 15 * 60_000;
+  const perUser = new FailureLimiter({
+    maxFailures: options.maxFailuresPerUser ?? 10,
+    windowMs: window,
+  });
+  const perIp = new FailureLimiter({
+    maxFailures: options.maxFailuresPerIp ?? 50,
+    windowMs: window,
+  });
+  let usersExist = false;
+
+  async function authOn(): Promise<boolean> {
+    if (options.required || usersExist) return true;
+    // Once a user exists authentication stays on; until then ask each time (cheap), so a
+    // user added by the CLI beside a running server turns it on at once.
+    usersExist = await access.users.hasUsers();
+    return usersExist;
+  }
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const config = (route.config ?? {}) as { access?: AccessRule };
+    if (config.access !== undefined) return;
+    const plugin = PLUGIN_ROUTE_ACCESS.find((p) => route.url.startsWith(p.prefix));
+    if (!plugin) {
+      throw new Error(
+        `route ${String(route.method)} ${route.url} declares no access rule (config.access): see src/server/auth/access-rule.ts`,
+      );
+    }
+    route.config = { ...config, access: plugin.rule } as typeof route.config;
+  });
+
+  async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Principal> {
+    const header = req.headers.authorization ?? '';
+    const space = header.indexOf(' ');
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const value = space < 0 ? '' : header.slice(space + 1).trim();
+    const ip = `ip:${req.ip}`;
+    let user: string | undefined;
+    let secret = '';
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) {
+        user = decoded.slice(0, colon);
+        secret = decoded.slice(colon + 1);
+      }
+    } else if (scheme === 'bearer') {
+      secret = value;
+    } else {
+      throw unauthenticated(reply, 'unsupported authorization scheme: use Basic or Bearer');
+    }
+    const userKey = user === undefined ? undefined : `user:${user}`;
+    const wait = Math.max(perIp.blockedFor(ip), userKey ? perUser.blockedFor(userKey) : 0);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new ModelvaultError(
+        'RATE_LIMITED',
+        `too many failed sign-ins: try again in ${wait} seconds`,
+        { retryAfterSeconds: wait },
+      );
+    }
+    let principal: Principal | undefined;
+    if (scheme === 'bearer' || looksLikeToken(secret)) {
+      principal = await access.users.authenticateToken(secret);
+      // Basic user:token must name the token's owner.
+      if (principal && user !== undefined && principal.name !== user) principal = undefined;
+    } else if (user !== undefined && user.length <= 255) {
+      principal = await access.users.authenticatePassword(user, secret);
+    }
+    if (!principal) {
+      perIp.fail(ip);
+      if (userKey) perUser.fail(userKey);
+      throw unauthenticated(reply, 'invalid credentials');
+    }
+    if (userKey) perUser.reset(userKey);
+    return principal;
+  }
+
+  app.addHook('onRequest', async (req, reply) => {
+    const rule = req.routeOptions.config?.access;
+    if (!(await authOn())) {
+      state.set(req, { on: false, principal: undefined });
+      return;
+    }
+    const principal = req.headers.authorization ? await authenticate(req, reply) : undefined;
+    state.set(req, { on: true, principal });
+    // Unmatched routes (no rule) fall through to the 404 handler.
+    if (!principal && rule !== undefined && rule !== 'public') {
+      throw unauthenticated(reply, 'authentication required');
+    }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    const s = state.get(req);
+    const rule = req.routeOptions.config?.access;
+    if (!s?.on || rule === undefined || rule === 'public' || rule === 'user') return;
+    const principal = s.principal!;
+    if (rule === 'admin') {
+      if (!principal.admin) throw new PermissionDeniedError('this needs a registry admin');
+      return;
+    }
+    if (principal.admin) return;
+    const refs = await rule.resources(req);
+    if (refs === 'admin') throw new PermissionDeniedError('this needs a registry admin');
+    for (const ref of refs) {
+      const resource = await access.permissions.resolve(ref);
+      // A resource that does not exist: the handler answers (404, or creates it).
+      if (!resource) continue;
+      const level: PermissionLevel = await access.permissions.levelOf(principal, resource);
+      if (!levelIncludes(level, 'READ')) throw notFound(resource);
+      const needs = ref.level ?? rule.level;
+      if (!levelIncludes(level, needs)) {
+        throw new PermissionDeniedError(
+          `user '${principal.name}' needs ${needs} on ${
+            resource.kind === 'registered_model' ? 'model' : 'experiment'
+          } '${resource.label}' (has ${level})`,
+          { kind: resource.kind, resource: resource.label, needs, has: level },
+        );
+      }
+    }
+  });
+
+  /** The principal to filter for, or undefined when nothing is filtered. */
+  function filterFor(req: FastifyRequest): Principal | undefined {
+    const s = state.get(req);
+    return s?.on && s.principal && !s.principal.admin ? s.principal : undefined;
+  }
+
+  return {
+    principal: (req) => state.get(req)?.principal,
+    requireUser: (req) => {
+      const s = state.get(req);
+      if (s?.on && !s.principal) throw new UnauthenticatedError('authentication required');
+      return s?.principal;
+    },
+    async filterModels(req, items, name) {
+      const principal = filterFor(req);
+      if (!principal) return [...items];
+      const ok = await access.permissions.readableModels(principal, items.map(name));
+      return items.filter((i) => ok.has(name(i)));
+    },
+    async filterExperiments(req, items, id) {
+      const principal = filterFor(req);
+      if (!principal) return [...items];
+      const ok = await access.permissions.readableExperiments(principal, items.map(id));
+      return items.filter((i) => ok.has(id(i)));
+    },
+  };
+}
