@@ -16,9 +16,17 @@ export class AccessControl {
   readonly users: UserService;
   readonly permissions: PermissionService;
 
-  constructor(ctx: RegistryContext, audit: AuditService) {
+  constructor(
+    private readonly ctx: RegistryContext,
+    audit: AuditService,
+  ) {
     this.users = new UserService(ctx, audit);
     this.permissions = new PermissionService(ctx, audit);
+  }
+
+  /** The audit actor: the signed-in user, else the registry's default actor. */
+  actor(name: string | undefined): string {
+    return name ?? this.ctx.defaultActor;
   }
 
   /**

@@ -19,10 +19,10 @@ import type {
 } from '../core/registry-api.js';
 import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
-import { grantCreator } from './permission-service.js';
 import { hydrateModels } from './hydrate.js';
 import { checkOptionalText, checkText, LIMITS, stringEntries } from './input-checks.js';
 import { findModel } from './lookups.js';
+import { grantCreator } from './permission-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';

@@ -45,9 +45,9 @@ import type {
   RunStatus,
 } from '../metadata/tracking-schema.js';
 import type { AuditService } from './audit-service.js';
-import { grantCreator } from './permission-service.js';
 import { LIMITS } from './input-checks.js';
 import { decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
+import { grantCreator } from './permission-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 
 // ---------------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ import { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import { UploadService, type UploadServiceOptions } from '../registry/upload-service.js';
 import { SHARED_SCHEMAS } from './api-schemas.js';
 import { access } from './auth/access-rule.js';
-import { type AuthOptions, enforceAccess } from './auth/enforce-access.js';
+import { type AuthOptions, type DeclaredRoute, enforceAccess } from './auth/enforce-access.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
+import { accessRoutes } from './routes/native/access.js';
 import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
@@ -82,6 +83,8 @@ export interface BuiltApp {
   readonly app: App;
   readonly uploads: UploadService;
   readonly metrics: ServerMetrics;
+  /** Every route with its declared access rule. */
+  readonly routes: readonly DeclaredRoute[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -220,6 +223,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     auth,
     actor: (req) => auth.principal(req)?.name,
   };
+  accessRoutes(app, ctx);
   modelRoutes(app, ctx);
   versionRoutes(app, ctx);
   aliasRoutes(app, ctx);
@@ -248,5 +252,5 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   app.addHook('onClose', async () => uploads.close());
 
   await app.ready();
-  return { app, uploads, metrics };
+  return { app, uploads, metrics, routes: auth.routes };
 }

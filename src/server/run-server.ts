@@ -20,8 +20,10 @@ export interface RunServerOptions extends OpenBackendOptions {
   readonly registry: string;
   readonly host?: string;
   readonly port?: number;
-  /** Allow a non-loopback host although there is no authentication yet. */
+  /** Allow a non-loopback host without authentication (no users and no `auth`). */
   readonly insecure?: boolean;
+  /** Require authentication even while the registry has no user (`--auth`). */
+  readonly auth?: boolean;
   readonly logger?: Logger | false;
   /** Where the "serving at" line goes. Default stdout. */
   readonly print?: (line: string) => void;
@@ -53,12 +55,6 @@ export function defaultRegistryPath(env: NodeJS.ProcessEnv = process.env): strin
 export async function runServer(options: RunServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 5000;
-  if (!isLoopbackHost(host) && !options.insecure) {
-    throw new InvalidArgumentError(
-      `refusing to serve on '${host}' without authentication: the API would be open to the network; bind a loopback address or pass --insecure`,
-      { host },
-    );
-  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidArgumentError(`invalid port ${port}`, { port });
   }
@@ -66,8 +62,17 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const backend = await openServerBackend(root, options);
   let built: Awaited<ReturnType<typeof buildApp>>;
   try {
+    // Authentication is on with --auth or once the registry has a user (auth/enforce-access.ts).
+    const authOn = options.auth === true || (await backend.access.users.hasUsers());
+    if (!isLoopbackHost(host) && !authOn && !options.insecure) {
+      throw new InvalidArgumentError(
+        `refusing to serve on '${host}' without authentication: the API would be open to the network; create a user ('mvault user add NAME --admin'), pass --auth, bind a loopback address, or pass --insecure`,
+        { host },
+      );
+    }
     built = await buildApp({
       backend,
+      ...(options.auth ? { auth: { required: true } } : {}),
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
       ...(options.maxBatchBytes ? { uploads: { maxBatchBytes: options.maxBatchBytes } } : {}),
     });

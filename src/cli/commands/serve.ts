@@ -3,8 +3,8 @@
  * [--blobs s3://bucket/prefix [--s3-endpoint URL] [--s3-region R]]`: the REST
  * API (and, later, the MLflow API and web UI) over a local registry directory, whose
  * metadata may live in PostgreSQL (`--db postgres://…` or MODELVAULT_DB) so that several
- * replicas share it. Refuses a
- * non-loopback host without --insecure until authentication exists. Stops gracefully on
+ * replicas share it. Authentication is on once the registry has a user (or with --auth);
+ * without it a non-loopback host is refused unless --insecure. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
 import type { Command } from 'commander';
@@ -18,6 +18,7 @@ export interface ServeFlags extends BlobsFlags {
   readonly registry?: string;
   readonly db?: string;
   readonly insecure?: boolean;
+  readonly auth?: boolean;
 }
 
 /** Starts the server for parsed flags; resolves once it listens. */
@@ -43,6 +44,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host,
     port,
     insecure: flags.insecure ?? false,
+    auth: flags.auth ?? false,
     ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
@@ -55,13 +57,18 @@ export function registerServe(program: Command): Command {
   return program
     .command('serve')
     .description('serve the REST API over a local registry')
-    .option('--host <host>', 'address to bind (non-loopback needs --insecure)', '127.0.0.1')
+    .option(
+      '--host <host>',
+      'address to bind (non-loopback needs users, --auth or --insecure)',
+      '127.0.0.1',
+    )
     .option('--port <port>', 'port to listen on (0 picks a free one)', '5000')
     .option('--registry <path>', 'registry directory (default: MODELVAULT_HOME or ./.modelvault)')
     .option(
       '--db <url>',
       `metadata database: postgres://user:password@host:port/db, shared by replicas (default: ${DB_ENV}, else SQLite in the registry directory)`,
     )
+    .option('--auth', 'require sign-in even before the registry has a user')
     .option('--insecure', 'allow a non-loopback host without authentication')
     .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
     .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')

@@ -40,10 +40,42 @@ export interface AuthOptions {
   readonly maxFailuresPerIp?: number;
   /** Default 15 minutes. */
   readonly failureWindowMs?: number;
+  /**
+   * Called once per request with the access decision (after the log line denials get).
+   * For observers: tests assert every route's decision for every role through it.
+   */
+  readonly onDecision?: (decision: AccessDecision) => void;
+}
+
+export type AccessOutcome =
+  | 'open'
+  | 'allowed'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'hidden'
+  | 'rate_limited';
+
+export interface AccessDecision {
+  readonly method: string;
+  /** The route's URL template (`/api/v1/models/:name`). */
+  readonly route: string;
+  readonly user: string | undefined;
+  readonly outcome: AccessOutcome;
+  /** How many resources the rule checked (resource rules). */
+  readonly checked: number;
+}
+
+/** A route as registered, with its declared rule. */
+export interface DeclaredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly access: AccessRule;
 }
 
 /** What handlers ask about the request's identity (RouteContext.auth). */
 export interface RequestAuth {
+  /** Every route registered so far, with its rule (from the onRoute hook). */
+  readonly routes: readonly DeclaredRoute[];
   /** The signed-in user, or undefined (authentication off, or a public route without credentials). */
   principal(req: FastifyRequest): Principal | undefined;
   /** The items whose model `principal` may READ (all of them when authentication is off). */
@@ -54,8 +86,8 @@ export interface RequestAuth {
     items: readonly T[],
     id: (t: T) => string,
   ): Promise<T[]>;
-  /** The signed-in user, or 401 when authentication is on and there is none. */
-  requireUser(req: FastifyRequest): Principal | undefined;
+  /** Whether the server requires sign-in now (`--auth`, or the registry has users). */
+  required(): Promise<boolean>;
 }
 
 const WWW_AUTHENTICATE = 'Basic realm="modelvault", Bearer realm="modelvault"';
@@ -107,17 +139,37 @@ export function enforceAccess(
     return usersExist;
   }
 
+  const routes: DeclaredRoute[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as { access?: AccessRule };
-    if (config.access !== undefined) return;
-    const plugin = PLUGIN_ROUTE_ACCESS.find((p) => route.url.startsWith(p.prefix));
-    if (!plugin) {
-      throw new Error(
-        `route ${String(route.method)} ${route.url} declares no access rule (config.access): see src/server/auth/access-rule.ts`,
-      );
+    let rule = config.access;
+    if (rule === undefined) {
+      const plugin = PLUGIN_ROUTE_ACCESS.find((p) => route.url.startsWith(p.prefix));
+      if (!plugin) {
+        throw new Error(
+          `route ${String(route.method)} ${route.url} declares no access rule (config.access): see src/server/auth/access-rule.ts`,
+        );
+      }
+      rule = plugin.rule;
+      route.config = { ...config, access: rule } as typeof route.config;
     }
-    route.config = { ...config, access: plugin.rule } as typeof route.config;
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      routes.push({ method: String(method), url: route.url, access: rule });
+    }
   });
+
+  function decide(req: FastifyRequest, outcome: AccessOutcome, checked = 0): void {
+    if (outcome !== 'allowed' && outcome !== 'open') {
+      req.log.info({ access: outcome, route: req.routeOptions.url }, 'access denied');
+    }
+    options.onDecision?.({
+      method: req.method,
+      route: req.routeOptions.url ?? '',
+      user: state.get(req)?.principal?.name,
+      outcome,
+      checked,
+    });
+  }
 
   async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const header = req.headers.authorization ?? '';
@@ -142,6 +194,7 @@ export function enforceAccess(
     const userKey = user === undefined ? undefined : `user:${user}`;
     const wait = Math.max(perIp.blockedFor(ip), userKey ? perUser.blockedFor(userKey) : 0);
     if (wait > 0) {
+      decide(req, 'rate_limited');
       reply.header('retry-after', String(wait));
       throw new ModelvaultError(
         'RATE_LIMITED',
@@ -160,6 +213,7 @@ export function enforceAccess(
     if (!principal) {
       perIp.fail(ip);
       if (userKey) perUser.fail(userKey);
+      decide(req, 'unauthenticated');
       throw unauthenticated(reply, 'invalid credentials');
     }
     if (userKey) perUser.reset(userKey);
@@ -170,37 +224,51 @@ export function enforceAccess(
     const rule = req.routeOptions.config?.access;
     if (!(await authOn())) {
       state.set(req, { on: false, principal: undefined });
+      if (rule !== undefined) decide(req, 'open');
       return;
     }
     const principal = req.headers.authorization ? await authenticate(req, reply) : undefined;
     state.set(req, { on: true, principal });
     // Unmatched routes (no rule) fall through to the 404 handler.
     if (!principal && rule !== undefined && rule !== 'public') {
+      decide(req, 'unauthenticated');
       throw unauthenticated(reply, 'authentication required');
     }
   });
 
-  app.addHook('preHandler', async (req) => {
+  // preValidation: the body is parsed but not yet validated, so a caller without access
+  // learns nothing from validation errors, and the decision is made for every request.
+  app.addHook('preValidation', async (req) => {
     const s = state.get(req);
     const rule = req.routeOptions.config?.access;
-    if (!s?.on || rule === undefined || rule === 'public' || rule === 'user') return;
+    if (!s?.on || rule === undefined) return;
+    if (rule === 'public' || rule === 'user') return decide(req, 'allowed');
     const principal = s.principal!;
+    const forbidden = (message: string, details?: Record<string, unknown>) => {
+      decide(req, 'forbidden');
+      return new PermissionDeniedError(message, details);
+    };
     if (rule === 'admin') {
-      if (!principal.admin) throw new PermissionDeniedError('this needs a registry admin');
-      return;
+      if (!principal.admin) throw forbidden('this needs a registry admin');
+      return decide(req, 'allowed');
     }
-    if (principal.admin) return;
+    if (principal.admin) return decide(req, 'allowed');
     const refs = await rule.resources(req);
-    if (refs === 'admin') throw new PermissionDeniedError('this needs a registry admin');
+    if (refs === 'admin') throw forbidden('this needs a registry admin');
+    let checked = 0;
     for (const ref of refs) {
       const resource = await access.permissions.resolve(ref);
       // A resource that does not exist: the handler answers (404, or creates it).
       if (!resource) continue;
+      checked++;
       const level: PermissionLevel = await access.permissions.levelOf(principal, resource);
-      if (!levelIncludes(level, 'READ')) throw notFound(resource);
+      if (!levelIncludes(level, 'READ')) {
+        decide(req, 'hidden', checked);
+        throw notFound(resource);
+      }
       const needs = ref.level ?? rule.level;
       if (!levelIncludes(level, needs)) {
-        throw new PermissionDeniedError(
+        throw forbidden(
           `user '${principal.name}' needs ${needs} on ${
             resource.kind === 'registered_model' ? 'model' : 'experiment'
           } '${resource.label}' (has ${level})`,
@@ -208,6 +276,7 @@ export function enforceAccess(
         );
       }
     }
+    decide(req, 'allowed', checked);
   });
 
   /** The principal to filter for, or undefined when nothing is filtered. */
@@ -217,12 +286,9 @@ export function enforceAccess(
   }
 
   return {
+    routes,
     principal: (req) => state.get(req)?.principal,
-    requireUser: (req) => {
-      const s = state.get(req);
-      if (s?.on && !s.principal) throw new UnauthenticatedError('authentication required');
-      return s?.principal;
-    },
+    required: authOn,
     async filterModels(req, items, name) {
       const principal = filterFor(req);
       if (!principal) return [...items];

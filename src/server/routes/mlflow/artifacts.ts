@@ -21,11 +21,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactListEntry, ArtifactNode } from '../../../registry/artifact-service.js';
 import { checkArtifactPath, isReservedArtifactPath } from '../../../registry/artifact-service.js';
+import { field, onArtifact, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { sendStoredFile } from '../../send-stored-file.js';
 import { MlflowApiError } from './mlflow-errors.js';
-import { field, onArtifact, onExperiment } from '../../auth/access-rule.js';
 
 const PATH_PARAM = S.object({ '*': S.string({ maxLength: 8192 }) });
 const MPU_PATH = S.string({ minLength: 1, maxLength: 8192 });

@@ -1,6 +1,7 @@
 /** MLflow experiments: create, get, get-by-name, search, update, delete, restore, tags. */
 
 import type { Experiment, ViewType } from '../../../registry/tracking-service.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import {
   endpoint,
@@ -13,7 +14,6 @@ import {
   optStringList,
   reqString,
 } from './mlflow-request.js';
-import { field, onExperiment } from '../../auth/access-rule.js';
 
 const VIEW_TYPES: readonly string[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
 
@@ -76,7 +76,7 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
     }),
   );
 
-  endpoint(scope, ['GET', 'POST'], '/mlflow/experiments/search', 'user', async (m) => {
+  endpoint(scope, ['GET', 'POST'], '/mlflow/experiments/search', 'user', async (m, req) => {
     const filter = optString(m, 'filter');
     const orderBy = optStringList(m, 'order_by');
     const pageToken = optString(m, 'page_token');
@@ -90,7 +90,9 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
       ...(maxResults !== undefined ? { maxResults } : {}),
     });
     return omitEmpty({
-      experiments: page.items.map(experimentJson),
+      experiments: (await ctx.auth.filterExperiments(req, page.items, (e) => e.experiment_id)).map(
+        experimentJson,
+      ),
       next_page_token: page.nextPageToken,
     });
   });

@@ -1,5 +1,6 @@
 /** MLflow metric histories: metrics/get-history (paged). */
 import type { Metric } from '../../../registry/tracking-service.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { maxResultsOf } from './experiments.js';
 import {
@@ -10,7 +11,6 @@ import {
   reqString,
   runIdOf,
 } from './mlflow-request.js';
-import { field, onExperiment } from '../../auth/access-rule.js';
 
 export function metricJson(x: Metric): object {
   return { key: x.key, value: jsonDouble(x.value), timestamp: x.timestamp, step: x.step };

@@ -7,6 +7,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { validateModelName } from '../../../core/names.js';
+import { field, onModel, sourceResources } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import {
@@ -22,7 +23,6 @@ import {
   VERSION,
   versionNumber,
 } from './registry-shapes.js';
-import { field, onModel, sourceResources } from '../../auth/access-rule.js';
 
 const V = '/mlflow/model-versions';
 
@@ -145,8 +145,10 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
         maxResults: n,
         ...(q.page_token ? { pageToken: q.page_token } : {}),
       });
+      // Versions of models the user may not read are left out (the page may come out short).
+      const items = await ctx.auth.filterModels(req, page.items, (v) => v.model);
       return {
-        ...(page.items.length > 0 ? { model_versions: page.items.map(mlflowModelVersion) } : {}),
+        ...(items.length > 0 ? { model_versions: items.map(mlflowModelVersion) } : {}),
         ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),
       };
     },

@@ -7,6 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import { validateAlias, validateModelName } from '../../../core/names.js';
 import type { RegisteredModel } from '../../../core/registry-api.js';
+import { field, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import {
@@ -22,7 +23,6 @@ import {
   VERSION,
   versionNumber,
 } from './registry-shapes.js';
-import { field, onModel } from '../../auth/access-rule.js';
 
 const R = '/mlflow/registered-models';
 
@@ -134,7 +134,9 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
         ...(q.page_token ? { pageToken: q.page_token } : {}),
       });
       const registered_models = [];
-      for (const m of page.items) registered_models.push(await shaped(m));
+      for (const m of await ctx.auth.filterModels(req, page.items, (x) => x.name)) {
+        registered_models.push(await shaped(m));
+      }
       return {
         ...(registered_models.length > 0 ? { registered_models } : {}),
         ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),

@@ -3,6 +3,7 @@
  * parameter, batch, model, inputs, tags).
  */
 import type { DatasetInput, Metric, Run } from '../../../registry/tracking-service.js';
+import { field, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { maxResultsOf, viewTypeOf } from './experiments.js';
 import { metricJson } from './metrics.js';
@@ -21,7 +22,6 @@ import {
   reqString,
   runIdOf,
 } from './mlflow-request.js';
-import { field, onExperiment } from '../../auth/access-rule.js';
 
 /** A Run as MLflow's JSON writes it: empty lists omitted, NaN as "NaN". */
 export function runJson(run: Run): object {
@@ -160,14 +160,19 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     },
   );
 
-  endpoint(scope, 'POST', '/mlflow/runs/search', 'user', async (m) => {
+  endpoint(scope, 'POST', '/mlflow/runs/search', 'user', async (m, req) => {
     const filter = optString(m, 'filter');
     const orderBy = optStringList(m, 'order_by');
     const pageToken = optString(m, 'page_token');
     const viewType = viewTypeOf(m, 'run_view_type');
     const maxResults = maxResultsOf(m);
     const page = await tracking.searchRuns({
-      experimentIds: optStringList(m, 'experiment_ids') ?? [],
+      // Only experiments the user may read are searched.
+      experimentIds: await ctx.auth.filterExperiments(
+        req,
+        optStringList(m, 'experiment_ids') ?? [],
+        (id) => id,
+      ),
       ...(filter !== undefined ? { filter } : {}),
       ...(orderBy !== undefined ? { orderBy } : {}),
       ...(pageToken ? { pageToken } : {}),

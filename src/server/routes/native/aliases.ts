@@ -1,8 +1,9 @@
 /** Aliases: set, delete, history, rollback. */
+
+import { field, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { nameParam, responses } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['aliases'];
 const aliasParams = S.object({

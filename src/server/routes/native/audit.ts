@@ -1,10 +1,10 @@
 /** The audit trail: query, verify, export (NDJSON, streamed). */
 import { Readable } from 'node:stream';
 import type { AuditEvent } from '../../../core/registry-api.js';
+import { modelOrAdmin } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryInt, S } from '../../schema.js';
 import { pageQuery, responses } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['audit'];
 

@@ -10,11 +10,11 @@ import type { Sha256Hex } from '../../../core/digest.js';
 import { ModelvaultError, NotFoundError } from '../../../core/errors.js';
 import { validateManifestPath } from '../../../core/names.js';
 import { chunkIdsToHex } from '../../../storage/index/chunk-index.js';
+import { field, modelOfRef, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, S } from '../../schema.js';
 import { sendStoredFile } from '../../send-stored-file.js';
 import { refParam, responses, sha256Param } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['files'];
 

@@ -1,8 +1,9 @@
 /** Registered models: create, read, list, update, delete/restore, tags. */
+
+import { field, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, queryInt, S } from '../../schema.js';
 import { keyParam, nameParam, noContent, pageQuery, responses, stringMap } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['models'];
 const nameOnly = S.object({ name: nameParam });
@@ -43,12 +44,15 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
         response: responses({ 200: S.ref('ModelPage') }),
       },
     },
-    async (req) =>
-      registry.listModels({
+    async (req) => {
+      const page = await registry.listModels({
         pageToken: req.query.pageToken,
         maxResults: queryInt(req.query.maxResults),
         includeDeleted: queryBool(req.query.includeDeleted),
-      }),
+      });
+      // Models the user may not read are left out (the page may come out short).
+      return { ...page, items: await ctx.auth.filterModels(req, page.items, (m) => m.name) };
+    },
   );
 
   app.get(

@@ -1,8 +1,9 @@
 /** Search (MLflow filter syntax) and version diffs. */
+
+import { field, modelOfRef, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, S } from '../../schema.js';
 import { refParam, responses } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const searchBody = S.object({
   filter: S.optional(S.string({ maxLength: 64 * 1024 })),
@@ -27,7 +28,10 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
         response: responses({ 200: S.ref('ModelPage') }),
       },
     },
-    async (req) => registry.searchModels(req.body),
+    async (req) => {
+      const page = await registry.searchModels(req.body);
+      return { ...page, items: await ctx.auth.filterModels(req, page.items, (m) => m.name) };
+    },
   );
 
   app.post(
@@ -42,7 +46,10 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
         response: responses({ 200: S.ref('VersionPage') }),
       },
     },
-    async (req) => registry.searchVersions(req.body),
+    async (req) => {
+      const page = await registry.searchVersions(req.body);
+      return { ...page, items: await ctx.auth.filterModels(req, page.items, (v) => v.model) };
+    },
   );
 
   app.get(

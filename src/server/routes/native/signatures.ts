@@ -4,10 +4,10 @@
  * posted signature against the version's files before storing it (422 otherwise).
  */
 import { MAX_BUNDLE_BYTES } from '../../../registry/signature-service.js';
+import { field, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { nameParam, responses } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['signatures'];
 const versionParams = S.object({

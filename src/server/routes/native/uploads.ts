@@ -5,11 +5,11 @@
  */
 import { ModelvaultError } from '../../../core/errors.js';
 import { CHUNK_BATCH_MEDIA_TYPE, type ServerInfo } from '../../../core/upload-protocol.js';
+import { field, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { responses } from './common.js';
 import { versionMetadata } from './versions.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['uploads'];
 const idParams = S.object({ id: S.string({ pattern: '^[0-9a-f]{32}$' }) });

@@ -1,6 +1,7 @@
 /** Model versions: register, read, list, update, tags, metrics, stages, reviews, delete. */
 import { parseSha256 } from '../../../core/digest.js';
 import { InvalidArgumentError } from '../../../core/errors.js';
+import { field, modelOfRef, onModel } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { queryBool, queryInt, S } from '../../schema.js';
 import {
@@ -12,7 +13,6 @@ import {
   responses,
   stringMap,
 } from './common.js';
-import { field, modelOfRef, modelOrAdmin, onModel } from '../../auth/access-rule.js';
 
 const tags = ['versions'];
 const refOnly = S.object({ ref: refParam });
