@@ -244,8 +244,8 @@ export function enforceAccess(
     if (!s?.on || rule === undefined) return;
     if (rule === 'public' || rule === 'user') return decide(req, 'allowed');
     const principal = s.principal!;
-    const forbidden = (message: string, details?: Record<string, unknown>) => {
-      decide(req, 'forbidden');
+    const forbidden = (message: string, details?: Record<string, unknown>, checked = 0) => {
+      decide(req, 'forbidden', checked);
       return new PermissionDeniedError(message, details);
     };
     if (rule === 'admin') {
@@ -273,6 +273,7 @@ export function enforceAccess(
             resource.kind === 'registered_model' ? 'model' : 'experiment'
           } '${resource.label}' (has ${level})`,
           { kind: resource.kind, resource: resource.label, needs, has: level },
+          checked,
         );
       }
     }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { RemoteRegistry, type RemoteRegistryOptions } from '../../../src/client/remote-registry.js';
 import type { UploadService } from '../../../src/registry/upload-service.js';
 import { type AppOptions, buildApp } from '../../../src/server/app.js';
+import type { DeclaredRoute } from '../../../src/server/auth/enforce-access.js';
 import type { App } from '../../../src/server/context.js';
 import { type OpenedBackend, openServerBackend } from '../../../src/server/open-backend.js';
 import { pseudoRandomBytes, writeSafetensors } from '../../fixtures/model-files.js';
@@ -21,6 +22,8 @@ export interface TestServer {
   readonly app: App;
   readonly backend: OpenedBackend;
   readonly uploads: UploadService;
+  /** Every route with its declared access rule. */
+  readonly routes: readonly DeclaredRoute[];
   client(options?: RemoteRegistryOptions): RemoteRegistry;
   close(): Promise<void>;
 }
@@ -35,7 +38,7 @@ export async function startTestServer(
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
   });
-  const { app, uploads } = await buildApp({ backend, logger: false, ...options });
+  const { app, uploads, routes } = await buildApp({ backend, logger: false, ...options });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('no address');
@@ -46,6 +49,7 @@ export async function startTestServer(
     app,
     backend,
     uploads,
+    routes,
     client: (o = {}) => new RemoteRegistry(url, { retryDelayMs: 5, ...o }),
     close: async () => {
       await app.close();
