@@ -29,7 +29,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: Omit<AppOptions, 'backend' | 'logger'> = {},
+  options: Omit<AppOptions, 'backend'> = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'mv-server-'));
   const backend = await openServerBackend(join(dir, 'registry'), {
@@ -38,7 +38,11 @@ export async function startTestServer(
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
   });
-  const { app, uploads, routes } = await buildApp({ backend, logger: false, ...options });
+  const { app, uploads, routes } = await buildApp({
+    backend,
+    logger: false,
+    ...options,
+  } as AppOptions);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('no address');
