@@ -22,7 +22,9 @@ import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
+import { registerLogin } from './commands/login.js';
 import { registerLs } from './commands/ls.js';
+import { registerPerm } from './commands/perm.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerReject } from './commands/reject.js';
@@ -37,7 +39,10 @@ import { registerShow } from './commands/show.js';
 import { registerKeygen, registerSign } from './commands/sign.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
+import { registerToken } from './commands/token.js';
+import { registerUser } from './commands/user.js';
 import { registerVerify } from './commands/verify.js';
+import { TOKEN_ENV } from './credentials.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
@@ -65,7 +70,8 @@ References:  NAME (latest), NAME@4, NAME@v4, NAME@ALIAS, NAME@sha256:<hex>,
              models:/NAME/4, models:/NAME/Production, models:/NAME@ALIAS
 Registry:    --registry PATH, else $${REGISTRY_ENV}, else the nearest .modelvault directory
              above the working directory (create one with 'mvault init')
-Acting user: $${USER_ENV}, else the operating-system user
+Acting user: $${USER_ENV}, else the operating-system user (local registries); on a server,
+             who signed in: 'mvault login URL', or $${TOKEN_ENV}
 Exit codes:  0 ok, 1 failure, 2 usage error, 3 not found, 4 verification failed or damage
 Docs:        docs/cli.md
 `;
@@ -116,6 +122,10 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerKeygen,
     registerSign,
     registerVerify,
+    registerLogin,
+    registerUser,
+    registerToken,
+    registerPerm,
   ]) {
     register(program, kit);
   }

@@ -155,12 +155,17 @@ export async function openRegistryAt(
     readonly database?: DatabaseConfig | undefined;
     /** Where a registry created now keeps its packs (see `blobsFromFlags`). */
     readonly blobs?: BlobsConfig | undefined;
+    /** The API token sent to a server (credentials.ts: MODELVAULT_TOKEN or the stored login). */
+    readonly token?: string | undefined;
   },
 ): Promise<OpenedRegistry> {
   if (isUrl(root)) {
     if (options.create) remoteUnsupported(root);
     const { openRemoteRegistry } = await import('../client/open-remote-registry.js');
-    const remote = await openRemoteRegistry(root, { check: true });
+    const remote = await openRemoteRegistry(root, {
+      check: true,
+      ...(options.token ? { token: options.token } : {}),
+    });
     const onServer = (what: string) => async (): Promise<never> => {
       throw new ModelvaultError(
         'UNSUPPORTED',

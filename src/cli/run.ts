@@ -7,6 +7,9 @@
  * result, or `{error: {code, message, details}}`); without it, stdout carries text for
  * people. Errors, hints and progress go to stderr either way.
  */
+import type { HttpClient } from '../client/http-client.js';
+import type { AccessAdminApi } from '../core/auth-api.js';
+import type { AccessControl } from '../registry/access-control.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
@@ -81,9 +84,27 @@ export class Run {
         env: this.cli.env,
         cwd: this.cli.cwd,
       });
-      this.opened = await openRegistryAt(root, { actor: this.actor, database: this.database() });
+      const { tokenFor } = await import('./credentials.js');
+      const token = /^https?:\/\//i.test(root) ? await tokenFor(this.cli.env, root) : undefined;
+      this.opened = await openRegistryAt(root, {
+        actor: this.actor,
+        database: this.database(),
+        token,
+      });
     }
     return this.opened.registry;
+  }
+
+  /**
+   * Users, tokens and permissions of the registry: over the API for a server, directly in
+   * the database for a local registry (whoever can open its directory administers it).
+   */
+  async access(): Promise<AccessAdminApi> {
+    const registry = await this.registry();
+    const local = (registry as { access?: AccessControl }).access;
+    if (local) return local.admin(local.actor(this.actor));
+    const { RemoteAccess } = await import('../client/remote-access.js');
+    return new RemoteAccess((registry as unknown as { http: HttpClient }).http);
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */

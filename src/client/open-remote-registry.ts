@@ -12,7 +12,8 @@ export function isRegistryUrl(location: string): boolean {
 }
 
 /**
- * A RegistryApi talking to the server at `url`. With `check`, resolves only once the server
+ * A RegistryApi talking to the server at `url`, sending `options.token` (else
+ * MODELVAULT_TOKEN) as a Bearer token. With `check`, resolves only once the server
  * has answered `GET /api/v1/info` (so a wrong URL fails here, with UNAVAILABLE or
  * NOT_FOUND, rather than at the first command).
  * @throws InvalidArgumentError for a URL that is not http(s).
@@ -24,7 +25,12 @@ export async function openRemoteRegistry(
   if (!isRegistryUrl(url)) {
     throw new InvalidArgumentError(`'${url.slice(0, 200)}' is not an http(s) registry url`);
   }
-  const registry = new RemoteRegistry(url, options);
+  // MODELVAULT_TOKEN signs in when no token is given (Node only; browsers have no process).
+  const envToken = typeof process === 'undefined' ? undefined : process.env.MODELVAULT_TOKEN;
+  const registry = new RemoteRegistry(url, {
+    ...options,
+    ...(options.token === undefined && envToken ? { token: envToken } : {}),
+  });
   if (options.check) await registry.info();
   return registry;
 }

@@ -32,6 +32,23 @@ const COMMANDS = [
   'audit log',
   'audit verify',
   'audit export',
+  'login',
+  'logout',
+  'user',
+  'user add',
+  'user ls',
+  'user disable',
+  'user enable',
+  'user passwd',
+  'token',
+  'token create',
+  'token ls',
+  'token revoke',
+  'perm',
+  'perm grant',
+  'perm revoke',
+  'perm ls',
+  'perm default',
 ];
 
 describe('help', () => {

@@ -19,6 +19,8 @@ export interface CliResult {
 export interface CliOptions {
   readonly cwd: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Written to the command's stdin (which is then closed). */
+  readonly input?: string;
 }
 
 export function mvault(args: readonly string[], options: CliOptions): Promise<CliResult> {
@@ -31,7 +33,7 @@ export function mvault(args: readonly string[], options: CliOptions): Promise<Cl
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [MVAULT, ...args],
       { cwd: options.cwd, env, maxBuffer: 64 * 1024 * 1024 },
@@ -57,6 +59,8 @@ export function mvault(args: readonly string[], options: CliOptions): Promise<Cl
         });
       },
     );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
   });
 }
 
