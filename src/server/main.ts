@@ -2,7 +2,8 @@
 /**
  * `npm start`: serves the embedded default registry (MODELVAULT_HOME, or `.modelvault` in
  * the working directory, created if missing) until SIGTERM. Same flags as `mvault serve`:
- * --host (default 127.0.0.1), --port (default 5000, or PORT), --registry PATH, --insecure.
+ * --host (default 127.0.0.1), --port (default 5000, or PORT), --registry PATH, --auth,
+ * --insecure.
  */
 import { parseArgs } from 'node:util';
 import { ModelvaultError } from '../core/errors.js';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
       port: { type: 'string', default: process.env.PORT ?? '5000' },
       registry: { type: 'string' },
       insecure: { type: 'boolean', default: false },
+      auth: { type: 'boolean', default: false },
     },
   });
   await runServer({
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     registry: values.registry ?? defaultRegistryPath(),
     create: true,
     insecure: values.insecure,
+    auth: values.auth,
   });
 }
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildServer, startNode } from '../server/support/child-server.js';
+import { mvaultOk } from '../support/cli.js';
 import { BULK_MODEL, MODEL, type SeededRegistry, seedRegistry } from './support/seed-registry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -227,5 +228,29 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     const error = page.getByRole('alert');
     await error.waitFor();
     expect(await error.innerText()).toContain('INVALID_ARGUMENT');
+  });
+
+  // Last: it turns authentication on for the running server.
+  it('asks for sign-in once the registry has a user, then shows the models', async () => {
+    await mvaultOk(['--registry', seeded.root, 'user', 'add', 'viewer', '--password-stdin'], {
+      cwd: dirname(seeded.root),
+      input: 'viewer-password',
+    });
+    // A fresh context: no token in sessionStorage.
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    context.setDefaultTimeout(15_000);
+    const fresh = await context.newPage();
+    fresh.on('pageerror', (e) => pageErrors.push(e.message));
+    await fresh.goto(url('/'));
+    await fresh.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    await fresh.getByLabel('User name').fill('viewer');
+    await fresh.getByLabel('Password').fill('wrong-password');
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    await fresh.getByRole('alert').getByText('invalid credentials').waitFor();
+    await fresh.getByLabel('Password').fill('viewer-password');
+    await fresh.getByRole('button', { name: 'Sign in' }).click();
+    await fresh.getByRole('link', { name: MODEL, exact: true }).waitFor();
+    expect(await fresh.evaluate('sessionStorage.getItem("mv-token")')).toMatch(/^mvt_/);
+    await context.close();
   });
 });

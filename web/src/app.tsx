@@ -6,6 +6,7 @@
  */
 import { useEffect, useState } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
+import { SignIn, useSignInNeeded } from './components/sign-in';
 import { AuditPage } from './pages/audit-page';
 import { ComparePage } from './pages/compare-page';
 import { ModelPage } from './pages/model-page';
@@ -67,6 +68,7 @@ export function param(value: string | undefined): string {
 
 export function App() {
   const [theme, setTheme] = useTheme();
+  const needsSignIn = useSignInNeeded();
   const [location] = useLocation();
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on every navigation
   useEffect(() => {
@@ -97,17 +99,23 @@ export function App() {
         </label>
       </header>
       <div id="main">
-        <Switch>
-          <Route path="/" component={ModelsPage} />
-          <Route path="/models" component={ModelsPage} />
-          <Route path="/models/:name">{(p) => <ModelPage name={param(p.name)} />}</Route>
-          <Route path="/models/:name/versions/:version">
-            {(p) => <VersionPage name={param(p.name)} version={param(p.version)} />}
-          </Route>
-          <Route path="/models/:name/compare">{(p) => <ComparePage name={param(p.name)} />}</Route>
-          <Route path="/audit" component={AuditPage} />
-          <Route component={NotFound} />
-        </Switch>
+        {needsSignIn ? (
+          <SignIn />
+        ) : (
+          <Switch>
+            <Route path="/" component={ModelsPage} />
+            <Route path="/models" component={ModelsPage} />
+            <Route path="/models/:name">{(p) => <ModelPage name={param(p.name)} />}</Route>
+            <Route path="/models/:name/versions/:version">
+              {(p) => <VersionPage name={param(p.name)} version={param(p.version)} />}
+            </Route>
+            <Route path="/models/:name/compare">
+              {(p) => <ComparePage name={param(p.name)} />}
+            </Route>
+            <Route path="/audit" component={AuditPage} />
+            <Route component={NotFound} />
+          </Switch>
+        )}
       </div>
     </>
   );

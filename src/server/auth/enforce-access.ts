@@ -98,7 +98,10 @@ interface RequestState {
 }
 
 function unauthenticated(reply: FastifyReply, message: string): UnauthenticatedError {
-  reply.header('www-authenticate', WWW_AUTHENTICATE);
+  // A Basic challenge makes browsers open their own password dialog over the web UI's
+  // sign-in form; the UI marks its requests (X-Requested-With), and gets Bearer only.
+  const fromUi = reply.request.headers['x-requested-with'] === 'XMLHttpRequest';
+  reply.header('www-authenticate', fromUi ? 'Bearer realm="modelvault"' : WWW_AUTHENTICATE);
   return new UnauthenticatedError(message);
 }
 

@@ -16,7 +16,73 @@ export type {
   VersionDiff,
 } from '../../../src/core/registry-api.js';
 
-export const registry = new RemoteRegistry(window.location.origin, { retries: 1 });
+/**
+ * Sign-in: when the server asks for credentials (401), the app shows a sign-in form
+ * (components/sign-in.tsx), which creates an API token with the user name and password
+ * (HTTP Basic, once) and keeps it in sessionStorage; every request then sends it as
+ * `Authorization: Bearer`. The password itself is never stored.
+ */
+const TOKEN_KEY = 'mv-token';
+const signInListeners = new Set<(needed: boolean) => void>();
+let signInNeeded = false;
+
+export function onSignInNeeded(listener: (needed: boolean) => void): () => void {
+  signInListeners.add(listener);
+  listener(signInNeeded);
+  return () => signInListeners.delete(listener);
+}
+
+function setSignInNeeded(needed: boolean): void {
+  if (signInNeeded === needed) return;
+  signInNeeded = needed;
+  for (const l of signInListeners) l(needed);
+}
+
+function authorized(init: RequestInit | undefined): RequestInit {
+  const headers = new Headers(init?.headers);
+  // Asks the server not to send a Basic challenge, which would open the browser's dialog.
+  headers.set('x-requested-with', 'XMLHttpRequest');
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.set('authorization', `Bearer ${token}`);
+  return { ...init, headers };
+}
+
+async function authFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const res = await fetch(input, authorized(init));
+  if (res.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    setSignInNeeded(true);
+  }
+  return res;
+}
+
+/** Creates a token for the user and keeps it for this tab. @throws Error with the server's message */
+export async function signIn(user: string, password: string): Promise<void> {
+  const basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`)));
+  const res = await fetch('/api/v1/tokens', {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${basic}`,
+      'content-type': 'application/json',
+      'x-requested-with': 'XMLHttpRequest',
+    },
+    body: JSON.stringify({ name: 'web-ui', expiresInMs: 12 * 60 * 60 * 1000 }),
+  });
+  const body = (await res.json().catch(() => ({}))) as {
+    token?: string;
+    error?: { message?: string };
+  };
+  if (!res.ok || !body.token)
+    throw new Error(body.error?.message ?? `sign-in failed (${res.status})`);
+  sessionStorage.setItem(TOKEN_KEY, body.token);
+  setSignInNeeded(false);
+  await queryClient.invalidateQueries();
+}
+
+export const registry = new RemoteRegistry(window.location.origin, {
+  retries: 1,
+  fetch: authFetch,
+});
 
 export const queryClient = new QueryClient({
   defaultOptions: {
