@@ -98,11 +98,15 @@ describe('runs', () => {
   });
 
   it('makes numeric axes for numbers and categorical ones otherwise', () => {
-    const num = axisFor('lr', ['0.1', '0.01', undefined, '1e-3']);
-    expect(num).toEqual({ key: 'lr', kind: 'numeric', min: 0.001, max: 0.1 });
-    expect(axisPosition(num, '0.1')).toBe(1);
-    expect(axisPosition(num, '0.001')).toBe(0);
-    expect(axisPosition(num, undefined)).toBeNull();
+    const lr = axisFor('lr', ['0.1', '0.01', undefined, '1e-3']);
+    expect(lr).toEqual({ key: 'lr', kind: 'numeric', min: 0.001, max: 0.1, log: true });
+    expect(axisPosition(lr, '0.1')).toBe(1);
+    expect(axisPosition(lr, '0.001')).toBe(0);
+    expect(axisPosition(lr, '0.01')).toBeCloseTo(0.5); // log scale: evenly spaced decades
+    expect(axisPosition(lr, undefined)).toBeNull();
+    const depth = axisFor('depth', ['2', '8', '4']);
+    expect(depth).toEqual({ key: 'depth', kind: 'numeric', min: 2, max: 8, log: false });
+    expect(axisPosition(depth, '4')).toBeCloseTo(1 / 3);
     const cat = axisFor('opt', ['sgd', 'adam', 'sgd']);
     expect(cat).toEqual({ key: 'opt', kind: 'categorical', values: ['adam', 'sgd'] });
     expect(axisPosition(cat, 'adam')).toBe(0);
@@ -113,7 +117,7 @@ describe('runs', () => {
   });
 
   it('labels axes at their ends or values, thinned to at most max labels', () => {
-    expect(axisTicks({ key: 'a', kind: 'numeric', min: 0, max: 0.123456 })).toEqual([
+    expect(axisTicks({ key: 'a', kind: 'numeric', min: 0, max: 0.123456, log: false })).toEqual([
       { label: '0', at: 0 },
       { label: '0.1235', at: 1 },
     ]);

@@ -144,18 +144,23 @@ export type Axis =
       readonly kind: 'numeric';
       readonly min: number;
       readonly max: number;
+      /** Logarithmic: all values positive and spanning two orders of magnitude or more. */
+      readonly log: boolean;
     }
   | { readonly key: string; readonly kind: 'categorical'; readonly values: readonly string[] };
 
 /**
  * An axis from the values runs have for it (undefined where a run lacks it): numeric when
- * every present value parses as a finite number, else categorical (sorted).
+ * every present value parses as a finite number (logarithmic when they are positive and
+ * span two orders of magnitude, as learning rates do), else categorical (sorted).
  */
 export function axisFor(key: string, values: readonly (string | number | undefined)[]): Axis {
   const present = values.filter((v): v is string | number => v !== undefined && v !== '');
   const nums = present.map((v) => (typeof v === 'number' ? v : Number(v)));
   if (present.length > 0 && nums.every((n) => Number.isFinite(n))) {
-    return { key, kind: 'numeric', min: Math.min(...nums), max: Math.max(...nums) };
+    const min = Math.min(...nums);
+    const max = Math.max(...nums);
+    return { key, kind: 'numeric', min, max, log: min > 0 && max / min >= 100 };
   }
   const distinct = [...new Set(present.map(String))].sort((a, b) => {
     const na = Number(a);
@@ -175,6 +180,10 @@ export function axisPosition(axis: Axis, value: string | number | undefined): nu
     const n = typeof value === 'number' ? value : Number(value);
     if (!Number.isFinite(n)) return null;
     if (axis.max === axis.min) return 0.5;
+    if (axis.log) {
+      if (n <= 0) return null;
+      return (Math.log10(n) - Math.log10(axis.min)) / (Math.log10(axis.max) - Math.log10(axis.min));
+    }
     return (n - axis.min) / (axis.max - axis.min);
   }
   const i = axis.values.indexOf(String(value));

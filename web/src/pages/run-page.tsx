@@ -184,7 +184,7 @@ function Artifacts({
                     <td>
                       {f.is_dir ? (
                         <button type="button" className="link" onClick={() => onOpen(f.path)}>
-                          📁 {name}/
+                          {name}/
                         </button>
                       ) : (
                         name
@@ -239,7 +239,12 @@ function MetricCharts({ run }: { run: Run }) {
           <figure key={k} className="metric-history" data-metric={k}>
             <figcaption>
               <strong>{k}</strong>
-              {h.data && <span className="muted"> · {h.data.length} points</span>}
+              {h.data && (
+                <span className="muted">
+                  {' '}
+                  · {h.data.length} point{h.data.length === 1 ? '' : 's'}
+                </span>
+              )}
             </figcaption>
             {h.isPending ? (
               <Loading what={`history of ${k}`} />
