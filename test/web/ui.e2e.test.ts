@@ -32,7 +32,7 @@ import {
 } from './support/seed-registry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/mvault.js', import.meta.url));
 const BULK = 300;
 const haveChromium = existsSync(CHROMIUM);
 
