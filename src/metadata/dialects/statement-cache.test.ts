@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { type Generated, Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withStatementCache } from './statement-cache.js';
 
@@ -55,7 +55,7 @@ describe('withStatementCache', () => {
 
   it('sees a schema change through a cached statement, under Kysely', async () => {
     const db = open();
-    const k = new Kysely<{ t: { id: number; v: string; w?: string } }>({
+    const k = new Kysely<{ t: { id: Generated<number>; v: string; w?: string } }>({
       dialect: new SqliteDialect({ database: db }),
     });
     await k.insertInto('t').values({ v: 'a' }).execute();
