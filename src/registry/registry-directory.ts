@@ -69,6 +69,8 @@ export interface RegistryDirectory {
   readonly tracking: TrackingService;
   /** Users, tokens and permissions (the server's authentication). */
   readonly access: AccessControl;
+  /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -239,6 +241,7 @@ export async function openRegistryDirectory(
     store: dir.store,
     tracking: registry.tracking,
     access: registry.access,
+    metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };
 }
