@@ -5,7 +5,8 @@
  * than the grace period (an ingest in progress has committed its files but not yet its
  * version). Unreferenced chunks are not deleted at once: GC first tombstones them
  * (`dead_since`), which stops deduplication against them; a file commit that still uses
- * one revives it (same transaction as its check). Only chunks tombstoned for longer than
+ * one revives it (same transaction as its check), and a commit that landed between the mark
+ * and the tombstones is caught by a second mark right after them. Only chunks tombstoned for longer than
  * the grace period are swept, and the sweep removes index rows in a transaction *before*
  * deleting pack objects, so a concurrent commit either revived a chunk first (its pack is
  * kept) or finds it gone and re-writes it (MissingChunksError → retry in Store).
