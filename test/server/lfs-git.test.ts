@@ -10,8 +10,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../src/core/registry-api.js';
+import type { AuditEvent, ModelVersion, TransferStats } from '../../src/core/registry-api.js';
+import type { GitSnapshot } from '../../src/registry/git-snapshot.js';
 import type { MaintainedRegistry } from '../../src/registry/registry-directory.js';
+import { mvault, mvaultOk } from '../support/cli.js';
 import { CuttingProxy, checkpoint, git, gitEnvironment, gitOk } from './support/git-lfs.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -205,5 +207,54 @@ describe('git push / clone through the Modelvault LFS server', () => {
     }
     expect((await registry.fsck()).ok).toBe(true);
     expect(report.liveManifests).toBeGreaterThanOrEqual(3);
+  });
+
+  it('registers a git commit as a model version (mvault import-git), reusing stored LFS bytes', async () => {
+    type Imported = { version: ModelVersion; stats: TransferStats; git: GitSnapshot };
+    const head = (await gitOk(env, work, ['rev-parse', 'HEAD'])).stdout.trim();
+    const v3 = await readFile(join(work, 'model.safetensors'));
+    const remote = (...args: string[]) =>
+      mvaultOk(['--registry', server.url, '--json', 'import-git', ...args], { cwd: root });
+    const first = (await remote('llama-ft', work, 'main')).json<Imported>();
+    expect(first.git).toMatchObject({ commit: head, ref: 'refs/heads/main', lfsFiles: 1 });
+    expect(first.version.lineage.code).toMatchObject({ gitCommit: head, gitDirty: false });
+    expect(first.version.lineage.code?.gitRemote).toBe(join(root, 'remote.git'));
+    expect(first.version.tags['git.ref']).toBe('refs/heads/main');
+    // The checkpoint was already stored by the LFS push: only the small files are new.
+    expect(first.stats.bytes).toBeGreaterThan(v3.length);
+    expect(first.stats.newBytes).toBeLessThan(4096);
+
+    // A clone that never fetched its LFS objects: the bytes come from the registry.
+    await gitOk({ ...env, GIT_LFS_SKIP_SMUDGE: '1' }, root, [
+      'clone',
+      '-q',
+      join(root, 'remote.git'),
+      'pointers',
+    ]);
+    const pointers = join(root, 'pointers');
+    const second = (await remote('llama-ft', pointers, 'HEAD~1')).json<Imported>();
+    expect(second.git).toMatchObject({ lfsFiles: 1, fromRegistry: 1 });
+    await mvaultOk(['--registry', server.url, 'pull', 'llama-ft@2', 'pulled'], { cwd: root });
+    const v2 = (await gitOk(env, work, ['show', 'HEAD~2:model.safetensors'])).stdout;
+    // HEAD~1 is the locks test's notes commit, whose checkpoint is v2.
+    expect(v2).toContain('oid sha256:');
+    const pulled = await readFile(join(root, 'pulled', 'model.safetensors'));
+    expect(pulled.equals(v3)).toBe(false);
+    expect(sha256(pulled)).toBe(/oid sha256:([0-9a-f]{64})/.exec(v2)?.[1]);
+
+    // An embedded registry without those bytes says where to get them.
+    await mvaultOk(['init', 'embedded'], { cwd: root });
+    const local = ['--registry', join(root, 'embedded')];
+    const missing = await mvault([...local, 'import-git', 'llama-ft', pointers], { cwd: root });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/git lfs fetch/);
+    const embedded = (
+      await mvaultOk([...local, '--json', 'import-git', 'llama-ft', work], { cwd: root })
+    ).json<Imported>();
+    expect(embedded.git.fromRegistry).toBe(0);
+    await mvaultOk([...local, 'pull', 'llama-ft@1', 'embedded-pull'], { cwd: root });
+    expect((await readFile(join(root, 'embedded-pull', 'model.safetensors'))).equals(v3)).toBe(
+      true,
+    );
   });
 });
