@@ -20,12 +20,9 @@
  *   `lfs:<namespace>/<repo>`, in the same transaction as the change.
  * - Locks are exclusive per path; only the owner unlocks unless `force`.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import {
@@ -44,6 +41,7 @@ import type { Store } from '../storage/store.js';
 import type { AuditService } from './audit-service.js';
 import { checkActor } from './input-checks.js';
 import type { RegistryContext } from './registry-context.js';
+import { spoolToFile } from './spool-to-file.js';
 
 /** Migrations the LFS service needs, run by whoever opens the metadata database. */
 export const LFS_MIGRATIONS: readonly NamedMigration[] = [lfsMigration];
@@ -245,27 +243,14 @@ export class LfsService {
       throw new InvalidArgumentError('object size must be an integer >= 0');
     }
     const tmp = join(this.store.tmpDir, `lfs-${randomBytes(8).toString('hex')}.tmp`);
-    const limit = this.maxObjectBytes;
-    const hash = createHash('sha256');
-    let received = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        received += chunk.length;
-        if (received > limit) {
-          done(
-            new ModelvaultError('TOO_LARGE', `object is larger than the limit of ${limit} bytes`, {
-              limit,
-            }),
-          );
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(body, counter, createWriteStream(tmp));
-      const actual = hash.digest('hex');
+      const spooled = await spoolToFile(body, tmp, {
+        limit: this.maxObjectBytes,
+        what: 'object',
+        hash: true,
+      });
+      const actual = spooled.sha256;
+      const received = spooled.size;
       if (actual !== oid) {
         throw new VerificationError(
           `object bytes hash to ${actual}, not to the oid ${oid}: nothing was stored`,

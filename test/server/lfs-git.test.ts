@@ -205,6 +205,12 @@ describe('git push / clone through the Modelvault LFS server', () => {
       expect(r.status).toBe(200);
       expect(sha256(Buffer.from(await r.arrayBuffer()))).toBe(oid);
     }
+    // Downloads honour Range (a resumed download), from the same verified chunks.
+    const { oid } = oids[0]!;
+    const whole = Buffer.from(await (await fetch(`${lfsUrl}/objects/${oid}`)).arrayBuffer());
+    const part = await fetch(`${lfsUrl}/objects/${oid}`, { headers: { range: 'bytes=1000-4999' } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer()).equals(whole.subarray(1000, 5000))).toBe(true);
     expect((await registry.fsck()).ok).toBe(true);
     expect(report.liveManifests).toBeGreaterThanOrEqual(3);
   });

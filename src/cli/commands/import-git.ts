@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { stageGitCommit } from '../../registry/git-snapshot.js';
 import { type CommandKit, examples } from '../command-kit.js';
 import { formatBytes, shortDigest } from '../format.js';
-import { collectList, collectMetrics, collectPairs } from '../parse-args.js';
+import { addVersionOptions } from './push.js';
 
 interface ImportOptions {
   readonly metric?: Record<string, number>;
@@ -20,20 +20,14 @@ interface ImportOptions {
  * resolved from their pointers) as a new version, with the commit as code lineage.
  */
 export function registerImportGit(program: Command, kit: CommandKit): void {
-  program
-    .command('import-git')
-    .description('register the files of a git commit (Git LFS files included) as a new version')
-    .argument('<name>', 'model name (the model is created if it is new)')
-    .argument('<repo>', 'path of a git repository (a clone, bare or not)')
-    .argument('[ref]', 'branch, tag or commit', 'HEAD')
-    .option(
-      '--metric <key=value>',
-      'a metric of this version (a number); repeatable',
-      collectMetrics,
-    )
-    .option('--param <key=value>', 'a parameter; repeatable', collectPairs)
-    .option('--tag <key=value>', 'a tag; repeatable', collectPairs)
-    .option('--parent <ref>', 'a version this one derives from; repeatable', collectList)
+  addVersionOptions(
+    program
+      .command('import-git')
+      .description('register the files of a git commit (Git LFS files included) as a new version')
+      .argument('<name>', 'model name (the model is created if it is new)')
+      .argument('<repo>', 'path of a git repository (a clone, bare or not)')
+      .argument('[ref]', 'branch, tag or commit', 'HEAD'),
+  )
     .option('-m, --description <text>', 'what this version is')
     .addHelpText(
       'after',
