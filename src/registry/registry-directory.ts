@@ -69,6 +69,8 @@ export interface RegistryDirectory {
   readonly tracking: TrackingService;
   /** The Git LFS server's objects and locks in the same database and store. */
   readonly lfs: LfsService;
+  /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -250,6 +252,7 @@ export async function openRegistryDirectory(
     store: dir.store,
     tracking: registry.tracking,
     lfs: registry.lfs,
+    metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };
 }

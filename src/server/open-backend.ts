@@ -26,6 +26,8 @@ export interface OpenBackendOptions {
 
 export interface OpenedBackend extends ServerBackend {
   readonly root: string;
+  /** Where the metadata is (see RegistryDirectory.metadataLocation). */
+  readonly metadataLocation: string;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function openServerBackend(
     store: dir.store,
     tracking: dir.tracking,
     lfs: dir.lfs,
+    metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };
 }

@@ -19,7 +19,7 @@ import { type ChildServer, startNode } from '../server/support/child-server.js';
 import { BULK_MODEL, MODEL, type SeededRegistry, seedRegistry } from './support/seed-registry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/mvault.js', import.meta.url));
 const BULK = 300;
 const haveChromium = existsSync(CHROMIUM);
 
