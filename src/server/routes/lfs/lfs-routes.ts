@@ -78,6 +78,10 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
   await app.register(
     async (scopeInstance) => {
       const scope = scopeInstance as unknown as App;
+      // git-lfs's protocol, documented in docs/lfs.md: not part of the native OpenAPI document.
+      scope.addHook('onRoute', (route) => {
+        route.schema = { ...(route.schema ?? {}), hide: true };
+      });
       scope.setErrorHandler((error, req, reply) => {
         const mapped = lfsError(error, req.id);
         if (mapped.serverFault) req.log.error({ err: error }, 'request failed');
