@@ -30,6 +30,7 @@ import { type CheckReport, checkStore, repairStore } from '../storage/store-chec
 import type { BlobsConfig } from '../storage/store-layout.js';
 import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
+import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
@@ -66,6 +67,8 @@ export interface RegistryDirectory {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;
+  /** The Git LFS server's objects and locks in the same database and store. */
+  readonly lfs: LfsService;
   /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
   readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
@@ -83,6 +86,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
   private directoryClosed = false;
   /** MLflow tracking over the same database, clock and default actor as the registry. */
   readonly tracking: TrackingService;
+  /** Git LFS objects and locks; its objects are garbage-collection roots. */
+  readonly lfs: LfsService;
 
   constructor(
     private readonly dir: StoreDirectory<Tables>,
@@ -96,7 +101,9 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     });
-    this.tracking = new TrackingService(this.context, new AuditService(this.context));
+    const audit = new AuditService(this.context);
+    this.tracking = new TrackingService(this.context, audit);
+    this.lfs = new LfsService(this.context, audit, dir.store);
   }
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
@@ -115,6 +122,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
       live.add(digest);
     }
+    // Git LFS objects are roots: a repository's history may need any of them.
+    for (const digest of await this.lfs.liveManifests()) live.add(digest);
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
@@ -223,7 +232,12 @@ export async function openRegistryDirectory(
   const dir = await openStoreDirectory<Tables>(root, {
     // The upload and artifact tables belong to every registry: a directory used by the CLI
     // today may be served tomorrow, and GC must see what a server left behind.
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS, ...ARTIFACT_MIGRATIONS],
+    migrations: [
+      ...REGISTRY_MIGRATIONS,
+      ...UPLOAD_MIGRATIONS,
+      ...ARTIFACT_MIGRATIONS,
+      ...LFS_MIGRATIONS,
+    ],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
@@ -237,6 +251,7 @@ export async function openRegistryDirectory(
     registry,
     store: dir.store,
     tracking: registry.tracking,
+    lfs: registry.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };

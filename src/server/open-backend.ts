@@ -50,6 +50,7 @@ export async function openServerBackend(
     registry: dir.registry,
     store: dir.store,
     tracking: dir.tracking,
+    lfs: dir.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };
