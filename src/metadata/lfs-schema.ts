@@ -1,5 +1,5 @@
 /**
- * Tables of the Git LFS server (migration `0400-lfs`), owned by `src/registry/lfs-service.ts`.
+ * Tables of the Git LFS server (migration `0500-lfs`), owned by `src/registry/lfs-service.ts`.
  * An LFS repository is a (namespace, repo) pair; its objects are files of the deduplicating
  * store, so the bytes live only there and are shared with model versions and other repos.
  */

@@ -4,7 +4,7 @@
  * retrained checkpoint pushed with `git push` costs only its changed chunks, and the same
  * bytes pushed to two repositories (or registered as a model version) are stored once.
  *
- * Tables (migration 0400-lfs, metadata/lfs-schema.ts):
+ * Tables (migration 0500-lfs, metadata/lfs-schema.ts):
  *
  *   lfs_objects  (namespace, repo, oid) → size, one-entry manifest, who, when
  *   lfs_locks    id → (namespace, repo, path), owner, locked_at; one lock per path
@@ -35,7 +35,7 @@ import {
 import { validateLfsSegment, validateManifestPath } from '../core/names.js';
 import type { NamedMigration } from '../metadata/database.js';
 import type { LfsTables } from '../metadata/lfs-schema.js';
-import { lfsMigration } from '../metadata/migrations/0400-lfs.js';
+import { lfsMigration } from '../metadata/migrations/0500-lfs.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { Store } from '../storage/store.js';
 import type { AuditService } from './audit-service.js';

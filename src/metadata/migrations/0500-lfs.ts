@@ -32,4 +32,4 @@ async function up(db: Kysely<any>): Promise<void> {
     .execute();
 }
 
-export const lfsMigration: NamedMigration = { name: '0400-lfs', up };
+export const lfsMigration: NamedMigration = { name: '0500-lfs', up };
