@@ -56,7 +56,10 @@ for (let step = 0; ; step++) {
     await mkdir(src, { recursive: true });
     const files = {};
     for (let f = 0, n = 1 + pick(3); f < n; f++) {
-      const data = bytes(`${pick(4) === 0 ? `u${seedArg}-${step}-${f}` : `s${pick(5)}`}`, 1 + pick(48 * 1024));
+      const data = bytes(
+        `${pick(4) === 0 ? `u${seedArg}-${step}-${f}` : `s${pick(5)}`}`,
+        1 + pick(48 * 1024),
+      );
       await writeFile(join(src, `f${f}.bin`), data);
       files[`f${f}.bin`] = sha(data);
     }
@@ -70,7 +73,8 @@ for (let step = 0; ; step++) {
     const dest = join(work, `pull-${seedArg}-${step}`);
     await registry.pull(`${model}@${v.version}`, dest);
     for (const f of (await registry.getManifest(`${model}@${v.version}`)).files) {
-      if (sha(await readFile(join(dest, f.path))) !== f.sha256) throw new Error(`bad pull of ${f.path}`);
+      if (sha(await readFile(join(dest, f.path))) !== f.sha256)
+        throw new Error(`bad pull of ${f.path}`);
     }
     await rm(dest, { recursive: true, force: true });
   } else if (r < 0.9) {
