@@ -21,6 +21,7 @@ import {
   hasErrno,
   InvalidArgumentError,
   IoError,
+  isModelvaultError,
   ModelvaultError,
   NotFoundError,
 } from '../core/errors.js';
@@ -570,7 +571,7 @@ export class Store implements ContentStore {
       } catch (err) {
         await fh.close();
         await rm(tmp, { force: true });
-        throw err;
+        throw namingFile(err, e.path);
       }
       await fh.close();
       await rename(tmp, target);
@@ -582,4 +583,19 @@ export class Store implements ContentStore {
     await this.readHasher.close();
     await this.backend.close();
   }
+}
+
+/**
+ * A read failure of one file of a version, with that file's path in front of the message
+ * (a damaged chunk or a missing pack says which pack; the user needs the file), keeping
+ * the error code. Aborts and foreign errors pass unchanged.
+ */
+function namingFile(err: unknown, path: string): unknown {
+  if (!isModelvaultError(err)) return err;
+  return new ModelvaultError(
+    err.code,
+    `cannot read '${path}': ${err.message}`,
+    { ...(err.details ?? {}), path },
+    { cause: err },
+  );
 }

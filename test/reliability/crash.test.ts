@@ -153,7 +153,7 @@ describe('crash safety of the registry', () => {
           );
           for (const v of versions) live.add(`${v.model}@${v.version}`);
         }
-        for (const [label, files] of committed) {
+        for (const label of [...committed.keys()]) {
           if (!live.has(label)) {
             expect(deleting.has(label), `${label} was committed and never deleted`).toBe(true);
             committed.delete(label);
