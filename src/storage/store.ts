@@ -80,6 +80,8 @@ class PackSink {
   /** Chunks written in this session but not yet indexed (dedup within the session). */
   readonly pending = new Set<string>();
   private sealing: Promise<void> = Promise.resolve();
+  /** Full packs waiting to be stored: if an earlier one fails, abort() removes them. */
+  private readonly queued = new Set<PackWriter>();
 
   constructor(
     private readonly store: Store,
@@ -94,19 +96,24 @@ class PackSink {
       const w = this.writer;
       this.writer = undefined;
       // Seal in the background while the next pack fills; errors surface at flush().
-      const prev = this.sealing;
-      this.sealing = prev.then(() => this.store.storePack(w));
+      this.queue(w);
     }
+  }
+
+  /** Stores `w` after the packs queued before it (skipped once one of them failed). */
+  private queue(w: PackWriter): void {
+    this.queued.add(w);
+    this.sealing = this.sealing.then(() => {
+      this.queued.delete(w);
+      return this.store.storePack(w);
+    });
   }
 
   /** Seals and indexes everything written so far. */
   async flush(): Promise<void> {
     const w = this.writer;
     this.writer = undefined;
-    if (w) {
-      const prev = this.sealing;
-      this.sealing = prev.then(() => this.store.storePack(w));
-    }
+    if (w) this.queue(w);
     await this.sealing;
     this.pending.clear();
   }
@@ -115,6 +122,10 @@ class PackSink {
     await this.writer?.abort();
     this.writer = undefined;
     await this.sealing.catch(() => undefined);
+    // Packs never stored because an earlier one failed (a full disk): their temp files
+    // would otherwise stay until the next open, filling the disk further.
+    for (const w of this.queued) await w.abort();
+    this.queued.clear();
   }
 }
 
@@ -430,7 +441,9 @@ export class Store implements ContentStore {
           last.offset + last.length - first.offset,
         )
         .catch((e: unknown) => {
-          if (e instanceof ModelvaultError) {
+          // A missing or short pack is damage; a failing disk or network (IO, UNAVAILABLE)
+          // is not, and says so: retrying later may well succeed.
+          if (e instanceof ModelvaultError && (e.code === 'CORRUPT' || e.code === 'NOT_FOUND')) {
             throw new CorruptionError(
               `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
               { sha256, chunk: first.id, pack: first.packId },
