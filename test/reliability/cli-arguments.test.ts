@@ -21,7 +21,12 @@ import type { CliEnvironment } from '../../src/cli/run.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 
 const RUNS = Math.round(400 * (Number(process.env.MODELVAULT_FUZZ_RUNS ?? 5000) / 5000));
-const SEED = process.env.MODELVAULT_FUZZ_SEED ? Number(process.env.MODELVAULT_FUZZ_SEED) : 20261126;
+/** Fixed in CI (reproducible); a fresh one per soak run (more ground covered). */
+const SEED = process.env.MODELVAULT_FUZZ_SEED
+  ? Number(process.env.MODELVAULT_FUZZ_SEED)
+  : process.env.MODELVAULT_SOAK
+    ? Date.now() % 2 ** 31
+    : 20261126;
 
 class Capture extends Writable {
   text = '';

@@ -47,7 +47,12 @@ const SCALE = Number(process.env.MODELVAULT_FUZZ_RUNS ?? 5000) / 5000;
 const INJECTED = Math.round(3400 * SCALE);
 const OVER_HTTP = Math.round(1300 * SCALE);
 const UPLOADS = Math.round(300 * SCALE);
-const SEED = process.env.MODELVAULT_FUZZ_SEED ? Number(process.env.MODELVAULT_FUZZ_SEED) : 20261126;
+/** Fixed in CI (reproducible); a fresh one per soak run (more ground covered). */
+const SEED = process.env.MODELVAULT_FUZZ_SEED
+  ? Number(process.env.MODELVAULT_FUZZ_SEED)
+  : process.env.MODELVAULT_SOAK
+    ? Date.now() % 2 ** 31
+    : 20261126;
 
 /** Routes of the two APIs (the web UI's pages and /docs are static files). */
 const API_ROUTE = /^\/(api\/v1|api\/2\.0|ajax-api\/2\.0)\//;
