@@ -66,6 +66,8 @@ export interface RegistryDirectory {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;
+  /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -235,6 +237,7 @@ export async function openRegistryDirectory(
     registry,
     store: dir.store,
     tracking: registry.tracking,
+    metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };
 }

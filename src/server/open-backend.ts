@@ -26,6 +26,8 @@ export interface OpenBackendOptions {
 
 export interface OpenedBackend extends ServerBackend {
   readonly root: string;
+  /** Where the metadata is (see RegistryDirectory.metadataLocation). */
+  readonly metadataLocation: string;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function openServerBackend(
     registry: dir.registry,
     store: dir.store,
     tracking: dir.tracking,
+    metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };
 }
