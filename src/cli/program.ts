@@ -9,8 +9,12 @@
  * `{"error": {"code", "message", "details"}}`.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError as CommanderInvalidArgumentError,
+} from 'commander';
+import { ERROR_CODES, InvalidArgumentError, isModelvaultError } from '../core/errors.js';
 import { type CliState, commandKit, examples } from './command-kit.js';
 import { registerAlias } from './commands/alias.js';
 import { registerApprove } from './commands/approve.js';
@@ -129,6 +133,14 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
 /** Prints the error (stderr, and stdout as JSON under --json) and returns the exit code. */
 function reportError(cli: CliEnvironment, e: unknown, json: boolean): number {
   const usage = ERROR_CODES.INVALID_ARGUMENT.exit;
+  if (e instanceof CommanderInvalidArgumentError) {
+    // A parse-args.ts parser called from an action (not by commander, which would have
+    // printed it and thrown its own error): nothing has been printed yet.
+    cli.stderr.write(`${errorPrefix(cli)} ${e.message}\n`);
+    if (json)
+      writeJson(cli, { error: { code: 'INVALID_ARGUMENT', message: e.message, details: {} } });
+    return usage;
+  }
   if (e instanceof CommanderError) {
     // Commander printed its message already; help and --version end well.
     if (e.exitCode === 0) return 0;
@@ -166,6 +178,14 @@ export async function runCli(argv: readonly string[], cli: CliEnvironment): Prom
   const state: CliState = { exitCode: 0 };
   const json = argv.includes('--json');
   try {
+    // A shell cannot pass NUL (argv are C strings), but an embedding caller can; no path,
+    // name or value may contain one, and the fs calls would fail with a raw TypeError.
+    const nul = argv.findIndex((a) => a.includes('\u0000'));
+    if (nul >= 0) {
+      throw new InvalidArgumentError(`argument ${nul + 1} contains a NUL character`, {
+        argument: nul + 1,
+      });
+    }
     await buildProgram(cli, state).parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (e) {

@@ -15,7 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { ERROR_CODES } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
@@ -28,7 +32,8 @@ import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
 import { lfsRoutes } from './routes/lfs/lfs-routes.js';
-import { mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
+import { toMlflowError } from './routes/mlflow/mlflow-errors.js';
+import { isMlflowPath, mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
 import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
@@ -59,8 +64,16 @@ export interface AppOptions {
   readonly webRoot?: string;
 }
 
+/** A registered route: its method and URL template (`/api/v1/models/:name`). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+}
+
 export interface BuiltApp {
   readonly app: App;
+  /** Every route registered, in registration order (HEAD twins included). */
+  readonly routes: readonly RouteInfo[];
   readonly uploads: UploadService;
   readonly metrics: ServerMetrics;
 }
@@ -96,11 +109,27 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },
+    // Errors raised before routing (a URL that does not decode, such as `%C0%AE` or a lone
+    // `%`) get the same error shape as everything else, the MLflow one under its prefixes.
+    frameworkErrors: (error, req, reply) => {
+      const message = `invalid URL: ${req.url.split('?')[0]!.slice(0, 200)} does not decode`;
+      const mapped = isMlflowPath(req.url)
+        ? toMlflowError(Object.assign(error, { message }), req.id)
+        : toHttpError(Object.assign(error, { message }), req.id);
+      const r = reply as unknown as FastifyReply;
+      r.header('x-request-id', req.id);
+      return r.status(mapped.status).type('application/json').send(mapped.body);
+    },
   };
   const app = (options.logger === false || options.logger === undefined
     ? Fastify({ ...fastifyOptions, logger: options.logger === undefined })
     : Fastify({ ...fastifyOptions, loggerInstance: options.logger as FastifyBaseLogger })
   ).withTypeProvider<SchemaTypeProvider>() as unknown as App;
+
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
 
   // Responses are plain JSON.stringify: the response schemas document, they do not filter.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -213,5 +242,5 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   app.addHook('onClose', async () => uploads.close());
 
   await app.ready();
-  return { app, uploads, metrics };
+  return { app, routes, uploads, metrics };
 }

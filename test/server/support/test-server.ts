@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RemoteRegistry, type RemoteRegistryOptions } from '../../../src/client/remote-registry.js';
 import type { UploadService } from '../../../src/registry/upload-service.js';
-import { type AppOptions, buildApp } from '../../../src/server/app.js';
+import { type AppOptions, buildApp, type RouteInfo } from '../../../src/server/app.js';
 import type { App } from '../../../src/server/context.js';
 import { type OpenedBackend, openServerBackend } from '../../../src/server/open-backend.js';
 import { pseudoRandomBytes, writeSafetensors } from '../../fixtures/model-files.js';
@@ -19,6 +19,8 @@ export interface TestServer {
   readonly url: string;
   readonly dir: string;
   readonly app: App;
+  /** Every route the server registered. */
+  readonly routes: readonly RouteInfo[];
   readonly backend: OpenedBackend;
   readonly uploads: UploadService;
   client(options?: RemoteRegistryOptions): RemoteRegistry;
@@ -35,7 +37,7 @@ export async function startTestServer(
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
   });
-  const { app, uploads } = await buildApp({ backend, logger: false, ...options });
+  const { app, routes, uploads } = await buildApp({ backend, logger: false, ...options });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('no address');
@@ -44,6 +46,7 @@ export async function startTestServer(
     url,
     dir,
     app,
+    routes,
     backend,
     uploads,
     client: (o = {}) => new RemoteRegistry(url, { retryDelayMs: 5, ...o }),
