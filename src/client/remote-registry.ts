@@ -23,12 +23,16 @@ import type {
   ModelVersion,
   MutationOptions,
   PageOptions,
+  PolicyCheck,
+  PromotionPolicy,
+  PromotionTarget,
   PullOptions,
   PushOptions,
   RegisteredModel,
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SetPolicyInput,
   SignatureBundle,
   TransferStats,
   VersionDiff,
@@ -254,6 +258,34 @@ export class RemoteRegistry implements RegistryApi {
   }
   rollback(model: string, alias: string, _options?: MutationOptions): Promise<AliasChange> {
     return this.http.json('POST', `/api/v1/models/${enc(model)}/aliases/${enc(alias)}/rollback`);
+  }
+
+  // ------------------------------------------------------- promotion policies
+
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy> {
+    const { actor: _actor, ...body } = input;
+    return this.http.json('PUT', '/api/v1/policies', { json: body, idempotent: true });
+  }
+  async listPolicies(options?: { model?: string }): Promise<readonly PromotionPolicy[]> {
+    const r = await this.http.json<{ policies: PromotionPolicy[] }>('GET', '/api/v1/policies', {
+      query: { model: options?.model },
+    });
+    return r.policies;
+  }
+  async deletePolicy(
+    target: PromotionTarget & { model?: string | null },
+    _options?: MutationOptions,
+  ): Promise<boolean> {
+    const r = await this.http.json<{ deleted: boolean }>('DELETE', '/api/v1/policies', {
+      query: { model: target.model ?? undefined, alias: target.alias, stage: target.stage },
+    });
+    return r.deleted;
+  }
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck> {
+    return this.http.json('POST', '/api/v1/policies/check', {
+      json: { ref, ...target },
+      idempotent: true,
+    });
   }
 
   // -------------------------------------------------------------- comparison

@@ -425,6 +425,75 @@ export interface AuditVerifyResult {
   readonly problems: readonly AuditProblem[];
 }
 
+// ------------------------------------------------------------ promotion policies
+
+/**
+ * What a promotion policy guards: pointing an alias at a version, or moving a version to
+ * a stage. Exactly one of the two is given.
+ */
+export interface PromotionTarget {
+  readonly alias?: string;
+  /** Matched case-insensitively (`production` → `Production`). */
+  readonly stage?: string;
+}
+
+/** The rules of a promotion policy: every rule given must hold (docs/security.md). */
+export interface PolicyRules {
+  /**
+   * A filter in the search syntax that the version must match, e.g.
+   * `metrics.auc >= 0.9 AND tags.validated = 'true'`. Its top-level AND terms are
+   * checked and reported one by one.
+   */
+  readonly require?: string;
+  /** Key ids (SHA-256 of the public key PEM): one of them must have a valid signature. */
+  readonly signedBy?: readonly string[];
+  /**
+   * `no-dangerous`: the version was scanned and no file is dangerous or unreadable;
+   * `safe`: every pickle-based file is safe (no suspicious import either).
+   */
+  readonly scan?: 'no-dangerous' | 'safe';
+  /** `approved`: the version is approved; `other-than-creator`: by someone else than its creator. */
+  readonly approval?: 'approved' | 'other-than-creator';
+}
+
+export interface PromotionPolicy {
+  /** The model it applies to; null for the registry-wide default. */
+  readonly model: string | null;
+  /** The alias guarded, or null when it guards a stage. */
+  readonly alias: string | null;
+  readonly stage: Stage | null;
+  readonly rules: PolicyRules;
+  readonly updatedBy: string;
+  readonly updatedAt: number;
+}
+
+export interface SetPolicyInput extends PromotionTarget, MutationOptions {
+  /** The model; absent or null for the registry-wide default of this target. */
+  readonly model?: string | null;
+  readonly rules: PolicyRules;
+}
+
+export interface PolicyRuleResult {
+  /** `require: metrics.auc >= 0.9`, `signedBy`, `scan`, `approval`. */
+  readonly rule: string;
+  readonly ok: boolean;
+  /** What was found: `metrics.auc is 0.85`, `signed by key 3f2a…`. */
+  readonly message: string;
+}
+
+/** Whether a version may be promoted to a target now, rule by rule. */
+export interface PolicyCheck {
+  readonly model: string;
+  readonly version: number;
+  readonly alias: string | null;
+  readonly stage: Stage | null;
+  /** The policy that applies: the model's own, else the registry-wide default; null if none. */
+  readonly policy: PromotionPolicy | null;
+  /** True when there is no policy or every rule holds. */
+  readonly ok: boolean;
+  readonly results: readonly PolicyRuleResult[];
+}
+
 /** Byte counts of a push: how much was new versus already stored. */
 export interface TransferStats {
   readonly files: number;
@@ -589,6 +658,29 @@ export interface RegistryApi {
    * @throws ConflictError when there is no previous target, or it has been deleted.
    */
   rollback(model: string, alias: string, options?: MutationOptions): Promise<AliasChange>;
+
+  // ------------------------------------------------------- promotion policies
+
+  /**
+   * Creates or replaces the policy of a target, for one model or (model absent) for every
+   * model without its own. Audited as `policy.set`. The rules are checked: an unparsable
+   * `require` filter, a malformed key id or an unknown mode is InvalidArgumentError.
+   * @throws NotFoundError (model).
+   */
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy>;
+  /** Policies by model (defaults first), then alias/stage. With `model`, only that model's. */
+  listPolicies(options?: { readonly model?: string }): Promise<readonly PromotionPolicy[]>;
+  /** Idempotent: resolves false when there was no such policy. Audited as `policy.deleted`. */
+  deletePolicy(
+    target: PromotionTarget & { readonly model?: string | null },
+    options?: MutationOptions,
+  ): Promise<boolean>;
+  /**
+   * Evaluates the policy that would guard promoting `ref` to `target`, changing nothing.
+   * setAlias, rollback and transitionStage run the same check inside their transaction
+   * and throw PolicyViolationError (POLICY_VIOLATION) listing the failed rules.
+   */
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck>;
 
   // -------------------------------------------------------------- comparison
 

@@ -1,6 +1,6 @@
 /**
  * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
- * `0101-model-card`, `0104-signatures`, `0105-scans`; tracking's tables, migration
+ * `0101-model-card`, `0104-signatures`, `0105-scans`, `0110-policies`; tracking's tables, migration
  * `0300-tracking`, are in tracking-schema.ts).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
@@ -173,6 +173,19 @@ export interface VersionScanFilesTable {
   report: string;
 }
 
+/** Migration 0110: a promotion policy; `model_id` 0 is the registry-wide default. */
+export interface PromotionPoliciesTable {
+  model_id: number;
+  /** `alias` or `stage`. */
+  target_kind: string;
+  /** The alias, or the canonical stage name. */
+  target_name: string;
+  /** Canonical JSON of PolicyRules. */
+  rules: string;
+  updated_by: string;
+  updated_at: number;
+}
+
 /** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
 export interface RegistryDB extends TrackingTables {
   registered_models: RegisteredModelsTable;
@@ -190,6 +203,7 @@ export interface RegistryDB extends TrackingTables {
   version_signatures: VersionSignaturesTable;
   version_scans: VersionScansTable;
   version_scan_files: VersionScanFilesTable;
+  promotion_policies: PromotionPoliciesTable;
 }
 
 export type RegisteredModelRow = Selectable<RegisteredModelsTable>;

@@ -24,12 +24,16 @@ import type {
   ModelVersion,
   MutationOptions,
   PageOptions,
+  PolicyCheck,
+  PromotionPolicy,
+  PromotionTarget,
   PullOptions,
   PushOptions,
   RegisteredModel,
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SetPolicyInput,
   TransferStats,
   VersionDiff,
   VersionManifest,
@@ -48,6 +52,7 @@ import { versionSummaryMigration } from '../metadata/migrations/0102-version-sum
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
+import { policiesMigration } from '../metadata/migrations/0110-policies.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -58,6 +63,7 @@ import { detectGitCode } from './git-lineage.js';
 import { InspectionService } from './inspection-service.js';
 import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
+import { PolicyService } from './policy-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
 import { type PendingScan, ScanService } from './scan-service.js';
@@ -103,6 +109,7 @@ export class LocalRegistry implements RegistryApi {
   private readonly search: SearchService;
   private readonly scans: ScanService;
   private readonly signatures: SignatureService;
+  private readonly policies: PolicyService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
@@ -129,12 +136,12 @@ export class LocalRegistry implements RegistryApi {
     this.audit = new AuditService(ctx);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
-    this.versions = new VersionService(ctx, this.audit, this.models, this.search);
-    this.aliases = new AliasService(ctx, this.audit);
+    const files = (digest: string) => this.manifestEntries(digest);
+    this.policies = new PolicyService(ctx, this.audit, files);
+    this.versions = new VersionService(ctx, this.audit, this.models, this.search, this.policies);
+    this.aliases = new AliasService(ctx, this.audit, this.policies);
     this.scans = new ScanService(ctx);
-    this.signatures = new SignatureService(ctx, this.audit, (digest) =>
-      this.manifestEntries(digest),
-    );
+    this.signatures = new SignatureService(ctx, this.audit, files);
   }
 
   createModel(input: CreateModelInput): Promise<RegisteredModel> {
@@ -309,6 +316,22 @@ export class LocalRegistry implements RegistryApi {
     return this.aliases.rollback(model, alias, options);
   }
 
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy> {
+    return this.policies.set(input);
+  }
+  listPolicies(options?: { model?: string }): Promise<readonly PromotionPolicy[]> {
+    return this.policies.list(options);
+  }
+  deletePolicy(
+    target: PromotionTarget & { model?: string | null },
+    options?: MutationOptions,
+  ): Promise<boolean> {
+    return this.policies.delete(target, options);
+  }
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck> {
+    return this.policies.check(ref, target);
+  }
+
   async diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
     const diff = await diffVersions(va, vb, this.manifests);
@@ -452,6 +475,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   searchIndexesMigration,
   signaturesMigration,
   scansMigration,
+  policiesMigration,
   trackingMigration,
 ];
 

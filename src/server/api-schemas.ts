@@ -355,4 +355,38 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
     },
     { $id: 'ServerInfo' },
   ),
+  S.object(
+    {
+      require: S.optional(S.string({ maxLength: 10_000, description: 'search filter' })),
+      signedBy: S.optional(
+        S.array(S.string({ pattern: '^[0-9a-f]{64}$' }), { minItems: 1, maxItems: 100 }),
+      ),
+      scan: S.optional(S.enum(['no-dangerous', 'safe'])),
+      approval: S.optional(S.enum(['approved', 'other-than-creator'])),
+    },
+    { $id: 'PolicyRules' },
+  ),
+  S.object(
+    {
+      model: nullableString,
+      alias: nullableString,
+      stage: S.nullable(S.enum(['None', 'Staging', 'Production', 'Archived'])),
+      rules: S.ref('PolicyRules'),
+      updatedBy: S.string(),
+      updatedAt: millis,
+    },
+    { $id: 'PromotionPolicy' },
+  ),
+  S.object(
+    {
+      model: S.string(),
+      version: S.integer(),
+      alias: nullableString,
+      stage: S.nullable(S.enum(['None', 'Staging', 'Production', 'Archived'])),
+      policy: S.nullable(S.ref('PromotionPolicy')),
+      ok: S.boolean(),
+      results: S.array(S.object({ rule: S.string(), ok: S.boolean(), message: S.string() })),
+    },
+    { $id: 'PolicyCheck' },
+  ),
 ];

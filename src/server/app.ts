@@ -32,6 +32,7 @@ import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
 import { modelRoutes } from './routes/native/models.js';
+import { policyRoutes } from './routes/native/policies.js';
 import { searchRoutes } from './routes/native/search.js';
 import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
@@ -156,6 +157,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         { name: 'aliases' },
         { name: 'search' },
         { name: 'audit' },
+        { name: 'policies' },
         { name: 'files' },
         { name: 'uploads' },
         { name: 'operations' },
@@ -192,6 +194,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
   signatureRoutes(app, ctx);
+  policyRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
