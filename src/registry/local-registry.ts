@@ -136,12 +136,13 @@ export class LocalRegistry implements RegistryApi {
     this.audit = new AuditService(ctx);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
-    const files = (digest: string) => this.manifestEntries(digest);
-    this.policies = new PolicyService(ctx, this.audit, files);
+    this.policies = new PolicyService(ctx, this.audit);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search, this.policies);
     this.aliases = new AliasService(ctx, this.audit, this.policies);
     this.scans = new ScanService(ctx);
-    this.signatures = new SignatureService(ctx, this.audit, files);
+    this.signatures = new SignatureService(ctx, this.audit, (digest) =>
+      this.manifestEntries(digest),
+    );
   }
 
   createModel(input: CreateModelInput): Promise<RegisteredModel> {

@@ -11,16 +11,18 @@
  *
  * Rules (PolicyRules): `require`, a filter in the search syntax run against the version
  * with the search compiler (so its meaning is exactly search's), reported per top-level
- * AND term; `signedBy`, a signature by one of the key ids that verifies over the
- * version's files now (not only when it was attached); `scan`; `approval`.
+ * AND term; `signedBy`, a signature by one of the key ids that verifies now (not only
+ * when it was attached) and records this version's digest — checked against the digest,
+ * not the files, because the files live in the store, which a write transaction on the
+ * shared embedded database must not wait for (model-signing.ts `checkBundleDigest`);
+ * `scan`; `approval`.
  */
 import type { Kysely } from 'kysely';
 import { canonicalJson } from '../core/canonical-json.js';
 import { InvalidArgumentError, PolicyViolationError } from '../core/errors.js';
-import { checkBundle, keyIdOf, loadPublicKey } from '../core/model-signing.js';
+import { checkBundleDigest, keyIdOf, loadPublicKey } from '../core/model-signing.js';
 import { validateAlias } from '../core/names.js';
 import type {
-  FileEntry,
   ModelVersion,
   MutationOptions,
   PolicyCheck,
@@ -171,8 +173,6 @@ export class PolicyService {
   constructor(
     private readonly ctx: RegistryContext,
     private readonly audit: AuditService,
-    /** The files of a manifest, by version digest (to re-verify signatures). */
-    private readonly files: (digest: string) => Promise<readonly FileEntry[]>,
   ) {}
 
   /** See RegistryApi.setPolicy. */
@@ -323,7 +323,7 @@ export class PolicyService {
     if (rules.require !== undefined)
       results.push(...(await this.requireRule(db, v, version, rules.require)));
     if (rules.signedBy !== undefined)
-      results.push(await this.signatureRule(db, v, version, rules.signedBy));
+      results.push(await this.signatureRule(db, version, rules.signedBy));
     if (rules.scan !== undefined) results.push(await this.scanRule(db, version, rules.scan));
     if (rules.approval !== undefined) results.push(approvalRule(v, rules.approval));
     return { ...base, ok: results.every((x) => x.ok), results };
@@ -362,7 +362,6 @@ export class PolicyService {
 
   private async signatureRule(
     db: Kysely<RegistryDB>,
-    v: ModelVersion,
     row: ModelVersionRow,
     keyIds: readonly string[],
   ): Promise<PolicyRuleResult> {
@@ -379,27 +378,12 @@ export class PolicyService {
     if (rows.length === 0) {
       return { rule, ok: false, message: `no signature by ${wanted}` };
     }
-    let files: readonly FileEntry[];
-    try {
-      files = await this.files(row.manifest_digest);
-    } catch (e) {
-      return {
-        rule,
-        ok: false,
-        message: `cannot read the version's files: ${(e as Error).message}`,
-      };
-    }
     const problems: string[] = [];
     for (const s of rows) {
       try {
         const key = loadPublicKey(s.public_key);
         if (keyIdOf(key) !== s.key_id) throw new Error('the stored key is not the key id’s');
-        const check = checkBundle(JSON.parse(s.bundle), key, {
-          model: v.model,
-          version: v.version,
-          digest: row.manifest_digest,
-          files,
-        });
+        const check = checkBundleDigest(JSON.parse(s.bundle), key, row.manifest_digest);
         if (check.ok) return { rule, ok: true, message: `signed by key ${short(s.key_id)}` };
         problems.push(`key ${short(s.key_id)}: ${check.problems.join('; ')}`);
       } catch (e) {
