@@ -39,6 +39,7 @@ import { registerKeygen, registerSign } from './commands/sign.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWebhook } from './commands/webhook.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
@@ -119,6 +120,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerSign,
     registerVerify,
     registerPolicy,
+    registerWebhook,
   ]) {
     register(program, kit);
   }

@@ -14,8 +14,10 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
+  CreatedWebhook,
   CreateModelInput,
   CreateVersionInput,
+  CreateWebhookInput,
   DiffOptions,
   ListVersionsOptions,
   MetricInput,
@@ -39,6 +41,8 @@ import type {
   VersionManifest,
   VersionScan,
   VersionSignature,
+  Webhook,
+  WebhookDelivery,
 } from '../core/registry-api.js';
 import type {
   CreateUploadRequest,
@@ -286,6 +290,35 @@ export class RemoteRegistry implements RegistryApi {
       json: { ref, ...target },
       idempotent: true,
     });
+  }
+
+  // ----------------------------------------------------------------- webhooks
+
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook> {
+    const { actor: _actor, ...body } = input;
+    return this.http.json('POST', '/api/v1/webhooks', { json: body });
+  }
+  async listWebhooks(): Promise<readonly Webhook[]> {
+    const r = await this.http.json<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks');
+    return r.webhooks;
+  }
+  async deleteWebhook(id: string, _options?: MutationOptions): Promise<boolean> {
+    const r = await this.http.json<{ deleted: boolean }>('DELETE', `/api/v1/webhooks/${enc(id)}`);
+    return r.deleted;
+  }
+  async webhookDeliveries(
+    id: string,
+    options?: { maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]> {
+    const r = await this.http.json<{ deliveries: WebhookDelivery[] }>(
+      'GET',
+      `/api/v1/webhooks/${enc(id)}/deliveries`,
+      { query: { maxResults: options?.maxResults } },
+    );
+    return r.deliveries;
+  }
+  testWebhook(id: string): Promise<WebhookDelivery> {
+    return this.http.json('POST', `/api/v1/webhooks/${enc(id)}/test`);
   }
 
   // -------------------------------------------------------------- comparison

@@ -494,6 +494,83 @@ export interface PolicyCheck {
   readonly results: readonly PolicyRuleResult[];
 }
 
+// ------------------------------------------------------------------ webhooks
+
+/**
+ * Webhook events: MLflow's names where MLflow has the event, else the audit action's
+ * name (docs/api.md lists them). `*` subscribes to every event.
+ */
+export const WEBHOOK_EVENTS = [
+  'registered_model.created',
+  'registered_model.updated',
+  'registered_model.renamed',
+  'registered_model.deleted',
+  'registered_model.restored',
+  'registered_model_tag.set',
+  'registered_model_tag.deleted',
+  'model_version.created',
+  'model_version.updated',
+  'model_version.deleted',
+  'model_version.restored',
+  'model_version_tag.set',
+  'model_version_tag.deleted',
+  'model_version_alias.created',
+  'model_version_alias.deleted',
+  'alias.rolled_back',
+  'stage.transitioned',
+  'version.approved',
+  'version.rejected',
+  'version.signed',
+  'version.metrics_logged',
+  'policy.set',
+  'policy.deleted',
+  'webhook.test',
+] as const;
+
+export interface Webhook {
+  /** `wh_` and 24 hex digits. */
+  readonly id: string;
+  readonly url: string;
+  /** The model whose events it gets; null for every model (and registry-wide events). */
+  readonly model: string | null;
+  /** Event names, or `['*']`. */
+  readonly events: readonly string[];
+  readonly description: string | null;
+  readonly createdBy: string;
+  readonly createdAt: number;
+}
+
+/** The answer to creating a webhook: the only time its secret is shown. */
+export interface CreatedWebhook extends Webhook {
+  /** The HMAC-SHA256 key of its signatures (`whsec_…`). */
+  readonly secret: string;
+}
+
+export interface CreateWebhookInput extends MutationOptions {
+  /** http:// or https:// (docs/security.md: what the server may reach). */
+  readonly url: string;
+  readonly events: readonly string[];
+  readonly model?: string | null;
+  readonly description?: string;
+}
+
+export interface WebhookDelivery {
+  readonly id: number;
+  readonly webhookId: string;
+  readonly event: string;
+  /** The audit event delivered; null for a test delivery. */
+  readonly auditSeq: number | null;
+  /** `pending` (to be tried at nextAttemptAt), `delivered`, or `failed` (attempts exhausted). */
+  readonly state: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly nextAttemptAt: number | null;
+  /** HTTP status of the last attempt; null when it got no answer. */
+  readonly lastStatus: number | null;
+  readonly lastError: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
 /** Byte counts of a push: how much was new versus already stored. */
 export interface TransferStats {
   readonly files: number;
@@ -681,6 +758,25 @@ export interface RegistryApi {
    * and throw PolicyViolationError (POLICY_VIOLATION) listing the failed rules.
    */
   checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck>;
+
+  // ----------------------------------------------------------------- webhooks
+
+  /**
+   * Subscribes `url` to events (of one model, or of all). Audited as `webhook.created`
+   * (without the secret). Deliveries start with the events after this call.
+   * @throws InvalidArgumentError (url not http(s), unknown event), NotFoundError (model).
+   */
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook>;
+  listWebhooks(): Promise<readonly Webhook[]>;
+  /** Stops deliveries (pending ones are dropped). Idempotent. Audited as `webhook.deleted`. */
+  deleteWebhook(id: string, options?: MutationOptions): Promise<boolean>;
+  /** The webhook's deliveries, newest first. @throws NotFoundError */
+  webhookDeliveries(
+    id: string,
+    options?: { readonly maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]>;
+  /** Sends a `webhook.test` event now, once, and logs it. @throws NotFoundError */
+  testWebhook(id: string): Promise<WebhookDelivery>;
 
   // -------------------------------------------------------------- comparison
 

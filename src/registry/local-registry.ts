@@ -15,8 +15,10 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
+  CreatedWebhook,
   CreateModelInput,
   CreateVersionInput,
+  CreateWebhookInput,
   DiffOptions,
   ListVersionsOptions,
   MetricInput,
@@ -39,6 +41,8 @@ import type {
   VersionManifest,
   VersionScan,
   VersionSignature,
+  Webhook,
+  WebhookDelivery,
 } from '../core/registry-api.js';
 import {
   type Database,
@@ -53,6 +57,7 @@ import { searchIndexesMigration } from '../metadata/migrations/0103-search-index
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import { policiesMigration } from '../metadata/migrations/0110-policies.js';
+import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -70,6 +75,7 @@ import { type PendingScan, ScanService } from './scan-service.js';
 import { SearchService } from './search-service.js';
 import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
+import { WebhookService, type WebhookServiceOptions } from './webhook-service.js';
 
 export interface LocalRegistryOptions {
   readonly database: Database<RegistryDB>;
@@ -89,6 +95,8 @@ export interface LocalRegistryOptions {
   readonly defaultActor?: string;
   /** Default Date.now. */
   readonly clock?: () => number;
+  /** Retry and timeout settings of webhook deliveries. */
+  readonly webhooks?: WebhookServiceOptions;
   /** Close the database in close(). Default true. */
   readonly ownsDatabase?: boolean;
 }
@@ -110,6 +118,8 @@ export class LocalRegistry implements RegistryApi {
   private readonly scans: ScanService;
   private readonly signatures: SignatureService;
   private readonly policies: PolicyService;
+  /** Webhook subscriptions, the outbox and deliveries (the server's dispatcher drives it). */
+  readonly webhooks: WebhookService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
@@ -137,6 +147,7 @@ export class LocalRegistry implements RegistryApi {
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
     this.policies = new PolicyService(ctx, this.audit);
+    this.webhooks = new WebhookService(ctx, this.audit, options.webhooks);
     this.versions = new VersionService(ctx, this.audit, this.models, this.search, this.policies);
     this.aliases = new AliasService(ctx, this.audit, this.policies);
     this.scans = new ScanService(ctx);
@@ -333,6 +344,25 @@ export class LocalRegistry implements RegistryApi {
     return this.policies.check(ref, target);
   }
 
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook> {
+    return this.webhooks.create(input);
+  }
+  listWebhooks(): Promise<readonly Webhook[]> {
+    return this.webhooks.list();
+  }
+  deleteWebhook(id: string, options?: MutationOptions): Promise<boolean> {
+    return this.webhooks.delete(id, options);
+  }
+  webhookDeliveries(
+    id: string,
+    options?: { maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]> {
+    return this.webhooks.deliveries(id, options);
+  }
+  testWebhook(id: string): Promise<WebhookDelivery> {
+    return this.webhooks.test(id);
+  }
+
   async diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
     const diff = await diffVersions(va, vb, this.manifests);
@@ -477,6 +507,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   signaturesMigration,
   scansMigration,
   policiesMigration,
+  webhooksMigration,
   trackingMigration,
 ];
 

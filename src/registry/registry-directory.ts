@@ -35,6 +35,7 @@ import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
+import type { WebhookService } from './webhook-service.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -66,6 +67,8 @@ export interface RegistryDirectory {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;
+  /** Webhook outbox and deliveries over the same database (a server dispatches them). */
+  readonly webhooks: WebhookService;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -235,6 +238,7 @@ export async function openRegistryDirectory(
     registry,
     store: dir.store,
     tracking: registry.tracking,
+    webhooks: registry.webhooks,
     close: () => registry.close(),
   };
 }

@@ -37,9 +37,11 @@ import { searchRoutes } from './routes/native/search.js';
 import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
+import { webhookRoutes } from './routes/native/webhooks.js';
 import { opsRoutes } from './routes/ops.js';
 import type { SchemaTypeProvider } from './schema.js';
 import { webUiRoutes } from './web-ui.js';
+import { WebhookDispatcher, type WebhookDispatchOptions } from './webhook-dispatcher.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -57,6 +59,8 @@ export interface AppOptions {
   readonly expireEveryMs?: number;
   /** The built web UI served at `/` (see web-ui.ts). Default: `dist/web`. */
   readonly webRoot?: string;
+  /** Webhook dispatch (interval, retries); false to send none from this server. */
+  readonly webhooks?: WebhookDispatchOptions | false;
 }
 
 export interface BuiltApp {
@@ -158,6 +162,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         { name: 'search' },
         { name: 'audit' },
         { name: 'policies' },
+        { name: 'webhooks' },
         { name: 'files' },
         { name: 'uploads' },
         { name: 'operations' },
@@ -195,6 +200,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   fileRoutes(app, ctx);
   signatureRoutes(app, ctx);
   policyRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
@@ -212,6 +218,11 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     app.addHook('onClose', async () => clearInterval(timer));
   }
   app.addHook('onClose', async () => uploads.close());
+  if (backend.webhooks && options.webhooks !== false) {
+    const dispatcher = new WebhookDispatcher(backend.webhooks, app.log, options.webhooks ?? {});
+    dispatcher.start();
+    app.addHook('onClose', async () => dispatcher.stop());
+  }
 
   await app.ready();
   return { app, uploads, metrics };

@@ -48,6 +48,7 @@ export async function openServerBackend(
     registry: dir.registry,
     store: dir.store,
     tracking: dir.tracking,
+    webhooks: dir.webhooks,
     close: () => dir.close(),
   };
 }
