@@ -11,6 +11,7 @@ import type { VersionInspection } from '../core/model-inspection.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
+  AuditCheckpoint,
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
@@ -343,6 +344,20 @@ export class RemoteRegistry implements RegistryApi {
   }
   auditVerify(): Promise<AuditVerifyResult> {
     return this.http.json('GET', '/api/v1/audit/verify');
+  }
+  async auditCheckpoints(): Promise<readonly AuditCheckpoint[]> {
+    const r = await this.http.json<{ checkpoints: AuditCheckpoint[] }>(
+      'GET',
+      '/api/v1/audit/checkpoints',
+    );
+    return r.checkpoints;
+  }
+  async createAuditCheckpoint(): Promise<AuditCheckpoint | null> {
+    const r = await this.http.json<{ checkpoint: AuditCheckpoint | null }>(
+      'POST',
+      '/api/v1/audit/checkpoints',
+    );
+    return r.checkpoint;
   }
   async *auditExport(
     query?: Omit<AuditQuery, keyof PageOptions | 'order'>,

@@ -571,6 +571,23 @@ export interface WebhookDelivery {
   readonly updatedAt: number;
 }
 
+/**
+ * A signed checkpoint of the audit chain: the server's ed25519 signature over the head
+ * (seq, hash) at `time` (format: metadata/audit-chain.ts). In an export it is a line
+ * `{"type": "checkpoint", …}` after the event it signs.
+ */
+export interface AuditCheckpoint {
+  readonly seq: number;
+  /** The hash of event `seq`. */
+  readonly hash: string;
+  /** ISO-8601 UTC with milliseconds: what the signature covers. */
+  readonly time: string;
+  /** `sha256:` + hex SHA-256 of the signing public key (SPKI DER). */
+  readonly keyId: string;
+  /** Base64 ed25519 signature. */
+  readonly signature: string;
+}
+
 /** Byte counts of a push: how much was new versus already stored. */
 export interface TransferStats {
   readonly files: number;
@@ -798,6 +815,14 @@ export interface RegistryApi {
   auditVerify(): Promise<AuditVerifyResult>;
   /** Every event matching the query (paging options ignored), oldest first, streamed. */
   auditExport(query?: Omit<AuditQuery, keyof PageOptions | 'order'>): AsyncIterable<AuditEvent>;
+  /** The signed checkpoints of the chain, oldest first. */
+  auditCheckpoints(): Promise<readonly AuditCheckpoint[]>;
+  /**
+   * Signs the current head with the registry's checkpoint key, unless the newest
+   * checkpoint already covers it (then returns that one); null for an empty trail.
+   * @throws ModelvaultError('UNSUPPORTED') when this registry has no checkpoint key.
+   */
+  createAuditCheckpoint(): Promise<AuditCheckpoint | null>;
 
   // -------------------------------------------------------------- data plane
 

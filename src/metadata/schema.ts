@@ -1,6 +1,6 @@
 /**
  * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
- * `0101-model-card`, `0104-signatures`, `0105-scans`, `0110-policies`, `0111-webhooks`; tracking's tables, migration
+ * `0101-model-card`, `0104-signatures`, `0105-scans`, `0110-policies`, `0111-webhooks`, `0112-audit-checkpoints`; tracking's tables, migration
  * `0300-tracking`, are in tracking-schema.ts).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
@@ -230,6 +230,16 @@ export interface WebhookCursorTable {
   seq: number;
 }
 
+/** Migration 0112: a signed checkpoint of the audit chain's head at `seq`. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  /** When it was signed (ms); the signature covers `new Date(time).toISOString()`. */
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
 /** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
 export interface RegistryDB extends TrackingTables {
   registered_models: RegisteredModelsTable;
@@ -251,6 +261,7 @@ export interface RegistryDB extends TrackingTables {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_cursor: WebhookCursorTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export type RegisteredModelRow = Selectable<RegisteredModelsTable>;

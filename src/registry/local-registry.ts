@@ -4,6 +4,7 @@
  * push and pull go through a ContentStore (the storage engine); without one they are
  * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
+import type { KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { ModelvaultError, NotFoundError } from '../core/errors.js';
@@ -12,6 +13,7 @@ import type { SignatureBundle } from '../core/model-signing.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
+  AuditCheckpoint,
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
@@ -58,6 +60,7 @@ import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
 import { policiesMigration } from '../metadata/migrations/0110-policies.js';
 import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
+import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -95,6 +98,11 @@ export interface LocalRegistryOptions {
   readonly defaultActor?: string;
   /** Default Date.now. */
   readonly clock?: () => number;
+  /**
+   * The ed25519 private key that signs audit checkpoints (createAuditCheckpoint); without
+   * one, checkpoints can be read but not made.
+   */
+  readonly checkpointKey?: KeyObject;
   /** Retry and timeout settings of webhook deliveries. */
   readonly webhooks?: WebhookServiceOptions;
   /** Close the database in close(). Default true. */
@@ -124,6 +132,7 @@ export class LocalRegistry implements RegistryApi {
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
   private closed = false;
+  private checkpointKey: KeyObject | undefined;
 
   /** What the services share: clock, retention, default actor (for subclasses too). */
   protected readonly context: RegistryContext;
@@ -137,6 +146,7 @@ export class LocalRegistry implements RegistryApi {
       retentionMs: options.retentionMs ?? DELETED_RETENTION_MS,
     };
     this.context = ctx;
+    this.checkpointKey = options.checkpointKey;
     const content = options.content;
     this.content = content;
     this.manifests =
@@ -415,6 +425,23 @@ export class LocalRegistry implements RegistryApi {
   ): AsyncIterable<AuditEvent> {
     return this.audit.export(query);
   }
+  auditCheckpoints(): Promise<readonly AuditCheckpoint[]> {
+    return this.audit.checkpoints();
+  }
+  /** Signs checkpoints with `key` from now on (a server's key, made after opening). */
+  useCheckpointKey(key: KeyObject): void {
+    this.checkpointKey = key;
+  }
+  async createAuditCheckpoint(): Promise<AuditCheckpoint | null> {
+    const key = this.checkpointKey;
+    if (!key) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        'this registry has no checkpoint key: checkpoints are signed by a server (mvault serve) or with mvault audit checkpoint --key',
+      );
+    }
+    return this.audit.checkpoint(key);
+  }
 
   /**
    * Ingests `source`, then registers it (see RegistryApi.push). Everything that can be
@@ -508,6 +535,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   scansMigration,
   policiesMigration,
   webhooksMigration,
+  auditCheckpointsMigration,
   trackingMigration,
 ];
 

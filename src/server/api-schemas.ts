@@ -430,4 +430,14 @@ export const SHARED_SCHEMAS: readonly TSchema[] = [
     },
     { $id: 'WebhookDelivery' },
   ),
+  S.object(
+    {
+      seq: S.integer(),
+      hash: S.string(),
+      time: S.string({ description: 'ISO-8601 UTC, what the signature covers' }),
+      keyId: S.string(),
+      signature: S.string({ description: 'base64 ed25519' }),
+    },
+    { $id: 'AuditCheckpoint' },
+  ),
 ];

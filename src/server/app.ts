@@ -17,7 +17,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
 import { ArtifactService } from '../registry/artifact-service.js';
 import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
@@ -59,6 +59,11 @@ export interface AppOptions {
   readonly expireEveryMs?: number;
   /** The built web UI served at `/` (see web-ui.ts). Default: `dist/web`. */
   readonly webRoot?: string;
+  /**
+   * Sign an audit checkpoint of the head this often when it moved (and the registry has a
+   * checkpoint key). Default 10 minutes; 0 disables.
+   */
+  readonly checkpointEveryMs?: number;
   /** Webhook dispatch (interval, retries); false to send none from this server. */
   readonly webhooks?: WebhookDispatchOptions | false;
 }
@@ -218,6 +223,18 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     app.addHook('onClose', async () => clearInterval(timer));
   }
   app.addHook('onClose', async () => uploads.close());
+  const checkpointEvery = options.checkpointEveryMs ?? 10 * 60 * 1000;
+  if (checkpointEvery > 0) {
+    const timer = setInterval(() => {
+      backend.registry.createAuditCheckpoint().catch((e) => {
+        if (!(isModelvaultError(e) && e.code === 'UNSUPPORTED')) {
+          app.log.warn({ err: e }, 'signing an audit checkpoint failed');
+        }
+      });
+    }, checkpointEvery);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
   if (backend.webhooks && options.webhooks !== false) {
     const dispatcher = new WebhookDispatcher(backend.webhooks, app.log, options.webhooks ?? {});
     dispatcher.start();
