@@ -120,7 +120,7 @@ try {
   lsApi.sort((a, b) => a - b);
   await dir.close();
 
-  const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+  const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'mvault.js');
   const lsCli: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();

@@ -38,3 +38,24 @@ export function databaseConfigFrom(text: string): DatabaseConfig {
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
+
+/** A PostgreSQL URL without its password (the form recorded in a registry directory). */
+export function withoutPassword(url: string): string {
+  const u = new URL(url);
+  u.password = '';
+  return u.toString();
+}
+
+/**
+ * True when two PostgreSQL URLs name the same database: host, port (default 5432),
+ * database and connection options (e.g. a schema in `options=-c search_path=…`) agree.
+ * The user and password may differ: several roles can reach one database.
+ */
+export function samePostgresDatabase(a: string, b: string): boolean {
+  const key = (url: string) => {
+    const u = new URL(url);
+    const params = [...u.searchParams].sort(([x], [y]) => x.localeCompare(y));
+    return JSON.stringify([u.hostname.toLowerCase(), u.port || '5432', u.pathname, params]);
+  };
+  return key(a) === key(b);
+}

@@ -26,7 +26,6 @@ import { storedFileReader } from './stored-file-reader.js';
 /** Files inspected per version (a tree of millions of files is summarized by its first). */
 const MAX_INSPECTED_FILES = 2000;
 /** Bytes per lockstep read of two tensors when computing statistics. */
-const STATS_WINDOW = 1024 * 1024;
 
 export interface TensorDiffOptions {
   /** Compute numeric statistics for changed tensors of equal dtype and shape. */
@@ -230,25 +229,51 @@ export class InspectionService {
     return h.digest('hex');
   }
 
-  /** Streams both tensors through `acc` in windows; returns the bytes read. */
+  /**
+   * Streams both tensors through `acc` in lockstep: one range read per side (each chunk
+   * read and verified once), fed to `acc` in equal, element-aligned slices. Memory: at most
+   * a chunk per side plus a partial element. Returns the bytes read.
+   */
   private async streamPair(
     x: Located,
     y: Located,
     length: number,
     acc: TensorStatsAccumulator,
   ): Promise<number> {
-    const ra = storedFileReader(this.store, x.file.sha256, x.file.size);
-    const rb = storedFileReader(this.store, y.file.sha256, y.file.size);
-    const window = STATS_WINDOW - (STATS_WINDOW % acc.unit);
+    const a = this.store
+      .readFile(x.file.sha256, { offset: x.t.offset!, length })
+      [Symbol.asyncIterator]();
+    const b = this.store
+      .readFile(y.file.sha256, { offset: y.t.offset!, length })
+      [Symbol.asyncIterator]();
+    let pa: Uint8Array = new Uint8Array(0);
+    let pb: Uint8Array = new Uint8Array(0);
     let read = 0;
-    for (let at = 0; at < length; at += window) {
-      const n = Math.min(window, length - at);
-      const [ba, bb] = await Promise.all([ra(x.t.offset! + at, n), rb(y.t.offset! + at, n)]);
-      read += ba.length + bb.length;
-      const common = Math.min(ba.length, bb.length);
+    const more = async (it: AsyncIterator<Uint8Array>, rest: Uint8Array) => {
+      const next = await it.next();
+      if (next.done) return null;
+      read += next.value.length;
+      return rest.length === 0 ? next.value : Buffer.concat([rest, next.value]);
+    };
+    for (;;) {
+      const common = Math.min(pa.length, pb.length);
       const even = common - (common % acc.unit);
-      acc.update(ba.subarray(0, even), bb.subarray(0, even));
+      if (even > 0) {
+        acc.update(pa.subarray(0, even), pb.subarray(0, even));
+        pa = pa.subarray(even);
+        pb = pb.subarray(even);
+        continue;
+      }
+      // Refill the side that ran short (both when both did).
+      const [na, nb] = await Promise.all([
+        pa.length <= pb.length ? more(a, pa) : pa,
+        pb.length <= pa.length ? more(b, pb) : pb,
+      ]);
+      if (na === null || nb === null) break; // equal lengths: both end together
+      pa = na;
+      pb = nb;
     }
+    await Promise.all([a.return?.(), b.return?.()]);
     return read;
   }
 }

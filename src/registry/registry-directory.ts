@@ -80,6 +80,8 @@ export interface RegistryDirectory {
   readonly webhooks: WebhookService;
   /** Signs audit checkpoints with `key` from now on. */
   useCheckpointKey(key: KeyObject): void;
+  /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
+  readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
@@ -256,6 +258,7 @@ export async function openRegistryDirectory(
     tracking: registry.tracking,
     webhooks: registry.webhooks,
     useCheckpointKey: (key) => registry.useCheckpointKey(key),
+    metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };
 }

@@ -9,13 +9,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { sql } from 'kysely';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   type Database,
   type DatabaseConfig,
   type NamedMigration,
   openDatabase,
 } from '../metadata/database.js';
+import { redactUrl, samePostgresDatabase, withoutPassword } from '../metadata/database-config.js';
 import { FsBackend } from '../storage/backends/fs/fs-backend.js';
 import type { ObjectBackend } from '../storage/backends/object-backend.js';
 import { openBlobBackend } from '../storage/backends/open-blob-backend.js';
@@ -30,6 +32,7 @@ import { Store } from '../storage/store.js';
 import {
   type BlobsConfig,
   formatStoreConfig,
+  type MetadataLocation,
   metadataDbPath,
   objectsDir,
   parseProcessTmpDirName,
@@ -49,7 +52,12 @@ export interface OpenStoreOptions {
   readonly packTargetSize?: number;
   /** Extra migrations (the registry's) applied with the storage ones. */
   readonly migrations?: readonly NamedMigration[];
-  /** The metadata database. Default: SQLite in the directory (`metadata.db`). */
+  /**
+   * The metadata database. Default: the one recorded in `modelvault.json` when the store
+   * was created with a PostgreSQL database, else SQLite in the directory (`metadata.db`).
+   * A PostgreSQL database given at creation is recorded (without its password); opening
+   * the store later with another database is refused.
+   */
   readonly database?: DatabaseConfig;
   /**
    * Where the packs live; default a filesystem backend on `<root>/objects`. The store owns
@@ -68,6 +76,8 @@ export interface StoreDirectory<DB extends StorageTables = StorageTables> {
   readonly root: string;
   readonly store: Store;
   readonly database: Database<DB>;
+  /** Where the metadata is, for people: the SQLite file, or the PostgreSQL URL (no password). */
+  readonly metadataLocation: string;
   close(): Promise<void>;
 }
 
@@ -109,26 +119,35 @@ async function openStoreDirectoryWith<DB extends StorageTables>(
       created: new Date().toISOString(),
       chunking: validateChunkingParams(options.chunking ?? DEFAULT_CHUNKING),
       ...(blobs ? { blobs } : {}),
+      ...(options.database?.kind === 'postgres'
+        ? { metadata: { kind: 'postgres', url: withoutPassword(options.database.url) } }
+        : {}),
     });
     // A store on S3 reaches its bucket before recording it: a wrong location, server or
     // credentials leave nothing behind.
     if (blobs && !opened.backend) opened.backend = await openBlobBackend(blobs);
     await mkdir(root, { recursive: true });
-    // Written whole then renamed, so a crash never leaves a half-written config.
-    const tmp = `${storeConfigPath(root)}.${process.pid}.tmp`;
-    await writeFile(tmp, configText, { flush: true });
-    await rename(tmp, storeConfigPath(root));
+    await writeStoreConfig(root, configText);
   }
-  const config = parseStoreConfig(configText);
+  let config = parseStoreConfig(configText);
+  const databaseConfig = await databaseToOpen(root, config.metadata, options.database);
+  if (databaseConfig.kind === 'postgres' && !config.metadata) {
+    // A store created before locations were recorded: record it now.
+    config = {
+      ...config,
+      metadata: { kind: 'postgres', url: withoutPassword(databaseConfig.url) },
+    };
+    await writeStoreConfig(root, formatStoreConfig(config));
+  }
   const blobs = blobsToOpen(root, config.blobs, options.blobs);
   const processTmp = await claimTmpDir(tmpDir(root));
   if (!opened.backend && !blobs) await mkdir(objectsDir(root), { recursive: true });
   opened.backend ??= blobs ? await openBlobBackend(blobs) : new FsBackend(objectsDir(root));
   const backend = opened.backend;
-  const database = await openDatabase<DB>(
-    options.database ?? { kind: 'sqlite', path: metadataDbPath(root) },
-    [...storageMigrations, ...(options.migrations ?? [])],
-  );
+  const database = await openDatabase<DB>(databaseConfig, [
+    ...storageMigrations,
+    ...(options.migrations ?? []),
+  ]);
   const store = new Store({
     backend,
     db: database as never,
@@ -140,6 +159,10 @@ async function openStoreDirectoryWith<DB extends StorageTables>(
     root,
     store,
     database,
+    metadataLocation:
+      databaseConfig.kind === 'postgres'
+        ? redactUrl(withoutPassword(databaseConfig.url))
+        : databaseConfig.path,
     close: async () => {
       await store.close();
       await database.close();
@@ -163,6 +186,74 @@ function blobsToOpen(
     );
   }
   return { ...recorded, ...want };
+}
+
+/** Tables with a row as soon as anything was stored, registered, logged or audited. */
+const DATA_TABLES = ['registered_models', 'runs', 'packs', 'audit_events'];
+
+/** True when the SQLite metadata database at `path` holds anything (see DATA_TABLES). */
+async function sqliteHoldsData(path: string): Promise<boolean> {
+  const database = await openDatabase<Record<string, never>>({ kind: 'sqlite', path }, []);
+  try {
+    const tables = new Set(
+      (
+        await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table'`.execute(
+          database.db,
+        )
+      ).rows.map((r) => r.name),
+    );
+    for (const table of DATA_TABLES.filter((t) => tables.has(t))) {
+      const { rows } = await sql`SELECT 1 FROM ${sql.table(table)} LIMIT 1`.execute(database.db);
+      if (rows.length > 0) return true;
+    }
+    return false;
+  } finally {
+    await database.close();
+  }
+}
+
+/** Writes `modelvault.json` whole, then renames it: a crash never leaves half a config. */
+async function writeStoreConfig(root: string, text: string): Promise<void> {
+  const tmp = `${storeConfigPath(root)}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { flush: true });
+  await rename(tmp, storeConfigPath(root));
+}
+
+/**
+ * The metadata database to open: the recorded PostgreSQL one (a given PostgreSQL URL must
+ * name the same database, and supplies the credentials), else the given one or the
+ * directory's SQLite. A store whose metadata.db holds anything is a SQLite registry:
+ * opening it with PostgreSQL would show another registry over its packs, so that is
+ * refused too (an empty one, as `mvault init` leaves it, may move to PostgreSQL).
+ * @throws ConflictError naming where the metadata is.
+ */
+async function databaseToOpen(
+  root: string,
+  recorded: MetadataLocation | undefined,
+  given: DatabaseConfig | undefined,
+): Promise<DatabaseConfig> {
+  if (recorded) {
+    if (given === undefined) return { kind: 'postgres', url: recorded.url };
+    if (given.kind === 'postgres' && samePostgresDatabase(recorded.url, given.url)) return given;
+    throw new ConflictError(
+      `the registry at '${root}' keeps its metadata in PostgreSQL at ${recorded.url}, not in ${given.kind === 'postgres' ? redactUrl(given.url) : given.path}; name that database (--db or MODELVAULT_DB) or none`,
+      { path: root, metadata: recorded.url },
+    );
+  }
+  if (given?.kind === 'postgres') {
+    const local = await stat(metadataDbPath(root)).then(
+      () => true,
+      () => false,
+    );
+    if (local && (await sqliteHoldsData(metadataDbPath(root)))) {
+      throw new ConflictError(
+        `the registry at '${root}' keeps its metadata in its own ${metadataDbPath(root)}, not in PostgreSQL`,
+        { path: root, metadata: metadataDbPath(root) },
+      );
+    }
+    return given;
+  }
+  return given ?? { kind: 'sqlite', path: metadataDbPath(root) };
 }
 
 function processAlive(pid: number): boolean {

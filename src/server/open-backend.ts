@@ -32,6 +32,8 @@ export interface OpenBackendOptions {
 
 export interface OpenedBackend extends ServerBackend {
   readonly root: string;
+  /** Where the metadata is (see RegistryDirectory.metadataLocation). */
+  readonly metadataLocation: string;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function openServerBackend(
     store: dir.store,
     tracking: dir.tracking,
     webhooks: dir.webhooks,
+    metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };
 }

@@ -12,7 +12,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../core/errors.js';
-import { redactUrl } from '../metadata/database-config.js';
 import { buildApp } from './app.js';
 import { type OpenBackendOptions, openServerBackend } from './open-backend.js';
 
@@ -83,7 +82,9 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const url = `http://${shownHost}:${actualPort}`;
   (options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(
     `Modelvault serving ${root}${
-      options.database?.kind === 'postgres' ? ` (metadata: ${redactUrl(options.database.url)})` : ''
+      /^postgres(ql)?:/.test(backend.metadataLocation)
+        ? ` (metadata: ${backend.metadataLocation})`
+        : ''
     } at ${url} (API docs: ${url}/docs)`,
   );
 

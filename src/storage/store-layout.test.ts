@@ -112,6 +112,31 @@ describe('store layout', () => {
     expect(() => validateS3Endpoint('https://s3.example.com:8443')).not.toThrow();
   });
 
+  it('records a PostgreSQL metadata location without a password, and refuses others', () => {
+    const config = {
+      formatVersion: STORE_FORMAT_VERSION,
+      created: '2025-01-02T03:04:05.000Z',
+      chunking: DEFAULT_CHUNKING,
+      metadata: { kind: 'postgres' as const, url: 'postgres://mv@db.internal:5432/registry' },
+    };
+    expect(parseStoreConfig(formatStoreConfig(config))).toEqual(config);
+    const text = (metadata: unknown) =>
+      JSON.stringify({ ...JSON.parse(formatStoreConfig(config)), metadata });
+    for (const bad of [
+      { kind: 'postgres', url: 'postgres://mv:secret@db/registry' },
+      { kind: 'postgres', url: 'mysql://db/registry' },
+      { kind: 'postgres', url: 'postgres:///registry' },
+      { kind: 'sqlite', url: 'postgres://db/registry' },
+      'postgres://db/registry',
+    ]) {
+      expect(() => parseStoreConfig(text(bad)), JSON.stringify(bad)).toThrow(/metadata/);
+    }
+    expect(() => formatStoreConfig({ ...config, metadata: bad() })).toThrow(/password/);
+    function bad() {
+      return { kind: 'postgres' as const, url: 'postgres://mv:pw@db/registry' };
+    }
+  });
+
   it('rejects damaged or newer store configs', () => {
     const good = JSON.parse(
       formatStoreConfig({

@@ -178,6 +178,42 @@ export interface StoreConfig {
   readonly chunking: ChunkingParams;
   /** Absent: objects in `objects/` (the filesystem backend). */
   readonly blobs?: BlobsConfig;
+  /** Absent: the metadata database is the directory's SQLite (`metadata.db`). */
+  readonly metadata?: MetadataLocation;
+}
+
+/**
+ * Where a store's metadata database (and chunk index) lives when it is not the directory's
+ * SQLite: recorded so that a command opening the directory without naming the database
+ * reaches the right one instead of creating an empty `metadata.db` — whose empty chunk
+ * index `repair` would fill and `gc` would then collect. The URL never carries a password
+ * (it comes from PGPASSWORD or ~/.pgpass, as for libpq).
+ */
+export interface MetadataLocation {
+  readonly kind: 'postgres';
+  /** `postgres://user@host:port/database?options`, without a password. */
+  readonly url: string;
+}
+
+/**
+ * Checks a recorded metadata location; returns it with only its known fields.
+ * @throws InvalidArgumentError naming what is wrong.
+ */
+export function validateMetadataLocation(location: MetadataLocation): MetadataLocation {
+  if (typeof location !== 'object' || location === null || location.kind !== 'postgres') {
+    throw new InvalidArgumentError("metadata.kind must be 'postgres'");
+  }
+  let url: URL;
+  try {
+    url = new URL(String(location.url));
+  } catch {
+    throw new InvalidArgumentError('metadata.url must be a postgres:// URL');
+  }
+  if (!/^postgres(ql)?:$/.test(url.protocol) || url.hostname === '') {
+    throw new InvalidArgumentError('metadata.url must be a postgres:// URL with a host');
+  }
+  if (url.password !== '') throw new InvalidArgumentError('metadata.url must not hold a password');
+  return { kind: 'postgres', url: location.url };
 }
 
 const REGION = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -242,6 +278,7 @@ export function formatStoreConfig(config: StoreConfig): string {
       created: config.created,
       chunking: { minSize, avgSize, maxSize },
       ...(config.blobs ? { blobs: validateBlobsConfig(config.blobs) } : {}),
+      ...(config.metadata ? { metadata: validateMetadataLocation(config.metadata) } : {}),
     },
     null,
     2,
@@ -299,10 +336,19 @@ export function parseStoreConfig(text: string): StoreConfig {
       fail(`blobs: ${(e as Error).message}`);
     }
   }
+  let metadata: MetadataLocation | undefined;
+  if (o.metadata !== undefined) {
+    try {
+      metadata = validateMetadataLocation(o.metadata as MetadataLocation);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
   return {
     formatVersion: version as number,
     created: o.created as string,
     chunking,
     ...(blobs ? { blobs } : {}),
+    ...(metadata ? { metadata } : {}),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Vitest global setup: the CLI tests run the real built binary (dist/cli/main.js) and the
+ * Vitest global setup: the CLI tests run the real built binary (dist/bin/mvault.js, tsc's
+ * output bundled by scripts/bundle-cli.mjs — what `npm start` and users run) and the
  * browser tests the built web UI (dist/web), so build each when it is missing or older
  * than its sources (mtimes only: cheap when nothing changed). `npm test` builds first
  * (pretest), so there this finds both fresh and does nothing.
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
+const MAIN = join(ROOT, 'dist', 'bin', 'mvault.js');
 const WEB_INDEX = join(ROOT, 'dist', 'web', 'index.html');
 const WEB_SOURCE = /\.(ts|tsx|css|html)$/;
 
@@ -47,6 +48,10 @@ export default function setup(): void {
         stdio: 'inherit',
       },
     );
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.mjs')], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
   }
   // The UI bundles web/ and the SDK it uses (src/client, src/core).
   const webNewest = Math.max(

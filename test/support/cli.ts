@@ -1,12 +1,12 @@
 /**
- * Runs the real `mvault` binary (dist/cli/main.js, built by test/support/build-cli.ts)
+ * Runs the real `mvault` binary (dist/bin/mvault.js, built by test/support/build-cli.ts)
  * in a child process, with a clean environment: no MODELVAULT_REGISTRY from the caller,
  * NO_COLOR set, and a fixed acting user.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const MVAULT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const MVAULT = fileURLToPath(new URL('../../dist/bin/mvault.js', import.meta.url));
 
 export interface CliResult {
   readonly code: number;

@@ -4,7 +4,11 @@
  * registry filled through the registry API. Covers browsing to a version (model card,
  * files, a real download), sanitising a hostile model card, comparing versions, moving and
  * rolling back an alias through confirmation dialogs and finding both in the audit trail,
- * verifying the trail, and the virtualised, server-sorted and filtered versions table.
+ * verifying the trail, the virtualised, server-sorted and filtered versions table, the
+ * format, scan, signature and tensors sections of a version, the lineage graph, tensors
+ * changed between versions, and the MLflow side (seeded over its REST API): experiments,
+ * the runs table, parallel coordinates, a run's metric history, artifacts and download,
+ * and registering a run's artifacts as a model version.
  *
  * Without Chromium the suite is skipped with a message, and fails under
  * MODELVAULT_TEST_REQUIRE_ALL=1 (CI installs it: see .ci/run).
@@ -13,13 +17,22 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildServer, startNode } from '../server/support/child-server.js';
-import { BULK_MODEL, MODEL, type SeededRegistry, seedRegistry } from './support/seed-registry.js';
+import { EXPERIMENT, LOSS_STEPS, type SeededMlflow, seedMlflow } from './support/seed-mlflow.js';
+import {
+  BULK_MODEL,
+  MODEL,
+  PICKLE_MODEL,
+  type SeededRegistry,
+  seedRegistry,
+  TENSOR_MODEL,
+  TINY_TENSORS,
+} from './support/seed-registry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/mvault.js', import.meta.url));
 const BULK = 300;
 const haveChromium = existsSync(CHROMIUM);
 
@@ -36,6 +49,7 @@ const enc = encodeURIComponent;
 
 describe.skipIf(!haveChromium)('web UI in Chromium', () => {
   let seeded: SeededRegistry;
+  let tracked: SeededMlflow;
   let server: ChildServer;
   let browser: Browser;
   let page: Page;
@@ -44,6 +58,7 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
   beforeAll(async () => {
     seeded = await seedRegistry(BULK);
     server = await startNode([CLI, 'serve', '--port', '0', '--registry', seeded.root]);
+    tracked = await seedMlflow(server.url);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -78,6 +93,13 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
 
   const url = (path: string) => `${server.url}${path}`;
   const rowTexts = (selector: string) => page.locator(selector).allInnerTexts();
+  /** One attribute of every element a locator matches, in document order. */
+  type Attributed = { getAttribute(name: string): string | null };
+  const attrs = (locator: Locator, name: string) =>
+    locator.evaluateAll(
+      (els, n) => els.map((e) => (e as unknown as Attributed).getAttribute(n)),
+      name,
+    );
 
   it('browses from the list to a version: model card, files, and a download that works', async () => {
     await page.goto(url('/'));
@@ -107,6 +129,11 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     expect(lineage).toContain(`${MODEL}@1`);
     expect(lineage).toContain('run-7f3a');
     expect(lineage).toContain('s3://bucket/q3.parquet');
+    // Drawn as a graph: an edge from each input (parent, run, dataset, code) to this version.
+    await expect.poll(() => page.locator('.lineage-edges path.edge').count()).toBe(4);
+    expect(await page.locator('.lineage-graph [data-node="run"] a').getAttribute('href')).toBe(
+      '/experiments/runs/run-7f3a',
+    );
 
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'download weights.bin' }).click();
@@ -227,5 +254,148 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     const error = page.getByRole('alert');
     await error.waitFor();
     expect(await error.innerText()).toContain('INVALID_ARGUMENT');
+  });
+
+  it('shows a safetensors version: format summary, signature, and a filterable tensors table', async () => {
+    await page.goto(url(`/models/${enc(TENSOR_MODEL)}/versions/1`));
+    const rows = page.locator('.tensors-table tbody tr[data-tensor]');
+    await expect.poll(() => attrs(rows, 'data-tensor')).toEqual(TINY_TENSORS.map((t) => t.name));
+    const attn = page.locator('tr[data-tensor="layers.0.attn.weight"]');
+    expect(await attn.innerText()).toMatch(/BF16\s+4 × 4\s+16\s+32 B/);
+
+    const summary = await page.getByLabel('format summary').innerText();
+    expect(summary).toContain('safetensors');
+    expect(summary).toContain('TinyForCausalLM');
+    expect(summary).toContain('144 in 4 tensors'); // 32 + 16 + 64 + 32 parameters
+    expect(await page.getByLabel('dtype mix').innerText()).toMatch(
+      /F32 89% \(128\)[\s\S]*BF16 11% \(16\)/,
+    );
+
+    const signature = page.locator(`tr[data-key-id="${seeded.signingKeyId}"]`);
+    await signature.waitFor();
+    expect(await signature.innerText()).toContain('verified');
+    expect(await page.locator('.facts').first().innerText()).toContain(
+      seeded.signingKeyId.slice(0, 12),
+    );
+    expect(
+      await page.locator('section[aria-labelledby="scan-heading"] [data-verdict]').innerText(),
+    ).toBe('no pickles');
+
+    await page.getByLabel('Find tensor').fill('mlp');
+    await expect.poll(() => attrs(rows, 'data-tensor')).toEqual(['layers.0.mlp.weight']);
+    await page.getByLabel('Find tensor').fill('no such tensor');
+    await page.getByText('No tensor matches.').waitFor();
+  });
+
+  it('flags a dangerous pickle with the globals it imports', async () => {
+    await page.goto(url(`/models/${enc(PICKLE_MODEL)}/versions/1`));
+    const overview = page.locator('.facts').first();
+    await overview.locator('[data-verdict="dangerous"]').waitFor();
+    const file = page.locator('.scan-files tr[data-path="model.pkl"]');
+    await file.waitFor();
+    expect(await file.locator('[data-verdict]').innerText()).toBe('dangerous');
+    expect(await file.getByRole('list', { name: 'globals of model.pkl' }).innerText()).toBe(
+      'os.system (dangerous)',
+    );
+    // A pickle has no tensors to list: the section says so once the inspection arrives.
+    await page.getByText('No weights file with tensors', { exact: false }).waitFor();
+    expect(await page.locator('.tensors-table').count()).toBe(0);
+  });
+
+  it('compares versions tensor by tensor', async () => {
+    await page.goto(url(`/models/${enc(TENSOR_MODEL)}/compare?versions=1,2`));
+    const changes = page.locator('.tensor-diff[data-pair="1-2"] tr[data-tensor]');
+    await expect
+      .poll(() => attrs(changes, 'data-tensor'))
+      .toEqual(['layers.0.mlp.weight', 'layers.1.attn.weight']);
+    expect(await page.locator('tr[data-tensor="layers.0.mlp.weight"]').innerText()).toMatch(
+      /^changed\s/,
+    );
+    expect(await page.locator('tr[data-tensor="layers.1.attn.weight"]').innerText()).toMatch(
+      /^added\s/,
+    );
+    expect(await page.locator('.tensor-diff .tensor-counts').innerText()).toContain(
+      '1 changed, 1 added, 0 removed, 3 unchanged',
+    );
+  });
+
+  it('lists experiments and their runs, sorted and filtered by the server, with parallel coordinates', async () => {
+    await page.goto(url('/'));
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Experiments' })
+      .click();
+    await page.getByRole('link', { name: EXPERIMENT }).click();
+    await page.getByRole('heading', { level: 1, name: EXPERIMENT }).waitFor();
+    expect(page.url()).toBe(url(`/experiments/${tracked.experimentId}`));
+    const runRows = page.locator('.runs-table tbody tr[data-run]');
+    await expect.poll(() => runRows.count()).toBe(6);
+    await expect.poll(() => page.locator('.parallel path.run-line').count()).toBe(6);
+    expect(await attrs(page.locator('.parallel .axis'), 'data-axis')).toEqual([
+      'depth',
+      'lr',
+      'optimizer',
+      'acc',
+    ]);
+
+    await page.getByRole('button', { name: 'acc', exact: true }).click(); // by acc, descending
+    await page.waitForURL(/sort=metrics%3Aacc/);
+    await expect.poll(() => runRows.first().getAttribute('data-run')).toBe(tracked.best.id);
+
+    await page.getByLabel('Filter runs').fill("metrics.acc > 0.8 AND params.optimizer = 'adam'");
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect
+      .poll(() => runRows.locator('td:first-child a').allInnerTexts())
+      .toEqual(['trial-5', 'trial-3']);
+
+    await page.getByLabel('Filter runs').fill('metrics.acc >>');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const error = page.getByRole('alert');
+    await error.waitFor();
+    expect(await error.innerText()).toContain('INVALID_PARAMETER_VALUE');
+  });
+
+  it('browses a run (metric history, params, artifacts) and registers it as a model version', async () => {
+    await page.goto(url(`/experiments/${tracked.experimentId}`));
+    await page.getByRole('link', { name: tracked.best.name, exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: tracked.best.name }).waitFor();
+    expect(page.url()).toBe(url(`/experiments/runs/${tracked.best.id}`));
+    await expect
+      .poll(() => page.locator('figure[data-metric="loss"] circle.dot').count())
+      .toBe(LOSS_STEPS);
+    expect(await page.locator('figure[data-metric="loss"] svg').getAttribute('aria-label')).toMatch(
+      /^loss by step: 5 steps/,
+    );
+    expect(await page.getByRole('table', { name: 'params' }).innerText()).toMatch(/lr\s+0\.001/);
+
+    // Artifacts: open the model folder, download a file through the proxy.
+    await page.locator('tr[data-artifact="model"]').getByRole('button', { name: 'model/' }).click();
+    await page.waitForURL(/path=model/);
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'download model/weights.bin' }).click();
+    const file = await (await download).path();
+    expect(new Uint8Array(await readFile(file))).toEqual(tracked.weights);
+
+    // Register the folder shown as a new model (created on the way).
+    await page.getByRole('button', { name: 'Register as model version…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Register as model version' });
+    expect(await dialog.getByLabel('Artifact path').inputValue()).toBe('model');
+    await dialog.getByLabel('Model name').fill('churn/model');
+    expect(await dialog.locator('.confirm-text').innerText()).toContain(
+      `runs:/${tracked.best.id}/model`,
+    );
+    await dialog.getByRole('button', { name: 'Register' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('status').getByRole('link', { name: 'churn/model v1' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Files' }).waitFor();
+    expect(page.url()).toBe(url(`/models/${enc('churn/model')}/versions/1`));
+    await expect
+      .poll(() => rowTexts('.files-table tbody tr'))
+      .toEqual([expect.stringMatching(/^MLmodel/), expect.stringMatching(/^weights\.bin/)]);
+    // The run's params and metrics came with it, and the lineage links back to the run.
+    expect(await page.locator('table.kv').first().innerText()).toContain('0.91');
+    expect(await page.locator('.lineage-graph [data-node="run"] a').getAttribute('href')).toBe(
+      `/experiments/runs/${tracked.best.id}`,
+    );
   });
 });

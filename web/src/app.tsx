@@ -1,15 +1,19 @@
 /**
  * The shell: header with navigation and the theme switch, and the client routes. Every
  * page is a deep link; the server answers index.html for these prefixes (see
- * src/server/web-ui.ts CLIENT_ROUTES — add a prefix there when adding a top-level page,
- * e.g. the MLflow experiments and runs pages under /experiments).
+ * src/server/web-ui.ts CLIENT_ROUTES — add a prefix there when adding a top-level page).
+ * The MLflow side lives under /experiments: the list, one experiment's runs
+ * (/experiments/ID) and a run (/experiments/runs/RUN_ID).
  */
 import { useEffect, useState } from 'react';
 import { Link, Route, Switch, useLocation } from 'wouter';
 import { AuditPage } from './pages/audit-page';
 import { ComparePage } from './pages/compare-page';
+import { ExperimentPage } from './pages/experiment-page';
+import { ExperimentsPage } from './pages/experiments-page';
 import { ModelPage } from './pages/model-page';
 import { ModelsPage } from './pages/models-page';
+import { RunPage } from './pages/run-page';
 import { VersionPage } from './pages/version-page';
 
 type Theme = 'light' | 'dark' | 'system';
@@ -84,6 +88,7 @@ export function App() {
         </Link>
         <nav aria-label="Main">
           <NavLink href="/">Models</NavLink>
+          <NavLink href="/experiments">Experiments</NavLink>
           <NavLink href="/audit">Audit trail</NavLink>
           <a href="/docs">API docs</a>
         </nav>
@@ -105,6 +110,9 @@ export function App() {
             {(p) => <VersionPage name={param(p.name)} version={param(p.version)} />}
           </Route>
           <Route path="/models/:name/compare">{(p) => <ComparePage name={param(p.name)} />}</Route>
+          <Route path="/experiments" component={ExperimentsPage} />
+          <Route path="/experiments/runs/:runId">{(p) => <RunPage runId={param(p.runId)} />}</Route>
+          <Route path="/experiments/:id">{(p) => <ExperimentPage id={param(p.id)} />}</Route>
           <Route path="/audit" component={AuditPage} />
           <Route component={NotFound} />
         </Switch>

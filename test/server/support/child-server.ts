@@ -22,7 +22,7 @@ export function startChild(
   return startNode(['--import', 'tsx', script, ...args], env);
 }
 
-/** Starts node with `argv` (e.g. the built `dist/cli/main.js serve …`); resolves once it listens. */
+/** Starts node with `argv` (e.g. the built `dist/bin/mvault.js serve …`); resolves once it listens. */
 export function startNode(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = {},

@@ -8,6 +8,7 @@ import { QueryClient } from '@tanstack/react-query';
 import { RemoteRegistry } from '../../../src/client/remote-registry.js';
 import type { ModelVersion } from '../../../src/core/registry-api.js';
 
+export type { TensorDiff } from '../../../src/core/model-inspection.js';
 export type {
   AuditEvent,
   AuditVerifyResult,

@@ -16,9 +16,22 @@ const W = 720;
 const H = 240;
 const M = { top: 16, right: 16, bottom: 32, left: 64 };
 
-/** One metric (y) against version number (x); points sorted by x. */
-export function LineChart({ points, title }: { points: readonly LinePoint[]; title: string }) {
-  if (points.length === 0) return <p className="state empty">No version has this metric.</p>;
+/**
+ * One metric (y) against version number (x) by default, or against any integer x (a run's
+ * steps) with `xLabel` and `noun`; points sorted by x.
+ */
+export function LineChart({
+  points,
+  title,
+  xLabel = (x) => `v${x}`,
+  noun = 'versions',
+}: {
+  points: readonly LinePoint[];
+  title: string;
+  xLabel?: (x: number) => string;
+  noun?: string;
+}) {
+  if (points.length === 0) return <p className="state empty">No {noun} with this metric.</p>;
   const sorted = [...points].sort((a, b) => a.x - b.x);
   const ys = sorted.map((p) => p.y);
   const yTicks = niceTicks(Math.min(...ys), Math.max(...ys), 4);
@@ -33,7 +46,7 @@ export function LineChart({ points, title }: { points: readonly LinePoint[]; tit
       className="chart"
       viewBox={`0 0 ${W} ${H}`}
       role="img"
-      aria-label={`${title}: ${sorted.length} versions, from ${formatMetric(Math.min(...ys))} to ${formatMetric(Math.max(...ys))}`}
+      aria-label={`${title}: ${sorted.length} ${noun}, from ${formatMetric(Math.min(...ys))} to ${formatMetric(Math.max(...ys))}`}
     >
       <title>{title}</title>
       {yTicks.map((t) => (
@@ -46,13 +59,13 @@ export function LineChart({ points, title }: { points: readonly LinePoint[]; tit
       ))}
       {xTicks.map((t) => (
         <text key={`x${t}`} className="tick" x={sx(t)} y={H - M.bottom + 18} textAnchor="middle">
-          v{t}
+          {xLabel(t)}
         </text>
       ))}
       <path className="series" d={path.join('')} fill="none" />
       {sorted.length <= 200 &&
         sorted.map((p) => (
-          <circle key={p.x} className="dot" cx={sx(p.x)} cy={sy(p.y)} r={3.5}>
+          <circle key={`${p.x}:${p.label}`} className="dot" cx={sx(p.x)} cy={sy(p.y)} r={3.5}>
             <title>{`${p.label}: ${formatMetric(p.y)}`}</title>
           </circle>
         ))}

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDelta, formatMetric, relativeTime, shortDigest } from './format';
+import {
+  formatBytes,
+  formatCount,
+  formatDelta,
+  formatMetric,
+  relativeTime,
+  shortDigest,
+} from './format';
 
 describe('format', () => {
   it('bytes in binary units with three significant figures', () => {
@@ -39,5 +46,13 @@ describe('format', () => {
   it('short digests drop the algorithm prefix', () => {
     expect(shortDigest(`sha256:${'ab'.repeat(32)}`)).toBe('abababababab');
     expect(shortDigest('0123456789abcdef')).toBe('0123456789ab');
+  });
+
+  it('counts with metric suffixes, rounding into the next unit', () => {
+    expect(formatCount(999)).toBe('999');
+    expect(formatCount(1500)).toBe('1.5K');
+    expect(formatCount(7_241_732_096)).toBe('7.24B');
+    expect(formatCount(999_999)).toBe('1M');
+    expect(formatCount(null)).toBe('—');
   });
 });

@@ -68,3 +68,22 @@ export function formatDelta(d: number | null | undefined): string {
 export function versionRef(model: string, version: number | string): string {
   return `${model}@${version}`;
 }
+
+/** A count with a metric suffix: `7241732096` → `7.24B`, `1500` → `1.5K`, `999` → `999`. */
+export function formatCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  const units = ['', 'K', 'M', 'B', 'T'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  if (i === 0) return String(n);
+  let r = Number(v.toPrecision(3));
+  if (Math.abs(r) >= 1000 && i < units.length - 1) {
+    r = Number((r / 1000).toPrecision(3));
+    i++;
+  }
+  return `${r}${units[i]}`;
+}

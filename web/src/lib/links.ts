@@ -6,6 +6,10 @@ export const links = {
   version: (name: string, v: number) => `/models/${enc(name)}/versions/${v}`,
   compare: (name: string, versions: readonly number[]) =>
     `/models/${enc(name)}/compare?versions=${versions.join(',')}`,
+  experiments: '/experiments',
+  experiment: (id: string) => `/experiments/${enc(id)}`,
+  /** A run's page; the run knows its experiment, so the URL needs only its id. */
+  run: (runId: string) => `/experiments/runs/${enc(runId)}`,
   audit: (filters: { model?: string; actions?: string } = {}) => {
     const q = new URLSearchParams();
     if (filters.model) q.set('model', filters.model);

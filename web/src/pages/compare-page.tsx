@@ -1,15 +1,24 @@
 /**
  * Compare 2–5 versions of a model: metric bars, metrics and params side by side (with an
- * only-differences switch) and the files changed against the first version (the base).
+ * only-differences switch) and the files and tensors changed against the first version
+ * (the base).
  * The URL (`?versions=3,5,8`) says what is compared.
  */
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { Link, useLocation, useSearch } from 'wouter';
-import { keys, registry } from '../api/registry';
+import { keys, registry, type TensorDiff } from '../api/registry';
 import { BarChart } from '../components/charts';
 import { Empty, ErrorBox, Loading } from '../components/status';
 import { parseVersionList, sideBySide } from '../lib/compare';
-import { formatBytes, formatDelta, formatMetric, shortDigest, versionRef } from '../lib/format';
+import {
+  formatBytes,
+  formatCount,
+  formatDelta,
+  formatMetric,
+  shortDigest,
+  versionRef,
+} from '../lib/format';
+import { formatShape } from '../lib/inspection';
 import { links, withQuery } from '../lib/links';
 
 export function ComparePage({ name }: { name: string }) {
@@ -36,6 +45,20 @@ export function ComparePage({ name }: { name: string }) {
           .map((n) => registry.diffVersions(versionRef(name, base!), versionRef(name, n))),
       ),
     enabled: list.length >= 2,
+  });
+  // Separately: a tensor-level diff reads weights headers, slower than the manifests.
+  const tensorDiffs = useQuery({
+    queryKey: [...keys.versions(name), 'tensor-diff', list],
+    queryFn: () =>
+      Promise.all(
+        list
+          .slice(1)
+          .map((n) =>
+            registry.diffVersions(versionRef(name, base!), versionRef(name, n), { tensors: true }),
+          ),
+      ),
+    enabled: list.length >= 2,
+    staleTime: Number.POSITIVE_INFINITY, // versions' files never change
   });
 
   const heading = (
@@ -232,7 +255,96 @@ export function ComparePage({ name }: { name: string }) {
           ))
         )}
       </section>
+
+      <section aria-labelledby="tensors-changed-heading">
+        <h2 id="tensors-changed-heading">Tensors changed (against v{base})</h2>
+        {tensorDiffs.isPending ? (
+          <Loading what="tensor changes" />
+        ) : tensorDiffs.isError ? (
+          <ErrorBox error={tensorDiffs.error} />
+        ) : (
+          tensorDiffs.data.map((d) => (
+            <TensorChanges
+              key={d.b.version}
+              a={d.a.version}
+              b={d.b.version}
+              diff={d.tensors ?? null}
+            />
+          ))
+        )}
+      </section>
     </main>
+  );
+}
+
+/** The most tensor rows listed per pair; the counts above cover the rest. */
+const MAX_TENSOR_ROWS = 500;
+
+function TensorChanges({ a, b, diff }: { a: number; b: number; diff: TensorDiff | null }) {
+  const heading = (
+    <h3>
+      v{a} → v{b}
+    </h3>
+  );
+  if (diff === null || diff.tensors.length === 0)
+    return (
+      <div className="tensor-diff" data-pair={`${a}-${b}`}>
+        {heading}
+        <p className="muted">
+          No tensors to compare (no safetensors, GGUF, ONNX or PyTorch weights).
+        </p>
+      </div>
+    );
+  const changes = diff.tensors.filter((t) => t.status !== 'unchanged');
+  const { added, removed, changed, unchanged } = diff.counts;
+  return (
+    <div className="tensor-diff" data-pair={`${a}-${b}`}>
+      {heading}
+      <p className="tensor-counts">
+        {changed} changed, {added} added, {removed} removed, {unchanged} unchanged · parameters{' '}
+        {formatCount(diff.parameterCount.a)} → {formatCount(diff.parameterCount.b)}
+      </p>
+      {changes.length > 0 && (
+        <table className="data">
+          <thead>
+            <tr>
+              <th scope="col">Change</th>
+              <th scope="col">Tensor</th>
+              <th scope="col">v{a}</th>
+              <th scope="col">v{b}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {changes.slice(0, MAX_TENSOR_ROWS).map((t) => (
+              <tr key={t.name} className={t.status} data-tensor={t.name}>
+                <td>
+                  {t.status}
+                  {t.dtypeChanged && ' (dtype)'}
+                  {t.shapeChanged && ' (shape)'}
+                </td>
+                <td>
+                  <code>{t.name}</code>
+                </td>
+                <td>{t.a ? `${t.a.dtype} ${formatShape(t.a.shape)}` : '—'}</td>
+                <td>{t.b ? `${t.b.dtype} ${formatShape(t.b.shape)}` : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {changes.length > MAX_TENSOR_ROWS && (
+        <p className="muted">and {changes.length - MAX_TENSOR_ROWS} more changes.</p>
+      )}
+      {diff.skipped.length > 0 && (
+        <ul className="muted" aria-label="files not compared">
+          {diff.skipped.map((x) => (
+            <li key={`${x.path}:${x.reason}`}>
+              {x.path}: {x.reason}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }
 

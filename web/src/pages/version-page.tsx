@@ -1,11 +1,12 @@
 /**
- * One version: overview, actions, model card (sanitised Markdown), files, metrics and
- * params, lineage, and this version's audit history.
+ * One version: overview (with scan and signature status), actions, model card (sanitised
+ * Markdown), format summary, security (pickle scan with its globals, signatures), files,
+ * tensors, metrics and params, the lineage graph, and this version's audit history.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'wouter';
-import { type AuditEvent, keys, type ModelVersion, registry } from '../api/registry';
+import { type AuditEvent, keys, registry } from '../api/registry';
 import {
   DescriptionDialog,
   ReviewDialog,
@@ -16,7 +17,14 @@ import {
 import { AuditTable } from '../components/audit-list';
 import { AliasBadges, ApprovalBadge, StageBadge, StatusBadge } from '../components/badges';
 import { FileTree } from '../components/file-tree';
+import { LineageGraph } from '../components/lineage-graph';
 import { Empty, ErrorBox, Loading } from '../components/status';
+import {
+  FormatSummary,
+  ScanBadge,
+  SecurityStatus,
+  TensorsSection,
+} from '../components/version-inspection';
 import { formatBytes, formatMetric, formatTime, versionRef } from '../lib/format';
 import { links } from '../lib/links';
 import { renderMarkdown } from '../lib/markdown';
@@ -30,54 +38,6 @@ function aboutVersion(e: AuditEvent, model: string, version: number): boolean {
   const d = e.data as { version?: unknown; previousVersion?: unknown } | null;
   return (
     d !== null && typeof d === 'object' && (d.version === version || d.previousVersion === version)
-  );
-}
-
-function Lineage({ v }: { v: ModelVersion }) {
-  const { parents, datasets, code } = v.lineage;
-  const inputs = parents.length + datasets.length + (code ? 1 : 0) + (v.runId ? 1 : 0);
-  if (inputs === 0)
-    return <p className="muted">No lineage recorded (parents, run, datasets or code).</p>;
-  return (
-    <div className="lineage">
-      <ul className="lineage-inputs">
-        {parents.map((p) => (
-          <li key={`${p.model}@${p.version}`} className="node parent">
-            <span className="kind">parent</span>
-            <Link href={links.version(p.model, p.version)}>{versionRef(p.model, p.version)}</Link>
-          </li>
-        ))}
-        {v.runId && (
-          <li className="node run">
-            <span className="kind">run</span>
-            <code>{v.runId}</code>
-          </li>
-        )}
-        {datasets.map((d) => (
-          <li key={d.name} className="node dataset">
-            <span className="kind">dataset</span>
-            <strong>{d.name}</strong>
-            {d.uri && <code className="clip">{d.uri}</code>}
-            {d.digest && <code title={d.digest}>{d.digest.slice(0, 19)}</code>}
-          </li>
-        ))}
-        {code && (
-          <li className="node code">
-            <span className="kind">code</span>
-            {code.gitRemote && <code className="clip">{code.gitRemote}</code>}
-            {code.gitCommit && <code>{code.gitCommit.slice(0, 12)}</code>}
-            {code.gitDirty && <span className="badge approval-rejected">dirty</span>}
-          </li>
-        )}
-      </ul>
-      <span className="lineage-arrow" aria-hidden="true">
-        →
-      </span>
-      <div className="node this">
-        <span className="kind">this version</span>
-        <strong>{versionRef(v.model, v.version)}</strong>
-      </div>
-    </div>
   );
 }
 
@@ -193,6 +153,14 @@ export function VersionPage({ name, version: versionText }: { name: string; vers
           </dd>
           <dt>Stage</dt>
           <dd>{mv.stage}</dd>
+          <dt>Scan</dt>
+          <dd>{mv.scan === null ? 'not scanned' : <ScanBadge verdict={mv.scan.verdict} />}</dd>
+          <dt>Signatures</dt>
+          <dd>
+            {mv.signatures.length === 0
+              ? 'none'
+              : `${mv.signatures.length} (${mv.signatures.map((k) => k.slice(0, 12)).join(', ')})`}
+          </dd>
           <dt>Approval</dt>
           <dd>
             <ApprovalBadge state={mv.approval.state} />
@@ -251,6 +219,16 @@ export function VersionPage({ name, version: versionText }: { name: string; vers
         )}
       </section>
 
+      <section aria-labelledby="format-heading">
+        <h2 id="format-heading">Format</h2>
+        <FormatSummary v={mv} />
+      </section>
+
+      <section aria-labelledby="security-heading">
+        <h2 id="security-heading">Security</h2>
+        <SecurityStatus v={mv} />
+      </section>
+
       <section aria-labelledby="files-heading">
         <h2 id="files-heading">Files</h2>
         {manifest.isPending ? (
@@ -262,6 +240,11 @@ export function VersionPage({ name, version: versionText }: { name: string; vers
         ) : (
           <FileTree files={manifest.data.files} model={name} version={version} />
         )}
+      </section>
+
+      <section aria-labelledby="tensors-heading">
+        <h2 id="tensors-heading">Tensors</h2>
+        <TensorsSection v={mv} />
       </section>
 
       <div className="two-col">
@@ -277,7 +260,7 @@ export function VersionPage({ name, version: versionText }: { name: string; vers
 
       <section aria-labelledby="lineage-heading">
         <h2 id="lineage-heading">Lineage</h2>
-        <Lineage v={mv} />
+        <LineageGraph v={mv} />
       </section>
 
       <section aria-labelledby="history-heading">
