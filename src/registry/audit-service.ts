@@ -7,7 +7,9 @@
  * model.created, model.updated, model.deleted, model.restored, model.tag_set,
  * model.tag_deleted, version.created, version.updated, version.deleted, version.restored,
  * version.tag_set, version.tag_deleted, version.metrics_logged, version.approved,
- * version.rejected, stage.transitioned, alias.set, alias.deleted, alias.rolled_back.
+ * version.rejected, version.signed, stage.transitioned, alias.set, alias.deleted,
+ * alias.rolled_back, policy.set, policy.deleted (subject `*` for registry-wide ones),
+ * webhook.created, webhook.deleted.
  *
  * Subjects: `model` for model events, `model@3` for version events, `model@alias` for
  * alias events — so "everything about a model" is the subject or the `model@` prefix.
