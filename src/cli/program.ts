@@ -19,6 +19,7 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDiff } from './commands/diff.js';
 import { registerFsck } from './commands/fsck.js';
 import { registerGc } from './commands/gc.js';
+import { registerImportGit } from './commands/import-git.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
@@ -95,6 +96,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
   for (const register of [
     registerInit,
     registerPush,
+    registerImportGit,
     registerPull,
     registerLs,
     registerShow,

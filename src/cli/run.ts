@@ -7,6 +7,7 @@
  * result, or `{error: {code, message, details}}`); without it, stdout carries text for
  * people. Errors, hints and progress go to stderr either way.
  */
+import type { StoredFileSource } from '../registry/git-snapshot.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
@@ -84,6 +85,12 @@ export class Run {
       this.opened = await openRegistryAt(root, { actor: this.actor, database: this.database() });
     }
     return this.opened.registry;
+  }
+
+  /** Reads files the opened registry stores, by SHA-256 (after `registry()`). */
+  async storedFile(): Promise<StoredFileSource> {
+    await this.registry();
+    return this.opened!.storedFile;
   }
 
   /** Opens (creating) the registry at `root`: only `init` does this. */

@@ -32,6 +32,7 @@ import type { BlobsConfig } from '../storage/store-layout.js';
 import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
 import { findCheckpointKey } from './checkpoint-key.js';
+import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
@@ -80,6 +81,8 @@ export interface RegistryDirectory {
   readonly webhooks: WebhookService;
   /** Signs audit checkpoints with `key` from now on. */
   useCheckpointKey(key: KeyObject): void;
+  /** The Git LFS server's objects and locks in the same database and store. */
+  readonly lfs: LfsService;
   /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
   readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
@@ -97,6 +100,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
   private directoryClosed = false;
   /** MLflow tracking over the same database, clock and default actor as the registry. */
   readonly tracking: TrackingService;
+  /** Git LFS objects and locks; its objects are garbage-collection roots. */
+  readonly lfs: LfsService;
 
   constructor(
     private readonly dir: StoreDirectory<Tables>,
@@ -112,7 +117,9 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     });
-    this.tracking = new TrackingService(this.context, new AuditService(this.context));
+    const audit = new AuditService(this.context);
+    this.tracking = new TrackingService(this.context, audit);
+    this.lfs = new LfsService(this.context, audit, dir.store);
   }
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
@@ -131,6 +138,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
       live.add(digest);
     }
+    // Git LFS objects are roots: a repository's history may need any of them.
+    for (const digest of await this.lfs.liveManifests()) live.add(digest);
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
@@ -239,7 +248,12 @@ export async function openRegistryDirectory(
   const dir = await openStoreDirectory<Tables>(root, {
     // The upload and artifact tables belong to every registry: a directory used by the CLI
     // today may be served tomorrow, and GC must see what a server left behind.
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS, ...ARTIFACT_MIGRATIONS],
+    migrations: [
+      ...REGISTRY_MIGRATIONS,
+      ...UPLOAD_MIGRATIONS,
+      ...ARTIFACT_MIGRATIONS,
+      ...LFS_MIGRATIONS,
+    ],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
@@ -258,6 +272,7 @@ export async function openRegistryDirectory(
     tracking: registry.tracking,
     webhooks: registry.webhooks,
     useCheckpointKey: (key) => registry.useCheckpointKey(key),
+    lfs: registry.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };

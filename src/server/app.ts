@@ -27,6 +27,7 @@ import { SHARED_SCHEMAS } from './api-schemas.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
+import { lfsRoutes } from './routes/lfs/lfs-routes.js';
 import { mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
 import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
@@ -209,6 +210,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
+  await lfsRoutes(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(swaggerUi, { routePrefix: '/docs' });

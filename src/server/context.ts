@@ -8,6 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { RegistryApi } from '../core/registry-api.js';
 import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
+import type { LfsService } from '../registry/lfs-service.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
@@ -36,6 +37,8 @@ export interface ServerBackend {
   readonly tracking: TrackingService;
   /** The webhook outbox the server's dispatcher sends (none: webhooks are not dispatched). */
   readonly webhooks?: WebhookService;
+  /** The Git LFS server's objects and locks (routes/lfs/). */
+  readonly lfs: LfsService;
 }
 
 export interface RouteContext extends ServerBackend {

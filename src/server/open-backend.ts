@@ -70,6 +70,7 @@ export async function openServerBackend(
     store: dir.store,
     tracking: dir.tracking,
     webhooks: dir.webhooks,
+    lfs: dir.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };

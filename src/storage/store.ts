@@ -303,10 +303,24 @@ export class Store implements ContentStore {
       stats.newBytes += r.file.stats.newBytes;
       stats.newChunks += r.file.stats.newChunks;
     }
-    const manifest = await this.commitManifest(
-      results.map(({ rel, r }) => ({ path: rel, size: r.file.size, sha256: r.file.sha256 })),
-    );
-    return { manifest, stats };
+    const entries = results.map(({ rel, r }) => ({
+      path: rel,
+      size: r.file.size,
+      sha256: r.file.sha256,
+    }));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { manifest: await this.commitManifest(entries), stats };
+      } catch (e) {
+        // A GC (with a grace period shorter than this ingest) collected a file record
+        // between its commit and the manifest's: commit it again, then the manifest.
+        const sha = (e as NotFoundError).details?.sha256;
+        const lost =
+          e instanceof NotFoundError ? results.find((x) => x.r.file.sha256 === sha) : undefined;
+        if (!lost || attempt >= 3) throw e;
+        await this.commitFileRecord(lost.r, lost.abs, options);
+      }
+    }
   }
 
   async commitManifest(entries: readonly ManifestEntry[]): Promise<Manifest> {

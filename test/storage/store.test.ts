@@ -312,6 +312,26 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect((await checkStore(sd.store)).problems).toEqual([]);
   });
 
+  it('makes re-ingested files and manifests young again, so GC grace covers them', async () => {
+    const src = join(dir, 'again');
+    await mkdir(src);
+    await writeFile(join(src, 'w.bin'), randomBytes(300 * 1024));
+    const first = await sd.store.ingestTree(src);
+    // Long unreferenced: a deleted version's files, older than the grace period.
+    const old = Date.now() - 3 * 60 * 60 * 1000;
+    await sd.database.db.updateTable('files').set({ created_at: old }).execute();
+    await sd.database.db.updateTable('manifests').set({ created_at: old }).execute();
+    const second = await sd.store.ingestTree(src);
+    expect(second.manifest.digest).toBe(first.manifest.digest);
+    // A GC now, before any version refers to the manifest, keeps everything.
+    const report = await collectGarbage(sd.store, { liveManifests: [], graceMs: 60 * 60 * 1000 });
+    expect(report).toMatchObject({ manifestsDeleted: 0, filesDeleted: 0 });
+    await sd.store.materialize(second.manifest.digest, join(dir, 'again-out'));
+    expect(sha(await readFile(join(dir, 'again-out', 'w.bin')))).toBe(
+      second.manifest.entries[0]!.sha256,
+    );
+  });
+
   it('keeps data that an ingest running during GC deduplicates against', async () => {
     // Version A is stored, then released; GC (grace 0) races an ingest of the same bytes.
     const src = join(dir, 'a');

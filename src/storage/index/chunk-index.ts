@@ -203,7 +203,16 @@ export class ChunkIndex {
       }
       const missing = unique.filter((id) => !present.has(id));
       if (missing.length > 0) throw new MissingChunksError(missing);
-      if (existing) return;
+      if (existing) {
+        // Committed again (re-ingested bytes): as young as a new file, so GC's grace period
+        // keeps it until the manifest that needs it commits, however old the row was.
+        await trx
+          .updateTable('files')
+          .set({ created_at: now })
+          .where('sha256', '=', file.sha256)
+          .execute();
+        return;
+      }
       await trx
         .insertInto('files')
         .values({
@@ -265,7 +274,15 @@ export class ChunkIndex {
         .select('digest')
         .where('digest', '=', m.digest)
         .executeTakeFirst();
-      if (existing) return;
+      if (existing) {
+        // Committed again: young again, so GC's grace keeps it until a version refers to it.
+        await trx
+          .updateTable('manifests')
+          .set({ created_at: now })
+          .where('digest', '=', m.digest)
+          .execute();
+        return;
+      }
       const shas = [...new Set(m.entries.map((e) => e.sha256))];
       const present = new Set<string>();
       for (const batch of batches(shas)) {
