@@ -3,7 +3,7 @@
  * command files, runs it, and turns every outcome into an exit code (docs/cli.md):
  *
  *   0 ok · 1 failure · 2 usage (bad option, argument, name or filter) · 3 not found ·
- *   4 verification failed or damage found
+ *   4 verification failed or damage found · 5 refused by a promotion policy
  *
  * Errors print `error: <message>` on stderr; under --json stdout also gets
  * `{"error": {"code", "message", "details"}}`.
@@ -28,6 +28,7 @@ import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
 import { registerLs } from './commands/ls.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerReject } from './commands/reject.js';
@@ -43,6 +44,7 @@ import { registerKeygen, registerSign } from './commands/sign.js';
 import { registerStage } from './commands/stage.js';
 import { registerTag } from './commands/tag.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWebhook } from './commands/webhook.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
 
@@ -71,7 +73,8 @@ References:  NAME (latest), NAME@4, NAME@v4, NAME@ALIAS, NAME@sha256:<hex>,
 Registry:    --registry PATH, else $${REGISTRY_ENV}, else the nearest .modelvault directory
              above the working directory (create one with 'mvault init')
 Acting user: $${USER_ENV}, else the operating-system user
-Exit codes:  0 ok, 1 failure, 2 usage error, 3 not found, 4 verification failed or damage
+Exit codes:  0 ok, 1 failure, 2 usage error, 3 not found, 4 verification failed or damage,
+             5 refused by a promotion policy
 Docs:        docs/cli.md
 `;
 
@@ -122,6 +125,8 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerKeygen,
     registerSign,
     registerVerify,
+    registerPolicy,
+    registerWebhook,
   ]) {
     register(program, kit);
   }

@@ -8,6 +8,7 @@
  * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
  * then collects them. Expired versions keep their rows (history), not their files.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
@@ -30,12 +31,14 @@ import { type CheckReport, checkStore, repairStore } from '../storage/store-chec
 import type { BlobsConfig } from '../storage/store-layout.js';
 import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
+import { findCheckpointKey } from './checkpoint-key.js';
 import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
+import type { WebhookService, WebhookServiceOptions } from './webhook-service.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -57,6 +60,13 @@ export interface OpenRegistryDirectoryOptions {
   readonly backend?: ObjectBackend;
   /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
   readonly blobs?: BlobsConfig;
+  /**
+   * Signs audit checkpoints. Default: the directory's `checkpoint-key.pem` when present
+   * and readable (checkpoint-key.ts).
+   */
+  readonly checkpointKey?: KeyObject;
+  /** Retry and timeout defaults of webhook deliveries. */
+  readonly webhooks?: WebhookServiceOptions;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -67,6 +77,10 @@ export interface RegistryDirectory {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;
+  /** Webhook outbox and deliveries over the same database (a server dispatches them). */
+  readonly webhooks: WebhookService;
+  /** Signs audit checkpoints with `key` from now on. */
+  useCheckpointKey(key: KeyObject): void;
   /** The Git LFS server's objects and locks in the same database and store. */
   readonly lfs: LfsService;
   /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
@@ -91,12 +105,14 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
 
   constructor(
     private readonly dir: StoreDirectory<Tables>,
-    options: OpenRegistryDirectoryOptions,
+    options: OpenRegistryDirectoryOptions & { readonly checkpointKey: KeyObject | undefined },
   ) {
     super({
       database: registryDatabase(dir),
       content: dir.store,
       ownsDatabase: false,
+      ...(options.checkpointKey ? { checkpointKey: options.checkpointKey } : {}),
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
       ...(options.defaultActor !== undefined ? { defaultActor: options.defaultActor } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
@@ -245,12 +261,17 @@ export async function openRegistryDirectory(
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
-  const registry = new DirectoryRegistry(dir, options);
+  const registry = new DirectoryRegistry(dir, {
+    ...options,
+    checkpointKey: options.checkpointKey ?? findCheckpointKey(root),
+  });
   return {
     root,
     registry,
     store: dir.store,
     tracking: registry.tracking,
+    webhooks: registry.webhooks,
+    useCheckpointKey: (key) => registry.useCheckpointKey(key),
     lfs: registry.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => registry.close(),

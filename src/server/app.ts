@@ -21,7 +21,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { Logger } from 'pino';
-import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
 import { ArtifactService } from '../registry/artifact-service.js';
 import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
@@ -38,13 +38,16 @@ import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
 import { modelRoutes } from './routes/native/models.js';
+import { policyRoutes } from './routes/native/policies.js';
 import { searchRoutes } from './routes/native/search.js';
 import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
+import { webhookRoutes } from './routes/native/webhooks.js';
 import { opsRoutes } from './routes/ops.js';
 import type { SchemaTypeProvider } from './schema.js';
 import { webUiRoutes } from './web-ui.js';
+import { WebhookDispatcher, type WebhookDispatchOptions } from './webhook-dispatcher.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -62,6 +65,13 @@ export interface AppOptions {
   readonly expireEveryMs?: number;
   /** The built web UI served at `/` (see web-ui.ts). Default: `dist/web`. */
   readonly webRoot?: string;
+  /**
+   * Sign an audit checkpoint of the head this often when it moved (and the registry has a
+   * checkpoint key). Default 10 minutes; 0 disables.
+   */
+  readonly checkpointEveryMs?: number;
+  /** Webhook dispatch (interval, retries); false to send none from this server. */
+  readonly webhooks?: WebhookDispatchOptions | false;
 }
 
 /** A registered route: its method and URL template (`/api/v1/models/:name`). */
@@ -186,6 +196,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         { name: 'aliases' },
         { name: 'search' },
         { name: 'audit' },
+        { name: 'policies' },
+        { name: 'webhooks' },
         { name: 'files' },
         { name: 'uploads' },
         { name: 'operations' },
@@ -222,6 +234,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
   signatureRoutes(app, ctx);
+  policyRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
@@ -240,6 +254,23 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     app.addHook('onClose', async () => clearInterval(timer));
   }
   app.addHook('onClose', async () => uploads.close());
+  const checkpointEvery = options.checkpointEveryMs ?? 10 * 60 * 1000;
+  if (checkpointEvery > 0) {
+    const timer = setInterval(() => {
+      backend.registry.createAuditCheckpoint().catch((e) => {
+        if (!(isModelvaultError(e) && e.code === 'UNSUPPORTED')) {
+          app.log.warn({ err: e }, 'signing an audit checkpoint failed');
+        }
+      });
+    }, checkpointEvery);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+  if (backend.webhooks && options.webhooks !== false) {
+    const dispatcher = new WebhookDispatcher(backend.webhooks, app.log, options.webhooks ?? {});
+    dispatcher.start();
+    app.addHook('onClose', async () => dispatcher.stop());
+  }
 
   await app.ready();
   return { app, routes, uploads, metrics };

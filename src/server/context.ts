@@ -12,6 +12,7 @@ import type { LfsService } from '../registry/lfs-service.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
+import type { WebhookService } from '../registry/webhook-service.js';
 import type { Store } from '../storage/store.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaTypeProvider } from './schema.js';
@@ -34,6 +35,8 @@ export interface ServerBackend {
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;
+  /** The webhook outbox the server's dispatcher sends (none: webhooks are not dispatched). */
+  readonly webhooks?: WebhookService;
   /** The Git LFS server's objects and locks (routes/lfs/). */
   readonly lfs: LfsService;
 }

@@ -7,6 +7,7 @@
  * non-loopback host without --insecure until authentication exists. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -18,6 +19,7 @@ export interface ServeFlags extends BlobsFlags {
   readonly registry?: string;
   readonly db?: string;
   readonly insecure?: boolean;
+  readonly checkpointKey?: string;
 }
 
 /** Starts the server for parsed flags; resolves once it listens. */
@@ -43,6 +45,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     host: flags.host,
     port,
     insecure: flags.insecure ?? false,
+    ...(flags.checkpointKey ? { checkpointKeyFile: resolve(flags.checkpointKey) } : {}),
     ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
@@ -63,6 +66,10 @@ export function registerServe(program: Command): Command {
       `metadata database: postgres://user:password@host:port/db, shared by replicas (default: ${DB_ENV}, else SQLite in the registry directory)`,
     )
     .option('--insecure', 'allow a non-loopback host without authentication')
+    .option(
+      '--checkpoint-key <file>',
+      'ed25519 private key (PEM) signing audit checkpoints (default: checkpoint-key.pem in the registry directory, made on first serve)',
+    )
     .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
     .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')
     .option('--s3-region <region>', 'region for --blobs (default: $AWS_REGION or us-east-1)')
