@@ -3,14 +3,18 @@
  * command files, runs it, and turns every outcome into an exit code (docs/cli.md):
  *
  *   0 ok · 1 failure · 2 usage (bad option, argument, name or filter) · 3 not found ·
- *   4 verification failed or damage found
+ *   4 verification failed or damage found · 5 refused by a promotion policy
  *
  * Errors print `error: <message>` on stderr; under --json stdout also gets
  * `{"error": {"code", "message", "details"}}`.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError as CommanderInvalidArgumentError,
+} from 'commander';
+import { ERROR_CODES, InvalidArgumentError, isModelvaultError } from '../core/errors.js';
 import { type CliState, commandKit, examples } from './command-kit.js';
 import { registerAlias } from './commands/alias.js';
 import { registerApprove } from './commands/approve.js';
@@ -19,12 +23,14 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDiff } from './commands/diff.js';
 import { registerFsck } from './commands/fsck.js';
 import { registerGc } from './commands/gc.js';
+import { registerImportGit } from './commands/import-git.js';
 import { registerInit } from './commands/init.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerLog } from './commands/log.js';
 import { registerLogin } from './commands/login.js';
 import { registerLs } from './commands/ls.js';
 import { registerPerm } from './commands/perm.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerReject } from './commands/reject.js';
@@ -42,6 +48,7 @@ import { registerTag } from './commands/tag.js';
 import { registerToken } from './commands/token.js';
 import { registerUser } from './commands/user.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWebhook } from './commands/webhook.js';
 import { TOKEN_ENV } from './credentials.js';
 import { REGISTRY_ENV, USER_ENV } from './registry-location.js';
 import { type CliEnvironment, errorPrefix, writeJson } from './run.js';
@@ -72,7 +79,8 @@ Registry:    --registry PATH, else $${REGISTRY_ENV}, else the nearest .modelvaul
              above the working directory (create one with 'mvault init')
 Acting user: $${USER_ENV}, else the operating-system user (local registries); on a server,
              who signed in: 'mvault login URL', or $${TOKEN_ENV}
-Exit codes:  0 ok, 1 failure, 2 usage error, 3 not found, 4 verification failed or damage
+Exit codes:  0 ok, 1 failure, 2 usage error, 3 not found, 4 verification failed or damage,
+             5 refused by a promotion policy
 Docs:        docs/cli.md
 `;
 
@@ -98,6 +106,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
   for (const register of [
     registerInit,
     registerPush,
+    registerImportGit,
     registerPull,
     registerLs,
     registerShow,
@@ -126,6 +135,8 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerUser,
     registerToken,
     registerPerm,
+    registerPolicy,
+    registerWebhook,
   ]) {
     register(program, kit);
   }
@@ -137,6 +148,14 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
 /** Prints the error (stderr, and stdout as JSON under --json) and returns the exit code. */
 function reportError(cli: CliEnvironment, e: unknown, json: boolean): number {
   const usage = ERROR_CODES.INVALID_ARGUMENT.exit;
+  if (e instanceof CommanderInvalidArgumentError) {
+    // A parse-args.ts parser called from an action (not by commander, which would have
+    // printed it and thrown its own error): nothing has been printed yet.
+    cli.stderr.write(`${errorPrefix(cli)} ${e.message}\n`);
+    if (json)
+      writeJson(cli, { error: { code: 'INVALID_ARGUMENT', message: e.message, details: {} } });
+    return usage;
+  }
   if (e instanceof CommanderError) {
     // Commander printed its message already; help and --version end well.
     if (e.exitCode === 0) return 0;
@@ -174,6 +193,14 @@ export async function runCli(argv: readonly string[], cli: CliEnvironment): Prom
   const state: CliState = { exitCode: 0 };
   const json = argv.includes('--json');
   try {
+    // A shell cannot pass NUL (argv are C strings), but an embedding caller can; no path,
+    // name or value may contain one, and the fs calls would fail with a raw TypeError.
+    const nul = argv.findIndex((a) => a.includes('\u0000'));
+    if (nul >= 0) {
+      throw new InvalidArgumentError(`argument ${nul + 1} contains a NUL character`, {
+        argument: nul + 1,
+      });
+    }
     await buildProgram(cli, state).parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (e) {

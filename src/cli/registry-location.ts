@@ -11,8 +11,11 @@
  * host.
  */
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { isSha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
 import { type DatabaseConfig, databaseConfigFrom } from '../metadata/database-config.js';
+import type { StoredFileSource } from '../registry/git-snapshot.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import { isRegistryDirectory } from '../registry/registry-root.js';
 import { type BlobsConfig, validateBlobsConfig } from '../storage/store-layout.js';
@@ -139,6 +142,8 @@ export function blobsFromFlags(flags: BlobsFlags): BlobsConfig | undefined {
 export interface OpenedRegistry {
   readonly root: string;
   readonly registry: MaintainedRegistry;
+  /** Bytes of a file the registry stores, by SHA-256 (import-git's LFS fallback). */
+  readonly storedFile: StoredFileSource;
 }
 
 /**
@@ -178,7 +183,16 @@ export async function openRegistryAt(
       fsck: onServer('fsck'),
       repair: onServer('repair'),
     });
-    return { root, registry };
+    const storedFile: StoredFileSource = async (sha256) => {
+      const r = await fetch(
+        `${root.replace(/\/+$/, '')}/api/v1/files/${encodeURIComponent(sha256)}`,
+      );
+      if (r.status === 404 || !r.body) return undefined;
+      if (!r.ok)
+        throw new ModelvaultError('UNAVAILABLE', `reading file ${sha256}: HTTP ${r.status}`);
+      return Readable.fromWeb(r.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    };
+    return { root, registry, storedFile };
   }
   const { openRegistryDirectory } = await import('../registry/registry-directory.js');
   const dir = await openRegistryDirectory(root, {
@@ -187,5 +201,9 @@ export async function openRegistryAt(
     ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
-  return { root, registry: dir.registry };
+  const storedFile: StoredFileSource = async (sha256) =>
+    isSha256Hex(sha256) && (await dir.store.hasFile(sha256))
+      ? dir.store.readFile(sha256)
+      : undefined;
+  return { root, registry: dir.registry, storedFile };
 }

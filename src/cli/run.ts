@@ -10,6 +10,7 @@
 import type { HttpClient } from '../client/http-client.js';
 import type { AccessAdminApi } from '../core/auth-api.js';
 import type { AccessControl } from '../registry/access-control.js';
+import type { StoredFileSource } from '../registry/git-snapshot.js';
 import type { MaintainedRegistry } from '../registry/registry-directory.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import { type ProgressBar, startProgress } from './progress.js';
@@ -93,6 +94,12 @@ export class Run {
       });
     }
     return this.opened.registry;
+  }
+
+  /** Reads files the opened registry stores, by SHA-256 (after `registry()`). */
+  async storedFile(): Promise<StoredFileSource> {
+    await this.registry();
+    return this.opened!.storedFile;
   }
 
   /**

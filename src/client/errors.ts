@@ -14,6 +14,7 @@ import {
   LockedError,
   ModelvaultError,
   NotFoundError,
+  PolicyViolationError,
   VerificationError,
 } from '../core/errors.js';
 
@@ -51,6 +52,8 @@ export function errorFromBody(
       return new VerificationError(message, details);
     case 'LOCKED':
       return new LockedError(message, details);
+    case 'POLICY_VIOLATION':
+      return new PolicyViolationError(message, details);
     case 'IO':
       return new IoError(message, details);
     default:

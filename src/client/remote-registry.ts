@@ -11,11 +11,14 @@ import type { VersionInspection } from '../core/model-inspection.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
+  AuditCheckpoint,
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
+  CreatedWebhook,
   CreateModelInput,
   CreateVersionInput,
+  CreateWebhookInput,
   DiffOptions,
   ListVersionsOptions,
   MetricInput,
@@ -23,18 +26,24 @@ import type {
   ModelVersion,
   MutationOptions,
   PageOptions,
+  PolicyCheck,
+  PromotionPolicy,
+  PromotionTarget,
   PullOptions,
   PushOptions,
   RegisteredModel,
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SetPolicyInput,
   SignatureBundle,
   TransferStats,
   VersionDiff,
   VersionManifest,
   VersionScan,
   VersionSignature,
+  Webhook,
+  WebhookDelivery,
 } from '../core/registry-api.js';
 import type {
   CreateUploadRequest,
@@ -256,6 +265,63 @@ export class RemoteRegistry implements RegistryApi {
     return this.http.json('POST', `/api/v1/models/${enc(model)}/aliases/${enc(alias)}/rollback`);
   }
 
+  // ------------------------------------------------------- promotion policies
+
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy> {
+    const { actor: _actor, ...body } = input;
+    return this.http.json('PUT', '/api/v1/policies', { json: body, idempotent: true });
+  }
+  async listPolicies(options?: { model?: string }): Promise<readonly PromotionPolicy[]> {
+    const r = await this.http.json<{ policies: PromotionPolicy[] }>('GET', '/api/v1/policies', {
+      query: { model: options?.model },
+    });
+    return r.policies;
+  }
+  async deletePolicy(
+    target: PromotionTarget & { model?: string | null },
+    _options?: MutationOptions,
+  ): Promise<boolean> {
+    const r = await this.http.json<{ deleted: boolean }>('DELETE', '/api/v1/policies', {
+      query: { model: target.model ?? undefined, alias: target.alias, stage: target.stage },
+    });
+    return r.deleted;
+  }
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck> {
+    return this.http.json('POST', '/api/v1/policies/check', {
+      json: { ref, ...target },
+      idempotent: true,
+    });
+  }
+
+  // ----------------------------------------------------------------- webhooks
+
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook> {
+    const { actor: _actor, ...body } = input;
+    return this.http.json('POST', '/api/v1/webhooks', { json: body });
+  }
+  async listWebhooks(): Promise<readonly Webhook[]> {
+    const r = await this.http.json<{ webhooks: Webhook[] }>('GET', '/api/v1/webhooks');
+    return r.webhooks;
+  }
+  async deleteWebhook(id: string, _options?: MutationOptions): Promise<boolean> {
+    const r = await this.http.json<{ deleted: boolean }>('DELETE', `/api/v1/webhooks/${enc(id)}`);
+    return r.deleted;
+  }
+  async webhookDeliveries(
+    id: string,
+    options?: { maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]> {
+    const r = await this.http.json<{ deliveries: WebhookDelivery[] }>(
+      'GET',
+      `/api/v1/webhooks/${enc(id)}/deliveries`,
+      { query: { maxResults: options?.maxResults } },
+    );
+    return r.deliveries;
+  }
+  testWebhook(id: string): Promise<WebhookDelivery> {
+    return this.http.json('POST', `/api/v1/webhooks/${enc(id)}/test`);
+  }
+
   // -------------------------------------------------------------- comparison
 
   diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
@@ -278,6 +344,20 @@ export class RemoteRegistry implements RegistryApi {
   }
   auditVerify(): Promise<AuditVerifyResult> {
     return this.http.json('GET', '/api/v1/audit/verify');
+  }
+  async auditCheckpoints(): Promise<readonly AuditCheckpoint[]> {
+    const r = await this.http.json<{ checkpoints: AuditCheckpoint[] }>(
+      'GET',
+      '/api/v1/audit/checkpoints',
+    );
+    return r.checkpoints;
+  }
+  async createAuditCheckpoint(): Promise<AuditCheckpoint | null> {
+    const r = await this.http.json<{ checkpoint: AuditCheckpoint | null }>(
+      'POST',
+      '/api/v1/audit/checkpoints',
+    );
+    return r.checkpoint;
   }
   async *auditExport(
     query?: Omit<AuditQuery, keyof PageOptions | 'order'>,

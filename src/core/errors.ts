@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: { http: 403, exit: 1 },
   /** Too many failed sign-ins: wait for the time in `details.retryAfterSeconds`. */
   RATE_LIMITED: { http: 429, exit: 1 },
+  /** A promotion policy refused moving an alias or a stage; details list the failed rules. */
+  POLICY_VIOLATION: { http: 409, exit: 5 },
   TOO_LARGE: { http: 413, exit: 2 },
   /** An HTTP Range that lies outside the resource (RFC 9110 §15.5.17). */
   RANGE_NOT_SATISFIABLE: { http: 416, exit: 2 },
@@ -96,6 +98,16 @@ export class CorruptionError extends ModelvaultError {
 export class VerificationError extends ModelvaultError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('VERIFICATION_FAILED', message, details);
+  }
+}
+
+/**
+ * A promotion (an alias move, a stage transition) that the policy for its target refuses.
+ * `details.failed` lists every rule that failed: `{rule, message}`.
+ */
+export class PolicyViolationError extends ModelvaultError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('POLICY_VIOLATION', message, details);
   }
 }
 

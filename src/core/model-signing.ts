@@ -214,11 +214,69 @@ export function checkBundle(
   const keyId = keyIdOf(publicKey);
   const problems: string[] = [];
   const done = () => ({ ok: problems.length === 0, keyId, problems });
+  const statement = openEnvelope(bundle, publicKey, keyId, problems);
+  if (!statement) return done();
+  const predicate = obj(statement.predicate);
+  const resources = Array.isArray(predicate?.resources) ? predicate.resources : [];
+  const listed = resources.map((r) => {
+    const o = obj(r);
+    return { name: String(o?.name), algorithm: String(o?.algorithm), digest: String(o?.digest) };
+  });
+  const expected = subject.files.map((f) => `${f.path}\u0000${f.sha256}`).join('\n');
+  const got = listed.map((r) => `${r.name}\u0000${r.digest}`).join('\n');
+  if (listed.some((r) => r.algorithm !== 'sha256' || !/^[0-9a-f]{64}$/.test(r.digest))) {
+    problems.push('a resource is not a sha256 digest');
+  } else if (got !== expected) {
+    problems.push(`the signed files are not ${subject.model}@${subject.version}'s files`);
+  }
+  checkRoot(statement, listed, problems);
+  const mv = obj(predicate?.modelvault);
+  if (mv && mv.manifestDigest !== subject.digest) {
+    problems.push(
+      `signed version digest ${String(mv.manifestDigest).slice(0, 64)} is not ${subject.digest}`,
+    );
+  }
+  return done();
+}
+
+/**
+ * Checks `bundle` against `publicKey` and a version digest alone, without the files: the
+ * envelope must verify and the statement must record exactly `digest` as the version
+ * digest (`predicate.modelvault.manifestDigest`, which `signVersion` always writes; the
+ * digest covers every file's path, size and hash). A bundle made elsewhere without that
+ * field fails: check it with `checkBundle` and the files instead.
+ */
+export function checkBundleDigest(
+  bundle: unknown,
+  publicKey: KeyObject,
+  digest: string,
+): BundleCheck {
+  const keyId = keyIdOf(publicKey);
+  const problems: string[] = [];
+  const done = () => ({ ok: problems.length === 0, keyId, problems });
+  const statement = openEnvelope(bundle, publicKey, keyId, problems);
+  if (!statement) return done();
+  const predicate = obj(statement.predicate);
+  const signed = obj(predicate?.modelvault)?.manifestDigest;
+  if (signed === undefined) problems.push('the statement does not record a version digest');
+  else if (signed !== digest) {
+    problems.push(`signed version digest ${String(signed).slice(0, 64)} is not ${digest}`);
+  }
+  return done();
+}
+
+/** Verifies the envelope (types, hint, ed25519 signature); the statement, or undefined. */
+function openEnvelope(
+  bundle: unknown,
+  publicKey: KeyObject,
+  keyId: string,
+  problems: string[],
+): Record<string, unknown> | undefined {
   const b = obj(bundle);
   const env = obj(b?.dsseEnvelope);
   if (!b || !env) {
     problems.push('not a sigstore bundle with a DSSE envelope');
-    return done();
+    return undefined;
   }
   if (b.mediaType !== BUNDLE_MEDIA_TYPE) problems.push(`media type is not ${BUNDLE_MEDIA_TYPE}`);
   const hint = obj(obj(b.verificationMaterial)?.publicKey)?.hint;
@@ -231,7 +289,7 @@ export function checkBundle(
   const sigs = Array.isArray(env.signatures) ? env.signatures : [];
   if (typeof env.payload !== 'string' || !BASE64.test(env.payload) || sigs.length === 0) {
     problems.push('envelope has no base64 payload or no signature');
-    return done();
+    return undefined;
   }
   const payload = Buffer.from(env.payload, 'base64');
   const signed = sigs.some((s) => {
@@ -246,7 +304,7 @@ export function checkBundle(
   });
   if (!signed) {
     problems.push('signature does not verify over the envelope');
-    return done();
+    return undefined;
   }
   let statement: Record<string, unknown> | undefined;
   try {
@@ -256,7 +314,7 @@ export function checkBundle(
   }
   if (!statement) {
     problems.push('payload is not a JSON statement');
-    return done();
+    return undefined;
   }
   if (statement._type !== IN_TOTO_STATEMENT_TYPE) {
     problems.push(`statement type is not ${IN_TOTO_STATEMENT_TYPE}`);
@@ -264,19 +322,14 @@ export function checkBundle(
   if (statement.predicateType !== MODEL_SIGNING_PREDICATE_TYPE) {
     problems.push(`predicate type is not ${MODEL_SIGNING_PREDICATE_TYPE}`);
   }
-  const predicate = obj(statement.predicate);
-  const resources = Array.isArray(predicate?.resources) ? predicate.resources : [];
-  const listed = resources.map((r) => {
-    const o = obj(r);
-    return { name: String(o?.name), algorithm: String(o?.algorithm), digest: String(o?.digest) };
-  });
-  const expected = subject.files.map((f) => `${f.path}\u0000${f.sha256}`).join('\n');
-  const got = listed.map((r) => `${r.name}\u0000${r.digest}`).join('\n');
-  if (listed.some((r) => r.algorithm !== 'sha256' || !/^[0-9a-f]{64}$/.test(r.digest))) {
-    problems.push('a resource is not a sha256 digest');
-  } else if (got !== expected) {
-    problems.push(`the signed files are not ${subject.model}@${subject.version}'s files`);
-  }
+  return statement;
+}
+
+function checkRoot(
+  statement: Record<string, unknown>,
+  listed: readonly { digest: string }[],
+  problems: string[],
+): void {
   const subjects = Array.isArray(statement.subject) ? statement.subject : [];
   const root = obj(obj(subjects[0])?.digest)?.sha256;
   if (
@@ -285,13 +338,6 @@ export function checkBundle(
   ) {
     problems.push('the statement subject is not the root digest of its resources');
   }
-  const mv = obj(predicate?.modelvault);
-  if (mv && mv.manifestDigest !== subject.digest) {
-    problems.push(
-      `signed version digest ${String(mv.manifestDigest).slice(0, 64)} is not ${subject.digest}`,
-    );
-  }
-  return done();
 }
 
 /** True when `files` hash (as a manifest) to `digest`: the files are the version's. */

@@ -17,6 +17,8 @@
  *   param value           0-6000 chars; no NUL
  *   experiment name       1-500 chars; no control characters
  *   user / actor name     1-255 chars of [A-Za-z0-9._@+-], starting with a letter or digit
+ *   LFS namespace / repo  1-100 chars of [A-Za-z0-9._-], starting with a letter or digit, no
+ *                         '..' ("team", "llama-ft.git")
  *   manifest path         relative, '/'-separated, no empty/'.'/'..' segment, no '\', no
  *                         control characters, no drive prefix ('C:'), <= 4096 UTF-8 bytes,
  *                         each segment <= 255 UTF-8 bytes
@@ -54,6 +56,7 @@ export const MAX_PARAM_KEY_LENGTH = 250;
 export const MAX_PARAM_VALUE_LENGTH = 6000;
 export const MAX_EXPERIMENT_NAME_LENGTH = 500;
 export const MAX_USER_NAME_LENGTH = 255;
+export const MAX_LFS_SEGMENT_LENGTH = 100;
 export const MAX_MANIFEST_PATH_BYTES = 4096;
 export const MAX_MANIFEST_SEGMENT_BYTES = 255;
 
@@ -72,6 +75,8 @@ const PARAM_VALUE_RULE = 'use at most 6000 characters, without NUL';
 const EXPERIMENT_RULE = 'use 1-500 characters without control characters';
 const USER_RULE =
   "use 1-255 characters: letters, digits, '.', '_', '-', '@' and '+', starting with a letter or digit";
+const LFS_SEGMENT_RULE =
+  "use 1-100 characters: letters, digits, '.', '_' and '-', starting with a letter or digit, without '..'";
 const PATH_RULE =
   "use a relative '/'-separated path without empty, '.' or '..' segments, backslashes, " +
   'control characters or a drive prefix, at most 4096 bytes and 255 bytes per segment';
@@ -252,6 +257,20 @@ export function validateUserName(value: unknown): string {
   if (s.length === 0) fail(what, s, USER_RULE, 'empty');
   if (s.length > MAX_USER_NAME_LENGTH) fail(what, s, USER_RULE, 'too-long');
   if (!USER_NAME.test(s)) fail(what, s, USER_RULE, 'bad-character');
+  return s;
+}
+
+/**
+ * One segment of a Git LFS endpoint (`/lfs/<namespace>/<repo>`): the namespace or the
+ * repository name. `what` names it in errors (`LFS namespace`, `LFS repository`).
+ * @throws InvalidArgumentError naming the value.
+ */
+export function validateLfsSegment(value: unknown, what: string): string {
+  const s = requireString(what, value, LFS_SEGMENT_RULE);
+  if (s.length === 0) fail(what, s, LFS_SEGMENT_RULE, 'empty');
+  if (s.length > MAX_LFS_SEGMENT_LENGTH) fail(what, s, LFS_SEGMENT_RULE, 'too-long');
+  if (s.includes('..')) fail(what, s, LFS_SEGMENT_RULE, 'dot-dot');
+  if (!MODEL_SEGMENT.test(s)) fail(what, s, LFS_SEGMENT_RULE, 'bad-character');
   return s;
 }
 

@@ -425,6 +425,169 @@ export interface AuditVerifyResult {
   readonly problems: readonly AuditProblem[];
 }
 
+// ------------------------------------------------------------ promotion policies
+
+/**
+ * What a promotion policy guards: pointing an alias at a version, or moving a version to
+ * a stage. Exactly one of the two is given.
+ */
+export interface PromotionTarget {
+  readonly alias?: string;
+  /** Matched case-insensitively (`production` → `Production`). */
+  readonly stage?: string;
+}
+
+/** The rules of a promotion policy: every rule given must hold (docs/security.md). */
+export interface PolicyRules {
+  /**
+   * A filter in the search syntax that the version must match, e.g.
+   * `metrics.auc >= 0.9 AND tags.validated = 'true'`. Its top-level AND terms are
+   * checked and reported one by one.
+   */
+  readonly require?: string;
+  /** Key ids (SHA-256 of the public key PEM): one of them must have a valid signature. */
+  readonly signedBy?: readonly string[];
+  /**
+   * `no-dangerous`: the version was scanned and no file is dangerous or unreadable;
+   * `safe`: every pickle-based file is safe (no suspicious import either).
+   */
+  readonly scan?: 'no-dangerous' | 'safe';
+  /** `approved`: the version is approved; `other-than-creator`: by someone else than its creator. */
+  readonly approval?: 'approved' | 'other-than-creator';
+}
+
+export interface PromotionPolicy {
+  /** The model it applies to; null for the registry-wide default. */
+  readonly model: string | null;
+  /** The alias guarded, or null when it guards a stage. */
+  readonly alias: string | null;
+  readonly stage: Stage | null;
+  readonly rules: PolicyRules;
+  readonly updatedBy: string;
+  readonly updatedAt: number;
+}
+
+export interface SetPolicyInput extends PromotionTarget, MutationOptions {
+  /** The model; absent or null for the registry-wide default of this target. */
+  readonly model?: string | null;
+  readonly rules: PolicyRules;
+}
+
+export interface PolicyRuleResult {
+  /** `require: metrics.auc >= 0.9`, `signedBy`, `scan`, `approval`. */
+  readonly rule: string;
+  readonly ok: boolean;
+  /** What was found: `metrics.auc is 0.85`, `signed by key 3f2a…`. */
+  readonly message: string;
+}
+
+/** Whether a version may be promoted to a target now, rule by rule. */
+export interface PolicyCheck {
+  readonly model: string;
+  readonly version: number;
+  readonly alias: string | null;
+  readonly stage: Stage | null;
+  /** The policy that applies: the model's own, else the registry-wide default; null if none. */
+  readonly policy: PromotionPolicy | null;
+  /** True when there is no policy or every rule holds. */
+  readonly ok: boolean;
+  readonly results: readonly PolicyRuleResult[];
+}
+
+// ------------------------------------------------------------------ webhooks
+
+/**
+ * Webhook events: MLflow's names where MLflow has the event, else the audit action's
+ * name (docs/api.md lists them). `*` subscribes to every event.
+ */
+export const WEBHOOK_EVENTS = [
+  'registered_model.created',
+  'registered_model.updated',
+  'registered_model.renamed',
+  'registered_model.deleted',
+  'registered_model.restored',
+  'registered_model_tag.set',
+  'registered_model_tag.deleted',
+  'model_version.created',
+  'model_version.updated',
+  'model_version.deleted',
+  'model_version.restored',
+  'model_version_tag.set',
+  'model_version_tag.deleted',
+  'model_version_alias.created',
+  'model_version_alias.deleted',
+  'alias.rolled_back',
+  'stage.transitioned',
+  'version.approved',
+  'version.rejected',
+  'version.signed',
+  'version.metrics_logged',
+  'policy.set',
+  'policy.deleted',
+  'webhook.test',
+] as const;
+
+export interface Webhook {
+  /** `wh_` and 24 hex digits. */
+  readonly id: string;
+  readonly url: string;
+  /** The model whose events it gets; null for every model (and registry-wide events). */
+  readonly model: string | null;
+  /** Event names, or `['*']`. */
+  readonly events: readonly string[];
+  readonly description: string | null;
+  readonly createdBy: string;
+  readonly createdAt: number;
+}
+
+/** The answer to creating a webhook: the only time its secret is shown. */
+export interface CreatedWebhook extends Webhook {
+  /** The HMAC-SHA256 key of its signatures (`whsec_…`). */
+  readonly secret: string;
+}
+
+export interface CreateWebhookInput extends MutationOptions {
+  /** http:// or https:// (docs/security.md: what the server may reach). */
+  readonly url: string;
+  readonly events: readonly string[];
+  readonly model?: string | null;
+  readonly description?: string;
+}
+
+export interface WebhookDelivery {
+  readonly id: number;
+  readonly webhookId: string;
+  readonly event: string;
+  /** The audit event delivered; null for a test delivery. */
+  readonly auditSeq: number | null;
+  /** `pending` (to be tried at nextAttemptAt), `delivered`, or `failed` (attempts exhausted). */
+  readonly state: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly nextAttemptAt: number | null;
+  /** HTTP status of the last attempt; null when it got no answer. */
+  readonly lastStatus: number | null;
+  readonly lastError: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * A signed checkpoint of the audit chain: the server's ed25519 signature over the head
+ * (seq, hash) at `time` (format: metadata/audit-chain.ts). In an export it is a line
+ * `{"type": "checkpoint", …}` after the event it signs.
+ */
+export interface AuditCheckpoint {
+  readonly seq: number;
+  /** The hash of event `seq`. */
+  readonly hash: string;
+  /** ISO-8601 UTC with milliseconds: what the signature covers. */
+  readonly time: string;
+  /** `sha256:` + hex SHA-256 of the signing public key (SPKI DER). */
+  readonly keyId: string;
+  /** Base64 ed25519 signature. */
+  readonly signature: string;
+}
+
 /** Byte counts of a push: how much was new versus already stored. */
 export interface TransferStats {
   readonly files: number;
@@ -590,6 +753,48 @@ export interface RegistryApi {
    */
   rollback(model: string, alias: string, options?: MutationOptions): Promise<AliasChange>;
 
+  // ------------------------------------------------------- promotion policies
+
+  /**
+   * Creates or replaces the policy of a target, for one model or (model absent) for every
+   * model without its own. Audited as `policy.set`. The rules are checked: an unparsable
+   * `require` filter, a malformed key id or an unknown mode is InvalidArgumentError.
+   * @throws NotFoundError (model).
+   */
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy>;
+  /** Policies by model (defaults first), then alias/stage. With `model`, only that model's. */
+  listPolicies(options?: { readonly model?: string }): Promise<readonly PromotionPolicy[]>;
+  /** Idempotent: resolves false when there was no such policy. Audited as `policy.deleted`. */
+  deletePolicy(
+    target: PromotionTarget & { readonly model?: string | null },
+    options?: MutationOptions,
+  ): Promise<boolean>;
+  /**
+   * Evaluates the policy that would guard promoting `ref` to `target`, changing nothing.
+   * setAlias, rollback and transitionStage run the same check inside their transaction
+   * and throw PolicyViolationError (POLICY_VIOLATION) listing the failed rules.
+   */
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck>;
+
+  // ----------------------------------------------------------------- webhooks
+
+  /**
+   * Subscribes `url` to events (of one model, or of all). Audited as `webhook.created`
+   * (without the secret). Deliveries start with the events after this call.
+   * @throws InvalidArgumentError (url not http(s), unknown event), NotFoundError (model).
+   */
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook>;
+  listWebhooks(): Promise<readonly Webhook[]>;
+  /** Stops deliveries (pending ones are dropped). Idempotent. Audited as `webhook.deleted`. */
+  deleteWebhook(id: string, options?: MutationOptions): Promise<boolean>;
+  /** The webhook's deliveries, newest first. @throws NotFoundError */
+  webhookDeliveries(
+    id: string,
+    options?: { readonly maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]>;
+  /** Sends a `webhook.test` event now, once, and logs it. @throws NotFoundError */
+  testWebhook(id: string): Promise<WebhookDelivery>;
+
   // -------------------------------------------------------------- comparison
 
   /**
@@ -610,6 +815,14 @@ export interface RegistryApi {
   auditVerify(): Promise<AuditVerifyResult>;
   /** Every event matching the query (paging options ignored), oldest first, streamed. */
   auditExport(query?: Omit<AuditQuery, keyof PageOptions | 'order'>): AsyncIterable<AuditEvent>;
+  /** The signed checkpoints of the chain, oldest first. */
+  auditCheckpoints(): Promise<readonly AuditCheckpoint[]>;
+  /**
+   * Signs the current head with the registry's checkpoint key, unless the newest
+   * checkpoint already covers it (then returns that one); null for an empty trail.
+   * @throws ModelvaultError('UNSUPPORTED') when this registry has no checkpoint key.
+   */
+  createAuditCheckpoint(): Promise<AuditCheckpoint | null>;
 
   // -------------------------------------------------------------- data plane
 

@@ -1,6 +1,6 @@
 /**
  * Kysely table types of the registry's metadata tables (migrations `0100-registry`,
- * `0101-model-card`, `0104-signatures`, `0105-scans`; tracking's tables, migration
+ * `0101-model-card`, `0104-signatures`, `0105-scans`, `0110-policies`, `0111-webhooks`, `0112-audit-checkpoints`; tracking's tables, migration
  * `0300-tracking`, are in tracking-schema.ts).
  *
  * Conventions, chosen so the same schema runs on SQLite and PostgreSQL:
@@ -174,6 +174,73 @@ export interface VersionScanFilesTable {
   report: string;
 }
 
+/** Migration 0110: a promotion policy; `model_id` 0 is the registry-wide default. */
+export interface PromotionPoliciesTable {
+  model_id: number;
+  /** `alias` or `stage`. */
+  target_kind: string;
+  /** The alias, or the canonical stage name. */
+  target_name: string;
+  /** Canonical JSON of PolicyRules. */
+  rules: string;
+  updated_by: string;
+  updated_at: number;
+}
+
+/** Migration 0111: a webhook subscription; `model_id` 0 is every model. */
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  model_id: number;
+  /** JSON array of event names; `["*"]` for every event. */
+  events: string;
+  /** The HMAC key, shown once at creation. */
+  secret: string;
+  description: string | null;
+  /** Audit seq at creation: only later events are delivered. */
+  after_seq: number;
+  created_by: string;
+  created_at: number;
+  deleted_at: number | null;
+}
+
+/** Migration 0111: the outbox and delivery log. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: string;
+  event: string;
+  /** The audit event delivered; null for a test delivery. */
+  audit_seq: number | null;
+  /** The JSON body sent. */
+  payload: string;
+  /** `pending`, `delivered` or `failed` (attempts exhausted). */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** A dispatcher's lease while it sends; null when free. */
+  claimed_until: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Migration 0111: the last audit seq turned into deliveries (one row, id 1). */
+export interface WebhookCursorTable {
+  id: number;
+  seq: number;
+}
+
+/** Migration 0112: a signed checkpoint of the audit chain's head at `seq`. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  /** When it was signed (ms); the signature covers `new Date(time).toISOString()`. */
+  time: number;
+  key_id: string;
+  signature: string;
+}
+
 /** Every table of the registry's database, MLflow tracking's included (0300-tracking). */
 export interface RegistryDB extends TrackingTables, AuthTables {
   registered_models: RegisteredModelsTable;
@@ -191,6 +258,11 @@ export interface RegistryDB extends TrackingTables, AuthTables {
   version_signatures: VersionSignaturesTable;
   version_scans: VersionScansTable;
   version_scan_files: VersionScanFilesTable;
+  promotion_policies: PromotionPoliciesTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_cursor: WebhookCursorTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export type RegisteredModelRow = Selectable<RegisteredModelsTable>;

@@ -6,15 +6,19 @@
  * Rollback is an undo: replaying the history as a stack (a set or delete pushes its
  * target, a rollback pops), the previous target is the nearest live entry below the top.
  * So set 3, set 4, set 5, rollback, rollback moves 5 → 4 → 3, and a third rollback fails.
+ *
+ * Setting and rolling back obey the alias's promotion policy (policy-service.ts), checked
+ * in the same transaction; deleting an alias moves it to no version and is not guarded.
  */
 import type { Kysely } from 'kysely';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { validateAlias } from '../core/names.js';
 import type { AliasChange, AliasHistoryEntry, MutationOptions } from '../core/registry-api.js';
-import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
+import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
 import { checkCount } from './input-checks.js';
 import { findModel, versionLabel } from './lookups.js';
+import type { PolicyService } from './policy-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 
 const ACTIONS = {
@@ -35,9 +39,13 @@ export class AliasService {
   constructor(
     private readonly ctx: RegistryContext,
     private readonly audit: AuditService,
+    private readonly policies: PolicyService,
   ) {}
 
-  /** @throws NotFoundError (model; version `model@N`, also when deleted). */
+  /**
+   * @throws NotFoundError (model; version `model@N`, also when deleted),
+   *   PolicyViolationError (the alias's promotion policy refuses the version).
+   */
   async set(
     model: string,
     alias: string,
@@ -49,7 +57,7 @@ export class AliasService {
     const actor = actorOf(this.ctx, options);
     return this.ctx.database.writeTransaction(async (trx) => {
       const m = await findModel(trx, model);
-      const target = await this.liveVersionId(trx, m, version);
+      const target = await this.liveVersion(trx, m, version);
       if (target === undefined) {
         throw new NotFoundError(`version '${versionLabel(m.name, version)}' not found`, {
           version: versionLabel(m.name, version),
@@ -59,11 +67,12 @@ export class AliasService {
       if (current?.version === version) {
         return { model: m.name, alias, version, previousVersion: version, changed: false };
       }
+      await this.policies.enforce(trx, m, target, { kind: 'alias', name: alias });
       return this.move(
         trx,
         m,
         alias,
-        { id: target, version },
+        { id: target.id, version },
         current?.version ?? null,
         actor,
         'alias.set',
@@ -93,7 +102,10 @@ export class AliasService {
     return this.readHistory(db, m, alias);
   }
 
-  /** @throws ConflictError when there is no previous target or it was deleted. */
+  /**
+   * @throws ConflictError when there is no previous target or it was deleted;
+   *   PolicyViolationError when the alias's policy refuses the previous target now.
+   */
   async rollback(model: string, alias: string, options?: MutationOptions): Promise<AliasChange> {
     validateAlias(alias);
     const actor = actorOf(this.ctx, options);
@@ -113,19 +125,20 @@ export class AliasService {
           alias,
         });
       }
-      const id = await this.liveVersionId(trx, m, target);
-      if (id === undefined) {
+      const row = await this.liveVersion(trx, m, target);
+      if (row === undefined) {
         throw new ConflictError(
           `cannot roll back alias '${subject}': its previous target '${versionLabel(m.name, target)}' is deleted`,
           { model: m.name, alias, version: target },
         );
       }
+      await this.policies.enforce(trx, m, row, { kind: 'alias', name: alias });
       const current = await this.current(trx, m, alias);
       return this.move(
         trx,
         m,
         alias,
-        { id, version: target },
+        { id: row.id, version: target },
         current?.version ?? null,
         actor,
         'alias.rolled_back',
@@ -175,19 +188,18 @@ export class AliasService {
       .executeTakeFirst();
   }
 
-  private async liveVersionId(
+  private liveVersion(
     trx: Kysely<RegistryDB>,
     m: RegisteredModelRow,
     version: number,
-  ): Promise<number | undefined> {
-    const row = await trx
+  ): Promise<ModelVersionRow | undefined> {
+    return trx
       .selectFrom('model_versions')
-      .select('id')
+      .selectAll()
       .where('model_id', '=', m.id)
       .where('version', '=', version)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    return row?.id;
   }
 
   private async readHistory(

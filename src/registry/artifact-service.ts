@@ -26,14 +26,11 @@
  * records nothing and leaves no temp file behind.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
-import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateManifestPath } from '../core/names.js';
 import type { ArtifactTables } from '../metadata/artifact-schema.js';
 import type { NamedMigration } from '../metadata/database.js';
@@ -41,6 +38,7 @@ import { artifactsMigration } from '../metadata/migrations/0301-artifacts.js';
 import type { Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
+import { spoolToFile } from './spool-to-file.js';
 
 /** Migrations the artifact service needs, run by whoever opens the metadata database. */
 export const ARTIFACT_MIGRATIONS: readonly NamedMigration[] = [artifactsMigration];
@@ -625,26 +623,8 @@ export class ArtifactService {
     body: AsyncIterable<Uint8Array>,
   ): Promise<{ sha256: Sha256Hex; size: number; manifest: string }> {
     const tmp = join(this.store.tmpDir, `artifact-${randomBytes(8).toString('hex')}.tmp`);
-    const limit = this.maxFileBytes;
-    let received = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        received += chunk.length;
-        if (received > limit) {
-          done(
-            new ModelvaultError(
-              'TOO_LARGE',
-              `artifact is larger than the limit of ${limit} bytes`,
-              {
-                limit,
-              },
-            ),
-          );
-        } else done(null, chunk);
-      },
-    });
     try {
-      await pipeline(body, counter, createWriteStream(tmp));
+      await spoolToFile(body, tmp, { limit: this.maxFileBytes, what: 'artifact' });
       const file = await this.store.ingestFile(tmp);
       const manifest = await this.store.commitManifest([
         { path: BLOB_ENTRY, sha256: file.sha256, size: file.size },

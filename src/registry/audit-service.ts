@@ -7,22 +7,26 @@
  * model.created, model.updated, model.deleted, model.restored, model.tag_set,
  * model.tag_deleted, version.created, version.updated, version.deleted, version.restored,
  * version.tag_set, version.tag_deleted, version.metrics_logged, version.approved,
- * version.rejected, stage.transitioned, alias.set, alias.deleted, alias.rolled_back.
+ * version.rejected, version.signed, stage.transitioned, alias.set, alias.deleted,
+ * alias.rolled_back, policy.set, policy.deleted (subject `*` for registry-wide ones),
+ * webhook.created, webhook.deleted.
  *
  * Subjects: `model` for model events, `model@3` for version events, `model@alias` for
  * alias events — so "everything about a model" is the subject or the `model@` prefix.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type {
+  AuditCheckpoint,
   AuditEvent,
   AuditProblem,
   AuditQuery,
   AuditVerifyResult,
   SearchResult,
 } from '../core/registry-api.js';
-import { computeEventHash, GENESIS_HASH } from '../metadata/audit-chain.js';
+import { computeEventHash, GENESIS_HASH, signCheckpoint } from '../metadata/audit-chain.js';
 import type { AuditEventRow, RegistryDB } from '../metadata/schema.js';
 import { checkActor, checkCount } from './input-checks.js';
 import {
@@ -260,6 +264,52 @@ export class AuditService {
     };
   }
 
+  /**
+   * Signs the chain's current head with `key` and stores the checkpoint, in a write
+   * transaction (so the head cannot move meanwhile). When the newest checkpoint already
+   * signs this head, returns it instead; null for an empty trail.
+   */
+  async checkpoint(key: KeyObject): Promise<AuditCheckpoint | null> {
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const head = await trx
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (!head) return null;
+      const existing = await trx
+        .selectFrom('audit_checkpoints')
+        .selectAll()
+        .where('seq', '=', head.seq)
+        .executeTakeFirst();
+      if (existing) return toCheckpoint(existing);
+      const signed = signCheckpoint(
+        { seq: head.seq, hash: head.hash, time: auditTime(this.ctx.now()) },
+        key,
+      );
+      const row = {
+        seq: signed.seq,
+        hash: signed.hash,
+        time: Date.parse(signed.time),
+        key_id: signed.keyId,
+        signature: signed.signature,
+      };
+      await trx.insertInto('audit_checkpoints').values(row).execute();
+      return toCheckpoint(row);
+    });
+  }
+
+  /** Every stored checkpoint, oldest first. */
+  async checkpoints(): Promise<AuditCheckpoint[]> {
+    const rows = await this.ctx.database.db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .orderBy('seq')
+      .execute();
+    return rows.map(toCheckpoint);
+  }
+
   private filtered(db: Kysely<RegistryDB>, f: Filters) {
     let q = db.selectFrom('audit_events');
     if (f.model !== undefined) {
@@ -282,6 +332,22 @@ export class AuditService {
     if (f.until !== undefined) q = q.where('time', '<', f.until);
     return q;
   }
+}
+
+function toCheckpoint(row: {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  signature: string;
+}): AuditCheckpoint {
+  return {
+    seq: row.seq,
+    hash: row.hash,
+    time: auditTime(row.time),
+    keyId: row.key_id,
+    signature: row.signature,
+  };
 }
 
 /** Events store time as epoch milliseconds; the hash covers its ISO-8601 UTC form. */

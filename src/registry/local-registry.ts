@@ -4,6 +4,7 @@
  * push and pull go through a ContentStore (the storage engine); without one they are
  * UNSUPPORTED. `registry-directory.ts` opens both over one embedded store directory.
  */
+import type { KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { ModelvaultError, NotFoundError } from '../core/errors.js';
@@ -12,11 +13,14 @@ import type { SignatureBundle } from '../core/model-signing.js';
 import type {
   AliasChange,
   AliasHistoryEntry,
+  AuditCheckpoint,
   AuditEvent,
   AuditQuery,
   AuditVerifyResult,
+  CreatedWebhook,
   CreateModelInput,
   CreateVersionInput,
+  CreateWebhookInput,
   DiffOptions,
   ListVersionsOptions,
   MetricInput,
@@ -24,17 +28,23 @@ import type {
   ModelVersion,
   MutationOptions,
   PageOptions,
+  PolicyCheck,
+  PromotionPolicy,
+  PromotionTarget,
   PullOptions,
   PushOptions,
   RegisteredModel,
   RegistryApi,
   SearchQuery,
   SearchResult,
+  SetPolicyInput,
   TransferStats,
   VersionDiff,
   VersionManifest,
   VersionScan,
   VersionSignature,
+  Webhook,
+  WebhookDelivery,
 } from '../core/registry-api.js';
 import {
   type Database,
@@ -48,6 +58,9 @@ import { versionSummaryMigration } from '../metadata/migrations/0102-version-sum
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
+import { policiesMigration } from '../metadata/migrations/0110-policies.js';
+import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
+import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import type { RegistryDB } from '../metadata/schema.js';
@@ -60,12 +73,14 @@ import { detectGitCode } from './git-lineage.js';
 import { InspectionService } from './inspection-service.js';
 import { readModelCard } from './model-card.js';
 import { ModelService } from './model-service.js';
+import { PolicyService } from './policy-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
 import { type PendingScan, ScanService } from './scan-service.js';
 import { SearchService } from './search-service.js';
 import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
+import { WebhookService, type WebhookServiceOptions } from './webhook-service.js';
 
 export interface LocalRegistryOptions {
   readonly database: Database<RegistryDB>;
@@ -85,6 +100,13 @@ export interface LocalRegistryOptions {
   readonly defaultActor?: string;
   /** Default Date.now. */
   readonly clock?: () => number;
+  /**
+   * The ed25519 private key that signs audit checkpoints (createAuditCheckpoint); without
+   * one, checkpoints can be read but not made.
+   */
+  readonly checkpointKey?: KeyObject;
+  /** Retry and timeout settings of webhook deliveries. */
+  readonly webhooks?: WebhookServiceOptions;
   /** Close the database in close(). Default true. */
   readonly ownsDatabase?: boolean;
 }
@@ -105,12 +127,16 @@ export class LocalRegistry implements RegistryApi {
   private readonly search: SearchService;
   private readonly scans: ScanService;
   private readonly signatures: SignatureService;
+  private readonly policies: PolicyService;
+  /** Webhook subscriptions, the outbox and deliveries (the server's dispatcher drives it). */
+  readonly webhooks: WebhookService;
   private readonly content: ContentStore | undefined;
   private readonly manifests: ManifestEntriesReader | undefined;
   private readonly inspector: InspectionService | undefined;
   private closed = false;
   /** Users, tokens and permissions of this registry. */
   readonly access: AccessControl;
+  private checkpointKey: KeyObject | undefined;
 
   /** What the services share: clock, retention, default actor (for subclasses too). */
   protected readonly context: RegistryContext;
@@ -124,6 +150,7 @@ export class LocalRegistry implements RegistryApi {
       retentionMs: options.retentionMs ?? DELETED_RETENTION_MS,
     };
     this.context = ctx;
+    this.checkpointKey = options.checkpointKey;
     const content = options.content;
     this.content = content;
     this.manifests =
@@ -134,8 +161,10 @@ export class LocalRegistry implements RegistryApi {
     this.access = new AccessControl(ctx, this.audit);
     this.search = new SearchService(ctx);
     this.models = new ModelService(ctx, this.audit, this.search);
-    this.versions = new VersionService(ctx, this.audit, this.models, this.search);
-    this.aliases = new AliasService(ctx, this.audit);
+    this.policies = new PolicyService(ctx, this.audit);
+    this.webhooks = new WebhookService(ctx, this.audit, options.webhooks);
+    this.versions = new VersionService(ctx, this.audit, this.models, this.search, this.policies);
+    this.aliases = new AliasService(ctx, this.audit, this.policies);
     this.scans = new ScanService(ctx);
     this.signatures = new SignatureService(ctx, this.audit, (digest) =>
       this.manifestEntries(digest),
@@ -314,6 +343,41 @@ export class LocalRegistry implements RegistryApi {
     return this.aliases.rollback(model, alias, options);
   }
 
+  setPolicy(input: SetPolicyInput): Promise<PromotionPolicy> {
+    return this.policies.set(input);
+  }
+  listPolicies(options?: { model?: string }): Promise<readonly PromotionPolicy[]> {
+    return this.policies.list(options);
+  }
+  deletePolicy(
+    target: PromotionTarget & { model?: string | null },
+    options?: MutationOptions,
+  ): Promise<boolean> {
+    return this.policies.delete(target, options);
+  }
+  checkPolicy(ref: string, target: PromotionTarget): Promise<PolicyCheck> {
+    return this.policies.check(ref, target);
+  }
+
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhook> {
+    return this.webhooks.create(input);
+  }
+  listWebhooks(): Promise<readonly Webhook[]> {
+    return this.webhooks.list();
+  }
+  deleteWebhook(id: string, options?: MutationOptions): Promise<boolean> {
+    return this.webhooks.delete(id, options);
+  }
+  webhookDeliveries(
+    id: string,
+    options?: { maxResults?: number },
+  ): Promise<readonly WebhookDelivery[]> {
+    return this.webhooks.deliveries(id, options);
+  }
+  testWebhook(id: string): Promise<WebhookDelivery> {
+    return this.webhooks.test(id);
+  }
+
   async diffVersions(a: string, b: string, options: DiffOptions = {}): Promise<VersionDiff> {
     const [va, vb] = await Promise.all([this.versions.get(a), this.versions.get(b)]);
     const diff = await diffVersions(va, vb, this.manifests);
@@ -365,6 +429,23 @@ export class LocalRegistry implements RegistryApi {
     query?: Omit<AuditQuery, 'pageToken' | 'maxResults' | 'order'>,
   ): AsyncIterable<AuditEvent> {
     return this.audit.export(query);
+  }
+  auditCheckpoints(): Promise<readonly AuditCheckpoint[]> {
+    return this.audit.checkpoints();
+  }
+  /** Signs checkpoints with `key` from now on (a server's key, made after opening). */
+  useCheckpointKey(key: KeyObject): void {
+    this.checkpointKey = key;
+  }
+  async createAuditCheckpoint(): Promise<AuditCheckpoint | null> {
+    const key = this.checkpointKey;
+    if (!key) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        'this registry has no checkpoint key: checkpoints are signed by a server (mvault serve) or with mvault audit checkpoint --key',
+      );
+    }
+    return this.audit.checkpoint(key);
   }
 
   /**
@@ -457,6 +538,9 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   searchIndexesMigration,
   signaturesMigration,
   scansMigration,
+  policiesMigration,
+  webhooksMigration,
+  auditCheckpointsMigration,
   trackingMigration,
   authMigration,
 ];

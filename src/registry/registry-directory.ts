@@ -8,6 +8,7 @@
  * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
  * then collects them. Expired versions keep their rows (history), not their files.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
@@ -31,11 +32,14 @@ import type { BlobsConfig } from '../storage/store-layout.js';
 import type { AccessControl } from './access-control.js';
 import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
+import { findCheckpointKey } from './checkpoint-key.js';
+import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
+import type { WebhookService, WebhookServiceOptions } from './webhook-service.js';
 
 /** Nothing stored more recently than this is collected unless a gc asks otherwise. */
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
@@ -57,6 +61,13 @@ export interface OpenRegistryDirectoryOptions {
   readonly backend?: ObjectBackend;
   /** An S3 location for the packs, recorded at creation (see `openStoreDirectory`). */
   readonly blobs?: BlobsConfig;
+  /**
+   * Signs audit checkpoints. Default: the directory's `checkpoint-key.pem` when present
+   * and readable (checkpoint-key.ts).
+   */
+  readonly checkpointKey?: KeyObject;
+  /** Retry and timeout defaults of webhook deliveries. */
+  readonly webhooks?: WebhookServiceOptions;
 }
 
 export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
@@ -69,6 +80,12 @@ export interface RegistryDirectory {
   readonly tracking: TrackingService;
   /** Users, tokens and permissions (the server's authentication). */
   readonly access: AccessControl;
+  /** Webhook outbox and deliveries over the same database (a server dispatches them). */
+  readonly webhooks: WebhookService;
+  /** Signs audit checkpoints with `key` from now on. */
+  useCheckpointKey(key: KeyObject): void;
+  /** The Git LFS server's objects and locks in the same database and store. */
+  readonly lfs: LfsService;
   /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
   readonly metadataLocation: string;
   /** Closes the registry, the store and the database (the same as registry.close()). */
@@ -86,20 +103,26 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
   private directoryClosed = false;
   /** MLflow tracking over the same database, clock and default actor as the registry. */
   readonly tracking: TrackingService;
+  /** Git LFS objects and locks; its objects are garbage-collection roots. */
+  readonly lfs: LfsService;
 
   constructor(
     private readonly dir: StoreDirectory<Tables>,
-    options: OpenRegistryDirectoryOptions,
+    options: OpenRegistryDirectoryOptions & { readonly checkpointKey: KeyObject | undefined },
   ) {
     super({
       database: registryDatabase(dir),
       content: dir.store,
       ownsDatabase: false,
+      ...(options.checkpointKey ? { checkpointKey: options.checkpointKey } : {}),
+      ...(options.webhooks ? { webhooks: options.webhooks } : {}),
       ...(options.defaultActor !== undefined ? { defaultActor: options.defaultActor } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
     });
-    this.tracking = new TrackingService(this.context, new AuditService(this.context));
+    const audit = new AuditService(this.context);
+    this.tracking = new TrackingService(this.context, audit);
+    this.lfs = new LfsService(this.context, audit, dir.store);
   }
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
@@ -118,6 +141,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
       live.add(digest);
     }
+    // Git LFS objects are roots: a repository's history may need any of them.
+    for (const digest of await this.lfs.liveManifests()) live.add(digest);
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
@@ -226,7 +251,12 @@ export async function openRegistryDirectory(
   const dir = await openStoreDirectory<Tables>(root, {
     // The upload and artifact tables belong to every registry: a directory used by the CLI
     // today may be served tomorrow, and GC must see what a server left behind.
-    migrations: [...REGISTRY_MIGRATIONS, ...UPLOAD_MIGRATIONS, ...ARTIFACT_MIGRATIONS],
+    migrations: [
+      ...REGISTRY_MIGRATIONS,
+      ...UPLOAD_MIGRATIONS,
+      ...ARTIFACT_MIGRATIONS,
+      ...LFS_MIGRATIONS,
+    ],
     ...(options.create !== undefined ? { create: options.create } : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking !== undefined ? { chunking: options.chunking } : {}),
@@ -234,13 +264,19 @@ export async function openRegistryDirectory(
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.blobs !== undefined ? { blobs: options.blobs } : {}),
   });
-  const registry = new DirectoryRegistry(dir, options);
+  const registry = new DirectoryRegistry(dir, {
+    ...options,
+    checkpointKey: options.checkpointKey ?? findCheckpointKey(root),
+  });
   return {
     root,
     registry,
     store: dir.store,
     tracking: registry.tracking,
     access: registry.access,
+    webhooks: registry.webhooks,
+    useCheckpointKey: (key) => registry.useCheckpointKey(key),
+    lfs: registry.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => registry.close(),
   };

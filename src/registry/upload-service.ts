@@ -591,17 +591,21 @@ export class UploadService {
       await writer?.abort();
       failure ??= e;
     }
-    const now = this.now();
-    await this.db
-      .updateTable('upload_sessions')
-      .set((eb) => ({
-        received_chunks: eb('received_chunks', '+', stored),
-        received_bytes: eb('received_bytes', '+', bytes),
-        updated_at: now,
-        expires_at: now + this.ttlMs,
-      }))
-      .where('id', '=', id)
-      .execute();
+    // A batch refused before anything verified leaves the session as it was (a rejected
+    // request changes nothing stored); otherwise the progress also extends the session.
+    if (failure === undefined || stored > 0) {
+      const now = this.now();
+      await this.db
+        .updateTable('upload_sessions')
+        .set((eb) => ({
+          received_chunks: eb('received_chunks', '+', stored),
+          received_bytes: eb('received_bytes', '+', bytes),
+          updated_at: now,
+          expires_at: now + this.ttlMs,
+        }))
+        .where('id', '=', id)
+        .execute();
+    }
     if (failure !== undefined) throw failure;
     return { received, stored, bytes };
   }

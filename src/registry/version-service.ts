@@ -48,6 +48,7 @@ import {
   versionLabel,
 } from './lookups.js';
 import type { ModelService } from './model-service.js';
+import type { PolicyService } from './policy-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';
@@ -204,6 +205,7 @@ export class VersionService {
     private readonly audit: AuditService,
     private readonly models: ModelService,
     private readonly search: SearchService,
+    private readonly policies: PolicyService,
   ) {}
 
   /**
@@ -521,8 +523,10 @@ export class VersionService {
   }
 
   /**
+   * Obeys the promotion policies of the target stage (for the version) and of Archived
+   * (for the versions archiveExisting moves), checked in the same transaction.
    * @throws InvalidArgumentError for an unknown stage, or archiveExisting with a target
-   *   stage other than Staging or Production.
+   *   stage other than Staging or Production; PolicyViolationError.
    */
   async transitionStage(
     ref: string,
@@ -549,6 +553,17 @@ export class VersionService {
             .execute()
         : [];
       if (r.version.stage === to && others.length === 0) return this.reload(trx, r);
+      if (r.version.stage !== to) {
+        await this.policies.enforce(trx, r.model, r.version, { kind: 'stage', name: to });
+      }
+      for (const o of others) {
+        const row = await trx
+          .selectFrom('model_versions')
+          .selectAll()
+          .where('id', '=', o.id)
+          .executeTakeFirstOrThrow();
+        await this.policies.enforce(trx, r.model, row, { kind: 'stage', name: 'Archived' });
+      }
       await trx
         .updateTable('model_versions')
         .set({ stage: to, updated_at: now })

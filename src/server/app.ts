@@ -15,9 +15,13 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Logger } from 'pino';
-import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
 import { API_PREFIX, CHUNK_BATCH_MEDIA_TYPE } from '../core/upload-protocol.js';
 import { ArtifactService } from '../registry/artifact-service.js';
 import { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
@@ -29,19 +33,24 @@ import { type AuthOptions, type DeclaredRoute, enforceAccess } from './auth/enfo
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
-import { mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
+import { lfsRoutes } from './routes/lfs/lfs-routes.js';
+import { toMlflowError } from './routes/mlflow/mlflow-errors.js';
+import { isMlflowPath, mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
 import { accessRoutes } from './routes/native/access.js';
 import { aliasRoutes } from './routes/native/aliases.js';
 import { auditRoutes } from './routes/native/audit.js';
 import { fileRoutes } from './routes/native/files.js';
 import { modelRoutes } from './routes/native/models.js';
+import { policyRoutes } from './routes/native/policies.js';
 import { searchRoutes } from './routes/native/search.js';
 import { signatureRoutes } from './routes/native/signatures.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
+import { webhookRoutes } from './routes/native/webhooks.js';
 import { opsRoutes } from './routes/ops.js';
 import type { SchemaTypeProvider } from './schema.js';
 import { webUiRoutes } from './web-ui.js';
+import { WebhookDispatcher, type WebhookDispatchOptions } from './webhook-dispatcher.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -61,6 +70,19 @@ export interface AppOptions {
   readonly webRoot?: string;
   /** Authentication settings (auth/enforce-access.ts); on by itself once a user exists. */
   readonly auth?: AuthOptions;
+  /**
+   * Sign an audit checkpoint of the head this often when it moved (and the registry has a
+   * checkpoint key). Default 10 minutes; 0 disables.
+   */
+  readonly checkpointEveryMs?: number;
+  /** Webhook dispatch (interval, retries); false to send none from this server. */
+  readonly webhooks?: WebhookDispatchOptions | false;
+}
+
+/** A registered route: its method and URL template (`/api/v1/models/:name`). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
 }
 
 /**
@@ -81,10 +103,12 @@ export const LOG_REDACT = {
 
 export interface BuiltApp {
   readonly app: App;
+  /** Every route registered, in registration order (HEAD twins included). */
+  readonly routes: readonly RouteInfo[];
   readonly uploads: UploadService;
   readonly metrics: ServerMetrics;
   /** Every route with its declared access rule. */
-  readonly routes: readonly DeclaredRoute[];
+  readonly declaredRoutes: readonly DeclaredRoute[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -118,6 +142,17 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },
+    // Errors raised before routing (a URL that does not decode, such as `%C0%AE` or a lone
+    // `%`) get the same error shape as everything else, the MLflow one under its prefixes.
+    frameworkErrors: (error, req, reply) => {
+      const message = `invalid URL: ${req.url.split('?')[0]!.slice(0, 200)} does not decode`;
+      const mapped = isMlflowPath(req.url)
+        ? toMlflowError(Object.assign(error, { message }), req.id)
+        : toHttpError(Object.assign(error, { message }), req.id);
+      const r = reply as unknown as FastifyReply;
+      r.header('x-request-id', req.id);
+      return r.status(mapped.status).type('application/json').send(mapped.body);
+    },
   };
   const app = (options.logger === false || options.logger === undefined
     ? Fastify({
@@ -126,6 +161,11 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
       })
     : Fastify({ ...fastifyOptions, loggerInstance: options.logger as FastifyBaseLogger })
   ).withTypeProvider<SchemaTypeProvider>() as unknown as App;
+
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
 
   // Responses are plain JSON.stringify: the response schemas document, they do not filter.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -185,6 +225,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
         { name: 'aliases' },
         { name: 'search' },
         { name: 'audit' },
+        { name: 'policies' },
+        { name: 'webhooks' },
         { name: 'files' },
         { name: 'uploads' },
         { name: 'operations' },
@@ -231,12 +273,15 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
   signatureRoutes(app, ctx);
+  policyRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   uploadRoutes(app, ctx);
   opsRoutes(app, ctx);
   await mlflowRoutes(app, ctx);
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true }, ...access('public') }, async () =>
     app.swagger(),
   );
+  await lfsRoutes(app, ctx);
 
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await webUiRoutes(app, options.webRoot);
@@ -250,7 +295,24 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     app.addHook('onClose', async () => clearInterval(timer));
   }
   app.addHook('onClose', async () => uploads.close());
+  const checkpointEvery = options.checkpointEveryMs ?? 10 * 60 * 1000;
+  if (checkpointEvery > 0) {
+    const timer = setInterval(() => {
+      backend.registry.createAuditCheckpoint().catch((e) => {
+        if (!(isModelvaultError(e) && e.code === 'UNSUPPORTED')) {
+          app.log.warn({ err: e }, 'signing an audit checkpoint failed');
+        }
+      });
+    }, checkpointEvery);
+    timer.unref();
+    app.addHook('onClose', async () => clearInterval(timer));
+  }
+  if (backend.webhooks && options.webhooks !== false) {
+    const dispatcher = new WebhookDispatcher(backend.webhooks, app.log, options.webhooks ?? {});
+    dispatcher.start();
+    app.addHook('onClose', async () => dispatcher.stop());
+  }
 
   await app.ready();
-  return { app, uploads, metrics, routes: auth.routes };
+  return { app, routes, uploads, metrics, declaredRoutes: auth.routes };
 }

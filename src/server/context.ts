@@ -9,9 +9,11 @@ import type { RegistryApi } from '../core/registry-api.js';
 import type { AccessControl } from '../registry/access-control.js';
 import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
+import type { LfsService } from '../registry/lfs-service.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
+import type { WebhookService } from '../registry/webhook-service.js';
 import type { Store } from '../storage/store.js';
 import type { RequestAuth } from './auth/enforce-access.js';
 import type { ServerMetrics } from './metrics.js';
@@ -37,6 +39,10 @@ export interface ServerBackend {
   readonly tracking: TrackingService;
   /** Users, tokens and permissions in the same database. */
   readonly access: AccessControl;
+  /** The webhook outbox the server's dispatcher sends (none: webhooks are not dispatched). */
+  readonly webhooks?: WebhookService;
+  /** The Git LFS server's objects and locks (routes/lfs/). */
+  readonly lfs: LfsService;
 }
 
 export interface RouteContext extends ServerBackend {

@@ -5,6 +5,7 @@
  */
 
 import type { DatabaseConfig } from '../metadata/database.js';
+import { ensureCheckpointKey, readCheckpointKey } from '../registry/checkpoint-key.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
@@ -22,6 +23,11 @@ export interface OpenBackendOptions {
   readonly database?: DatabaseConfig;
   /** Packs in S3 (see `openStoreDirectory`): recorded if the registry is created now. */
   readonly blobs?: BlobsConfig;
+  /**
+   * The audit checkpoint key file. Default: the directory's `checkpoint-key.pem`, made
+   * now if missing (checkpoint-key.ts).
+   */
+  readonly checkpointKeyFile?: string;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -39,18 +45,33 @@ export async function openServerBackend(
   // store and one database that also holds the upload sessions.
   const dir = await openRegistryDirectory(root, {
     create: options.create ?? false,
+    ...(options.checkpointKeyFile
+      ? { checkpointKey: readCheckpointKey(options.checkpointKeyFile) }
+      : {}),
     ...(options.packTargetSize !== undefined ? { packTargetSize: options.packTargetSize } : {}),
     ...(options.chunking ? { chunking: options.chunking } : {}),
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
     ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
+  if (!options.checkpointKeyFile) {
+    // Made after opening, so that a registry created now gets it too.
+    try {
+      const key = ensureCheckpointKey(root);
+      dir.useCheckpointKey(key);
+    } catch (e) {
+      await dir.close();
+      throw e;
+    }
+  }
   return {
     root,
     registry: dir.registry,
     store: dir.store,
     tracking: dir.tracking,
     access: dir.access,
+    webhooks: dir.webhooks,
+    lfs: dir.lfs,
     metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };

@@ -6,7 +6,7 @@
  * - `index.html` for `/` and for every client route (CLIENT_ROUTES: the single-page app
  *   decides what to show), with `Cache-Control: no-cache` so a new build is picked up at
  *   once. Only those prefixes fall back to the app: any other unknown path keeps the API's
- *   JSON 404, and `/api/…`, `/ajax-api/…`, `/docs`, `/health`, `/metrics` are never touched.
+ *   JSON 404, and `/api/…`, `/ajax-api/…`, `/lfs/…`, `/docs`, `/health`, `/metrics` are never touched.
  * - When the UI was not built (a checkout without `npm run build`), `/` answers a short
  *   page saying so instead of failing.
  */

@@ -5,7 +5,8 @@
  * than the grace period (an ingest in progress has committed its files but not yet its
  * version). Unreferenced chunks are not deleted at once: GC first tombstones them
  * (`dead_since`), which stops deduplication against them; a file commit that still uses
- * one revives it (same transaction as its check). Only chunks tombstoned for longer than
+ * one revives it (same transaction as its check), and a commit that landed between the mark
+ * and the tombstones is caught by a second mark right after them. Only chunks tombstoned for longer than
  * the grace period are swept, and the sweep removes index rows in a transaction *before*
  * deleting pack objects, so a concurrent commit either revived a chunk first (its pack is
  * kept) or finds it gone and re-writes it (MissingChunksError → retry in Store).
@@ -114,26 +115,9 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
     }
     report.manifestsDeleted = deadManifests.length;
     const deadSet = new Set(deadManifests);
-    const referenced = new Set(
-      (await db.selectFrom('manifest_files').select(['manifest_digest', 'file_sha256']).execute())
-        .filter((r) => !deadSet.has(r.manifest_digest))
-        .map((r) => r.file_sha256),
-    );
 
     // 2. Mark: chunks of live files, and those the caller names (open uploads).
-    const live = new Set<string>(options.liveChunks ?? []);
-    const deadFiles: string[] = [];
-    const files = await db
-      .selectFrom('files')
-      .select(['sha256', 'chunk_ids', 'created_at'])
-      .execute();
-    for (const f of files) {
-      if (referenced.has(f.sha256) || Number(f.created_at) >= cutoff) {
-        for (const id of chunkIdsToHex(f.chunk_ids)) live.add(id);
-      } else {
-        deadFiles.push(f.sha256);
-      }
-    }
+    const { live, deadFiles } = await mark(db, deadSet, cutoff, options.liveChunks ?? []);
     report.filesDeleted = deadFiles.length;
 
     // 3. Tombstone dead chunks in old packs, revive live ones; drop dead file records.
@@ -159,10 +143,22 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
     if (dry) return report;
     await sdb.writeTransaction(async (trx) => {
       for (let i = 0; i < deadFiles.length; i += 300) {
+        // Re-checked here, under the write lock: a file committed again since the mark is
+        // young, and one a manifest committed since refers to is live, whatever the clocks.
         await trx
           .deleteFrom('files')
           .where('sha256', 'in', deadFiles.slice(i, i + 300))
           .where('created_at', '<', cutoff)
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('manifest_files')
+                  .select('file_sha256')
+                  .whereRef('manifest_files.file_sha256', '=', 'files.sha256'),
+              ),
+            ),
+          )
           .execute();
       }
       for (let i = 0; i < toTombstone.length; i += 300) {
@@ -181,6 +177,29 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
           .execute();
       }
     });
+
+    // 3b. A file committed between the mark and the tombstones found its chunks alive and
+    // revived nothing, yet the tombstones (from the earlier mark) may have hit them. Mark
+    // again now and revive what live files use; commits from here on revive their own
+    // chunks (ChunkIndex.commitFile), and the sweep deletes only rows still tombstoned.
+    const again = await mark(db, deadSet, cutoff, options.liveChunks ?? []);
+    const hit = (
+      await db.selectFrom('chunks').select('id').where('dead_since', 'is not', null).execute()
+    )
+      .map((c) => blobToId(c.id))
+      .filter((id) => again.live.has(id));
+    if (hit.length > 0) {
+      await sdb.writeTransaction(async (trx) => {
+        for (let i = 0; i < hit.length; i += 300) {
+          await trx
+            .updateTable('chunks')
+            .set({ dead_since: null })
+            .where('id', 'in', hit.slice(i, i + 300).map(idToBlob))
+            .execute();
+        }
+      });
+      report.chunksTombstoned -= hit.length;
+    }
 
     // 4. Sweep, pack by pack.
     const byPack = new Map<
@@ -231,6 +250,37 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
         .execute();
     });
   }
+}
+
+/**
+ * The mark: chunks of files that a manifest (other than `deadManifests`) refers to or that
+ * are younger than `cutoff`, plus `extra`; and the other files, which are dead.
+ */
+async function mark(
+  db: Kysely<StorageTables>,
+  deadManifests: ReadonlySet<string>,
+  cutoff: number,
+  extra: Iterable<string>,
+): Promise<{ live: Set<string>; deadFiles: string[] }> {
+  const referenced = new Set(
+    (await db.selectFrom('manifest_files').select(['manifest_digest', 'file_sha256']).execute())
+      .filter((r) => !deadManifests.has(r.manifest_digest))
+      .map((r) => r.file_sha256),
+  );
+  const live = new Set<string>(extra);
+  const deadFiles: string[] = [];
+  const files = await db
+    .selectFrom('files')
+    .select(['sha256', 'chunk_ids', 'created_at'])
+    .execute();
+  for (const f of files) {
+    if (referenced.has(f.sha256) || Number(f.created_at) >= cutoff) {
+      for (const id of chunkIdsToHex(f.chunk_ids)) live.add(id);
+    } else {
+      deadFiles.push(f.sha256);
+    }
+  }
+  return { live, deadFiles };
 }
 
 /** Copies a pack's live chunks into a new pack, repoints the index, deletes the old pack. */

@@ -9,6 +9,8 @@
  * <root>/
  * ├── modelvault.json            store config: {formatVersion, created, chunking, blobs?}
  * ├── metadata.db                SQLite metadata (plus its -wal/-shm files)
+ * ├── checkpoint-key.pem         the server's ed25519 key signing audit checkpoints (0600;
+ * ├── checkpoint-key.pub         made on first serve) and its public half, for verifiers
  * ├── objects/                   root of the filesystem ObjectBackend (absent when `blobs`
  * │                              names an S3 location: the same tree under its prefix)
  * │   ├── .tmp/                  the fs backend's own temp files (put), never listed
@@ -44,6 +46,8 @@ export const METADATA_DB_FILE = 'metadata.db';
 export const OBJECTS_DIR = 'objects';
 export const TMP_DIR = 'tmp';
 export const LOCKS_DIR = 'locks';
+export const CHECKPOINT_KEY_FILE = 'checkpoint-key.pem';
+export const CHECKPOINT_PUBLIC_KEY_FILE = 'checkpoint-key.pub';
 
 /** Key prefix of every pack object (backend-relative). */
 export const PACKS_PREFIX = 'packs/';
@@ -57,6 +61,14 @@ export const TMP_STALE_AFTER_MS = 7 * 24 * 60 * 60 * 1000;
 
 export function storeConfigPath(root: string): string {
   return join(root, STORE_CONFIG_FILE);
+}
+
+/** The server's audit checkpoint signing key (private, PEM) and its public half. */
+export function checkpointKeyPaths(root: string): { privateKey: string; publicKey: string } {
+  return {
+    privateKey: join(root, CHECKPOINT_KEY_FILE),
+    publicKey: join(root, CHECKPOINT_PUBLIC_KEY_FILE),
+  };
 }
 
 export function metadataDbPath(root: string): string {

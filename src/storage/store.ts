@@ -21,6 +21,7 @@ import {
   hasErrno,
   InvalidArgumentError,
   IoError,
+  isModelvaultError,
   ModelvaultError,
   NotFoundError,
 } from '../core/errors.js';
@@ -79,6 +80,8 @@ class PackSink {
   /** Chunks written in this session but not yet indexed (dedup within the session). */
   readonly pending = new Set<string>();
   private sealing: Promise<void> = Promise.resolve();
+  /** Full packs waiting to be stored: if an earlier one fails, abort() removes them. */
+  private readonly queued = new Set<PackWriter>();
 
   constructor(
     private readonly store: Store,
@@ -93,19 +96,24 @@ class PackSink {
       const w = this.writer;
       this.writer = undefined;
       // Seal in the background while the next pack fills; errors surface at flush().
-      const prev = this.sealing;
-      this.sealing = prev.then(() => this.store.storePack(w));
+      this.queue(w);
     }
+  }
+
+  /** Stores `w` after the packs queued before it (skipped once one of them failed). */
+  private queue(w: PackWriter): void {
+    this.queued.add(w);
+    this.sealing = this.sealing.then(() => {
+      this.queued.delete(w);
+      return this.store.storePack(w);
+    });
   }
 
   /** Seals and indexes everything written so far. */
   async flush(): Promise<void> {
     const w = this.writer;
     this.writer = undefined;
-    if (w) {
-      const prev = this.sealing;
-      this.sealing = prev.then(() => this.store.storePack(w));
-    }
+    if (w) this.queue(w);
     await this.sealing;
     this.pending.clear();
   }
@@ -114,6 +122,10 @@ class PackSink {
     await this.writer?.abort();
     this.writer = undefined;
     await this.sealing.catch(() => undefined);
+    // Packs never stored because an earlier one failed (a full disk): their temp files
+    // would otherwise stay until the next open, filling the disk further.
+    for (const w of this.queued) await w.abort();
+    this.queued.clear();
   }
 }
 
@@ -443,7 +455,9 @@ export class Store implements ContentStore {
           last.offset + last.length - first.offset,
         )
         .catch((e: unknown) => {
-          if (e instanceof ModelvaultError) {
+          // A missing or short pack is damage; a failing disk or network (IO, UNAVAILABLE)
+          // is not, and says so: retrying later may well succeed.
+          if (e instanceof ModelvaultError && (e.code === 'CORRUPT' || e.code === 'NOT_FOUND')) {
             throw new CorruptionError(
               `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
               { sha256, chunk: first.id, pack: first.packId },
@@ -584,7 +598,7 @@ export class Store implements ContentStore {
       } catch (err) {
         await fh.close();
         await rm(tmp, { force: true });
-        throw err;
+        throw namingFile(err, e.path);
       }
       await fh.close();
       await rename(tmp, target);
@@ -596,4 +610,19 @@ export class Store implements ContentStore {
     await this.readHasher.close();
     await this.backend.close();
   }
+}
+
+/**
+ * A read failure of one file of a version, with that file's path in front of the message
+ * (a damaged chunk or a missing pack says which pack; the user needs the file), keeping
+ * the error code. Aborts and foreign errors pass unchanged.
+ */
+function namingFile(err: unknown, path: string): unknown {
+  if (!isModelvaultError(err)) return err;
+  return new ModelvaultError(
+    err.code,
+    `cannot read '${path}': ${err.message}`,
+    { ...(err.details ?? {}), path },
+    { cause: err },
+  );
 }

@@ -78,6 +78,10 @@ describe('web UI routes', () => {
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type'), path).toMatch(/json/);
     }
+    // So does the Git LFS prefix, in git-lfs's shape.
+    const lfs = await fetch(`${server.url}/lfs/team/repo/no-such-thing`);
+    expect(lfs.status).toBe(404);
+    expect(lfs.headers.get('content-type')).toMatch(/^application\/vnd\.git-lfs\+json/);
     const spec = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as {
       paths: Record<string, unknown>;
     };

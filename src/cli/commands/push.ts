@@ -20,12 +20,9 @@ interface PushOptions {
   readonly runId?: string;
 }
 
-export function registerPush(program: Command, kit: CommandKit): void {
-  program
-    .command('push')
-    .description('store a directory (or file) as a new version of a model, deduplicated')
-    .argument('<name>', 'model name (the model is created if it is new)')
-    .argument('<path>', 'directory or file to store')
+/** The options every command creating a version takes: metrics, params, tags, parents. */
+export function addVersionOptions(command: Command): Command {
+  return command
     .option(
       '--metric <key=value>',
       'a metric of this version (a number); repeatable',
@@ -33,7 +30,17 @@ export function registerPush(program: Command, kit: CommandKit): void {
     )
     .option('--param <key=value>', 'a parameter; repeatable', collectPairs)
     .option('--tag <key=value>', 'a tag; repeatable', collectPairs)
-    .option('--parent <ref>', 'a version this one derives from; repeatable', collectList)
+    .option('--parent <ref>', 'a version this one derives from; repeatable', collectList);
+}
+
+export function registerPush(program: Command, kit: CommandKit): void {
+  addVersionOptions(
+    program
+      .command('push')
+      .description('store a directory (or file) as a new version of a model, deduplicated')
+      .argument('<name>', 'model name (the model is created if it is new)')
+      .argument('<path>', 'directory or file to store'),
+  )
     .option(
       '--dataset <name=uri[@digest]>',
       'a dataset it was trained on; repeatable',

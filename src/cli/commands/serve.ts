@@ -7,6 +7,7 @@
  * without it a non-loopback host is refused unless --insecure. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isRegistryUrl } from '../../client/open-remote-registry.js';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -19,6 +20,7 @@ export interface ServeFlags extends BlobsFlags {
   readonly db?: string;
   readonly insecure?: boolean;
   readonly auth?: boolean;
+  readonly checkpointKey?: string;
 }
 
 /** Starts the server for parsed flags; resolves once it listens. */
@@ -45,6 +47,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     port,
     insecure: flags.insecure ?? false,
     auth: flags.auth ?? false,
+    ...(flags.checkpointKey ? { checkpointKeyFile: resolve(flags.checkpointKey) } : {}),
     ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
@@ -70,6 +73,10 @@ export function registerServe(program: Command): Command {
     )
     .option('--auth', 'require sign-in even before the registry has a user')
     .option('--insecure', 'allow a non-loopback host without authentication')
+    .option(
+      '--checkpoint-key <file>',
+      'ed25519 private key (PEM) signing audit checkpoints (default: checkpoint-key.pem in the registry directory, made on first serve)',
+    )
     .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
     .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')
     .option('--s3-region <region>', 'region for --blobs (default: $AWS_REGION or us-east-1)')

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RemoteRegistry, type RemoteRegistryOptions } from '../../../src/client/remote-registry.js';
 import type { UploadService } from '../../../src/registry/upload-service.js';
-import { type AppOptions, buildApp } from '../../../src/server/app.js';
+import { type AppOptions, buildApp, type RouteInfo } from '../../../src/server/app.js';
 import type { DeclaredRoute } from '../../../src/server/auth/enforce-access.js';
 import type { App } from '../../../src/server/context.js';
 import { type OpenedBackend, openServerBackend } from '../../../src/server/open-backend.js';
@@ -20,10 +20,12 @@ export interface TestServer {
   readonly url: string;
   readonly dir: string;
   readonly app: App;
+  /** Every route the server registered. */
+  readonly routes: readonly RouteInfo[];
   readonly backend: OpenedBackend;
   readonly uploads: UploadService;
   /** Every route with its declared access rule. */
-  readonly routes: readonly DeclaredRoute[];
+  readonly declaredRoutes: readonly DeclaredRoute[];
   client(options?: RemoteRegistryOptions): RemoteRegistry;
   close(): Promise<void>;
 }
@@ -38,7 +40,7 @@ export async function startTestServer(
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
   });
-  const { app, uploads, routes } = await buildApp({
+  const { app, uploads, routes, declaredRoutes } = await buildApp({
     backend,
     logger: false,
     ...options,
@@ -51,9 +53,10 @@ export async function startTestServer(
     url,
     dir,
     app,
+    routes,
     backend,
     uploads,
-    routes,
+    declaredRoutes,
     client: (o = {}) => new RemoteRegistry(url, { retryDelayMs: 5, ...o }),
     close: async () => {
       await app.close();

@@ -21,6 +21,11 @@ import { runRoutes } from './runs.js';
 /** MLflow's API prefixes: the REST API and the one its web UI calls. */
 export const MLFLOW_PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
 
+/** True when `url` is under one of MLflow's prefixes (its errors then take MLflow's shape). */
+export function isMlflowPath(url: string): boolean {
+  return MLFLOW_PREFIXES.some((prefix) => url.startsWith(`${prefix}/`));
+}
+
 export type MlflowRouteModule = (scope: App, ctx: RouteContext) => void;
 
 /** Every MLflow route module, registered under each prefix. */

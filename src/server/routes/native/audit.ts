@@ -77,6 +77,34 @@ export function auditRoutes(app: App, ctx: RouteContext): void {
   );
 
   app.get(
+    '/api/v1/audit/checkpoints',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags,
+        summary: "Signed checkpoints of the audit chain (the server's ed25519 key), oldest first",
+        response: responses({ 200: S.object({ checkpoints: S.array(S.ref('AuditCheckpoint')) }) }),
+      },
+    },
+    async () => ({ checkpoints: await registry.auditCheckpoints() }),
+  );
+
+  app.post(
+    '/api/v1/audit/checkpoints',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags,
+        summary: 'Sign a checkpoint of the current head now (or return the one that covers it)',
+        response: responses({
+          200: S.object({ checkpoint: S.nullable(S.ref('AuditCheckpoint')) }),
+        }),
+      },
+    },
+    async () => ({ checkpoint: await registry.createAuditCheckpoint() }),
+  );
+
+  app.get(
     '/api/v1/audit/export',
     {
       config: { access: modelOrAdmin },
