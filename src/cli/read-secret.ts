@@ -6,9 +6,25 @@
  */
 import { InvalidArgumentError } from '../core/errors.js';
 
-export async function readAllStdin(): Promise<string> {
+/** The largest secret read from stdin: a password or token, not a file. */
+const MAX_SECRET_BYTES = 64 * 1024;
+
+export async function readAllStdin(
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+): Promise<string> {
+  if (stdin.isTTY) process.stderr.write('reading the password from stdin (end with Ctrl-D)\n');
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(Buffer.from(c as Uint8Array));
+  let size = 0;
+  for await (const c of stdin) {
+    const b = Buffer.from(c as Uint8Array);
+    size += b.length;
+    if (size > MAX_SECRET_BYTES) {
+      throw new InvalidArgumentError(
+        `stdin holds more than ${MAX_SECRET_BYTES} bytes: not a password`,
+      );
+    }
+    chunks.push(b);
+  }
   return Buffer.concat(chunks)
     .toString('utf8')
     .replace(/\r?\n$/, '');
@@ -54,6 +70,7 @@ export function promptLine(question: string, hidden: boolean): Promise<string> {
 export async function readPassword(
   fromStdin: boolean | undefined,
   question = 'Password: ',
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean },
 ): Promise<string> {
-  return fromStdin ? readAllStdin() : promptLine(question, true);
+  return fromStdin ? readAllStdin(stdin) : promptLine(question, true);
 }

@@ -27,6 +27,8 @@ export interface CliEnvironment {
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where `--password-stdin` and prompts read. Default: process.stdin. */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 export interface GlobalOptions {

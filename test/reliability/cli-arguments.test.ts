@@ -12,7 +12,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,9 @@ const env = (): NodeJS.ProcessEnv => ({
 async function cli(argv: readonly string[]): Promise<Cli> {
   const stdout = new Capture();
   const stderr = new Capture();
-  const environment: CliEnvironment = { env: env(), cwd, stdout, stderr };
+  // An empty stdin, closed: --password-stdin reads it to the end (the worker's own stdin
+  // never ends).
+  const environment: CliEnvironment = { env: env(), cwd, stdout, stderr, stdin: Readable.from([]) };
   const code = await runCli(argv, environment);
   return { argv, code, stdout: stdout.text, stderr: stderr.text };
 }

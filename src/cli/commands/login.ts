@@ -43,7 +43,7 @@ export function registerLogin(program: Command, kit: CommandKit): void {
         ) => {
           const server = serverKey(url);
           const user = opts.username ?? (await promptLine('Username: ', false));
-          const password = await readPassword(opts.passwordStdin);
+          const password = await readPassword(opts.passwordStdin, undefined, run.cli.stdin);
           const { HttpClient } = await import('../../client/http-client.js');
           const basic = Buffer.from(`${user}:${password}`).toString('base64');
           const http = new HttpClient(server, { headers: { authorization: `Basic ${basic}` } });

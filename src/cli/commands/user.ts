@@ -37,7 +37,7 @@ export function registerUser(program: Command, kit: CommandKit): void {
     )
     .action(
       kit.action(async (run, name: string, opts: { admin?: boolean; passwordStdin?: boolean }) => {
-        const password = await readPassword(opts.passwordStdin);
+        const password = await readPassword(opts.passwordStdin, undefined, run.cli.stdin);
         const created = await (await run.access()).createUser({
           name,
           password,
@@ -105,7 +105,7 @@ export function registerUser(program: Command, kit: CommandKit): void {
     )
     .action(
       kit.action(async (run, name: string, opts: { passwordStdin?: boolean }) => {
-        const password = await readPassword(opts.passwordStdin, 'New password: ');
+        const password = await readPassword(opts.passwordStdin, 'New password: ', run.cli.stdin);
         await (await run.access()).setPassword(name, password);
         run.emit({ user: name, passwordChanged: true }, () => `Password of ${name} changed`);
       }),
