@@ -240,12 +240,12 @@ export class InspectionService {
     length: number,
     acc: TensorStatsAccumulator,
   ): Promise<number> {
-    const a = this.store
-      .readFile(x.file.sha256, { offset: x.t.offset!, length })
-      [Symbol.asyncIterator]();
-    const b = this.store
-      .readFile(y.file.sha256, { offset: y.t.offset!, length })
-      [Symbol.asyncIterator]();
+    const a = readAhead(
+      this.store.readFile(x.file.sha256, { offset: x.t.offset!, length })[Symbol.asyncIterator](),
+    );
+    const b = readAhead(
+      this.store.readFile(y.file.sha256, { offset: y.t.offset!, length })[Symbol.asyncIterator](),
+    );
     let pa: Uint8Array = new Uint8Array(0);
     let pb: Uint8Array = new Uint8Array(0);
     let read = 0;
@@ -276,6 +276,25 @@ export class InspectionService {
     await Promise.all([a.return?.(), b.return?.()]);
     return read;
   }
+}
+
+/**
+ * Asks `source` for its next part as soon as the current one is handed out, so reading the
+ * next chunk overlaps with the caller's work on this one (one part ahead: bounded memory).
+ */
+function readAhead(source: AsyncIterator<Uint8Array>): AsyncIterator<Uint8Array> {
+  let pending = source.next();
+  return {
+    async next() {
+      const r = await pending;
+      if (!r.done) pending = source.next();
+      return r;
+    },
+    async return() {
+      pending.catch(() => undefined);
+      return (await source.return?.()) ?? { done: true, value: undefined };
+    },
+  };
 }
 
 /** Counts by status, overall and per layer prefix. */
