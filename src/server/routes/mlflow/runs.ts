@@ -2,6 +2,9 @@
  * MLflow runs: create, get, update, delete, restore, search, and logging (metric,
  * parameter, batch, model, inputs, tags).
  */
+
+import type { FastifyRequest } from 'fastify';
+import type { ResourceRef } from '../../../registry/permission-service.js';
 import type { DatasetInput, Metric, Run } from '../../../registry/tracking-service.js';
 import { field, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
@@ -69,6 +72,12 @@ function datasetInputsOf(m: Message): DatasetInput[] {
   });
 }
 
+/** The run a request names (`run_id`, or MLflow's older `run_uuid`): its experiment's access applies. */
+function runOfRequest(req: FastifyRequest): ResourceRef | undefined {
+  const id = field(req, 'run_id') || field(req, 'run_uuid');
+  return id ? { kind: 'run', id } : undefined;
+}
+
 export function runRoutes(scope: App, ctx: RouteContext): void {
   const { tracking } = ctx;
 
@@ -94,27 +103,15 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     },
   );
 
-  endpoint(
-    scope,
-    'GET',
-    '/mlflow/runs/get',
-    onExperiment('READ', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
-    async (m) => ({
-      run: runJson(await tracking.getRun(runIdOf(m))),
-    }),
-  );
+  endpoint(scope, 'GET', '/mlflow/runs/get', onExperiment('READ', runOfRequest), async (m) => ({
+    run: runJson(await tracking.getRun(runIdOf(m))),
+  }));
 
   endpoint(
     scope,
     'POST',
     '/mlflow/runs/update',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m, req) => {
       const status = optString(m, 'status');
       const endTime = optInt64(m, 'end_time');
@@ -136,10 +133,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/delete',
-    onExperiment('MANAGE', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('MANAGE', runOfRequest),
     async (m, req) => {
       await tracking.deleteRun(runIdOf(m), { actor: ctx.actor(req) });
       return {};
@@ -150,10 +144,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/restore',
-    onExperiment('MANAGE', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('MANAGE', runOfRequest),
     async (m, req) => {
       await tracking.restoreRun(runIdOf(m), { actor: ctx.actor(req) });
       return {};
@@ -186,10 +177,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/log-metric',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       await tracking.logMetric(runIdOf(m), metricOf(m));
       return {};
@@ -200,10 +188,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/log-parameter',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       await tracking.logParam(runIdOf(m), {
         key: reqString(m, 'key'),
@@ -217,10 +202,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/log-batch',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       const runId = runIdOf(m);
       await tracking.logBatch(runId, {
@@ -236,10 +218,7 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/log-model',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       await tracking.logModel(runIdOf(m), reqString(m, 'model_json'));
       return {};
@@ -250,41 +229,26 @@ export function runRoutes(scope: App, ctx: RouteContext): void {
     scope,
     'POST',
     '/mlflow/runs/log-inputs',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       await tracking.logInputs(runIdOf(m), datasetInputsOf(m));
       return {};
     },
   );
 
-  endpoint(
-    scope,
-    'POST',
-    '/mlflow/runs/set-tag',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
-    async (m) => {
-      await tracking.setTag(runIdOf(m), {
-        key: reqString(m, 'key'),
-        value: optString(m, 'value') ?? '',
-      });
-      return {};
-    },
-  );
+  endpoint(scope, 'POST', '/mlflow/runs/set-tag', onExperiment('EDIT', runOfRequest), async (m) => {
+    await tracking.setTag(runIdOf(m), {
+      key: reqString(m, 'key'),
+      value: optString(m, 'value') ?? '',
+    });
+    return {};
+  });
 
   endpoint(
     scope,
     'POST',
     '/mlflow/runs/delete-tag',
-    onExperiment('EDIT', (req) => {
-      const id = field(req, 'run_id') || field(req, 'run_uuid');
-      return id ? { kind: 'run', id } : undefined;
-    }),
+    onExperiment('EDIT', runOfRequest),
     async (m) => {
       await tracking.deleteTag(runIdOf(m), reqString(m, 'key'));
       return {};
