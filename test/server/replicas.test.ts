@@ -15,10 +15,10 @@ import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { mvaultOk } from '../support/cli.js';
 import { freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
 import { describeWithS3 } from '../support/s3-server.js';
-import { type ChildServer, startChild } from './support/child-server.js';
+import { BUILT_CLI, type ChildServer, startChild } from './support/child-server.js';
 import { writeTree } from './support/test-server.js';
 
-const SERVE = 'test/server/support/serve-cli.ts';
+const SERVE = BUILT_CLI;
 const PUSHES = 6;
 
 describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))('replicas (%s)', (dialect) => {
