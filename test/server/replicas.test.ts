@@ -5,7 +5,8 @@
  * pull byte-identical through the other one; alias moves racing on both end in the state
  * the audit trail's last event names, and the one linear audit chain verifies. A garbage
  * collection on one replica, racing pushes through the other that reuse the bytes it
- * collects, deletes nothing live.
+ * collects, deletes nothing live; and a push cut off by killing its replica resumes on the
+ * other one, sending only what the dead one had not stored.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -180,6 +181,45 @@ describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))('replicas (%s)', (d
         await a.pull(`gc-race@${i + 1}`, out);
         expect(Buffer.compare(await readFile(join(out, 'weights.bin')), contents[i]!)).toBe(0);
       }
+      const fsck = await onReplica(1, ['fsck', '--json']);
+      expect(fsck.json<{ problems: unknown[] }>().problems).toEqual([]);
+    });
+
+    // Last: it kills replica A.
+    it('a replica killed mid-upload: the client resumes the push on the other', async () => {
+      // Big enough for several upload batches, so some are stored before the kill.
+      const bytes = pseudoRandomBytes(400, 40 * 1024 * 1024);
+      const src = join(work, 'big');
+      await writeTree(src, { 'weights.bin': bytes });
+      const abort = new AbortController();
+      let killedAt = 0;
+      const first = await a
+        .push(src, {
+          model: 'failover',
+          signal: abort.signal,
+          // Progress with a path is local hashing; without one, bytes the server stored.
+          onProgress: ({ bytesDone, bytesTotal, path }) => {
+            if (path === undefined && killedAt === 0 && bytesDone > 0 && bytesDone < bytesTotal) {
+              killedAt = bytesDone;
+              children[0]!.child.kill('SIGKILL');
+              // As a user would: give up on the dead replica and push to the other one.
+              abort.abort();
+            }
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(killedAt, 'the push never reported progress before it ended').toBeGreaterThan(0);
+      expect(first).toBeInstanceOf(Error);
+      await children[0]!.exited;
+
+      const { version, stats } = await b.push(src, { model: 'failover' });
+      expect(version.version).toBe(1);
+      // The chunks stored through A before the kill are not sent again.
+      expect(stats.newBytes).toBeLessThan(bytes.length);
+      expect(stats.newBytes).toBeLessThanOrEqual(bytes.length - killedAt);
+      const out = join(work, 'failover-out');
+      await b.pull('failover@1', out);
+      expect(Buffer.compare(await readFile(join(out, 'weights.bin')), bytes)).toBe(0);
       const fsck = await onReplica(1, ['fsck', '--json']);
       expect(fsck.json<{ problems: unknown[] }>().problems).toEqual([]);
     });
