@@ -35,7 +35,7 @@ import { validateManifestPath } from '../core/names.js';
 import type { ArtifactTables } from '../metadata/artifact-schema.js';
 import type { NamedMigration } from '../metadata/database.js';
 import { artifactsMigration } from '../metadata/migrations/0301-artifacts.js';
-import type { Manifest, ManifestEntry } from '../storage/content-store.js';
+import type { CommitOptions, Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
 import { spoolToFile } from './spool-to-file.js';
@@ -246,9 +246,10 @@ export class ArtifactService {
   /**
    * Freezes the files under directory `dir` into an immutable manifest over the bytes
    * already stored (nothing is copied). Later writes under `dir` do not change it.
+   * `options.durable`: see CommitOptions (false when a version naming it is committed next).
    * @throws NotFoundError when `dir` holds no file.
    */
-  async freeze(dir: string): Promise<Manifest> {
+  async freeze(dir: string, options: CommitOptions = {}): Promise<Manifest> {
     const path = checkArtifactPath(dir);
     const node = await this.stat(path);
     const entries =
@@ -258,7 +259,7 @@ export class ArtifactService {
     if (entries.length === 0) {
       throw new NotFoundError(`no artifacts under '${path}'`, { path });
     }
-    return this.store.commitManifest(entries);
+    return this.store.commitManifest(entries, options);
   }
 
   /** Manifests that keep artifact bytes alive (for garbage collection). */

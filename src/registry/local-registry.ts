@@ -468,9 +468,11 @@ export class LocalRegistry implements RegistryApi {
     for (const parent of input.lineage?.parents ?? []) await this.versions.get(parent);
     const code =
       input.lineage?.code === undefined ? detectGitCode(source) : Promise.resolve(undefined);
+    // The version's durable commit below makes the file and manifest records durable too.
     const { manifest, stats } = await content.ingestTree(source, {
       ...(onProgress ? { onProgress } : {}),
       ...(signal ? { signal } : {}),
+      durable: false,
     });
     const detected = await code;
     const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));

@@ -176,10 +176,11 @@ export class MlflowVersionService {
     return root;
   }
 
+  /** The version committed right after makes the manifest durable (CommitOptions). */
   private async freeze(path: string) {
-    if (!isReservedArtifactPath(path)) return this.artifacts.freeze(path);
+    if (!isReservedArtifactPath(path)) return this.artifacts.freeze(path, { durable: false });
     const entries: ManifestEntry[] = await this.frozen.entries(path);
     if (entries.length === 0) throw new NotFoundError(`no artifacts under '${path}'`);
-    return this.store.commitManifest(entries);
+    return this.store.commitManifest(entries, { durable: false });
   }
 }

@@ -778,8 +778,10 @@ export class UploadService {
         await this.verifyAndCommitFile(f);
         done.add(f.sha256);
       }
+      // The version's durable commit next makes the manifest durable too (CommitOptions).
       const manifest = await this.store.commitManifest(
         files.map((f) => ({ path: f.path, size: Number(f.size), sha256: f.sha256 as Sha256Hex })),
+        { durable: false },
       );
       const version: ModelVersion = await this.registry.createVersion({
         model: input.model,

@@ -52,6 +52,19 @@ export type ProgressFn = (p: {
 export interface IngestOptions {
   readonly onProgress?: ProgressFn;
   readonly signal?: AbortSignal;
+  /** For the file and manifest records: see CommitOptions. The chunks are always durable. */
+  readonly durable?: boolean;
+}
+
+/**
+ * `durable: false` (default true) commits a record without an fsync of its own. Only for a
+ * caller that commits, right after and on the same database, a durable transaction that
+ * depends on it (a version naming the manifest): that commit makes this one durable too,
+ * as both databases log in commit order. If the caller stops before, a power cut may lose
+ * the record, which then nothing references.
+ */
+export interface CommitOptions {
+  readonly durable?: boolean;
 }
 
 export interface ContentStore {
@@ -68,7 +81,7 @@ export interface ContentStore {
    */
   ingestTree(dir: string, options?: IngestOptions): Promise<IngestedTree>;
   /** Commits a manifest whose files are all stored. Throws NotFoundError naming a missing file. */
-  commitManifest(entries: readonly ManifestEntry[]): Promise<Manifest>;
+  commitManifest(entries: readonly ManifestEntry[], options?: CommitOptions): Promise<Manifest>;
   getManifest(digest: Sha256Hex): Promise<Manifest>;
   hasFile(sha256: Sha256Hex): Promise<boolean>;
   /**

@@ -31,6 +31,7 @@ import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
 import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
 import type {
+  CommitOptions,
   ContentStore,
   IngestedFile,
   IngestedTree,
@@ -192,12 +193,16 @@ export class Store implements ContentStore {
     attempt = 0,
   ): Promise<void> {
     try {
-      await this.index.commitFile({
-        sha256: r.file.sha256,
-        size: r.file.size,
-        chunkIds: r.chunkIds,
-        format: r.file.format,
-      });
+      await this.index.commitFile(
+        {
+          sha256: r.file.sha256,
+          size: r.file.size,
+          chunkIds: r.chunkIds,
+          format: r.file.format,
+        },
+        Date.now(),
+        options,
+      );
     } catch (e) {
       // GC swept a chunk we deduplicated against between lookup and commit: write it again.
       if (!(e instanceof MissingChunksError) || attempt >= 2) throw e;
@@ -322,7 +327,7 @@ export class Store implements ContentStore {
     }));
     for (let attempt = 0; ; attempt++) {
       try {
-        return { manifest: await this.commitManifest(entries), stats };
+        return { manifest: await this.commitManifest(entries, options), stats };
       } catch (e) {
         // A GC (with a grace period shorter than this ingest) collected a file record
         // between its commit and the manifest's: commit it again, then the manifest.
@@ -335,9 +340,12 @@ export class Store implements ContentStore {
     }
   }
 
-  async commitManifest(entries: readonly ManifestEntry[]): Promise<Manifest> {
+  async commitManifest(
+    entries: readonly ManifestEntry[],
+    options: CommitOptions = {},
+  ): Promise<Manifest> {
     const m = buildManifest(entries);
-    await this.index.commitManifest(m);
+    await this.index.commitManifest(m, Date.now(), options);
     return { digest: m.digest, entries: m.entries, totalSize: m.totalSize };
   }
 

@@ -180,7 +180,11 @@ export class ChunkIndex {
    * still indexed; tombstoned chunks are revived (GC has not deleted their pack yet).
    * @throws MissingChunksError when GC removed a chunk since the caller looked it up.
    */
-  async commitFile(file: FileRecord, now = Date.now()): Promise<void> {
+  async commitFile(
+    file: FileRecord,
+    now = Date.now(),
+    options: { readonly durable?: boolean } = {},
+  ): Promise<void> {
     const ids = chunkIdsToHex(file.chunkIds);
     await this.storageDb.writeTransaction(async (trx) => {
       const existing = await trx
@@ -224,7 +228,7 @@ export class ChunkIndex {
           created_at: now,
         })
         .execute();
-    });
+    }, options);
   }
 
   async getFile(sha256: Sha256Hex): Promise<FileRecord | undefined> {
@@ -267,6 +271,7 @@ export class ChunkIndex {
       entries: readonly { path: string; sha256: string }[];
     },
     now = Date.now(),
+    options: { readonly durable?: boolean } = {},
   ): Promise<void> {
     await this.storageDb.writeTransaction(async (trx) => {
       const existing = await trx
@@ -318,7 +323,7 @@ export class ChunkIndex {
           )
           .execute();
       }
-    });
+    }, options);
   }
 
   /** The chunk list recorded for a piece key (see PieceCacheTable), if any. */
