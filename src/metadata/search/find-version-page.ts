@@ -1,0 +1,275 @@
+/**
+ * Finds the ids of one page of a version search, choosing between two plans by a cheap
+ * estimate of how many versions the filter matches. Both plans return exactly the rows,
+ * in exactly the order, of one SQL query `… WHERE filter ORDER BY <terms> NULLS LAST,
+ * v.id LIMIT n OFFSET o` (the filter-first plan *is* that query); only their cost differs.
+ *
+ * - filter-first: the filter's conditions find their versions through the `(key, value,
+ *   owner)` indexes; every match is then ordered, and the page taken. Its cost grows with
+ *   the number of matches (and of rows the most selective condition reads).
+ * - order-first (ORDER BY one metric, param or tag): walk that key's `(key, value, owner)`
+ *   index in ORDER BY order, testing each version against the filter (one index probe per
+ *   condition), and stop after the page. Its cost grows with the number of index entries
+ *   walked, about (offset + limit) ÷ the fraction of versions that match: cheap when most
+ *   match, hopeless when few do. Versions without the key come after all that have it
+ *   (NULLS LAST), in id order: a second query reads them when the walk runs out.
+ *
+ * The estimate counts, for each top-level AND condition, the rows it matches (capped, so a
+ * count costs at most a few milliseconds), and assumes the conditions are independent.
+ * docs/design.md ("Search plans") has the numbers behind the weights.
+ */
+import { type Expression, type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
+import type { RegistryDB } from '../schema.js';
+import {
+  compileFilter,
+  compileKeyedCondition,
+  compileOrderBy,
+  keyedTableOf,
+  orderByNullsLast,
+  type SqlDialectName,
+} from './compile-filter.js';
+import type { FilterExpr, OrderByTerm } from './filter-ast.js';
+
+export type SearchPlan = 'filter-first' | 'order-first';
+
+export interface VersionPageQuery {
+  readonly filter: FilterExpr | undefined;
+  readonly order: readonly OrderByTerm[];
+  /** Restrict to one model (by id). Always planned filter-first: a model has few versions. */
+  readonly modelId?: number;
+  readonly includeDeleted: boolean;
+  /** Used when `order` is empty. Default name ascending, then version descending. */
+  readonly defaultOrder?: 'name' | 'newest';
+  readonly limit: number;
+  readonly offset: number;
+  readonly dialect: SqlDialectName;
+  /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
+  readonly plan?: SearchPlan;
+}
+
+export interface VersionPage {
+  /** Up to limit + 1 version ids in order (one more than the page says there is more). */
+  readonly ids: number[];
+  readonly plan: SearchPlan;
+}
+
+/** A keyed condition's count stops here: enough to tell plans apart, ~1 ms of index. */
+const KEYED_PROBE_CAP = 20_000;
+/** Other conditions are counted on the versions table, which costs more per row. */
+const OTHER_PROBE_CAP = 2_000;
+/** An index entry walked (with its probes) costs about this many filter-first rows. */
+const WALK_WEIGHT = 1.5;
+/**
+ * The walk first ignores deletion and checks the ids it found afterwards (one cheap
+ * query), reading this many extra entries in case some are deleted; up to this many
+ * rows (offset + limit + 1) in all. Past either, deletion is tested during the walk.
+ */
+const DELETED_SLACK = 16;
+const LATE_CHECK_MAX = 2_000;
+
+/** The filter's top-level AND conditions (nested ANDs flattened). */
+function conjuncts(filter: FilterExpr | undefined): FilterExpr[] {
+  if (filter === undefined) return [];
+  if (filter.kind !== 'and') return [filter];
+  return filter.items.flatMap((item) => conjuncts(item));
+}
+
+/** True when every field of `node` is a metric, param or tag (no attribute, no alias). */
+function keyedOnly(node: FilterExpr): boolean {
+  if (node.kind === 'and' || node.kind === 'or') return node.items.every(keyedOnly);
+  const scope = node.field.scope;
+  return scope === 'metric' || scope === 'param' || scope === 'tag';
+}
+
+function and(parts: readonly FilterExpr[]): FilterExpr | undefined {
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0] : { kind: 'and', items: parts };
+}
+
+interface Estimate {
+  /** The conjuncts, most selective first, with their (capped) match counts. */
+  readonly conditions: readonly { readonly node: FilterExpr; readonly count: number }[];
+  readonly plan: SearchPlan;
+}
+
+export async function findVersionPage(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+): Promise<VersionPage> {
+  const term = q.order.length === 1 ? q.order[0] : undefined;
+  const orderable =
+    term !== undefined &&
+    q.modelId === undefined &&
+    (term.field.scope === 'metric' || term.field.scope === 'param' || term.field.scope === 'tag');
+  if (!orderable || q.plan === 'filter-first') {
+    // Without an estimate SQLite drives the search from the first condition; with one,
+    // from the most selective.
+    const conditions = orderable ? (await estimate(db, q)).conditions : undefined;
+    const filter = conditions ? and(conditions.map((c) => c.node)) : q.filter;
+    return { ids: await filterFirst(db, q, filter), plan: 'filter-first' };
+  }
+  const est = await estimate(db, q);
+  const plan = q.plan ?? est.plan;
+  const filter = and(est.conditions.map((c) => c.node));
+  if (plan === 'filter-first') return { ids: await filterFirst(db, q, filter), plan };
+  return { ids: await orderFirst(db, q, term, est), plan };
+}
+
+/** Counts what each top-level condition matches and picks the cheaper plan. */
+async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Estimate> {
+  const { rows } = await sql<{
+    n: number | null;
+  }>`select max(id) as n from model_versions`.execute(db);
+  const total = Math.max(1, Number(rows[0]?.n ?? 0));
+  const conditions: { node: FilterExpr; count: number }[] = [];
+  for (const node of conjuncts(q.filter)) {
+    const keyed = compileKeyedCondition(node, 'versions', { dialect: q.dialect });
+    const probe = keyed
+      ? sql<{
+          n: number;
+        }>`select count(*) as n from (select 1 as one from ${sql.table(keyed.table)} as x where x.key = ${keyed.key} and ${keyed.cond} limit ${KEYED_PROBE_CAP}) as t`
+      : sql<{
+          n: number;
+        }>`select count(*) as n from (select 1 as one from model_versions as v inner join registered_models as m on m.id = v.model_id where ${compileFilter(node, 'versions', { dialect: q.dialect })} limit ${OTHER_PROBE_CAP}) as t`;
+    const counted = Number((await probe.execute(db)).rows[0]?.n ?? 0);
+    // A count that reached its cap only says "at least"; an unmeasured OTHER count that
+    // did means "many" (its table is the whole version table).
+    const count = !keyed && counted >= OTHER_PROBE_CAP ? total : counted;
+    conditions.push({ node, count: Math.min(count, total) });
+  }
+  conditions.sort((a, b) => a.count - b.count);
+  const selectivity = conditions.reduce((s, c) => s * (c.count / total), 1);
+  const need = q.offset + q.limit + 1;
+  const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
+  const filterCost = (conditions[0]?.count ?? total) + total * selectivity;
+  return { conditions, plan: WALK_WEIGHT * walk < filterCost ? 'order-first' : 'filter-first' };
+}
+
+/** The base query: every version (of the model), live unless deleted ones are asked for. */
+function versions(db: Kysely<RegistryDB>, q: VersionPageQuery) {
+  let b = db
+    .selectFrom('model_versions as v')
+    .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+    .select('v.id');
+  if (q.modelId !== undefined) b = b.where('v.model_id', '=', q.modelId);
+  if (!q.includeDeleted) b = b.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
+  return b;
+}
+
+async function filterFirst(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+  filter: FilterExpr | undefined,
+): Promise<number[]> {
+  let b = versions(db, q);
+  if (filter) b = b.where(compileFilter(filter, 'versions', { dialect: q.dialect }));
+  for (const item of compileOrderBy(q.order, 'versions', { dialect: q.dialect })) {
+    b = orderByNullsLast(b, item);
+  }
+  if (q.order.length === 0) {
+    if (q.defaultOrder !== 'newest') b = b.orderBy('m.name', 'asc');
+    b = b.orderBy('v.version', 'desc');
+  }
+  const rows = await b
+    .orderBy('v.id', 'asc')
+    .limit(q.limit + 1)
+    .offset(q.offset)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+async function orderFirst(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+  term: OrderByTerm,
+  est: Estimate,
+): Promise<number[]> {
+  const { table, ownerColumn } = keyedTableOf(term.field, 'versions');
+  const owner = `o.${ownerColumn}`;
+  const nodes = est.conditions.map((c) => c.node);
+  // Conditions on keys alone are tested on the walked entry (most selective first);
+  // the rest need the version and model rows.
+  const onKeys = nodes.filter(keyedOnly);
+  const onRows = nodes.filter((n) => !keyedOnly(n));
+  const keyConds: Expression<SqlBool>[] = onKeys.map((n) =>
+    compileFilter(n, 'versions', { dialect: q.dialect, keyed: 'exists', owner }),
+  );
+  const rowCheck = (): RawBuilder<SqlBool> | undefined => {
+    const parts: Expression<SqlBool>[] = [];
+    if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
+    const rest = and(onRows);
+    if (rest) parts.push(compileFilter(rest, 'versions', { dialect: q.dialect, keyed: 'exists' }));
+    if (parts.length === 0) return undefined;
+    return sql<SqlBool>`exists (select 1 from model_versions as v inner join registered_models as m on m.id = v.model_id where v.id = ${sql.ref(owner)} and ${sql.join(parts, sql` and `)})`;
+  };
+  const where = (withRows: boolean) => {
+    const parts: Expression<SqlBool>[] = [sql`o.key = ${term.field.key}`, ...keyConds];
+    const rows = withRows ? rowCheck() : undefined;
+    if (rows) parts.push(rows);
+    return sql.join(parts, sql` and `);
+  };
+  const direction = sql.raw(term.direction === 'asc' ? 'asc' : 'desc');
+  const walk = async (withRows: boolean, limit: number, offset: number) => {
+    const { rows } = await sql<{
+      id: number;
+    }>`select ${sql.ref(owner)} as id from ${sql.table(table)} as o where ${where(withRows)} order by o.value ${direction}, ${sql.ref(owner)} asc limit ${limit} offset ${offset}`.execute(
+      db,
+    );
+    return rows.map((r) => Number(r.id));
+  };
+
+  const need = q.offset + q.limit + 1;
+  let withKey: number[] | undefined;
+  /** How many versions with the key match, when the walk found them all. */
+  let keyedTotal: number | undefined;
+  if (!q.includeDeleted && onRows.length === 0 && need <= LATE_CHECK_MAX) {
+    // Walk without looking at the version rows, then drop the deleted ids found.
+    const found = await walk(false, need + DELETED_SLACK, 0);
+    const live = new Set(
+      found.length === 0
+        ? []
+        : (
+            await db
+              .selectFrom('model_versions as v')
+              .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+              .select('v.id')
+              .where('v.id', 'in', found)
+              .where('v.deleted_at', 'is', null)
+              .where('m.deleted_at', 'is', null)
+              .execute()
+          ).map((r) => r.id),
+    );
+    const liveFound = found.filter((id) => live.has(id));
+    if (found.length < need + DELETED_SLACK) keyedTotal = liveFound.length;
+    if (liveFound.length >= need || keyedTotal !== undefined) {
+      withKey = liveFound.slice(q.offset, need);
+    }
+  }
+  if (withKey === undefined) {
+    withKey = await walk(true, q.limit + 1, q.offset);
+    if (withKey.length < q.limit + 1 && (withKey.length > 0 || q.offset === 0)) {
+      keyedTotal = q.offset + withKey.length;
+    }
+  }
+  if (withKey.length === q.limit + 1) return withKey;
+
+  // The walk ran out: versions without the key follow, in id order.
+  if (keyedTotal === undefined) {
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*) as n from ${sql.table(table)} as o where ${where(true)}`.execute(db);
+    keyedTotal = Number(rows[0]?.n ?? 0);
+  }
+  const without = await versions(db, q)
+    .where((eb) =>
+      eb.and([
+        ...(q.filter ? [compileFilter(q.filter, 'versions', { dialect: q.dialect })] : []),
+        sql<SqlBool>`not exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = v.id and x.key = ${term.field.key})`,
+      ]),
+    )
+    .orderBy('v.id', 'asc')
+    .limit(q.limit + 1 - withKey.length)
+    .offset(Math.max(0, q.offset - keyedTotal))
+    .execute();
+  return [...withKey, ...without.map((r) => r.id)];
+}
