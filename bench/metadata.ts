@@ -130,12 +130,14 @@ function loadSqlite(path: string, now: number): void {
       const modelId = Number(insModel.run(model.name, now, now, VERSIONS + 1).lastInsertRowid);
       for (const v of model.versions) {
         const at = now + v.version;
-        const versionId = Number(insVersion.run(modelId, v.version, v.digest, at, at).lastInsertRowid);
-        v.metrics.forEach((value, k) => {
+        const versionId = Number(
+          insVersion.run(modelId, v.version, v.digest, at, at).lastInsertRowid,
+        );
+        for (const [k, value] of v.metrics.entries()) {
           insMetric.run(versionId, `m${k}`, value, now);
           insLatest.run(versionId, `m${k}`, value, now);
-        });
-        v.params.forEach((value, k) => insParam.run(versionId, `p${k}`, value));
+        }
+        for (const [k, value] of v.params.entries()) insParam.run(versionId, `p${k}`, value);
       }
     }
   })();

@@ -61,8 +61,8 @@ const OTHER_PROBE_CAP = 2_000;
 const WALK_WEIGHT = 1.5;
 /**
  * The walk first ignores deletion and checks the ids it found afterwards (one cheap
- * query), reading this many extra entries in case some are deleted; up to this many
- * rows (offset + limit + 1) in all. Past either, deletion is tested during the walk.
+ * query), reading this many extra entries in case some are deleted; for up to this many
+ * rows (offset + limit + 1). Past either, deletion is tested during the walk.
  */
 const DELETED_SLACK = 16;
 const LATE_CHECK_MAX = 2_000;
@@ -209,57 +209,47 @@ async function orderFirst(
     return sql.join(parts, sql` and `);
   };
   const direction = sql.raw(term.direction === 'asc' ? 'asc' : 'desc');
-  const walk = async (withRows: boolean, limit: number, offset: number) => {
+  // No OFFSET: SQLite stops turning EXISTS into a semi-join (and so picking covering
+  // indexes for the probes) when a query has one; the rows before the page are dropped here.
+  const walk = async (withRows: boolean, limit: number) => {
     const { rows } = await sql<{
       id: number;
-    }>`select ${sql.ref(owner)} as id from ${sql.table(table)} as o where ${where(withRows)} order by o.value ${direction}, ${sql.ref(owner)} asc limit ${limit} offset ${offset}`.execute(
+    }>`select ${sql.ref(owner)} as id from ${sql.table(table)} as o where ${where(withRows)} order by o.value ${direction}, ${sql.ref(owner)} asc limit ${limit}`.execute(
       db,
     );
     return rows.map((r) => Number(r.id));
   };
 
   const need = q.offset + q.limit + 1;
-  let withKey: number[] | undefined;
-  /** How many versions with the key match, when the walk found them all. */
-  let keyedTotal: number | undefined;
+  /** The first `need` matching versions that have the key, or all of them when fewer. */
+  let found: number[] | undefined;
   if (!q.includeDeleted && onRows.length === 0 && need <= LATE_CHECK_MAX) {
-    // Walk without looking at the version rows, then drop the deleted ids found.
-    const found = await walk(false, need + DELETED_SLACK, 0);
+    // Walk without reading the version rows, then drop the deleted versions found.
+    const ids = await walk(false, need + DELETED_SLACK);
     const live = new Set(
-      found.length === 0
+      ids.length === 0
         ? []
         : (
             await db
               .selectFrom('model_versions as v')
               .innerJoin('registered_models as m', 'm.id', 'v.model_id')
               .select('v.id')
-              .where('v.id', 'in', found)
+              .where('v.id', 'in', ids)
               .where('v.deleted_at', 'is', null)
               .where('m.deleted_at', 'is', null)
               .execute()
           ).map((r) => r.id),
     );
-    const liveFound = found.filter((id) => live.has(id));
-    if (found.length < need + DELETED_SLACK) keyedTotal = liveFound.length;
-    if (liveFound.length >= need || keyedTotal !== undefined) {
-      withKey = liveFound.slice(q.offset, need);
-    }
+    const liveIds = ids.filter((id) => live.has(id));
+    // Enough live ones, or the walk found every match: either way the answer is exact.
+    if (liveIds.length >= need || ids.length < need + DELETED_SLACK) found = liveIds.slice(0, need);
   }
-  if (withKey === undefined) {
-    withKey = await walk(true, q.limit + 1, q.offset);
-    if (withKey.length < q.limit + 1 && (withKey.length > 0 || q.offset === 0)) {
-      keyedTotal = q.offset + withKey.length;
-    }
-  }
-  if (withKey.length === q.limit + 1) return withKey;
+  found ??= await walk(true, need);
+  const withKey = found.slice(q.offset);
+  if (found.length === need) return withKey;
+  const keyedTotal = found.length;
 
   // The walk ran out: versions without the key follow, in id order.
-  if (keyedTotal === undefined) {
-    const { rows } = await sql<{
-      n: number;
-    }>`select count(*) as n from ${sql.table(table)} as o where ${where(true)}`.execute(db);
-    keyedTotal = Number(rows[0]?.n ?? 0);
-  }
   const without = await versions(db, q)
     .where((eb) =>
       eb.and([
