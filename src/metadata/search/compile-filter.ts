@@ -250,6 +250,8 @@ function globLiteral(c: string): string {
 /** A keyed condition as `select … from <table> as x where x.key = <key> and <cond>` reads it. */
 export interface KeyedCondition {
   readonly table: string;
+  /** The table's column holding the owner's id (`version_id`, `run_id`, …). */
+  readonly ownerColumn: string;
   readonly key: string;
   readonly cond: RawBuilder<unknown>;
 }
@@ -443,8 +445,8 @@ class Compiler {
       this.seen = undefined;
     }
     if (seen.length !== 1) return undefined;
-    const [table] = keyedTable(node.field, this.target);
-    return { table, key: node.field.key, cond: seen[0]!.cond };
+    const [table, ownerColumn] = keyedTable(node.field, this.target);
+    return { table, ownerColumn, key: node.field.key, cond: seen[0]!.cond };
   }
 
   orderItem(term: OrderByTerm): Expression<unknown> {

@@ -101,17 +101,10 @@ export async function findVersionPage(
     term !== undefined &&
     q.modelId === undefined &&
     (term.field.scope === 'metric' || term.field.scope === 'param' || term.field.scope === 'tag');
-  if (!orderable || q.plan === 'filter-first') {
-    // Without an estimate SQLite drives the search from the first condition; with one,
-    // from the most selective.
-    const conditions = orderable ? (await estimate(db, q)).conditions : undefined;
-    const filter = conditions ? and(conditions.map((c) => c.node)) : q.filter;
-    return { ids: await filterFirst(db, q, filter), plan: 'filter-first' };
-  }
+  if (!orderable) return { ids: await filterFirst(db, q, undefined), plan: 'filter-first' };
   const est = await estimate(db, q);
   const plan = q.plan ?? est.plan;
-  const filter = and(est.conditions.map((c) => c.node));
-  if (plan === 'filter-first') return { ids: await filterFirst(db, q, filter), plan };
+  if (plan === 'filter-first') return { ids: await filterFirst(db, q, est), plan };
   return { ids: await orderFirst(db, q, term, est), plan };
 }
 
@@ -156,13 +149,44 @@ function versions(db: Kysely<RegistryDB>, q: VersionPageQuery) {
   return b;
 }
 
+/**
+ * The filter as one condition on `v`. With an estimate, the most selective condition
+ * drives: `v.id IN (its matches that also pass the other key conditions)`, those probed
+ * per match on their covering indexes, so only the versions that pass every key condition
+ * are read from the versions table (without one SQLite drives from the first condition
+ * and reads the version row of each of its matches).
+ */
+function filterCondition(q: VersionPageQuery, est: Estimate | undefined) {
+  const dialect = q.dialect;
+  if (!est) return q.filter && compileFilter(q.filter, 'versions', { dialect });
+  const [first, ...rest] = est.conditions.map((c) => c.node);
+  const driver = first && compileKeyedCondition(first, 'versions', { dialect });
+  if (!first || !driver) {
+    const all = and(est.conditions.map((c) => c.node));
+    return all && compileFilter(all, 'versions', { dialect });
+  }
+  const probes = rest
+    .filter(keyedOnly)
+    .map((n) => compileFilter(n, 'versions', { dialect, keyed: 'exists', owner: 'd.id' }));
+  const matches = sql`select ${sql.ref(`x.${driver.ownerColumn}`)} as id from ${sql.table(driver.table)} as x where x.key = ${driver.key} and ${driver.cond}`;
+  const parts: Expression<SqlBool>[] = [
+    probes.length === 0
+      ? sql<SqlBool>`v.id in (${matches})`
+      : sql<SqlBool>`v.id in (select d.id from (${matches}) as d where ${sql.join(probes, sql` and `)})`,
+  ];
+  const others = and(rest.filter((n) => !keyedOnly(n)));
+  if (others) parts.push(compileFilter(others, 'versions', { dialect }));
+  return sql<SqlBool>`${sql.join(parts, sql` and `)}`;
+}
+
 async function filterFirst(
   db: Kysely<RegistryDB>,
   q: VersionPageQuery,
-  filter: FilterExpr | undefined,
+  est: Estimate | undefined,
 ): Promise<number[]> {
   let b = versions(db, q);
-  if (filter) b = b.where(compileFilter(filter, 'versions', { dialect: q.dialect }));
+  const where = filterCondition(q, est);
+  if (where) b = b.where(where);
   for (const item of compileOrderBy(q.order, 'versions', { dialect: q.dialect })) {
     b = orderByNullsLast(b, item);
   }
