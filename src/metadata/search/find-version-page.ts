@@ -110,26 +110,33 @@ export async function findVersionPage(
 
 /** Counts what each top-level condition matches and picks the cheaper plan. */
 async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Estimate> {
-  const { rows } = await sql<{
-    n: number | null;
-  }>`select max(id) as n from model_versions`.execute(db);
-  const total = Math.max(1, Number(rows[0]?.n ?? 0));
-  const conditions: { node: FilterExpr; count: number }[] = [];
-  for (const node of conjuncts(q.filter)) {
-    const keyed = compileKeyedCondition(node, 'versions', { dialect: q.dialect });
-    const probe = keyed
-      ? sql<{
-          n: number;
-        }>`select count(*) as n from (select 1 as one from ${sql.table(keyed.table)} as x where x.key = ${keyed.key} and ${keyed.cond} limit ${KEYED_PROBE_CAP}) as t`
-      : sql<{
-          n: number;
-        }>`select count(*) as n from (select 1 as one from model_versions as v inner join registered_models as m on m.id = v.model_id where ${compileFilter(node, 'versions', { dialect: q.dialect })} limit ${OTHER_PROBE_CAP}) as t`;
-    const counted = Number((await probe.execute(db)).rows[0]?.n ?? 0);
-    // A count that reached its cap only says "at least"; an unmeasured OTHER count that
-    // did means "many" (its table is the whole version table).
-    const count = !keyed && counted >= OTHER_PROBE_CAP ? total : counted;
-    conditions.push({ node, count: Math.min(count, total) });
-  }
+  const nodes = conjuncts(q.filter);
+  const keyed = nodes.map((node) =>
+    compileKeyedCondition(node, 'versions', { dialect: q.dialect }),
+  );
+  // One statement (one round trip): the number of versions, then each condition's count.
+  const counts = nodes.map((node, i) => {
+    const k = keyed[i];
+    return k
+      ? sql`(select count(*) from (select 1 as one from ${sql.table(k.table)} as x where x.key = ${k.key} and ${k.cond} limit ${KEYED_PROBE_CAP}) as t)`
+      : sql`(select count(*) from (select 1 as one from model_versions as v inner join registered_models as m on m.id = v.model_id where ${compileFilter(node, 'versions', { dialect: q.dialect })} limit ${OTHER_PROBE_CAP}) as t)`;
+  });
+  const columns = [
+    sql`(select max(id) from model_versions) as n`,
+    ...counts.map((c, i) => sql`${c} as ${sql.ref(`c${i}`)}`),
+  ];
+  const { rows } = await sql<Record<string, number | null>>`select ${sql.join(columns)}`.execute(
+    db,
+  );
+  const row = rows[0] ?? {};
+  const total = Math.max(1, Number(row.n ?? 0));
+  const conditions = nodes.map((node, i) => {
+    const counted = Number(row[`c${i}`] ?? 0);
+    // A count that reached its cap only says "at least"; for a condition on the versions
+    // table itself, treat that as "all" (its cap is low: its rows cost more to count).
+    const count = !keyed[i] && counted >= OTHER_PROBE_CAP ? total : counted;
+    return { node, count: Math.min(count, total) };
+  });
   conditions.sort((a, b) => a.count - b.count);
   const selectivity = conditions.reduce((s, c) => s * (c.count / total), 1);
   const need = q.offset + q.limit + 1;
