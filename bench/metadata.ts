@@ -7,7 +7,7 @@
  * median of 5).
  *
  *   npm run bench:metadata -- [--models 1000] [--versions 100] [--rounds 3] [--queries 200]
- *                             [--registry DIR] [--postgres | --postgres-url URL]
+ *                             [--registry DIR] [--postgres | --postgres-url URL] [--skip-cli]
  *
  * --rounds: the queries run that many times; each round's p50/p95 is printed and the
  *   table reports the median round (the machine is shared: single rounds are noisy).
@@ -16,6 +16,7 @@
  * --postgres: the metadata on a throwaway PostgreSQL cluster that the bench starts itself
  *   (initdb + pg_ctl, as the tests do) and removes; --postgres-url: on that database
  *   instead (it should be empty; the bench creates its tables there and leaves them).
+ * --skip-cli: no `mvault ls` timing (e.g. for a source tree that is not built).
  *
  * The rows are bulk-loaded with plain SQL (creating 100,000 versions through the API,
  * each with an fsync'ed audit event, would take the benchmark's whole budget and measure
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     registry: { type: 'string' },
     postgres: { type: 'boolean', default: false },
     'postgres-url': { type: 'string' },
+    'skip-cli': { type: 'boolean', default: false },
   },
 });
 const MODELS = Number(values.models);
@@ -357,7 +359,7 @@ try {
   await dir.close();
 
   const lsCli: number[] = [];
-  if (!onPostgres) {
+  if (!onPostgres && !values['skip-cli']) {
     const cli = join(import.meta.dirname, '..', 'dist', 'bin', 'mvault.js');
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
