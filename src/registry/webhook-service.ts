@@ -533,7 +533,8 @@ export class WebhookService {
 /**
  * The JSON body of a delivery: the event's name (also split as MLflow's entity/action),
  * the audit event it comes from (seq, time, actor, subject) and `data` — the audit
- * event's data with the model `name`, and `version` for version events.
+ * event's data with the model `name`, and `version` for version events (a string, as in
+ * MLflow's payloads: mlflow/webhooks/types.py).
  */
 function payloadOf(event: string, e: AuditEvent, model: string): Record<string, unknown> {
   const dot = event.lastIndexOf('.');
@@ -549,12 +550,17 @@ function payloadOf(event: string, e: AuditEvent, model: string): Record<string, 
     timestamp: new Date(e.time).toISOString(),
     actor: e.actor,
     subject: e.subject,
-    data: {
+    data: withMlflowVersion({
       ...(model !== '*' ? { name: model } : {}),
       ...(version !== undefined ? { version } : {}),
       ...(e.data as Record<string, unknown>),
-    },
+    }),
   };
+}
+
+/** MLflow's webhook payloads carry the version number as a string ("version": "1"). */
+function withMlflowVersion(data: Record<string, unknown>): Record<string, unknown> {
+  return typeof data.version === 'number' ? { ...data, version: String(data.version) } : data;
 }
 
 function toWebhook(row: WebhookRow, model: string | null): Webhook {

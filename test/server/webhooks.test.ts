@@ -52,11 +52,16 @@ async function receiver(statuses: number[] = []) {
 }
 
 /** What a receiver does: recompute the signature over id.timestamp.body with the secret. */
-function signatureValid(r: Received, secret: string): boolean {
-  const id = String(r.headers['x-modelvault-delivery-id']);
-  const ts = String(r.headers['x-modelvault-timestamp']);
+/**
+ * A receiver's check, as MLflow documents it for its webhooks (mlflow/webhooks/delivery.py):
+ * `v1,` + base64 HMAC-SHA256 of "<delivery id>.<unix timestamp>.<body>", from either
+ * header family.
+ */
+function signatureValid(r: Received, secret: string, family = 'x-modelvault'): boolean {
+  const id = String(r.headers[`${family}-delivery-id`]);
+  const ts = String(r.headers[`${family}-timestamp`]);
   const expected = `v1,${createHmac('sha256', secret).update(`${id}.${ts}.${r.body}`).digest('base64')}`;
-  const got = String(r.headers['x-modelvault-signature']);
+  const got = String(r.headers[`${family}-signature`]);
   return got.length === expected.length && timingSafeEqual(Buffer.from(got), Buffer.from(expected));
 }
 
@@ -142,6 +147,7 @@ describe('webhooks', () => {
       expect(got.map((r) => r.json.event)).toEqual(expected);
       for (const r of got) {
         expect(signatureValid(r, hook.secret)).toBe(true);
+        expect(signatureValid(r, hook.secret, 'x-mlflow')).toBe(true);
         expect(signatureValid(r, 'whsec_wrong')).toBe(false);
         expect(r.headers['x-mlflow-signature']).toBe(r.headers['x-modelvault-signature']);
         expect(r.headers['x-modelvault-event']).toBe(r.json.event);
@@ -153,12 +159,12 @@ describe('webhooks', () => {
         action: 'created',
         actor: 'alice',
         subject: 'hooked@1',
-        data: { name: 'hooked', version: 1, digest: manifest('h1').digest },
+        data: { name: 'hooked', version: '1', digest: manifest('h1').digest },
       });
       expect(got[4]?.json.data).toEqual({
         name: 'hooked',
         alias: 'production',
-        version: 2,
+        version: '2',
         previousVersion: 1,
       });
       const log = await client.webhookDeliveries(hook.id);
