@@ -1,6 +1,8 @@
 /**
  * Turns rows into the API's RegisteredModel / ModelVersion objects, loading their tags,
- * metrics, params, aliases and lineage in one query per kind for a whole page.
+ * metrics, params, aliases and lineage in one query per kind for a whole page. Key/value
+ * rows are read in `(version_id, key)` order, the order of their primary key, so the
+ * database streams them from the index instead of sorting them.
  */
 import type { Kysely } from 'kysely';
 import type { VersionSummary } from '../core/model-inspection.js';
@@ -106,18 +108,21 @@ export async function hydrateVersions(
         .selectFrom('version_latest_metrics')
         .select(['version_id', 'key', 'value'])
         .where('version_id', 'in', ids)
+        .orderBy('version_id')
         .orderBy('key')
         .execute(),
       db
         .selectFrom('version_params')
         .select(['version_id', 'key', 'value'])
         .where('version_id', 'in', ids)
+        .orderBy('version_id')
         .orderBy('key')
         .execute(),
       db
         .selectFrom('version_tags')
         .select(['version_id', 'key', 'value'])
         .where('version_id', 'in', ids)
+        .orderBy('version_id')
         .orderBy('key')
         .execute(),
       db

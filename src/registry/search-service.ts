@@ -19,6 +19,7 @@ import {
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
+import { findVersionPage } from '../metadata/search/find-version-page.js';
 import { hydrateModels, hydrateVersions } from './hydrate.js';
 import {
   decodePageToken,
@@ -59,34 +60,41 @@ export class SearchService {
     });
   }
 
-  /** @throws InvalidArgumentError for a bad filter, order, page token or maxResults. */
+  /**
+   * The page's ids come from findVersionPage (which picks filter-first or order-first by
+   * an estimate); the page's rows are then read by id and hydrated.
+   * @throws InvalidArgumentError for a bad filter, order, page token or maxResults.
+   */
   async searchVersions(query: VersionSearch = {}): Promise<SearchResult<ModelVersion>> {
     const db = this.ctx.database.db;
-    const { where, order, limit, offset, fingerprint } = this.prepare('versions', query, {
+    const { ast, terms, limit, offset, fingerprint } = this.parse('versions', query, {
       modelId: query.modelId,
       defaultOrder: query.defaultOrder,
     });
-    let q = db
-      .selectFrom('model_versions as v')
-      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
-      .selectAll('v')
-      .select('m.name as model_name');
-    if (query.modelId !== undefined) q = q.where('v.model_id', '=', query.modelId);
-    if (!query.includeDeleted) {
-      q = q.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
-    }
-    if (where) q = q.where(where);
-    for (const item of order) q = orderByNullsLast(q, item);
-    if (order.length === 0) {
-      if (query.defaultOrder !== 'newest') q = q.orderBy('m.name', 'asc');
-      q = q.orderBy('v.version', 'desc');
-    }
-    const rows = await q
-      .orderBy('v.id', 'asc')
-      .limit(limit + 1)
-      .offset(offset)
-      .execute();
-    return this.page(await hydrateVersions(db, rows.slice(0, limit)), rows.length > limit, {
+    const { ids } = await findVersionPage(db, {
+      filter: ast,
+      order: terms,
+      ...(query.modelId !== undefined ? { modelId: query.modelId } : {}),
+      includeDeleted: query.includeDeleted ?? false,
+      ...(query.defaultOrder !== undefined ? { defaultOrder: query.defaultOrder } : {}),
+      limit,
+      offset,
+      dialect: this.ctx.dialect,
+    });
+    const pageIds = ids.slice(0, limit);
+    const rows =
+      pageIds.length === 0
+        ? []
+        : await db
+            .selectFrom('model_versions as v')
+            .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+            .selectAll('v')
+            .select('m.name as model_name')
+            .where('v.id', 'in', pageIds)
+            .execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const page = pageIds.flatMap((id) => byId.get(id) ?? []);
+    return this.page(await hydrateVersions(db, page), ids.length > limit, {
       offset,
       limit,
       fingerprint,
@@ -95,13 +103,23 @@ export class SearchService {
 
   private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {
     const dialect = this.ctx.dialect;
+    const { ast, terms, ...rest } = this.parse(target, query, extra);
+    const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
+    const order: CompiledOrderItem[] = compileOrderBy(terms, target, { dialect });
+    return { where, order, ...rest };
+  }
+
+  /** Parses the filter and ORDER BY, checks them against the target, reads the page token. */
+  private parse(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {
+    const dialect = this.ctx.dialect;
     const fields = searchFields(target);
     const ast = parseFilter(query.filter ?? '', { fields });
-    const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
     const terms: OrderByTerm[] = (query.orderBy ?? []).flatMap((text) =>
       parseOrderBy(text, { fields }),
     );
-    const order: CompiledOrderItem[] = compileOrderBy(terms, target, { dialect });
+    // Compiled once here so a bad field is reported before any SQL runs.
+    if (ast !== undefined) compileFilter(ast, target, { dialect });
+    compileOrderBy(terms, target, { dialect });
     const limit = resolveMaxResults(query.maxResults);
     const fingerprint = queryFingerprint({
       target,
@@ -111,7 +129,7 @@ export class SearchService {
       ...extra,
     });
     const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
-    return { where, order, limit, offset, fingerprint };
+    return { ast, terms, limit, offset, fingerprint };
   }
 
   private page<T>(

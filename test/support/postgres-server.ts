@@ -55,7 +55,11 @@ export interface PostgresServer {
  * Starts a server and waits until it accepts connections.
  * @throws when the binaries are missing or the server does not start (its log attached).
  */
-export async function startPostgres(bin = findPostgresBin()): Promise<PostgresServer> {
+export async function startPostgres(
+  bin = findPostgresBin(),
+  /** More `-c name=value` server settings (the benchmarks give it a larger cache). */
+  extraSettings: readonly string[] = [],
+): Promise<PostgresServer> {
   if (!bin) throw new Error('PostgreSQL binaries (initdb, pg_ctl, postgres) not found');
   const asRoot = process.getuid?.() === 0;
   const run = (cmd: string, args: string[]) => {
@@ -94,6 +98,7 @@ export async function startPostgres(bin = findPostgresBin()): Promise<PostgresSe
       '-c fsync=off',
       '-c full_page_writes=off',
       '-c max_connections=300',
+      ...extraSettings.map((setting) => `-c ${setting}`),
     ].join(' ');
     started = true;
     run('pg_ctl', ['-D', data, '-l', log, '-o', settings, '-w', '-t', '60', 'start']);

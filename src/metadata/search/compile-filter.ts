@@ -36,6 +36,20 @@ export type SqlDialectName = 'sqlite' | 'postgres';
 export interface CompileOptions {
   /** Decides how case-sensitive LIKE is spelled. Default `sqlite`. */
   readonly dialect?: SqlDialectName;
+  /**
+   * How a metric/param/tag condition reaches its key/value table. `in` (default):
+   * `owner IN (select … where key = K and cond)`, which reads the covering `(key, value,
+   * owner)` index once and suits a search driven by the filter. `exists`: a correlated
+   * `EXISTS (select … where x.owner = <owner> and key = K and cond)`, one index probe per
+   * candidate row, which suits a search driven by an ORDER BY index walk (search-plan.ts).
+   */
+  readonly keyed?: 'in' | 'exists';
+  /**
+   * The SQL reference of the owning entity's id that keyed conditions correlate with
+   * (default `v.id` / `m.id` / `r.id` / `e.id` by target), e.g. `o.version_id` when the
+   * rows come from an index walk over a key/value table aliased `o`.
+   */
+  readonly owner?: string;
 }
 
 /** One ORDER BY item; nulls (a version without that metric, param or tag) sort last. */
@@ -233,11 +247,25 @@ function globLiteral(c: string): string {
   return c === '*' || c === '?' || c === '[' ? `[${c}]` : c;
 }
 
+/** A keyed condition as `select … from <table> as x where x.key = <key> and <cond>` reads it. */
+export interface KeyedCondition {
+  readonly table: string;
+  /** The table's column holding the owner's id (`version_id`, `run_id`, …). */
+  readonly ownerColumn: string;
+  readonly key: string;
+  readonly cond: RawBuilder<unknown>;
+}
+
 class Compiler {
+  private readonly dialect: SqlDialectName;
+  /** While set, keyedExists records each keyed condition it builds here (keyedCondition). */
+  private seen: { field: FieldRef; cond: RawBuilder<unknown> }[] | undefined;
   constructor(
     private readonly target: SearchTarget,
-    private readonly dialect: SqlDialectName,
-  ) {}
+    private readonly options: CompileOptions = {},
+  ) {
+    this.dialect = options.dialect ?? 'sqlite';
+  }
 
   expr(node: FilterExpr): RawBuilder<SqlBool> {
     switch (node.kind) {
@@ -385,14 +413,40 @@ class Compiler {
    * instead of testing every version (at 100,000 versions: ~10× faster).
    */
   private keyedExists(field: FieldRef, cond: RawBuilder<unknown>): RawBuilder<SqlBool> {
-    const [table, ownerColumn, owner] = keyedTable(field, this.target);
-    return sql<SqlBool>`${sql.ref(owner)} in (select ${sql.ref(`x.${ownerColumn}`)} from ${sql.table(table)} as x where x.key = ${field.key} and ${cond})`;
+    const [table, ownerColumn, defaultOwner] = keyedTable(field, this.target);
+    this.seen?.push({ field, cond });
+    const owner = sql.ref(this.options.owner ?? defaultOwner);
+    if (this.options.keyed === 'exists') {
+      return sql<SqlBool>`exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${owner} and x.key = ${field.key} and ${cond})`;
+    }
+    return sql<SqlBool>`${owner} in (select ${sql.ref(`x.${ownerColumn}`)} from ${sql.table(table)} as x where x.key = ${field.key} and ${cond})`;
   }
 
   private aliasExists(cond: RawBuilder<unknown>): RawBuilder<SqlBool> {
     if (!HAS_ALIASES.has(this.target)) throw fail(`${this.target} have no aliases`, 0);
     const owner = this.target === 'models' ? sql`x.model_id = m.id` : sql`x.version_id = v.id`;
     return sql<SqlBool>`exists (select 1 from aliases as x where ${owner} and ${cond})`;
+  }
+
+  /**
+   * The key/value rows that make `node` true, when `node` is one metric/param/tag
+   * condition that needs its key present (a comparison, IN / NOT IN, IS NOT NULL).
+   */
+  keyedCondition(node: FilterExpr): KeyedCondition | undefined {
+    if (node.kind === 'and' || node.kind === 'or') return undefined;
+    const scope = node.field.scope;
+    if (scope === 'attribute' || scope === 'alias') return undefined;
+    if (node.kind === 'null' && !node.negated) return undefined;
+    const seen: { field: FieldRef; cond: RawBuilder<unknown> }[] = [];
+    this.seen = seen;
+    try {
+      this.expr(node);
+    } finally {
+      this.seen = undefined;
+    }
+    if (seen.length !== 1) return undefined;
+    const [table, ownerColumn] = keyedTable(node.field, this.target);
+    return { table, ownerColumn, key: node.field.key, cond: seen[0]!.cond };
   }
 
   orderItem(term: OrderByTerm): Expression<unknown> {
@@ -420,7 +474,30 @@ export function compileFilter(
   target: SearchTarget,
   options: CompileOptions = {},
 ): Expression<SqlBool> {
-  return new Compiler(target, options.dialect ?? 'sqlite').expr(ast);
+  return new Compiler(target, options).expr(ast);
+}
+
+/**
+ * For a filter node that is a single metric/param/tag condition requiring its key (see
+ * Compiler.keyedCondition), the rows of its key/value table that satisfy it; otherwise
+ * undefined. Used to estimate how many entities a condition matches.
+ * @throws InvalidArgumentError as compileFilter.
+ */
+export function compileKeyedCondition(
+  node: FilterExpr,
+  target: SearchTarget,
+  options: CompileOptions = {},
+): KeyedCondition | undefined {
+  return new Compiler(target, options).keyedCondition(node);
+}
+
+/** The key/value table of a metric/param/tag field, and its owner-id column. */
+export function keyedTableOf(
+  field: FieldRef,
+  target: SearchTarget,
+): { readonly table: string; readonly ownerColumn: string } {
+  const [table, ownerColumn] = keyedTable(field, target);
+  return { table, ownerColumn };
 }
 
 /**
@@ -434,7 +511,7 @@ export function compileOrderBy(
   target: SearchTarget,
   options: CompileOptions = {},
 ): CompiledOrderItem[] {
-  const compiler = new Compiler(target, options.dialect ?? 'sqlite');
+  const compiler = new Compiler(target, options);
   return terms.map((term) => ({ expression: compiler.orderItem(term), direction: term.direction }));
 }
 

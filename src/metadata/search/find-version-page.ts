@@ -1,0 +1,296 @@
+/**
+ * Finds the ids of one page of a version search, choosing between two plans by a cheap
+ * estimate of how many versions the filter matches. Both plans return exactly the rows,
+ * in exactly the order, of one SQL query `… WHERE filter ORDER BY <terms> NULLS LAST,
+ * v.id LIMIT n OFFSET o` (the filter-first plan *is* that query); only their cost differs.
+ *
+ * - filter-first: the filter's conditions find their versions through the `(key, value,
+ *   owner)` indexes; every match is then ordered, and the page taken. Its cost grows with
+ *   the number of matches (and of rows the most selective condition reads).
+ * - order-first (ORDER BY one metric, param or tag): walk that key's `(key, value, owner)`
+ *   index in ORDER BY order, testing each version against the filter (one index probe per
+ *   condition), and stop after the page. Its cost grows with the number of index entries
+ *   walked, about (offset + limit) ÷ the fraction of versions that match: cheap when most
+ *   match, hopeless when few do. Versions without the key come after all that have it
+ *   (NULLS LAST), in id order: a second query reads them when the walk runs out.
+ *
+ * The estimate counts, for each top-level AND condition, the rows it matches (capped, so a
+ * count costs at most a few milliseconds), and assumes the conditions are independent.
+ * docs/design.md ("Search plans") has the numbers behind the weights.
+ */
+import { type Expression, type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
+import type { RegistryDB } from '../schema.js';
+import {
+  compileFilter,
+  compileKeyedCondition,
+  compileOrderBy,
+  keyedTableOf,
+  orderByNullsLast,
+  type SqlDialectName,
+} from './compile-filter.js';
+import type { FilterExpr, OrderByTerm } from './filter-ast.js';
+
+export type SearchPlan = 'filter-first' | 'order-first';
+
+export interface VersionPageQuery {
+  readonly filter: FilterExpr | undefined;
+  readonly order: readonly OrderByTerm[];
+  /** Restrict to one model (by id). Always planned filter-first: a model has few versions. */
+  readonly modelId?: number;
+  readonly includeDeleted: boolean;
+  /** Used when `order` is empty. Default name ascending, then version descending. */
+  readonly defaultOrder?: 'name' | 'newest';
+  readonly limit: number;
+  readonly offset: number;
+  readonly dialect: SqlDialectName;
+  /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
+  readonly plan?: SearchPlan;
+}
+
+export interface VersionPage {
+  /** Up to limit + 1 version ids in order (one more than the page says there is more). */
+  readonly ids: number[];
+  readonly plan: SearchPlan;
+}
+
+/** A keyed condition's count stops here: enough to tell plans apart, ~1 ms of index. */
+const KEYED_PROBE_CAP = 20_000;
+/** Other conditions are counted on the versions table, which costs more per row. */
+const OTHER_PROBE_CAP = 2_000;
+/** An index entry walked (with its probes) costs about this many filter-first rows. */
+const WALK_WEIGHT = 1.5;
+/**
+ * The walk first ignores deletion and checks the ids it found afterwards (one cheap
+ * query), reading this many extra entries in case some are deleted; for up to this many
+ * rows (offset + limit + 1). Past either, deletion is tested during the walk.
+ */
+const DELETED_SLACK = 16;
+const LATE_CHECK_MAX = 2_000;
+
+/** The filter's top-level AND conditions (nested ANDs flattened). */
+function conjuncts(filter: FilterExpr | undefined): FilterExpr[] {
+  if (filter === undefined) return [];
+  if (filter.kind !== 'and') return [filter];
+  return filter.items.flatMap((item) => conjuncts(item));
+}
+
+/** True when every field of `node` is a metric, param or tag (no attribute, no alias). */
+function keyedOnly(node: FilterExpr): boolean {
+  if (node.kind === 'and' || node.kind === 'or') return node.items.every(keyedOnly);
+  const scope = node.field.scope;
+  return scope === 'metric' || scope === 'param' || scope === 'tag';
+}
+
+function and(parts: readonly FilterExpr[]): FilterExpr | undefined {
+  if (parts.length === 0) return undefined;
+  return parts.length === 1 ? parts[0] : { kind: 'and', items: parts };
+}
+
+interface Estimate {
+  /** The conjuncts, most selective first, with their (capped) match counts. */
+  readonly conditions: readonly { readonly node: FilterExpr; readonly count: number }[];
+  readonly plan: SearchPlan;
+}
+
+export async function findVersionPage(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+): Promise<VersionPage> {
+  const term = q.order.length === 1 ? q.order[0] : undefined;
+  const orderable =
+    term !== undefined &&
+    q.modelId === undefined &&
+    (term.field.scope === 'metric' || term.field.scope === 'param' || term.field.scope === 'tag');
+  if (!orderable) return { ids: await filterFirst(db, q, undefined), plan: 'filter-first' };
+  const est = await estimate(db, q);
+  const plan = q.plan ?? est.plan;
+  if (plan === 'filter-first') return { ids: await filterFirst(db, q, est), plan };
+  return { ids: await orderFirst(db, q, term, est), plan };
+}
+
+/** Counts what each top-level condition matches and picks the cheaper plan. */
+async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Estimate> {
+  const nodes = conjuncts(q.filter);
+  const keyed = nodes.map((node) =>
+    compileKeyedCondition(node, 'versions', { dialect: q.dialect }),
+  );
+  // One statement (one round trip): the number of versions, then each condition's count.
+  const counts = nodes.map((node, i) => {
+    const k = keyed[i];
+    return k
+      ? sql`(select count(*) from (select 1 as one from ${sql.table(k.table)} as x where x.key = ${k.key} and ${k.cond} limit ${KEYED_PROBE_CAP}) as t)`
+      : sql`(select count(*) from (select 1 as one from model_versions as v inner join registered_models as m on m.id = v.model_id where ${compileFilter(node, 'versions', { dialect: q.dialect })} limit ${OTHER_PROBE_CAP}) as t)`;
+  });
+  const columns = [
+    sql`(select max(id) from model_versions) as n`,
+    ...counts.map((c, i) => sql`${c} as ${sql.ref(`c${i}`)}`),
+  ];
+  const { rows } = await sql<Record<string, number | null>>`select ${sql.join(columns)}`.execute(
+    db,
+  );
+  const row = rows[0] ?? {};
+  const total = Math.max(1, Number(row.n ?? 0));
+  const conditions = nodes.map((node, i) => {
+    const counted = Number(row[`c${i}`] ?? 0);
+    // A count that reached its cap only says "at least"; for a condition on the versions
+    // table itself, treat that as "all" (its cap is low: its rows cost more to count).
+    const count = !keyed[i] && counted >= OTHER_PROBE_CAP ? total : counted;
+    return { node, count: Math.min(count, total) };
+  });
+  conditions.sort((a, b) => a.count - b.count);
+  const selectivity = conditions.reduce((s, c) => s * (c.count / total), 1);
+  const need = q.offset + q.limit + 1;
+  const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
+  const filterCost = (conditions[0]?.count ?? total) + total * selectivity;
+  return { conditions, plan: WALK_WEIGHT * walk < filterCost ? 'order-first' : 'filter-first' };
+}
+
+/** The base query: every version (of the model), live unless deleted ones are asked for. */
+function versions(db: Kysely<RegistryDB>, q: VersionPageQuery) {
+  let b = db
+    .selectFrom('model_versions as v')
+    .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+    .select('v.id');
+  if (q.modelId !== undefined) b = b.where('v.model_id', '=', q.modelId);
+  if (!q.includeDeleted) b = b.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
+  return b;
+}
+
+/**
+ * The filter as one condition on `v`. With an estimate, the most selective condition
+ * drives: `v.id IN (its matches that also pass the other key conditions)`, those probed
+ * per match on their covering indexes, so only the versions that pass every key condition
+ * are read from the versions table (without one SQLite drives from the first condition
+ * and reads the version row of each of its matches).
+ */
+function filterCondition(q: VersionPageQuery, est: Estimate | undefined) {
+  const dialect = q.dialect;
+  if (!est) return q.filter && compileFilter(q.filter, 'versions', { dialect });
+  const [first, ...rest] = est.conditions.map((c) => c.node);
+  const driver = first && compileKeyedCondition(first, 'versions', { dialect });
+  if (!first || !driver) {
+    const all = and(est.conditions.map((c) => c.node));
+    return all && compileFilter(all, 'versions', { dialect });
+  }
+  const probes = rest
+    .filter(keyedOnly)
+    .map((n) => compileFilter(n, 'versions', { dialect, keyed: 'exists', owner: 'd.id' }));
+  const matches = sql`select ${sql.ref(`x.${driver.ownerColumn}`)} as id from ${sql.table(driver.table)} as x where x.key = ${driver.key} and ${driver.cond}`;
+  const parts: Expression<SqlBool>[] = [
+    probes.length === 0
+      ? sql<SqlBool>`v.id in (${matches})`
+      : sql<SqlBool>`v.id in (select d.id from (${matches}) as d where ${sql.join(probes, sql` and `)})`,
+  ];
+  const others = and(rest.filter((n) => !keyedOnly(n)));
+  if (others) parts.push(compileFilter(others, 'versions', { dialect }));
+  return sql<SqlBool>`${sql.join(parts, sql` and `)}`;
+}
+
+async function filterFirst(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+  est: Estimate | undefined,
+): Promise<number[]> {
+  let b = versions(db, q);
+  const where = filterCondition(q, est);
+  if (where) b = b.where(where);
+  for (const item of compileOrderBy(q.order, 'versions', { dialect: q.dialect })) {
+    b = orderByNullsLast(b, item);
+  }
+  if (q.order.length === 0) {
+    if (q.defaultOrder !== 'newest') b = b.orderBy('m.name', 'asc');
+    b = b.orderBy('v.version', 'desc');
+  }
+  const rows = await b
+    .orderBy('v.id', 'asc')
+    .limit(q.limit + 1)
+    .offset(q.offset)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+async function orderFirst(
+  db: Kysely<RegistryDB>,
+  q: VersionPageQuery,
+  term: OrderByTerm,
+  est: Estimate,
+): Promise<number[]> {
+  const { table, ownerColumn } = keyedTableOf(term.field, 'versions');
+  const owner = `o.${ownerColumn}`;
+  const nodes = est.conditions.map((c) => c.node);
+  // Conditions on keys alone are tested on the walked entry (most selective first);
+  // the rest need the version and model rows.
+  const onKeys = nodes.filter(keyedOnly);
+  const onRows = nodes.filter((n) => !keyedOnly(n));
+  const keyConds: Expression<SqlBool>[] = onKeys.map((n) =>
+    compileFilter(n, 'versions', { dialect: q.dialect, keyed: 'exists', owner }),
+  );
+  const rowCheck = (): RawBuilder<SqlBool> | undefined => {
+    const parts: Expression<SqlBool>[] = [];
+    if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
+    const rest = and(onRows);
+    if (rest) parts.push(compileFilter(rest, 'versions', { dialect: q.dialect, keyed: 'exists' }));
+    if (parts.length === 0) return undefined;
+    return sql<SqlBool>`exists (select 1 from model_versions as v inner join registered_models as m on m.id = v.model_id where v.id = ${sql.ref(owner)} and ${sql.join(parts, sql` and `)})`;
+  };
+  const where = (withRows: boolean) => {
+    const parts: Expression<SqlBool>[] = [sql`o.key = ${term.field.key}`, ...keyConds];
+    const rows = withRows ? rowCheck() : undefined;
+    if (rows) parts.push(rows);
+    return sql.join(parts, sql` and `);
+  };
+  const direction = sql.raw(term.direction === 'asc' ? 'asc' : 'desc');
+  // No OFFSET: SQLite stops turning EXISTS into a semi-join (and so picking covering
+  // indexes for the probes) when a query has one; the rows before the page are dropped here.
+  const walk = async (withRows: boolean, limit: number) => {
+    const { rows } = await sql<{
+      id: number;
+    }>`select ${sql.ref(owner)} as id from ${sql.table(table)} as o where ${where(withRows)} order by o.value ${direction}, ${sql.ref(owner)} asc limit ${limit}`.execute(
+      db,
+    );
+    return rows.map((r) => Number(r.id));
+  };
+
+  const need = q.offset + q.limit + 1;
+  /** The first `need` matching versions that have the key, or all of them when fewer. */
+  let found: number[] | undefined;
+  if (!q.includeDeleted && onRows.length === 0 && need <= LATE_CHECK_MAX) {
+    // Walk without reading the version rows, then drop the deleted versions found.
+    const ids = await walk(false, need + DELETED_SLACK);
+    const live = new Set(
+      ids.length === 0
+        ? []
+        : (
+            await db
+              .selectFrom('model_versions as v')
+              .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+              .select('v.id')
+              .where('v.id', 'in', ids)
+              .where('v.deleted_at', 'is', null)
+              .where('m.deleted_at', 'is', null)
+              .execute()
+          ).map((r) => r.id),
+    );
+    const liveIds = ids.filter((id) => live.has(id));
+    // Enough live ones, or the walk found every match: either way the answer is exact.
+    if (liveIds.length >= need || ids.length < need + DELETED_SLACK) found = liveIds.slice(0, need);
+  }
+  found ??= await walk(true, need);
+  const withKey = found.slice(q.offset);
+  if (found.length === need) return withKey;
+  const keyedTotal = found.length;
+
+  // The walk ran out: versions without the key follow, in id order.
+  const without = await versions(db, q)
+    .where((eb) =>
+      eb.and([
+        ...(q.filter ? [compileFilter(q.filter, 'versions', { dialect: q.dialect })] : []),
+        sql<SqlBool>`not exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = v.id and x.key = ${term.field.key})`,
+      ]),
+    )
+    .orderBy('v.id', 'asc')
+    .limit(q.limit + 1 - withKey.length)
+    .offset(Math.max(0, q.offset - keyedTotal))
+    .execute();
+  return [...withKey, ...without.map((r) => r.id)];
+}
