@@ -12,7 +12,7 @@
  *   strictly by the route's schema; chunk batches are streamed, never buffered whole;
  * - metrics per route template: requests, latency, bytes in and out.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -30,6 +30,7 @@ import { UploadService, type UploadServiceOptions } from '../registry/upload-ser
 import { SHARED_SCHEMAS } from './api-schemas.js';
 import { access } from './auth/access-rule.js';
 import { type AuthOptions, type DeclaredRoute, enforceAccess } from './auth/enforce-access.js';
+import { RequestSigner, withoutSignature } from './auth/request-signer.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
@@ -113,6 +114,26 @@ export interface BuiltApp {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * What a request's log line says about it: Fastify's default fields, with a signed URL's
+ * capability (`mv_sig`) redacted so that logs never hold a usable credential.
+ */
+export function requestLogFields(req: {
+  method: string;
+  url: string;
+  hostname?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: withoutSignature(req.url),
+    host: req.hostname,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const { backend } = options;
   const metrics = new ServerMetrics();
@@ -157,7 +178,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const app = (options.logger === false || options.logger === undefined
     ? Fastify({
         ...fastifyOptions,
-        logger: options.logger === undefined ? { redact: LOG_REDACT } : false,
+        logger:
+          options.logger === undefined
+            ? { redact: LOG_REDACT, serializers: { req: requestLogFields } }
+            : false,
       })
     : Fastify({ ...fastifyOptions, loggerInstance: options.logger as FastifyBaseLogger })
   ).withTypeProvider<SchemaTypeProvider>() as unknown as App;
@@ -172,7 +196,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   // Before any route: every route must declare its access rule (auth/access-rule.ts).
-  const auth = enforceAccess(app, backend.access, options.auth);
+  const signer = new RequestSigner(backend.serverSecret ?? randomBytes(32));
+  const auth = enforceAccess(app, backend.access, { ...options.auth, signer });
 
   app.addContentTypeParser(
     [CHUNK_BATCH_MEDIA_TYPE, 'application/octet-stream'],
@@ -263,6 +288,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,
     auth,
+    signer,
     actor: (req) => auth.principal(req)?.name,
   };
   accessRoutes(app, ctx);

@@ -7,6 +7,7 @@
 import type { DatabaseConfig } from '../metadata/database.js';
 import { ensureCheckpointKey, readCheckpointKey } from '../registry/checkpoint-key.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
+import { ensureServerSecret } from '../registry/server-secret.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import type { ServerBackend } from './context.js';
@@ -54,15 +55,14 @@ export async function openServerBackend(
     ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
-  if (!options.checkpointKeyFile) {
-    // Made after opening, so that a registry created now gets it too.
-    try {
-      const key = ensureCheckpointKey(root);
-      dir.useCheckpointKey(key);
-    } catch (e) {
-      await dir.close();
-      throw e;
-    }
+  // Made after opening, so that a registry created now gets them too.
+  let serverSecret: Buffer;
+  try {
+    if (!options.checkpointKeyFile) dir.useCheckpointKey(ensureCheckpointKey(root));
+    serverSecret = ensureServerSecret(root);
+  } catch (e) {
+    await dir.close();
+    throw e;
   }
   return {
     root,
@@ -72,6 +72,7 @@ export async function openServerBackend(
     access: dir.access,
     webhooks: dir.webhooks,
     lfs: dir.lfs,
+    serverSecret,
     metadataLocation: dir.metadataLocation,
     close: () => dir.close(),
   };
