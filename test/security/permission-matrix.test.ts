@@ -122,6 +122,7 @@ function fields(): Record<string, string> {
     run_id: runId,
     a: 'm@1',
     b: 'm@1',
+    ref: 'm@1',
     path: `${expId}/${runId}/artifacts`,
     source: `mlflow-artifacts:/${expId}/${runId}/artifacts/model`,
     // Changes the matrix makes must not move the fixtures: invalid new names, no-op levels.

@@ -48,8 +48,8 @@ describe.each(TEST_DIALECTS)('migration 0501-lfs-repos on %s', (dialect) => {
       expect(
         repos.map((r: Record<string, unknown>) => ({ ...r, created_at: Number(r.created_at) })),
       ).toEqual([
-        { id: repos[0].id, namespace: 'team', repo: 'a', created_at: 10, created_by: 'olga' },
-        { id: repos[1].id, namespace: 'team', repo: 'b', created_at: 30, created_by: 'svc' },
+        { id: repos[0]!.id, namespace: 'team', repo: 'a', created_at: 10, created_by: 'olga' },
+        { id: repos[1]!.id, namespace: 'team', repo: 'b', created_at: 30, created_by: 'svc' },
       ]);
       const grants = await after.db
         .selectFrom('permissions')
@@ -61,7 +61,7 @@ describe.each(TEST_DIALECTS)('migration 0501-lfs-repos on %s', (dialect) => {
         {
           user_name: 'olga',
           resource_kind: 'lfs_repo',
-          resource_id: Number(repos[0].id),
+          resource_id: Number(repos[0]!.id),
           level: 'MANAGE',
         },
       ]);
