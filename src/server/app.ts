@@ -45,6 +45,7 @@ import { modelRoutes } from './routes/native/models.js';
 import { policyRoutes } from './routes/native/policies.js';
 import { searchRoutes } from './routes/native/search.js';
 import { signatureRoutes } from './routes/native/signatures.js';
+import { signedUrlRoutes } from './routes/native/signed-urls.js';
 import { uploadRoutes } from './routes/native/uploads.js';
 import { versionRoutes } from './routes/native/versions.js';
 import { webhookRoutes } from './routes/native/webhooks.js';
@@ -298,6 +299,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   searchRoutes(app, ctx);
   auditRoutes(app, ctx);
   fileRoutes(app, ctx);
+  signedUrlRoutes(app, ctx);
   signatureRoutes(app, ctx);
   policyRoutes(app, ctx);
   webhookRoutes(app, ctx);
