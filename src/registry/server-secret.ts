@@ -10,8 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
-
-export const SERVER_SECRET_FILE = 'server-secret.key';
+import { SERVER_SECRET_FILE } from '../storage/store-layout.js';
 
 /** Reads a server secret file (64+ hex characters). @throws InvalidArgumentError naming it. */
 export function readServerSecret(path: string): Buffer {
