@@ -7,7 +7,7 @@
 import type { DatabaseConfig } from '../metadata/database.js';
 import { ensureCheckpointKey, readCheckpointKey } from '../registry/checkpoint-key.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
-import { ensureServerSecret } from '../registry/server-secret.js';
+import { ensureServerSecret, readServerSecret } from '../registry/server-secret.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import type { ServerBackend } from './context.js';
@@ -29,6 +29,11 @@ export interface OpenBackendOptions {
    * now if missing (checkpoint-key.ts).
    */
   readonly checkpointKeyFile?: string;
+  /**
+   * The server secret file (registry/server-secret.ts). Default: the directory's
+   * `server-secret.key`, made now if missing. Replicas must share one.
+   */
+  readonly serverSecretFile?: string;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -59,7 +64,9 @@ export async function openServerBackend(
   let serverSecret: Buffer;
   try {
     if (!options.checkpointKeyFile) dir.useCheckpointKey(ensureCheckpointKey(root));
-    serverSecret = ensureServerSecret(root);
+    serverSecret = options.serverSecretFile
+      ? readServerSecret(options.serverSecretFile)
+      : ensureServerSecret(root);
   } catch (e) {
     await dir.close();
     throw e;
