@@ -2,12 +2,13 @@
  * The server secret: 32 random bytes in the registry directory (`server-secret.key`, hex,
  * mode 0600, made on first serve and never overwritten), from which the server derives
  * the keys of what it signs for itself — short-lived request capabilities (signed
- * download URLs, Git LFS action headers; server/auth/request-signer.ts). Replicas serving
+ * download URLs, Git LFS action headers; server/auth/request-signer.ts) and the key that
+ * encrypts webhook secrets at rest (secret-box.ts). Replicas serving
  * one directory share it, so a URL one signs is accepted by the others. Whoever can read
  * it can mint such capabilities for any user: keep it as private as the database.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../core/errors.js';
 import { SERVER_SECRET_FILE } from '../storage/store-layout.js';
@@ -26,6 +27,17 @@ export function readServerSecret(path: string): Buffer {
     );
   }
   return Buffer.from(text, 'hex');
+}
+
+/** The directory's secret when it has one that this process can read, else undefined. */
+export function findServerSecret(root: string): Buffer | undefined {
+  const path = join(root, SERVER_SECRET_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    return readServerSecret(path);
+  } catch {
+    return undefined; // another user's server secret
+  }
 }
 
 /** The directory's secret, made now (0600, exclusive create) if it has none. */

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
 import type {
   AuditEvent,
   CreatedWebhook,
@@ -33,7 +33,8 @@ import { type AuditService, toAuditEvent } from './audit-service.js';
 import { checkOptionalText, LIMITS } from './input-checks.js';
 import { findModel } from './lookups.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
-import { sendWebhook } from './webhook-sender.js';
+import { isSealed, SecretBox } from './secret-box.js';
+import { type SendResult, sendWebhook } from './webhook-sender.js';
 
 /** How often and how soon a failed delivery is tried again. */
 export interface RetryPolicy {
@@ -148,9 +149,13 @@ export interface ClaimedDelivery {
   readonly attempts: number;
   readonly url: string;
   readonly secret: string;
+  /** Why the secret could not be read (then nothing is sent and the attempt fails). */
+  readonly unreadable?: string;
 }
 
 export class WebhookService {
+  /** Encrypts secrets at rest once a server secret is known (secret-box.ts). */
+  private box: SecretBox | undefined;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -167,6 +172,51 @@ export class WebhookService {
     this.maxDelayMs = options.maxDelayMs ?? 10 * 60 * 1000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.leaseMs = options.leaseMs ?? 60_000;
+  }
+
+  /**
+   * From now on, new secrets are stored encrypted with a key derived from `serverSecret`,
+   * and encrypted ones can be read.
+   */
+  useServerSecret(serverSecret: Uint8Array): void {
+    this.box = new SecretBox(serverSecret, 'webhook secrets');
+  }
+
+  /** A stored secret in clear (legacy plaintext rows as they are). */
+  private reveal(stored: string): string {
+    if (this.box) return this.box.open(stored);
+    if (isSealed(stored)) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        "this webhook's secret is encrypted with the server secret (server-secret.key in the registry directory, or serve --server-secret), which this process does not have",
+      );
+    }
+    return stored;
+  }
+
+  /**
+   * Encrypts every secret still stored in plaintext (rows from before encryption, or made
+   * by an embedded registry without the server secret), in one transaction.
+   * @returns how many were sealed (0 without a server secret).
+   */
+  async sealStoredSecrets(): Promise<number> {
+    const box = this.box;
+    if (!box) return 0;
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const rows = await trx
+        .selectFrom('webhooks')
+        .select(['id', 'secret'])
+        .where('secret', 'not like', 'enc1:%')
+        .execute();
+      for (const r of rows) {
+        await trx
+          .updateTable('webhooks')
+          .set({ secret: box.seal(r.secret) })
+          .where('id', '=', r.id)
+          .execute();
+      }
+      return rows.length;
+    });
   }
 
   /** See RegistryApi.createWebhook. */
@@ -198,7 +248,7 @@ export class WebhookService {
         url,
         model_id: m?.id ?? 0,
         events: JSON.stringify(events),
-        secret,
+        secret: this.box ? this.box.seal(secret) : secret,
         description,
         after_seq: event.seq,
         created_by: actor,
@@ -313,7 +363,7 @@ export class WebhookService {
         payload,
         attempts: 0,
         url: hook.url,
-        secret: hook.secret,
+        secret: this.reveal(hook.secret),
       },
       { maxAttempts: 1 },
     );
@@ -420,7 +470,7 @@ export class WebhookService {
 
   /** Reserves up to `limit` due deliveries for this caller (a lease of leaseMs). */
   async claim(limit: number): Promise<ClaimedDelivery[]> {
-    return this.ctx.database.writeTransaction(async (trx) => {
+    const claimed = await this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
       const rows = await trx
         .selectFrom('webhook_deliveries as d')
@@ -445,18 +495,29 @@ export class WebhookService {
       }
       return rows;
     });
+    // Decrypted after the transaction; a row that does not decrypt fails its own attempt.
+    return claimed.map((d) => {
+      try {
+        return { ...d, secret: this.reveal(d.secret) };
+      } catch (e) {
+        return { ...d, secret: '', unreadable: (e as Error).message };
+      }
+    });
   }
 
   /** Sends a claimed delivery once and records the outcome (and the next try, if any). */
   async attempt(d: ClaimedDelivery, options: RetryPolicy = {}): Promise<WebhookDelivery> {
-    const result = await sendWebhook({
-      url: d.url,
-      secret: d.secret,
-      deliveryId: String(d.id),
-      event: d.event,
-      body: d.payload,
-      timeoutMs: this.timeoutMs,
-    });
+    const result: SendResult =
+      d.unreadable !== undefined
+        ? { ok: false, status: null, error: d.unreadable.slice(0, 500) }
+        : await sendWebhook({
+            url: d.url,
+            secret: d.secret,
+            deliveryId: String(d.id),
+            event: d.event,
+            body: d.payload,
+            timeoutMs: this.timeoutMs,
+          });
     const attempts = d.attempts + 1;
     const now = this.ctx.now();
     const exhausted = attempts >= (options.maxAttempts ?? this.maxAttempts);

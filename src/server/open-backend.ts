@@ -67,6 +67,9 @@ export async function openServerBackend(
     serverSecret = options.serverSecretFile
       ? readServerSecret(options.serverSecretFile)
       : ensureServerSecret(root);
+    // Webhook secrets: encrypted with it from now on, and any still in plaintext now.
+    dir.webhooks.useServerSecret(serverSecret);
+    await dir.webhooks.sealStoredSecrets();
   } catch (e) {
     await dir.close();
     throw e;
