@@ -49,6 +49,8 @@ export interface ServerBackend {
    * with; none: a random one per process (capabilities then work on this process only).
    */
   readonly serverSecret?: Uint8Array;
+  /** Resolves when the metadata database answers (GET /health). */
+  ping(): Promise<void>;
 }
 
 export interface RouteContext extends ServerBackend {

@@ -84,6 +84,7 @@ export async function openServerBackend(
     lfs: dir.lfs,
     serverSecret,
     metadataLocation: dir.metadataLocation,
+    ping: () => dir.ping(),
     close: () => dir.close(),
   };
 }
