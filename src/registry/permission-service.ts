@@ -102,7 +102,7 @@ export class PermissionService {
     private readonly audit: AuditService,
   ) {}
 
-  /** The registry's tables and the LFS repositories (whose ids grants name). */
+  /** The registry's tables, and the LFS repositories (present where the LFS migrations ran). */
   private get db(): Kysely<RegistryDB & LfsTables> {
     return this.ctx.database.db as unknown as Kysely<RegistryDB & LfsTables>;
   }
@@ -347,19 +347,12 @@ export class PermissionService {
           .onRef('registered_models.id', '=', 'permissions.resource_id')
           .on('permissions.resource_kind', '=', 'registered_model'),
       )
-      .leftJoin('lfs_repos', (j) =>
-        j
-          .onRef('lfs_repos.id', '=', 'permissions.resource_id')
-          .on('permissions.resource_kind', '=', 'lfs_repo'),
-      )
       .select([
         'permissions.user_name',
         'permissions.resource_kind',
         'permissions.resource_id',
         'permissions.level',
         'registered_models.name as model_name',
-        'lfs_repos.namespace as lfs_namespace',
-        'lfs_repos.repo as lfs_repo',
       ]);
     if (query.user !== undefined) {
       q = q.where('permissions.user_name', '=', validateUserName(query.user));
@@ -377,15 +370,26 @@ export class PermissionService {
       .orderBy('permissions.resource_id')
       .orderBy('permissions.user_name')
       .execute();
+    // LFS repositories' names in a second query: their table belongs to the LFS
+    // migrations, which a registry without the LFS server does not run (and then has no
+    // such grants).
+    const lfsIds = rows.filter((r) => r.resource_kind === 'lfs_repo').map((r) => r.resource_id);
+    const lfsNames = new Map<number, string>();
+    for (let i = 0; i < lfsIds.length; i += 500) {
+      const repos = await this.db
+        .selectFrom('lfs_repos')
+        .select(['id', 'namespace', 'repo'])
+        .where('id', 'in', lfsIds.slice(i, i + 500).map(Number))
+        .execute();
+      for (const r of repos) lfsNames.set(Number(r.id), `${r.namespace}/${r.repo}`);
+    }
     return rows.map((r) => ({
       user: r.user_name,
       kind: r.resource_kind as ResourceKind,
       resource:
         r.resource_kind === 'registered_model'
           ? (r.model_name ?? String(r.resource_id))
-          : r.resource_kind === 'lfs_repo' && r.lfs_namespace !== null
-            ? `${r.lfs_namespace}/${r.lfs_repo}`
-            : String(r.resource_id),
+          : (lfsNames.get(Number(r.resource_id)) ?? String(r.resource_id)),
       level: checkPermissionLevel(r.level),
     }));
   }
