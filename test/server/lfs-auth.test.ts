@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mvaultOk } from '../support/cli.js';
 import { checkpoint, git, gitEnvironment, gitOk } from './support/git-lfs.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -100,22 +101,36 @@ describe('Git LFS with per-repository permissions', () => {
       { user: 'olga', kind: 'lfs_repo', resource: 'team/vision', level: 'MANAGE' },
     ]);
 
-    // MANAGE on the repository (no admin) grants others over the REST API.
-    for (const [user, level] of [
-      ['rita', 'READ'],
-      ['ed', 'EDIT'],
-    ] as const) {
-      const r = await fetch(`${server.url}/api/v1/lfs/team/vision/permissions/${user}`, {
-        method: 'PUT',
-        headers: {
-          authorization: `Bearer ${token.get('olga')}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({ level }),
+    // MANAGE on the repository (no admin) grants others: over the REST API…
+    const r = await fetch(`${server.url}/api/v1/lfs/team/vision/permissions/rita`, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${token.get('olga')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ level: 'READ' }),
+    });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({
+      user: 'rita',
+      kind: 'lfs_repo',
+      resource: 'team/vision',
+      level: 'READ',
+    });
+    // …and with the CLI (`perm grant --lfs`, `perm ls --lfs`).
+    const cli = (args: string[]) =>
+      mvaultOk(['--registry', server.url, ...args], {
+        cwd: root,
+        env: { MODELVAULT_TOKEN: token.get('olga'), XDG_CONFIG_HOME: join(root, 'cli-config') },
       });
-      expect(r.status).toBe(200);
-      expect(await r.json()).toEqual({ user, kind: 'lfs_repo', resource: 'team/vision', level });
-    }
+    const granted = await cli(['perm', 'grant', 'ed', 'edit', '--lfs', 'team/vision']);
+    expect(granted.stdout).toContain('ed has EDIT on LFS repository team/vision');
+    const listed = await cli(['--json', 'perm', 'ls', '--lfs', 'team/vision']);
+    expect(listed.json<{ permissions: { user: string; level: string }[] }>().permissions).toEqual([
+      { user: 'ed', kind: 'lfs_repo', resource: 'team/vision', level: 'EDIT' },
+      { user: 'olga', kind: 'lfs_repo', resource: 'team/vision', level: 'MANAGE' },
+      { user: 'rita', kind: 'lfs_repo', resource: 'team/vision', level: 'READ' },
+    ]);
     // EDIT is not enough to grant.
     const denied = await fetch(`${server.url}/api/v1/lfs/team/vision/permissions/out`, {
       method: 'PUT',
