@@ -19,6 +19,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyReply,
   type FastifyServerOptions,
+  LogController,
 } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ERROR_CODES, isModelvaultError } from '../core/errors.js';
@@ -158,7 +159,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // One access line per request, when it completes (the hooks below), instead of
     // Fastify's two: logging was a tenth of a small request's cost.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

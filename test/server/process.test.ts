@@ -17,12 +17,18 @@ import {
   type UploadSession,
 } from '../../src/core/upload-protocol.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
-import { type ChildServer, runChild, startChild } from './support/child-server.js';
+import {
+  BUILT_CLI,
+  BUILT_MAIN,
+  type ChildServer,
+  runChild,
+  startChild,
+} from './support/child-server.js';
 import { batchBody, postJson } from './support/raw-upload.js';
 import { writeTree } from './support/test-server.js';
 
-const SERVE = 'test/server/support/serve-cli.ts';
-const MAIN = 'src/server/main.ts';
+const SERVE = BUILT_CLI;
+const MAIN = BUILT_MAIN;
 
 async function until(ok: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 500 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 20));

@@ -19,6 +19,7 @@ import { CompiledQuery, Kysely, SqliteDialect, sql } from 'kysely';
 import { LockedError } from '../../core/errors.js';
 import type { Database } from '../database.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
+import { withSqliteErrors } from './sqlite-errors.js';
 import { withStatementCache } from './statement-cache.js';
 
 /** The most of the database file SQLite reads through a memory map. */
@@ -113,7 +114,9 @@ export async function openSqlite<DB>(
   // are upper bounds on address space and memory, used only as the database grows.
   raw.pragma(`mmap_size = ${MMAP_BYTES}`);
   raw.pragma(`cache_size = -${CACHE_KIB}`);
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: withSqliteErrors(withStatementCache(raw)) }),
+  });
   try {
     await migrate(db, migrations);
   } catch (e) {
