@@ -34,7 +34,7 @@ import { checkOptionalText, LIMITS } from './input-checks.js';
 import { findModel } from './lookups.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { isSealed, SecretBox } from './secret-box.js';
-import { type SendResult, sendWebhook } from './webhook-sender.js';
+import { sendWebhook } from './webhook-sender.js';
 
 /** How often and how soon a failed delivery is tried again. */
 export interface RetryPolicy {
@@ -149,8 +149,6 @@ export interface ClaimedDelivery {
   readonly attempts: number;
   readonly url: string;
   readonly secret: string;
-  /** Why the secret could not be read (then nothing is sent and the attempt fails). */
-  readonly unreadable?: string;
 }
 
 export class WebhookService {
@@ -468,9 +466,14 @@ export class WebhookService {
     return next ? { after, hooks } : undefined;
   }
 
-  /** Reserves up to `limit` due deliveries for this caller (a lease of leaseMs). */
+  /**
+   * Reserves up to `limit` due deliveries for this caller (a lease of leaseMs). Deliveries
+   * whose webhook secret this process cannot decrypt (sealed with another server secret:
+   * a replica started without the shared `--server-secret`) are left for a replica that
+   * can, instead of failing them.
+   */
   async claim(limit: number): Promise<ClaimedDelivery[]> {
-    const claimed = await this.ctx.database.writeTransaction(async (trx) => {
+    return this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
       const rows = await trx
         .selectFrom('webhook_deliveries as d')
@@ -480,44 +483,42 @@ export class WebhookService {
         .where('d.next_attempt_at', '<=', now)
         .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<', now)]))
         .orderBy('d.id')
-        .limit(limit)
+        .limit(limit * 4)
         .execute();
-      if (rows.length > 0) {
+      const claimed: ClaimedDelivery[] = [];
+      for (const r of rows) {
+        if (claimed.length >= limit) break;
+        try {
+          claimed.push({ ...r, secret: this.reveal(r.secret) });
+        } catch {
+          // not ours to send (see above)
+        }
+      }
+      if (claimed.length > 0) {
         await trx
           .updateTable('webhook_deliveries')
           .set({ claimed_until: now + this.leaseMs })
           .where(
             'id',
             'in',
-            rows.map((r) => r.id),
+            claimed.map((r) => r.id),
           )
           .execute();
       }
-      return rows;
-    });
-    // Decrypted after the transaction; a row that does not decrypt fails its own attempt.
-    return claimed.map((d) => {
-      try {
-        return { ...d, secret: this.reveal(d.secret) };
-      } catch (e) {
-        return { ...d, secret: '', unreadable: (e as Error).message };
-      }
+      return claimed;
     });
   }
 
   /** Sends a claimed delivery once and records the outcome (and the next try, if any). */
   async attempt(d: ClaimedDelivery, options: RetryPolicy = {}): Promise<WebhookDelivery> {
-    const result: SendResult =
-      d.unreadable !== undefined
-        ? { ok: false, status: null, error: d.unreadable.slice(0, 500) }
-        : await sendWebhook({
-            url: d.url,
-            secret: d.secret,
-            deliveryId: String(d.id),
-            event: d.event,
-            body: d.payload,
-            timeoutMs: this.timeoutMs,
-          });
+    const result = await sendWebhook({
+      url: d.url,
+      secret: d.secret,
+      deliveryId: String(d.id),
+      event: d.event,
+      body: d.payload,
+      timeoutMs: this.timeoutMs,
+    });
     const attempts = d.attempts + 1;
     const now = this.ctx.now();
     const exhausted = attempts >= (options.maxAttempts ?? this.maxAttempts);

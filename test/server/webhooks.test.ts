@@ -353,6 +353,13 @@ describe('webhooks', () => {
           code: 'CORRUPT',
         });
         expect(rx.received.length).toBe(sent);
+        // A dispatcher with this secret leaves such deliveries pending for one that can
+        // decrypt them (a replica started without the shared --server-secret).
+        await replaced.registry.createModel({ name: 'offline-c' });
+        expect(await replaced.webhooks.derive()).toBeGreaterThan(0);
+        expect(await replaced.webhooks.claim(10)).toEqual([]);
+        const pending = await replaced.registry.webhookDeliveries(hook.id);
+        expect(pending.filter((d) => d.state === 'pending').length).toBeGreaterThan(0);
       } finally {
         await replaced.close();
       }
