@@ -16,6 +16,10 @@ import type { HttpClient } from './http-client.js';
 const enc = encodeURIComponent;
 
 function resourcePath(kind: ResourceKind, resource: string): string {
+  if (kind === 'lfs_repo') {
+    // `<namespace>/<repo>`: two path segments (a resource without '/' gets the server's 404).
+    return `/api/v1/lfs/${resource.split('/').map(enc).join('/')}/permissions`;
+  }
   return kind === 'registered_model'
     ? `/api/v1/models/${enc(resource)}/permissions`
     : `/api/v1/experiments/${enc(resource)}/permissions`;

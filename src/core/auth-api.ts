@@ -13,8 +13,11 @@ import { InvalidArgumentError } from './errors.js';
 export const PERMISSION_LEVELS = ['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE'] as const;
 export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
 
-/** What a permission is about: a registered model (by name) or an experiment (by id). */
-export const RESOURCE_KINDS = ['registered_model', 'experiment'] as const;
+/**
+ * What a permission is about: a registered model (by name), an experiment (by id), or a
+ * Git LFS repository (by `<namespace>/<repo>`, the path of its endpoint under /lfs/).
+ */
+export const RESOURCE_KINDS = ['registered_model', 'experiment', 'lfs_repo'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** True when `have` includes `need` (MANAGE ⊇ EDIT ⊇ READ ⊇ NO_PERMISSIONS). */
@@ -39,7 +42,7 @@ export function checkResourceKind(value: unknown): ResourceKind {
     return value as ResourceKind;
   }
   throw new InvalidArgumentError(
-    `invalid resource kind '${String(value).slice(0, 80)}': use ${RESOURCE_KINDS.join(' or ')}`,
+    `invalid resource kind '${String(value).slice(0, 80)}': use ${RESOURCE_KINDS.join(', ')}`,
     { value: String(value).slice(0, 80) },
   );
 }
@@ -71,7 +74,7 @@ export interface CreatedToken extends ApiToken {
 export interface Permission {
   readonly user: string;
   readonly kind: ResourceKind;
-  /** The model name, or the experiment id. */
+  /** The model name, the experiment id, or the LFS repository's `<namespace>/<repo>`. */
   readonly resource: string;
   readonly level: PermissionLevel;
 }

@@ -3,6 +3,7 @@
  * An LFS repository is a (namespace, repo) pair; its objects are files of the deduplicating
  * store, so the bytes live only there and are shared with model versions and other repos.
  */
+import type { Generated } from 'kysely';
 
 /** One LFS object of one repository: visible only once its bytes were verified and stored. */
 export interface LfsObjectsTable {
@@ -33,7 +34,20 @@ export interface LfsLocksTable {
   locked_at: number;
 }
 
+/**
+ * One LFS repository (migration `0501-lfs-repos`): made by its first upload or lock; its
+ * id is the resource id of permission grants (`resource_kind = 'lfs_repo'`).
+ */
+export interface LfsReposTable {
+  id: Generated<number>;
+  namespace: string;
+  repo: string;
+  created_at: number;
+  created_by: string;
+}
+
 export interface LfsTables {
+  lfs_repos: LfsReposTable;
   lfs_objects: LfsObjectsTable;
   lfs_locks: LfsLocksTable;
 }

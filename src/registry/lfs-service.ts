@@ -19,6 +19,10 @@
  * - Audit: `lfs.object.uploaded`, `lfs.lock.created`, `lfs.lock.deleted`, with subject
  *   `lfs:<namespace>/<repo>`, in the same transaction as the change.
  * - Locks are exclusive per path; only the owner unlocks unless `force`.
+ * - A repository (`lfs_repos`, migration 0501) is made by its first upload or lock, in that
+ *   transaction; its creator, when a registered user, gets MANAGE on it (`grantCreator`).
+ *   Who may do what on a repository is the server's business (routes/lfs/): this service
+ *   trusts the actor it is given.
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -36,15 +40,17 @@ import { validateLfsSegment, validateManifestPath } from '../core/names.js';
 import type { NamedMigration } from '../metadata/database.js';
 import type { LfsTables } from '../metadata/lfs-schema.js';
 import { lfsMigration } from '../metadata/migrations/0500-lfs.js';
+import { lfsReposMigration } from '../metadata/migrations/0501-lfs-repos.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { Store } from '../storage/store.js';
 import type { AuditService } from './audit-service.js';
 import { checkActor } from './input-checks.js';
+import { grantCreator } from './permission-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { spoolToFile } from './spool-to-file.js';
 
 /** Migrations the LFS service needs, run by whoever opens the metadata database. */
-export const LFS_MIGRATIONS: readonly NamedMigration[] = [lfsMigration];
+export const LFS_MIGRATIONS: readonly NamedMigration[] = [lfsMigration, lfsReposMigration];
 
 const BLOB_ENTRY = 'blob';
 const LOCK_ID = /^[0-9a-f]{32}$/;
@@ -154,7 +160,51 @@ export class LfsService {
     return checkActor(actor ?? this.ctx.defaultActor);
   }
 
+  /**
+   * Makes the repository's row unless it exists (inside a write transaction), granting
+   * its creator MANAGE.
+   */
+  private async ensureRepo(
+    trx: Kysely<Tables>,
+    r: LfsRepo,
+    actor: string,
+    now: number,
+  ): Promise<void> {
+    const found = await trx
+      .selectFrom('lfs_repos')
+      .select('id')
+      .where('namespace', '=', r.namespace)
+      .where('repo', '=', r.repo)
+      .executeTakeFirst();
+    if (found) return;
+    const row = await trx
+      .insertInto('lfs_repos')
+      .values({ namespace: r.namespace, repo: r.repo, created_at: now, created_by: actor })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await grantCreator(
+      trx as unknown as Kysely<RegistryDB>,
+      this.audit,
+      { kind: 'lfs_repo', id: Number(row.id), label: `${r.namespace}/${r.repo}` },
+      actor,
+      now,
+    );
+  }
+
   // ----------------------------------------------------------------- objects
+
+  /** A lock of `r` by id, or undefined. */
+  async getLock(r: LfsRepo, id: string): Promise<LfsLock | undefined> {
+    if (!LOCK_ID.test(id)) return undefined;
+    const row = await this.db
+      .selectFrom('lfs_locks')
+      .selectAll()
+      .where('id', '=', id)
+      .where('namespace', '=', r.namespace)
+      .where('repo', '=', r.repo)
+      .executeTakeFirst();
+    return row && toLock(row);
+  }
 
   /** The object `oid` of `r`, or undefined. */
   async getObject(r: LfsRepo, oid: string): Promise<LfsObject | undefined> {
@@ -269,6 +319,7 @@ export class LfsService {
       ]);
       const now = this.ctx.now();
       await this.write(async (trx) => {
+        await this.ensureRepo(trx, r, actor, now);
         const existing = await trx
           .selectFrom('lfs_objects')
           .select('oid')
@@ -337,6 +388,8 @@ export class LfsService {
     const path = checkLockPath(pathValue);
     const owner = this.actor(actorValue);
     return this.write(async (trx) => {
+      const now = this.ctx.now();
+      await this.ensureRepo(trx, r, owner, now);
       const existing = await trx
         .selectFrom('lfs_locks')
         .selectAll()
@@ -349,7 +402,7 @@ export class LfsService {
         id: randomBytes(16).toString('hex'),
         path,
         owner,
-        lockedAt: this.ctx.now(),
+        lockedAt: now,
       };
       await trx
         .insertInto('lfs_locks')

@@ -1,17 +1,17 @@
 /**
- * Permissions on registered models and experiments (MLflow's READ ⊂ EDIT ⊂ MANAGE, plus
+ * Permissions on registered models, experiments and Git LFS repositories (MLflow's READ ⊂ EDIT ⊂ MANAGE, plus
  * NO_PERMISSIONS). A user's level on a resource is, in order:
  *   1. MANAGE for an admin;
  *   2. the explicit grant for (user, resource), if any — it may be lower than the default;
  *   3. the registry-wide default (`auth_settings.default_permission`, READ unless set).
  * The creator of a model or experiment gets an explicit MANAGE grant in the creating
  * transaction (`grantCreator`, called by ModelService and TrackingService), when the
- * creator is a registered user.
+ * creator is a registered user (LfsService for an LFS repository's first upload or lock).
  *
  * Grants are stored by resource id (models.id, experiments.id), so a renamed model keeps
  * them and a new model reusing a deleted model's name does not inherit them. Changes append
- * audit events: permission.granted, permission.revoked (subject: the model name, or
- * `experiment:<id>`), permission.default_set (subject `registry`).
+ * audit events: permission.granted, permission.revoked (subject: the model name,
+ * `experiment:<id>`, or `lfs:<namespace>/<repo>`), permission.default_set (subject `registry`).
  */
 import type { Kysely } from 'kysely';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../core/auth-api.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateUserName } from '../core/names.js';
+import type { LfsTables } from '../metadata/lfs-schema.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
 import type { RegistryContext } from './registry-context.js';
@@ -36,7 +37,9 @@ export type ResourceRef =
   | { readonly kind: 'registered_model'; readonly name: string }
   | { readonly kind: 'experiment'; readonly id: string }
   | { readonly kind: 'experiment_name'; readonly name: string }
-  | { readonly kind: 'run'; readonly id: string };
+  | { readonly kind: 'run'; readonly id: string }
+  /** `name` is `<namespace>/<repo>`. */
+  | { readonly kind: 'lfs_repo'; readonly name: string };
 
 /** A resource found in the database: its kind, id and the name to show in errors. */
 export interface ResolvedResource {
@@ -46,7 +49,13 @@ export interface ResolvedResource {
 }
 
 function auditSubject(kind: ResourceKind, label: string, id: number): string {
-  return kind === 'registered_model' ? label : `experiment:${id}`;
+  if (kind === 'registered_model') return label;
+  return kind === 'lfs_repo' ? `lfs:${label}` : `experiment:${id}`;
+}
+
+/** What errors call a kind of resource. */
+export function resourceWord(kind: ResourceKind): string {
+  return { registered_model: 'model', experiment: 'experiment', lfs_repo: 'LFS repository' }[kind];
 }
 
 /**
@@ -93,8 +102,9 @@ export class PermissionService {
     private readonly audit: AuditService,
   ) {}
 
-  private get db(): Kysely<RegistryDB> {
-    return this.ctx.database.db;
+  /** The registry's tables, and the LFS repositories (present where the LFS migrations ran). */
+  private get db(): Kysely<RegistryDB & LfsTables> {
+    return this.ctx.database.db as unknown as Kysely<RegistryDB & LfsTables>;
   }
 
   /** The level of users on resources they have no grant for. */
@@ -152,6 +162,19 @@ export class PermissionService {
           .where('name', '=', ref.name)
           .executeTakeFirst();
         return row && { kind: 'experiment', id: Number(row.id), label: String(row.id) };
+      }
+      case 'lfs_repo': {
+        const slash = ref.name.indexOf('/');
+        if (slash < 0) return undefined;
+        const row = await this.db
+          .selectFrom('lfs_repos')
+          .select(['id', 'namespace', 'repo'])
+          .where('namespace', '=', ref.name.slice(0, slash))
+          .where('repo', '=', ref.name.slice(slash + 1))
+          .executeTakeFirst();
+        return (
+          row && { kind: 'lfs_repo', id: Number(row.id), label: `${row.namespace}/${row.repo}` }
+        );
       }
       case 'run': {
         const row = await this.db
@@ -228,18 +251,18 @@ export class PermissionService {
 
   private async mustResolve(kind: ResourceKind, resource: unknown): Promise<ResolvedResource> {
     if (typeof resource !== 'string' || resource === '' || resource.length > 1000) {
-      throw new InvalidArgumentError('resource must be a model name or an experiment id');
+      throw new InvalidArgumentError(
+        'resource must be a model name, an experiment id or an LFS <namespace>/<repo>',
+      );
     }
     const ref: ResourceRef =
-      kind === 'registered_model' ? { kind, name: resource } : { kind, id: resource };
+      kind === 'experiment' ? { kind, id: resource } : { kind, name: resource };
     const found = await this.resolve(ref);
     if (!found) {
-      throw new NotFoundError(
-        kind === 'registered_model'
-          ? `model '${resource}' not found`
-          : `experiment '${resource}' not found`,
-        { kind, resource },
-      );
+      throw new NotFoundError(`${resourceWord(kind)} '${resource}' not found`, {
+        kind,
+        resource,
+      });
     }
     return found;
   }
@@ -347,13 +370,26 @@ export class PermissionService {
       .orderBy('permissions.resource_id')
       .orderBy('permissions.user_name')
       .execute();
+    // LFS repositories' names in a second query: their table belongs to the LFS
+    // migrations, which a registry without the LFS server does not run (and then has no
+    // such grants).
+    const lfsIds = rows.filter((r) => r.resource_kind === 'lfs_repo').map((r) => r.resource_id);
+    const lfsNames = new Map<number, string>();
+    for (let i = 0; i < lfsIds.length; i += 500) {
+      const repos = await this.db
+        .selectFrom('lfs_repos')
+        .select(['id', 'namespace', 'repo'])
+        .where('id', 'in', lfsIds.slice(i, i + 500).map(Number))
+        .execute();
+      for (const r of repos) lfsNames.set(Number(r.id), `${r.namespace}/${r.repo}`);
+    }
     return rows.map((r) => ({
       user: r.user_name,
       kind: r.resource_kind as ResourceKind,
       resource:
         r.resource_kind === 'registered_model'
           ? (r.model_name ?? String(r.resource_id))
-          : String(r.resource_id),
+          : (lfsNames.get(Number(r.resource_id)) ?? String(r.resource_id)),
       level: checkPermissionLevel(r.level),
     }));
   }

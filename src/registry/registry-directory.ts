@@ -37,6 +37,7 @@ import { findCheckpointKey } from './checkpoint-key.js';
 import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
+import { findServerSecret } from './server-secret.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
@@ -274,6 +275,11 @@ export async function openRegistryDirectory(
     ...options,
     checkpointKey: options.checkpointKey ?? findCheckpointKey(root),
   });
+  // Webhook secrets are encrypted with the server secret when the directory has one
+  // (made by the first serve); until then they are stored as they are, and the server
+  // seals them when it starts (open-backend.ts).
+  const serverSecret = findServerSecret(root);
+  if (serverSecret) registry.webhooks.useServerSecret(serverSecret);
   return {
     root,
     registry,

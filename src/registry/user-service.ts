@@ -233,6 +233,20 @@ export class UserService {
   }
 
   /** The principal a live token belongs to, or undefined. */
+  /**
+   * The principal of an active user by name, or undefined (unknown or disabled): for
+   * credentials the server made itself (signed request capabilities), checked again at use.
+   */
+  async activePrincipal(name: string): Promise<Principal | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select(['name', 'is_admin', 'disabled_at'])
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row || row.disabled_at !== null) return undefined;
+    return { name: row.name, admin: Number(row.is_admin) === 1 };
+  }
+
   async authenticateToken(secret: string): Promise<Principal | undefined> {
     if (!looksLikeToken(secret)) return undefined;
     const row = await this.db

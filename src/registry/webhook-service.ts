@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { InvalidArgumentError, ModelvaultError, NotFoundError } from '../core/errors.js';
 import type {
   AuditEvent,
   CreatedWebhook,
@@ -33,6 +33,7 @@ import { type AuditService, toAuditEvent } from './audit-service.js';
 import { checkOptionalText, LIMITS } from './input-checks.js';
 import { findModel } from './lookups.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
+import { isSealed, SecretBox } from './secret-box.js';
 import { sendWebhook } from './webhook-sender.js';
 
 /** How often and how soon a failed delivery is tried again. */
@@ -151,6 +152,8 @@ export interface ClaimedDelivery {
 }
 
 export class WebhookService {
+  /** Encrypts secrets at rest once a server secret is known (secret-box.ts). */
+  private box: SecretBox | undefined;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -167,6 +170,51 @@ export class WebhookService {
     this.maxDelayMs = options.maxDelayMs ?? 10 * 60 * 1000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.leaseMs = options.leaseMs ?? 60_000;
+  }
+
+  /**
+   * From now on, new secrets are stored encrypted with a key derived from `serverSecret`,
+   * and encrypted ones can be read.
+   */
+  useServerSecret(serverSecret: Uint8Array): void {
+    this.box = new SecretBox(serverSecret, 'webhook secrets');
+  }
+
+  /** A stored secret in clear (legacy plaintext rows as they are). */
+  private reveal(stored: string): string {
+    if (this.box) return this.box.open(stored);
+    if (isSealed(stored)) {
+      throw new ModelvaultError(
+        'UNSUPPORTED',
+        "this webhook's secret is encrypted with the server secret (server-secret.key in the registry directory, or serve --server-secret), which this process does not have",
+      );
+    }
+    return stored;
+  }
+
+  /**
+   * Encrypts every secret still stored in plaintext (rows from before encryption, or made
+   * by an embedded registry without the server secret), in one transaction.
+   * @returns how many were sealed (0 without a server secret).
+   */
+  async sealStoredSecrets(): Promise<number> {
+    const box = this.box;
+    if (!box) return 0;
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const rows = await trx
+        .selectFrom('webhooks')
+        .select(['id', 'secret'])
+        .where('secret', 'not like', 'enc1:%')
+        .execute();
+      for (const r of rows) {
+        await trx
+          .updateTable('webhooks')
+          .set({ secret: box.seal(r.secret) })
+          .where('id', '=', r.id)
+          .execute();
+      }
+      return rows.length;
+    });
   }
 
   /** See RegistryApi.createWebhook. */
@@ -198,7 +246,7 @@ export class WebhookService {
         url,
         model_id: m?.id ?? 0,
         events: JSON.stringify(events),
-        secret,
+        secret: this.box ? this.box.seal(secret) : secret,
         description,
         after_seq: event.seq,
         created_by: actor,
@@ -313,7 +361,7 @@ export class WebhookService {
         payload,
         attempts: 0,
         url: hook.url,
-        secret: hook.secret,
+        secret: this.reveal(hook.secret),
       },
       { maxAttempts: 1 },
     );
@@ -418,7 +466,12 @@ export class WebhookService {
     return next ? { after, hooks } : undefined;
   }
 
-  /** Reserves up to `limit` due deliveries for this caller (a lease of leaseMs). */
+  /**
+   * Reserves up to `limit` due deliveries for this caller (a lease of leaseMs). Deliveries
+   * whose webhook secret this process cannot decrypt (sealed with another server secret:
+   * a replica started without the shared `--server-secret`) are left for a replica that
+   * can, instead of failing them.
+   */
   async claim(limit: number): Promise<ClaimedDelivery[]> {
     return this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
@@ -430,20 +483,29 @@ export class WebhookService {
         .where('d.next_attempt_at', '<=', now)
         .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<', now)]))
         .orderBy('d.id')
-        .limit(limit)
+        .limit(limit * 4)
         .execute();
-      if (rows.length > 0) {
+      const claimed: ClaimedDelivery[] = [];
+      for (const r of rows) {
+        if (claimed.length >= limit) break;
+        try {
+          claimed.push({ ...r, secret: this.reveal(r.secret) });
+        } catch {
+          // not ours to send (see above)
+        }
+      }
+      if (claimed.length > 0) {
         await trx
           .updateTable('webhook_deliveries')
           .set({ claimed_until: now + this.leaseMs })
           .where(
             'id',
             'in',
-            rows.map((r) => r.id),
+            claimed.map((r) => r.id),
           )
           .execute();
       }
-      return rows;
+      return claimed;
     });
   }
 

@@ -16,6 +16,7 @@ import type { UploadService } from '../registry/upload-service.js';
 import type { WebhookService } from '../registry/webhook-service.js';
 import type { Store } from '../storage/store.js';
 import type { RequestAuth } from './auth/enforce-access.js';
+import type { RequestSigner } from './auth/request-signer.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaTypeProvider } from './schema.js';
 
@@ -43,6 +44,11 @@ export interface ServerBackend {
   readonly webhooks?: WebhookService;
   /** The Git LFS server's objects and locks (routes/lfs/). */
   readonly lfs: LfsService;
+  /**
+   * The server secret (registry/server-secret.ts) its request capabilities are signed
+   * with; none: a random one per process (capabilities then work on this process only).
+   */
+  readonly serverSecret?: Uint8Array;
   /** Resolves when the metadata database answers (GET /health). */
   ping(): Promise<void>;
 }
@@ -61,6 +67,8 @@ export interface RouteContext extends ServerBackend {
   readonly commitWaitMs: number;
   /** Who the request is (auth/enforce-access.ts), to scope lists and searches. */
   readonly auth: RequestAuth;
+  /** Mints short-lived request capabilities (signed URLs, LFS action headers). */
+  readonly signer: RequestSigner;
   /**
    * The authenticated user acting (the audit trail's actor), or undefined for the
    * registry's default actor when authentication is off.

@@ -7,6 +7,7 @@
 import type { DatabaseConfig } from '../metadata/database.js';
 import { ensureCheckpointKey, readCheckpointKey } from '../registry/checkpoint-key.js';
 import { openRegistryDirectory } from '../registry/registry-directory.js';
+import { ensureServerSecret, readServerSecret } from '../registry/server-secret.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import type { BlobsConfig } from '../storage/store-layout.js';
 import type { ServerBackend } from './context.js';
@@ -28,6 +29,11 @@ export interface OpenBackendOptions {
    * now if missing (checkpoint-key.ts).
    */
   readonly checkpointKeyFile?: string;
+  /**
+   * The server secret file (registry/server-secret.ts). Default: the directory's
+   * `server-secret.key`, made now if missing. Replicas must share one.
+   */
+  readonly serverSecretFile?: string;
 }
 
 export interface OpenedBackend extends ServerBackend {
@@ -54,15 +60,19 @@ export async function openServerBackend(
     ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
   });
-  if (!options.checkpointKeyFile) {
-    // Made after opening, so that a registry created now gets it too.
-    try {
-      const key = ensureCheckpointKey(root);
-      dir.useCheckpointKey(key);
-    } catch (e) {
-      await dir.close();
-      throw e;
-    }
+  // Made after opening, so that a registry created now gets them too.
+  let serverSecret: Buffer;
+  try {
+    if (!options.checkpointKeyFile) dir.useCheckpointKey(ensureCheckpointKey(root));
+    serverSecret = options.serverSecretFile
+      ? readServerSecret(options.serverSecretFile)
+      : ensureServerSecret(root);
+    // Webhook secrets: encrypted with it from now on, and any still in plaintext now.
+    dir.webhooks.useServerSecret(serverSecret);
+    await dir.webhooks.sealStoredSecrets();
+  } catch (e) {
+    await dir.close();
+    throw e;
   }
   return {
     root,
@@ -72,6 +82,7 @@ export async function openServerBackend(
     access: dir.access,
     webhooks: dir.webhooks,
     lfs: dir.lfs,
+    serverSecret,
     metadataLocation: dir.metadataLocation,
     ping: () => dir.ping(),
     close: () => dir.close(),

@@ -11,6 +11,8 @@
  * ├── metadata.db                SQLite metadata (plus its -wal/-shm files)
  * ├── checkpoint-key.pem         the server's ed25519 key signing audit checkpoints (0600;
  * ├── checkpoint-key.pub         made on first serve) and its public half, for verifiers
+ * ├── server-secret.key          the server's secret for signed request capabilities (0600,
+ * │                              made on first serve; registry/server-secret.ts)
  * ├── objects/                   root of the filesystem ObjectBackend (absent when `blobs`
  * │                              names an S3 location: the same tree under its prefix)
  * │   ├── .tmp/                  the fs backend's own temp files (put), never listed
@@ -48,6 +50,7 @@ export const TMP_DIR = 'tmp';
 export const LOCKS_DIR = 'locks';
 export const CHECKPOINT_KEY_FILE = 'checkpoint-key.pem';
 export const CHECKPOINT_PUBLIC_KEY_FILE = 'checkpoint-key.pub';
+export const SERVER_SECRET_FILE = 'server-secret.key';
 
 /** Key prefix of every pack object (backend-relative). */
 export const PACKS_PREFIX = 'packs/';

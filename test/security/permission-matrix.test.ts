@@ -61,6 +61,8 @@ beforeAll(async () => {
   await registry.createVersion({ model: 'm', manifest: manifest('a') });
   expId = await tracking.createExperiment({ name: 'exp' });
   runId = (await tracking.createRun({ experimentId: expId, tags: [] })).info.run_id;
+  // An LFS repository, made by its first lock (by the default actor: no creator grant).
+  await server.backend.lfs.createLock({ namespace: 'team', repo: 'models' }, 'fixture.bin');
   for (const level of ['READ', 'EDIT', 'MANAGE'] as const) {
     const user = USER_OF[level];
     await access.permissions.grant(
@@ -68,6 +70,10 @@ beforeAll(async () => {
       'setup',
     );
     await access.permissions.grant({ user, kind: 'experiment', resource: expId, level }, 'setup');
+    await access.permissions.grant(
+      { user, kind: 'lfs_repo', resource: 'team/models', level },
+      'setup',
+    );
   }
 }, 120_000);
 
@@ -98,6 +104,8 @@ function concrete(route: DeclaredRoute): string {
     user: 'u-other',
     uploadId: '0'.repeat(32),
     partNumber: '1',
+    namespace: 'team',
+    repo: 'models',
   };
   return route.url
     .replace(/:([A-Za-z]+)/g, (_m, p: string) => values[p] ?? 'x')
@@ -114,12 +122,15 @@ function fields(): Record<string, string> {
     run_id: runId,
     a: 'm@1',
     b: 'm@1',
+    ref: 'm@1',
     path: `${expId}/${runId}/artifacts`,
     source: `mlflow-artifacts:/${expId}/${runId}/artifacts/model`,
     // Changes the matrix makes must not move the fixtures: invalid new names, no-op levels.
     new_name: '\u0001',
     newName: '\u0001',
     level: 'NO_PERMISSIONS',
+    // The LFS batch API needs READ to download (EDIT to upload: test/server/lfs-auth.test.ts).
+    operation: 'download',
   };
 }
 
@@ -149,6 +160,8 @@ describe('permission matrix', () => {
     expect(urls).toContain('/api/2.0/mlflow/runs/search');
     expect(urls).toContain('/ajax-api/2.0/mlflow-artifacts/artifacts/*');
     expect(urls).toContain('/api/v1/tokens');
+    expect(urls).toContain('/lfs/:namespace/:repo/objects/batch');
+    expect(urls).toContain('/api/v1/lfs/:namespace/:repo/permissions/:user');
     expect(routes.length).toBeGreaterThan(150);
 
     const mismatches: string[] = [];

@@ -6,16 +6,18 @@
  * no server ran delivered once one starts (the outbox is derived from the audit trail).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteRegistry } from '../../src/client/remote-registry.js';
 import type { WebhookDelivery } from '../../src/core/registry-api.js';
 import { openRegistryDirectory } from '../../src/registry/registry-directory.js';
 import { buildApp } from '../../src/server/app.js';
 import { openServerBackend } from '../../src/server/open-backend.js';
+import { metadataDbPath } from '../../src/storage/store-layout.js';
 import { mvault, mvaultOk } from '../support/cli.js';
 import { manifest } from '../support/temp-registry.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
@@ -312,6 +314,60 @@ describe('webhooks', () => {
       } finally {
         await app.close();
         await backend.close();
+      }
+
+      // The server sealed the secret the embedded registry stored in plaintext: the
+      // database alone no longer holds it; the key is server-secret.key (0600).
+      const storedSecrets = () => {
+        const db = new Database(metadataDbPath(root), { readonly: true });
+        try {
+          return db.prepare('select id, secret from webhooks order by id').all() as {
+            id: string;
+            secret: string;
+          }[];
+        } finally {
+          db.close();
+        }
+      };
+      const [row] = storedSecrets();
+      expect(row!.secret).toMatch(/^enc1:/);
+      expect(row!.secret).not.toContain(hook.secret.slice('whsec_'.length));
+      expect((await stat(join(root, 'server-secret.key'))).mode & 0o777).toBe(0o600);
+
+      // The embedded registry reads the directory's secret: it signs a test delivery with
+      // the same secret, and seals the secrets of webhooks it creates from now on.
+      const again = await openRegistryDirectory(root, { defaultActor: 'carol' });
+      try {
+        const delivery = await again.registry.testWebhook(hook.id);
+        expect(delivery.state).toBe('delivered');
+        expect(signatureValid(rx.received.at(-1)!, hook.secret)).toBe(true);
+        const second = await again.registry.createWebhook({ url: rx.url, events: ['*'] });
+        const sealed = storedSecrets().find((r) => r.id === second.id)!;
+        expect(sealed.secret).toMatch(/^enc1:/);
+        expect(sealed.secret).not.toContain(second.secret.slice('whsec_'.length));
+      } finally {
+        await again.close();
+      }
+
+      // With another server secret the stored secrets do not decrypt: a clear error, and
+      // nothing is sent.
+      await writeFile(join(root, 'server-secret.key'), `${'ab'.repeat(32)}\n`);
+      const replaced = await openRegistryDirectory(root, { defaultActor: 'carol' });
+      try {
+        const sent = rx.received.length;
+        await expect(replaced.registry.testWebhook(hook.id)).rejects.toMatchObject({
+          code: 'CORRUPT',
+        });
+        expect(rx.received.length).toBe(sent);
+        // A dispatcher with this secret leaves such deliveries pending for one that can
+        // decrypt them (a replica started without the shared --server-secret).
+        await replaced.registry.createModel({ name: 'offline-c' });
+        expect(await replaced.webhooks.derive()).toBeGreaterThan(0);
+        expect(await replaced.webhooks.claim(10)).toEqual([]);
+        const pending = await replaced.registry.webhookDeliveries(hook.id);
+        expect(pending.filter((d) => d.state === 'pending').length).toBeGreaterThan(0);
+      } finally {
+        await replaced.close();
       }
     } finally {
       await rx.close();

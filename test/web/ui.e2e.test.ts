@@ -420,7 +420,24 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     await fresh.getByLabel('Password').fill('viewer-password');
     await fresh.getByRole('button', { name: 'Sign in' }).click();
     await fresh.getByRole('link', { name: MODEL, exact: true }).waitFor();
-    expect(await fresh.evaluate('sessionStorage.getItem("mv-token")')).toMatch(/^mvt_/);
+    const token = String(await fresh.evaluate('sessionStorage.getItem("mv-token")'));
+    expect(token).toMatch(/^mvt_/);
+
+    // Signed in, a download link still works: the click fetches a short-lived signed URL
+    // of that one file and follows it; the token itself never appears in a URL.
+    const requested: string[] = [];
+    context.on('request', (r) => requested.push(r.url()));
+    await fresh.goto(url(`/models/${enc(MODEL)}/versions/2`));
+    const downloading = fresh.waitForEvent('download');
+    await fresh.getByRole('link', { name: 'download weights.bin' }).click();
+    const download = await downloading;
+    expect(new Uint8Array(await readFile(await download.path()))).toEqual(seeded.weightsV2);
+    expect(download.url()).toMatch(/\/files\/weights\.bin\?mv_sig=mvs1\./);
+    expect(requested.some((u) => u.includes('/api/v1/signed-urls'))).toBe(true);
+    expect([...requested, download.url()].some((u) => u.includes(token))).toBe(false);
+    // The plain link, without the signature, is refused.
+    const plain = await fetch(url(`/api/v1/versions/${enc(`${MODEL}@2`)}/files/weights.bin`));
+    expect(plain.status).toBe(401);
     await context.close();
   });
 });

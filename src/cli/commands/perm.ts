@@ -1,6 +1,6 @@
 /**
- * `mvault perm grant|revoke|ls|default`: who may READ, EDIT or MANAGE a model or an
- * experiment (MLflow's levels; MANAGE ⊇ EDIT ⊇ READ), and the level of users without a
+ * `mvault perm grant|revoke|ls|default`: who may READ, EDIT or MANAGE a model, an
+ * experiment or a Git LFS repository (MLflow's levels; MANAGE ⊇ EDIT ⊇ READ), and the level of users without a
  * grant. Over a server: MANAGE on the resource (or admin) for grants, admin for the rest.
  */
 import type { Command } from 'commander';
@@ -16,6 +16,7 @@ import { table } from '../format.js';
 interface Target {
   readonly model?: string;
   readonly experiment?: string;
+  readonly lfs?: string;
 }
 
 function target(opts: Target, required: true): { kind: ResourceKind; resource: string };
@@ -24,17 +25,28 @@ function target(
   required: false,
 ): { kind: ResourceKind; resource: string } | undefined;
 function target(opts: Target, required: boolean) {
-  if (opts.model !== undefined && opts.experiment !== undefined) {
-    throw new InvalidArgumentError('give --model or --experiment, not both');
+  const given = [
+    opts.model !== undefined && { kind: 'registered_model' as const, resource: opts.model },
+    opts.experiment !== undefined && { kind: 'experiment' as const, resource: opts.experiment },
+    opts.lfs !== undefined && { kind: 'lfs_repo' as const, resource: opts.lfs },
+  ].filter((t) => t !== false);
+  if (given.length > 1) {
+    throw new InvalidArgumentError('give one of --model, --experiment or --lfs');
   }
-  if (opts.model !== undefined) return { kind: 'registered_model' as const, resource: opts.model };
-  if (opts.experiment !== undefined) {
-    return { kind: 'experiment' as const, resource: opts.experiment };
+  if (given[0]) return given[0];
+  if (required) {
+    throw new InvalidArgumentError(
+      'name the resource: --model NAME, --experiment ID or --lfs NAMESPACE/REPO',
+    );
   }
-  if (required)
-    throw new InvalidArgumentError('name the resource: --model NAME or --experiment ID');
   return undefined;
 }
+
+const KIND_WORD: Record<ResourceKind, string> = {
+  registered_model: 'model',
+  experiment: 'experiment',
+  lfs_repo: 'LFS repository',
+};
 
 function level(text: string): PermissionLevel {
   return checkPermissionLevel(text.toUpperCase());
@@ -43,7 +55,9 @@ function level(text: string): PermissionLevel {
 export function registerPerm(program: Command, kit: CommandKit): void {
   const perm = program
     .command('perm')
-    .description('manage permissions on models and experiments (READ, EDIT, MANAGE)')
+    .description(
+      'manage permissions on models, experiments and LFS repositories (READ, EDIT, MANAGE)',
+    )
     .addHelpText(
       'after',
       examples(
@@ -56,7 +70,8 @@ export function registerPerm(program: Command, kit: CommandKit): void {
   const resourceOptions = (c: Command) =>
     c
       .option('--model <name>', 'a registered model')
-      .option('--experiment <id>', 'an MLflow experiment id');
+      .option('--experiment <id>', 'an MLflow experiment id')
+      .option('--lfs <namespace/repo>', 'a Git LFS repository (its endpoint /lfs/NAMESPACE/REPO)');
 
   resourceOptions(
     perm
@@ -70,17 +85,14 @@ export function registerPerm(program: Command, kit: CommandKit): void {
       examples(
         'mvault perm grant bob EDIT --model fraud-detector',
         'mvault perm grant ci MANAGE --experiment 3',
+        'mvault perm grant bob READ --lfs team/llama-ft',
       ),
     )
     .action(
       kit.action(async (run, user: string, lvl: string, opts: Target) => {
         const t = target(opts, true);
         const p = await (await run.access()).grant({ user, ...t, level: level(lvl) });
-        run.emit(
-          p,
-          () =>
-            `${p.user} has ${p.level} on ${p.kind === 'experiment' ? 'experiment' : 'model'} ${p.resource}`,
-        );
+        run.emit(p, () => `${p.user} has ${p.level} on ${KIND_WORD[p.kind]} ${p.resource}`);
       }),
     );
 

@@ -22,6 +22,7 @@ export interface ServeFlags extends BlobsFlags {
   readonly insecure?: boolean;
   readonly auth?: boolean;
   readonly checkpointKey?: string;
+  readonly serverSecret?: string;
 }
 
 /** Starts the server for parsed flags; resolves once it listens. */
@@ -52,6 +53,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     insecure: flags.insecure ?? false,
     auth: flags.auth ?? false,
     ...(flags.checkpointKey ? { checkpointKeyFile: resolve(flags.checkpointKey) } : {}),
+    ...(flags.serverSecret ? { serverSecretFile: resolve(flags.serverSecret) } : {}),
     ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
     ...(logLevel ? { logLevel } : {}),
@@ -81,6 +83,10 @@ export function registerServe(program: Command): Command {
     .option(
       '--checkpoint-key <file>',
       'ed25519 private key (PEM) signing audit checkpoints (default: checkpoint-key.pem in the registry directory, made on first serve)',
+    )
+    .option(
+      '--server-secret <file>',
+      'secret (64+ hex characters) signing download URLs and LFS action credentials; give replicas the same one (default: server-secret.key in the registry directory, made on first serve)',
     )
     .option('--blobs <s3-url>', 'packs in s3://bucket/prefix (recorded when creating the registry)')
     .option('--s3-endpoint <url>', 'S3-compatible server for --blobs (default: AWS)')

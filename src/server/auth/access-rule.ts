@@ -80,6 +80,24 @@ export function onExperiment(
   };
 }
 
+/** Needs `level` on the LFS repository `name(req)` names (`<namespace>/<repo>`). */
+export function onLfsRepo(
+  level: ResourceRule['level'],
+  name: (req: FastifyRequest) => string | undefined,
+  /** A higher level this request needs (e.g. EDIT to upload through the batch API). */
+  elevate?: (req: FastifyRequest) => NeededRef['level'] | Promise<NeededRef['level']>,
+): ResourceRule {
+  return {
+    level,
+    resources: async (req) => {
+      const n = name(req);
+      if (n === undefined) return [];
+      const needs = elevate ? await elevate(req) : undefined;
+      return [{ kind: 'lfs_repo', name: n, ...(needs !== undefined ? { level: needs } : {}) }];
+    },
+  };
+}
+
 /** A string field of the request (params, then query, then a JSON body), if present. */
 export function field(req: FastifyRequest, name: string): string | undefined {
   for (const source of [req.params, req.query, req.body]) {

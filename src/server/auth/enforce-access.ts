@@ -5,7 +5,9 @@
  *   refuses to start; plugin routes get theirs from PLUGIN_ROUTE_ACCESS.
  * - `onRequest`: authentication is on when `required` (`--auth`) or once the registry has a
  *   user. Credentials: `Authorization: Basic` with user:password or user:token (MLflow's
- *   MLFLOW_TRACKING_USERNAME/PASSWORD), or `Bearer <token>` (MLFLOW_TRACKING_TOKEN). Bad
+ *   MLFLOW_TRACKING_USERNAME/PASSWORD), or `Bearer <token>` (MLFLOW_TRACKING_TOKEN), or a
+ *   capability the server signed (request-signer.ts: `Bearer mvs1.…`, or `?mv_sig=mvs1.…` on
+ *   GET/HEAD) for this method and path, acting as the user it names. Bad
  *   credentials → 401 with WWW-Authenticate, counted per user and per client address;
  *   too many → 429 with Retry-After until the window ends. No credentials on a route that
  *   is not public → 401.
@@ -25,11 +27,12 @@ import {
   UnauthenticatedError,
 } from '../../core/errors.js';
 import type { AccessControl } from '../../registry/access-control.js';
-import type { ResolvedResource } from '../../registry/permission-service.js';
+import { type ResolvedResource, resourceWord } from '../../registry/permission-service.js';
 import { looksLikeToken, type Principal } from '../../registry/user-service.js';
 import type { App } from '../context.js';
 import { type AccessRule, PLUGIN_ROUTE_ACCESS } from './access-rule.js';
 import { FailureLimiter } from './failure-limiter.js';
+import { CAPABILITY_PREFIX, type RequestSigner, SIGNATURE_PARAM } from './request-signer.js';
 
 export interface AuthOptions {
   /** Require authentication even while the registry has no user (`--auth`). */
@@ -45,6 +48,8 @@ export interface AuthOptions {
    * For observers: tests assert every route's decision for every role through it.
    */
   readonly onDecision?: (decision: AccessDecision) => void;
+  /** Checks signed request capabilities; without one, none is accepted. */
+  readonly signer?: RequestSigner;
 }
 
 export type AccessOutcome =
@@ -106,11 +111,12 @@ function unauthenticated(reply: FastifyReply, message: string): UnauthenticatedE
 }
 
 function notFound(resource: ResolvedResource): NotFoundError {
-  return resource.kind === 'registered_model'
-    ? new NotFoundError(`model '${resource.label}' not found`, { model: resource.label })
-    : new NotFoundError(`experiment '${resource.label}' not found`, {
-        experiment: resource.label,
-      });
+  const key = { registered_model: 'model', experiment: 'experiment', lfs_repo: 'repository' }[
+    resource.kind
+  ];
+  return new NotFoundError(`${resourceWord(resource.kind)} '${resource.label}' not found`, {
+    [key]: resource.label,
+  });
 }
 
 /**
@@ -174,8 +180,26 @@ export function enforceAccess(
     });
   }
 
+  /** The user a signed capability names, if it is valid for this request and the user active. */
+  async function capabilityPrincipal(
+    req: FastifyRequest,
+    capability: string,
+  ): Promise<Principal | undefined> {
+    const path = req.url.split('?')[0]!;
+    const c = options.signer?.check(capability, req.method, path);
+    return c && (await access.users.activePrincipal(c.user));
+  }
+
+  /** `?mv_sig=` of a GET/HEAD request, if any. */
+  function signatureParam(req: FastifyRequest): string | undefined {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+    const q = req.url.indexOf('?');
+    if (q < 0) return undefined;
+    return new URLSearchParams(req.url.slice(q + 1)).get(SIGNATURE_PARAM) ?? undefined;
+  }
+
   async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Principal> {
-    const header = req.headers.authorization ?? '';
+    const header = req.headers.authorization ?? `Bearer ${signatureParam(req) ?? ''}`;
     const space = header.indexOf(' ');
     const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
     const value = space < 0 ? '' : header.slice(space + 1).trim();
@@ -206,7 +230,9 @@ export function enforceAccess(
       );
     }
     let principal: Principal | undefined;
-    if (scheme === 'bearer' || looksLikeToken(secret)) {
+    if (scheme === 'bearer' && secret.startsWith(CAPABILITY_PREFIX)) {
+      principal = await capabilityPrincipal(req, secret);
+    } else if (scheme === 'bearer' || looksLikeToken(secret)) {
       principal = await access.users.authenticateToken(secret);
       // Basic user:token must name the token's owner.
       if (principal && user !== undefined && principal.name !== user) principal = undefined;
@@ -230,7 +256,10 @@ export function enforceAccess(
       if (rule !== undefined) decide(req, 'open');
       return;
     }
-    const principal = req.headers.authorization ? await authenticate(req, reply) : undefined;
+    const principal =
+      req.headers.authorization || signatureParam(req) !== undefined
+        ? await authenticate(req, reply)
+        : undefined;
     state.set(req, { on: true, principal });
     // Unmatched routes (no rule) fall through to the 404 handler.
     if (!principal && rule !== undefined && rule !== 'public') {
@@ -272,9 +301,9 @@ export function enforceAccess(
       const needs = ref.level ?? rule.level;
       if (!levelIncludes(level, needs)) {
         throw forbidden(
-          `user '${principal.name}' needs ${needs} on ${
-            resource.kind === 'registered_model' ? 'model' : 'experiment'
-          } '${resource.label}' (has ${level})`,
+          `user '${principal.name}' needs ${needs} on ${resourceWord(resource.kind)} '${
+            resource.label
+          }' (has ${level})`,
           { kind: resource.kind, resource: resource.label, needs, has: level },
           checked,
         );

@@ -80,6 +80,36 @@ export async function signIn(user: string, password: string): Promise<void> {
   await queryClient.invalidateQueries();
 }
 
+/** Whether this tab is signed in (holds a token). */
+export function signedIn(): boolean {
+  return sessionStorage.getItem(TOKEN_KEY) !== null;
+}
+
+/**
+ * The URL to download `path` (a version's file or an artifact) from. Signed in, a plain
+ * link would be refused (401: the browser sends no Authorization header when it follows
+ * one), so this asks the server for a short-lived URL of that one path
+ * (POST /api/v1/signed-urls): it works for a few minutes, for GET of that path only, and
+ * the API token never enters a URL. Not signed in, it is the path itself.
+ * @throws Error with the server's message
+ */
+export async function downloadUrl(path: string): Promise<string> {
+  if (!signedIn()) return path;
+  const res = await authFetch('/api/v1/signed-urls', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ path }),
+  });
+  const body = (await res.json().catch(() => ({}))) as {
+    url?: string;
+    error?: { message?: string };
+  };
+  if (!res.ok || !body.url) {
+    throw new Error(body.error?.message ?? `download failed (${res.status})`);
+  }
+  return body.url;
+}
+
 export const registry = new RemoteRegistry(window.location.origin, {
   retries: 1,
   fetch: authFetch,

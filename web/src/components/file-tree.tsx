@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { fileUrl } from '../api/registry';
 import { buildFileTree, type DirNode, type FileLeaf } from '../lib/file-tree';
 import { formatBytes, shortDigest } from '../lib/format';
+import { DownloadLink } from './download-link';
 
 function Dir({
   node,
@@ -57,13 +58,13 @@ function File({
         <code title={leaf.sha256}>{shortDigest(leaf.sha256)}</code>
       </td>
       <td>
-        <a
-          href={fileUrl(model, version, leaf.path)}
-          download={leaf.name}
-          aria-label={`download ${leaf.path}`}
+        <DownloadLink
+          path={fileUrl(model, version, leaf.path)}
+          name={leaf.name}
+          label={`download ${leaf.path}`}
         >
           Download
-        </a>
+        </DownloadLink>
       </td>
     </tr>
   );

@@ -14,6 +14,7 @@ import { mlflow, mlflowKeys, type Run } from '../api/mlflow';
 import { errorText, invalidateModel } from '../api/registry';
 import { LineChart } from '../components/charts';
 import { ConfirmDialog } from '../components/confirm-dialog';
+import { DownloadLink } from '../components/download-link';
 import { Empty, ErrorBox, Loading } from '../components/status';
 import { formatBytes, formatMetric, formatTime } from '../lib/format';
 import { links, withQuery } from '../lib/links';
@@ -204,9 +205,9 @@ function Artifacts({
                           Register…
                         </button>
                       ) : url ? (
-                        <a href={url} download={name} aria-label={`download ${f.path}`}>
+                        <DownloadLink path={url} name={name} label={`download ${f.path}`}>
                           download
-                        </a>
+                        </DownloadLink>
                       ) : (
                         <span className="muted">not in the proxy</span>
                       )}

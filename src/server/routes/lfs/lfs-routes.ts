@@ -11,6 +11,16 @@
  *   POST   locks/verify             {cursor, limit} → {ours, theirs, next_cursor}
  *   POST   locks/<id>/unlock        {force} → {lock} (403 for another user's lock)
  *
+ * Permissions are per repository (resource kind `lfs_repo`, `<ns>/<repo>`): READ to
+ * download, verify and list locks; EDIT to upload (batch `upload`, PUT), lock and unlock
+ * one's own locks; MANAGE to force-unlock another user's lock. The first upload or lock
+ * makes the repository, and its creator gets MANAGE. With authentication on, each action
+ * of a batch answer carries `header: {Authorization: 'Bearer mvs1.…'}`, a capability signed
+ * for that one method and path and the signed-in user, expiring with the action
+ * (`expires_in`), and the object is marked `authenticated: true`: git-lfs follows the
+ * href with that header instead of looking up credentials again, and the capability
+ * never appears in a URL.
+ *
  * This is an encapsulated Fastify scope whose errors answer in LFS's shape
  * (`{message, request_id}`, Content-Type application/vnd.git-lfs+json) with the status the
  * spec names: validation 422, not found 404, lock held 409, not the owner 403. The owner of
@@ -27,6 +37,7 @@ import {
   LockExistsError,
   MAX_LOCK_LIMIT,
 } from '../../../registry/lfs-service.js';
+import { onLfsRepo } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { toHttpError } from '../../http-errors.js';
 import { queryInt, S } from '../../schema.js';
@@ -34,7 +45,7 @@ import { sendStoredFile } from '../../send-stored-file.js';
 
 export const LFS_PREFIX = '/lfs';
 export const LFS_MEDIA_TYPE = 'application/vnd.git-lfs+json';
-/** How long a batch answer's hrefs are good for (they carry no credential today). */
+/** How long a batch answer's actions (and the capabilities in their headers) are good for. */
 const ACTION_EXPIRES_IN = 3600;
 const MAX_BATCH_OBJECTS = 1000;
 
@@ -125,11 +136,38 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       };
       const base = (req: FastifyRequest, r: LfsRepo) =>
         `${req.protocol}://${req.host}${LFS_PREFIX}/${r.namespace}/${r.repo}`;
+      /** The repository a request names, as a permission resource (`<ns>/<repo>`). */
+      const repoName = (req: FastifyRequest) => {
+        const p = req.params as { namespace?: unknown; repo?: unknown };
+        return typeof p.namespace === 'string' && typeof p.repo === 'string'
+          ? `${p.namespace}/${p.repo}`
+          : undefined;
+      };
+      const onRepo = (level: 'READ' | 'EDIT' | 'MANAGE') => ({
+        access: onLfsRepo(level, repoName),
+      });
+      /** Batch: READ to download, EDIT to upload (or anything else, refused later). */
+      const batchRule = onLfsRepo('READ', repoName, (req) =>
+        (req.body as { operation?: unknown } | undefined)?.operation === 'download'
+          ? undefined
+          : 'EDIT',
+      );
+      /** Unlock: EDIT, or MANAGE to force another user's lock open. */
+      const unlockRule = onLfsRepo('EDIT', repoName, async (req) => {
+        if ((req.body as { force?: unknown } | undefined)?.force !== true) return undefined;
+        try {
+          const p = req.params as { namespace: string; repo: string; id: string };
+          const lock = await lfs.getLock(checkLfsRepo(p.namespace, p.repo), p.id);
+          return lock && lock.owner !== ctx.actor(req) ? 'MANAGE' : undefined;
+        } catch {
+          return undefined; // an invalid name: the handler refuses it
+        }
+      });
 
       scope.post(
         '/:namespace/:repo/objects/batch',
         {
-          config: { access: 'user' },
+          config: { access: batchRule },
           schema: {
             params: S.object(repoParams),
             body: S.object(
@@ -162,7 +200,23 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
           const hashAlgo = req.body.hash_algo ?? 'sha256';
           const states = await lfs.lookup(r, objects);
           const root = base(req, r);
-          const action = (href: string) => ({ href, expires_in: ACTION_EXPIRES_IN });
+          const user = ctx.actor(req);
+          const action = (method: string, href: string) => {
+            if (user === undefined) return { href, expires_in: ACTION_EXPIRES_IN };
+            const { capability } = ctx.signer.sign({
+              user,
+              methods: [method],
+              path: new URL(href).pathname,
+              ttlSeconds: ACTION_EXPIRES_IN,
+            });
+            return {
+              href,
+              header: { Authorization: `Bearer ${capability}` },
+              expires_in: ACTION_EXPIRES_IN,
+            };
+          };
+          // The actions carry their own credential (above): git-lfs need not add one.
+          const authenticated = user !== undefined ? { authenticated: true } : {};
           const answer = states.map((s) => {
             if (hashAlgo !== 'sha256') {
               return {
@@ -179,7 +233,8 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
                 ? {
                     oid: s.oid,
                     size: s.size,
-                    actions: { download: action(`${root}/objects/${s.oid}`) },
+                    ...authenticated,
+                    actions: { download: action('GET', `${root}/objects/${s.oid}`) },
                   }
                 : {
                     oid: s.oid,
@@ -193,9 +248,10 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
               : {
                   oid: s.oid,
                   size: s.size,
+                  ...authenticated,
                   actions: {
-                    upload: action(`${root}/objects/${s.oid}?size=${s.size}`),
-                    verify: action(`${root}/objects/verify`),
+                    upload: action('PUT', `${root}/objects/${s.oid}?size=${s.size}`),
+                    verify: action('POST', `${root}/objects/verify`),
                   },
                 };
           });
@@ -206,7 +262,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.put(
         '/:namespace/:repo/objects/:oid',
         {
-          config: { access: 'user' },
+          config: onRepo('EDIT'),
           schema: {
             params: S.object({ ...repoParams, oid: S.string({ maxLength: 200 }) }),
             querystring: S.object({ size: S.optional(S.queryInt()) }),
@@ -227,7 +283,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.route({
         method: ['GET', 'HEAD'],
         url: '/:namespace/:repo/objects/:oid',
-        config: { access: 'user' },
+        config: onRepo('READ'),
         schema: { params: S.object({ ...repoParams, oid: S.string({ maxLength: 200 }) }) },
         handler: async (req, reply) => {
           const r = repoOf(req);
@@ -246,7 +302,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.post(
         '/:namespace/:repo/objects/verify',
         {
-          config: { access: 'user' },
+          config: onRepo('READ'),
           schema: {
             params: S.object(repoParams),
             body: S.object(
@@ -264,7 +320,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.post(
         '/:namespace/:repo/locks',
         {
-          config: { access: 'user' },
+          config: onRepo('EDIT'),
           schema: {
             params: S.object(repoParams),
             body: S.object(
@@ -282,7 +338,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.get(
         '/:namespace/:repo/locks',
         {
-          config: { access: 'user' },
+          config: onRepo('READ'),
           schema: {
             params: S.object(repoParams),
             querystring: S.object(
@@ -315,7 +371,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.post(
         '/:namespace/:repo/locks/verify',
         {
-          config: { access: 'user' },
+          config: onRepo('READ'),
           schema: {
             params: S.object(repoParams),
             body: S.object(
@@ -347,7 +403,7 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
       scope.post(
         '/:namespace/:repo/locks/:id/unlock',
         {
-          config: { access: 'user' },
+          config: { access: unlockRule },
           schema: {
             params: S.object({ ...repoParams, id: S.string({ maxLength: 200 }) }),
             body: S.object(

@@ -1,14 +1,20 @@
 /**
  * Users, API tokens and permissions (docs/security.md). Users and registry-wide settings
  * are admin-only; anyone signed in manages their own tokens and password; whoever has
- * MANAGE on a model or experiment manages its grants. With authentication off the server
+ * MANAGE on a model, experiment or LFS repository manages its grants. With authentication off the server
  * is open, and these routes act as the registry's default actor (with admin rights).
  */
 import type { FastifyRequest } from 'fastify';
-import { PERMISSION_LEVELS, type ResourceKind } from '../../../core/auth-api.js';
+import { PERMISSION_LEVELS, RESOURCE_KINDS, type ResourceKind } from '../../../core/auth-api.js';
 import { PermissionDeniedError } from '../../../core/errors.js';
 import type { Principal } from '../../../registry/user-service.js';
-import { field, onExperiment, onModel, type ResourceRule } from '../../auth/access-rule.js';
+import {
+  field,
+  onExperiment,
+  onLfsRepo,
+  onModel,
+  type ResourceRule,
+} from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { S } from '../../schema.js';
 import { nameParam, responses } from './common.js';
@@ -40,10 +46,11 @@ const CreatedToken = S.object({
 });
 const Permission = S.object({
   user: S.string(),
-  kind: S.enum(['registered_model', 'experiment']),
-  resource: S.string({ description: 'model name or experiment id' }),
+  kind: S.enum([...RESOURCE_KINDS]),
+  resource: S.string({ description: 'model name, experiment id, or LFS <namespace>/<repo>' }),
   level,
 });
+const lfsSegment = S.string({ minLength: 1, maxLength: 100 });
 
 export function accessRoutes(app: App, ctx: RouteContext): void {
   const { access } = ctx;
@@ -239,35 +246,46 @@ export function accessRoutes(app: App, ctx: RouteContext): void {
   );
 
   // Grants on one resource: whoever has MANAGE on it (and admins).
+  const lfsName = (req: FastifyRequest) => `${field(req, 'namespace')}/${field(req, 'repo')}`;
   const resources: readonly {
     readonly kind: ResourceKind;
     readonly path: string;
-    readonly param: string;
+    /** The path parameters naming the resource. */
+    readonly params: Record<string, ReturnType<typeof S.string>>;
+    readonly resourceOf: (req: FastifyRequest) => string;
     readonly rule: ResourceRule;
     readonly what: string;
   }[] = [
     {
       kind: 'registered_model',
       path: '/api/v1/models/:name/permissions',
-      param: 'name',
+      params: { name: nameParam },
+      resourceOf: (req) => field(req, 'name') as string,
       rule: onModel('MANAGE', (req) => field(req, 'name')),
       what: 'model',
     },
     {
       kind: 'experiment',
       path: '/api/v1/experiments/:id/permissions',
-      param: 'id',
+      params: { id: S.string({ pattern: '^[0-9]{1,15}$' }) },
+      resourceOf: (req) => field(req, 'id') as string,
       rule: onExperiment('MANAGE', (req) => {
         const id = field(req, 'id');
         return id === undefined ? undefined : { kind: 'experiment', id };
       }),
       what: 'experiment',
     },
+    {
+      kind: 'lfs_repo',
+      path: '/api/v1/lfs/:namespace/:repo/permissions',
+      params: { namespace: lfsSegment, repo: lfsSegment },
+      resourceOf: lfsName,
+      rule: onLfsRepo('MANAGE', lfsName),
+      what: 'Git LFS repository',
+    },
   ];
   for (const r of resources) {
-    const param =
-      r.kind === 'registered_model' ? nameParam : S.string({ pattern: '^[0-9]{1,15}$' });
-    const resourceOf = (req: FastifyRequest) => field(req, r.param) as string;
+    const { resourceOf } = r;
 
     app.get(
       r.path,
@@ -276,7 +294,7 @@ export function accessRoutes(app: App, ctx: RouteContext): void {
         schema: {
           tags,
           summary: `List the grants on a ${r.what} (MANAGE)`,
-          params: S.object({ [r.param]: param }),
+          params: S.object(r.params),
           response: responses({
             200: S.object({ permissions: S.array(Permission), default: level }),
           }),
@@ -295,7 +313,7 @@ export function accessRoutes(app: App, ctx: RouteContext): void {
         schema: {
           tags,
           summary: `Grant a user a level on a ${r.what} (MANAGE; replaces an earlier grant)`,
-          params: S.object({ [r.param]: param, user: userName }),
+          params: S.object({ ...r.params, user: userName }),
           body: S.object({ level }),
           response: responses({ 200: Permission }),
         },
@@ -319,7 +337,7 @@ export function accessRoutes(app: App, ctx: RouteContext): void {
         schema: {
           tags,
           summary: `Remove a user's grant on a ${r.what} (MANAGE; the default applies again)`,
-          params: S.object({ [r.param]: param, user: userName }),
+          params: S.object({ ...r.params, user: userName }),
           response: responses({ 200: S.object({ deleted: S.boolean() }) }),
         },
       },
