@@ -62,7 +62,7 @@ export interface AppOptions {
   /**
    * A pino logger; false for none. Default: JSON lines on stdout at `logLevel`, written
    * asynchronously (lines logged while a write is under way go out together; whatever is
-   * pending is flushed when the process exits).
+   * pending is flushed when the process exits; past 16 MiB of backlog lines are dropped).
    */
   readonly logger?: Logger | false;
   /** The default logger's level (pino's: fatal … trace, or silent). Default `info`. */
@@ -195,7 +195,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
                 redact: LOG_REDACT,
                 serializers: { req: requestLogFields },
                 level: options.logLevel ?? 'info',
-                stream: pino.destination({ dest: 1, sync: false }),
+                // Bounded: if stdout stalls (a stuck log shipper), lines beyond 16 MiB of
+                // backlog are dropped rather than growing the server's memory.
+                stream: pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }),
               }
             : false,
       })
