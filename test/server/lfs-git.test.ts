@@ -1,25 +1,34 @@
 /**
  * Modelvault as a Git LFS server, driven by the real `git` and `git-lfs` clients against a
- * real server on a loopback port: push two versions of a checkpoint to a bare remote whose
+ * real server process (the built `npm start` entry) on a loopback port: push two versions of a checkpoint to a bare remote whose
  * LFS url (committed in .lfsconfig) is Modelvault, clone fresh and compare bytes, lock and
  * unlock, a push cut off mid-upload and then resumed, a corrupted upload refused, and the
- * objects surviving garbage collection.
+ * objects surviving garbage collection. The test reads the audit trail and runs gc/fsck
+ * through its own handle on the same registry directory, as a second process would.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, ModelVersion, TransferStats } from '../../src/core/registry-api.js';
 import type { GitSnapshot } from '../../src/registry/git-snapshot.js';
-import type { MaintainedRegistry } from '../../src/registry/registry-directory.js';
+import {
+  openRegistryDirectory,
+  type RegistryDirectory,
+} from '../../src/registry/registry-directory.js';
 import { mvault, mvaultOk } from '../support/cli.js';
+import { BUILT_MAIN, type ChildServer, startChild } from './support/child-server.js';
 import { CuttingProxy, checkpoint, git, gitEnvironment, gitOk } from './support/git-lfs.js';
-import { startTestServer, type TestServer } from './support/test-server.js';
+import { TEST_CHUNKING } from './support/test-server.js';
 
 const LFS_JSON = 'application/vnd.git-lfs+json';
 
-let server: TestServer;
+/** The server process, and this test's own handle on its registry directory. */
+let server: { url: string; backend: RegistryDirectory };
+let child: ChildServer | undefined;
+/** Without authentication, the server acts as its OS user. */
+const ACTOR = userInfo().username;
 let root: string;
 let env: NodeJS.ProcessEnv;
 let work: string;
@@ -48,8 +57,15 @@ async function batch(operation: string, objects: { oid: string; size: number }[]
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
   root = await mkdtemp(join(tmpdir(), 'mv-lfs-git-'));
+  const registryDir = join(root, 'registry');
+  // Small chunks (recorded in the directory) so that a changed tensor is few chunks.
+  const backend = await openRegistryDirectory(registryDir, {
+    create: true,
+    chunking: TEST_CHUNKING,
+  });
+  child = await startChild(BUILT_MAIN, ['--port', '0', '--registry', registryDir]);
+  server = { url: child.url, backend };
   env = await gitEnvironment(join(root, 'home'));
   lfsUrl = `${server.url}/lfs/team/llama-ft`;
   await gitOk(env, root, ['init', '-q', '--bare', '-b', 'main', 'remote.git']);
@@ -63,7 +79,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.close();
+  if (child && child.child.exitCode === null) {
+    child.child.kill('SIGTERM');
+    await child.exited;
+  }
+  await server?.backend.close();
   if (root) await rm(root, { recursive: true, force: true });
 });
 
@@ -92,9 +112,7 @@ describe('git push / clone through the Modelvault LFS server', () => {
     expect(pointer).toContain(`oid sha256:${sha256(v2)}`);
     const events = await uploads();
     expect(events.map((e) => (e.data as { oid: string }).oid)).toEqual([sha256(v1), sha256(v2)]);
-    expect(events.every((e) => e.subject === 'lfs:team/llama-ft' && e.actor === 'alice')).toBe(
-      true,
-    );
+    expect(events.every((e) => e.subject === 'lfs:team/llama-ft' && e.actor === ACTOR)).toBe(true);
     // v2 changes one tensor of eight: most of its bytes were already stored.
     const second = events[1]!.data as { size: number; newBytes: number };
     expect(second.size).toBe(v2.length);
@@ -114,7 +132,7 @@ describe('git push / clone through the Modelvault LFS server', () => {
     const locked = await gitOk(env, work, ['lfs', 'lock', 'model.safetensors']);
     expect(locked.stdout + locked.stderr).toMatch(/Locked model\.safetensors/);
     const listed = await gitOk(env, work, ['lfs', 'locks']);
-    expect(listed.stdout).toMatch(/model\.safetensors\s+alice\s+ID:[0-9a-f]{32}/);
+    expect(listed.stdout).toMatch(new RegExp(`model\\.safetensors\\s+${ACTOR}\\s+ID:[0-9a-f]{32}`));
     // A second lock of the same path is refused (409), naming the holder.
     const again = await git(env, work, ['lfs', 'lock', 'model.safetensors']);
     expect(again.code).not.toBe(0);
@@ -197,7 +215,7 @@ describe('git push / clone through the Modelvault LFS server', () => {
     const oids = (await uploads()).map((e) => e.data as { oid: string; size: number });
     expect(oids.length).toBe(3);
     // The test server opens a registry directory: gc and fsck are there.
-    const registry = server.backend.registry as MaintainedRegistry;
+    const registry = server.backend.registry;
     const report = await registry.gc({ graceMs: 0 });
     await registry.gc({ graceMs: 0 }); // a second pass sweeps tombstones
     for (const { oid } of oids) {
