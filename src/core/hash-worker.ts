@@ -13,7 +13,7 @@
  *   → { op: 'end', id }                  ← { op: 'end', id, digest }
  */
 import { Worker } from 'node:worker_threads';
-import { IoError } from '../core/errors.js';
+import { IoError } from './errors.js';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
