@@ -11,19 +11,17 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { IoError } from '../core/errors.js';
-import { type HashLease, HashWorker } from '../core/hash-worker.js';
+import type { HashLease } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileFormat } from '../core/upload-protocol.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ChunkingParams } from '../storage/chunking/chunking-params.js';
 import { StreamChunker } from '../storage/chunking/stream-chunker.js';
+import { clientHashWorker } from './stream-hasher.js';
 
 const BLOCK_SIZE = 4 * 1024 * 1024;
 /** Blocks in flight: one being read, one being chunked, one being hashed by the worker. */
 const BLOCKS = 3;
-
-/** The process's file-digest worker (started on first use, never keeps the process alive). */
-const fileHasher = new HashWorker();
 
 export interface ChunkedFile {
   readonly sha256: string;
@@ -66,7 +64,7 @@ export async function chunkLocalFile(
     );
     const chunker = new StreamChunker(params, layout.pieces, size);
     // The file digest on the worker when it is free (another chunking holds it otherwise).
-    const lease: HashLease | undefined = fileHasher.tryAcquire();
+    const lease: HashLease | undefined = clientHashWorker.tryAcquire();
     const whole = lease ? undefined : createHash('sha256');
     const chunks: { id: string; offset: number; length: number }[] = [];
     let chunk: Hash = createHash('sha256');

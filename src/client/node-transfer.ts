@@ -51,6 +51,7 @@ import { BlockWriter } from './block-writer.js';
 import { type ChunkedFile, chunkLocalFile } from './chunk-file.js';
 import { type HttpClient, isTransient, sleep } from './http-client.js';
 import { openDownload } from './node-download.js';
+import { StreamHasher } from './stream-hasher.js';
 
 /** Tuning knobs of transfers; the defaults suit a LAN or a good WAN link. */
 export interface TransferTuning {
@@ -430,9 +431,9 @@ async function downloadFile(
 ): Promise<void> {
   const tmp = `${target}.mvault-partial`;
   const fh = await open(tmp, 'w');
+  let hash = new StreamHasher();
   let ok = false;
   try {
-    let hash = createHash('sha256');
     let written = 0;
     let failures = 0;
     while (written < size) {
@@ -452,7 +453,8 @@ async function downloadFile(
         if (written > 0 && res.status !== 206) {
           // The server sent the whole file: start over.
           await fh.truncate(0);
-          hash = createHash('sha256');
+          await hash.release();
+          hash = new StreamHasher();
           received = 0;
           writer = new BlockWriter(fh, 0);
         }
@@ -462,7 +464,7 @@ async function downloadFile(
               sha256,
             });
           }
-          hash.update(b);
+          await hash.update(b);
           received += b.length;
           await writer.write(b);
           onBytes(b.length);
@@ -475,9 +477,10 @@ async function downloadFile(
         await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
       }
     }
-    checkDigest(sha256, hash.digest('hex'));
+    checkDigest(sha256, await hash.digest());
     ok = true;
   } finally {
+    await hash.release();
     await fh.close();
     if (!ok) await rm(tmp, { force: true });
   }
