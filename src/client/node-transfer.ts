@@ -2,17 +2,23 @@
  * Push and pull over HTTP (Node only: they read and write local files). Loaded on demand
  * by RemoteRegistry, so the rest of the SDK stays usable in browsers.
  *
- * Push: chunk every file locally with the server's parameters → POST the file list → send
- * only the missing chunks in batches (a few in parallel, each ≤ 16 MiB) → commit, repeating
- * while the server answers 202. A failed batch or a dropped connection re-POSTs the same
+ * Push: chunk every file locally with the server's parameters (GET /api/v1/info, cached
+ * per client for a few minutes) → POST the file list → send only the missing chunks in
+ * batches (a few in parallel, each ≤ 16 MiB) → commit, repeating while the server answers
+ * 202. A failed batch or a dropped connection re-POSTs the same
  * file list, which resumes the session and lists only what is still missing; nothing
  * stored is sent twice. Memory: the chunk lists and the batches in flight.
  *
  * Pull: every file is written to `<target>.mvault-partial`, hashed while it is written,
  * and renamed only when its size and SHA-256 match the manifest, whose own digest is
- * checked against the version. A dropped download resumes with a Range request from the
- * bytes already written. Files of 64 MiB or more are fetched as chunk-aligned ranges in
- * parallel, each chunk verified against its id as it arrives, then the whole file re-hashed.
+ * checked against the version. The client verifies every byte itself and says so
+ * (CLIENT_VERIFIES_HEADER), so the server does not hash what it sends a second time. A
+ * file is one streamed GET (node:http, see node-download.ts), hashed on the SDK's hash
+ * worker while earlier blocks are written (BlockWriter); a dropped download resumes with a
+ * Range request from the bytes already written. Files of 64 MiB or more are fetched as
+ * chunk-aligned ranges in parallel, each chunk verified against its id as it arrives, then
+ * the whole file re-hashed. Like a local pull (Store.materialize) nothing is fsynced: run
+ * `sync` when the copy must survive a power loss.
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
