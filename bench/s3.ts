@@ -13,11 +13,13 @@
  * GET: `getRange` of each whole pack (one ranged GET into a buffer, as reads of coalesced
  * chunk runs do) against GetObject with the body read to the end.
  * Reports MiB/s and the backend/SDK ratio, median of `--runs` runs.
+ * Then (unless --series-versions 0) the partial fine-tune series pushed into a registry on
+ * the same bucket against PutObject of each version's files (see measureSeries).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -30,8 +32,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { openRegistryDirectory } from '../src/registry/registry-directory.js';
 import { openS3Backend } from '../src/storage/backends/s3/open-s3-backend.js';
 import { s3ClientConfig } from '../src/storage/backends/s3/s3-backend.js';
+import { generateSeries } from './lib/safetensors-series.js';
 import { MiB, median } from './lib/util.js';
 
 const run = promisify(execFile);
@@ -42,11 +46,17 @@ const { values } = parseArgs({
     packs: { type: 'string', default: '8' },
     'pack-mib': { type: 'string', default: '32' },
     runs: { type: 'string', default: '3' },
+    // The partial fine-tune series pushed into a registry whose packs are on S3, version
+    // by version, against PutObject of the same version's files (0 versions: skip).
+    'series-versions': { type: 'string', default: '10' },
+    'series-scale': { type: 'string', default: '0.1' },
   },
 });
 const packs = Number(values.packs);
 const packSize = Number(values['pack-mib']) * MiB;
 const runs = Number(values.runs);
+const seriesVersions = Number(values['series-versions']);
+const seriesScale = Number(values['series-scale']);
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'mv-bench-s3-'));
@@ -156,6 +166,9 @@ async function main(): Promise<void> {
     console.log(row('GET (getRange vs GetObject)', get));
 
     await backend.close();
+    if (seriesVersions > 0) {
+      await measureSeries(work, client, bucket, settings, credentials);
+    }
     for (let i = 0; i < packs; i++) {
       for (const k of [`backend/${key(i)}`, `sdk/${key(i)}`]) {
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: k }));
@@ -166,6 +179,94 @@ async function main(): Promise<void> {
     if (serverDir) await run('bash', [SCRIPT, 'stop', serverDir]).catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The partial fine-tune series pushed version by version into a registry whose packs are in
+ * `bucket` (metadata in SQLite beside it), each push timed against PutObject of the same
+ * version's files — what storing the checkpoint as plain objects costs with the same client.
+ * Issue 7's target: push throughput >= 0.8x PutObject's, i.e. push time <= 1.25x.
+ */
+async function measureSeries(
+  work: string,
+  client: S3Client,
+  bucket: string,
+  settings: { endpoint: string; region: string },
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): Promise<void> {
+  const series = await generateSeries(
+    { kind: 'partial', versions: seriesVersions, scale: seriesScale, seed: 1 },
+    join(work, 'series'),
+  );
+  // The registry reads S3 credentials from the standard AWS environment.
+  process.env.AWS_ACCESS_KEY_ID = credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = credentials.secretAccessKey;
+  const dir = await openRegistryDirectory(join(work, 'registry'), {
+    create: true,
+    blobs: { url: `s3://${bucket}/registry`, endpoint: settings.endpoint, region: settings.region },
+  });
+  const rows: { version: number; mib: number; newMib: number; push: number; put: number }[] = [];
+  try {
+    for (const [i, v] of series.versions.entries()) {
+      const src = join(work, 'series', v.dir);
+      const files = await readdir(src);
+      const sizes = await Promise.all(files.map(async (f) => (await stat(join(src, f))).size));
+      // Alternate which goes first, so that neither always meets a warmer server.
+      let push = 0;
+      let put = 0;
+      let newBytes = 0;
+      const doPush = async () => {
+        const t0 = performance.now();
+        const { stats } = await dir.registry.push(src, { model: 'series' });
+        push = (performance.now() - t0) / 1000;
+        newBytes = stats.newBytes;
+      };
+      const doPut = async () => {
+        const t0 = performance.now();
+        for (const [k, f] of files.entries()) {
+          await client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: `plain/v${i + 1}/${f}`,
+              Body: createReadStream(join(src, f)),
+              ContentLength: sizes[k]!,
+            }),
+          );
+        }
+        put = (performance.now() - t0) / 1000;
+      };
+      if (i % 2 === 0) {
+        await doPush();
+        await doPut();
+      } else {
+        await doPut();
+        await doPush();
+      }
+      const bytes = sizes.reduce((a, b) => a + b, 0);
+      rows.push({ version: i + 1, mib: bytes / MiB, newMib: newBytes / MiB, push, put });
+      process.stderr.write(
+        `series v${i + 1}: push ${push.toFixed(2)} s (${(newBytes / MiB).toFixed(1)} MiB new), PutObject ${put.toFixed(2)} s\n`,
+      );
+    }
+  } finally {
+    await dir.close();
+  }
+  const ratios = rows.map((r) => r.put / r.push);
+  const totalPush = rows.reduce((a, r) => a + r.push, 0);
+  const totalPut = rows.reduce((a, r) => a + r.put, 0);
+  console.log(
+    `\nPartial series (${rows.length} versions of ${rows[0]!.mib.toFixed(0)} MiB, --scale ${seriesScale}) pushed into a registry on S3 against PutObject of the same files:\n`,
+  );
+  console.log('| version | MiB | new MiB | push s | PutObject s | push speed ÷ PutObject speed |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.version} | ${r.mib.toFixed(1)} | ${r.newMib.toFixed(1)} | ${r.push.toFixed(2)} | ${r.put.toFixed(2)} | ${(r.put / r.push).toFixed(2)}x |`,
+    );
+  }
+  console.log(
+    `\nmedian per version ${median(ratios).toFixed(2)}x (first version, all bytes new: ${ratios[0]!.toFixed(2)}x); whole series ${(totalPut / totalPush).toFixed(2)}x (target >= 0.8x)`,
+  );
 }
 
 await main();

@@ -7,7 +7,7 @@ import { REGISTRY_MIGRATIONS } from '../registry/local-registry.js';
 import { storageMigrations } from '../storage/index/storage-migrations.js';
 import { type DatabaseConfig, databaseConfigFrom, openDatabase } from './database.js';
 
-const OPENER = fileURLToPath(new URL('../../test/support/concurrent-opener.ts', import.meta.url));
+const OPENER = fileURLToPath(new URL('../../test/support/concurrent-opener.mjs', import.meta.url));
 
 type Reply = { ok: true } | { error: string };
 
@@ -17,7 +17,7 @@ function location(config: DatabaseConfig): string {
 
 function startOpener(config: DatabaseConfig, worker: number) {
   const child = fork(OPENER, [location(config), String(worker)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [], // plain node: the child is JavaScript over dist/
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let reply: Reply | undefined;

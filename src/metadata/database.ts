@@ -35,6 +35,9 @@ export interface Database<DB> {
    * as indexing a pack that is itself already durable (repair re-indexes it): the commit
    * skips its own fsync, and the next durable commit makes it durable too. A crash of the
    * process (not the machine) never loses it. Default true.
+   *
+   * Every write goes through here: a write on `db` outside a transaction has no stated
+   * durability (on SQLite it commits with whatever `synchronous` the last transaction set).
    */
   writeTransaction<T>(
     fn: (trx: Kysely<DB>) => Promise<T>,

@@ -6,7 +6,7 @@ import { manifest, openTempRegistry, type TempRegistry } from '../../test/suppor
 import type { DatabaseConfig } from '../metadata/database.js';
 import { type LocalRegistry, openLocalRegistry } from './local-registry.js';
 
-const WRITER = fileURLToPath(new URL('../../test/support/concurrent-writer.ts', import.meta.url));
+const WRITER = fileURLToPath(new URL('../../test/support/concurrent-writer.mjs', import.meta.url));
 
 interface Writer {
   readonly ready: Promise<void>;
@@ -18,7 +18,7 @@ interface Writer {
 function startWriter(db: DatabaseConfig, model: string, count: number, worker: number): Writer {
   const location = db.kind === 'sqlite' ? db.path : db.url;
   const child = fork(WRITER, [location, model, String(count), String(worker)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [], // plain node: the child is JavaScript over dist/
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let numbers: number[] | undefined;

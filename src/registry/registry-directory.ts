@@ -9,6 +9,7 @@
  * then collects them. Expired versions keep their rows (history), not their files.
  */
 import type { KeyObject } from 'node:crypto';
+import { CompiledQuery } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
@@ -88,11 +89,16 @@ export interface RegistryDirectory {
   readonly lfs: LfsService;
   /** Where the metadata is: the SQLite file, or the PostgreSQL URL without its password. */
   readonly metadataLocation: string;
+  /** Resolves when the metadata database answers a trivial query (health checks). */
+  ping(): Promise<void>;
   /** Closes the registry, the store and the database (the same as registry.close()). */
   close(): Promise<void>;
 }
 
 type Tables = RegistryDB & StorageTables;
+
+/** Compiled once: health checks run it on every probe. */
+const PING = CompiledQuery.raw('SELECT 1');
 
 /** The registry's view of the shared database (it holds the storage tables too). */
 function registryDatabase(dir: StoreDirectory<Tables>): Database<RegistryDB> {
@@ -278,6 +284,9 @@ export async function openRegistryDirectory(
     useCheckpointKey: (key) => registry.useCheckpointKey(key),
     lfs: registry.lfs,
     metadataLocation: dir.metadataLocation,
+    ping: async () => {
+      await dir.database.db.executeQuery(PING);
+    },
     close: () => registry.close(),
   };
 }

@@ -11,7 +11,7 @@
  * minute per token, so authenticating does not turn every read into a write.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { CompiledQuery, Kysely, Selectable } from 'kysely';
 import type { ApiToken, CreatedToken, CreateTokenInput, User } from '../core/auth-api.js';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateUserName } from '../core/names.js';
@@ -77,14 +77,21 @@ export class UserService {
     private readonly audit: AuditService,
   ) {}
 
+  private anyUser: CompiledQuery<{ name: string }> | undefined;
+
   private get db(): Kysely<RegistryDB> {
     return this.ctx.database.db;
   }
 
-  /** True once any user exists: the server then requires authentication. */
+  /**
+   * True once any user exists: the server then requires authentication. A server without
+   * users asks on every request (so a user added beside it turns authentication on at
+   * once), hence the query compiled once.
+   */
   async hasUsers(): Promise<boolean> {
-    const row = await this.db.selectFrom('users').select('name').limit(1).executeTakeFirst();
-    return row !== undefined;
+    this.anyUser ??= this.db.selectFrom('users').select('name').limit(1).compile();
+    const { rows } = await this.db.executeQuery(this.anyUser);
+    return rows.length > 0;
   }
 
   /** @throws AlreadyExistsError, InvalidArgumentError (name, password). */

@@ -43,6 +43,8 @@ export interface ServerBackend {
   readonly webhooks?: WebhookService;
   /** The Git LFS server's objects and locks (routes/lfs/). */
   readonly lfs: LfsService;
+  /** Resolves when the metadata database answers (GET /health). */
+  ping(): Promise<void>;
 }
 
 export interface RouteContext extends ServerBackend {

@@ -3,11 +3,11 @@
  * `npm start`: serves the embedded default registry (MODELVAULT_HOME, or `.modelvault` in
  * the working directory, created if missing) until SIGTERM. Same flags as `mvault serve`:
  * --host (default 127.0.0.1), --port (default 5000, or PORT), --registry PATH, --auth,
- * --insecure.
+ * --insecure; the log level from MODELVAULT_LOG_LEVEL (default info).
  */
 import { parseArgs } from 'node:util';
 import { ModelvaultError } from '../core/errors.js';
-import { defaultRegistryPath, runServer } from './run-server.js';
+import { defaultRegistryPath, LOG_LEVEL_ENV, runServer } from './run-server.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     create: true,
     insecure: values.insecure,
     auth: values.auth,
+    ...(process.env[LOG_LEVEL_ENV] ? { logLevel: process.env[LOG_LEVEL_ENV] } : {}),
   });
 }
 

@@ -73,6 +73,7 @@ export async function openServerBackend(
     webhooks: dir.webhooks,
     lfs: dir.lfs,
     metadataLocation: dir.metadataLocation,
+    ping: () => dir.ping(),
     close: () => dir.close(),
   };
 }

@@ -24,6 +24,8 @@ export interface RunServerOptions extends OpenBackendOptions {
   /** Require authentication even while the registry has no user (`--auth`). */
   readonly auth?: boolean;
   readonly logger?: Logger | false;
+  /** The log level (pino's): fatal, error, warn, info (default), debug, trace or silent. */
+  readonly logLevel?: string;
   /** Where the "serving at" line goes. Default stdout. */
   readonly print?: (line: string) => void;
   /** Default 30 s. */
@@ -38,6 +40,11 @@ export interface RunningServer {
   /** Graceful stop; idempotent. */
   close(): Promise<void>;
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The environment variable naming the server's log level (`mvault serve`, `npm start`). */
+export const LOG_LEVEL_ENV = 'MODELVAULT_LOG_LEVEL';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
@@ -57,6 +64,13 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidArgumentError(`invalid port ${port}`, { port });
   }
+  const logLevel = options.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new InvalidArgumentError(
+      `invalid log level '${logLevel}': use one of ${LOG_LEVELS.join(', ')}`,
+      { logLevel },
+    );
+  }
   const root = resolve(options.registry);
   const backend = await openServerBackend(root, options);
   let built: Awaited<ReturnType<typeof buildApp>>;
@@ -72,7 +86,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     built = await buildApp({
       backend,
       ...(options.auth ? { auth: { required: true } } : {}),
-      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      ...(options.logger !== undefined ? { logger: options.logger } : { logLevel }),
       ...(options.maxBatchBytes ? { uploads: { maxBatchBytes: options.maxBatchBytes } } : {}),
     });
   } catch (e) {

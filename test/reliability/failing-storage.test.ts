@@ -122,6 +122,7 @@ describe('a registry over failing storage', () => {
         tracking: dir.tracking,
         lfs: dir.lfs,
         access: dir.access,
+        ping: () => dir.ping(),
       },
       logger: false,
       expireEveryMs: 0,

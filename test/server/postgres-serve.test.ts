@@ -10,10 +10,10 @@ import { openRemoteRegistry } from '../../src/client/open-remote-registry.js';
 import { openDatabase } from '../../src/metadata/database.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
-import { type ChildServer, startChild } from './support/child-server.js';
+import { BUILT_CLI, type ChildServer, startChild } from './support/child-server.js';
 import { writeTree } from './support/test-server.js';
 
-const SERVE = 'test/server/support/serve-cli.ts';
+const SERVE = BUILT_CLI;
 
 describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))(
   'mvault serve --db (%s)',

@@ -17,12 +17,18 @@ import {
   type UploadSession,
 } from '../../src/core/upload-protocol.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
-import { type ChildServer, runChild, startChild } from './support/child-server.js';
+import {
+  BUILT_CLI,
+  BUILT_MAIN,
+  type ChildServer,
+  runChild,
+  startChild,
+} from './support/child-server.js';
 import { batchBody, postJson } from './support/raw-upload.js';
 import { writeTree } from './support/test-server.js';
 
-const SERVE = 'test/server/support/serve-cli.ts';
-const MAIN = 'src/server/main.ts';
+const SERVE = BUILT_CLI;
+const MAIN = BUILT_MAIN;
 
 async function until(ok: () => boolean | Promise<boolean>): Promise<void> {
   for (let i = 0; i < 500 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 20));
@@ -69,11 +75,46 @@ describe('server process', () => {
     expect(r.output).toContain('--insecure');
   });
 
+  it('refuses an unknown log level', async () => {
+    const r = await runChild(MAIN, ['--port', '0', '--registry', registryDir], {
+      MODELVAULT_LOG_LEVEL: 'loud',
+    });
+    expect(r.code).toBe(2);
+    expect(r.output).toContain("invalid log level 'loud'");
+  });
+
+  it('logs one JSON line per request, when it completes, without credentials', async () => {
+    const server = await startChild(MAIN, ['--port', '0', '--registry', registryDir]);
+    children.push(server);
+    const res = await fetch(`${server.url}/health?probe=1`, {
+      headers: { authorization: 'Bearer mvt_not-a-real-token' },
+    });
+    await res.arrayBuffer();
+    await until(() => server.output().includes('request completed'));
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const lines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('/health?probe=1'));
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!);
+    expect(line).toMatchObject({
+      msg: 'request completed',
+      req: { method: 'GET', url: '/health?probe=1' },
+      res: { statusCode: res.status },
+    });
+    expect(typeof line.responseTime).toBe('number');
+    expect(lines[0]).not.toContain('mvt_not-a-real-token');
+  });
+
   it('SIGTERM lets an in-flight upload finish, then exits; the push completes after restart', async () => {
     // No --registry: the embedded default (MODELVAULT_HOME here) is created on first use.
     const server = await startChild(SERVE, ['serve', '--port', '0'], {
       MODELVAULT_HOME: registryDir,
       MODELVAULT_REGISTRY: '',
+      // At debug the server logs each request as it begins, which the test waits for.
+      MODELVAULT_LOG_LEVEL: 'debug',
     });
     children.push(server);
     const { c, spec } = await specFor(server.url);
@@ -107,8 +148,8 @@ describe('server process', () => {
       );
       req.on('error', reject);
       req.write(first, async () => {
-        // Once the server has begun this request (Fastify logs "incoming request" with its
-        // URL), ask it to stop: a request it had not yet read would rightly get a 503.
+        // Once the server has begun this request (at debug it logs "incoming request" with
+        // its URL), ask it to stop: a request it had not yet read would rightly get a 503.
         await until(() => server.output().includes(`/api/v1/uploads/${session.id}/chunks`));
         server.child.kill('SIGTERM');
         await until(() => server.output().includes('shutting down'));

@@ -20,7 +20,7 @@ function runAndKill(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(here, 'crash-child.ts'), root, work, String(seed)],
+      [join(here, 'crash-child.mjs'), root, work, String(seed)],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -3,7 +3,8 @@
  * [--blobs s3://bucket/prefix [--s3-endpoint URL] [--s3-region R]]`: the REST
  * API (and, later, the MLflow API and web UI) over a local registry directory, whose
  * metadata may live in PostgreSQL (`--db postgres://…` or MODELVAULT_DB) so that several
- * replicas share it. Authentication is on once the registry has a user (or with --auth);
+ * replicas share it. The log level comes from MODELVAULT_LOG_LEVEL (default info: one JSON
+ * line per request on stdout). Authentication is on once the registry has a user (or with --auth);
  * without it a non-loopback host is refused unless --insecure. Stops gracefully on
  * SIGTERM/SIGINT (see src/server/run-server.ts).
  */
@@ -32,7 +33,10 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
   const database = namedDatabase(flags.db, env, process.cwd());
   const blobs = blobsFromFlags(flags);
   // Fastify and the engine load only when serving, so other commands start fast.
-  const { defaultRegistryPath, runServer } = await import('../../server/run-server.js');
+  const { defaultRegistryPath, LOG_LEVEL_ENV, runServer } = await import(
+    '../../server/run-server.js'
+  );
+  const logLevel = env[LOG_LEVEL_ENV];
   const fromEnv = env.MODELVAULT_REGISTRY;
   const registry =
     flags.registry ?? (fromEnv && fromEnv !== '' ? fromEnv : undefined) ?? defaultRegistryPath(env);
@@ -50,6 +54,7 @@ export async function serve(flags: ServeFlags, env: NodeJS.ProcessEnv = process.
     ...(flags.checkpointKey ? { checkpointKeyFile: resolve(flags.checkpointKey) } : {}),
     ...(database ? { database } : {}),
     ...(blobs ? { blobs } : {}),
+    ...(logLevel ? { logLevel } : {}),
     // Serving the embedded default creates it, as `npm start` does; an explicit path must exist.
     create: flags.registry === undefined && !(fromEnv && fromEnv !== ''),
   });

@@ -161,6 +161,35 @@ describe('inspectFile', () => {
     });
   });
 
+  it('ONNX: counts the tensors of Constant nodes as weights, named by their output', async () => {
+    const bytes = writeOnnx({
+      ops: ['Conv'],
+      initializers: [{ name: 'fc.bias', dims: [3] }],
+      constants: [
+        { output: 'conv.w', dims: [8, 3, 3, 3] },
+        { output: 'conv.b_out', dims: [8], tensorName: 'conv.b' },
+      ],
+    });
+    const f = await inspectFile(reader(bytes), bytes.length, 'model.onnx', { tensors: true });
+    expect(f).toMatchObject({
+      parameterCount: 3 + 216 + 8,
+      tensorCount: 3,
+      details: { initializerCount: 1, constantCount: 2, opTypes: { Conv: 1, Constant: 2 } },
+    });
+    expect(f.tensors?.map((t) => [t.name, t.shape, t.length])).toEqual([
+      ['fc.bias', [3], 12],
+      ['conv.w', [8, 3, 3, 3], 864],
+      ['conv.b', [8], 32],
+    ]);
+    // Each tensor's offset points at its raw bytes in the file (all zeros here).
+    for (const t of f.tensors ?? []) {
+      expect(t.offset).not.toBeNull();
+      expect([...bytes.subarray(t.offset!, t.offset! + t.length!)].every((b) => b === 0)).toBe(
+        true,
+      );
+    }
+  });
+
   it('ONNX: never reads initializer raw data', async () => {
     const raw = new Uint8Array(4 * 1024 * 1024).fill(7);
     const bytes = writeOnnx({ initializers: [{ name: 'w', dims: [1024, 1024], raw }] });

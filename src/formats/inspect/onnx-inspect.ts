@@ -1,7 +1,7 @@
 /**
  * ONNX inspection (onnx/onnx `onnx.proto`): IR version, opsets, producer, graph inputs and
- * outputs with their shapes, initializers (name, type, dims, where their data is) and the
- * external data files they name — walked field by field with `ProtoCursor`, so initializer
+ * outputs with their shapes, initializers and Constant-node tensors (name, type, dims, where
+ * their data is) and the external data files they name — walked field by field with `ProtoCursor`, so initializer
  * data (raw_data, float_data…) is skipped, never read, and memory stays bounded whatever
  * the file's size. Counts are capped; nesting (type protos) is bounded.
  */
@@ -212,6 +212,48 @@ async function readTensor(p: PC, end: number): Promise<Initializer> {
     : { info };
 }
 
+interface NodeSummary {
+  readonly op: string;
+  /** The node's first output: a Constant's tensor usually has no name of its own. */
+  readonly output?: string;
+  /** The tensor of a `value` attribute (what a Constant node holds). */
+  readonly value?: Initializer;
+}
+
+/** A NodeProto: op_type (4), the first output (2), and a tensor-valued `value` attribute (5). */
+async function readNode(p: PC, end: number): Promise<NodeSummary> {
+  let op = '';
+  let output: string | undefined;
+  let value: Initializer | undefined;
+  await p.fields(end, async (n) => {
+    if (n.wire !== WIRE_LEN) return false;
+    if (n.field === 4) op = await p.string(n, 256);
+    else if (n.field === 2 && output === undefined) output = await p.string(n, 1024);
+    else if (n.field === 5 && value === undefined) value = await readTensorAttribute(p, n.end);
+    else return false;
+    return true;
+  });
+  return {
+    op,
+    ...(output !== undefined ? { output } : {}),
+    ...(value !== undefined ? { value } : {}),
+  };
+}
+
+/** An AttributeProto named `value` holding a tensor (t, field 5); undefined otherwise. */
+async function readTensorAttribute(p: PC, end: number): Promise<Initializer | undefined> {
+  let name = '';
+  let tensor: Initializer | undefined;
+  await p.fields(end, async (a) => {
+    if (a.wire !== WIRE_LEN) return false;
+    if (a.field === 1) name = await p.string(a, 256);
+    else if (a.field === 5 && tensor === undefined) tensor = await readTensor(p, a.end);
+    else return false;
+    return true;
+  });
+  return name === 'value' ? tensor : undefined;
+}
+
 export async function inspectOnnx(read: RangeReader, size: number): Promise<InspectResult> {
   return guarded(async () => {
     if (size === 0) throw new FormatReject('empty onnx file');
@@ -226,6 +268,9 @@ export async function inspectOnnx(read: RangeReader, size: number): Promise<Insp
     const outputs: ValueInfo[] = [];
     const initializers: TensorInfo[] = [];
     let initializerCount = 0;
+    // Exporters such as paddle2onnx store the weights as Constant nodes, not initializers.
+    const constants: TensorInfo[] = [];
+    let constantCount = 0;
     const externalFiles = new Set<string>();
     const opTypes = new Map<string, number>();
     let nodes = 0;
@@ -271,14 +316,19 @@ export async function inspectOnnx(read: RangeReader, size: number): Promise<Insp
               case 1: {
                 expectWire(g, WIRE_LEN, 'node');
                 if (++nodes > ONNX_LIMITS.maxNodes) throw new FormatReject('too many onnx nodes');
-                let op = '';
-                await p.fields(g.end, async (n) => {
-                  if (n.field !== 4 || n.wire !== WIRE_LEN) return false;
-                  op = await p.string(n, 256);
-                  return true;
-                });
+                const node = await readNode(p, g.end);
+                const op = node.op;
                 if (opTypes.has(op) || opTypes.size < ONNX_LIMITS.maxOpTypes) {
                   opTypes.set(op, (opTypes.get(op) ?? 0) + 1);
+                }
+                if (op === 'Constant' && node.value) {
+                  if (initializerCount + ++constantCount > ONNX_LIMITS.maxInitializers) {
+                    throw new FormatReject('too many onnx initializers and constants');
+                  }
+                  const info = node.value.info.name
+                    ? node.value.info
+                    : { ...node.value.info, name: node.output ?? '' };
+                  if (constants.length < MAX_LISTED_TENSORS) constants.push(info);
                 }
                 return true;
               }
@@ -288,8 +338,8 @@ export async function inspectOnnx(read: RangeReader, size: number): Promise<Insp
                 return true;
               case 5: {
                 expectWire(g, WIRE_LEN, 'initializer');
-                if (++initializerCount > ONNX_LIMITS.maxInitializers) {
-                  throw new FormatReject('too many onnx initializers');
+                if (++initializerCount + constantCount > ONNX_LIMITS.maxInitializers) {
+                  throw new FormatReject('too many onnx initializers and constants');
                 }
                 const t = await readTensor(p, g.end);
                 if (initializers.length < MAX_LISTED_TENSORS) initializers.push(t.info);
@@ -321,10 +371,11 @@ export async function inspectOnnx(read: RangeReader, size: number): Promise<Insp
     }
     // Graph inputs that are initializers (older exporters list both) are not model inputs.
     const initNames = new Set(initializers.map((t) => t.name));
-    const totals = tensorTotals(initializers);
+    const tensors = [...initializers, ...constants].slice(0, MAX_LISTED_TENSORS);
+    const totals = tensorTotals(tensors);
     return {
       ...totals,
-      tensorCount: initializerCount,
+      tensorCount: initializerCount + constantCount,
       details: {
         ...(irVersion !== undefined ? { irVersion } : {}),
         producer,
@@ -335,10 +386,11 @@ export async function inspectOnnx(read: RangeReader, size: number): Promise<Insp
         nodeCount: nodes,
         opTypes: Object.fromEntries([...opTypes].sort((a, b) => b[1] - a[1])),
         initializerCount,
+        constantCount,
         externalDataFiles: [...externalFiles].sort(),
         ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
       },
-      tensors: initializers,
+      tensors,
     };
   });
 }

@@ -15,16 +15,24 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, sql } from 'kysely';
 import { LockedError } from '../../core/errors.js';
 import type { Database } from '../database.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
+import { withSqliteErrors } from './sqlite-errors.js';
 import { withStatementCache } from './statement-cache.js';
 
 /** The most of the database file SQLite reads through a memory map. */
 const MMAP_BYTES = 256 * 1024 * 1024;
 /** SQLite's page cache per connection, in KiB (its default is 2 MiB). */
 const CACHE_KIB = 64 * 1024;
+// Transaction control, compiled once: these run around every write.
+const BEGIN_IMMEDIATE = CompiledQuery.raw('BEGIN IMMEDIATE');
+const COMMIT = CompiledQuery.raw('COMMIT');
+const ROLLBACK = CompiledQuery.raw('ROLLBACK');
+const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
+const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
+
 /** SQLite waits this long for a lock (busy_timeout) before it answers SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 30_000;
 
@@ -106,7 +114,9 @@ export async function openSqlite<DB>(
   // are upper bounds on address space and memory, used only as the database grows.
   raw.pragma(`mmap_size = ${MMAP_BYTES}`);
   raw.pragma(`cache_size = -${CACHE_KIB}`);
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({ database: withSqliteErrors(withStatementCache(raw)) }),
+  });
   try {
     await migrate(db, migrations);
   } catch (e) {
@@ -114,6 +124,11 @@ export async function openSqlite<DB>(
     throw e;
   }
 
+  // The connection's current `synchronous` setting. Kysely's SQLite driver has one
+  // connection, and every write goes through writeTransaction (Database's contract), so
+  // the setting only changes when a transaction of the other kind comes: a run of relaxed
+  // writes (MLflow logging) pays no PRAGMA per transaction.
+  let synchronous: 'FULL' | 'NORMAL' = 'FULL';
   return {
     db,
     kind: 'sqlite',
@@ -124,21 +139,20 @@ export async function openSqlite<DB>(
       db.connection().execute(async (conn) => {
         // In WAL mode, synchronous=NORMAL commits without an fsync of the WAL; the next
         // FULL commit syncs everything before it. Set outside the transaction (SQLite
-        // refuses to change it inside one) and restored before anyone else can commit.
-        const relaxed = options?.durable === false;
-        if (relaxed) await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        // refuses to change it inside one), before the transaction that needs it.
+        const wanted = options?.durable === false ? 'NORMAL' : 'FULL';
+        if (wanted !== synchronous) {
+          await conn.executeQuery(wanted === 'FULL' ? SYNC_FULL : SYNC_NORMAL);
+          synchronous = wanted;
+        }
+        await retryBusy('starting a write', () => conn.executeQuery(BEGIN_IMMEDIATE));
         try {
-          await retryBusy('starting a write', () => sql`BEGIN IMMEDIATE`.execute(conn));
-          try {
-            const result = await fn(conn);
-            await sql`COMMIT`.execute(conn);
-            return result;
-          } catch (e) {
-            await sql`ROLLBACK`.execute(conn).catch(() => undefined);
-            throw e;
-          }
-        } finally {
-          if (relaxed) await sql`PRAGMA synchronous = FULL`.execute(conn);
+          const result = await fn(conn);
+          await conn.executeQuery(COMMIT);
+          return result;
+        } catch (e) {
+          await conn.executeQuery(ROLLBACK).catch(() => undefined);
+          throw e;
         }
       }),
     close: () => db.destroy(),

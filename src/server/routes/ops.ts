@@ -19,7 +19,7 @@ export function opsRoutes(app: App, ctx: RouteContext): void {
     },
     async (req) => {
       try {
-        await ctx.registry.listModels({ maxResults: 1 });
+        await ctx.ping();
       } catch (e) {
         req.log.error({ err: e }, 'health check failed');
         throw new ModelvaultError('UNAVAILABLE', 'the metadata database does not answer');

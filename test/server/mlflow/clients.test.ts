@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ChildServer, startChild } from '../support/child-server.js';
+import { BUILT_MAIN, type ChildServer, startChild } from '../support/child-server.js';
 import { mlflowClient } from './support.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the package ships loose typings
@@ -23,7 +23,7 @@ let server: ChildServer;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'mv-mlflow-clients-'));
-  server = await startChild('src/server/main.ts', ['--port', '0', '--registry', join(work, 'reg')]);
+  server = await startChild(BUILT_MAIN, ['--port', '0', '--registry', join(work, 'reg')]);
 });
 afterAll(async () => {
   server?.child.kill('SIGTERM');

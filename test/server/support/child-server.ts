@@ -13,13 +13,25 @@ export interface ChildServer {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `script` (a .ts file under the repository) with `args`; resolves once it listens. */
+/**
+ * The built entry points, what `npm start` and `mvault serve` run (the tests' global setup
+ * keeps dist/ fresh). Plain node starts them in a fraction of the time tsx takes.
+ */
+export const BUILT_MAIN = 'dist/server/main.js';
+export const BUILT_CLI = 'dist/bin/mvault.js';
+
+/** Node's flags to run `script`: tsx for TypeScript sources, none for built JavaScript. */
+function loaderFor(script: string): string[] {
+  return script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+}
+
+/** Starts `script` (a file under the repository, .ts or built .js) with `args`; resolves once it listens. */
 export function startChild(
   script: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ChildServer> {
-  return startNode(['--import', 'tsx', script, ...args], env);
+  return startNode([...loaderFor(script), script, ...args], env);
 }
 
 /** Starts node with `argv` (e.g. the built `dist/bin/mvault.js serve …`); resolves once it listens. */
@@ -62,7 +74,7 @@ export function runChild(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | string; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, [...loaderFor(script), script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,10 +5,10 @@
  * version numbers it got over IPC. It says `ready` once the registry is open and waits
  * for `go`, so all writers start writing at the same time.
  *
- *   node --import tsx concurrent-writer.ts DB MODEL COUNT WORKER
+ *   node concurrent-writer.mjs DB MODEL COUNT WORKER   (plain JavaScript over dist/: quick to start)
  */
-import { databaseConfigFrom } from '../../src/metadata/database.js';
-import { openLocalRegistry } from '../../src/registry/local-registry.js';
+import { databaseConfigFrom } from '../../dist/metadata/database.js';
+import { openLocalRegistry } from '../../dist/registry/local-registry.js';
 
 const [location, model, count, worker] = process.argv.slice(2);
 if (!location || !model || !count || !worker || !process.send) {
@@ -18,8 +18,8 @@ const registry = await openLocalRegistry({
   db: databaseConfigFrom(location),
   defaultActor: `worker-${worker}`,
 });
-const numbers: number[] = [];
-const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+const numbers = [];
+const go = new Promise((resolve) => process.once('message', () => resolve()));
 process.send({ ready: true });
 await go;
 try {
