@@ -20,7 +20,17 @@ export interface ServerProcess {
 export async function startServerProcess(registry: string): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/server/main.ts', '--port', '0', '--registry', registry],
+    [
+      // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '--import',
+      'tsx',
+      'src/server/main.ts',
+      '--port',
+      '0',
+      '--registry',
+      registry,
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   ) as unknown as ChildProcessWithoutNullStreams;
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -57,6 +57,11 @@ export class HttpClient {
   readonly baseUrl: string;
   readonly retries: number;
   readonly retryDelayMs: number;
+  /**
+   * True when the caller supplied its own fetch: every request then goes through it (a
+   * Node download could otherwise take the faster node:http path, see node-download.ts).
+   */
+  readonly customFetch: boolean;
   private readonly fetchImpl: typeof fetch;
   private readonly headers: Record<string, string>;
 
@@ -76,6 +81,7 @@ export class HttpClient {
     url.search = '';
     url.hash = '';
     this.baseUrl = url.href.endsWith('/') ? url.href : `${url.href}/`;
+    this.customFetch = options.fetch !== undefined;
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
     this.headers = { ...(options.headers ?? {}) };
     if (options.token) this.headers.authorization = `Bearer ${options.token}`;
@@ -98,19 +104,35 @@ export class HttpClient {
    *   server cannot be reached (after retries, for idempotent requests).
    */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    return this.retrying(options, () => this.once(method, path, options));
+  }
+
+  /**
+   * Runs `attempt`, repeating it (with doubling delays) while it fails transiently, when
+   * `options.idempotent` allows.
+   */
+  async retrying<T>(
+    options: Pick<RequestOptions, 'idempotent' | 'signal'>,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     const attempts = options.idempotent ? this.retries + 1 : 1;
-    for (let attempt = 1; ; attempt++) {
+    for (let n = 1; ; n++) {
       try {
-        return await this.once(method, path, options);
+        return await attempt();
       } catch (e) {
-        if (attempt >= attempts || !isTransient(e) || options.signal?.aborted) throw e;
-        await sleep(this.retryDelayMs * 2 ** (attempt - 1), options.signal);
+        if (n >= attempts || !isTransient(e) || options.signal?.aborted) throw e;
+        await sleep(this.retryDelayMs * 2 ** (n - 1), options.signal);
       }
     }
   }
 
+  /** The headers every request carries (authorization, the caller's), plus `extra`. */
+  headersWith(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+    return { ...this.headers, ...extra };
+  }
+
   private async once(method: string, path: string, options: RequestOptions): Promise<Response> {
-    const headers: Record<string, string> = { ...this.headers, ...(options.headers ?? {}) };
+    const headers = this.headersWith(options.headers);
     let body: Uint8Array | string | undefined;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);
@@ -131,16 +153,21 @@ export class HttpClient {
       });
     } catch (e) {
       if (options.signal?.aborted) throw options.signal.reason ?? e;
-      throw new ModelvaultError(
-        'UNAVAILABLE',
-        `cannot reach the Modelvault server at ${this.baseUrl}: ${describeFetchError(e)}`,
-        { url: this.baseUrl },
-        { cause: e },
-      );
+      throw this.unreachable(e);
     }
     if (res.ok || res.status === 304) return res;
     const error = await errorFromResponse(res, `${method} ${path}`);
     throw error;
+  }
+
+  /** The error of a request that could not reach the server (transient: UNAVAILABLE). */
+  unreachable(e: unknown): ModelvaultError {
+    return new ModelvaultError(
+      'UNAVAILABLE',
+      `cannot reach the Modelvault server at ${this.baseUrl}: ${describeFetchError(e)}`,
+      { url: this.baseUrl },
+      { cause: e },
+    );
   }
 
   /** A JSON request; resolves the parsed body (undefined for 204). */
@@ -165,5 +192,7 @@ function describeFetchError(e: unknown): string {
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
   if (cause?.code) return cause.code;
   if (cause?.message) return cause.message;
+  const code = (e as { code?: unknown })?.code; // node:http's own errors
+  if (typeof code === 'string') return code;
   return e instanceof Error ? e.message : String(e);
 }

@@ -2,17 +2,23 @@
  * Push and pull over HTTP (Node only: they read and write local files). Loaded on demand
  * by RemoteRegistry, so the rest of the SDK stays usable in browsers.
  *
- * Push: chunk every file locally with the server's parameters → POST the file list → send
- * only the missing chunks in batches (a few in parallel, each ≤ 16 MiB) → commit, repeating
- * while the server answers 202. A failed batch or a dropped connection re-POSTs the same
+ * Push: chunk every file locally with the server's parameters (GET /api/v1/info, cached
+ * per client for a few minutes) → POST the file list → send only the missing chunks in
+ * batches (a few in parallel, each ≤ 16 MiB) → commit, repeating while the server answers
+ * 202. A failed batch or a dropped connection re-POSTs the same
  * file list, which resumes the session and lists only what is still missing; nothing
  * stored is sent twice. Memory: the chunk lists and the batches in flight.
  *
  * Pull: every file is written to `<target>.mvault-partial`, hashed while it is written,
  * and renamed only when its size and SHA-256 match the manifest, whose own digest is
- * checked against the version. A dropped download resumes with a Range request from the
- * bytes already written. Files of 64 MiB or more are fetched as chunk-aligned ranges in
- * parallel, each chunk verified against its id as it arrives, then the whole file re-hashed.
+ * checked against the version. The client verifies every byte itself and says so
+ * (CLIENT_VERIFIES_HEADER), so the server does not hash what it sends a second time. A
+ * file is one streamed GET (node:http, see node-download.ts), hashed on the SDK's hash
+ * worker while earlier blocks are written (BlockWriter); a dropped download resumes with a
+ * Range request from the bytes already written. Files of 64 MiB or more are fetched as
+ * chunk-aligned ranges in parallel, each chunk verified against its id as it arrives, then
+ * the whole file re-hashed. Like a local pull (Store.materialize) nothing is fsynced: run
+ * `sync` when the copy must survive a power loss.
  */
 import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
@@ -37,6 +43,7 @@ import {
   CHUNK_BATCH_MAGIC,
   CHUNK_BATCH_MEDIA_TYPE,
   CHUNK_FRAME_HEADER_SIZE,
+  CLIENT_VERIFIES_HEADER,
   type CommitUploadRequest,
   type CommitUploadResult,
   type CreateUploadRequest,
@@ -46,8 +53,11 @@ import {
   type ServerInfo,
   type UploadSession,
 } from '../core/upload-protocol.js';
+import { BlockWriter } from './block-writer.js';
 import { type ChunkedFile, chunkLocalFile } from './chunk-file.js';
 import { type HttpClient, isTransient, sleep } from './http-client.js';
+import { openDownload } from './node-download.js';
+import { StreamHasher } from './stream-hasher.js';
 
 /** Tuning knobs of transfers; the defaults suit a LAN or a good WAN link. */
 export interface TransferTuning {
@@ -98,8 +108,22 @@ export async function pushTree(
   options: PushOptions,
   tuning: TransferTuning = {},
 ): Promise<{ version: ModelVersion; stats: TransferStats }> {
+  try {
+    return await pushTreeOnce(http, source, options, tuning);
+  } catch (e) {
+    infoCache.delete(http); // a server reconfigured since (limits, chunking) is asked again
+    throw e;
+  }
+}
+
+async function pushTreeOnce(
+  http: HttpClient,
+  source: string,
+  options: PushOptions,
+  tuning: TransferTuning,
+): Promise<{ version: ModelVersion; stats: TransferStats }> {
   const signal = options.signal;
-  const info = await http.json<ServerInfo>('GET', '/api/v1/info', { signal });
+  const info = await serverInfo(http, signal);
   const files = await listLocalTree(source);
   const total = files.reduce((s, f) => s + f.size, 0);
 
@@ -212,6 +236,18 @@ export async function pushTree(
       },
     };
   }
+}
+
+/** GET /api/v1/info, once per client for INFO_TTL_MS (chunking parameters are fixed per store). */
+const infoCache = new WeakMap<HttpClient, { info: ServerInfo; at: number }>();
+const INFO_TTL_MS = 5 * 60 * 1000;
+
+async function serverInfo(http: HttpClient, signal: AbortSignal | undefined): Promise<ServerInfo> {
+  const cached = infoCache.get(http);
+  if (cached && Date.now() - cached.at < INFO_TTL_MS) return cached.info;
+  const info = await http.json<ServerInfo>('GET', '/api/v1/info', { signal });
+  infoCache.set(http, { info, at: Date.now() });
+  return info;
 }
 
 function randomId(): string {
@@ -386,7 +422,11 @@ export async function pullVersion(
   return { version, files: targets.length, bytes: manifest.totalSize };
 }
 
-/** Downloads one file sequentially, resuming with Range after an interruption. */
+/**
+ * Downloads one file as a single stream, hashing every block as it arrives while earlier
+ * blocks are written (BlockWriter), resuming with Range after an interruption. The server
+ * is told the client verifies (CLIENT_VERIFIES_HEADER), so each byte is hashed once.
+ */
 async function downloadFile(
   http: HttpClient,
   sha256: string,
@@ -397,55 +437,69 @@ async function downloadFile(
 ): Promise<void> {
   const tmp = `${target}.mvault-partial`;
   const fh = await open(tmp, 'w');
+  let hash = new StreamHasher();
   let ok = false;
   try {
-    let hash = createHash('sha256');
     let written = 0;
     let failures = 0;
     while (written < size) {
       signal?.throwIfAborted();
+      let writer = new BlockWriter(fh, written);
       try {
-        const res = await http.request('GET', `/api/v1/files/${sha256}`, {
-          headers: written > 0 ? { range: `bytes=${written}-`, 'if-range': `"${sha256}"` } : {},
+        const res = await openDownload(
+          http,
+          `/api/v1/files/${sha256}`,
+          {
+            [CLIENT_VERIFIES_HEADER]: 'sha256',
+            ...(written > 0 ? { range: `bytes=${written}-`, 'if-range': `"${sha256}"` } : {}),
+          },
           signal,
-          idempotent: true,
-        });
+        );
+        let received = written;
         if (written > 0 && res.status !== 206) {
           // The server sent the whole file: start over.
           await fh.truncate(0);
-          hash = createHash('sha256');
-          written = 0;
+          await hash.release();
+          hash = new StreamHasher();
+          received = 0;
+          writer = new BlockWriter(fh, 0);
         }
-        for await (const b of bodyChunks(res)) {
-          if (written + b.length > size) {
+        for await (const b of res.body) {
+          if (received + b.length > size) {
             throw new VerificationError(`file ${sha256} is longer than its ${size} bytes`, {
               sha256,
             });
           }
-          await writeAll(fh, b, written);
-          hash.update(b);
-          written += b.length;
+          await hash.update(b);
+          received += b.length;
+          await writer.write(b);
           onBytes(b.length);
         }
+        written = await writer.flush();
       } catch (e) {
+        // What arrived is written and hashed (a failed write wins over the download's error).
+        written = await writer.flush();
         if (!isBodyInterruption(e) || ++failures > http.retries || signal?.aborted) throw e;
         await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
       }
     }
-    const actual = hash.digest('hex');
-    if (actual !== sha256) {
-      throw new VerificationError(`downloaded file hashes to ${actual}, expected ${sha256}`, {
-        sha256,
-        actual,
-      });
-    }
-    await fh.sync();
+    checkDigest(sha256, await hash.digest());
     ok = true;
   } finally {
+    await hash.release();
     await fh.close();
     if (!ok) await rm(tmp, { force: true });
   }
   await rename(tmp, target);
+}
+
+function checkDigest(sha256: string, actual: string): void {
+  if (actual !== sha256) {
+    throw new VerificationError(
+      `downloaded file hashes to ${actual}, expected ${sha256}: it was damaged in transit or in the server's store (run \`mvault fsck\` there)`,
+      { sha256, actual },
+    );
+  }
 }
 
 /**
@@ -511,14 +565,7 @@ async function downloadLargeFile(
       whole.update(buf.subarray(0, n));
       pos += n;
     }
-    const actual = whole.digest('hex');
-    if (actual !== sha256) {
-      throw new VerificationError(`downloaded file hashes to ${actual}, expected ${sha256}`, {
-        sha256,
-        actual,
-      });
-    }
-    await fh.sync();
+    checkDigest(sha256, whole.digest('hex'));
     ok = true;
   } finally {
     await fh.close();
@@ -540,73 +587,56 @@ async function fetchRange(
   const last = chunks[chunks.length - 1]!;
   const start = first.offset;
   const end = last.offset + last.length;
-  const res = await http.request('GET', `/api/v1/files/${sha256}`, {
-    headers: { range: `bytes=${start}-${end - 1}`, 'if-range': `"${sha256}"` },
+  const res = await openDownload(
+    http,
+    `/api/v1/files/${sha256}`,
+    {
+      [CLIENT_VERIFIES_HEADER]: 'sha256',
+      range: `bytes=${start}-${end - 1}`,
+      'if-range': `"${sha256}"`,
+    },
     signal,
-    idempotent: true,
-  });
+  );
   if (res.status !== 206) {
-    await res.body?.cancel();
+    res.cancel();
     throw new ModelvaultError('INTERNAL', `the server ignored a range request for ${sha256}`);
   }
   let i = 0;
   let inChunk = 0;
   let hash = createHash('sha256');
   let pos = start;
-  for await (const b of bodyChunks(res)) {
-    let from = 0;
-    while (from < b.length) {
-      const c = chunks[i];
-      if (!c) throw new VerificationError(`range of ${sha256} is longer than requested`);
-      const take = Math.min(c.length - inChunk, b.length - from);
-      hash.update(b.subarray(from, from + take));
-      inChunk += take;
-      from += take;
-      if (inChunk === c.length) {
-        if (hash.digest('hex') !== c.id) {
-          throw new VerificationError(`chunk ${c.id} of ${sha256} fails verification`, {
-            sha256,
-            chunk: c.id,
-          });
+  const writer = new BlockWriter(fh, start);
+  try {
+    for await (const b of res.body) {
+      let from = 0;
+      while (from < b.length) {
+        const c = chunks[i];
+        if (!c) throw new VerificationError(`range of ${sha256} is longer than requested`);
+        const take = Math.min(c.length - inChunk, b.length - from);
+        hash.update(b.subarray(from, from + take));
+        inChunk += take;
+        from += take;
+        if (inChunk === c.length) {
+          if (hash.digest('hex') !== c.id) {
+            throw new VerificationError(`chunk ${c.id} of ${sha256} fails verification`, {
+              sha256,
+              chunk: c.id,
+            });
+          }
+          hash = createHash('sha256');
+          inChunk = 0;
+          i++;
         }
-        hash = createHash('sha256');
-        inChunk = 0;
-        i++;
       }
+      await writer.write(b);
+      pos += b.length;
+      onBytes(b.length);
     }
-    await writeAll(fh, b, pos);
-    pos += b.length;
-    onBytes(b.length);
+  } finally {
+    // Nothing may still be writing when the caller retries the range or closes the file.
+    await writer.flush();
   }
   if (pos !== end || i !== chunks.length) {
     throw new ModelvaultError('UNAVAILABLE', `range of ${sha256} ended early`);
-  }
-}
-
-async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** The response body as byte blocks (web stream reader: works with any fetch). */
-async function* bodyChunks(res: Response): AsyncGenerator<Uint8Array> {
-  if (!res.body) return;
-  const reader = res.body.getReader();
-  let finished = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        finished = true;
-        return;
-      }
-      if (value && value.length > 0) yield value;
-    }
-  } finally {
-    // Abandoned early (a failed check): release the connection.
-    if (!finished) await reader.cancel().catch(() => undefined);
   }
 }

@@ -35,6 +35,17 @@ export const CHUNK_BATCH_MAGIC: Readonly<Uint8Array> = Uint8Array.from([0x4d, 0x
 export const CHUNK_ID_SIZE = 32;
 /** Chunk id + u32 length. */
 export const CHUNK_FRAME_HEADER_SIZE = CHUNK_ID_SIZE + 4;
+/**
+ * Request header of file downloads (any route answering with a stored file's bytes, e.g.
+ * `GET /api/v1/files/:sha256`), value `sha256`: the client hashes every byte it receives
+ * against the file's SHA-256 (and, for chunk-aligned ranges, each chunk against its id), so
+ * the server streams the stored bytes without hashing them a second time. A damaged store
+ * then fails the client's check (VerificationError) instead of ending the response early.
+ * The response says who verifies in VERIFIED_BY_HEADER: `client` or `server`.
+ */
+export const CLIENT_VERIFIES_HEADER = 'x-modelvault-client-verifies';
+export const VERIFIED_BY_HEADER = 'x-modelvault-verified-by';
+
 /** Upload session ids: 32 lowercase hex characters. */
 export const UPLOAD_ID_PATTERN = /^[0-9a-f]{32}$/;
 

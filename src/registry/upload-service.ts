@@ -12,9 +12,10 @@
  *                                                                       for the next commit)
  *
  * Trust: nothing the client says is believed. Every chunk's bytes are hashed before they
- * are written; at commit every new file is read back from the packs, each chunk verified,
- * the whole file hashed and its size checked, before its file record, the manifest and the
- * version are written — in that order, so a version never becomes visible half-written.
+ * are written; at commit every new file is read back from the packs, the whole file hashed
+ * and its size checked (and, only if they do not match, each chunk, to name a damaged one),
+ * before its file record, the manifest and the version are written — in that order, so a
+ * version never becomes visible half-written.
  *
  * Durability: chunks of a batch are written to packs and indexed when the request ends,
  * whether it completed or the connection dropped mid-batch, so a resumed push never resends
@@ -49,7 +50,11 @@ import type { NamedMigration } from '../metadata/database.js';
 import { uploadsMigration } from '../metadata/migrations/0200-uploads.js';
 import type { UploadSessionsTable, UploadTables } from '../metadata/upload-schema.js';
 import { blobToId, idToBlob } from '../storage/index/chunk-id.js';
-import { chunkIdsToHex, MissingChunksError } from '../storage/index/chunk-index.js';
+import {
+  type ChunkLocation,
+  chunkIdsToHex,
+  MissingChunksError,
+} from '../storage/index/chunk-index.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { PackWriter } from '../storage/pack-writer.js';
 import type { Store } from '../storage/store.js';
@@ -845,9 +850,14 @@ export class UploadService {
   }
 
   /**
-   * Reads the file back from the packs (neighbouring chunks in one ranged read, at most
-   * READ_COALESCE bytes in memory), verifies every chunk, hashes the whole file, and
-   * commits its record.
+   * Reads the file back from the packs (neighbouring chunks in one ranged read, the next
+   * read under way while one is hashed; at most 2 × READ_COALESCE bytes in memory), hashes
+   * the whole file, checks its size, and commits its record.
+   *
+   * Each chunk was verified against its id when it was received (or, deduplicated, when it
+   * was first stored), so the one hash that matters here is the file's: a chunk damaged
+   * since would change it. Only when the file does not match is every chunk hashed again,
+   * to name a damaged one if there is one.
    */
   private async verifyAndCommitFile(f: {
     path: string;
@@ -862,41 +872,26 @@ export class UploadService {
     if (absent.length > 0) throw missingChunks(f.path, absent);
     const whole = createHash('sha256');
     let size = 0;
-    let i = 0;
-    while (i < ids.length) {
-      const first = locations.get(ids[i]!)!;
-      let j = i + 1;
-      let end = first.offset + first.length;
-      for (; j < ids.length; j++) {
-        const next = locations.get(ids[j]!)!;
-        if (next.packId !== first.packId || next.offset !== end) break;
-        if (end + next.length - first.offset > READ_COALESCE) break;
-        end += next.length;
-      }
-      const data = await this.store.backend.getRange(
-        packKey(first.packId as Sha256Hex),
-        first.offset,
-        end - first.offset,
-      );
-      for (let k = i; k < j; k++) {
-        const loc = locations.get(ids[k]!)!;
-        const bytes = data.subarray(
-          loc.offset - first.offset,
-          loc.offset - first.offset + loc.length,
-        );
-        if (createHash('sha256').update(bytes).digest('hex') !== loc.id) {
-          throw new VerificationError(
-            `stored chunk ${loc.id} of '${f.path}' fails verification; upload it again`,
-            { path: f.path, chunk: loc.id },
-          );
-        }
-        whole.update(bytes);
-        size += bytes.length;
-      }
-      i = j;
+    for await (const run of this.readRuns(ids, locations)) {
+      whole.update(run.data);
+      size += run.data.length;
     }
     const actual = whole.digest('hex');
     if (size !== Number(f.size) || actual !== f.sha256) {
+      for await (const run of this.readRuns(ids, locations)) {
+        for (const loc of run.chunks) {
+          const bytes = run.data.subarray(
+            loc.offset - run.offset,
+            loc.offset - run.offset + loc.length,
+          );
+          if (createHash('sha256').update(bytes).digest('hex') !== loc.id) {
+            throw new VerificationError(
+              `stored chunk ${loc.id} of '${f.path}' fails verification; upload it again`,
+              { path: f.path, chunk: loc.id },
+            );
+          }
+        }
+      }
       throw new VerificationError(
         `'${f.path}' does not match its declared digest: its chunks make ${size} bytes hashing to ${actual}, not ${f.size} bytes hashing to ${f.sha256}`,
         { path: f.path, expected: f.sha256, actual, size },
@@ -912,6 +907,46 @@ export class UploadService {
     } catch (e) {
       if (e instanceof MissingChunksError) throw missingChunks(f.path, [...e.missing]);
       throw e;
+    }
+  }
+
+  /**
+   * The file's bytes as runs of neighbouring chunks of one pack (each at most
+   * READ_COALESCE bytes, one ranged read), reading the next run while the caller uses one.
+   */
+  private async *readRuns(
+    ids: readonly string[],
+    locations: ReadonlyMap<string, ChunkLocation>,
+  ): AsyncGenerator<{ data: Uint8Array; offset: number; chunks: ChunkLocation[] }> {
+    const runs: ChunkLocation[][] = [];
+    for (let i = 0; i < ids.length; ) {
+      const first = locations.get(ids[i]!)!;
+      const run = [first];
+      let end = first.offset + first.length;
+      for (i++; i < ids.length; i++) {
+        const next = locations.get(ids[i]!)!;
+        if (next.packId !== first.packId || next.offset !== end) break;
+        if (end + next.length - first.offset > READ_COALESCE) break;
+        end += next.length;
+        run.push(next);
+      }
+      runs.push(run);
+    }
+    const read = (run: ChunkLocation[]) => {
+      const first = run[0]!;
+      const last = run[run.length - 1]!;
+      return this.store.backend.getRange(
+        packKey(first.packId as Sha256Hex),
+        first.offset,
+        last.offset + last.length - first.offset,
+      );
+    };
+    let next = runs.length > 0 ? read(runs[0]!) : undefined;
+    for (let r = 0; r < runs.length; r++) {
+      const data = await next!;
+      next = r + 1 < runs.length ? read(runs[r + 1]!) : undefined;
+      next?.catch(() => undefined); // awaited next round, or abandoned with the generator
+      yield { data, offset: runs[r]![0]!.offset, chunks: runs[r]! };
     }
   }
 

@@ -3,12 +3,15 @@
  * The ETag is the file's SHA-256, so it is strong and the same wherever the file is served
  * (native downloads, version files, MLflow's artifact proxy). Every byte is read through
  * Store.readFile, which verifies each chunk: a stored file that turns out damaged ends the
- * response early (the client's digest check catches it), never silently.
+ * response early (the client's digest check catches it), never silently. A client that
+ * sends CLIENT_VERIFIES_HEADER (the SDK's pull, which hashes every byte against the
+ * digest it asked for) gets the stored bytes unverified: one hash per byte, not two.
  */
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sha256Hex } from '../core/digest.js';
 import { ModelvaultError } from '../core/errors.js';
+import { CLIENT_VERIFIES_HEADER, VERIFIED_BY_HEADER } from '../core/upload-protocol.js';
 import type { Store } from '../storage/store.js';
 import { etagMatches, parseRange } from './http-range.js';
 
@@ -65,10 +68,13 @@ export function sendStoredFile(
     reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
   }
   reply.header('content-length', length);
+  const clientVerifies = req.headers[CLIENT_VERIFIES_HEADER] === 'sha256';
+  reply.header(VERIFIED_BY_HEADER, clientVerifies ? 'client' : 'server');
   if (req.method === 'HEAD' || length === 0) return reply.send();
   const bytes = store.readFile(
     sha256 as Sha256Hex,
     range.kind === 'partial' ? { offset: start, length } : undefined,
+    { verify: !clientVerifies },
   );
   const body = options.onBytes ? counted(bytes, options.onBytes) : bytes;
   return reply.send(Readable.from(body, { objectMode: false }));

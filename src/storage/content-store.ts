@@ -67,6 +67,14 @@ export interface CommitOptions {
   readonly durable?: boolean;
 }
 
+export interface ReadFileOptions {
+  /**
+   * Verify every chunk (and, for a whole-file read, the file digest). Default true. False
+   * moves the check to the caller, which must hash what it receives against the digest.
+   */
+  readonly verify?: boolean;
+}
+
 export interface ContentStore {
   /**
    * Chunks, deduplicates and stores one local file; returns its SHA-256. Idempotent.
@@ -87,11 +95,14 @@ export interface ContentStore {
   /**
    * Streams a file (or the byte range [offset, offset+length)) verifying every chunk;
    * a whole-file read also verifies the file digest at the end. A damaged chunk rejects
-   * the stream with CorruptionError naming file, chunk and pack.
+   * the stream with CorruptionError naming file, chunk and pack. With `verify: false` the
+   * stored bytes are streamed unchecked: only for a caller that verifies them itself
+   * against the file's digest (a pulling client), so the bytes are not hashed twice.
    */
   readFile(
     sha256: Sha256Hex,
     range?: { offset: number; length: number },
+    options?: ReadFileOptions,
   ): AsyncIterable<Uint8Array>;
   /**
    * A file's chunk ids in order with their cumulative end offsets (`ends[k]` is where

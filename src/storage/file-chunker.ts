@@ -20,11 +20,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { IoError } from '../core/errors.js';
+import type { HashStream } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
 import { StreamChunker } from './chunking/stream-chunker.js';
-import type { HashStream } from './hash-worker.js';
 import type { ChunkIndex } from './index/chunk-index.js';
 
 export const BLOCK_SIZE = 4 * 1024 * 1024;

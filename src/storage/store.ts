@@ -25,6 +25,7 @@ import {
   ModelvaultError,
   NotFoundError,
 } from '../core/errors.js';
+import { HashWorker } from '../core/hash-worker.js';
 import { listLocalTree, readFully } from '../core/local-files.js';
 import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
@@ -39,9 +40,9 @@ import type {
   IngestStats,
   Manifest,
   ManifestEntry,
+  ReadFileOptions,
 } from './content-store.js';
 import { BLOCK_SIZE, type ChunkedFile, FileChunker } from './file-chunker.js';
-import { HashWorker } from './hash-worker.js';
 import {
   ChunkIndex,
   chunkIdsToHex,
@@ -364,12 +365,15 @@ export class Store implements ContentStore {
 
   /**
    * Streams a file's bytes, verifying each chunk's SHA-256 (and, for whole-file reads, the
-   * file's). Neighbouring chunks in the same pack are fetched with one ranged read.
+   * file's) unless `options.verify` is false (ContentStore.readFile). Neighbouring chunks in
+   * the same pack are fetched with one ranged read.
    */
   async *readFile(
     sha256: Sha256Hex,
     range?: { offset: number; length: number },
+    options: ReadFileOptions = {},
   ): AsyncIterable<Uint8Array> {
+    const verify = options.verify ?? true;
     const file = await this.index.getFile(sha256);
     if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
     const start = range?.offset ?? 0;
@@ -388,7 +392,7 @@ export class Store implements ContentStore {
         },
       );
     }
-    const whole = range === undefined ? createHash('sha256') : undefined;
+    const whole = range === undefined && verify ? createHash('sha256') : undefined;
 
     // Chunks overlapping [start, end), grouped into runs that are contiguous in one pack.
     type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
@@ -496,7 +500,7 @@ export class Store implements ContentStore {
         next?.catch(() => undefined);
         // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
         // writes downstream); nothing is yielded before its chunks are verified.
-        for (let k = i; k < j; k++) {
+        for (let k = i; verify && k < j; k++) {
           const p = wanted[k]!;
           const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
           if (createHash('sha256').update(bytes).digest('hex') !== p.id) {

@@ -13,7 +13,7 @@
  *   → { op: 'end', id }                  ← { op: 'end', id, digest }
  */
 import { Worker } from 'node:worker_threads';
-import { IoError } from '../core/errors.js';
+import { IoError } from './errors.js';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -66,10 +66,10 @@ export class HashWorker {
     if (this.failure) throw this.failure;
     if (this.worker) return this.worker;
     const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.unref();
     w.on('message', (m: { id: number }) => {
       const p = this.waiting.get(m.id);
       this.waiting.delete(m.id);
+      if (this.waiting.size === 0) w.unref();
       p?.resolve(m);
     });
     const fail = (e: unknown) => {
@@ -87,6 +87,10 @@ export class HashWorker {
       if (this.worker === w && code !== 0) fail(new Error(`exit code ${code}`));
       if (this.worker === w) this.worker = undefined;
     });
+    // Referenced only while a call is outstanding (see call()): an idle worker never keeps
+    // the process alive (the SDK never closes its worker), a busy one always does. After
+    // the listeners, since adding a 'message' listener refs the worker's port again.
+    w.unref();
     this.worker = w;
     return w;
   }
@@ -95,6 +99,7 @@ export class HashWorker {
     const w = this.start();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.waiting.size === 0) w.ref();
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       w.postMessage({ ...msg, id });
     });

@@ -1,0 +1,143 @@
+/**
+ * GET requests whose bodies are file bytes (pulls), in Node. Without a caller-supplied
+ * fetch they go through node:http(s) directly: the body arrives as the socket's own
+ * buffers, where fetch (undici) wraps every 64 KiB block in a web stream read and copies
+ * it — on loopback that alone made a pull ~1.8× slower. With a custom fetch (a proxy,
+ * fault injection in tests) that fetch is used, as for every other request.
+ *
+ * Errors are those of HttpClient: an error response becomes its typed error, a refused or
+ * dropped connection ModelvaultError UNAVAILABLE (transient: the caller resumes).
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { ModelvaultError } from '../core/errors.js';
+import { errorFromResponse } from './errors.js';
+import type { HttpClient } from './http-client.js';
+
+/** A successful (2xx) response whose body is read as byte blocks. */
+export interface Download {
+  readonly status: number;
+  header(name: string): string | undefined;
+  /** The body; a connection lost midway rejects with ModelvaultError UNAVAILABLE. */
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Releases the connection of a body that will not be read to its end. */
+  cancel(): void;
+}
+
+/** Largest error body read to build the typed error. */
+const MAX_ERROR_BODY = 1024 * 1024;
+
+/**
+ * GETs `path` (retrying a request that cannot reach the server, like any idempotent GET).
+ * @throws the typed error of an error response; UNAVAILABLE after the retries.
+ */
+export function openDownload(
+  http: HttpClient,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  signal: AbortSignal | undefined,
+): Promise<Download> {
+  return http.retrying({ idempotent: true, signal }, () =>
+    http.customFetch ? viaFetch(http, path, headers, signal) : viaNode(http, path, headers, signal),
+  );
+}
+
+async function viaFetch(
+  http: HttpClient,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  signal: AbortSignal | undefined,
+): Promise<Download> {
+  const res = await http.request('GET', path, { headers, signal });
+  const reader = res.body?.getReader();
+  let finished = false;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    if (!reader) return;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) {
+          finished = true;
+          return;
+        }
+        if (value && value.length > 0) yield value;
+      }
+    } finally {
+      if (!finished) await reader.cancel().catch(() => undefined);
+    }
+  }
+  return {
+    status: res.status,
+    header: (name) => res.headers.get(name) ?? undefined,
+    body: body(),
+    cancel: () => void reader?.cancel().catch(() => undefined),
+  };
+}
+
+async function viaNode(
+  http: HttpClient,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  signal: AbortSignal | undefined,
+): Promise<Download> {
+  const url = new URL(http.url(path));
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      url,
+      { method: 'GET', headers: http.headersWith(headers), ...(signal ? { signal } : {}) },
+      resolve,
+    );
+    req.on('error', (e) => reject(signal?.aborted ? (signal.reason ?? e) : http.unreachable(e)));
+    req.end();
+  });
+  const status = res.statusCode ?? 0;
+  const header = (name: string) => {
+    const v = res.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  if (status < 200 || status > 299) {
+    const text = await readBounded(res).catch(() => '');
+    const flat = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v !== undefined) flat.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    // Response() refuses statuses outside 200-599; anything else is a broken server.
+    const shown = status >= 200 && status <= 599 ? status : 502;
+    throw await errorFromResponse(
+      new Response(text, { status: shown, headers: flat }),
+      `GET ${path}`,
+    );
+  }
+  async function* body(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const b of res as AsyncIterable<Buffer>) yield b;
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? e;
+      throw new ModelvaultError(
+        'UNAVAILABLE',
+        `the connection to ${http.baseUrl} was lost during a download: ${(e as Error).message}`,
+        { url: http.baseUrl },
+        { cause: e },
+      );
+    } finally {
+      // Abandoned early (a failed check): drop the connection rather than drain it.
+      if (!res.complete) res.destroy();
+    }
+  }
+  return { status, header, body: body(), cancel: () => res.destroy() };
+}
+
+async function readBounded(res: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const b of res as AsyncIterable<Buffer>) {
+    size += b.length;
+    if (size > MAX_ERROR_BODY) {
+      res.destroy();
+      break;
+    }
+    parts.push(b);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

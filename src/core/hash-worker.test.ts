@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const MODULE = fileURLToPath(new URL('./hash-worker.ts', import.meta.url));
+
+/**
+ * Runs `body` as an ES module in a fresh node process (with tsx), where HashWorker is in
+ * scope and `print` writes a line to stdout. Resolves the exit code and stdout.
+ */
+async function runChild(body: string): Promise<{ code: number; stdout: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'mv-hash-worker-'));
+  const script = join(dir, 'child.mts');
+  await writeFile(
+    script,
+    `import { HashWorker } from ${JSON.stringify(MODULE)};\nconst print = (s: string) => process.stdout.write(s + '\\n');\n${body}`,
+  );
+  try {
+    return await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', script],
+        { timeout: 60_000 },
+        (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+      );
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('HashWorker keeps the process alive exactly while it works', () => {
+  it('a pending hash holds the process open, and an idle worker lets it exit', async () => {
+    // Nothing but the worker's reply is pending while the digest is computed: a worker
+    // that did not hold the process would end it with exit code 13 (unsettled await).
+    // Afterwards the worker is idle and never closed: the process must still exit.
+    const { code, stdout } = await runChild(`
+      const w = new HashWorker();
+      const lease = await w.acquire();
+      const buf = new SharedArrayBuffer(3 * 1024 * 1024);
+      new Uint8Array(buf).fill(7);
+      await lease.block(buf, buf.byteLength);
+      print(await lease.end());
+      await lease.release();
+    `);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(
+      createHash('sha256')
+        .update(new Uint8Array(3 * 1024 * 1024).fill(7))
+        .digest('hex'),
+    );
+  });
+});
