@@ -335,8 +335,8 @@ async function buildBatch(
 
 /**
  * Commits, repeating while the server answers 202. Resolves 'resend' when the server
- * reports chunks missing (GC reclaimed some, or a batch was lost): the caller negotiates
- * again and sends them.
+ * reports chunks missing (GC reclaimed some, or a batch was lost) or the manifest collected
+ * before the version committed: the caller negotiates again and sends what is missing.
  */
 async function commitLoop(
   http: HttpClient,
@@ -356,7 +356,12 @@ async function commitLoop(
       // pause only matters against a server configured not to.
       await sleep(Math.min(1000, 20 * 2 ** Math.min(polls, 6)), signal);
     } catch (e) {
-      if (e instanceof ConflictError && e.details?.missing !== undefined) return 'resend';
+      if (
+        e instanceof ConflictError &&
+        (e.details?.missing !== undefined || e.details?.collected === true)
+      ) {
+        return 'resend';
+      }
       throw e;
     }
   }

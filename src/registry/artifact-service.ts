@@ -262,21 +262,25 @@ export class ArtifactService {
     return this.store.commitManifest(entries, options);
   }
 
-  /** Manifests that keep artifact bytes alive (for garbage collection). */
-  async liveManifests(): Promise<Set<string>> {
+  /**
+   * Manifests that keep artifact bytes alive (for garbage collection); with `among`, only
+   * those of these digests, read through `db` (GC's re-check inside its transaction).
+   */
+  async liveManifests(among?: readonly string[], handle?: unknown): Promise<Set<string>> {
+    // `handle`: a handle on the same database (a transaction of another service's types).
+    const db = (handle ?? this.db) as Kysely<Tables>;
     const live = new Set<string>();
-    const files = await this.db
+    if (among !== undefined && among.length === 0) return live;
+    let entries = db
       .selectFrom('mlflow_artifact_entries')
       .select('manifest')
       .distinct()
-      .where('manifest', 'is not', null)
-      .execute();
-    for (const r of files) live.add(r.manifest as string);
-    const parts = await this.db
-      .selectFrom('mlflow_artifact_parts')
-      .select('manifest')
-      .distinct()
-      .execute();
+      .where('manifest', 'is not', null);
+    if (among !== undefined) entries = entries.where('manifest', 'in', [...among]);
+    for (const r of await entries.execute()) live.add(r.manifest as string);
+    let partsQuery = db.selectFrom('mlflow_artifact_parts').select('manifest').distinct();
+    if (among !== undefined) partsQuery = partsQuery.where('manifest', 'in', [...among]);
+    const parts = await partsQuery.execute();
     for (const r of parts) live.add(r.manifest);
     return live;
   }

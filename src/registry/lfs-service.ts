@@ -372,9 +372,17 @@ export class LfsService {
     return found;
   }
 
-  /** Manifests that keep LFS objects alive (for garbage collection). */
-  async liveManifests(): Promise<Set<string>> {
-    const rows = await this.db.selectFrom('lfs_objects').select('manifest').distinct().execute();
+  /**
+   * Manifests that keep LFS objects alive (for garbage collection); with `among`, only those
+   * of these digests, read through `db` (GC's re-check inside its transaction).
+   */
+  async liveManifests(among?: readonly string[], handle?: unknown): Promise<Set<string>> {
+    // `handle`: a handle on the same database (a transaction of another service's types).
+    const db = (handle ?? this.db) as Kysely<Tables>;
+    if (among !== undefined && among.length === 0) return new Set();
+    let query = db.selectFrom('lfs_objects').select('manifest').distinct();
+    if (among !== undefined) query = query.where('manifest', 'in', [...among]);
+    const rows = await query.execute();
     return new Set(rows.map((row) => row.manifest));
   }
 

@@ -6,8 +6,9 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { userInfo } from 'node:os';
+import type { Kysely } from 'kysely';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
-import { ModelvaultError, NotFoundError } from '../core/errors.js';
+import { ConflictError, ModelvaultError, NotFoundError } from '../core/errors.js';
 import type { VersionInspection, VersionSummary } from '../core/model-inspection.js';
 import type { SignatureBundle } from '../core/model-signing.js';
 import type {
@@ -65,6 +66,7 @@ import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
+import type { StorageTables } from '../storage/index/storage-schema.js';
 import { AccessControl } from './access-control.js';
 import { AliasService } from './alias-service.js';
 import { AuditService } from './audit-service.js';
@@ -116,6 +118,28 @@ function osUser(): string {
     return userInfo().username || 'unknown';
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * Inside a version's transaction: its manifest is still stored. GC re-checks versions under
+ * the same write lock before deleting a manifest (registry-directory.ts), so one of the two
+ * wins cleanly: the version keeps the manifest, or this refuses the version.
+ * @throws ConflictError when the manifest was collected meanwhile.
+ */
+async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): Promise<void> {
+  const hex = digest.replace(/^sha256:/i, '').toLowerCase();
+  const row = await (trx as unknown as Kysely<StorageTables>)
+    .selectFrom('manifests')
+    .select('digest')
+    .where('digest', '=', hex)
+    .executeTakeFirst();
+  if (!row) {
+    throw new ConflictError(
+      `manifest ${hex} was garbage-collected while the version was being created; push again`,
+      // `collected`: the SDK pushes again by itself, as when the server lost chunks.
+      { digest: hex, collected: true },
+    );
   }
 }
 
@@ -238,9 +262,18 @@ export class LocalRegistry implements RegistryApi {
     summary: VersionSummary | null,
     scan: PendingScan | undefined,
   ) {
+    // A scan means the manifest is in this store: it must still be there when the version
+    // commits (a GC racing with no grace period may just have collected it).
     return this.versions.create(input, {
       summary,
-      ...(scan ? { afterInsert: (trx, id, now) => this.scans.record(trx, id, scan, now) } : {}),
+      ...(scan
+        ? {
+            afterInsert: async (trx, id, now) => {
+              await requireStoredManifest(trx, input.manifest.digest);
+              await this.scans.record(trx, id, scan, now);
+            },
+          }
+        : {}),
     });
   }
   getVersion(ref: string, options?: { includeDeleted?: boolean }): Promise<ModelVersion> {
@@ -468,32 +501,43 @@ export class LocalRegistry implements RegistryApi {
     for (const parent of input.lineage?.parents ?? []) await this.versions.get(parent);
     const code =
       input.lineage?.code === undefined ? detectGitCode(source) : Promise.resolve(undefined);
-    // The version's durable commit below makes the file and manifest records durable too.
-    const { manifest, stats } = await content.ingestTree(source, {
-      ...(onProgress ? { onProgress } : {}),
-      ...(signal ? { signal } : {}),
-      durable: false,
-    });
     const detected = await code;
-    const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
-    const summary = await this.summaryOf(manifest.digest);
-    const scan = await this.scans.scan(content, manifest.entries);
-    const version = await this.createDerived(
-      {
-        ...input,
-        ...(modelCard === null ? {} : { modelCard }),
-        manifest: {
-          digest: manifest.digest,
-          size: manifest.totalSize,
-          fileCount: manifest.entries.length,
-        },
-        lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
-        createModelIfMissing,
-      },
-      summary,
-      scan,
-    );
-    return { version, stats };
+    // A GC with no grace period may collect the manifest before the version commits
+    // (requireStoredManifest refuses the version then): ingest again, which re-commits the
+    // file records and manifest (re-storing any chunk already swept), and retry.
+    for (let attempt = 1; ; attempt++) {
+      // The version's durable commit below makes the file and manifest records durable too.
+      const { manifest, stats } = await content.ingestTree(source, {
+        ...(onProgress ? { onProgress } : {}),
+        ...(signal ? { signal } : {}),
+        durable: false,
+      });
+      const modelCard = input.modelCard ?? (await readModelCard(content, manifest.entries));
+      const summary = await this.summaryOf(manifest.digest);
+      const scan = await this.scans.scan(content, manifest.entries);
+      try {
+        const version = await this.createDerived(
+          {
+            ...input,
+            ...(modelCard === null ? {} : { modelCard }),
+            manifest: {
+              digest: manifest.digest,
+              size: manifest.totalSize,
+              fileCount: manifest.entries.length,
+            },
+            lineage: { ...input.lineage, ...(detected ? { code: detected } : {}) },
+            createModelIfMissing,
+          },
+          summary,
+          scan,
+        );
+        return { version, stats };
+      } catch (e) {
+        if (!(e instanceof ConflictError && e.details?.collected === true) || attempt >= 3) {
+          throw e;
+        }
+      }
+    }
   }
 
   /**

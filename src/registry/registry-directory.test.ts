@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes, writeSafetensors } from '../../test/fixtures/model-files.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
@@ -207,6 +208,41 @@ describe('code lineage from git', () => {
 });
 
 describe('retention, gc and fsck', () => {
+  it('refuses a version whose manifest a GC collected before it committed, leaving nothing', async () => {
+    const src = join(tmp, 'raced');
+    await writeModel(src, 3);
+    const { manifest } = await rd.store.ingestTree(src);
+    // Another connection installs what a racing GC would do: delete the manifest just as
+    // the version row goes in (same transaction, so the refusal rolls it back too).
+    const other = new Database(join(tmp, '.modelvault', 'metadata.db'));
+    other.exec(`CREATE TRIGGER collect_on_insert AFTER INSERT ON model_versions BEGIN
+      DELETE FROM manifest_files WHERE manifest_digest = NEW.manifest_digest;
+      DELETE FROM manifests WHERE digest = NEW.manifest_digest;
+    END`);
+    try {
+      const input = {
+        model: 'raced',
+        manifest: {
+          digest: manifest.digest,
+          size: manifest.totalSize,
+          fileCount: manifest.entries.length,
+        },
+        createModelIfMissing: true,
+      };
+      const refused = { code: 'CONFLICT', details: { digest: manifest.digest, collected: true } };
+      await expect(rd.registry.createVersion(input)).rejects.toMatchObject(refused);
+      // A push ingests again and retries; the trigger collects every time, so it gives up.
+      await expect(rd.registry.push(src, { model: 'raced' })).rejects.toMatchObject(refused);
+    } finally {
+      other.exec('DROP TRIGGER collect_on_insert');
+      other.close();
+    }
+    // Nothing half-made: no model, no version; the manifest is still stored.
+    await expect(rd.registry.getModel('raced')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await rd.store.getManifest(manifest.digest)).digest).toBe(manifest.digest);
+    const { version } = await rd.registry.push(src, { model: 'raced' });
+    expect(version.version).toBe(1);
+  });
   it('keeps a deleted version restorable for the retention period, then collects it', async () => {
     const src = join(tmp, 'model');
     await writeModel(src, 1);

@@ -9,7 +9,7 @@
  * then collects them. Expired versions keep their rows (history), not their files.
  */
 import type { KeyObject } from 'node:crypto';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
@@ -145,9 +145,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
     );
     // MLflow run artifacts (and multipart parts) keep their bytes through their manifests.
-    for (const digest of await new ArtifactService({ store: this.dir.store }).liveManifests()) {
-      live.add(digest);
-    }
+    const artifacts = new ArtifactService({ store: this.dir.store });
+    for (const digest of await artifacts.liveManifests()) live.add(digest);
     // Git LFS objects are roots: a repository's history may need any of them.
     for (const digest of await this.lfs.liveManifests()) live.add(digest);
     // Chunks a server told a client it has (open upload sessions) must survive too.
@@ -156,6 +155,15 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const report = await collectGarbage(this.dir.store, {
       liveManifests: live,
       liveChunks,
+      // A version, artifact or LFS object committed while this ran keeps its manifest.
+      stillReferenced: async (trx, digests) => {
+        const found = new Set<string>();
+        const db = trx as unknown as Kysely<RegistryDB>;
+        for (const v of await retainedVersions(db, cutoff, digests)) found.add(v.digest);
+        for (const d of await artifacts.liveManifests(digests, trx)) found.add(d);
+        for (const d of await this.lfs.liveManifests(digests, trx)) found.add(d);
+        return found;
+      },
       graceMs,
       dryRun,
     });

@@ -43,18 +43,20 @@ export function checkRestorable(
 /**
  * Versions whose files must be kept: those not deleted, and those whose own deletion and
  * whose model's deletion are both at or after `cutoff` (still restorable, or nearly).
+ * With `among`, only the versions whose manifest is one of those digests.
  */
 export async function retainedVersions(
   db: Kysely<RegistryDB>,
   cutoff: number,
+  among?: readonly string[],
 ): Promise<{ model: string; version: number; digest: string }[]> {
-  return db
+  if (among !== undefined && among.length === 0) return [];
+  let query = db
     .selectFrom('model_versions as v')
     .innerJoin('registered_models as m', 'm.id', 'v.model_id')
     .select(['m.name as model', 'v.version', 'v.manifest_digest as digest'])
     .where((eb) => eb.or([eb('v.deleted_at', 'is', null), eb('v.deleted_at', '>=', cutoff)]))
-    .where((eb) => eb.or([eb('m.deleted_at', 'is', null), eb('m.deleted_at', '>=', cutoff)]))
-    .orderBy('m.name')
-    .orderBy('v.version')
-    .execute();
+    .where((eb) => eb.or([eb('m.deleted_at', 'is', null), eb('m.deleted_at', '>=', cutoff)]));
+  if (among !== undefined) query = query.where('v.manifest_digest', 'in', [...among]);
+  return query.orderBy('m.name').orderBy('v.version').execute();
 }

@@ -38,6 +38,16 @@ export interface GcOptions {
    * (`UploadService.liveChunkIds()`), whose files are not committed yet.
    */
   readonly liveChunks?: Iterable<string>;
+  /**
+   * Of `digests` (unreferenced manifests about to be deleted), those something refers to
+   * now. Called inside the deleting transaction, under the write lock, with its handle (use
+   * it, not another): a version, artifact or LFS object committed after `liveManifests`
+   * was computed keeps its manifest, whatever the grace period and the clocks.
+   */
+  readonly stillReferenced?: (
+    trx: Kysely<StorageTables>,
+    digests: readonly string[],
+  ) => Promise<Set<string>>;
   /** Nothing younger than this is collected (default 1 hour). */
   readonly graceMs?: number;
   /** Repack a pack whose live fraction of bytes is below this (default 0.5). */
@@ -101,16 +111,27 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
 
     // 1. Unreferenced manifests and files past the grace period.
     const manifests = await db.selectFrom('manifests').select(['digest', 'created_at']).execute();
-    const deadManifests = manifests
+    let deadManifests = manifests
       .filter((m) => !liveManifests.has(m.digest) && Number(m.created_at) < cutoff)
       .map((m) => m.digest);
     if (!dry && deadManifests.length > 0) {
-      await sdb.writeTransaction(async (trx) => {
-        for (let i = 0; i < deadManifests.length; i += 300) {
-          const b = deadManifests.slice(i, i + 300);
+      const candidates = deadManifests;
+      deadManifests = await sdb.writeTransaction(async (trx) => {
+        const deleted: string[] = [];
+        for (let i = 0; i < candidates.length; i += 300) {
+          const batch = candidates.slice(i, i + 300);
+          // Re-checked under the write lock: a root committed since the live set was read
+          // (a version racing this collection) keeps its manifest.
+          const keep = options.stillReferenced
+            ? await options.stillReferenced(trx, batch)
+            : new Set<string>();
+          const b = batch.filter((d) => !keep.has(d));
+          if (b.length === 0) continue;
           await trx.deleteFrom('manifest_files').where('manifest_digest', 'in', b).execute();
           await trx.deleteFrom('manifests').where('digest', 'in', b).execute();
+          deleted.push(...b);
         }
+        return deleted;
       });
     }
     report.manifestsDeleted = deadManifests.length;

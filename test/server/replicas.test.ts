@@ -164,6 +164,8 @@ describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))('replicas (%s)', (d
           contents.push(bytes);
           const src = join(work, `gc-${i}`);
           await writeTree(src, { 'weights.bin': bytes });
+          // With no grace period a collection may take the manifest between its commit and
+          // the version's; the server then refuses the version and the SDK pushes again.
           const { version } = await b.push(src, { model: 'gc-race' });
           expect(version.version).toBe(i + 1);
         }

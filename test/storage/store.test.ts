@@ -332,6 +332,40 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     );
   });
 
+  it('keeps a manifest that a root came to refer to after the live set was read', async () => {
+    // A version racing GC: its manifest was not in the live set GC was given, but by the
+    // time GC deletes, a version refers to it (stillReferenced, asked under the lock).
+    const mk = async (name: string) => {
+      const src = join(dir, name);
+      await mkdir(src);
+      await writeFile(join(src, 'w.bin'), randomBytes(400 * 1024));
+      return (await sd.store.ingestTree(src)).manifest;
+    };
+    const raced = await mk('raced');
+    const garbage = await mk('garbage');
+    const asked: string[][] = [];
+    const report = await collectGarbage(sd.store, {
+      liveManifests: [],
+      graceMs: 0,
+      stillReferenced: async (trx, digests) => {
+        asked.push([...digests]);
+        // Reads through the transaction's handle work (SQLite has one connection).
+        const rows = await trx.selectFrom('manifests').select('digest').execute();
+        expect(rows.length).toBeGreaterThan(0);
+        return new Set(digests.filter((d) => d === raced.digest));
+      },
+    });
+    expect(asked.flat().sort()).toEqual([raced.digest, garbage.digest].sort());
+    expect(report.manifestsDeleted).toBe(1);
+    await expect(sd.store.getManifest(garbage.digest)).rejects.toThrow(NotFoundError);
+    // The kept manifest's files and chunks were kept too: it reads back whole.
+    await collectGarbage(sd.store, { liveManifests: [raced.digest], graceMs: 0 });
+    const out = join(dir, 'raced-out');
+    await sd.store.materialize(raced.digest, out);
+    expect(sha(await readFile(join(out, 'w.bin')))).toBe(raced.entries[0]!.sha256);
+    expect((await checkStore(sd.store)).problems).toEqual([]);
+  });
+
   it('keeps data that an ingest running during GC deduplicates against', async () => {
     // Version A is stored, then released; GC (grace 0) races an ingest of the same bytes.
     const src = join(dir, 'a');
