@@ -33,7 +33,9 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseConfig } from '../src/metadata/database.js';
 import { openRegistryDirectory } from '../src/registry/registry-directory.js';
+import { pseudoRandomNumbers } from '../test/fixtures/model-files.js';
 import { type PostgresServer, startPostgres } from '../test/support/postgres-server.js';
+import { median } from './lib/util.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,24 +61,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-/** Deterministic pseudo-random numbers (xorshift32), from `seed`. */
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-
 /** One model's generated versions: metric and param values, the same on every dialect. */
 interface GeneratedVersion {
   readonly version: number;
@@ -86,7 +70,7 @@ interface GeneratedVersion {
 }
 
 function* generate(): Generator<{ name: string; versions: GeneratedVersion[] }> {
-  const rand = xorshift(0x9e3779b9);
+  const rand = pseudoRandomNumbers(0x9e3779b9);
   for (let m = 0; m < MODELS; m++) {
     const versions: GeneratedVersion[] = [];
     for (let v = 1; v <= VERSIONS; v++) {
@@ -323,7 +307,7 @@ try {
   await dir.registry.searchVersions({ filter: 'metrics.m0 > 0.5', orderBy: ['metrics.m1 DESC'] });
   const rounds: { p50: number; p95: number; rows: number }[][] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const rand = xorshift(0x2545f491 + round);
+    const rand = pseudoRandomNumbers(0x2545f491 + round);
     const results: { p50: number; p95: number; rows: number }[] = [];
     for (const shape of SHAPES) {
       const times: number[] = [];

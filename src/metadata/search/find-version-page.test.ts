@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pseudoRandomNumbers } from '../../../test/fixtures/model-files.js';
 import { TEST_DIALECTS } from '../../../test/support/dialects.js';
 import {
   manifest,
@@ -8,19 +9,6 @@ import {
 import { compileFilter, compileOrderBy, orderByNullsLast, searchFields } from './compile-filter.js';
 import { parseFilter, parseOrderBy } from './filter-parser.js';
 import { findVersionPage, type SearchPlan, type VersionPageQuery } from './find-version-page.js';
-
-/** Deterministic pseudo-random numbers (xorshift32). */
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 const fields = searchFields('versions');
 
@@ -36,7 +24,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
   beforeAll(async () => {
     t = await openTempRegistry({ dialect });
     const r = t.registry;
-    const rand = xorshift(0x1234567);
+    const rand = pseudoRandomNumbers(0x1234567);
     const m1: { ref: string; value: number }[] = [];
     for (const model of ['model-a', 'model-b', 'model-c', 'model-d']) {
       await r.createModel({ name: model });
