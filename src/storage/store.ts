@@ -480,13 +480,20 @@ export class Store implements ContentStore {
         });
     };
     // The whole-file digest is computed by the read hash worker when it is free (copying
-    // each run into a shared buffer), else on this thread.
+    // each run into a shared buffer), else on this thread. The two buffers are as large as
+    // the largest run of this file, not READ_COALESCE: a server answering many reads of
+    // small files would otherwise allocate 16 MiB per read, which V8 frees only when a
+    // collection notices, and which the allocator keeps as resident memory afterwards.
     const lease = whole ? this.readHasher.tryAcquire() : undefined;
+    let largestRun = 0;
+    for (const { i, j } of lease ? runs : []) {
+      largestRun = Math.max(
+        largestRun,
+        wanted[j - 1]!.offset + wanted[j - 1]!.length - wanted[i]!.offset,
+      );
+    }
     const shared = lease
-      ? [
-          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
-          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
-        ]
+      ? [new SharedArrayBuffer(largestRun), new SharedArrayBuffer(largestRun)]
       : [];
     let pendingHash: Promise<unknown> = Promise.resolve();
     try {
