@@ -119,9 +119,11 @@ async function main() {
   let stop = false;
   const t0 = performance.now();
   const sampler = setInterval(() => {
+    // Stamped when taken: under load a scrape of /metrics can take seconds to answer.
     const pushing = !stop;
+    const t = Math.round((performance.now() - t0) / 1000);
     sampleMemory(pid, server.url).then(
-      (m) => memory.push({ t: Math.round((performance.now() - t0) / 1000), pushing, ...m }),
+      (m) => memory.push({ t, pushing, ...m }),
       () => undefined,
     );
   }, 1000);
@@ -168,6 +170,7 @@ async function main() {
   await server.stop();
   await rm(WORK, { recursive: true, force: true });
 
+  memory.sort((a, b) => a.t - b.t);
   const pushing = memory.filter((m) => m.pushing);
   const readsOnly = memory.filter((m) => !m.pushing);
   const result = {

@@ -184,7 +184,8 @@ export class ServerMetrics {
   );
   private readonly all: Metric[];
 
-  constructor() {
+  /** `extra`: gauges of other owners' state (e.g. upload batches in flight). */
+  constructor(extra: readonly Gauge[] = []) {
     const started = Date.now();
     this.all = [
       this.requests,
@@ -200,6 +201,7 @@ export class ServerMetrics {
         Math.floor((Date.now() - started) / 1000),
       ),
       new MemoryGauges(),
+      ...extra,
     ];
   }
 
