@@ -131,7 +131,7 @@ class MemoryGauges implements Metric {
       ],
       [
         'modelvault_nodejs_array_buffers_bytes',
-        'Memory of ArrayBuffers and Buffers (part of external).',
+        'Memory of ArrayBuffers, SharedArrayBuffers and Buffers.',
         m.arrayBuffers,
       ],
     ];
