@@ -31,8 +31,8 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { RemoteRegistry } from '../src/client/remote-registry.js';
 import { s3ClientConfig } from '../src/storage/backends/s3/s3-backend.js';
-import { startPostgres } from '../test/support/postgres-server.js';
 import { pseudoRandomBytes } from '../test/fixtures/model-files.js';
+import { startPostgres } from '../test/support/postgres-server.js';
 import { median } from './lib/util.js';
 
 const run = promisify(execFile);
@@ -124,7 +124,9 @@ async function measure(setup: string, servers: readonly Served[], path: string):
   const before = await Promise.all(servers.map((s) => cpuSeconds(s.pid)));
   const share = Math.floor(CONNECTIONS / servers.length);
   const results = await Promise.all(
-    servers.map((s) => autocannon({ url: `${s.url}${path}`, connections: share, duration: SECONDS })),
+    servers.map((s) =>
+      autocannon({ url: `${s.url}${path}`, connections: share, duration: SECONDS }),
+    ),
   );
   const after = await Promise.all(servers.map((s) => cpuSeconds(s.pid)));
   const requests = results.reduce((n, r) => n + r.requests.total, 0);

@@ -101,7 +101,7 @@ export async function hydrateModels(
  * the branches below). One statement instead of one per table: on PostgreSQL each
  * statement is a round trip and a pooled connection, which dominated a version read.
  */
-const enum Detail {
+enum Detail {
   Metric = 0,
   Param = 1,
   Tag = 2,
