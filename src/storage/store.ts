@@ -543,10 +543,11 @@ export class Store implements ContentStore {
 
   /**
    * The read hash worker's two buffers, at least `bytes` long. Reused, not allocated per
-   * read: a SharedArrayBuffer posted to the worker stays alive until the worker's own heap
-   * is collected, which it rarely is (it allocates almost nothing), so fresh buffers per
-   * read — formerly 2 x 8 MiB, even for a small file — piled up as resident memory on a
-   * server answering many downloads (docs/reliability.md, Load). Grown in powers of two,
+   * read: a SharedArrayBuffer posted to the worker is freed only once both threads' heaps
+   * have collected their handles, and the worker's rarely collects (it allocates almost
+   * nothing), so fresh buffers per read — formerly 2 x 8 MiB, even for a small file —
+   * piled up as resident memory on a server answering many downloads
+   * (docs/reliability.md, Load). Grown in powers of two,
    * from 64 KiB to READ_COALESCE plus a chunk. Only the lease holder may call this.
    */
   private readHashBuffers(bytes: number): [SharedArrayBuffer, SharedArrayBuffer] {
