@@ -57,14 +57,16 @@ export function toHttpError(error: unknown, requestId: string): HttpError {
         true,
       );
     }
+    // A refusal to retry later (a busy server's 503) is load, not a fault to log as one.
+    const retryAfter = error.details?.retryAfterSeconds;
+    const busy = typeof retryAfter === 'number';
     const mapped = respond(
       error.code,
       error.message,
       error.details,
-      ERROR_CODES[error.code].http >= 500,
+      !busy && ERROR_CODES[error.code].http >= 500,
     );
-    const retryAfter = error.details?.retryAfterSeconds;
-    return typeof retryAfter === 'number' ? { ...mapped, retryAfterSeconds: retryAfter } : mapped;
+    return busy ? { ...mapped, retryAfterSeconds: retryAfter } : mapped;
   }
   const e = (error ?? {}) as FastifyLikeError;
   if (Array.isArray(e.validation)) {
