@@ -528,11 +528,19 @@ export function RunPage({ runId }: { runId: string }) {
       <div className="two-col">
         <section aria-labelledby="run-metrics-heading">
           <h2 id="run-metrics-heading">Metrics</h2>
-          <KeyValueTable
-            label="latest metrics"
-            entries={metrics.map((m) => [m.key, formatMetric(metricNumber(m.value))])}
-            empty="No metrics."
-          />
+          {/* Hundreds of metrics scroll in their own box rather than lengthen the page. */}
+          <section
+            className="kv-scroll"
+            // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+            tabIndex={0}
+            aria-label="latest metrics, scrolling"
+          >
+            <KeyValueTable
+              label="latest metrics"
+              entries={metrics.map((m) => [m.key, formatMetric(metricNumber(m.value))])}
+              empty="No metrics."
+            />
+          </section>
         </section>
         <section aria-labelledby="run-params-heading">
           <h2 id="run-params-heading">Params</h2>
