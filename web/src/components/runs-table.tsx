@@ -150,15 +150,15 @@ export function RunsTable({
               return (
                 <tr key="more" className="more-row" data-more="" style={{ height: ROW_HEIGHT }}>
                   <td colSpan={columnCount}>
-                    {loadError != null ? (
+                    {loadingMore ? (
+                      <span className="muted">Loading more runs…</span>
+                    ) : loadError != null ? (
                       <span role="alert">
                         Could not load more runs: {errorText(loadError)}{' '}
                         <button type="button" className="small" onClick={onLoadMore}>
                           Retry
                         </button>
                       </span>
-                    ) : loadingMore ? (
-                      <span className="muted">Loading more runs…</span>
                     ) : (
                       <button type="button" className="small" onClick={onLoadMore}>
                         Load more runs
