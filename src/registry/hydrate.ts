@@ -4,7 +4,7 @@
  * rows are read in `(version_id, key)` order, the order of their primary key, so the
  * database streams them from the index instead of sorting them.
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { VersionSummary } from '../core/model-inspection.js';
 import type {
   DatasetRef,
@@ -95,77 +95,162 @@ export async function hydrateModels(
   }));
 }
 
+/**
+ * What `versionDetails` reads for a page of versions, one row per fact in one shape: `kind`
+ * says which table it came from, and `a` / `b` / `c` / `n` / `i` carry its values (see
+ * the branches below). One statement instead of one per table: on PostgreSQL each
+ * statement is a round trip and a pooled connection, which dominated a version read.
+ */
+enum Detail {
+  Metric = 0,
+  Param = 1,
+  Tag = 2,
+  Alias = 3,
+  Parent = 4,
+  Dataset = 5,
+  Code = 6,
+  Scan = 7,
+  Flagged = 8,
+  Signature = 9,
+}
+
+interface DetailRow {
+  readonly kind: Detail;
+  readonly vid: number;
+  readonly a: string | null;
+  readonly b: string | null;
+  readonly c: string | null;
+  readonly n: number | null;
+  readonly i: number | null;
+}
+
+/**
+ * The details of versions `ids`, ordered by (kind, a, i): keys, aliases, parent names then
+ * numbers, dataset names, flagged paths and key ids come out sorted, as the API lists them.
+ * The NULL columns are cast so that both dialects type every branch alike.
+ */
+function versionDetails(db: Kysely<RegistryDB>, ids: readonly number[]) {
+  const text = sql<string | null>`cast(null as text)`;
+  const real = sql<number | null>`cast(null as double precision)`;
+  const int = sql<number | null>`cast(null as integer)`;
+  const kind = (k: Detail) => sql<Detail>`${sql.lit(k)}`.as('kind');
+  // The first branch types the union's columns: wide enough for every branch.
+  const nullable = <T>(column: string) => sql<T | null>`${sql.ref(column)}`;
+  return db
+    .selectFrom('version_latest_metrics')
+    .where('version_id', 'in', ids)
+    .select([kind(Detail.Metric), 'version_id as vid', nullable<string>('key').as('a')])
+    .select([text.as('b'), text.as('c'), nullable<number>('value').as('n'), int.as('i')])
+    .unionAll(
+      db
+        .selectFrom('version_params')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Param), 'version_id as vid', 'key as a', 'value as b', text.as('c')])
+        .select([real.as('n'), int.as('i')]),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_tags')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Tag), 'version_id as vid', 'key as a', 'value as b', text.as('c')])
+        .select([real.as('n'), int.as('i')]),
+    )
+    .unionAll(
+      db
+        .selectFrom('aliases')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Alias), 'version_id as vid', 'alias as a', text.as('b'), text.as('c')])
+        .select([real.as('n'), int.as('i')]),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_parents as p')
+        .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
+        .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
+        .where('p.version_id', 'in', ids)
+        .select([kind(Detail.Parent), 'p.version_id as vid', 'pm.name as a', text.as('b')])
+        .select([text.as('c'), real.as('n'), 'pv.version as i']),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_datasets')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Dataset), 'version_id as vid', 'name as a', 'uri as b'])
+        .select(['digest as c', real.as('n'), int.as('i')]),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_code')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Code), 'version_id as vid', 'git_remote as a', 'git_commit as b'])
+        .select([text.as('c'), real.as('n'), 'git_dirty as i']),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_scans')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Scan), 'version_id as vid', 'verdict as a', text.as('b')])
+        .select([text.as('c'), real.as('n'), 'files as i']),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_scan_files')
+        .where('version_id', 'in', ids)
+        .where('verdict', '=', 'dangerous')
+        .select([kind(Detail.Flagged), 'version_id as vid', 'path as a', text.as('b')])
+        .select([text.as('c'), real.as('n'), int.as('i')]),
+    )
+    .unionAll(
+      db
+        .selectFrom('version_signatures')
+        .where('version_id', 'in', ids)
+        .select([kind(Detail.Signature), 'version_id as vid', 'key_id as a', text.as('b')])
+        .select([text.as('c'), real.as('n'), int.as('i')]),
+    )
+    .orderBy('kind')
+    .orderBy('a')
+    .orderBy('i');
+}
+
 /** Versions in the order given. */
 export async function hydrateVersions(
   db: Kysely<RegistryDB>,
   rows: readonly VersionRowWithModel[],
 ): Promise<ModelVersion[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
-  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
-    await Promise.all([
-      db
-        .selectFrom('version_latest_metrics')
-        .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .orderBy('version_id')
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('version_params')
-        .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .orderBy('version_id')
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('version_tags')
-        .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .orderBy('version_id')
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('aliases')
-        .select(['version_id', 'alias'])
-        .where('version_id', 'in', ids)
-        .orderBy('alias')
-        .execute(),
-      db
-        .selectFrom('version_parents as p')
-        .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
-        .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
-        .select(['p.version_id', 'pm.name', 'pv.version'])
-        .where('p.version_id', 'in', ids)
-        .orderBy('pm.name')
-        .orderBy('pv.version')
-        .execute(),
-      db
-        .selectFrom('version_datasets')
-        .selectAll()
-        .where('version_id', 'in', ids)
-        .orderBy('name')
-        .execute(),
-      db.selectFrom('version_code').selectAll().where('version_id', 'in', ids).execute(),
-      db
-        .selectFrom('version_scans')
-        .select(['version_id', 'verdict', 'files'])
-        .where('version_id', 'in', ids)
-        .execute(),
-      db
-        .selectFrom('version_scan_files')
-        .select(['version_id', 'path'])
-        .where('version_id', 'in', ids)
-        .where('verdict', '=', 'dangerous')
-        .orderBy('path')
-        .execute(),
-      db
-        .selectFrom('version_signatures')
-        .select(['version_id', 'key_id'])
-        .where('version_id', 'in', ids)
-        .orderBy('key_id')
-        .execute(),
-    ]);
+  const details = (await versionDetails(
+    db,
+    rows.map((r) => r.id),
+  ).execute()) as unknown as DetailRow[];
+  const of = (k: Detail) => details.filter((d) => d.kind === k);
+  const metrics = of(Detail.Metric).map((d) => ({ version_id: d.vid, key: d.a!, value: d.n! }));
+  const params = of(Detail.Param).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! }));
+  const tags = of(Detail.Tag).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! }));
+  const aliases = of(Detail.Alias).map((d) => ({ version_id: d.vid, alias: d.a! }));
+  const parents = of(Detail.Parent).map((d) => ({
+    version_id: d.vid,
+    name: d.a!,
+    version: Number(d.i),
+  }));
+  const datasets = of(Detail.Dataset).map((d) => ({
+    version_id: d.vid,
+    name: d.a!,
+    uri: d.b,
+    digest: d.c,
+  }));
+  const code = of(Detail.Code).map((d) => ({
+    version_id: d.vid,
+    git_remote: d.a,
+    git_commit: d.b,
+    git_dirty: d.i,
+  }));
+  const scans = of(Detail.Scan).map((d) => ({
+    version_id: d.vid,
+    verdict: d.a!,
+    files: Number(d.i),
+  }));
+  const flagged = of(Detail.Flagged).map((d) => ({ version_id: d.vid, path: d.a! }));
+  const signatures = of(Detail.Signature).map((d) => ({ version_id: d.vid, key_id: d.a! }));
   const metricsBy = group(
     metrics,
     (m) => m.version_id,
