@@ -114,6 +114,7 @@ interface Measured {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  readonly timeouts: number;
   readonly non2xx: number;
   readonly cpuMsPerRequest: number;
   readonly load1: number;
@@ -137,7 +138,9 @@ async function measure(setup: string, servers: readonly Served[], path: string):
     reqPerSec: results.reduce((n, r) => n + r.requests.average, 0),
     p50: Math.max(...results.map((r) => r.latency.p50)),
     p99: Math.max(...results.map((r) => r.latency.p99)),
-    errors: results.reduce((n, r) => n + r.errors + r.timeouts, 0),
+    // autocannon's errors include its timeouts.
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    timeouts: results.reduce((n, r) => n + r.timeouts, 0),
     non2xx: results.reduce((n, r) => n + r.non2xx, 0),
     cpuMsPerRequest: requests > 0 ? (cpu * 1000) / requests : Number.NaN,
     load1: loadavg()[0]!,
@@ -215,7 +218,7 @@ async function main(): Promise<void> {
         const m = await measure(name, setups[name]!, path);
         rows.push(m);
         console.error(
-          `round ${round + 1} ${name}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, ${m.errors} errors, ${m.non2xx} non-2xx, ${m.cpuMsPerRequest.toFixed(3)} server CPU ms/request, load ${m.load1.toFixed(1)}`,
+          `round ${round + 1} ${name}: ${m.reqPerSec.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, ${m.errors} errors (${m.timeouts} timeouts), ${m.non2xx} non-2xx, ${m.cpuMsPerRequest.toFixed(3)} server CPU ms/request, load ${m.load1.toFixed(1)}`,
         );
       }
     }
