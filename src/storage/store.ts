@@ -109,6 +109,10 @@ class PackSink {
       this.queued.delete(w);
       return this.store.storePack(w);
     });
+    // A failure is reported by flush() (or swallowed by abort()), which may come much
+    // later: until then the chain must count as handled, or the process reports an
+    // unhandled rejection (e.g. a full disk while the next pack fills).
+    this.sealing.catch(() => undefined);
   }
 
   /** Seals and indexes everything written so far. */
