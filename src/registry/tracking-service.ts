@@ -19,7 +19,7 @@
  * failure may lose the last few hundred milliseconds of it (docs/design.md, "Tracking").
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   MAX_TAG_VALUE_LENGTH,
@@ -29,6 +29,7 @@ import {
   validateParamValue,
   validateTagKey,
 } from '../core/names.js';
+import { PreparedQueryFamily, prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   type CompiledOrderItem,
@@ -316,6 +317,149 @@ function viewStages(view: ViewType | undefined): LifecycleStage[] {
 }
 
 type Db = Kysely<RegistryDB>;
+
+// ---------------------------------------------------------------------------------------
+// The hot statements (MLflow logging and runs/get), compiled once (metadata/prepared-query.ts).
+// Row-count-shaped ones are compiled once per count.
+
+type Values = Record<string, unknown>;
+/** Placeholder `name` of row `i` (a multi-row statement's values are named per row). */
+const at = <T>(p: Values, name: string, i: number): T => p[`${name}${i}`] as T;
+
+const Q = {
+  run: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('runs').selectAll().where('id', '=', p.id),
+  ),
+  latestMetrics: prepareQuery((db: Db, p: { id: string }) =>
+    db
+      .selectFrom('run_latest_metrics')
+      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+      .where('run_id', '=', p.id)
+      .orderBy('key'),
+  ),
+  params: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', p.id).orderBy('key'),
+  ),
+  tags: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('run_tags').select(['key', 'value']).where('run_id', '=', p.id).orderBy('key'),
+  ),
+  inputs: prepareQuery((db: Db, p: { id: string }) =>
+    db
+      .selectFrom('run_inputs')
+      .select(['dataset', 'tags'])
+      .where('run_id', '=', p.id)
+      .orderBy('position'),
+  ),
+  upsertTag: prepareQuery((db: Db, p: { run_id: string; key: string; value: string }) =>
+    db
+      .insertInto('run_tags')
+      .values({ run_id: p.run_id, key: p.key, value: p.value })
+      .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet({ value: p.value })),
+  ),
+  /** The params among `n` keys already logged to the run. */
+  loggedParams: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Values) =>
+      db
+        .selectFrom('run_params')
+        .select(['key', 'value'])
+        .where('run_id', '=', p.run_id as string)
+        .where(
+          'key',
+          'in',
+          Array.from({ length: n }, (_, i) => at<string>(p, 'key', i)),
+        ),
+    ),
+  ),
+  insertParams: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Values) =>
+      db.insertInto('run_params').values(
+        Array.from({ length: n }, (_, i) => ({
+          run_id: p.run_id as string,
+          key: at<string>(p, 'key', i),
+          value: at<string>(p, 'value', i),
+        })),
+      ),
+    ),
+  ),
+  /** `n` metric points; a point already stored (the whole row is the key) is skipped. */
+  insertMetrics: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Values) =>
+      db
+        .insertInto('run_metrics')
+        .values(
+          Array.from({ length: n }, (_, i) => ({
+            run_id: p.run_id as string,
+            key: at<string>(p, 'key', i),
+            step: at<number>(p, 'step', i),
+            timestamp: at<number>(p, 'timestamp', i),
+            value: at<number>(p, 'value', i),
+            is_nan: at<number>(p, 'is_nan', i),
+          })),
+        )
+        .onConflict((oc) => oc.doNothing()),
+    ),
+  ),
+  /**
+   * `n` candidate latest points (distinct keys): each replaces the stored one unless that
+   * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
+   */
+  upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Values) =>
+      db
+        .insertInto('run_latest_metrics')
+        .values(
+          Array.from({ length: n }, (_, i) => ({
+            run_id: p.run_id as string,
+            key: at<string>(p, 'key', i),
+            value: at<number | null>(p, 'value', i),
+            is_nan: at<number>(p, 'is_nan', i),
+            step: at<number>(p, 'step', i),
+            timestamp: at<number>(p, 'timestamp', i),
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['run_id', 'key'])
+            .doUpdateSet((eb) => ({
+              value: eb.ref('excluded.value'),
+              is_nan: eb.ref('excluded.is_nan'),
+              step: eb.ref('excluded.step'),
+              timestamp: eb.ref('excluded.timestamp'),
+            }))
+            .where((eb) => {
+              // value is NULL for NaN, which ranks below every number (as -Infinity).
+              const lowest = sql.val(Number.NEGATIVE_INFINITY);
+              return eb.or([
+                eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
+                eb.and([
+                  eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
+                  eb.or([
+                    eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
+                    eb.and([
+                      eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
+                      eb(
+                        eb.fn.coalesce('excluded.value', lowest),
+                        '>=',
+                        eb.fn.coalesce('run_latest_metrics.value', lowest),
+                      ),
+                    ]),
+                  ]),
+                ]),
+              ]);
+            }),
+        ),
+    ),
+  ),
+};
+
+/** `{run_id, name0: rows[0][name], name1: …}` for a multi-row statement of Q. */
+function rowValues<T>(runId: string, rows: readonly T[], columns: (row: T) => Values): Values {
+  const values: Values = { run_id: runId };
+  for (let i = 0; i < rows.length; i++) {
+    for (const [name, v] of Object.entries(columns(rows[i]!))) values[`${name}${i}`] = v;
+  }
+  return values;
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -818,16 +962,10 @@ export class TrackingService {
   }
 
   private async insertParams(trx: Db, runId: string, params: readonly KeyValue[]): Promise<void> {
-    const existing = await trx
-      .selectFrom('run_params')
-      .select(['key', 'value'])
-      .where('run_id', '=', runId)
-      .where(
-        'key',
-        'in',
-        params.map((x) => x.key),
-      )
-      .execute();
+    const existing = await Q.loggedParams.for(params.length).execute(
+      trx,
+      rowValues(runId, params, (x) => ({ key: x.key })),
+    );
     const logged = new Map(existing.map((r) => [r.key, r.value]));
     const fresh: KeyValue[] = [];
     for (const param of params) {
@@ -840,69 +978,42 @@ export class TrackingService {
       }
     }
     if (fresh.length > 0) {
-      await trx
-        .insertInto('run_params')
-        .values(fresh.map((x) => ({ run_id: runId, ...x })))
-        .execute();
+      await Q.insertParams.for(fresh.length).run(
+        trx,
+        rowValues(runId, fresh, (x) => ({ key: x.key, value: x.value })),
+      );
     }
   }
 
   private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    await trx
-      .insertInto('run_metrics')
-      .values(
-        metrics.map((x) => ({
-          run_id: runId,
-          key: x.key,
-          step: x.step,
-          timestamp: x.timestamp,
-          value: Number.isNaN(x.value) ? 0 : x.value,
-          is_nan: Number.isNaN(x.value) ? 1 : 0,
-        })),
-      )
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-    // The newest point of each key in this batch, then compared with the stored latest.
+    await Q.insertMetrics.for(metrics.length).run(
+      trx,
+      rowValues(runId, metrics, (x) => ({
+        key: x.key,
+        step: x.step,
+        timestamp: x.timestamp,
+        value: Number.isNaN(x.value) ? 0 : x.value,
+        is_nan: Number.isNaN(x.value) ? 1 : 0,
+      })),
+    );
+    // The newest point of each key in this batch; the statement keeps a stored one that
+    // is newer still.
     const candidates = new Map<string, Metric>();
     for (const x of metrics) {
       const c = candidates.get(x.key);
       if (!c || newer(x, c)) candidates.set(x.key, x);
     }
-    const stored = await trx
-      .selectFrom('run_latest_metrics')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('key', 'in', [...candidates.keys()])
-      .execute();
-    for (const row of stored) {
-      const c = candidates.get(row.key)!;
-      const value = row.is_nan ? Number.NaN : (row.value as number);
-      if (!newer(c, { step: row.step, timestamp: row.timestamp, value })) {
-        candidates.delete(row.key);
-      }
-    }
-    if (candidates.size === 0) return;
-    await trx
-      .insertInto('run_latest_metrics')
-      .values(
-        [...candidates.values()].map((x) => ({
-          run_id: runId,
-          key: x.key,
-          value: Number.isNaN(x.value) ? null : x.value,
-          is_nan: Number.isNaN(x.value) ? 1 : 0,
-          step: x.step,
-          timestamp: x.timestamp,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['run_id', 'key']).doUpdateSet((eb) => ({
-          value: eb.ref('excluded.value'),
-          is_nan: eb.ref('excluded.is_nan'),
-          step: eb.ref('excluded.step'),
-          timestamp: eb.ref('excluded.timestamp'),
-        })),
-      )
-      .execute();
+    const latest = [...candidates.values()];
+    await Q.upsertLatestMetrics.for(latest.length).run(
+      trx,
+      rowValues(runId, latest, (x) => ({
+        key: x.key,
+        value: Number.isNaN(x.value) ? null : x.value,
+        is_nan: Number.isNaN(x.value) ? 1 : 0,
+        step: x.step,
+        timestamp: x.timestamp,
+      })),
+    );
   }
 
   /**
@@ -1117,7 +1228,7 @@ export class TrackingService {
   }
 
   private async runRow(db: Db, id: string): Promise<RunRow> {
-    const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await Q.run.executeTakeFirst(db, { id });
     if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
     return row;
   }
@@ -1152,31 +1263,12 @@ export class TrackingService {
   }
 
   private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
+    const id = { id: row.id };
     const [metrics, params, tags, inputs] = await Promise.all([
-      db
-        .selectFrom('run_latest_metrics')
-        .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_params')
-        .select(['key', 'value'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_tags')
-        .select(['key', 'value'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_inputs')
-        .select(['dataset', 'tags'])
-        .where('run_id', '=', row.id)
-        .orderBy('position')
-        .execute(),
+      Q.latestMetrics.execute(db, id),
+      Q.params.execute(db, id),
+      Q.tags.execute(db, id),
+      Q.inputs.execute(db, id),
     ]);
     return {
       info: toRunInfo(row),
@@ -1320,9 +1412,5 @@ function dedupe<T extends { key: string }>(items: readonly T[]): T[] {
 }
 
 async function upsertTag(trx: Db, runId: string, tag: KeyValue): Promise<void> {
-  await trx
-    .insertInto('run_tags')
-    .values({ run_id: runId, ...tag })
-    .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet({ value: tag.value }))
-    .execute();
+  await Q.upsertTag.run(trx, { run_id: runId, key: tag.key, value: tag.value });
 }
