@@ -25,14 +25,22 @@ const PLACEHOLDER = Symbol('modelvault.placeholder');
 
 interface Placeholder {
   readonly [PLACEHOLDER]: string;
+  /** For a row of a list value (`rowsOf`): its index and column. */
+  readonly row?: number;
+  readonly column?: string;
 }
 
 function isPlaceholder(v: unknown): v is Placeholder {
   return typeof v === 'object' && v !== null && PLACEHOLDER in v;
 }
 
-/** Where each compiled parameter comes from: a named value, or a constant of the query. */
-type Slot = { readonly name: string } | { readonly constant: unknown };
+/**
+ * Where each compiled parameter comes from: a named value, a column of one row of a named
+ * list, or a constant of the query.
+ */
+type Slot =
+  | { readonly name: string; readonly row?: number; readonly column?: string }
+  | { readonly constant: unknown };
 
 interface Compiled {
   readonly sql: string;
@@ -51,6 +59,26 @@ const placeholders = new Proxy(
   },
 );
 
+/**
+ * Inside `build`: `n` rows of placeholders for the list value `list` (a placeholder of
+ * `P`), one per column read, for multi-row statements (`values(rowsOf(p.rows, n).map(…))`).
+ * Run the query with a list of exactly `n` rows (a missing row throws).
+ */
+export function rowsOf<T extends object>(list: readonly T[], n: number): T[] {
+  if (!isPlaceholder(list)) throw new Error('rowsOf: only for a placeholder of a prepared query');
+  const name = list[PLACEHOLDER];
+  return Array.from(
+    { length: n },
+    (_, row) =>
+      new Proxy({} as T, {
+        get: (_target, column) =>
+          typeof column === 'string'
+            ? ({ [PLACEHOLDER]: name, row, column } satisfies Placeholder)
+            : undefined,
+      }),
+  );
+}
+
 export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
   /** Keyed by the dialect adapter, which a Kysely instance shares with its transactions. */
   private readonly compiled = new WeakMap<object, Compiled>();
@@ -66,7 +94,9 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
         sql: q.sql,
         query: q.query,
         slots: q.parameters.map((v) =>
-          isPlaceholder(v) ? { name: v[PLACEHOLDER] } : { constant: v },
+          isPlaceholder(v)
+            ? { name: v[PLACEHOLDER], row: v.row, column: v.column }
+            : { constant: v },
         ),
       };
       this.compiled.set(adapter, c);
@@ -79,8 +109,15 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
     const c = this.compiledFor(db);
     const parameters = c.slots.map((s) => {
       if ('constant' in s) return s.constant;
-      const v = params[s.name];
-      if (v === undefined) throw new Error(`prepared query: no value for placeholder '${s.name}'`);
+      const value = params[s.name];
+      const v =
+        s.row === undefined
+          ? value
+          : (value as readonly Record<string, unknown>[] | undefined)?.[s.row]?.[s.column!];
+      if (v === undefined) {
+        const what = s.row === undefined ? s.name : `${s.name}[${s.row}].${s.column}`;
+        throw new Error(`prepared query: no value for placeholder '${what}'`);
+      }
       return v;
     });
     return { ...CompiledQuery.raw(c.sql, parameters), query: c.query } as CompiledQuery<R>;
@@ -97,7 +134,7 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
   }
 
   /** Kysely's whole result (rows, numAffectedRows…), e.g. for writes. */
-  run(db: Kysely<DB>, params: P): Promise<QueryResult<R>> {
+  async run(db: Kysely<DB>, params: P): Promise<QueryResult<R>> {
     return db.executeQuery(this.compile(db, params));
   }
 }

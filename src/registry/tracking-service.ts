@@ -29,7 +29,7 @@ import {
   validateParamValue,
   validateTagKey,
 } from '../core/names.js';
-import { PreparedQueryFamily, prepareQuery } from '../metadata/prepared-query.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   type CompiledOrderItem,
@@ -322,9 +322,15 @@ type Db = Kysely<RegistryDB>;
 // The hot statements (MLflow logging and runs/get), compiled once (metadata/prepared-query.ts).
 // Row-count-shaped ones are compiled once per count.
 
-type Values = Record<string, unknown>;
-/** Placeholder `name` of row `i` (a multi-row statement's values are named per row). */
-const at = <T>(p: Values, name: string, i: number): T => p[`${name}${i}`] as T;
+interface MetricRow {
+  readonly key: string;
+  readonly step: number;
+  readonly timestamp: number;
+  readonly value: number | null;
+  readonly is_nan: number;
+}
+/** A list of rows and the run they belong to, for Q's multi-row statements. */
+type Rows<T> = { run_id: string; rows: readonly T[] };
 
 const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
@@ -358,42 +364,38 @@ const Q = {
   ),
   /** The params among `n` keys already logged to the run. */
   loggedParams: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Values) =>
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
       db
         .selectFrom('run_params')
         .select(['key', 'value'])
-        .where('run_id', '=', p.run_id as string)
+        .where('run_id', '=', p.run_id)
         .where(
           'key',
           'in',
-          Array.from({ length: n }, (_, i) => at<string>(p, 'key', i)),
+          rowsOf(p.rows, n).map((r) => r.key),
         ),
     ),
   ),
   insertParams: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Values) =>
-      db.insertInto('run_params').values(
-        Array.from({ length: n }, (_, i) => ({
-          run_id: p.run_id as string,
-          key: at<string>(p, 'key', i),
-          value: at<string>(p, 'value', i),
-        })),
-      ),
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
+      db
+        .insertInto('run_params')
+        .values(rowsOf(p.rows, n).map((r) => ({ run_id: p.run_id, key: r.key, value: r.value }))),
     ),
   ),
   /** `n` metric points; a point already stored (the whole row is the key) is skipped. */
   insertMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Values) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
       db
         .insertInto('run_metrics')
         .values(
-          Array.from({ length: n }, (_, i) => ({
-            run_id: p.run_id as string,
-            key: at<string>(p, 'key', i),
-            step: at<number>(p, 'step', i),
-            timestamp: at<number>(p, 'timestamp', i),
-            value: at<number>(p, 'value', i),
-            is_nan: at<number>(p, 'is_nan', i),
+          rowsOf(p.rows, n).map((r) => ({
+            run_id: p.run_id,
+            key: r.key,
+            step: r.step,
+            timestamp: r.timestamp,
+            value: r.value as number,
+            is_nan: r.is_nan,
           })),
         )
         .onConflict((oc) => oc.doNothing()),
@@ -404,17 +406,17 @@ const Q = {
    * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
    */
   upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Values) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
       db
         .insertInto('run_latest_metrics')
         .values(
-          Array.from({ length: n }, (_, i) => ({
-            run_id: p.run_id as string,
-            key: at<string>(p, 'key', i),
-            value: at<number | null>(p, 'value', i),
-            is_nan: at<number>(p, 'is_nan', i),
-            step: at<number>(p, 'step', i),
-            timestamp: at<number>(p, 'timestamp', i),
+          rowsOf(p.rows, n).map((r) => ({
+            run_id: p.run_id,
+            key: r.key,
+            value: r.value,
+            is_nan: r.is_nan,
+            step: r.step,
+            timestamp: r.timestamp,
           })),
         )
         .onConflict((oc) =>
@@ -452,13 +454,16 @@ const Q = {
   ),
 };
 
-/** `{run_id, name0: rows[0][name], name1: …}` for a multi-row statement of Q. */
-function rowValues<T>(runId: string, rows: readonly T[], columns: (row: T) => Values): Values {
-  const values: Values = { run_id: runId };
-  for (let i = 0; i < rows.length; i++) {
-    for (const [name, v] of Object.entries(columns(rows[i]!))) values[`${name}${i}`] = v;
-  }
-  return values;
+/** A metric point as run_metrics (NaN: value 0) or run_latest_metrics (NaN: NULL) store it. */
+function metricRow(m: Metric, nanValue: 0 | null): MetricRow {
+  const nan = Number.isNaN(m.value);
+  return {
+    key: m.key,
+    step: m.step,
+    timestamp: m.timestamp,
+    value: nan ? nanValue : m.value,
+    is_nan: nan ? 1 : 0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -962,10 +967,9 @@ export class TrackingService {
   }
 
   private async insertParams(trx: Db, runId: string, params: readonly KeyValue[]): Promise<void> {
-    const existing = await Q.loggedParams.for(params.length).execute(
-      trx,
-      rowValues(runId, params, (x) => ({ key: x.key })),
-    );
+    const existing = await Q.loggedParams
+      .for(params.length)
+      .execute(trx, { run_id: runId, rows: params });
     const logged = new Map(existing.map((r) => [r.key, r.value]));
     const fresh: KeyValue[] = [];
     for (const param of params) {
@@ -978,24 +982,15 @@ export class TrackingService {
       }
     }
     if (fresh.length > 0) {
-      await Q.insertParams.for(fresh.length).run(
-        trx,
-        rowValues(runId, fresh, (x) => ({ key: x.key, value: x.value })),
-      );
+      await Q.insertParams.for(fresh.length).run(trx, { run_id: runId, rows: fresh });
     }
   }
 
   private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    await Q.insertMetrics.for(metrics.length).run(
-      trx,
-      rowValues(runId, metrics, (x) => ({
-        key: x.key,
-        step: x.step,
-        timestamp: x.timestamp,
-        value: Number.isNaN(x.value) ? 0 : x.value,
-        is_nan: Number.isNaN(x.value) ? 1 : 0,
-      })),
-    );
+    await Q.insertMetrics.for(metrics.length).run(trx, {
+      run_id: runId,
+      rows: metrics.map((m) => metricRow(m, 0)),
+    });
     // The newest point of each key in this batch; the statement keeps a stored one that
     // is newer still.
     const candidates = new Map<string, Metric>();
@@ -1004,16 +999,10 @@ export class TrackingService {
       if (!c || newer(x, c)) candidates.set(x.key, x);
     }
     const latest = [...candidates.values()];
-    await Q.upsertLatestMetrics.for(latest.length).run(
-      trx,
-      rowValues(runId, latest, (x) => ({
-        key: x.key,
-        value: Number.isNaN(x.value) ? null : x.value,
-        is_nan: Number.isNaN(x.value) ? 1 : 0,
-        step: x.step,
-        timestamp: x.timestamp,
-      })),
-    );
+    await Q.upsertLatestMetrics.for(latest.length).run(trx, {
+      run_id: runId,
+      rows: latest.map((m) => metricRow(m, null)),
+    });
   }
 
   /**
