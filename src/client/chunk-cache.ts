@@ -167,8 +167,8 @@ export class ChunkCache {
     readAtMs: number,
     file: CachedFile,
   ): Promise<void> {
-    const newest = stat.mtimeNs > stat.ctimeNs ? stat.mtimeNs : stat.ctimeNs;
-    if (newest >= BigInt(Math.floor(readAtMs - RACY_MS)) * 1_000_000n) return;
+    const settled = BigInt(Math.floor(readAtMs - RACY_MS)) * 1_000_000n;
+    if (stat.mtimeNs >= settled || stat.ctimeNs >= settled) return;
     const key = this.fileKey(params, path);
     const header = Buffer.from(
       JSON.stringify({

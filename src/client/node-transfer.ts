@@ -115,8 +115,8 @@ const chunkCaches = new Map<string, ChunkCache>();
 export function chunkCacheFor(tuning: TransferTuning): ChunkCache | undefined {
   const dir = tuning.cacheDir === undefined ? defaultChunkCacheDir() : tuning.cacheDir;
   if (dir === false || dir === undefined) return undefined;
-  let cache = chunkCaches.get(dir);
-  if (!cache) chunkCaches.set(dir, (cache = new ChunkCache(dir)));
+  const cache = chunkCaches.get(dir) ?? new ChunkCache(dir);
+  chunkCaches.set(dir, cache);
   return cache;
 }
 
