@@ -115,20 +115,26 @@ export class ChunkCache {
   };
   private readonly root: string;
 
+  private readonly reads: boolean;
+  private readonly racyMs: number;
+
   /**
    * @param dir the cache directory (created on first write)
-   * @param reads false for a cache that records but never answers (see writeOnly)
+   * @param options.reads false for a cache that records but never answers (see writeOnly);
+   *   `racyMs` (default RACY_MS): how long after its last change a file entry is recorded
    */
   constructor(
     readonly dir: string,
-    private readonly reads = true,
+    options: { readonly reads?: boolean; readonly racyMs?: number } = {},
   ) {
     this.root = join(dir, LAYOUT);
+    this.reads = options.reads ?? true;
+    this.racyMs = options.racyMs ?? RACY_MS;
   }
 
   /** The same directory, recording what is chunked but never answering from it. */
   writeOnly(): ChunkCache {
-    return new ChunkCache(this.dir, false);
+    return new ChunkCache(this.dir, { reads: false, racyMs: this.racyMs });
   }
 
   // ------------------------------------------------------------------ files
@@ -158,7 +164,7 @@ export class ChunkCache {
 
   /**
    * Records `file` for `path` as it was when read (`stat`, taken before reading and checked
-   * unchanged after), unless it was modified less than RACY_MS before `readAtMs`.
+   * unchanged after), unless it was modified less than `racyMs` before `readAtMs`.
    */
   async putFile(
     params: ChunkingParams,
@@ -167,7 +173,7 @@ export class ChunkCache {
     readAtMs: number,
     file: CachedFile,
   ): Promise<void> {
-    const settled = BigInt(Math.floor(readAtMs - RACY_MS)) * 1_000_000n;
+    const settled = BigInt(Math.floor(readAtMs - this.racyMs)) * 1_000_000n;
     if (stat.mtimeNs >= settled || stat.ctimeNs >= settled) return;
     const key = this.fileKey(params, path);
     const header = Buffer.from(
