@@ -142,7 +142,8 @@ export async function pushTree(
     return await pushTreeOnce(http, source, options, tuning, cache, used);
   } catch (e) {
     infoCache.delete(http); // a server reconfigured since (limits, chunking) is asked again
-    if (!cache || !isMismatch(e) || !used.some((u) => u.c.fromCache)) throw e;
+    const fromCache = used.some((u) => u.c.fromCache?.file || u.c.fromCache?.pieces.length);
+    if (!cache || !isMismatch(e) || !fromCache) throw e;
     // The server refused what the cache said (or a cached chunk did not match the file):
     // forget every entry this push used and chunk everything afresh, once.
     for (const u of used) await dropCached(cache, u.params, u.abs, u.c);
