@@ -15,11 +15,12 @@
  *
  *   node --import tsx bench/server-api.ts [--scale 0.2] [--versions 10] [--runs 3]
  *                                         [--seconds 20] [--requests 2000] [--out FILE]
+ *                                         [--transfer-only] (skip the read load)
  *
  * Everything lives under bench/.work/server-api/ and is removed afterwards (the generated
  * series is kept there for reuse with --keep-series).
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '2000' },
     out: { type: 'string' },
     'keep-series': { type: 'boolean', default: false },
+    'transfer-only': { type: 'boolean', default: false },
   },
 });
 const SCALE = Number(values.scale);
@@ -84,6 +86,24 @@ function startRelay(target: number): Promise<{ port: number; sent: () => number;
   });
 }
 
+/** CPU seconds (user + system, all threads) this process has used. */
+function ownCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds (user + system) process `pid` has used, from /proc (Linux; NaN elsewhere). */
+async function processCpu(pid: number | undefined): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Sequential keep-alive requests/s of `request` (fetch reuses its connection). */
 async function sequential(count: number, request: (i: number) => Promise<Response>) {
   for (let i = 0; i < 20; i++) await (await request(-1 - i)).arrayBuffer(); // warm-up
@@ -116,7 +136,11 @@ const server = await startServerProcess(join(work, 'remote'));
 const url = server.url;
 const port = Number(new URL(url).port);
 const relay = await startRelay(port);
-const remote = new RemoteRegistry(`http://127.0.0.1:${relay.port}`);
+// The SDK's chunk cache starts empty, as on a first push from this machine.
+await rm(join(work, 'client-cache'), { recursive: true, force: true });
+const remote = new RemoteRegistry(`http://127.0.0.1:${relay.port}`, {
+  transfer: { cacheDir: join(work, 'client-cache') },
+});
 
 try {
   log(`# Server vs embedded — ${new Date().toISOString()}`);
@@ -126,22 +150,32 @@ try {
   );
   log('');
   log(
-    '| version | local push s | remote push s | remote / local | new chunk MiB | sent MiB | sent / new |',
+    '| version | local push s | remote push s | remote / local | local CPU s | client + server CPU s | CPU remote / local | new chunk MiB | sent MiB | sent / new |',
   );
-  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const cpuRatios: number[] = [];
   const ratios: number[] = [];
   const sentRatios: number[] = [];
   let totalSent = 0;
   let totalNew = 0;
   for (const v of series.versions) {
     const dir = join(seriesDir, v.dir);
+    let cpu = ownCpu();
     let t = performance.now();
     await local.registry.push(dir, { model: 'series', createModelIfMissing: true });
     const localS = (performance.now() - t) / 1000;
+    const localCpu = ownCpu() - cpu;
     const before = relay.sent();
+    cpu = ownCpu();
+    let serverCpu = await processCpu(server.child.pid);
     t = performance.now();
     const { stats } = await remote.push(dir, { model: 'series', createModelIfMissing: true });
     const remoteS = (performance.now() - t) / 1000;
+    // The relay's share of this process's CPU is counted as the client's (small).
+    const clientCpu = ownCpu() - cpu;
+    serverCpu = (await processCpu(server.child.pid)) - serverCpu;
+    const remoteCpu = clientCpu + serverCpu;
+    cpuRatios.push(remoteCpu / localCpu);
     const sent = relay.sent() - before;
     totalSent += sent;
     totalNew += stats.newBytes;
@@ -149,73 +183,106 @@ try {
     const sentRatio = stats.newBytes > 0 ? sent / stats.newBytes : Number.NaN;
     if (stats.newBytes > 0) sentRatios.push(sentRatio);
     log(
-      `| ${v.label} | ${localS.toFixed(2)} | ${remoteS.toFixed(2)} | ${(remoteS / localS).toFixed(2)} | ${(stats.newBytes / MiB).toFixed(1)} | ${(sent / MiB).toFixed(1)} | ${Number.isNaN(sentRatio) ? '—' : sentRatio.toFixed(3)} |`,
+      `| ${v.label} | ${localS.toFixed(2)} | ${remoteS.toFixed(2)} | ${(remoteS / localS).toFixed(2)} | ${localCpu.toFixed(2)} | ${clientCpu.toFixed(2)} + ${serverCpu.toFixed(2)} | ${(remoteCpu / localCpu).toFixed(2)} | ${(stats.newBytes / MiB).toFixed(1)} | ${(sent / MiB).toFixed(1)} | ${Number.isNaN(sentRatio) ? '—' : sentRatio.toFixed(3)} |`,
     );
   }
   log('');
   log(
-    `median remote/local push time ${median(ratios).toFixed(2)} (target ≤ 1.5); bytes sent / new chunk bytes: whole series ${(totalSent / totalNew).toFixed(3)}, per version median ${median(sentRatios).toFixed(3)}, max ${Math.max(...sentRatios).toFixed(3)} (target ≤ 1.02; a version with almost no new bytes is all protocol)`,
+    `median remote/local push time ${median(ratios).toFixed(2)} (target ≤ 1.5), CPU time ${median(cpuRatios).toFixed(2)}; bytes sent / new chunk bytes: whole series ${(totalSent / totalNew).toFixed(3)}, per version median ${median(sentRatios).toFixed(3)}, max ${Math.max(...sentRatios).toFixed(3)} (target ≤ 1.02; a version with almost no new bytes is all protocol)`,
   );
 
-  const last = `series@${series.versions.length}`;
+  // The same directory pushed again (a re-run of a pipeline, or a push after a failed
+  // one): the SDK's chunk cache knows the unchanged file and reads nothing of it.
+  {
+    const dir = join(seriesDir, series.versions[series.versions.length - 1]!.dir);
+    let cpu = ownCpu();
+    let t = performance.now();
+    await local.registry.push(dir, { model: 'series', createModelIfMissing: true });
+    const localS = (performance.now() - t) / 1000;
+    const localCpu = ownCpu() - cpu;
+    cpu = ownCpu();
+    let serverCpu = await processCpu(server.child.pid);
+    t = performance.now();
+    await remote.push(dir, { model: 'series', createModelIfMissing: true });
+    const remoteS = (performance.now() - t) / 1000;
+    const clientCpu = ownCpu() - cpu;
+    serverCpu = (await processCpu(server.child.pid)) - serverCpu;
+    log('');
+    log(
+      `the last version pushed again, unchanged: local ${localS.toFixed(2)} s (CPU ${localCpu.toFixed(2)} s), remote ${remoteS.toFixed(2)} s (CPU client ${clientCpu.toFixed(2)} + server ${serverCpu.toFixed(2)} s); remote / local ${(remoteS / localS).toFixed(2)}`,
+    );
+  }
+
+  const last = `series@${series.versions.length + 1}`;
   const pullS: number[] = [];
   const materializeS: number[] = [];
+  const materializeCpu: number[] = [];
+  const pullClientCpu: number[] = [];
+  const pullServerCpu: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const a = join(work, `pull-${i}`);
+    let cpu = ownCpu();
     let t = performance.now();
     await local.registry.pull(last, a);
     materializeS.push((performance.now() - t) / 1000);
+    materializeCpu.push(ownCpu() - cpu);
     await rm(a, { recursive: true, force: true });
     const b = join(work, `pull-remote-${i}`);
+    cpu = ownCpu();
+    const serverCpu = await processCpu(server.child.pid);
     t = performance.now();
     await remote.pull(last, b);
     pullS.push((performance.now() - t) / 1000);
+    pullClientCpu.push(ownCpu() - cpu);
+    pullServerCpu.push((await processCpu(server.child.pid)) - serverCpu);
     await rm(b, { recursive: true, force: true });
   }
   const pullRatio = median(materializeS) / median(pullS);
   log('');
   log(
-    `pull of ${last}: local materialize ${median(materializeS).toFixed(2)} s, remote pull ${median(pullS).toFixed(2)} s (median of ${RUNS}); remote speed / local = ${pullRatio.toFixed(2)} (target ≥ 0.7)`,
+    `pull of ${last}: local materialize ${median(materializeS).toFixed(2)} s, remote pull ${median(pullS).toFixed(2)} s (median of ${RUNS}); remote speed / local = ${pullRatio.toFixed(2)} (target ≥ 0.7); CPU s: local ${median(materializeCpu).toFixed(2)}, remote client ${median(pullClientCpu).toFixed(2)} + server ${median(pullServerCpu).toFixed(2)}; load average ${loadavg()[0]!.toFixed(1)}`,
   );
 
-  // Read load and single-client request rates, straight at the server (no relay).
-  const versionUrl = `${url}/api/v1/versions/${encodeURIComponent('series@1')}`;
-  if (!(await fetch(versionUrl)).ok) throw new Error(`GET ${versionUrl} failed`);
-  const load = await autocannon({ url: versionUrl, connections: 50, duration: SECONDS });
-  log('');
-  log(
-    `autocannon GET version, 50 connections, ${SECONDS} s: ${load.requests.average.toFixed(0)} req/s average, p99 latency ${load.latency.p99} ms, ${load.non2xx} non-2xx, ${load.errors} errors`,
-  );
-  const health = await sequential(REQUESTS, () => fetch(`${url}/health`));
-  const getVersion = await sequential(REQUESTS, () => fetch(versionUrl));
-  const got = (await (await fetch(versionUrl)).json()) as {
-    digest: string;
-    size: number;
-    fileCount: number;
-  };
-  await fetch(`${url}/api/v1/models`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'created' }),
-  });
-  const create = await sequential(REQUESTS, () =>
-    fetch(`${url}/api/v1/models/created/versions`, {
+  if (!values['transfer-only']) {
+    // Read load and single-client request rates, straight at the server (no relay).
+    const versionUrl = `${url}/api/v1/versions/${encodeURIComponent('series@1')}`;
+    if (!(await fetch(versionUrl)).ok) throw new Error(`GET ${versionUrl} failed`);
+    const load = await autocannon({ url: versionUrl, connections: 50, duration: SECONDS });
+    log('');
+    log(
+      `autocannon GET version, 50 connections, ${SECONDS} s: ${load.requests.average.toFixed(0)} req/s average, p99 latency ${load.latency.p99} ms, ${load.non2xx} non-2xx, ${load.errors} errors`,
+    );
+    const health = await sequential(REQUESTS, () => fetch(`${url}/health`));
+    const getVersion = await sequential(REQUESTS, () => fetch(versionUrl));
+    const got = (await (await fetch(versionUrl)).json()) as {
+      digest: string;
+      size: number;
+      fileCount: number;
+    };
+    await fetch(`${url}/api/v1/models`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        manifest: { digest: got.digest, size: got.size, fileCount: got.fileCount },
-        metrics: { loss: 0.5 },
+      body: JSON.stringify({ name: 'created' }),
+    });
+    const create = await sequential(REQUESTS, () =>
+      fetch(`${url}/api/v1/models/created/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          manifest: { digest: got.digest, size: got.size, fileCount: got.fileCount },
+          metrics: { loss: 0.5 },
+        }),
       }),
-    }),
-  );
-  log('');
-  log(`one sequential keep-alive client, ${REQUESTS} requests each:`);
-  log('');
-  log('| request | req/s | ÷ GET /health |');
-  log('| --- | ---: | ---: |');
-  log(`| GET /health (baseline) | ${health.toFixed(0)} | 1.00 |`);
-  log(`| GET version | ${getVersion.toFixed(0)} | ${(getVersion / health).toFixed(2)} |`);
-  log(`| POST create-version | ${create.toFixed(0)} | ${(create / health).toFixed(2)} |`);
+    );
+    log('');
+    log(`one sequential keep-alive client, ${REQUESTS} requests each:`);
+    log('');
+    log('| request | req/s | ÷ GET /health |');
+    log('| --- | ---: | ---: |');
+    log(`| GET /health (baseline) | ${health.toFixed(0)} | 1.00 |`);
+    log(`| GET version | ${getVersion.toFixed(0)} | ${(getVersion / health).toFixed(2)} |`);
+    log(`| POST create-version | ${create.toFixed(0)} | ${(create / health).toFixed(2)} |`);
+  }
   if (values.out) await writeFile(values.out, `${report.join('\n')}\n`);
 } finally {
   relay.server.close();

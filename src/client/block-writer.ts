@@ -29,12 +29,21 @@ export class BlockWriter {
    * queue is full. @throws the error of an earlier write
    */
   async write(block: Uint8Array): Promise<void> {
+    await this.offer(block);
+  }
+
+  /**
+   * Like `write`, but without a promise when nothing needs waiting for: undefined when the
+   * block is queued and the queue has room, else a promise that resolves once it has.
+   * @throws the error of an earlier write
+   */
+  offer(block: Uint8Array): Promise<void> | undefined {
     this.check();
     this.queue.push(block);
     this.queued += block.length;
     this.running ??= this.drain();
-    if (this.queued >= this.maxQueued) await this.running;
-    this.check();
+    if (this.queued < this.maxQueued) return undefined;
+    return this.running.then(() => this.check());
   }
 
   /** Waits for every queued block; resolves the position after the last byte written. */

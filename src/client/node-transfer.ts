@@ -54,10 +54,10 @@ import {
   type UploadSession,
 } from '../core/upload-protocol.js';
 import { BlockWriter } from './block-writer.js';
-import { type ChunkedFile, chunkLocalFile } from './chunk-file.js';
+import { ChunkCache, defaultChunkCacheDir } from './chunk-cache.js';
+import { type ChunkedFile, chunkLocalFile, dropCached } from './chunk-file.js';
 import { type HttpClient, isTransient, retryDelay, sleep } from './http-client.js';
 import { openDownload } from './node-download.js';
-import { StreamHasher } from './stream-hasher.js';
 
 /** Tuning knobs of transfers; the defaults suit a LAN or a good WAN link. */
 export interface TransferTuning {
@@ -69,6 +69,12 @@ export interface TransferTuning {
   readonly parallelFileBytes?: number;
   /** Size of one range of a parallel file download. Default 16 MiB. */
   readonly rangeBytes?: number;
+  /**
+   * Where push remembers what it chunked (chunk-cache.ts), or false for nowhere. Default
+   * defaultChunkCacheDir(): `MODELVAULT_CACHE_DIR` (`off` for none), else
+   * `$XDG_CACHE_HOME/modelvault` or `~/.cache/modelvault`.
+   */
+  readonly cacheDir?: string | false;
 }
 
 const enc = encodeURIComponent;
@@ -102,32 +108,66 @@ function isBodyInterruption(e: unknown): boolean {
 
 // ------------------------------------------------------------------------------ push
 
+/** One ChunkCache per directory, so its statistics cover every push of the process. */
+const chunkCaches = new Map<string, ChunkCache>();
+
+/** The cache a push with `tuning` uses, if any. */
+export function chunkCacheFor(tuning: TransferTuning): ChunkCache | undefined {
+  const dir = tuning.cacheDir === undefined ? defaultChunkCacheDir() : tuning.cacheDir;
+  if (dir === false || dir === undefined) return undefined;
+  const cache = chunkCaches.get(dir) ?? new ChunkCache(dir);
+  chunkCaches.set(dir, cache);
+  return cache;
+}
+
+/**
+ * Errors by which the server (or the re-read of a chunk before it is sent) says a chunk
+ * list does not match the file's bytes: what a wrong cache entry would cause.
+ */
+function isMismatch(e: unknown): boolean {
+  return e instanceof VerificationError || e instanceof ChunkMismatchError;
+}
+
+class ChunkMismatchError extends IoError {}
+
 export async function pushTree(
   http: HttpClient,
   source: string,
   options: PushOptions,
   tuning: TransferTuning = {},
 ): Promise<{ version: ModelVersion; stats: TransferStats }> {
+  const cache = chunkCacheFor(tuning);
+  const used: UsedCache = [];
   try {
-    return await pushTreeOnce(http, source, options, tuning);
+    return await pushTreeOnce(http, source, options, tuning, cache, used);
   } catch (e) {
     infoCache.delete(http); // a server reconfigured since (limits, chunking) is asked again
-    throw e;
+    const fromCache = used.some((u) => u.c.fromCache?.file || u.c.fromCache?.pieces.length);
+    if (!cache || !isMismatch(e) || !fromCache) throw e;
+    // The server refused what the cache said (or a cached chunk did not match the file):
+    // forget every entry this push used and chunk everything afresh, once.
+    for (const u of used) await dropCached(cache, u.params, u.abs, u.c);
+    return await pushTreeOnce(http, source, options, tuning, cache, [], true);
   }
 }
+
+type UsedCache = { params: ServerInfo['chunking']; abs: string; c: ChunkedFile }[];
 
 async function pushTreeOnce(
   http: HttpClient,
   source: string,
   options: PushOptions,
   tuning: TransferTuning,
+  cache: ChunkCache | undefined,
+  used: UsedCache,
+  refresh = false,
 ): Promise<{ version: ModelVersion; stats: TransferStats }> {
   const signal = options.signal;
   const info = await serverInfo(http, signal);
   const files = await listLocalTree(source);
   const total = files.reduce((s, f) => s + f.size, 0);
 
-  // 1. Chunk and hash locally.
+  // 1. Chunk and hash locally (or take what the cache knows).
   let hashed = 0;
   const chunked: { file: LocalFile; c: ChunkedFile }[] = [];
   for (const file of files) {
@@ -137,9 +177,11 @@ async function pushTreeOnce(
         hashed += n;
         options.onProgress?.({ bytesDone: hashed, bytesTotal: total, path: file.rel });
       },
+      ...(cache ? { cache: refresh ? cache.writeOnly() : cache } : {}),
     });
     if (c.size !== file.size) throw new IoError(`file '${file.abs}' changed while it was read`);
     chunked.push({ file, c });
+    used.push({ params: info.chunking, abs: file.abs, c });
   }
   const spec: CreateUploadRequest = {
     files: chunked.map(({ file, c }) => ({
@@ -321,7 +363,7 @@ async function buildBatch(
       const bytes = body.subarray(at, at + loc.length);
       const n = await readFully(fh, bytes, loc.offset);
       if (n !== loc.length || createHash('sha256').update(bytes).digest('hex') !== id) {
-        throw new IoError(`file '${loc.abs}' changed during the push; push it again`, {
+        throw new ChunkMismatchError(`file '${loc.abs}' changed during the push; push it again`, {
           path: loc.abs,
         });
       }
@@ -431,6 +473,10 @@ export async function pullVersion(
  * Downloads one file as a single stream, hashing every block as it arrives while earlier
  * blocks are written (BlockWriter), resuming with Range after an interruption. The server
  * is told the client verifies (CLIENT_VERIFIES_HEADER), so each byte is hashed once.
+ *
+ * The hash runs on this thread, on the socket's own buffers: handing them to the hash
+ * worker would mean copying each into shared memory and a message per 4 MiB, which cost
+ * more CPU than the hash itself (profiled).
  */
 async function downloadFile(
   http: HttpClient,
@@ -442,7 +488,7 @@ async function downloadFile(
 ): Promise<void> {
   const tmp = `${target}.mvault-partial`;
   const fh = await open(tmp, 'w');
-  let hash = new StreamHasher();
+  let hash = createHash('sha256');
   let ok = false;
   try {
     let written = 0;
@@ -464,22 +510,21 @@ async function downloadFile(
         if (written > 0 && res.status !== 206) {
           // The server sent the whole file: start over.
           await fh.truncate(0);
-          await hash.release();
-          hash = new StreamHasher();
+          hash = createHash('sha256');
           received = 0;
           writer = new BlockWriter(fh, 0);
         }
-        for await (const b of res.body) {
+        await res.consume((b) => {
           if (received + b.length > size) {
             throw new VerificationError(`file ${sha256} is longer than its ${size} bytes`, {
               sha256,
             });
           }
-          await hash.update(b);
+          hash.update(b);
           received += b.length;
-          await writer.write(b);
           onBytes(b.length);
-        }
+          return writer.offer(b);
+        });
         written = await writer.flush();
       } catch (e) {
         // What arrived is written and hashed (a failed write wins over the download's error).
@@ -488,10 +533,9 @@ async function downloadFile(
         await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
       }
     }
-    checkDigest(sha256, await hash.digest());
+    checkDigest(sha256, hash.digest('hex'));
     ok = true;
   } finally {
-    await hash.release();
     await fh.close();
     if (!ok) await rm(tmp, { force: true });
   }
@@ -612,7 +656,7 @@ async function fetchRange(
   let pos = start;
   const writer = new BlockWriter(fh, start);
   try {
-    for await (const b of res.body) {
+    await res.consume((b) => {
       let from = 0;
       while (from < b.length) {
         const c = chunks[i];
@@ -633,10 +677,10 @@ async function fetchRange(
           i++;
         }
       }
-      await writer.write(b);
       pos += b.length;
       onBytes(b.length);
-    }
+      return writer.offer(b);
+    });
   } finally {
     // Nothing may still be writing when the caller retries the range or closes the file.
     await writer.flush();

@@ -24,12 +24,11 @@ import type { HashStream } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
+import { pieceCacheEligible, pieceCacheKeyPrefix } from './chunking/piece-cache-key.js';
 import { StreamChunker } from './chunking/stream-chunker.js';
 import type { ChunkIndex } from './index/chunk-index.js';
 
 export const BLOCK_SIZE = 4 * 1024 * 1024;
-const PIECE_CACHE_MIN = 1024 * 1024;
-const PIECE_CACHE_MAX = 256 * 1024 * 1024;
 
 /** Where new chunks go (Store's PackSink). */
 export interface ChunkSink {
@@ -105,9 +104,7 @@ export class FileChunker {
     private readonly sink: ChunkSink,
     private readonly pool: SharedArrayBuffer[],
   ) {
-    this.cacheKeyPrefix = Buffer.from(
-      `modelvault-piece-v1 fastcdc ${params.minSize}/${params.avgSize}/${params.maxSize}\n`,
-    );
+    this.cacheKeyPrefix = Buffer.from(pieceCacheKeyPrefix(params));
   }
 
   private emit = (id: string, bytes: Uint8Array): void => {
@@ -131,14 +128,6 @@ export class FileChunker {
     }
   }
 
-  private static eligible(p: Piece): boolean {
-    return (
-      (p.kind === 'tensor' || p.kind === 'data') &&
-      p.length >= PIECE_CACHE_MIN &&
-      p.length <= PIECE_CACHE_MAX
-    );
-  }
-
   /**
    * Runs the whole file. `onBlock` reports progress (bytes done). Throws IoError when the
    * file changes under it.
@@ -154,7 +143,7 @@ export class FileChunker {
     const streamed: Piece[] = [];
     let vsize = 0;
     for (const p of pieces) {
-      if (!FileChunker.eligible(p)) {
+      if (!pieceCacheEligible(p)) {
         streamed.push({ offset: vsize, length: p.length, kind: p.kind });
         vsize += p.length;
       }
@@ -194,7 +183,7 @@ export class FileChunker {
         const pieceEnd = piece.offset + piece.length;
         const segEnd = Math.min(end, pieceEnd);
         const seg = view.subarray(cursor - pos, segEnd - pos);
-        if (FileChunker.eligible(piece)) {
+        if (pieceCacheEligible(piece)) {
           if (!pieceHash) {
             pieceHash = createHash('sha256');
             pieceHash.update(this.cacheKeyPrefix);
