@@ -64,6 +64,7 @@ import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
+import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
@@ -589,6 +590,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   auditCheckpointsMigration,
   trackingMigration,
   authMigration,
+  capabilityEpochMigration,
 ];
 
 /**

@@ -16,7 +16,6 @@ import type { UploadService } from '../registry/upload-service.js';
 import type { WebhookService } from '../registry/webhook-service.js';
 import type { Store } from '../storage/store.js';
 import type { RequestAuth } from './auth/enforce-access.js';
-import type { RequestSigner } from './auth/request-signer.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaTypeProvider } from './schema.js';
 
@@ -67,8 +66,6 @@ export interface RouteContext extends ServerBackend {
   readonly commitWaitMs: number;
   /** Who the request is (auth/enforce-access.ts), to scope lists and searches. */
   readonly auth: RequestAuth;
-  /** Mints short-lived request capabilities (signed URLs, LFS action headers). */
-  readonly signer: RequestSigner;
   /**
    * The authenticated user acting (the audit trail's actor), or undefined for the
    * registry's default actor when authentication is off.

@@ -93,6 +93,16 @@ export interface RequestAuth {
   ): Promise<T[]>;
   /** Whether the server requires sign-in now (`--auth`, or the registry has users). */
   required(): Promise<boolean>;
+  /**
+   * A signed request capability (request-signer.ts) for the request's signed-in user to
+   * make `methods` requests to `path`, bound to the credential this request came with (so
+   * revoking that token, or the user's capabilities, kills it); undefined when nobody is
+   * signed in (authentication off), and the path is then used unsigned.
+   */
+  capability(
+    req: FastifyRequest,
+    input: { methods: readonly string[]; path: string; ttlSeconds: number },
+  ): { capability: string; expiresAt: number } | undefined;
 }
 
 const WWW_AUTHENTICATE = 'Basic realm="modelvault", Bearer realm="modelvault"';
@@ -180,14 +190,20 @@ export function enforceAccess(
     });
   }
 
-  /** The user a signed capability names, if it is valid for this request and the user active. */
+  /**
+   * The user a signed capability names, if it is valid for this request (MAC, method, path,
+   * expiry: no database) and still holds (user active, epoch current, minting token live:
+   * one query, so revocations hold at once on every replica).
+   */
   async function capabilityPrincipal(
     req: FastifyRequest,
     capability: string,
   ): Promise<Principal | undefined> {
     const path = req.url.split('?')[0]!;
     const c = options.signer?.check(capability, req.method, path);
-    return c && (await access.users.activePrincipal(c.user));
+    if (!c) return undefined;
+    const binding = { ...(c.token !== undefined ? { token: c.token } : {}), epoch: c.epoch };
+    return access.users.capabilityPrincipal(c.user, binding);
   }
 
   /** `?mv_sig=` of a GET/HEAD request, if any. */
@@ -322,6 +338,17 @@ export function enforceAccess(
     routes,
     principal: (req) => state.get(req)?.principal,
     required: authOn,
+    capability(req, input) {
+      const principal = state.get(req)?.principal;
+      // Every principal authentication makes has a binding; one made up has no credential.
+      if (!principal?.binding || !options.signer) return undefined;
+      return options.signer.sign({
+        user: principal.name,
+        token: principal.binding.token,
+        epoch: principal.binding.epoch,
+        ...input,
+      });
+    },
     async filterModels(req, items, name) {
       const principal = filterFor(req);
       if (!principal) return [...items];
