@@ -11,6 +11,7 @@ import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { LfsService } from '../registry/lfs-service.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
+import type { ReadScopedSearch } from '../registry/search-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { WebhookService } from '../registry/webhook-service.js';
@@ -33,7 +34,8 @@ export type App = FastifyInstance<
  * (both over the same metadata database). Whatever opens a registry directory provides it.
  */
 export interface ServerBackend {
-  readonly registry: RegistryApi;
+  /** With scoped lists and searches: what a signed-in user may read, in full pages. */
+  readonly registry: RegistryApi & ReadScopedSearch;
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;

@@ -26,6 +26,7 @@ import {
   PermissionDeniedError,
   UnauthenticatedError,
 } from '../../core/errors.js';
+import type { ReadScope } from '../../metadata/search/read-scope.js';
 import type { AccessControl } from '../../registry/access-control.js';
 import { type ResolvedResource, resourceWord } from '../../registry/permission-service.js';
 import { looksLikeToken, type Principal } from '../../registry/user-service.js';
@@ -83,6 +84,12 @@ export interface RequestAuth {
   readonly routes: readonly DeclaredRoute[];
   /** The signed-in user, or undefined (authentication off, or a public route without credentials). */
   principal(req: FastifyRequest): Principal | undefined;
+  /**
+   * What the request's lists and searches are scoped to: the signed-in user's READ
+   * permission, or undefined (authentication off, or an admin) for everything. Passed to
+   * the registry's searches, so pages are full (metadata/search/read-scope.ts).
+   */
+  readScope(req: FastifyRequest): Promise<ReadScope | undefined>;
   /** The items whose model `principal` may READ (all of them when authentication is off). */
   filterModels<T>(req: FastifyRequest, items: readonly T[], name: (t: T) => string): Promise<T[]>;
   /** The items whose experiment `principal` may READ. */
@@ -338,6 +345,10 @@ export function enforceAccess(
     routes,
     principal: (req) => state.get(req)?.principal,
     required: authOn,
+    async readScope(req) {
+      const principal = filterFor(req);
+      return principal && access.permissions.readScope(principal);
+    },
     capability(req, input) {
       const principal = state.get(req)?.principal;
       // Every principal authentication makes has a binding; one made up has no credential.
