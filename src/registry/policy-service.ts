@@ -38,7 +38,7 @@ import { compileFilter, searchFields } from '../metadata/search/compile-filter.j
 import type { FieldRef, FilterExpr } from '../metadata/search/filter-ast.js';
 import { formatField, formatFilter, parseFilter } from '../metadata/search/filter-parser.js';
 import type { AuditService } from './audit-service.js';
-import { hydrateVersion } from './hydrate.js';
+import { detailReadsFor, hydrateVersion } from './hydrate.js';
 import { findModel, resolveVersion, versionLabel } from './lookups.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { parseStage } from './version-service.js';
@@ -317,7 +317,7 @@ export class PolicyService {
       policy,
     };
     if (!policy) return { ...base, ok: true, results: [] };
-    const v = await hydrateVersion(db, version, model.name);
+    const v = await hydrateVersion(db, version, model.name, detailReadsFor(this.ctx.dialect));
     const rules = policy.rules;
     const results: PolicyRuleResult[] = [];
     if (rules.require !== undefined)

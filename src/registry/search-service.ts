@@ -24,7 +24,7 @@ import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { findVersionPage } from '../metadata/search/find-version-page.js';
 import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
-import { hydrateModels, hydrateVersions } from './hydrate.js';
+import { detailReadsFor, hydrateModels, hydrateVersions } from './hydrate.js';
 import {
   decodePageToken,
   encodePageToken,
@@ -127,11 +127,15 @@ export class SearchService {
             .execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     const page = pageIds.flatMap((id) => byId.get(id) ?? []);
-    return this.page(await hydrateVersions(db, page), ids.length > limit, {
-      offset,
-      limit,
-      fingerprint,
-    });
+    return this.page(
+      await hydrateVersions(db, page, detailReadsFor(this.ctx.dialect)),
+      ids.length > limit,
+      {
+        offset,
+        limit,
+        fingerprint,
+      },
+    );
   }
 
   private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {

@@ -29,7 +29,7 @@ import { findStage, STAGES } from '../core/registry-api.js';
 import type { VersionRef } from '../core/version-ref.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
-import { hydrateVersion } from './hydrate.js';
+import { detailReadsFor, hydrateVersion } from './hydrate.js';
 import {
   checkCount,
   checkMetricValue,
@@ -343,14 +343,14 @@ export class VersionService {
         .selectAll()
         .where('id', '=', id)
         .executeTakeFirstOrThrow();
-      return hydrateVersion(trx, row, model.name);
+      return hydrateVersion(trx, row, model.name, detailReadsFor(this.ctx.dialect));
     });
   }
 
   async get(ref: string, options: { includeDeleted?: boolean } = {}): Promise<ModelVersion> {
     const db = this.ctx.database.db;
     const r = await resolveVersion(db, ref, options);
-    return hydrateVersion(db, r.version, r.model.name);
+    return hydrateVersion(db, r.version, r.model.name, detailReadsFor(this.ctx.dialect));
   }
 
   /** Newest first. @throws NotFoundError for the model. */
@@ -731,6 +731,6 @@ export class VersionService {
       .where('id', '=', r.version.id)
       .executeTakeFirst();
     if (!row) throw new NotFoundError(`version '${r.label}' not found`, { version: r.label });
-    return hydrateVersion(trx, row, r.model.name);
+    return hydrateVersion(trx, row, r.model.name, detailReadsFor(this.ctx.dialect));
   }
 }

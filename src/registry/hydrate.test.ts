@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_DIALECTS } from '../../test/support/dialects.js';
+import { manifest, openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
+import { type DetailReads, hydrateVersions, type VersionRowWithModel } from './hydrate.js';
+
+/**
+ * Both ways of reading a page's details return the same versions, with every kind of
+ * detail, sorted the same way on both dialects.
+ */
+describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
+  let t: TempRegistry;
+  let rows: VersionRowWithModel[];
+
+  beforeAll(async () => {
+    t = await openTempRegistry({ dialect });
+    const r = t.registry;
+    await r.createModel({ name: 'base' });
+    await r.createModel({ name: 'Another' });
+    await r.createVersion({ model: 'base', manifest: manifest('b1') });
+    await r.createVersion({ model: 'base', manifest: manifest('b2') });
+    await r.createVersion({ model: 'Another', manifest: manifest('a1') });
+    await r.createModel({ name: 'child' });
+    await r.createVersion({
+      model: 'child',
+      manifest: manifest('c1', 4096, 3),
+      // Keys whose code-unit order differs from a locale's: upper case, '_', non-ASCII.
+      metrics: { zeta: 1.5, Alpha: -2, _loss: 0.125, ähnlich: 3, big: 1e300, tiny: 5e-324 },
+      params: { lr: '3e-4', Batch: '32', épocas: '10' },
+      tags: { team: 'risk', Owner: 'ana' },
+      lineage: {
+        parents: ['base@2', 'Another@1', 'base@1'],
+        datasets: [
+          { name: 'train', uri: 's3://data/train', digest: 'sha256:abc' },
+          { name: 'eval' },
+        ],
+        code: { gitRemote: 'https://git.example/m.git', gitCommit: 'deadbeef', gitDirty: true },
+      },
+    });
+    await r.createVersion({
+      model: 'child',
+      manifest: manifest('c2'),
+      lineage: { code: { gitCommit: 'cafe' } },
+    });
+    await r.setAlias('child', 'production', 1);
+    await r.setAlias('child', 'champion', 1);
+    await r.setAlias('child', 'Beta', 2);
+    const db = t.database.db;
+    const child1 = await db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+      .select('v.id')
+      .where('m.name', '=', 'child')
+      .where('v.version', '=', 1)
+      .executeTakeFirstOrThrow();
+    // Scans and signatures come from the scanner and `sign`; their rows are enough here.
+    await db
+      .insertInto('version_scans')
+      .values({
+        version_id: child1.id,
+        verdict: 'dangerous',
+        scanner: 't',
+        scanned_at: 1,
+        files: 3,
+      })
+      .execute();
+    await db
+      .insertInto('version_scan_files')
+      .values(
+        ['z.pkl', 'a.pkl', 'ok.pkl'].map((path) => ({
+          version_id: child1.id,
+          path,
+          sha256: 'x',
+          verdict: path === 'ok.pkl' ? 'safe' : 'dangerous',
+          scanner: 't',
+          report: '{}',
+        })),
+      )
+      .execute();
+    await db
+      .insertInto('version_signatures')
+      .values(
+        ['ff01', '0a02'].map((key_id) => ({
+          version_id: child1.id,
+          key_id,
+          public_key: 'pem',
+          bundle: '{}',
+          created_by: 'ana',
+          created_at: 1,
+        })),
+      )
+      .execute();
+    rows = await db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+      .selectAll('v')
+      .select('m.name as model_name')
+      .orderBy('v.id', 'desc')
+      .execute();
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  const hydrate = (reads: DetailReads) => hydrateVersions(t.database.db, rows, reads);
+
+  it('returns the same versions, keys in the same order, either way', async () => {
+    const perTable = await hydrate('per-table');
+    const oneStatement = await hydrate('one-statement');
+    // JSON text, so that the order of object keys counts too.
+    expect(JSON.stringify(oneStatement)).toBe(JSON.stringify(perTable));
+    expect(perTable.map((v) => `${v.model}@${v.version}`)).toEqual([
+      'child@2',
+      'child@1',
+      'Another@1',
+      'base@2',
+      'base@1',
+    ]);
+  });
+
+  it.each(['per-table', 'one-statement'] as const)('reads every detail (%s)', async (reads) => {
+    const [c2, c1, a1] = await hydrate(reads);
+    expect(Object.entries(c1!.metrics)).toEqual([
+      ['Alpha', -2],
+      ['_loss', 0.125],
+      ['big', 1e300],
+      ['tiny', 5e-324],
+      ['zeta', 1.5],
+      ['ähnlich', 3],
+    ]);
+    expect(Object.keys(c1!.params)).toEqual(['Batch', 'lr', 'épocas']);
+    expect(c1!.tags).toEqual({ Owner: 'ana', team: 'risk' });
+    expect(Object.keys(c1!.tags)).toEqual(['Owner', 'team']);
+    expect(c1!.aliases).toEqual(['champion', 'production']);
+    expect(c2!.aliases).toEqual(['Beta']);
+    expect(c1!.lineage).toEqual({
+      parents: [
+        { model: 'Another', version: 1 },
+        { model: 'base', version: 1 },
+        { model: 'base', version: 2 },
+      ],
+      datasets: [
+        { name: 'eval', uri: null, digest: null },
+        { name: 'train', uri: 's3://data/train', digest: 'sha256:abc' },
+      ],
+      code: { gitRemote: 'https://git.example/m.git', gitCommit: 'deadbeef', gitDirty: true },
+    });
+    expect(c2!.lineage).toEqual({
+      parents: [],
+      datasets: [],
+      code: { gitRemote: null, gitCommit: 'cafe', gitDirty: null },
+    });
+    expect(c1!.scan).toEqual({ verdict: 'dangerous', files: 3, dangerous: ['a.pkl', 'z.pkl'] });
+    expect(c1!.signatures).toEqual(['0a02', 'ff01']);
+    expect(c2!.scan).toBeNull();
+    expect(a1).toMatchObject({
+      model: 'Another',
+      metrics: {},
+      params: {},
+      tags: {},
+      aliases: [],
+      lineage: { parents: [], datasets: [], code: null },
+      scan: null,
+      signatures: [],
+    });
+  });
+});
