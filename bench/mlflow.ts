@@ -6,24 +6,32 @@
  * baseline: the HTTP stack alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's
  * ~165 req/s on this kind of machine).
  *
- *   node --import tsx bench/mlflow.ts [--requests 2000] [--rounds 5]
+ *   node --import tsx bench/mlflow.ts [--requests 2000] [--rounds 5] [--cpu] [--only log-batch]
  *
  * Each round runs every workload for `--requests` requests after 200 warm-up requests;
- * the report gives the median over rounds. The server is `src/server/main.ts` on a
+ * the report gives the median over rounds. With `--cpu` it also reports the server
+ * process's CPU time per request (utime + stime from /proc/<pid>/stat, read before and
+ * after each measured loop), which, unlike req/s, hardly depends on what else the shared
+ * machine is running. `--only` keeps the workloads whose name contains the text (the
+ * /health baseline always runs). The server is `src/server/main.ts` on a
  * loopback port over a fresh registry in bench/.work/mlflow (removed afterwards).
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startServerProcess } from './lib/server-process.js';
+import { median } from './lib/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '5' },
+    cpu: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -34,6 +42,16 @@ await mkdir(work, { recursive: true });
 
 const server = await startServerProcess(join(work, 'registry'));
 const base = new URL(server.url);
+
+/** Jiffies per second of /proc's utime/stime (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+/** The server process's CPU time so far (user + system), in ms. */
+async function serverCpuMs(): Promise<number> {
+  const stat = await readFile(`/proc/${server.child.pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -143,29 +161,45 @@ const workloads: Record<string, () => Promise<unknown>> = {
     ),
 };
 
+const selected = Object.entries(workloads).filter(
+  ([name], i) => i === 0 || values.only === undefined || name.includes(values.only),
+);
 const results: Record<string, number[]> = {};
+const cpuPerRequest: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, fn] of Object.entries(workloads)) {
+  for (const [name, fn] of selected) {
     for (let i = 0; i < 200; i++) await fn();
+    const cpu0 = values.cpu ? await serverCpuMs() : 0;
     const t = performance.now();
     for (let i = 0; i < REQUESTS; i++) await fn();
     const rate = REQUESTS / ((performance.now() - t) / 1000);
     results[name] = [...(results[name] ?? []), rate];
-    process.stderr.write(`round ${round + 1} ${name}: ${rate.toFixed(0)} req/s\n`);
+    let line = `round ${round + 1} ${name}: ${rate.toFixed(0)} req/s`;
+    if (values.cpu) {
+      const ms = ((await serverCpuMs()) - cpu0) / REQUESTS;
+      cpuPerRequest[name] = [...(cpuPerRequest[name] ?? []), ms];
+      line += `, server CPU ${ms.toFixed(3)} ms/request`;
+    }
+    process.stderr.write(`${line}\n`);
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const baseline = median(results['GET /health (baseline)']!);
-console.log(`| workload | req/s (median of ${ROUNDS}) | ratio to /health | vs target 1650 |`);
-console.log('| --- | ---: | ---: | ---: |');
+console.log(
+  `load average at the end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+const cpuColumns = values.cpu ? ' server CPU ms/request (median) |' : '';
+console.log(
+  `| workload | req/s (median of ${ROUNDS}) | ratio to /health | vs target 1650 |${cpuColumns}`,
+);
+console.log(`| --- | ---: | ---: | ---: |${values.cpu ? ' ---: |' : ''}`);
 for (const [name, rates] of Object.entries(results)) {
   const m = median(rates);
+  const cpu = values.cpu ? ` ${median(cpuPerRequest[name]!).toFixed(3)} |` : '';
   console.log(
-    `| ${name} | ${m.toFixed(0)} | ${(m / baseline).toFixed(2)} | ${(m / 1650).toFixed(2)}x |`,
+    `| ${name} | ${m.toFixed(0)} | ${(m / baseline).toFixed(2)} | ${(m / 1650).toFixed(2)}x |${cpu}`,
   );
 }
 

@@ -83,7 +83,7 @@ export async function errorFromResponse(res: Response, what: string): Promise<Mo
         e.details && typeof e.details === 'object'
           ? (e.details as Record<string, unknown>)
           : undefined;
-      return errorFromBody(code, e.message, details);
+      return errorFromBody(code, e.message, withRetryAfter(details, res));
     }
   } catch {
     // Not JSON.
@@ -92,6 +92,21 @@ export async function errorFromResponse(res: Response, what: string): Promise<Mo
   return errorFromBody(
     codeOfStatus(res.status),
     `${what} failed: HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
-    { status: res.status, ...(requestId ? { requestId } : {}) },
+    withRetryAfter({ status: res.status, ...(requestId ? { requestId } : {}) }, res),
   );
+}
+
+/**
+ * `details` with `retryAfterSeconds` from a Retry-After header in seconds (a proxy's 503
+ * carries no body of ours), unless the body already gave one.
+ */
+function withRetryAfter(
+  details: Record<string, unknown> | undefined,
+  res: Response,
+): Record<string, unknown> | undefined {
+  const header = res.headers.get('retry-after');
+  if (details?.retryAfterSeconds !== undefined || header === null || !/^\d{1,6}$/.test(header)) {
+    return details;
+  }
+  return { ...(details ?? {}), retryAfterSeconds: Number(header) };
 }

@@ -38,6 +38,21 @@ export function isTransient(e: unknown): boolean {
   return e instanceof ModelvaultError && e.code === 'UNAVAILABLE';
 }
 
+/** Longest wait a server's Retry-After may impose on one retry. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * How long to wait before retry `n` (1-based) after `e`: the doubling delay from `baseMs`,
+ * or the server's Retry-After (`details.retryAfterSeconds`, e.g. a busy server's 503)
+ * when that is longer, capped at a minute.
+ */
+export function retryDelay(e: unknown, n: number, baseMs: number): number {
+  const backoff = baseMs * 2 ** (n - 1);
+  const after = e instanceof ModelvaultError ? e.details?.retryAfterSeconds : undefined;
+  if (typeof after !== 'number' || !(after > 0)) return backoff;
+  return Math.max(backoff, Math.min(after * 1000, MAX_RETRY_AFTER_MS));
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -121,7 +136,7 @@ export class HttpClient {
         return await attempt();
       } catch (e) {
         if (n >= attempts || !isTransient(e) || options.signal?.aborted) throw e;
-        await sleep(this.retryDelayMs * 2 ** (n - 1), options.signal);
+        await sleep(retryDelay(e, n, this.retryDelayMs), options.signal);
       }
     }
   }

@@ -55,7 +55,7 @@ import {
 } from '../core/upload-protocol.js';
 import { BlockWriter } from './block-writer.js';
 import { type ChunkedFile, chunkLocalFile } from './chunk-file.js';
-import { type HttpClient, isTransient, sleep } from './http-client.js';
+import { type HttpClient, isTransient, retryDelay, sleep } from './http-client.js';
 import { openDownload } from './node-download.js';
 import { StreamHasher } from './stream-hasher.js';
 
@@ -182,7 +182,7 @@ async function pushTreeOnce(
   let failures = 0;
   const retry = async (e: unknown) => {
     if (!isTransient(e) || ++failures > http.retries || signal?.aborted) throw e;
-    await sleep(http.retryDelayMs * 2 ** (failures - 1), signal);
+    await sleep(retryDelay(e, failures, http.retryDelayMs), signal);
   };
 
   for (;;) {

@@ -63,6 +63,7 @@ import { policiesMigration } from '../metadata/migrations/0110-policies.js';
 import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
+import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import type { RegistryDB } from '../metadata/schema.js';
@@ -594,6 +595,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   webhooksMigration,
   auditCheckpointsMigration,
   trackingMigration,
+  metricHistoryMigration,
   authMigration,
   capabilityEpochMigration,
 ];

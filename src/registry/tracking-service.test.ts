@@ -96,6 +96,44 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect((await t.getRun(id)).info.lifecycle_stage).toBe('deleted');
     });
 
+    it('keeps the latest point by step, timestamp, then value (NaN lowest) across calls', async () => {
+      const id = (await t.createRun({})).info.run_id;
+      const log = (key: string, value: number, timestamp: number, step: number) =>
+        t.logMetric(id, { key, value, timestamp, step });
+      // Each call is compared with the stored latest point, not only within its batch.
+      await log('steps', 1, 50, 5);
+      await log('steps', 2, 99, 4); // an older step, however late: kept out
+      await log('times', 1, 10, 0);
+      await log('times', 2, 11, 0); // the same step, later: replaces
+      await log('times', 3, 9, 0); // earlier: kept out
+      await log('values', 5, 1, 0);
+      await log('values', 4, 1, 0); // a tie on step and timestamp: the larger value stays
+      await log('values', Number.NaN, 1, 0); // NaN ranks lowest
+      await log('nan', Number.NaN, 1, 0);
+      await log('nan', -1, 1, 0); // any number outranks NaN
+      await log('negInf', Number.NEGATIVE_INFINITY, 1, 0);
+      await log('negInf', Number.NaN, 1, 0); // NaN ties with -Infinity: the later one wins
+      await t.logBatch(id, {
+        metrics: [
+          { key: 'batch', value: 7, timestamp: 1, step: 3 },
+          { key: 'batch', value: 8, timestamp: 1, step: 2 },
+        ],
+      });
+      await t.logBatch(id, { metrics: [{ key: 'batch', value: 9, timestamp: 1, step: 2 }] });
+      const latest = Object.fromEntries(
+        (await t.getRun(id)).data.metrics.map((m) => [m.key, [m.value, m.timestamp, m.step]]),
+      );
+      expect(latest).toEqual({
+        batch: [7, 1, 3],
+        nan: [-1, 1, 0],
+        negInf: [Number.NaN, 1, 0],
+        steps: [1, 50, 5],
+        times: [2, 11, 0],
+        values: [5, 1, 0],
+      });
+      expect((await t.metricHistory(id, 'batch')).items.map((m) => m.value)).toEqual([8, 9, 7]);
+    });
+
     it('keeps NaN and infinities', async () => {
       const id = (await t.createRun({})).info.run_id;
       await t.logBatch(id, {

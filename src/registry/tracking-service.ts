@@ -19,7 +19,7 @@
  * failure may lose the last few hundred milliseconds of it (docs/design.md, "Tracking").
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   MAX_TAG_VALUE_LENGTH,
@@ -29,6 +29,7 @@ import {
   validateParamValue,
   validateTagKey,
 } from '../core/names.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   type CompiledOrderItem,
@@ -317,6 +318,154 @@ function viewStages(view: ViewType | undefined): LifecycleStage[] {
 }
 
 type Db = Kysely<RegistryDB>;
+
+// ---------------------------------------------------------------------------------------
+// The hot statements (MLflow logging and runs/get), compiled once (metadata/prepared-query.ts).
+// Row-count-shaped ones are compiled once per count.
+
+interface MetricRow {
+  readonly key: string;
+  readonly step: number;
+  readonly timestamp: number;
+  readonly value: number | null;
+  readonly is_nan: number;
+}
+/** A list of rows and the run they belong to, for Q's multi-row statements. */
+type Rows<T> = { run_id: string; rows: readonly T[] };
+
+const Q = {
+  run: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('runs').selectAll().where('id', '=', p.id),
+  ),
+  latestMetrics: prepareQuery((db: Db, p: { id: string }) =>
+    db
+      .selectFrom('run_latest_metrics')
+      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+      .where('run_id', '=', p.id)
+      .orderBy('key'),
+  ),
+  params: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('run_params').select(['key', 'value']).where('run_id', '=', p.id).orderBy('key'),
+  ),
+  tags: prepareQuery((db: Db, p: { id: string }) =>
+    db.selectFrom('run_tags').select(['key', 'value']).where('run_id', '=', p.id).orderBy('key'),
+  ),
+  inputs: prepareQuery((db: Db, p: { id: string }) =>
+    db
+      .selectFrom('run_inputs')
+      .select(['dataset', 'tags'])
+      .where('run_id', '=', p.id)
+      .orderBy('position'),
+  ),
+  upsertTag: prepareQuery((db: Db, p: { run_id: string; key: string; value: string }) =>
+    db
+      .insertInto('run_tags')
+      .values({ run_id: p.run_id, key: p.key, value: p.value })
+      .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet({ value: p.value })),
+  ),
+  /** The params among `n` keys already logged to the run. */
+  loggedParams: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
+      db
+        .selectFrom('run_params')
+        .select(['key', 'value'])
+        .where('run_id', '=', p.run_id)
+        .where(
+          'key',
+          'in',
+          rowsOf(p.rows, n).map((r) => r.key),
+        ),
+    ),
+  ),
+  insertParams: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
+      db
+        .insertInto('run_params')
+        .values(rowsOf(p.rows, n).map((r) => ({ run_id: p.run_id, key: r.key, value: r.value }))),
+    ),
+  ),
+  /** `n` metric points; a point already stored (the whole row is the key) is skipped. */
+  insertMetrics: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+      db
+        .insertInto('run_metrics')
+        .values(
+          rowsOf(p.rows, n).map((r) => ({
+            run_id: p.run_id,
+            key: r.key,
+            step: r.step,
+            timestamp: r.timestamp,
+            value: r.value as number,
+            is_nan: r.is_nan,
+          })),
+        )
+        .onConflict((oc) => oc.doNothing()),
+    ),
+  ),
+  /**
+   * `n` candidate latest points (distinct keys): each replaces the stored one unless that
+   * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
+   */
+  upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+      db
+        .insertInto('run_latest_metrics')
+        .values(
+          rowsOf(p.rows, n).map((r) => ({
+            run_id: p.run_id,
+            key: r.key,
+            value: r.value,
+            is_nan: r.is_nan,
+            step: r.step,
+            timestamp: r.timestamp,
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .columns(['run_id', 'key'])
+            .doUpdateSet((eb) => ({
+              value: eb.ref('excluded.value'),
+              is_nan: eb.ref('excluded.is_nan'),
+              step: eb.ref('excluded.step'),
+              timestamp: eb.ref('excluded.timestamp'),
+            }))
+            .where((eb) => {
+              // value is NULL for NaN, which ranks below every number (as -Infinity).
+              const lowest = sql.val(Number.NEGATIVE_INFINITY);
+              return eb.or([
+                eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
+                eb.and([
+                  eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
+                  eb.or([
+                    eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
+                    eb.and([
+                      eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
+                      eb(
+                        eb.fn.coalesce('excluded.value', lowest),
+                        '>=',
+                        eb.fn.coalesce('run_latest_metrics.value', lowest),
+                      ),
+                    ]),
+                  ]),
+                ]),
+              ]);
+            }),
+        ),
+    ),
+  ),
+};
+
+/** A metric point as run_metrics (NaN: value 0) or run_latest_metrics (NaN: NULL) store it. */
+function metricRow(m: Metric, nanValue: 0 | null): MetricRow {
+  const nan = Number.isNaN(m.value);
+  return {
+    key: m.key,
+    step: m.step,
+    timestamp: m.timestamp,
+    value: nan ? nanValue : m.value,
+    is_nan: nan ? 1 : 0,
+  };
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -825,16 +974,9 @@ export class TrackingService {
   }
 
   private async insertParams(trx: Db, runId: string, params: readonly KeyValue[]): Promise<void> {
-    const existing = await trx
-      .selectFrom('run_params')
-      .select(['key', 'value'])
-      .where('run_id', '=', runId)
-      .where(
-        'key',
-        'in',
-        params.map((x) => x.key),
-      )
-      .execute();
+    const existing = await Q.loggedParams
+      .for(params.length)
+      .execute(trx, { run_id: runId, rows: params });
     const logged = new Map(existing.map((r) => [r.key, r.value]));
     const fresh: KeyValue[] = [];
     for (const param of params) {
@@ -847,69 +989,27 @@ export class TrackingService {
       }
     }
     if (fresh.length > 0) {
-      await trx
-        .insertInto('run_params')
-        .values(fresh.map((x) => ({ run_id: runId, ...x })))
-        .execute();
+      await Q.insertParams.for(fresh.length).run(trx, { run_id: runId, rows: fresh });
     }
   }
 
   private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    await trx
-      .insertInto('run_metrics')
-      .values(
-        metrics.map((x) => ({
-          run_id: runId,
-          key: x.key,
-          step: x.step,
-          timestamp: x.timestamp,
-          value: Number.isNaN(x.value) ? 0 : x.value,
-          is_nan: Number.isNaN(x.value) ? 1 : 0,
-        })),
-      )
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-    // The newest point of each key in this batch, then compared with the stored latest.
+    await Q.insertMetrics.for(metrics.length).run(trx, {
+      run_id: runId,
+      rows: metrics.map((m) => metricRow(m, 0)),
+    });
+    // The newest point of each key in this batch; the statement keeps a stored one that
+    // is newer still.
     const candidates = new Map<string, Metric>();
     for (const x of metrics) {
       const c = candidates.get(x.key);
       if (!c || newer(x, c)) candidates.set(x.key, x);
     }
-    const stored = await trx
-      .selectFrom('run_latest_metrics')
-      .selectAll()
-      .where('run_id', '=', runId)
-      .where('key', 'in', [...candidates.keys()])
-      .execute();
-    for (const row of stored) {
-      const c = candidates.get(row.key)!;
-      const value = row.is_nan ? Number.NaN : (row.value as number);
-      if (!newer(c, { step: row.step, timestamp: row.timestamp, value })) {
-        candidates.delete(row.key);
-      }
-    }
-    if (candidates.size === 0) return;
-    await trx
-      .insertInto('run_latest_metrics')
-      .values(
-        [...candidates.values()].map((x) => ({
-          run_id: runId,
-          key: x.key,
-          value: Number.isNaN(x.value) ? null : x.value,
-          is_nan: Number.isNaN(x.value) ? 1 : 0,
-          step: x.step,
-          timestamp: x.timestamp,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['run_id', 'key']).doUpdateSet((eb) => ({
-          value: eb.ref('excluded.value'),
-          is_nan: eb.ref('excluded.is_nan'),
-          step: eb.ref('excluded.step'),
-          timestamp: eb.ref('excluded.timestamp'),
-        })),
-      )
-      .execute();
+    const latest = [...candidates.values()];
+    await Q.upsertLatestMetrics.for(latest.length).run(trx, {
+      run_id: runId,
+      rows: latest.map((m) => metricRow(m, null)),
+    });
   }
 
   /**
@@ -1124,7 +1224,7 @@ export class TrackingService {
   }
 
   private async runRow(db: Db, id: string): Promise<RunRow> {
-    const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await Q.run.executeTakeFirst(db, { id });
     if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
     return row;
   }
@@ -1159,31 +1259,12 @@ export class TrackingService {
   }
 
   private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
+    const id = { id: row.id };
     const [metrics, params, tags, inputs] = await Promise.all([
-      db
-        .selectFrom('run_latest_metrics')
-        .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_params')
-        .select(['key', 'value'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_tags')
-        .select(['key', 'value'])
-        .where('run_id', '=', row.id)
-        .orderBy('key')
-        .execute(),
-      db
-        .selectFrom('run_inputs')
-        .select(['dataset', 'tags'])
-        .where('run_id', '=', row.id)
-        .orderBy('position')
-        .execute(),
+      Q.latestMetrics.execute(db, id),
+      Q.params.execute(db, id),
+      Q.tags.execute(db, id),
+      Q.inputs.execute(db, id),
     ]);
     return {
       info: toRunInfo(row),
@@ -1327,9 +1408,5 @@ function dedupe<T extends { key: string }>(items: readonly T[]): T[] {
 }
 
 async function upsertTag(trx: Db, runId: string, tag: KeyValue): Promise<void> {
-  await trx
-    .insertInto('run_tags')
-    .values({ run_id: runId, ...tag })
-    .onConflict((oc) => oc.columns(['run_id', 'key']).doUpdateSet({ value: tag.value }))
-    .execute();
+  await Q.upsertTag.run(trx, { run_id: runId, key: tag.key, value: tag.value });
 }

@@ -26,6 +26,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
+import { AdmissionGate } from '../core/admission-gate.js';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import {
   ConflictError,
@@ -81,6 +82,15 @@ export interface UploadServiceOptions {
   readonly ttlMs?: number;
   /** Largest chunk batch body. Default 64 MiB. */
   readonly maxBatchBytes?: number;
+  /**
+   * Chunk batches received at once, server-wide. Default 8. Each holds at most
+   * GROUP_BYTES of frames plus a pack writer's buffers (~7 MiB), so this bounds the
+   * memory uploads take however many clients push; further batches wait (their bodies
+   * unread) for a place.
+   */
+  readonly maxConcurrentBatches?: number;
+  /** How long a batch waits for a place before a 503 with Retry-After. Default 30 s. */
+  readonly batchWaitMs?: number;
   /** Default 100 000 files per session. */
   readonly maxFiles?: number;
   /** Default 2 000 000 chunks per session (~120 GiB at 64 KiB chunks). */
@@ -143,6 +153,8 @@ function errorFromRecord(text: string): ModelvaultError {
 
 export class UploadService {
   readonly limits: UploadLimits;
+  /** Admits chunk batches (see `maxConcurrentBatches`); its counts feed /metrics. */
+  readonly batchGate: AdmissionGate;
   private readonly registry: RegistryApi;
   private readonly store: Store;
   private readonly sdb: UploadDb;
@@ -168,6 +180,11 @@ export class UploadService {
       maxFiles: options.maxFiles ?? 100_000,
       maxChunks: options.maxChunks ?? 2_000_000,
     };
+    this.batchGate = new AdmissionGate({
+      limit: options.maxConcurrentBatches ?? 8,
+      maxWaitMs: options.batchWaitMs ?? 30_000,
+      what: 'chunk batches',
+    });
   }
 
   private get db(): Kysely<Tables> {
@@ -482,8 +499,10 @@ export class UploadService {
    * session with the same length, and its bytes must hash to its id; chunks already stored
    * are skipped. Chunks verified before an error (or before the connection dropped) are
    * kept: they are durable and indexed when this settles.
+   * The body is not read before the batch is admitted by `batchGate`.
    * @throws InvalidArgumentError (framing, an undeclared chunk, bytes that do not match the
-   *   id — that chunk is never stored), TOO_LARGE (body over maxBatchBytes), NotFoundError.
+   *   id — that chunk is never stored), TOO_LARGE (body over maxBatchBytes), NotFoundError,
+   *   UNAVAILABLE (no place for the batch within `batchWaitMs`).
    */
   async receiveChunks(
     id: string,
@@ -493,6 +512,15 @@ export class UploadService {
     // Any state takes chunks: a client that shares the session with another (same files)
     // may still be sending while the other commits; its chunks are verified all the same.
     await this.load(id, actor);
+    const release = await this.batchGate.enter();
+    try {
+      return await this.storeBatch(id, body);
+    } finally {
+      release();
+    }
+  }
+
+  private async storeBatch(id: string, body: AsyncIterable<Uint8Array>): Promise<ChunkBatchResult> {
     let received = 0;
     let stored = 0;
     let bytes = 0;

@@ -34,7 +34,7 @@ import { type AuthOptions, type DeclaredRoute, enforceAccess } from './auth/enfo
 import { RequestSigner, withoutSignature } from './auth/request-signer.js';
 import type { App, RouteContext, ServerBackend } from './context.js';
 import { toHttpError } from './http-errors.js';
-import { ServerMetrics } from './metrics.js';
+import { Gauge, ServerMetrics } from './metrics.js';
 import { lfsRoutes } from './routes/lfs/lfs-routes.js';
 import { toMlflowError } from './routes/mlflow/mlflow-errors.js';
 import { isMlflowPath, mlflowRoutes } from './routes/mlflow/mlflow-routes.js';
@@ -144,7 +144,6 @@ export function requestLogFields(req: {
 
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const { backend } = options;
-  const metrics = new ServerMetrics();
   const uploads =
     options.uploads instanceof UploadService
       ? options.uploads
@@ -154,6 +153,18 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
           ...(options.uploads ?? {}),
         });
   await uploads.init();
+  const metrics = new ServerMetrics([
+    new Gauge(
+      'modelvault_upload_batches_active',
+      'Chunk batches being received now (at most the server-wide limit).',
+      () => uploads.batchGate.active,
+    ),
+    new Gauge(
+      'modelvault_upload_batches_waiting',
+      'Chunk batches waiting for a place, their bodies not yet read.',
+      () => uploads.batchGate.waiting,
+    ),
+  ]);
 
   const fastifyOptions: FastifyServerOptions = {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -247,6 +258,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     const mapped = toHttpError(error, req.id);
     if (mapped.serverFault) req.log.error({ err: error }, 'request failed');
     else req.log.info({ code: mapped.body.error.code }, mapped.body.error.message);
+    if (mapped.retryAfterSeconds !== undefined) {
+      reply.header('retry-after', String(mapped.retryAfterSeconds));
+    }
     return reply.status(mapped.status).type('application/json').send(mapped.body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -14,6 +14,8 @@ export interface HttpError {
   readonly body: ErrorResponse;
   /** True when the cause is a server fault worth logging at error level. */
   readonly serverFault: boolean;
+  /** Sent as Retry-After: the error's `details.retryAfterSeconds` (a busy server's 503). */
+  readonly retryAfterSeconds?: number;
 }
 
 /** Codes whose messages may carry server paths or internals: replaced by a generic text. */
@@ -55,7 +57,16 @@ export function toHttpError(error: unknown, requestId: string): HttpError {
         true,
       );
     }
-    return respond(error.code, error.message, error.details, ERROR_CODES[error.code].http >= 500);
+    // A refusal to retry later (a busy server's 503) is load, not a fault to log as one.
+    const retryAfter = error.details?.retryAfterSeconds;
+    const busy = typeof retryAfter === 'number';
+    const mapped = respond(
+      error.code,
+      error.message,
+      error.details,
+      !busy && ERROR_CODES[error.code].http >= 500,
+    );
+    return busy ? { ...mapped, retryAfterSeconds: retryAfter } : mapped;
   }
   const e = (error ?? {}) as FastifyLikeError;
   if (Array.isArray(e.validation)) {

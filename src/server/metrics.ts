@@ -107,6 +107,42 @@ export class Histogram implements Metric {
   }
 }
 
+/**
+ * The process's memory, from one `process.memoryUsage()` per scrape: resident set size and
+ * V8's heap, plus `external` and `arrayBuffers` (Buffers live there, outside the heap).
+ * Comparing them tells retained objects (heap, external grow) from memory the allocator
+ * keeps after it was freed (only the resident size stays up).
+ */
+class MemoryGauges implements Metric {
+  render(): string {
+    const m = process.memoryUsage();
+    const gauges: [string, string, number][] = [
+      [
+        'modelvault_process_resident_memory_bytes',
+        'Resident set size of the server process.',
+        m.rss,
+      ],
+      ['modelvault_nodejs_heap_total_bytes', 'V8 heap size reserved.', m.heapTotal],
+      ['modelvault_nodejs_heap_used_bytes', 'V8 heap in use.', m.heapUsed],
+      [
+        'modelvault_nodejs_external_memory_bytes',
+        'Memory of C++ objects bound to JavaScript objects, Buffers included.',
+        m.external,
+      ],
+      [
+        'modelvault_nodejs_array_buffers_bytes',
+        'Memory of ArrayBuffers, SharedArrayBuffers and Buffers.',
+        m.arrayBuffers,
+      ],
+    ];
+    return gauges
+      .map(([name, help, v]) =>
+        [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${formatNumber(v)}`].join('\n'),
+      )
+      .join('\n');
+  }
+}
+
 /** Every metric the server exports. */
 export class ServerMetrics {
   readonly requests = new Counter(
@@ -148,7 +184,8 @@ export class ServerMetrics {
   );
   private readonly all: Metric[];
 
-  constructor() {
+  /** `extra`: gauges of other owners' state (e.g. upload batches in flight). */
+  constructor(extra: readonly Gauge[] = []) {
     const started = Date.now();
     this.all = [
       this.requests,
@@ -163,11 +200,8 @@ export class ServerMetrics {
       new Gauge('modelvault_uptime_seconds', 'Seconds since the server started.', () =>
         Math.floor((Date.now() - started) / 1000),
       ),
-      new Gauge(
-        'modelvault_process_resident_memory_bytes',
-        'Resident set size of the server process.',
-        () => process.memoryUsage.rss(),
-      ),
+      new MemoryGauges(),
+      ...extra,
     ];
   }
 

@@ -109,6 +109,10 @@ class PackSink {
       this.queued.delete(w);
       return this.store.storePack(w);
     });
+    // A failure is reported by flush() (or swallowed by abort()), which may come much
+    // later: until then the chain must count as handled, or the process reports an
+    // unhandled rejection (e.g. a full disk while the next pack fills).
+    this.sealing.catch(() => undefined);
   }
 
   /** Seals and indexes everything written so far. */
@@ -144,6 +148,11 @@ export class Store implements ContentStore {
   private readonly hasher = new HashWorker();
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
+  /**
+   * The two buffers whole-file reads hand to `readHasher`, reused by every lease (there is
+   * one at a time) and grown to the largest run read so far (readHashBuffers).
+   */
+  private readHashPair: [SharedArrayBuffer, SharedArrayBuffer] | undefined;
   /** Read buffers shared with the hash worker; used by one hashing stream at a time. */
   private readonly blockPool: SharedArrayBuffer[] = [];
   /** Chunk offsets of recently range-read files (see chunkOffsets). */
@@ -480,14 +489,14 @@ export class Store implements ContentStore {
         });
     };
     // The whole-file digest is computed by the read hash worker when it is free (copying
-    // each run into a shared buffer), else on this thread.
+    // each run into one of two shared buffers), else on this thread.
     const lease = whole ? this.readHasher.tryAcquire() : undefined;
-    const shared = lease
-      ? [
-          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
-          new SharedArrayBuffer(READ_COALESCE + this.chunking.maxSize),
-        ]
-      : [];
+    let largestRun = 0;
+    for (const { i, j } of lease ? runs : []) {
+      const last = wanted[j - 1]!;
+      largestRun = Math.max(largestRun, last.offset + last.length - wanted[i]!.offset);
+    }
+    const shared = lease ? this.readHashBuffers(largestRun) : [];
     let pendingHash: Promise<unknown> = Promise.resolve();
     try {
       let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
@@ -534,6 +543,24 @@ export class Store implements ContentStore {
     } finally {
       await lease?.release();
     }
+  }
+
+  /**
+   * The read hash worker's two buffers, at least `bytes` long. Reused, not allocated per
+   * read: a SharedArrayBuffer posted to the worker is freed only once both threads' heaps
+   * have collected their handles, and the worker's rarely collects (it allocates almost
+   * nothing), so fresh buffers per read — formerly 2 x 8 MiB, even for a small file —
+   * piled up as resident memory on a server answering many downloads
+   * (docs/reliability.md, Load). Grown in powers of two,
+   * from 64 KiB to READ_COALESCE plus a chunk. Only the lease holder may call this.
+   */
+  private readHashBuffers(bytes: number): [SharedArrayBuffer, SharedArrayBuffer] {
+    if (this.readHashPair && this.readHashPair[0].byteLength >= bytes) return this.readHashPair;
+    let size = 64 * 1024;
+    while (size < bytes) size *= 2;
+    size = Math.min(size, READ_COALESCE + this.chunking.maxSize);
+    this.readHashPair = [new SharedArrayBuffer(size), new SharedArrayBuffer(size)];
+    return this.readHashPair;
   }
 
   async fileChunks(sha256: Sha256Hex): Promise<{ ids: readonly string[]; ends: Float64Array }> {

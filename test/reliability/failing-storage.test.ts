@@ -84,6 +84,31 @@ describe('a registry over failing storage', () => {
     });
   }
 
+  it('a disk that fills while later packs are still filling: one IO error, no unhandled rejection', async () => {
+    // Packs are stored in the background while the next one fills; a failed store used to
+    // reject with nobody listening until the push flushed (found in the tiny-filesystem
+    // test), which Node reports as an unhandled rejection.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const fault = faulty.inject({ ops: ['put', 'putFile'], error: diskFull });
+      const src = join(base, 'src-big');
+      await mkdir(src, { recursive: true });
+      // About 60 packs of 32 KiB: the first store fails long before the last pack fills.
+      await writeFile(join(src, 'weights.bin'), pseudoRandomBytes(300, 2_000_000));
+      const err = await dir.registry.push(src, { model: 'm' }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'IO', message: expect.stringContaining('ENOSPC') });
+      expect(fault.failures).toBe(1);
+      // Let any stray rejection reach the process before looking.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      await expectConsistent(1);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a lost acknowledgement (stored, then reported failed): the push fails, repair indexes the stray pack', async () => {
     faulty.inject({ ops: ['put', 'putFile'], when: 'after', times: 1, error: diskFull });
     await expect(dir.registry.push(await source(2), { model: 'm' })).rejects.toMatchObject({

@@ -223,6 +223,18 @@ describe('native API through the SDK', () => {
     expect(metrics).toContain('modelvault_http_request_duration_seconds_bucket');
     expect(metrics).toMatch(/modelvault_upload_chunks_stored_total \d+/);
     expect(metrics).toMatch(/modelvault_upload_chunks_deduplicated_total \d+/);
+    for (const gauge of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_used_bytes',
+      'nodejs_external_memory_bytes',
+      'nodejs_array_buffers_bytes',
+    ]) {
+      expect(
+        Number(new RegExp(`^modelvault_${gauge} (\\d+)$`, 'm').exec(metrics)?.[1]),
+      ).toBeGreaterThan(0);
+    }
+    expect(metrics).toMatch(/^modelvault_upload_batches_active 0$/m);
+    expect(metrics).toMatch(/^modelvault_upload_batches_waiting 0$/m);
     expect(metrics).toMatch(
       /modelvault_http_request_bytes_total\{route="\/api\/v1\/uploads\/:id\/chunks"\} \d+/,
     );

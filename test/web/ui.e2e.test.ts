@@ -8,7 +8,8 @@
  * format, scan, signature and tensors sections of a version, the lineage graph, tensors
  * changed between versions, and the MLflow side (seeded over its REST API): experiments,
  * the runs table, parallel coordinates, a run's metric history, artifacts and download,
- * and registering a run's artifacts as a model version.
+ * registering a run's artifacts as a model version, paging a large experiment's runs in as
+ * the table scrolls, and the metric picker of a run with many metrics.
  *
  * Without Chromium the suite is skipped with a message, and fails under
  * MODELVAULT_TEST_REQUIRE_ALL=1 (CI installs it: see .ci/run).
@@ -21,7 +22,17 @@ import { type Browser, chromium, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildServer, startNode } from '../server/support/child-server.js';
 import { mvaultOk } from '../support/cli.js';
-import { EXPERIMENT, LOSS_STEPS, type SeededMlflow, seedMlflow } from './support/seed-mlflow.js';
+import {
+  EXPERIMENT,
+  LOSS_STEPS,
+  type SeededMlflow,
+  type SeededSweep,
+  SWEEP_EXPERIMENT,
+  seedMlflow,
+  seedSweep,
+  WIDE_METRICS,
+  WIDE_STEPS,
+} from './support/seed-mlflow.js';
 import {
   BULK_MODEL,
   MODEL,
@@ -35,6 +46,12 @@ import {
 const CHROMIUM = '/usr/bin/chromium';
 const CLI = fileURLToPath(new URL('../../dist/bin/mvault.js', import.meta.url));
 const BULK = 300;
+/**
+ * Runs of the big sweep and the runs table's page size in its test: 4 pages, and a first
+ * page longer than the rows in view (so the second waits for a scroll).
+ */
+const SWEEP_RUNS = 120;
+const RUNS_PAGE = 30;
 const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium) {
@@ -51,6 +68,7 @@ const enc = encodeURIComponent;
 describe.skipIf(!haveChromium)('web UI in Chromium', () => {
   let seeded: SeededRegistry;
   let tracked: SeededMlflow;
+  let sweep: SeededSweep;
   let server: ChildServer;
   let browser: Browser;
   let page: Page;
@@ -60,6 +78,7 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     seeded = await seedRegistry(BULK);
     server = await startNode([CLI, 'serve', '--port', '0', '--registry', seeded.root]);
     tracked = await seedMlflow(server.url);
+    sweep = await seedSweep(server.url, SWEEP_RUNS);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -398,6 +417,136 @@ describe.skipIf(!haveChromium)('web UI in Chromium', () => {
     expect(await page.locator('.lineage-graph [data-node="run"] a').getAttribute('href')).toBe(
       `/experiments/runs/${tracked.best.id}`,
     );
+  });
+
+  it("pages a large experiment's runs in as the table scrolls, sorting and filtering on the server", async () => {
+    const searches: { max_results?: number; page_token?: string; order_by?: string[] }[] = [];
+    const onRequest = (r: { url(): string; postData(): string | null }) => {
+      if (r.url().includes('/mlflow/runs/search')) searches.push(JSON.parse(r.postData() ?? '{}'));
+    };
+    page.on('request', onRequest);
+    try {
+      await page.goto(url(`/experiments/${sweep.experimentId}?size=${RUNS_PAGE}`));
+      await page.getByText(`${RUNS_PAGE} runs loaded · more available`, { exact: true }).waitFor();
+      // One page asked for, of the size in the URL; the rest wait for the scroll.
+      expect(searches).toEqual([expect.objectContaining({ max_results: RUNS_PAGE })]);
+      expect(searches[0]!.page_token).toBeUndefined();
+      expect(await page.locator('.runs-table').getAttribute('aria-rowcount')).toBe('-1');
+      expect(await page.locator('.subset-note').innerText()).toContain(
+        `Showing the ${RUNS_PAGE} runs loaded so far`,
+      );
+
+      // Scrolling to the end again and again brings in page after page, to the oldest run.
+      const table = page.getByRole('region', { name: `runs of ${SWEEP_EXPERIMENT}` });
+      const oldest = page.locator(`tr[data-run="${sweep.runIds[0]}"]`);
+      await expect
+        .poll(
+          async () => {
+            await table.evaluate((el) => {
+              const box = el as unknown as { scrollTop: number; scrollHeight: number };
+              box.scrollTop = box.scrollHeight;
+            });
+            return oldest.count();
+          },
+          { timeout: 60_000, interval: 200 },
+        )
+        .toBe(1);
+      await page.getByText(`${SWEEP_RUNS} runs`, { exact: true }).waitFor();
+      expect(searches).toHaveLength(SWEEP_RUNS / RUNS_PAGE);
+      expect(searches.slice(1).every((s) => typeof s.page_token === 'string')).toBe(true);
+      expect(await page.locator('tr[data-more]').count()).toBe(0);
+      expect(await page.locator('.runs-table').getAttribute('aria-rowcount')).toBe(
+        String(SWEEP_RUNS + 1),
+      );
+      expect(await page.locator('.runs-table tbody tr[data-run]').count()).toBeLessThan(80);
+      expect(await page.locator('.subset-note').count()).toBe(0);
+      await expect.poll(() => page.locator('.parallel path.run-line').count()).toBe(SWEEP_RUNS);
+
+      // Sorting goes to the server: the best score of all the runs heads the first page.
+      await page.goto(url(`/experiments/${sweep.experimentId}?size=${RUNS_PAGE}&metrics=score`));
+      await page.getByRole('button', { name: 'score', exact: true }).click();
+      await page.waitForURL(/sort=metrics%3Ascore/);
+      const rows = page.locator('.runs-table tbody tr[data-run]');
+      await expect.poll(() => rows.first().getAttribute('data-run')).toBe(sweep.topScore);
+      expect(searches.at(-1)!.order_by?.[0]).toBe('metrics.score DESC');
+      // So does filtering: five runs match, all on one page, and nothing more is offered.
+      await page.getByLabel('Filter runs').fill('metrics.score < 5');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.getByText('5 runs', { exact: true }).waitFor();
+      await expect
+        .poll(() => rows.locator('td.num').allInnerTexts())
+        .toEqual(['4', '3', '2', '1', '0']);
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
+  it('finds one metric among many with the picker, charts it, and deep-links the choice', async () => {
+    const keys = Array.from(
+      { length: WIDE_METRICS },
+      (_, i) => `metric_${String(i).padStart(2, '0')}`,
+    );
+    const fetched = new Set<string>();
+    const onRequest = (r: { url(): string }) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('/mlflow/metrics/get-history'))
+        fetched.add(u.searchParams.get('metric_key') ?? '');
+    };
+    page.on('request', onRequest);
+    try {
+      await page.goto(url(`/experiments/runs/${sweep.wideRunId}`));
+      const charts = page.locator('figure.metric-history');
+      await expect.poll(() => attrs(charts, 'data-metric')).toEqual(keys.slice(0, 12));
+      await page.getByText(`${WIDE_METRICS} metrics · 12 charted`).waitFor();
+
+      // Type, see the one match, chart it with Enter: it comes first.
+      const find = page.getByLabel('Find metric');
+      await find.fill('37');
+      await page.getByText(`1 of ${WIDE_METRICS} metrics · 12 charted`).waitFor();
+      expect(await attrs(page.locator('[data-metric-option]'), 'data-metric-option')).toEqual([
+        'metric_37',
+      ]);
+      await find.press('Enter');
+      await page.waitForURL(/charts=metric_37%2Cmetric_00/);
+      await expect
+        .poll(() => page.locator('figure[data-metric="metric_37"] circle.dot').count())
+        .toBe(WIDE_STEPS);
+      expect((await attrs(charts, 'data-metric'))[0]).toBe('metric_37');
+      expect(await page.locator('[data-metric-option="metric_37"] input').isChecked()).toBe(true);
+
+      // By keyboard only: ↓ into the list, ↓ to the second match, Space to chart it.
+      await find.fill('metric_3');
+      await page.getByText(`10 of ${WIDE_METRICS} metrics · 13 charted`).waitFor();
+      await find.press('ArrowDown');
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Space');
+      await page.waitForURL(/charts=metric_31%2Cmetric_37%2Cmetric_00/);
+
+      // The link reproduces the view in a fresh tab.
+      const other = await page.context().newPage();
+      other.on('pageerror', (e) => pageErrors.push(e.message));
+      await other.goto(page.url());
+      const otherCharts = other.locator('figure.metric-history');
+      await expect
+        .poll(() => attrs(otherCharts, 'data-metric'))
+        .toEqual(['metric_31', 'metric_37', ...keys.slice(0, 12)]);
+      await expect
+        .poll(() => other.locator('figure[data-metric="metric_37"] circle.dot').count())
+        .toBe(WIDE_STEPS);
+      await other.close();
+
+      // Only the chosen metrics' histories were ever fetched.
+      expect([...fetched].sort()).toEqual(['metric_31', 'metric_37', ...keys.slice(0, 12)].sort());
+
+      await page.getByRole('button', { name: 'Clear charts' }).click();
+      await page.getByText('No metric chosen').waitFor();
+      expect(await charts.count()).toBe(0);
+      await page.getByRole('button', { name: 'First 12' }).click();
+      await expect.poll(() => attrs(charts, 'data-metric')).toEqual(keys.slice(0, 12));
+      expect(new URL(page.url()).searchParams.has('charts')).toBe(false);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 
   // Last: it turns authentication on for the running server.

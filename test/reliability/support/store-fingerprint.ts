@@ -12,7 +12,7 @@ import { sql } from 'kysely';
 import type { Store } from '../../../src/storage/store.js';
 
 export interface StoreFingerprint {
-  /** Digest of every row of every table, in rowid order. */
+  /** Digest of every row of every table, in rowid order (key order for WITHOUT ROWID tables). */
   readonly rows: string;
   /** Digest of the stored objects' keys and sizes. */
   readonly objects: string;
@@ -24,20 +24,24 @@ function db(store: Store) {
   return store.index.storageDb.db;
 }
 
-async function tables(store: Store): Promise<string[]> {
+/** Every table, and whether it has a rowid (a WITHOUT ROWID table is its key's b-tree). */
+async function tables(store: Store): Promise<{ name: string; rowid: boolean }[]> {
   const r = await sql<{
     name: string;
-  }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`.execute(
+    sql: string;
+  }>`select name, sql from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`.execute(
     db(store),
   );
-  return r.rows.map((t) => t.name);
+  return r.rows.map((t) => ({ name: t.name, rowid: !/without\s+rowid\s*$/i.test(t.sql) }));
 }
 
 async function rowDigest(store: Store): Promise<{ rows: string; tables: Record<string, string> }> {
   const all = createHash('sha256');
   const digests: Record<string, string> = {};
-  for (const t of await tables(store)) {
-    const rows = (await sql`select * from ${sql.table(t)} order by rowid`.execute(db(store))).rows;
+  for (const { name: t, rowid } of await tables(store)) {
+    // A WITHOUT ROWID table is scanned in its primary key's order.
+    const order = rowid ? sql` order by rowid` : sql``;
+    const rows = (await sql`select * from ${sql.table(t)}${order}`.execute(db(store))).rows;
     const h = createHash('sha256');
     for (const row of rows) {
       h.update(

@@ -88,3 +88,81 @@ export async function seedMlflow(baseUrl: string): Promise<SeededMlflow> {
   }
   return { experimentId, runs, best, weights };
 }
+
+export const SWEEP_EXPERIMENT = 'big-sweep';
+export const WIDE_EXPERIMENT = 'wide-run';
+/** Metrics of the wide run: `metric_00` … `metric_39`, WIDE_STEPS points each. */
+export const WIDE_METRICS = 40;
+export const WIDE_STEPS = 3;
+
+export interface SeededSweep {
+  readonly experimentId: string;
+  /** Run ids in creation (= start time) order: the first is the oldest. */
+  readonly runIds: readonly string[];
+  /** The run with the highest `score`. */
+  readonly topScore: string;
+  readonly wideExperimentId: string;
+  readonly wideRunId: string;
+}
+
+/**
+ * A sweep of `count` runs (more than one runs/search page), each with a `score` metric
+ * (a permutation of 0…count-1, so score order differs from start-time order) and a `seed`
+ * param, created a few requests at a time; and a run logging WIDE_METRICS metrics.
+ */
+export async function seedSweep(baseUrl: string, count: number): Promise<SeededSweep> {
+  const api = mlflowClient(baseUrl);
+  const { experiment_id: experimentId } = await api.ok('mlflow/experiments/create', {
+    name: SWEEP_EXPERIMENT,
+  });
+  const t0 = Date.now() - 7_200_000;
+  // 37 is coprime with the counts used, so i → 37·i mod count is a permutation.
+  const score = (i: number) => (i * 37) % count;
+  const runIds: string[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const { run } = await api.ok('mlflow/runs/create', {
+        experiment_id: experimentId,
+        run_name: `sweep-${String(i).padStart(3, '0')}`,
+        start_time: t0 + i * 1000,
+      });
+      runIds[i] = run.info.run_id;
+      await api.ok('mlflow/runs/log-batch', {
+        run_id: run.info.run_id,
+        metrics: [{ key: 'score', value: score(i), timestamp: t0 + i * 1000, step: 0 }],
+        params: [{ key: 'seed', value: String(i) }],
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  const top = Array.from({ length: count }, (_, i) => i).find((i) => score(i) === count - 1)!;
+
+  const { experiment_id: wideExperimentId } = await api.ok('mlflow/experiments/create', {
+    name: WIDE_EXPERIMENT,
+  });
+  const { run } = await api.ok('mlflow/runs/create', {
+    experiment_id: wideExperimentId,
+    run_name: 'wide',
+    start_time: t0,
+  });
+  const metrics = [];
+  for (let m = 0; m < WIDE_METRICS; m++) {
+    for (let step = 0; step < WIDE_STEPS; step++) {
+      metrics.push({
+        key: `metric_${String(m).padStart(2, '0')}`,
+        value: m + step / 10,
+        timestamp: t0 + step,
+        step,
+      });
+    }
+  }
+  await api.ok('mlflow/runs/log-batch', { run_id: run.info.run_id, metrics });
+  return {
+    experimentId,
+    runIds,
+    topScore: runIds[top]!,
+    wideExperimentId,
+    wideRunId: run.info.run_id,
+  };
+}

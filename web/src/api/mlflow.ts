@@ -55,6 +55,13 @@ export interface Run {
   };
 }
 
+/** One page of runs/search. */
+export interface RunsPage {
+  readonly runs: readonly Run[];
+  /** Absent on the last page. */
+  readonly nextPageToken?: string;
+}
+
 export interface ArtifactFile {
   readonly path: string;
   readonly is_dir: boolean;
@@ -148,32 +155,38 @@ export const mlflow = {
     ).experiment;
   },
 
-  /** Runs of one experiment, filtered and ordered by the server (MLflow's syntax). */
-  async searchRuns(
+  /**
+   * One page of an experiment's runs, filtered and ordered by the server (MLflow's syntax),
+   * `pageSize` runs at most; `nextPageToken` is absent on the last page. MLflow has no
+   * count, so a caller knows only what it loaded and whether more follow.
+   */
+  async searchRunsPage(
     experimentId: string,
-    options: { filter?: string; orderBy?: readonly string[]; limit?: number } = {},
-  ): Promise<Run[]> {
-    const limit = options.limit ?? 10_000;
-    return allPages(async (page_token) => {
-      const r = await call<{ runs?: Run[]; next_page_token?: string }>(
-        'POST',
-        'mlflow/runs/search',
-        {
-          experiment_ids: [experimentId],
-          max_results: Math.min(1000, limit),
-          ...(options.filter ? { filter: options.filter } : {}),
-          ...(options.orderBy && options.orderBy.length > 0 ? { order_by: options.orderBy } : {}),
-          ...(page_token ? { page_token } : {}),
-        },
-      );
-      return { items: r.runs ?? [], ...(r.next_page_token ? { next: r.next_page_token } : {}) };
-    }, limit);
+    options: {
+      filter?: string;
+      orderBy?: readonly string[];
+      pageSize: number;
+      pageToken?: string | undefined;
+    },
+  ): Promise<RunsPage> {
+    const r = await call<{ runs?: Run[]; next_page_token?: string }>('POST', 'mlflow/runs/search', {
+      experiment_ids: [experimentId],
+      max_results: options.pageSize,
+      ...(options.filter ? { filter: options.filter } : {}),
+      ...(options.orderBy && options.orderBy.length > 0 ? { order_by: options.orderBy } : {}),
+      ...(options.pageToken ? { page_token: options.pageToken } : {}),
+    });
+    return {
+      runs: r.runs ?? [],
+      ...(r.next_page_token ? { nextPageToken: r.next_page_token } : {}),
+    };
   },
 
   async getRun(runId: string): Promise<Run> {
     return (await call<{ run: Run }>('GET', 'mlflow/runs/get', { run_id: runId })).run;
   },
 
+  /** A metric's whole history, fetched page by page (metrics/get-history). */
   async metricHistory(runId: string, key: string): Promise<RunMetric[]> {
     return allPages(async (page_token) => {
       const r = await call<{ metrics?: RunMetric[]; next_page_token?: string }>(

@@ -1,12 +1,16 @@
 /**
  * An experiment's runs as a table: name, status, start, user, then the chosen metrics and
  * params columns. Virtualised like the versions table (only the rows in view are in the
- * DOM); header buttons sort on the server (MLflow `order_by`).
+ * DOM); header buttons sort on the server (MLflow `order_by`). The runs come page by page
+ * (runs/search with page tokens): while more pages remain a last row stands for them, and
+ * scrolling it into view asks for the next page (`onLoadMore`); it also has a button, and
+ * shows a failed page's error with a retry.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import { Link } from 'wouter';
 import type { Run } from '../api/mlflow';
+import { errorText } from '../api/registry';
 import { formatMetric, formatTime } from '../lib/format';
 import { links } from '../lib/links';
 import { keyValueMap, type RunSort, type RunSortKey, runMetrics } from '../lib/runs';
@@ -48,6 +52,10 @@ export function RunsTable({
   paramColumns,
   sort,
   onSort,
+  hasMore,
+  loadingMore,
+  loadError,
+  onLoadMore,
 }: {
   experiment: string;
   runs: readonly Run[];
@@ -55,10 +63,17 @@ export function RunsTable({
   paramColumns: readonly string[];
   sort: RunSort;
   onSort: (by: RunSortKey) => void;
+  /** More runs match than are loaded (runs/search gave a next page token). */
+  hasMore: boolean;
+  loadingMore: boolean;
+  /** The last next-page request failed (shown in the last row, with a retry). */
+  loadError: unknown;
+  onLoadMore: () => void;
 }) {
   const scrollRef = useRef<HTMLElement>(null);
+  const moreRow = hasMore || loadError != null;
   const virtualizer = useVirtualizer({
-    count: runs.length,
+    count: runs.length + (moreRow ? 1 : 0),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
@@ -67,6 +82,12 @@ export function RunsTable({
   const top = items.length > 0 ? items[0]!.start : 0;
   const bottom = items.length > 0 ? virtualizer.getTotalSize() - items[items.length - 1]!.end : 0;
   const columnCount = 4 + metricColumns.length + paramColumns.length;
+  // The "more" row in view → the next page, once at a time and not again after a failure.
+  const lastIndex = items.length > 0 ? items[items.length - 1]!.index : -1;
+  const wantMore = hasMore && lastIndex >= runs.length && !loadingMore && loadError == null;
+  useEffect(() => {
+    if (wantMore) onLoadMore();
+  }, [wantMore, onLoadMore]);
   return (
     <section
       className="table-scroll"
@@ -75,7 +96,7 @@ export function RunsTable({
       tabIndex={0}
       aria-label={`runs of ${experiment}`}
     >
-      <table className="data runs-table" aria-rowcount={runs.length + 1}>
+      <table className="data runs-table" aria-rowcount={hasMore ? -1 : runs.length + 1}>
         <thead>
           <tr>
             <SortHeader
@@ -125,6 +146,28 @@ export function RunsTable({
             </tr>
           )}
           {items.map((item) => {
+            if (item.index >= runs.length) {
+              return (
+                <tr key="more" className="more-row" data-more="" style={{ height: ROW_HEIGHT }}>
+                  <td colSpan={columnCount}>
+                    {loadingMore ? (
+                      <span className="muted">Loading more runs…</span>
+                    ) : loadError != null ? (
+                      <span role="alert">
+                        Could not load more runs: {errorText(loadError)}{' '}
+                        <button type="button" className="small" onClick={onLoadMore}>
+                          Retry
+                        </button>
+                      </span>
+                    ) : (
+                      <button type="button" className="small" onClick={onLoadMore}>
+                        Load more runs
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              );
+            }
             const r = runs[item.index]!;
             const metrics = runMetrics(r);
             const params = keyValueMap(r.data.params);

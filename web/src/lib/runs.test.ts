@@ -5,9 +5,12 @@ import {
   axisPosition,
   axisTicks,
   baseName,
+  DEFAULT_RUNS_PAGE_SIZE,
   keyValueMap,
+  MAX_RUNS_PAGE_SIZE,
   metricNumber,
   parentPath,
+  parsePageSize,
   parseRunSort,
   type RunLike,
   runKeys,
@@ -15,6 +18,7 @@ import {
   runOrderBy,
   runSortParam,
   runSource,
+  runsCountText,
   toggleRunSort,
 } from './runs';
 
@@ -126,5 +130,24 @@ describe('runs', () => {
       Array.from({ length: 20 }, (_, i) => `v${i}`),
     );
     expect(axisTicks(many, 5).length).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('runs paging', () => {
+  it('reads a page size from the URL within bounds, else the default', () => {
+    expect(parsePageSize(null)).toBe(DEFAULT_RUNS_PAGE_SIZE);
+    expect(parsePageSize('50')).toBe(50);
+    expect(parsePageSize(' 7 ')).toBe(7);
+    expect(parsePageSize(String(MAX_RUNS_PAGE_SIZE))).toBe(MAX_RUNS_PAGE_SIZE);
+    for (const bad of ['0', '-5', '1.5', 'abc', '', String(MAX_RUNS_PAGE_SIZE + 1), '1e3']) {
+      expect(parsePageSize(bad)).toBe(DEFAULT_RUNS_PAGE_SIZE);
+    }
+  });
+
+  it('says how many runs are loaded and never guesses a total', () => {
+    expect(runsCountText(0, false)).toBe('0 runs');
+    expect(runsCountText(1, false)).toBe('1 run');
+    expect(runsCountText(250, false)).toBe('250 runs');
+    expect(runsCountText(100, true)).toBe('100 runs loaded · more available');
   });
 });

@@ -208,3 +208,26 @@ export function axisTicks(axis: Axis, max = 8): { label: string; at: number }[] 
   }
   return out;
 }
+
+// ------------------------------------------------------------------------ paging
+
+/** Runs per runs/search page in the runs table, unless the URL's `size` says otherwise. */
+export const DEFAULT_RUNS_PAGE_SIZE = 100;
+/** The largest page the table asks for (each run carries all its latest metrics). */
+export const MAX_RUNS_PAGE_SIZE = 1000;
+
+/** The URL's `size` as a page size: an integer in 1..MAX_RUNS_PAGE_SIZE, else the default. */
+export function parsePageSize(text: string | null): number {
+  if (text === null || !/^\d{1,7}$/.test(text.trim())) return DEFAULT_RUNS_PAGE_SIZE;
+  const n = Number(text.trim());
+  return n >= 1 && n <= MAX_RUNS_PAGE_SIZE ? n : DEFAULT_RUNS_PAGE_SIZE;
+}
+
+/**
+ * What the runs table says about its count. MLflow's runs/search has no total, so while
+ * pages remain it says how many are loaded and that more match, never a guessed total.
+ */
+export function runsCountText(loaded: number, more: boolean): string {
+  const runs = `${loaded} run${loaded === 1 ? '' : 's'}`;
+  return more ? `${runs} loaded · more available` : runs;
+}

@@ -2,11 +2,15 @@
  * One MLflow experiment: its runs in a virtualised table with chosen metric and param
  * columns, sorted and filtered by the server (MLflow's run filter syntax and `order_by`,
  * passed to runs/search as typed), and a parallel-coordinates view of the params against
- * a chosen metric. The view is in the URL: `filter`, `sort`/`dir`, `metrics`, `params`,
- * `pc` (the metric of the parallel-coordinates view).
+ * a chosen metric. The runs come a page at a time (runs/search page tokens, `size` per
+ * page) as the table is scrolled; MLflow has no count, so the page says how many are
+ * loaded and whether more match. The parallel coordinates draw the loaded runs (at most
+ * PARALLEL_MAX) and say so when that is a subset. The view is in the URL: `filter`,
+ * `sort`/`dir`, `metrics`, `params`, `pc` (the metric of the parallel-coordinates view),
+ * `axes`, `size`.
  */
-import { useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { useCallback, useMemo, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { mlflow, mlflowKeys } from '../api/mlflow';
 import { ParallelCoordinates } from '../components/parallel-coords';
@@ -15,10 +19,20 @@ import { Empty, ErrorBox, Loading } from '../components/status';
 import { listParam } from '../lib/filter';
 import { formatTime } from '../lib/format';
 import { links, withQuery } from '../lib/links';
-import { parseRunSort, runKeys, runOrderBy, runSortParam, toggleRunSort } from '../lib/runs';
+import {
+  parsePageSize,
+  parseRunSort,
+  runKeys,
+  runOrderBy,
+  runSortParam,
+  runsCountText,
+  toggleRunSort,
+} from '../lib/runs';
 
 /** The most params drawn as axes by default (more are one click away). */
 const DEFAULT_AXES = 6;
+/** The most runs drawn as lines in the parallel-coordinates view (an SVG path each). */
+const PARALLEL_MAX = 2000;
 
 export function ExperimentPage({ id }: { id: string }) {
   const search = useSearch();
@@ -35,12 +49,26 @@ export function ExperimentPage({ id }: { id: string }) {
     queryFn: () => mlflow.getExperiment(id),
   });
   const orderBy = runOrderBy(sort);
-  const runs = useQuery({
-    queryKey: [...mlflowKeys.runs(id), userFilter, orderBy],
-    queryFn: () => mlflow.searchRuns(id, { filter: userFilter.trim(), orderBy }),
+  const pageSize = parsePageSize(params.get('size'));
+  const runs = useInfiniteQuery({
+    queryKey: [...mlflowKeys.runs(id), userFilter, orderBy, pageSize],
+    queryFn: ({ pageParam }) =>
+      mlflow.searchRunsPage(id, {
+        filter: userFilter.trim(),
+        orderBy,
+        pageSize,
+        pageToken: pageParam,
+      }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextPageToken,
     enabled: experiment.isSuccess,
   });
-  const rows = runs.data ?? [];
+  const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.runs) ?? [], [runs.data]);
+  const hasMore = runs.hasNextPage;
+  const { fetchNextPage } = runs;
+  const loadMore = useCallback(() => {
+    void fetchNextPage({ cancelRefetch: false });
+  }, [fetchNextPage]);
   const { metrics: metricKeys, params: paramKeys } = useMemo(() => runKeys(rows), [rows]);
   const metricColumns = params.has('metrics')
     ? listParam(params.get('metrics'))
@@ -151,12 +179,14 @@ export function ExperimentPage({ id }: { id: string }) {
             </fieldset>
           </details>
           <span className="muted" role="status">
-            {runs.isFetching ? 'loading runs…' : `${rows.length} runs`}
+            {runs.isPending || (runs.isFetching && !runs.isFetchingNextPage)
+              ? 'loading runs…'
+              : runsCountText(rows.length, hasMore)}
           </span>
         </div>
         {runs.isPending ? (
           <Loading what="runs" />
-        ) : runs.isError ? (
+        ) : runs.isError && rows.length === 0 ? (
           <ErrorBox error={runs.error} title="The filter or sort was not accepted" />
         ) : rows.length === 0 ? (
           <Empty>{userFilter ? 'No run matches this filter.' : 'No runs yet.'}</Empty>
@@ -168,6 +198,10 @@ export function ExperimentPage({ id }: { id: string }) {
             paramColumns={paramColumns}
             sort={sort}
             onSort={(by) => setQuery(runSortParam(toggleRunSort(sort, by)))}
+            hasMore={hasMore}
+            loadingMore={runs.isFetchingNextPage}
+            loadError={runs.isFetchNextPageError ? runs.error : null}
+            onLoadMore={loadMore}
           />
         )}
       </section>
@@ -203,8 +237,15 @@ export function ExperimentPage({ id }: { id: string }) {
               </fieldset>
             </details>
           </div>
+          {(hasMore || rows.length > PARALLEL_MAX) && (
+            <p className="state subset-note" role="note">
+              {rows.length > PARALLEL_MAX
+                ? `Showing the first ${PARALLEL_MAX} of the ${rows.length} runs loaded${hasMore ? ' (more match)' : ''}, in the table's order: narrow the filter to see the others.`
+                : `Showing the ${rows.length} runs loaded so far, in the table's order; more match the filter: scroll the table to load them, or narrow the filter.`}
+            </p>
+          )}
           <ParallelCoordinates
-            runs={rows}
+            runs={rows.length > PARALLEL_MAX ? rows.slice(0, PARALLEL_MAX) : rows}
             params={axes.filter((a) => paramKeys.includes(a))}
             metric={pcMetric}
           />

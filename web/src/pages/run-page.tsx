@@ -1,13 +1,15 @@
 /**
- * One MLflow run: overview, a history chart per metric (metrics/get-history), params,
+ * One MLflow run: overview, a metric picker (filter box over every metric key) and a
+ * history chart per chosen metric (metrics/get-history, fetched for the chosen only), params,
  * tags, dataset inputs, an artifacts browser (folders to open, files to download through
  * the artifact proxy) and "Register as model version": registered-models/create when the
  * model does not exist yet, then model-versions/create with `source: runs:/<id>/<path>`,
  * which freezes those artifacts into a new, immutable version (audited like any other).
- * The URL holds the run and the artifacts folder shown (`?path=`).
+ * The URL holds the run, the charted metrics (`?charts=a,b`; absent: the first few) and
+ * the artifacts folder shown (`?path=`).
  */
-import { useQueries, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { type KeyboardEvent, useRef, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { validateModelName } from '../../../src/core/names.js';
 import { mlflow, mlflowKeys, type Run } from '../api/mlflow';
@@ -19,17 +21,22 @@ import { Empty, ErrorBox, Loading } from '../components/status';
 import { formatBytes, formatMetric, formatTime } from '../lib/format';
 import { links, withQuery } from '../lib/links';
 import {
+  chartsParam,
+  chosenMetrics,
+  DEFAULT_CHARTS,
+  matchMetricKeys,
+  toggleMetric,
+} from '../lib/metric-choice';
+import {
   artifactDownloadUrl,
   baseName,
   keyValueMap,
   metricNumber,
   parentPath,
+  runMetrics,
   runSource,
 } from '../lib/runs';
 import { TagsLine } from './experiment-page';
-
-/** Charts drawn at once; the rest of the metrics are in the table. */
-const MAX_CHARTS = 12;
 
 function modelNameProblem(name: string): string | null {
   try {
@@ -222,51 +229,177 @@ function Artifacts({
   );
 }
 
-function MetricCharts({ run }: { run: Run }) {
-  const keys = [...new Set((run.data.metrics ?? []).map((m) => m.key))].sort();
-  const shown = keys.slice(0, MAX_CHARTS);
-  const histories = useQueries({
-    queries: shown.map((k) => ({
-      queryKey: [...mlflowKeys.run(run.info.run_id), 'history', k],
-      queryFn: () => mlflow.metricHistory(run.info.run_id, k),
-    })),
-  });
-  if (keys.length === 0) return <p className="muted">No metrics logged.</p>;
+/**
+ * The metric picker: a filter box over every metric key of the run (with the count that
+ * match and the count charted) and a checkbox per matching key with its latest value.
+ * Keyboard: type to filter, Enter charts the first match, ↓ moves into the list, ↑/↓ move
+ * between keys, Space toggles one.
+ */
+function MetricPicker({
+  keys,
+  latest,
+  chosen,
+  onChange,
+}: {
+  keys: readonly string[];
+  latest: Readonly<Record<string, number>>;
+  chosen: readonly string[];
+  onChange: (next: readonly string[] | null) => void;
+}) {
+  const [text, setText] = useState('');
+  const listRef = useRef<HTMLFieldSetElement>(null);
+  const matches = matchMetricKeys(keys, text);
+  const chosenSet = new Set(chosen);
+  const boxes = () => [...(listRef.current?.querySelectorAll('input[type="checkbox"]') ?? [])];
+  const moveFocus = (ev: KeyboardEvent, from: Element | null) => {
+    if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp') return;
+    const all = boxes() as HTMLInputElement[];
+    const at = from ? all.indexOf(from as HTMLInputElement) : -1;
+    const next = ev.key === 'ArrowDown' ? at + 1 : at - 1;
+    if (next >= 0 && next < all.length) {
+      ev.preventDefault();
+      all[next]!.focus();
+    }
+  };
   return (
-    <div className="metric-charts">
-      {shown.map((k, i) => {
-        const h = histories[i]!;
-        return (
-          <figure key={k} className="metric-history" data-metric={k}>
-            <figcaption>
-              <strong>{k}</strong>
-              {h.data && (
-                <span className="muted">
-                  {' '}
-                  · {h.data.length} point{h.data.length === 1 ? '' : 's'}
-                </span>
-              )}
-            </figcaption>
-            {h.isPending ? (
-              <Loading what={`history of ${k}`} />
-            ) : h.isError ? (
-              <ErrorBox error={h.error} />
-            ) : (
-              <LineChart
-                title={`${k} by step`}
-                noun="steps"
-                xLabel={(x) => String(x)}
-                points={h.data
-                  .map((m) => ({ x: m.step, y: metricNumber(m.value), label: `step ${m.step}` }))
-                  .filter((p) => Number.isFinite(p.y))}
+    <div className="metric-picker">
+      <label htmlFor="metric-find">Find metric</label>
+      <input
+        id="metric-find"
+        type="search"
+        value={text}
+        placeholder="name contains…"
+        autoComplete="off"
+        aria-controls="metric-options"
+        aria-describedby="metric-count"
+        onChange={(ev) => setText(ev.target.value)}
+        onKeyDown={(ev) => {
+          if (ev.key === 'Enter') {
+            ev.preventDefault();
+            const first = matches[0];
+            if (first !== undefined && !chosenSet.has(first))
+              onChange(toggleMetric(chosen, first, true));
+          } else moveFocus(ev, null);
+        }}
+      />
+      <p id="metric-count" className="muted small" role="status">
+        {text.trim() === '' ? keys.length : `${matches.length} of ${keys.length}`} metric
+        {keys.length === 1 ? '' : 's'} · {chosen.length} charted
+      </p>
+      <div className="toolbar">
+        <button type="button" className="small" onClick={() => onChange([])}>
+          Clear charts
+        </button>
+        <button type="button" className="small" onClick={() => onChange(null)}>
+          First {DEFAULT_CHARTS}
+        </button>
+      </div>
+      {matches.length === 0 ? (
+        <p className="muted">No metric matches “{text.trim()}”.</p>
+      ) : (
+        <fieldset
+          id="metric-options"
+          ref={listRef}
+          className="metric-options"
+          onKeyDown={(ev) => moveFocus(ev, ev.target as Element)}
+        >
+          <legend className="visually-hidden">Metrics to chart</legend>
+          {matches.map((k) => (
+            <label key={k} className="check" data-metric-option={k}>
+              <input
+                type="checkbox"
+                checked={chosenSet.has(k)}
+                onChange={(ev) => onChange(toggleMetric(chosen, k, ev.target.checked))}
               />
-            )}
-          </figure>
-        );
-      })}
-      {keys.length > MAX_CHARTS && (
-        <p className="muted">{keys.length - MAX_CHARTS} more metrics are in the table.</p>
+              <span className="key">{k}</span>
+              <span className="muted num">{formatMetric(latest[k])}</span>
+            </label>
+          ))}
+        </fieldset>
       )}
+    </div>
+  );
+}
+
+/** One chosen metric's whole history as a line chart by step. */
+function MetricChart({ runId, metric }: { runId: string; metric: string }) {
+  const h = useQuery({
+    queryKey: [...mlflowKeys.run(runId), 'history', metric],
+    queryFn: () => mlflow.metricHistory(runId, metric),
+  });
+  return (
+    <figure className="metric-history" data-metric={metric}>
+      <figcaption>
+        <strong>{metric}</strong>
+        {h.data && (
+          <span className="muted">
+            {' '}
+            · {h.data.length} point{h.data.length === 1 ? '' : 's'}
+          </span>
+        )}
+      </figcaption>
+      {h.isPending ? (
+        <Loading what={`history of ${metric}`} />
+      ) : h.isError ? (
+        <ErrorBox error={h.error} title={`Could not load the history of ${metric}`} />
+      ) : h.data.length === 0 ? (
+        <Empty>No points logged for {metric}.</Empty>
+      ) : (
+        <LineChart
+          title={`${metric} by step`}
+          noun="steps"
+          xLabel={(x) => String(x)}
+          points={h.data
+            .map((m) => ({ x: m.step, y: metricNumber(m.value), label: `step ${m.step}` }))
+            .filter((p) => Number.isFinite(p.y))}
+        />
+      )}
+    </figure>
+  );
+}
+
+/**
+ * The metric picker beside a chart per chosen metric. Only the chosen metrics' histories
+ * are fetched (one metrics/get-history query each, paged), so a run with hundreds of
+ * metrics costs what is on screen.
+ */
+function MetricCharts({
+  run,
+  chartsParamValue,
+  onChoose,
+}: {
+  run: Run;
+  chartsParamValue: string | null;
+  onChoose: (value: string | null) => void;
+}) {
+  const latest = runMetrics(run);
+  const keys = Object.keys(latest).sort();
+  if (keys.length === 0) return <p className="muted">No metrics logged.</p>;
+  const { chosen, missing } = chosenMetrics(chartsParamValue, keys);
+  return (
+    <div className="metric-browser">
+      <MetricPicker
+        keys={keys}
+        latest={latest}
+        chosen={chosen}
+        onChange={(next) => onChoose(next === null ? null : chartsParam(next))}
+      />
+      <div>
+        {missing.length > 0 && (
+          <p className="muted small">
+            Not logged in this run: {missing.map((k) => `“${k}”`).join(', ')}.
+          </p>
+        )}
+        {chosen.length === 0 ? (
+          <Empty>No metric chosen: pick metrics in the list to chart their history.</Empty>
+        ) : (
+          <div className="metric-charts">
+            {chosen.map((k) => (
+              <MetricChart key={k} runId={run.info.run_id} metric={k} />
+            ))}
+          </div>
+        )}
+      </div>
     </div>
   );
 }
@@ -300,7 +433,8 @@ function KeyValueTable({
 export function RunPage({ runId }: { runId: string }) {
   const search = useSearch();
   const [, navigate] = useLocation();
-  const path = new URLSearchParams(search).get('path') ?? '';
+  const query = new URLSearchParams(search);
+  const path = query.get('path') ?? '';
   const [registerPath, setRegisterPath] = useState<string | null>(null);
   const [registered, setRegistered] = useState<{ model: string; version: number } | null>(null);
   const run = useQuery({ queryKey: mlflowKeys.run(runId), queryFn: () => mlflow.getRun(runId) });
@@ -380,17 +514,33 @@ export function RunPage({ runId }: { runId: string }) {
 
       <section aria-labelledby="charts-heading">
         <h2 id="charts-heading">Metric history</h2>
-        <MetricCharts run={r} />
+        <MetricCharts
+          run={r}
+          chartsParamValue={query.get('charts')}
+          onChoose={(value) =>
+            navigate(`${links.run(runId)}${withQuery(search, { charts: value })}`, {
+              replace: true,
+            })
+          }
+        />
       </section>
 
       <div className="two-col">
         <section aria-labelledby="run-metrics-heading">
           <h2 id="run-metrics-heading">Metrics</h2>
-          <KeyValueTable
-            label="latest metrics"
-            entries={metrics.map((m) => [m.key, formatMetric(metricNumber(m.value))])}
-            empty="No metrics."
-          />
+          {/* Hundreds of metrics scroll in their own box rather than lengthen the page. */}
+          <section
+            className="kv-scroll"
+            // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+            tabIndex={0}
+            aria-label="latest metrics, scrolling"
+          >
+            <KeyValueTable
+              label="latest metrics"
+              entries={metrics.map((m) => [m.key, formatMetric(metricNumber(m.value))])}
+              empty="No metrics."
+            />
+          </section>
         </section>
         <section aria-labelledby="run-params-heading">
           <h2 id="run-params-heading">Params</h2>
