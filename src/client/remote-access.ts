@@ -5,12 +5,14 @@
 import type {
   AccessAdminApi,
   ApiToken,
+  CapabilitiesRevoked,
   CreatedToken,
   Permission,
   PermissionLevel,
   ResourceKind,
   User,
 } from '../core/auth-api.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { HttpClient } from './http-client.js';
 
 const enc = encodeURIComponent;
@@ -57,6 +59,17 @@ export class RemoteAccess implements AccessAdminApi {
 
   revokeToken(id: string): Promise<ApiToken> {
     return this.http.json('DELETE', `/api/v1/tokens/${enc(id)}`);
+  }
+
+  async revokeCapabilities(user?: string): Promise<CapabilitiesRevoked> {
+    // The route names the user: without one, the signed-in caller's.
+    const name =
+      user ??
+      (await this.http.json<{ user: { name: string } | null }>('GET', '/api/v1/whoami')).user?.name;
+    if (name === undefined) {
+      throw new InvalidArgumentError('not signed in: name the user with --user');
+    }
+    return this.http.json('DELETE', `/api/v1/users/${enc(name)}/capabilities`);
   }
 
   grant(p: Permission): Promise<Permission> {

@@ -71,6 +71,13 @@ export interface CreatedToken extends ApiToken {
   readonly token: string;
 }
 
+/** The answer of revokeCapabilities: capabilities of `user` minted before `revokedAt` are dead. */
+export interface CapabilitiesRevoked {
+  readonly user: string;
+  /** Milliseconds since the epoch. */
+  readonly revokedAt: number;
+}
+
 export interface Permission {
   readonly user: string;
   readonly kind: ResourceKind;
@@ -104,6 +111,12 @@ export interface AccessAdminApi {
   /** The caller's tokens (an admin may name a user). */
   listTokens(user?: string): Promise<ApiToken[]>;
   revokeToken(id: string): Promise<ApiToken>;
+  /**
+   * Revokes every signed request capability (signed URLs, LFS action headers) of `user`
+   * (default: the caller; an admin may name anyone) minted until now. Tokens and the
+   * password keep working.
+   */
+  revokeCapabilities(user?: string): Promise<CapabilitiesRevoked>;
   grant(permission: Permission): Promise<Permission>;
   /** Removes an explicit grant; the default applies again. True if there was one. */
   revoke(user: string, kind: ResourceKind, resource: string): Promise<boolean>;

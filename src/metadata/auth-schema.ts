@@ -1,5 +1,5 @@
 /**
- * Tables of authentication and permissions (migration `0400-auth`), owned by
+ * Tables of authentication and permissions (migrations `0400-auth`, `0401-capability-epoch`), owned by
  * `src/registry/access-control.ts`. Timestamps are integer ms, booleans 0/1, JSON as text.
  */
 
@@ -14,6 +14,11 @@ export interface UsersTable {
   is_admin: number;
   created_at: number;
   disabled_at: number | null;
+  /**
+   * Migration 0401: the generation signed request capabilities must carry; raised to
+   * revoke every capability minted before (user-service.ts).
+   */
+  capability_epoch: number;
 }
 
 export interface ApiTokensTable {

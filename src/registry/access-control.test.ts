@@ -38,6 +38,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     expect(await users.authenticatePassword('alice', 'correct horse')).toEqual({
       name: 'alice',
       admin: true,
+      binding: { epoch: 0 },
     });
     expect(await users.authenticatePassword('alice', 'wrong horse')).toBeUndefined();
     expect(await users.authenticatePassword('nobody', 'correct horse')).toBeUndefined();
@@ -56,7 +57,11 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     expect(token.id).toBe(token.token.slice(0, 12));
     const stored = await t.database.db.selectFrom('api_tokens').selectAll().execute();
     expect(JSON.stringify(stored)).not.toContain(token.token);
-    expect(await users.authenticateToken(token.token)).toEqual({ name: 'bob', admin: false });
+    expect(await users.authenticateToken(token.token)).toEqual({
+      name: 'bob',
+      admin: false,
+      binding: { token: token.id, epoch: 0 },
+    });
     expect((await users.listTokens('bob'))[0]!.lastUsedAt).not.toBeNull();
     expect(await users.authenticateToken(`${token.token.slice(0, -1)}x`)).toBeUndefined();
     t.clock.set(t.clock() + 60_000);
@@ -74,6 +79,58 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     await expect(users.createToken({ name: 'x', user: 'nobody' }, 'root')).rejects.toThrow(
       /not found/,
     );
+  });
+
+  it('checks a capability binding: token live and the user’s, epoch current, user active', async () => {
+    const { users } = t.registry.access;
+    await users.create({ name: 'bob', password: 'bob-password' }, 'root');
+    await users.create({ name: 'eve', password: 'eve-password' }, 'root');
+    const expiring = await users.createToken(
+      { name: 'ci', user: 'bob', expiresInMs: 60_000 },
+      'bob',
+    );
+    const lasting = await users.createToken({ name: 'laptop', user: 'bob' }, 'bob');
+    const eves = await users.createToken({ name: 'eve', user: 'eve' }, 'eve');
+    const bound = (token: string | undefined, epoch = 0) =>
+      users.capabilityPrincipal('bob', { ...(token ? { token } : {}), epoch });
+    expect(await bound(expiring.id)).toEqual({
+      name: 'bob',
+      admin: false,
+      binding: { token: expiring.id, epoch: 0 },
+    });
+    expect(await bound(undefined)).toMatchObject({ name: 'bob' }); // minted with a password
+    expect(await bound(eves.id)).toBeUndefined(); // someone else's token
+    expect(await bound('mvt_--------')).toBeUndefined(); // no such token
+    expect(await bound(lasting.id, 1)).toBeUndefined(); // an epoch not (yet) the user's
+    expect(await users.capabilityPrincipal('nobody', { epoch: 0 })).toBeUndefined();
+    t.clock.set(t.clock() + 60_000);
+    expect(await bound(expiring.id)).toBeUndefined(); // the token expired
+    expect(await bound(lasting.id)).toBeDefined();
+
+    const revoked = await users.revokeCapabilities('bob', 'root');
+    expect(revoked).toEqual({ user: 'bob', revokedAt: expect.any(Number) });
+    expect(await bound(lasting.id)).toBeUndefined();
+    expect(await bound(undefined)).toBeUndefined();
+    expect(await bound(lasting.id, 1)).toBeDefined();
+    // What authentication binds new capabilities to follows the epoch.
+    expect((await users.authenticateToken(lasting.token))?.binding).toEqual({
+      token: lasting.id,
+      epoch: 1,
+    });
+    await users.setPassword('bob', 'bob-password-2', 'bob');
+    expect(await bound(lasting.id, 1)).toBeUndefined();
+    expect((await users.authenticatePassword('bob', 'bob-password-2'))?.binding).toEqual({
+      epoch: 2,
+    });
+    await users.setDisabled('bob', true, 'root');
+    expect(await bound(lasting.id, 2)).toBeUndefined();
+    await users.setDisabled('bob', false, 'root');
+    expect(await bound(lasting.id, 2)).toBeUndefined(); // re-enabling revives nothing
+    expect(await bound(lasting.id, 3)).toBeDefined();
+    expect(await users.capabilityPrincipal('eve', { token: eves.id, epoch: 0 })).toBeDefined();
+    await expect(users.revokeCapabilities('nobody', 'root')).rejects.toThrow(/not found/);
+    const audit = await t.registry.auditLog({ actions: ['user.capabilities_revoked'] });
+    expect(audit.items.map((e) => [e.actor, e.subject])).toEqual([['root', 'user:bob']]);
   });
 
   it('resolves levels: admin, explicit grant (even below the default), default; creators get MANAGE', async () => {

@@ -67,6 +67,12 @@ export class AccessControl {
       },
       listTokens: (user) => users.listTokens(user),
       revokeToken: (id) => users.revokeToken(id, actor),
+      revokeCapabilities: (user) => {
+        if (user === undefined) {
+          throw new InvalidArgumentError('name the user with --user on a local registry');
+        }
+        return users.revokeCapabilities(user, actor);
+      },
       grant: (permission) => permissions.grant(permission, actor),
       revoke: (user: string, kind: ResourceKind, resource: string) =>
         permissions.revoke(user, kind, resource, actor),

@@ -65,7 +65,9 @@ import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-che
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
+import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ReadScope } from '../metadata/search/read-scope.js';
 import type { ContentStore } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { AccessControl } from './access-control.js';
@@ -202,13 +204,16 @@ export class LocalRegistry implements RegistryApi {
   getModel(name: string, options?: { includeDeleted?: boolean }): Promise<RegisteredModel> {
     return this.models.get(name, options);
   }
+  /** `scope` (not part of RegistryApi): only models its user may READ, in full pages. */
   listModels(
     options?: PageOptions & { includeDeleted?: boolean },
+    scope?: ReadScope,
   ): Promise<SearchResult<RegisteredModel>> {
-    return this.models.list(options);
+    return this.models.list(options, scope);
   }
-  searchModels(query?: SearchQuery): Promise<SearchResult<RegisteredModel>> {
-    return this.search.searchModels(query);
+  /** `scope` (not part of RegistryApi): only models its user may READ, in full pages. */
+  searchModels(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<RegisteredModel>> {
+    return this.search.searchModels(query, scope);
   }
   updateModel(
     name: string,
@@ -283,8 +288,9 @@ export class LocalRegistry implements RegistryApi {
   listVersions(model: string, options?: ListVersionsOptions): Promise<SearchResult<ModelVersion>> {
     return this.versions.list(model, options);
   }
-  searchVersions(query?: SearchQuery): Promise<SearchResult<ModelVersion>> {
-    return this.search.searchVersions(query);
+  /** `scope` (not part of RegistryApi): only versions of models its user may READ. */
+  searchVersions(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<ModelVersion>> {
+    return this.search.searchVersions(query, scope);
   }
   updateVersion(
     ref: string,
@@ -591,6 +597,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   trackingMigration,
   metricHistoryMigration,
   authMigration,
+  capabilityEpochMigration,
 ];
 
 /**

@@ -18,6 +18,7 @@ import type {
   SearchResult,
 } from '../core/registry-api.js';
 import type { RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
+import type { ReadScope } from '../metadata/search/read-scope.js';
 import type { AuditService } from './audit-service.js';
 import { hydrateModels } from './hydrate.js';
 import { checkOptionalText, checkText, LIMITS, stringEntries } from './input-checks.js';
@@ -137,8 +138,9 @@ export class ModelService {
 
   list(
     options: PageOptions & { includeDeleted?: boolean } = {},
+    scope?: ReadScope,
   ): Promise<SearchResult<RegisteredModel>> {
-    return this.search.searchModels(options);
+    return this.search.searchModels(options, scope);
   }
 
   async update(

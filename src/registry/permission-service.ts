@@ -17,6 +17,7 @@ import type { Kysely } from 'kysely';
 import {
   checkPermissionLevel,
   checkResourceKind,
+  levelIncludes,
   type Permission,
   type PermissionLevel,
   type ResourceKind,
@@ -25,6 +26,7 @@ import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateUserName } from '../core/names.js';
 import type { LfsTables } from '../metadata/lfs-schema.js';
 import type { RegistryDB } from '../metadata/schema.js';
+import type { ReadScope } from '../metadata/search/read-scope.js';
 import type { AuditService } from './audit-service.js';
 import type { RegistryContext } from './registry-context.js';
 import type { Principal } from './user-service.js';
@@ -219,6 +221,19 @@ export class PermissionService {
       for (const r of rows) out.set(Number(r.resource_id), checkPermissionLevel(r.level));
     }
     return out;
+  }
+
+  /**
+   * What lists and searches for `principal` are scoped to (metadata/search/read-scope.ts),
+   * or undefined for an admin, who reads everything. Pass it to the searches so their pages
+   * hold only readable rows and are full.
+   */
+  async readScope(principal: Principal): Promise<ReadScope | undefined> {
+    if (principal.admin) return undefined;
+    return {
+      user: principal.name,
+      defaultReadable: levelIncludes(await this.defaultLevel(), 'READ'),
+    };
   }
 
   /** The names among `names` of models `principal` may READ (missing ones are left out). */

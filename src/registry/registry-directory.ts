@@ -37,6 +37,7 @@ import { findCheckpointKey } from './checkpoint-key.js';
 import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
+import type { ReadScopedSearch } from './search-service.js';
 import { findServerSecret } from './server-secret.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
 import { TrackingService } from './tracking-service.js';
@@ -72,7 +73,7 @@ export interface OpenRegistryDirectoryOptions {
   readonly webhooks?: WebhookServiceOptions;
 }
 
-export type MaintainedRegistry = RegistryApi & RegistryMaintenance;
+export type MaintainedRegistry = RegistryApi & ReadScopedSearch & RegistryMaintenance;
 
 export interface RegistryDirectory {
   readonly root: string;

@@ -1,10 +1,13 @@
 /**
  * Searching and listing models and versions: parses the filter and ORDER BY texts,
  * compiles them to parameterised SQL (metadata/search/compile-filter.ts), pages with
- * opaque offset tokens bound to the query, and hydrates the page.
+ * opaque offset tokens bound to the query, and hydrates the page. A ReadScope limits the
+ * rows to what one user may READ inside the query (metadata/search/read-scope.ts), so
+ * pages are full and a token's offset counts readable rows only.
  */
 import type {
   ModelVersion,
+  PageOptions,
   RegisteredModel,
   SearchQuery,
   SearchResult,
@@ -20,6 +23,7 @@ import {
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { findVersionPage } from '../metadata/search/find-version-page.js';
+import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
 import { detailReadsFor, hydrateModels, hydrateVersions } from './hydrate.js';
 import {
   decodePageToken,
@@ -36,16 +40,39 @@ export interface VersionSearch extends SearchQuery {
   readonly defaultOrder?: 'name' | 'newest';
 }
 
+/**
+ * Lists and searches scoped to what one user may READ (full pages): what the server's list
+ * routes need beyond RegistryApi. LocalRegistry implements it; without a scope each is the
+ * RegistryApi operation.
+ */
+export interface ReadScopedSearch {
+  listModels(
+    options?: PageOptions & { includeDeleted?: boolean },
+    scope?: ReadScope,
+  ): Promise<SearchResult<RegisteredModel>>;
+  searchModels(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<RegisteredModel>>;
+  searchVersions(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<ModelVersion>>;
+}
+
 export class SearchService {
   constructor(private readonly ctx: RegistryContext) {}
 
-  /** @throws InvalidArgumentError for a bad filter, order, page token or maxResults. */
-  async searchModels(query: SearchQuery = {}): Promise<SearchResult<RegisteredModel>> {
+  /**
+   * With `scope`, only models its user may READ, in full pages.
+   * @throws InvalidArgumentError for a bad filter, order, page token or maxResults.
+   */
+  async searchModels(
+    query: SearchQuery = {},
+    scope?: ReadScope,
+  ): Promise<SearchResult<RegisteredModel>> {
     const db = this.ctx.database.db;
-    const { where, order, limit, offset, fingerprint } = this.prepare('models', query, {});
+    const { where, order, limit, offset, fingerprint } = this.prepare('models', query, {
+      readableBy: scope?.user,
+    });
     let q = db.selectFrom('registered_models as m').selectAll('m');
     if (!query.includeDeleted) q = q.where('m.deleted_at', 'is', null);
     if (where) q = q.where(where);
+    if (scope) q = q.where(readableBy(scope, 'registered_model', 'm.id'));
     for (const item of order) q = orderByNullsLast(q, item);
     if (order.length === 0) q = q.orderBy('m.name', 'asc');
     const rows = await q
@@ -62,16 +89,22 @@ export class SearchService {
 
   /**
    * The page's ids come from findVersionPage (which picks filter-first or order-first by
-   * an estimate); the page's rows are then read by id and hydrated.
+   * an estimate); the page's rows are then read by id and hydrated. With `scope`, only
+   * versions of models its user may READ, in full pages.
    * @throws InvalidArgumentError for a bad filter, order, page token or maxResults.
    */
-  async searchVersions(query: VersionSearch = {}): Promise<SearchResult<ModelVersion>> {
+  async searchVersions(
+    query: VersionSearch = {},
+    scope?: ReadScope,
+  ): Promise<SearchResult<ModelVersion>> {
     const db = this.ctx.database.db;
     const { ast, terms, limit, offset, fingerprint } = this.parse('versions', query, {
       modelId: query.modelId,
       defaultOrder: query.defaultOrder,
+      readableBy: scope?.user,
     });
     const { ids } = await findVersionPage(db, {
+      ...(scope ? { scope } : {}),
       filter: ast,
       order: terms,
       ...(query.modelId !== undefined ? { modelId: query.modelId } : {}),

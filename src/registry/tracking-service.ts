@@ -39,6 +39,7 @@ import {
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
+import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
 import type {
   ExperimentRow,
   LifecycleStage,
@@ -702,8 +703,12 @@ export class TrackingService {
   /**
    * Experiments matching MLflow's experiment filter (`name LIKE 'a%'`, `tags.team = 'x'`,
    * `creation_time > 0`), ordered by `order_by` (default last_update_time DESC), paged.
+   * With `scope`, only experiments its user may READ, in full pages.
    */
-  async searchExperiments(query: SearchExperimentsQuery = {}): Promise<Page<Experiment>> {
+  async searchExperiments(
+    query: SearchExperimentsQuery = {},
+    scope?: ReadScope,
+  ): Promise<Page<Experiment>> {
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchExperimentsDefault);
     const { where, order } = this.compileSearch('experiments', query.filter, query.orderBy);
@@ -712,6 +717,7 @@ export class TrackingService {
       filter: query.filter?.trim() ?? '',
       orderBy: query.orderBy ?? [],
       stages,
+      readableBy: scope?.user,
     });
     const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
     let q = this.db
@@ -719,6 +725,7 @@ export class TrackingService {
       .selectAll('e')
       .where('e.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
+    if (scope) q = q.where(readableBy(scope, 'experiment', 'e.id'));
     for (const item of order) q = q.orderBy(item.expression, item.direction);
     if (order.length === 0) q = q.orderBy('e.updated_at', 'desc');
     const rows = await q

@@ -3,7 +3,12 @@
  * revoking tokens, and checking credentials (the server's authentication calls
  * `authenticatePassword` / `authenticateToken`). Every change appends an audit event in
  * its own write transaction: user.created, user.disabled, user.enabled,
- * user.password_changed, token.created, token.revoked (subject `user:<name>`).
+ * user.password_changed, user.capabilities_revoked, token.created, token.revoked (subject
+ * `user:<name>`).
+ *
+ * Capabilities: each user has a capability epoch (migration 0401) that signed request
+ * capabilities record; `revokeCapabilities`, `setPassword` and disabling raise it, which
+ * kills every capability minted before (user.capabilities_revoked is audited for the first).
  *
  * Tokens: `mvt_` + 32 random bytes in base64url. Only their SHA-256 is stored; the first
  * 12 characters (`mvt_` + 8) are the public id shown in listings. A token works until it
@@ -26,6 +31,24 @@ import type { RegistryContext } from './registry-context.js';
 export interface Principal {
   readonly name: string;
   readonly admin: boolean;
+  /**
+   * What a capability minted for this request is bound to (set by authentication): see
+   * CapabilityBinding. Absent for principals made up without credentials.
+   */
+  readonly binding?: CapabilityBinding;
+}
+
+/**
+ * The credential a signed request capability (server/auth/request-signer.ts) was minted
+ * with, checked again whenever the capability is used (`capabilityPrincipal`): the API
+ * token (none for a password), and the user's capability epoch at authentication. Revoking
+ * or expiring the token kills the capabilities it minted; raising the epoch
+ * (`revokeCapabilities`, a password change, disabling the user) kills all of the user's.
+ */
+export interface CapabilityBinding {
+  /** The minting token's public id (`mvt_` + 8); absent when minted with a password. */
+  readonly token?: string;
+  readonly epoch: number;
 }
 
 export const TOKEN_PREFIX = 'mvt_';
@@ -121,6 +144,7 @@ export class UserService {
         is_admin: input.admin === true ? 1 : 0,
         created_at: now,
         disabled_at: null,
+        capability_epoch: 0,
       };
       await trx.insertInto('users').values(row).execute();
       await this.audit.append(trx, {
@@ -163,7 +187,11 @@ export class UserService {
       const now = this.ctx.now();
       await trx
         .updateTable('users')
-        .set({ disabled_at: disabled ? now : null })
+        .set((eb) => ({
+          disabled_at: disabled ? now : null,
+          // Re-enabling must not revive capabilities minted before the user was disabled.
+          ...(disabled ? { capability_epoch: eb('capability_epoch', '+', 1) } : {}),
+        }))
         .where('name', '=', row.name)
         .execute();
       await this.audit.append(trx, {
@@ -185,11 +213,13 @@ export class UserService {
       const now = this.ctx.now();
       await trx
         .updateTable('users')
-        .set({
+        .set((eb) => ({
           password_hash: hashed.hash,
           password_salt: hashed.salt,
           password_params: JSON.stringify(hashed.params),
-        })
+          // Whoever knew the old password may have minted capabilities with it.
+          capability_epoch: eb('capability_epoch', '+', 1),
+        }))
         .where('name', '=', row.name)
         .execute();
       await this.audit.append(trx, {
@@ -199,6 +229,36 @@ export class UserService {
         data: {},
         time: now,
       });
+    });
+  }
+
+  /**
+   * Revokes every signed request capability of `name` minted until now (signed URLs, LFS
+   * action headers) by raising the user's capability epoch; tokens and the password keep
+   * working, and capabilities minted afterwards are valid. Each call revokes what was
+   * minted since the last, and is audited.
+   * @throws NotFoundError
+   */
+  async revokeCapabilities(
+    name: string,
+    actor: string,
+  ): Promise<{ user: string; revokedAt: number }> {
+    return this.ctx.database.writeTransaction(async (trx) => {
+      const row = await this.row(trx, name);
+      const now = this.ctx.now();
+      await trx
+        .updateTable('users')
+        .set((eb) => ({ capability_epoch: eb('capability_epoch', '+', 1) }))
+        .where('name', '=', row.name)
+        .execute();
+      await this.audit.append(trx, {
+        actor,
+        action: 'user.capabilities_revoked',
+        subject: `user:${row.name}`,
+        data: {},
+        time: now,
+      });
+      return { user: row.name, revokedAt: now };
     });
   }
 
@@ -213,7 +273,11 @@ export class UserService {
       .where('name', '=', name)
       .executeTakeFirst();
     if (!row || row.disabled_at !== null) return undefined;
-    const principal = { name: row.name, admin: Number(row.is_admin) === 1 };
+    const principal: Principal = {
+      name: row.name,
+      admin: Number(row.is_admin) === 1,
+      binding: { epoch: Number(row.capability_epoch) },
+    };
     // MLflow clients send Basic credentials with every request: remember a successful check
     // for a while instead of paying scrypt each time. The key covers the stored hash, so a
     // password change invalidates it; the disabled check above runs every time.
@@ -232,21 +296,47 @@ export class UserService {
     return principal;
   }
 
-  /** The principal a live token belongs to, or undefined. */
   /**
-   * The principal of an active user by name, or undefined (unknown or disabled): for
-   * credentials the server made itself (signed request capabilities), checked again at use.
+   * The principal a signed request capability acts as, or undefined when it no longer
+   * holds: the user is unknown or disabled, the user's capability epoch moved on, or the
+   * token that minted it is revoked, expired or not the user's. One query on primary keys
+   * (users.name, api_tokens.id) on every use, so a revocation holds at once on every
+   * replica sharing the database.
    */
-  async activePrincipal(name: string): Promise<Principal | undefined> {
+  async capabilityPrincipal(
+    user: string,
+    binding: CapabilityBinding,
+  ): Promise<Principal | undefined> {
+    const { token } = binding;
     const row = await this.db
       .selectFrom('users')
-      .select(['name', 'is_admin', 'disabled_at'])
-      .where('name', '=', name)
+      .leftJoin('api_tokens', (j) =>
+        j
+          .onRef('api_tokens.user_name', '=', 'users.name')
+          // No token (minted with a password): join nothing.
+          .on('api_tokens.id', '=', token ?? ''),
+      )
+      .select([
+        'users.name',
+        'users.is_admin',
+        'users.disabled_at',
+        'users.capability_epoch',
+        'api_tokens.id as token_id',
+        'api_tokens.revoked_at',
+        'api_tokens.expires_at',
+      ])
+      .where('users.name', '=', user)
       .executeTakeFirst();
     if (!row || row.disabled_at !== null) return undefined;
-    return { name: row.name, admin: Number(row.is_admin) === 1 };
+    if (Number(row.capability_epoch) !== binding.epoch) return undefined;
+    if (token !== undefined) {
+      if (row.token_id === null || row.revoked_at !== null) return undefined;
+      if (row.expires_at !== null && Number(row.expires_at) <= this.ctx.now()) return undefined;
+    }
+    return { name: row.name, admin: Number(row.is_admin) === 1, binding };
   }
 
+  /** The principal a live token belongs to, or undefined. */
   async authenticateToken(secret: string): Promise<Principal | undefined> {
     if (!looksLikeToken(secret)) return undefined;
     const row = await this.db
@@ -260,6 +350,7 @@ export class UserService {
         'users.name',
         'users.is_admin',
         'users.disabled_at',
+        'users.capability_epoch',
       ])
       .where('api_tokens.secret_sha256', '=', sha256(secret))
       .executeTakeFirst();
@@ -277,7 +368,11 @@ export class UserService {
         { durable: false },
       );
     }
-    return { name: row.name, admin: Number(row.is_admin) === 1 };
+    return {
+      name: row.name,
+      admin: Number(row.is_admin) === 1,
+      binding: { token: row.id, epoch: Number(row.capability_epoch) },
+    };
   }
 
   /** Issues a token for `input.user`. The secret is in the result only. */

@@ -225,8 +225,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   // Before any route: every route must declare its access rule (auth/access-rule.ts).
-  const signer = new RequestSigner(backend.serverSecret ?? randomBytes(32));
-  const auth = enforceAccess(app, backend.access, { ...options.auth, signer });
+  const auth = enforceAccess(app, backend.access, {
+    ...options.auth,
+    signer: new RequestSigner(backend.serverSecret ?? randomBytes(32)),
+  });
 
   app.addContentTypeParser(
     [CHUNK_BATCH_MEDIA_TYPE, 'application/octet-stream'],
@@ -322,7 +324,6 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     version: SERVER_VERSION,
     commitWaitMs: options.commitWaitMs ?? 25_000,
     auth,
-    signer,
     actor: (req) => auth.principal(req)?.name,
   };
   accessRoutes(app, ctx);

@@ -11,12 +11,12 @@ import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { LfsService } from '../registry/lfs-service.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
+import type { ReadScopedSearch } from '../registry/search-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
 import type { UploadService } from '../registry/upload-service.js';
 import type { WebhookService } from '../registry/webhook-service.js';
 import type { Store } from '../storage/store.js';
 import type { RequestAuth } from './auth/enforce-access.js';
-import type { RequestSigner } from './auth/request-signer.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SchemaTypeProvider } from './schema.js';
 
@@ -34,7 +34,8 @@ export type App = FastifyInstance<
  * (both over the same metadata database). Whatever opens a registry directory provides it.
  */
 export interface ServerBackend {
-  readonly registry: RegistryApi;
+  /** With scoped lists and searches: what a signed-in user may read, in full pages. */
+  readonly registry: RegistryApi & ReadScopedSearch;
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;
@@ -67,8 +68,6 @@ export interface RouteContext extends ServerBackend {
   readonly commitWaitMs: number;
   /** Who the request is (auth/enforce-access.ts), to scope lists and searches. */
   readonly auth: RequestAuth;
-  /** Mints short-lived request capabilities (signed URLs, LFS action headers). */
-  readonly signer: RequestSigner;
   /**
    * The authenticated user acting (the audit trail's actor), or undefined for the
    * registry's default actor when authentication is off.

@@ -74,6 +74,7 @@ describe('signed download URLs', () => {
     const past = new RequestSigner(server.backend.serverSecret!, () => Date.now() - 3600_000);
     const { capability } = past.sign({
       user: 'rita',
+      epoch: 0,
       methods: ['GET'],
       path: filePath,
       ttlSeconds: 300,
@@ -81,7 +82,13 @@ describe('signed download URLs', () => {
     expect((await fetch(`${server.url}${filePath}?mv_sig=${capability}`)).status).toBe(401);
     // And a fresh one from that signer's key works (the secret is the server's).
     const now = new RequestSigner(server.backend.serverSecret!);
-    const fresh = now.sign({ user: 'rita', methods: ['GET'], path: filePath, ttlSeconds: 60 });
+    const fresh = now.sign({
+      user: 'rita',
+      epoch: 0, // rita's capability epoch: never raised in this file
+      methods: ['GET'],
+      path: filePath,
+      ttlSeconds: 60,
+    });
     expect((await fetch(`${server.url}${filePath}?mv_sig=${fresh.capability}`)).status).toBe(200);
   });
 

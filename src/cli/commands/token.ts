@@ -1,6 +1,8 @@
 /**
- * `mvault token create|ls|revoke`: API tokens, for CI jobs (MODELVAULT_TOKEN) and MLflow
- * clients (MLFLOW_TRACKING_TOKEN). create prints the secret once; it cannot be shown again.
+ * `mvault token create|ls|revoke|revoke-capabilities`: API tokens, for CI jobs
+ * (MODELVAULT_TOKEN) and MLflow clients (MLFLOW_TRACKING_TOKEN). create prints the secret
+ * once; it cannot be shown again. revoke-capabilities kills the signed request capabilities
+ * (signed URLs, LFS action headers) minted until now.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../core/errors.js';
@@ -96,6 +98,29 @@ export function registerToken(program: Command, kit: CommandKit): void {
       kit.action(async (run, id: string) => {
         const t = await (await run.access()).revokeToken(id);
         run.emit(t, () => `Revoked token ${t.id} (${t.name}) of ${t.user}`);
+      }),
+    );
+
+  token
+    .command('revoke-capabilities')
+    .description(
+      'revoke every signed download URL and Git LFS action header minted until now (yours; an admin may name a user); tokens keep working',
+    )
+    .option('--user <name>', "another user's (admin; local: required)")
+    .addHelpText(
+      'after',
+      examples(
+        'mvault token revoke-capabilities',
+        'mvault token revoke-capabilities --user ci-bot',
+      ),
+    )
+    .action(
+      kit.action(async (run, opts: { user?: string }) => {
+        const r = await (await run.access()).revokeCapabilities(opts.user);
+        run.emit(
+          r,
+          () => `Revoked the signed URLs and LFS action headers of ${r.user} minted until now`,
+        );
       }),
     );
 }

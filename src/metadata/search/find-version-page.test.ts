@@ -87,10 +87,22 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
   };
 
   /** Every page of the search under `plan`, `limit` at a time, as one list of ids. */
-  const allPages = async (filter: string, orderBy: string, plan: SearchPlan, limit: number) => {
+  const allPages = async (
+    filter: string,
+    orderBy: string,
+    plan: SearchPlan,
+    limit: number,
+    extra: Partial<VersionPageQuery> = {},
+  ) => {
     const ids: number[] = [];
     for (let offset = 0; ; offset += limit) {
-      const p = await page(filter, orderBy, { plan, limit, offset, includeDeleted: false });
+      const p = await page(filter, orderBy, {
+        plan,
+        limit,
+        offset,
+        includeDeleted: false,
+        ...extra,
+      });
       expect(p.plan).toBe(plan);
       ids.push(...p.ids.slice(0, limit));
       if (p.ids.length <= limit) return ids;
@@ -128,6 +140,48 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(whole.ids).toEqual(expected);
     },
   );
+
+  it('scoped to a reader, both plans return the reference rows of readable models only', async () => {
+    const { users, permissions } = t.registry.access;
+    await users.create({ name: 'reader', password: 'reader-password' }, 'root');
+    const grant = (resource: string, level: 'READ' | 'NO_PERMISSIONS') =>
+      permissions.grant({ user: 'reader', kind: 'registered_model', resource, level }, 'root');
+    await grant('model-b', 'NO_PERMISSIONS');
+    await grant('model-c', 'READ');
+    const { db } = t.database;
+    const models = new Map(
+      (await db.selectFrom('registered_models').select(['id', 'name']).execute()).map((m) => [
+        m.name,
+        m.id,
+      ]),
+    );
+    const modelOf = new Map(
+      (await db.selectFrom('model_versions').select(['id', 'model_id']).execute()).map((v) => [
+        v.id,
+        v.model_id,
+      ]),
+    );
+    const scopes = [
+      // Default READ: hidden only by the explicit NO_PERMISSIONS on model-b.
+      { scope: { user: 'reader', defaultReadable: true }, readable: ['model-a', 'model-c'] },
+      // Default NO_PERMISSIONS: shown only by the explicit READ on model-c.
+      { scope: { user: 'reader', defaultReadable: false }, readable: ['model-c'] },
+    ];
+    for (const { scope, readable } of scopes) {
+      const ids = new Set(readable.map((name) => models.get(name)));
+      for (const [filter, orderBy] of CASES.slice(0, 7)) {
+        const expected = (await reference(filter, orderBy)).filter((id) =>
+          ids.has(modelOf.get(id)),
+        );
+        expect(expected.length).toBeGreaterThan(0);
+        for (const plan of ['filter-first', 'order-first'] as const) {
+          expect(await allPages(filter, orderBy, plan, 7, { scope }), `${plan} ${filter}`).toEqual(
+            expected,
+          );
+        }
+      }
+    }
+  });
 
   it('includes deleted versions when asked, identically on both plans', async () => {
     for (const [filter, orderBy] of CASES.slice(0, 5)) {

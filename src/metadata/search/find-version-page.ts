@@ -29,6 +29,7 @@ import {
   type SqlDialectName,
 } from './compile-filter.js';
 import type { FilterExpr, OrderByTerm } from './filter-ast.js';
+import { type ReadScope, readableBy } from './read-scope.js';
 
 export type SearchPlan = 'filter-first' | 'order-first';
 
@@ -43,6 +44,8 @@ export interface VersionPageQuery {
   readonly limit: number;
   readonly offset: number;
   readonly dialect: SqlDialectName;
+  /** Only versions of models this user may READ (read-scope.ts). */
+  readonly scope?: ReadScope;
   /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
   readonly plan?: SearchPlan;
 }
@@ -153,6 +156,7 @@ function versions(db: Kysely<RegistryDB>, q: VersionPageQuery) {
     .select('v.id');
   if (q.modelId !== undefined) b = b.where('v.model_id', '=', q.modelId);
   if (!q.includeDeleted) b = b.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
+  if (q.scope) b = b.where(readableBy(q.scope, 'registered_model', 'm.id'));
   return b;
 }
 
@@ -228,6 +232,7 @@ async function orderFirst(
   const rowCheck = (): RawBuilder<SqlBool> | undefined => {
     const parts: Expression<SqlBool>[] = [];
     if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
+    if (q.scope) parts.push(readableBy(q.scope, 'registered_model', 'm.id'));
     const rest = and(onRows);
     if (rest) parts.push(compileFilter(rest, 'versions', { dialect: q.dialect, keyed: 'exists' }));
     if (parts.length === 0) return undefined;
@@ -255,21 +260,13 @@ async function orderFirst(
   /** The first `need` matching versions that have the key, or all of them when fewer. */
   let found: number[] | undefined;
   if (!q.includeDeleted && onRows.length === 0 && need <= LATE_CHECK_MAX) {
-    // Walk without reading the version rows, then drop the deleted versions found.
+    // Walk without reading the version rows, then drop the deleted (and, scoped, the
+    // unreadable) versions found; too few left, and the walk below tests them as it goes.
     const ids = await walk(false, need + DELETED_SLACK);
     const live = new Set(
       ids.length === 0
         ? []
-        : (
-            await db
-              .selectFrom('model_versions as v')
-              .innerJoin('registered_models as m', 'm.id', 'v.model_id')
-              .select('v.id')
-              .where('v.id', 'in', ids)
-              .where('v.deleted_at', 'is', null)
-              .where('m.deleted_at', 'is', null)
-              .execute()
-          ).map((r) => r.id),
+        : (await versions(db, q).where('v.id', 'in', ids).execute()).map((r) => r.id),
     );
     const liveIds = ids.filter((id) => live.has(id));
     // Enough live ones, or the walk found every match: either way the answer is exact.

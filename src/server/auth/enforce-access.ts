@@ -26,6 +26,7 @@ import {
   PermissionDeniedError,
   UnauthenticatedError,
 } from '../../core/errors.js';
+import type { ReadScope } from '../../metadata/search/read-scope.js';
 import type { AccessControl } from '../../registry/access-control.js';
 import { type ResolvedResource, resourceWord } from '../../registry/permission-service.js';
 import { looksLikeToken, type Principal } from '../../registry/user-service.js';
@@ -83,6 +84,12 @@ export interface RequestAuth {
   readonly routes: readonly DeclaredRoute[];
   /** The signed-in user, or undefined (authentication off, or a public route without credentials). */
   principal(req: FastifyRequest): Principal | undefined;
+  /**
+   * What the request's lists and searches are scoped to: the signed-in user's READ
+   * permission, or undefined (authentication off, or an admin) for everything. Passed to
+   * the registry's searches, so pages are full (metadata/search/read-scope.ts).
+   */
+  readScope(req: FastifyRequest): Promise<ReadScope | undefined>;
   /** The items whose model `principal` may READ (all of them when authentication is off). */
   filterModels<T>(req: FastifyRequest, items: readonly T[], name: (t: T) => string): Promise<T[]>;
   /** The items whose experiment `principal` may READ. */
@@ -93,6 +100,16 @@ export interface RequestAuth {
   ): Promise<T[]>;
   /** Whether the server requires sign-in now (`--auth`, or the registry has users). */
   required(): Promise<boolean>;
+  /**
+   * A signed request capability (request-signer.ts) for the request's signed-in user to
+   * make `methods` requests to `path`, bound to the credential this request came with (so
+   * revoking that token, or the user's capabilities, kills it); undefined when nobody is
+   * signed in (authentication off), and the path is then used unsigned.
+   */
+  capability(
+    req: FastifyRequest,
+    input: { methods: readonly string[]; path: string; ttlSeconds: number },
+  ): { capability: string; expiresAt: number } | undefined;
 }
 
 const WWW_AUTHENTICATE = 'Basic realm="modelvault", Bearer realm="modelvault"';
@@ -180,14 +197,20 @@ export function enforceAccess(
     });
   }
 
-  /** The user a signed capability names, if it is valid for this request and the user active. */
+  /**
+   * The user a signed capability names, if it is valid for this request (MAC, method, path,
+   * expiry: no database) and still holds (user active, epoch current, minting token live:
+   * one query, so revocations hold at once on every replica).
+   */
   async function capabilityPrincipal(
     req: FastifyRequest,
     capability: string,
   ): Promise<Principal | undefined> {
     const path = req.url.split('?')[0]!;
     const c = options.signer?.check(capability, req.method, path);
-    return c && (await access.users.activePrincipal(c.user));
+    if (!c) return undefined;
+    const binding = { ...(c.token !== undefined ? { token: c.token } : {}), epoch: c.epoch };
+    return access.users.capabilityPrincipal(c.user, binding);
   }
 
   /** `?mv_sig=` of a GET/HEAD request, if any. */
@@ -322,6 +345,21 @@ export function enforceAccess(
     routes,
     principal: (req) => state.get(req)?.principal,
     required: authOn,
+    async readScope(req) {
+      const principal = filterFor(req);
+      return principal && access.permissions.readScope(principal);
+    },
+    capability(req, input) {
+      const principal = state.get(req)?.principal;
+      // Every principal authentication makes has a binding; one made up has no credential.
+      if (!principal?.binding || !options.signer) return undefined;
+      return options.signer.sign({
+        user: principal.name,
+        token: principal.binding.token,
+        epoch: principal.binding.epoch,
+        ...input,
+      });
+    },
     async filterModels(req, items, name) {
       const principal = filterFor(req);
       if (!principal) return [...items];

@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RequestSigner, SIGNATURE_PARAM, withoutSignature } from './request-signer.js';
 
@@ -11,11 +12,19 @@ describe('RequestSigner', () => {
   it('accepts a capability for its method and path until it expires', () => {
     const { capability, expiresAt } = signer.sign({
       user: 'rita',
+      token: 'mvt_AbCd1234',
+      epoch: 3,
       methods: ['GET'],
       path,
       ttlSeconds: 300,
     });
     expect(expiresAt).toBe(now / 1000 + 300);
+    // The binding comes back for the server to check against the database.
+    expect(signer.check(capability, 'GET', path)).toMatchObject({
+      user: 'rita',
+      token: 'mvt_AbCd1234',
+      epoch: 3,
+    });
     expect(signer.check(capability, 'GET', path)?.user).toBe('rita');
     expect(signer.check(capability, 'HEAD', path)?.user).toBe('rita');
     expect(signer.check(capability, 'PUT', path)).toBeUndefined();
@@ -28,7 +37,14 @@ describe('RequestSigner', () => {
   });
 
   it('refuses tampered payloads and signatures, and other servers’ capabilities', () => {
-    const { capability } = signer.sign({ user: 'rita', methods: ['GET'], path, ttlSeconds: 60 });
+    const { capability } = signer.sign({
+      user: 'rita',
+      epoch: 0,
+      methods: ['GET'],
+      path,
+      ttlSeconds: 60,
+    });
+    expect(signer.check(capability, 'GET', path)?.token).toBeUndefined();
     const [, payload, mac] = capability.split('.') as [string, string, string];
     const forged = Buffer.from(
       Buffer.from(payload, 'base64url').toString().replace('rita', 'root'),
@@ -43,8 +59,31 @@ describe('RequestSigner', () => {
     expect(other.check(capability, 'GET', path)).toBeUndefined();
   });
 
+  it('refuses a well-signed payload without an epoch (minted before capabilities were revocable)', () => {
+    const payload = Buffer.from(
+      JSON.stringify({ u: 'rita', m: ['GET'], p: path, e: now / 1000 + 60 }),
+    ).toString('base64url');
+    // The MAC recomputed as the signer does: only the missing epoch is wrong.
+    const key = Buffer.from(
+      hkdfSync('sha256', SECRET, Buffer.alloc(0), 'modelvault request capability v1', 32),
+    );
+    const mac = createHmac('sha256', key).update('mvs1.').update(payload).digest('base64url');
+    expect(signer.check(`mvs1.${payload}.${mac}`, 'GET', path)).toBeUndefined();
+    const withEpoch = Buffer.from(
+      JSON.stringify({ u: 'rita', g: 0, m: ['GET'], p: path, e: now / 1000 + 60 }),
+    ).toString('base64url');
+    const mac2 = createHmac('sha256', key).update('mvs1.').update(withEpoch).digest('base64url');
+    expect(signer.check(`mvs1.${withEpoch}.${mac2}`, 'GET', path)?.epoch).toBe(0);
+  });
+
   it('caps lifetimes and refuses short secrets', () => {
-    const { expiresAt } = signer.sign({ user: 'u', methods: ['GET'], path, ttlSeconds: 1e9 });
+    const { expiresAt } = signer.sign({
+      user: 'u',
+      epoch: 0,
+      methods: ['GET'],
+      path,
+      ttlSeconds: 1e9,
+    });
     expect(expiresAt - now / 1000).toBe(24 * 3600);
     expect(() => new RequestSigner(Buffer.alloc(16))).toThrow(/32 bytes/);
   });

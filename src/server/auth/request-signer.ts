@@ -5,14 +5,20 @@
  * client following a batch answer's action href. They are accepted as
  * `Authorization: Bearer mvs1.…` or, on GET/HEAD only, as the query parameter `mv_sig`.
  *
- *   mvs1.<base64url(JSON {u: user, m: [methods], p: path, e: expiry (Unix s)})>.<base64url(HMAC)>
+ *   mvs1.<base64url(JSON {u: user, t?: token id, g: epoch, m: [methods], p: path,
+ *                         e: expiry (Unix s)})>.<base64url(HMAC)>
  *
  * The HMAC-SHA256 is over the version prefix and the payload, with a key derived (HKDF)
  * from the server secret (server-secret.ts), so replicas sharing that secret accept each
- * other's. The path is the request's exact path (percent-encoded as sent, no query). A
- * capability names a user and is no permission by itself: the request is still checked
- * against that user's grants when it is made, and a user disabled meanwhile is refused.
- * It cannot be revoked before it expires (minutes), which bounds what a leaked one is worth.
+ * other's. The path is the request's exact path (percent-encoded as sent, no query).
+ *
+ * Checking the MAC, path, method and expiry needs no database (`check`); what makes a
+ * capability revocable is its binding (registry/user-service.ts CapabilityBinding): the
+ * API token that minted it (`t`, none when minted with a password) and the user's
+ * capability epoch then (`g`). At use the server checks, in one query, that the user is
+ * active, the epoch is still the user's and the token is neither revoked nor expired
+ * (enforce-access.ts), and then the request against the user's grants as usual. A payload
+ * without `g` (minted before capabilities were revocable) is refused.
  */
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
@@ -24,6 +30,10 @@ export const MAX_CAPABILITY_SECONDS = 24 * 3600;
 
 export interface Capability {
   readonly user: string;
+  /** The minting API token's public id; absent when minted with a password. */
+  readonly token?: string;
+  /** The user's capability epoch when it was minted. */
+  readonly epoch: number;
   readonly methods: readonly string[];
   readonly path: string;
   /** Unix seconds. */
@@ -52,8 +62,18 @@ export class RequestSigner {
     return createHmac('sha256', this.key).update(CAPABILITY_PREFIX).update(payload).digest();
   }
 
-  /** A capability for `user` to make `methods` requests to `path` for `ttlSeconds`. */
-  sign(input: { user: string; methods: readonly string[]; path: string; ttlSeconds: number }): {
+  /**
+   * A capability for `user` to make `methods` requests to `path` for `ttlSeconds`, bound
+   * to the credential it is minted with (`token`, `epoch`: see Capability).
+   */
+  sign(input: {
+    user: string;
+    token?: string | undefined;
+    epoch: number;
+    methods: readonly string[];
+    path: string;
+    ttlSeconds: number;
+  }): {
     capability: string;
     expiresAt: number;
   } {
@@ -62,6 +82,8 @@ export class RequestSigner {
     const payload = b64url(
       JSON.stringify({
         u: input.user,
+        ...(input.token !== undefined ? { t: input.token } : {}),
+        g: input.epoch,
         m: input.methods.map((m) => m.toUpperCase()),
         p: input.path,
         e: expiresAt,
@@ -92,9 +114,18 @@ export class RequestSigner {
     } catch {
       return undefined;
     }
-    const c = parsed as { u?: unknown; m?: unknown; p?: unknown; e?: unknown };
+    const c = parsed as {
+      u?: unknown;
+      t?: unknown;
+      g?: unknown;
+      m?: unknown;
+      p?: unknown;
+      e?: unknown;
+    };
     if (
       typeof c.u !== 'string' ||
+      (c.t !== undefined && typeof c.t !== 'string') ||
+      typeof c.g !== 'number' ||
       typeof c.p !== 'string' ||
       typeof c.e !== 'number' ||
       !Array.isArray(c.m) ||
@@ -107,7 +138,14 @@ export class RequestSigner {
     const m = method.toUpperCase();
     const allowed = methods.includes(m) || (m === 'HEAD' && methods.includes('GET'));
     if (!allowed || c.p !== path) return undefined;
-    return { user: c.u, methods, path: c.p, expiresAt: c.e };
+    return {
+      user: c.u,
+      ...(typeof c.t === 'string' ? { token: c.t } : {}),
+      epoch: c.g,
+      methods,
+      path: c.p,
+      expiresAt: c.e,
+    };
   }
 }
 

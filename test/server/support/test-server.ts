@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RemoteRegistry, type RemoteRegistryOptions } from '../../../src/client/remote-registry.js';
+import type { DatabaseConfig } from '../../../src/metadata/database.js';
 import type { UploadService } from '../../../src/registry/upload-service.js';
 import { type AppOptions, buildApp, type RouteInfo } from '../../../src/server/app.js';
 import type { DeclaredRoute } from '../../../src/server/auth/enforce-access.js';
@@ -30,20 +31,23 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** `database`: the metadata database (test/support/dialects.ts); default SQLite in the directory. */
 export async function startTestServer(
-  options: Omit<AppOptions, 'backend'> = {},
+  options: Omit<AppOptions, 'backend'> & { database?: DatabaseConfig } = {},
 ): Promise<TestServer> {
+  const { database, ...appOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'mv-server-'));
   const backend = await openServerBackend(join(dir, 'registry'), {
     create: true,
     defaultActor: 'alice',
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
+    ...(database ? { database } : {}),
   });
   const { app, uploads, routes, declaredRoutes } = await buildApp({
     backend,
     logger: false,
-    ...options,
+    ...appOptions,
   } as AppOptions);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -200,23 +200,22 @@ export async function lfsRoutes(app: App, ctx: RouteContext): Promise<void> {
           const hashAlgo = req.body.hash_algo ?? 'sha256';
           const states = await lfs.lookup(r, objects);
           const root = base(req, r);
-          const user = ctx.actor(req);
           const action = (method: string, href: string) => {
-            if (user === undefined) return { href, expires_in: ACTION_EXPIRES_IN };
-            const { capability } = ctx.signer.sign({
-              user,
+            const signed = ctx.auth.capability(req, {
               methods: [method],
               path: new URL(href).pathname,
               ttlSeconds: ACTION_EXPIRES_IN,
             });
+            if (signed === undefined) return { href, expires_in: ACTION_EXPIRES_IN };
             return {
               href,
-              header: { Authorization: `Bearer ${capability}` },
+              header: { Authorization: `Bearer ${signed.capability}` },
               expires_in: ACTION_EXPIRES_IN,
             };
           };
           // The actions carry their own credential (above): git-lfs need not add one.
-          const authenticated = user !== undefined ? { authenticated: true } : {};
+          const authenticated =
+            ctx.auth.principal(req) !== undefined ? { authenticated: true } : {};
           const answer = states.map((s) => {
             if (hashAlgo !== 'sha256') {
               return {

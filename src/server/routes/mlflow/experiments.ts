@@ -82,17 +82,19 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
     const pageToken = optString(m, 'page_token');
     const viewType = viewTypeOf(m, 'view_type');
     const maxResults = maxResultsOf(m);
-    const page = await tracking.searchExperiments({
-      ...(filter !== undefined ? { filter } : {}),
-      ...(orderBy !== undefined ? { orderBy } : {}),
-      ...(pageToken !== undefined ? { pageToken } : {}),
-      ...(viewType !== undefined ? { viewType } : {}),
-      ...(maxResults !== undefined ? { maxResults } : {}),
-    });
+    // Only experiments the user may read, in full pages.
+    const page = await tracking.searchExperiments(
+      {
+        ...(filter !== undefined ? { filter } : {}),
+        ...(orderBy !== undefined ? { orderBy } : {}),
+        ...(pageToken !== undefined ? { pageToken } : {}),
+        ...(viewType !== undefined ? { viewType } : {}),
+        ...(maxResults !== undefined ? { maxResults } : {}),
+      },
+      await ctx.auth.readScope(req),
+    );
     return omitEmpty({
-      experiments: (await ctx.auth.filterExperiments(req, page.items, (e) => e.experiment_id)).map(
-        experimentJson,
-      ),
+      experiments: page.items.map(experimentJson),
       next_page_token: page.nextPageToken,
     });
   });

@@ -139,14 +139,17 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
       const q = req.query;
       // MLflow allows pages of up to 200 000; larger than ours, they come in several pages.
       const n = Math.min(maxResults(q.max_results, 10_000, 200_000), REGISTRY_PAGE_LIMIT);
-      const page = await registry.searchVersions({
-        ...(q.filter ? { filter: q.filter } : {}),
-        orderBy: orderByList(q.order_by),
-        maxResults: n,
-        ...(q.page_token ? { pageToken: q.page_token } : {}),
-      });
-      // Versions of models the user may not read are left out (the page may come out short).
-      const items = await ctx.auth.filterModels(req, page.items, (v) => v.model);
+      // Only versions of models the user may read, in full pages.
+      const page = await registry.searchVersions(
+        {
+          ...(q.filter ? { filter: q.filter } : {}),
+          orderBy: orderByList(q.order_by),
+          maxResults: n,
+          ...(q.page_token ? { pageToken: q.page_token } : {}),
+        },
+        await ctx.auth.readScope(req),
+      );
+      const items = page.items;
       return {
         ...(items.length > 0 ? { model_versions: items.map(mlflowModelVersion) } : {}),
         ...(page.nextPageToken ? { next_page_token: page.nextPageToken } : {}),

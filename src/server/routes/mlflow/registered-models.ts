@@ -127,14 +127,18 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
     },
     async (req) => {
       const q = req.query;
-      const page = await registry.searchModels({
-        ...(q.filter ? { filter: q.filter } : {}),
-        orderBy: orderByList(q.order_by),
-        maxResults: maxResults(q.max_results, 100, 1000),
-        ...(q.page_token ? { pageToken: q.page_token } : {}),
-      });
+      // Only models the user may read, in full pages.
+      const page = await registry.searchModels(
+        {
+          ...(q.filter ? { filter: q.filter } : {}),
+          orderBy: orderByList(q.order_by),
+          maxResults: maxResults(q.max_results, 100, 1000),
+          ...(q.page_token ? { pageToken: q.page_token } : {}),
+        },
+        await ctx.auth.readScope(req),
+      );
       const registered_models = [];
-      for (const m of await ctx.auth.filterModels(req, page.items, (x) => x.name)) {
+      for (const m of page.items) {
         registered_models.push(await shaped(m));
       }
       return {

@@ -148,6 +148,31 @@ export function accessRoutes(app: App, ctx: RouteContext): void {
     },
   );
 
+  app.delete(
+    '/api/v1/users/:name/capabilities',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags,
+        summary:
+          'Revoke every signed URL and LFS action header of a user minted until now (the user itself, or an admin)',
+        description:
+          "Raises the user's capability epoch: capabilities minted before this call are refused from now on, on every replica; tokens and the password keep working. Audited as `user.capabilities_revoked`.",
+        params: S.object({ name: userName }),
+        response: responses({
+          200: S.object({ user: S.string(), revokedAt: millis }),
+        }),
+      },
+    },
+    async (req) => {
+      const who = caller(req);
+      if (!who.admin && who.name !== req.params.name) {
+        throw new PermissionDeniedError("only an admin revokes another user's capabilities");
+      }
+      return access.users.revokeCapabilities(req.params.name, actor(req));
+    },
+  );
+
   app.post(
     '/api/v1/tokens',
     {

@@ -45,13 +45,15 @@ export function modelRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const page = await registry.listModels({
-        pageToken: req.query.pageToken,
-        maxResults: queryInt(req.query.maxResults),
-        includeDeleted: queryBool(req.query.includeDeleted),
-      });
-      // Models the user may not read are left out (the page may come out short).
-      return { ...page, items: await ctx.auth.filterModels(req, page.items, (m) => m.name) };
+      // Only models the user may read, in full pages.
+      return registry.listModels(
+        {
+          pageToken: req.query.pageToken,
+          maxResults: queryInt(req.query.maxResults),
+          includeDeleted: queryBool(req.query.includeDeleted),
+        },
+        await ctx.auth.readScope(req),
+      );
     },
   );
 

@@ -29,8 +29,8 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const page = await registry.searchModels(req.body);
-      return { ...page, items: await ctx.auth.filterModels(req, page.items, (m) => m.name) };
+      // Only models the user may read, in full pages.
+      return registry.searchModels(req.body, await ctx.auth.readScope(req));
     },
   );
 
@@ -47,8 +47,8 @@ export function searchRoutes(app: App, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const page = await registry.searchVersions(req.body);
-      return { ...page, items: await ctx.auth.filterModels(req, page.items, (v) => v.model) };
+      // Only versions of models the user may read, in full pages.
+      return registry.searchVersions(req.body, await ctx.auth.readScope(req));
     },
   );
 

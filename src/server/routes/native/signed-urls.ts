@@ -3,7 +3,9 @@
  * short-lived URL of one download, which a plain link or `window.location` can then fetch
  * without an Authorization header. The URL carries a capability (`?mv_sig=mvs1.…`,
  * auth/request-signer.ts) for GET/HEAD of that exact path as the signed-in user, expiring
- * in minutes; the download is still checked against the user's permissions when it is made.
+ * in minutes and bound to the credential it was asked with (revoking that token, or the
+ * user's capabilities, kills it); the download is still checked against the user's
+ * permissions when it is made.
  * The API token never enters a URL, and the server's request logs redact `mv_sig`.
  *
  * Only download routes can be signed: a version's file, an artifact through MLflow's
@@ -54,17 +56,15 @@ export function signedUrlRoutes(app: App, ctx: RouteContext): void {
           { path: path.slice(0, 200) },
         );
       }
-      const user = ctx.actor(req);
-      if (user === undefined) return { url: path, expiresAt: null };
-      const { capability, expiresAt } = ctx.signer.sign({
-        user,
+      const signed = ctx.auth.capability(req, {
         methods: ['GET', 'HEAD'],
         path,
         ttlSeconds: req.body.ttlSeconds ?? SIGNED_URL_SECONDS,
       });
+      if (signed === undefined) return { url: path, expiresAt: null };
       return {
-        url: `${path}?${SIGNATURE_PARAM}=${encodeURIComponent(capability)}`,
-        expiresAt: expiresAt * 1000,
+        url: `${path}?${SIGNATURE_PARAM}=${encodeURIComponent(signed.capability)}`,
+        expiresAt: signed.expiresAt * 1000,
       };
     },
   );
