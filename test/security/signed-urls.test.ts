@@ -154,3 +154,49 @@ describe('signed download URLs', () => {
     expect(fields.url).toBe(`${filePath}?mv_sig=%5Bredacted%5D`);
   });
 });
+
+describe('MLflow multipart uploads with authentication on', () => {
+  it('each part credential carries a capability for its one PUT; a part without it is refused', async () => {
+    const { tracking, access } = server.backend;
+    const expId = await tracking.createExperiment({ name: 'mpu-exp' });
+    const runId = (await tracking.createRun({ experimentId: expId, tags: [] })).info.run_id;
+    await access.permissions.grant(
+      { user: 'rita', kind: 'experiment', resource: expId, level: 'EDIT' },
+      'setup',
+    );
+    const dir = `${expId}/${runId}/artifacts/big`;
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}/api/2.0/mlflow-artifacts/mpu/${path}/${dir}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ritaToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const created = await post('create', { path: 'weights.bin', num_parts: 2 });
+    expect(created.status).toBe(200);
+    const { upload_id, credentials } = (await created.json()) as {
+      upload_id: string;
+      credentials: { url: string; part_number: number; headers: Record<string, string> }[];
+    };
+    expect(credentials[0]!.headers.Authorization).toMatch(/^Bearer mvs1\./);
+    expect(JSON.stringify(credentials)).not.toContain(ritaToken);
+    const bytes = [Buffer.from('first part '), Buffer.from('second part')];
+    // As MLflow's client sends a part: its URL, its headers, nothing else.
+    const put = (i: number, headers: Record<string, string>, url = credentials[i]!.url) =>
+      fetch(url, { method: 'PUT', headers, body: bytes[i]! });
+    expect((await put(0, {})).status).toBe(401);
+    // Part 1's capability does not open part 2's URL.
+    expect((await put(1, credentials[0]!.headers)).status).toBe(401);
+    const parts = [];
+    for (const i of [0, 1]) {
+      const r = await put(i, credentials[i]!.headers);
+      expect(r.status).toBe(200);
+      parts.push({ part_number: i + 1, etag: r.headers.get('etag')! });
+    }
+    const done = await post('complete', { path: 'weights.bin', upload_id, parts });
+    expect(done.status).toBe(200);
+    const got = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/${dir}/weights.bin`, {
+      headers: { authorization: `Bearer ${ritaToken}` },
+    });
+    expect(Buffer.from(await got.arrayBuffer()).toString()).toBe('first part second part');
+  });
+});

@@ -55,6 +55,9 @@ function prefixOf(req: FastifyRequest): string {
   return at < 0 ? '' : url.slice(0, at);
 }
 
+/** How long a multipart part's credential lasts: long enough for a large artifact on a slow link. */
+const PART_CREDENTIAL_SECONDS = 6 * 60 * 60;
+
 export function artifactRoutes(scope: App, ctx: RouteContext): void {
   const { artifacts, frozenArtifacts, store } = ctx;
 
@@ -183,7 +186,16 @@ export function artifactRoutes(scope: App, ctx: RouteContext): void {
       const base = `${req.protocol}://${req.host}${prefixOf(req)}/mlflow-artifacts/mpu/parts/${upload.uploadId}`;
       const credentials = [];
       for (let n = 1; n <= upload.numParts; n++) {
-        credentials.push({ url: `${base}/${n}`, part_number: n, headers: {} });
+        const url = `${base}/${n}`;
+        // MLflow's client PUTs each part to its URL with the credential's headers and
+        // nothing else; with authentication on they carry a capability for that one PUT.
+        const signed = ctx.auth.capability(req, {
+          methods: ['PUT'],
+          path: new URL(url).pathname,
+          ttlSeconds: PART_CREDENTIAL_SECONDS,
+        });
+        const headers = signed ? { Authorization: `Bearer ${signed.capability}` } : {};
+        credentials.push({ url, part_number: n, headers });
       }
       return { upload_id: upload.uploadId, credentials };
     },
