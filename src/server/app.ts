@@ -235,6 +235,17 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     (_req, _payload, done) => done(null), // the route streams request.raw itself
   );
 
+  // Shutdown closes idle keep-alive connections once, when it starts (forceCloseConnections
+  // 'idle'); a connection whose response was finishing just then became idle a moment
+  // later and held the close until its keep-alive timeout (72 s). So while closing, idle
+  // connections are closed as they appear; busy ones (an upload under way) still finish.
+  let closingSweep: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    closingSweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    closingSweep.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(closingSweep));
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     req.log.debug({ req }, 'incoming request');
