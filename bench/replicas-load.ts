@@ -20,7 +20,7 @@
  * Starts its own throwaway PostgreSQL (initdb + pg_ctl, as the tests do) and Swift
  * (scripts/s3-server.sh), under a temp directory removed at the end.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ import { RemoteRegistry } from '../src/client/remote-registry.js';
 import { s3ClientConfig } from '../src/storage/backends/s3/s3-backend.js';
 import { pseudoRandomBytes } from '../test/fixtures/model-files.js';
 import { startPostgres } from '../test/support/postgres-server.js';
+import { type ServerProcess, startNodeServer } from './lib/server-process.js';
 import { median } from './lib/util.js';
 
 const run = promisify(execFile);
@@ -59,46 +60,12 @@ for (const [name, v] of [
 }
 if (CONNECTIONS < 2) throw new Error('--connections must be at least 2 (split over two replicas)');
 
-interface Served {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-/** `mvault serve ARGS` from the build (what users run), resolved once it prints its URL. */
-async function serve(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Served> {
-  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, MODELVAULT_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** `mvault serve ARGS` from the build (what users run), on a free port. */
+function serve(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  return startNodeServer([CLI, 'serve', '--port', '0', ...args], {
+    MODELVAULT_LOG_LEVEL: 'warn',
+    ...env,
   });
-  let text = '';
-  child.stderr.on('data', (d: Buffer) => {
-    text += d.toString('utf8');
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      text += d.toString('utf8');
-      const m = /serving .* at (http:\/\/[^\s]+) /.exec(text);
-      if (m) {
-        child.stdout.off('data', onData);
-        child.stdout.resume(); // drain whatever it logs later
-        resolve(m[1]!);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${text}`)));
-  });
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
@@ -121,15 +88,19 @@ interface Measured {
 }
 
 /** Drives `connections` split evenly over `servers` at once, for SECONDS. */
-async function measure(setup: string, servers: readonly Served[], path: string): Promise<Measured> {
-  const before = await Promise.all(servers.map((s) => cpuSeconds(s.pid)));
+async function measure(
+  setup: string,
+  servers: readonly ServerProcess[],
+  path: string,
+): Promise<Measured> {
+  const before = await Promise.all(servers.map((s) => cpuSeconds(s.child.pid!)));
   const share = Math.floor(CONNECTIONS / servers.length);
   const results = await Promise.all(
     servers.map((s) =>
       autocannon({ url: `${s.url}${path}`, connections: share, duration: SECONDS }),
     ),
   );
-  const after = await Promise.all(servers.map((s) => cpuSeconds(s.pid)));
+  const after = await Promise.all(servers.map((s) => cpuSeconds(s.child.pid!)));
   const requests = results.reduce((n, r) => n + r.requests.total, 0);
   const cpu = after.reduce((n, a, i) => n + a - before[i]!, 0);
   // With one connection pool per server, the latency figures are those of the slower pool.
@@ -150,7 +121,7 @@ async function measure(setup: string, servers: readonly Served[], path: string):
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'mv-bench-replicas-'));
   const s3Dir = join(work, 's3');
-  const served: Served[] = [];
+  const served: ServerProcess[] = [];
   let pg: Awaited<ReturnType<typeof startPostgres>> | undefined;
   let s3Started = false;
   try {
@@ -205,7 +176,7 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`GET ${path} on ${s.url}: ${res.status}`);
     }
 
-    const setups: Record<string, readonly Served[]> = {
+    const setups: Record<string, readonly ServerProcess[]> = {
       'one-sqlite': [single],
       'one-replica': [a],
       'two-replicas': [a, b],

@@ -17,21 +17,36 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServerProcess(registry: string): Promise<ServerProcess> {
+/** `node src/server/main.ts --port 0 --registry DIR` from the sources (tsx). */
+export function startServerProcess(registry: string): Promise<ServerProcess> {
+  return startNodeServer([
+    '--import',
+    'tsx',
+    'src/server/main.ts',
+    '--port',
+    '0',
+    '--registry',
+    registry,
+  ]);
+}
+
+/**
+ * Starts `node ARGV` (a server entry and its flags, after BENCH_SERVER_NODE_ARGS) in the
+ * repository, with `env` over this process's environment; resolves with its URL once it
+ * prints it.
+ */
+export async function startNodeServer(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [
       // e.g. BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server
       ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
-      'src/server/main.ts',
-      '--port',
-      '0',
-      '--registry',
-      registry,
+      ...argv,
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   ) as unknown as ChildProcessWithoutNullStreams;
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
