@@ -242,8 +242,11 @@ export class LocalRegistry implements RegistryApi {
    * Registers the version; with a content store, its manifest must be in it when the
    * version commits, and its pickle-based files are scanned first and the result stored
    * with it (see ScanService).
-   * @throws ConflictError (`details.collected`) when the manifest is not in the store — a
-   *   GC with no grace period may collect a manifest between its commit and the version's.
+   * @throws NotFoundError (`details.manifest`) when the manifest is not in the store;
+   *   ConflictError (`details.collected`) when it was a moment ago but is not when the
+   *   version commits — a GC with no grace period may collect a manifest between its
+   *   commit and the version's. A caller that has just stored the manifest may read both
+   *   as "collected" and store it again (UploadService, MlflowVersionService).
    */
   async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
     const digest = input?.manifest?.digest;
@@ -253,11 +256,17 @@ export class LocalRegistry implements RegistryApi {
       const hex = digest.replace(/^sha256:/i, '').toLowerCase();
       if (isSha256Hex(hex)) {
         summary = await this.summaryOf(hex);
+        const manifest = await this.content.getManifest(hex).catch((e: unknown) => {
+          if (!(e instanceof NotFoundError)) throw e;
+          throw new NotFoundError(
+            `manifest ${hex} is not in this registry's store: store the version's files first (push), then create it`,
+            { manifest: hex },
+          );
+        });
         try {
-          const manifest = await this.content.getManifest(hex);
           scan = await this.scans.scan(this.content, manifest.entries);
         } catch (e) {
-          // Gone already: the version's transaction refuses it (requireStoredManifest).
+          // A file the scan reads is gone (a racing GC): the version's transaction decides.
           if (!(e instanceof NotFoundError)) throw e;
         }
       }

@@ -132,8 +132,10 @@ export class MlflowVersionService {
       } catch (e) {
         // A GC with no grace period collected the just-frozen manifest before the version
         // committed (LocalRegistry.createVersion refuses it then): freeze it again.
+        const details = (e as { details?: { collected?: unknown; manifest?: unknown } }).details;
         const collected =
-          e instanceof ConflictError && (e.details as { collected?: unknown })?.collected === true;
+          (e instanceof ConflictError && details?.collected === true) ||
+          (e instanceof NotFoundError && details?.manifest === manifest?.digest);
         if (!collected || frozenPath === undefined || attempt >= 3) throw e;
       }
     }

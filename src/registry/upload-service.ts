@@ -816,23 +816,25 @@ export class UploadService {
         files.map((f) => ({ path: f.path, size: Number(f.size), sha256: f.sha256 as Sha256Hex })),
         { durable: false },
       );
-      const version: ModelVersion = await this.registry.createVersion({
-        model: input.model,
-        manifest: {
-          digest: manifest.digest,
-          size: manifest.totalSize,
-          fileCount: manifest.entries.length,
-        },
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.metrics !== undefined ? { metrics: input.metrics } : {}),
-        ...(input.params !== undefined ? { params: input.params } : {}),
-        ...(input.tags !== undefined ? { tags: input.tags } : {}),
-        ...(input.runId !== undefined ? { runId: input.runId } : {}),
-        ...(input.source !== undefined ? { source: input.source } : {}),
-        ...(input.lineage !== undefined ? { lineage: input.lineage } : {}),
-        ...(actor !== '' ? { actor } : {}),
-        createModelIfMissing: input.createModelIfMissing ?? true,
-      });
+      const version: ModelVersion = await collectedIfMissing(manifest.digest, () =>
+        this.registry.createVersion({
+          model: input.model,
+          manifest: {
+            digest: manifest.digest,
+            size: manifest.totalSize,
+            fileCount: manifest.entries.length,
+          },
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.metrics !== undefined ? { metrics: input.metrics } : {}),
+          ...(input.params !== undefined ? { params: input.params } : {}),
+          ...(input.tags !== undefined ? { tags: input.tags } : {}),
+          ...(input.runId !== undefined ? { runId: input.runId } : {}),
+          ...(input.source !== undefined ? { source: input.source } : {}),
+          ...(input.lineage !== undefined ? { lineage: input.lineage } : {}),
+          ...(actor !== '' ? { actor } : {}),
+          createModelIfMissing: input.createModelIfMissing ?? true,
+        }),
+      );
       const latest = await this.db
         .selectFrom('upload_sessions')
         .select(['received_chunks', 'received_bytes'])
@@ -1045,6 +1047,26 @@ interface NormalizedFile {
   readonly sha256: string;
   readonly format: string;
   readonly chunks: readonly { readonly id: string; readonly length: number }[];
+}
+
+/**
+ * Runs `create` (a createVersion over the manifest `digest` this upload has just stored);
+ * if the manifest is not in the store any more — a GC with no grace period collected it
+ * before the version asked for it — answers as when it goes while the version commits:
+ * CONFLICT with `details.collected`, on which the SDK pushes again.
+ */
+async function collectedIfMissing<T>(digest: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (e) {
+    if (e instanceof NotFoundError && (e.details as { manifest?: unknown })?.manifest === digest) {
+      throw new ConflictError(
+        `manifest ${digest} was garbage-collected while the version was being created; push again`,
+        { digest, collected: true },
+      );
+    }
+    throw e;
+  }
 }
 
 function missingChunks(path: string, missing: readonly string[]): ConflictError {

@@ -12,9 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PermissionLevel } from '../../src/core/auth-api.js';
-import { startTestServer, type TestServer } from '../server/support/test-server.js';
+import { startTestServer, storedManifest, type TestServer } from '../server/support/test-server.js';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
-import { manifest } from '../support/temp-registry.js';
 
 const COUNT = 40;
 const PAGE = 3;
@@ -51,7 +50,7 @@ describe.each(TEST_DIALECTS)('full pages of permission-scoped lists on %s', (dia
     for (let i = 0; i < COUNT; i++) {
       const name = `m${pad(i)}`;
       await registry.createModel({ name });
-      await registry.createVersion({ model: name, manifest: manifest(name) });
+      await registry.createVersion({ model: name, manifest: await storedManifest(server, name) });
       // A metric whose order differs from the names' (for the metric-ordered search).
       await registry.logVersionMetrics(`${name}@1`, [{ key: 'auc', value: (i * 7) % COUNT }]);
       const exp = await tracking.createExperiment({ name: `e${pad(i)}` });
@@ -73,7 +72,7 @@ describe.each(TEST_DIALECTS)('full pages of permission-scoped lists on %s', (dia
     }
     // No grant on these: visible by the READ default only.
     await registry.createModel({ name: 'open' });
-    await registry.createVersion({ model: 'open', manifest: manifest('open') });
+    await registry.createVersion({ model: 'open', manifest: await storedManifest(server, 'open') });
     await registry.logVersionMetrics('open@1', [{ key: 'auc', value: 0.5 }]);
     const open = await tracking.createExperiment({ name: 'open' });
     experimentIds.push(open);

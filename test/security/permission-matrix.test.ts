@@ -14,8 +14,7 @@ import type {
   AccessOutcome,
   DeclaredRoute,
 } from '../../src/server/auth/enforce-access.js';
-import { startTestServer, type TestServer } from '../server/support/test-server.js';
-import { manifest } from '../support/temp-registry.js';
+import { startTestServer, storedManifest, type TestServer } from '../server/support/test-server.js';
 
 type Role = 'anonymous' | 'none' | 'READ' | 'EDIT' | 'MANAGE' | 'admin';
 const ROLES: readonly Role[] = ['anonymous', 'none', 'READ', 'EDIT', 'MANAGE', 'admin'];
@@ -58,7 +57,7 @@ beforeAll(async () => {
   await access.permissions.setDefaultLevel('NO_PERMISSIONS', 'setup');
   // Created by the registry's default actor (not a user): nobody gets a creator grant.
   await registry.createModel({ name: 'm' });
-  await registry.createVersion({ model: 'm', manifest: manifest('a') });
+  await registry.createVersion({ model: 'm', manifest: await storedManifest(server, 'a') });
   expId = await tracking.createExperiment({ name: 'exp' });
   runId = (await tracking.createRun({ experimentId: expId, tags: [] })).info.run_id;
   // An LFS repository, made by its first lock (by the default actor: no creator grant).

@@ -9,9 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../server/support/test-server.js';
+import { startTestServer, storedManifest, type TestServer } from '../server/support/test-server.js';
 import { mvault } from '../support/cli.js';
-import { manifest } from '../support/temp-registry.js';
 
 let server: TestServer;
 let cwd: string;
@@ -30,7 +29,7 @@ beforeAll(async () => {
   }
   for (const model of ['m', 'secret']) {
     await registry.createModel({ name: model });
-    await registry.createVersion({ model, manifest: manifest('a') });
+    await registry.createVersion({ model, manifest: await storedManifest(server, 'a') });
   }
   await access.permissions.grant(
     { user: 'mona', kind: 'registered_model', resource: 'm', level: 'MANAGE' },

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelvaultError } from '../../src/core/errors.js';
+import type { RegistryMaintenance } from '../../src/core/registry-api.js';
 import { UploadService } from '../../src/registry/upload-service.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { batchBody, rawFile } from './support/raw-upload.js';
@@ -57,6 +58,44 @@ describe('UploadService', () => {
     const again = await uploads.create({ files: [file.spec] });
     expect(again.id).not.toBe(s.id);
     expect(again.missing).toHaveLength(2);
+  });
+
+  it('answers CONFLICT collected when a GC takes the new manifest before the version', async () => {
+    // A real GC with no grace period, run just as the commit asks for the version: it
+    // collects the manifest the commit has just stored (no version refers to it yet). The
+    // commit must refuse (the SDK pushes again on `collected`), not create a version whose
+    // manifest is gone.
+    // The server's registry is a RegistryDirectory: it has the store's maintenance too.
+    const registry = server.backend.registry as typeof server.backend.registry &
+      RegistryMaintenance;
+    let collected = 0;
+    const racing = new Proxy(registry, {
+      get(target, key) {
+        if (key === 'createVersion') {
+          return async (input: Parameters<typeof registry.createVersion>[0]) => {
+            collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
+            return target.createVersion(input);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const raced = new UploadService({ registry: racing, store: server.backend.store });
+    await raced.init();
+    try {
+      const file = rawFile('raced.bin', pseudoRandomBytes(7, 12_000), 8192);
+      const s = await raced.create({ files: [file.spec] });
+      await raced.receiveChunks(s.id, once(batchBody(file.chunks)));
+      await expect(raced.commit(s.id, { model: 'raced' })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        details: { collected: true },
+      });
+      expect(collected).toBeGreaterThanOrEqual(1);
+      await expect(registry.getModel('raced')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await raced.close();
+    }
   });
 
   it('abandons sessions idempotently', async () => {

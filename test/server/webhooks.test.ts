@@ -19,8 +19,7 @@ import { buildApp } from '../../src/server/app.js';
 import { openServerBackend } from '../../src/server/open-backend.js';
 import { metadataDbPath } from '../../src/storage/store-layout.js';
 import { mvault, mvaultOk } from '../support/cli.js';
-import { manifest } from '../support/temp-registry.js';
-import { startTestServer, type TestServer } from './support/test-server.js';
+import { startTestServer, storedManifest, type TestServer } from './support/test-server.js';
 
 interface Received {
   readonly headers: IncomingHttpHeaders;
@@ -118,9 +117,16 @@ describe('webhooks', () => {
       expect(await client.listWebhooks()).toEqual([
         expect.not.objectContaining({ secret: expect.anything() }),
       ]);
-      await server.backend.registry.createVersion({ model: 'other', manifest: manifest('o1') }); // other model
-      await server.backend.registry.createVersion({ model: 'hooked', manifest: manifest('h1') });
-      await server.backend.registry.createVersion({ model: 'hooked', manifest: manifest('h2') });
+      const h1 = await storedManifest(server, 'h1');
+      await server.backend.registry.createVersion({
+        model: 'other',
+        manifest: await storedManifest(server, 'o1'),
+      }); // other model
+      await server.backend.registry.createVersion({ model: 'hooked', manifest: h1 });
+      await server.backend.registry.createVersion({
+        model: 'hooked',
+        manifest: await storedManifest(server, 'h2'),
+      });
       await client.setVersionTag('hooked@1', 'team', 'risk');
       await client.setAlias('hooked', 'production', 1);
       await client.setAlias('hooked', 'production', 2);
@@ -161,7 +167,7 @@ describe('webhooks', () => {
         action: 'created',
         actor: 'alice',
         subject: 'hooked@1',
-        data: { name: 'hooked', version: '1', digest: manifest('h1').digest },
+        data: { name: 'hooked', version: '1', digest: h1.digest },
       });
       expect(got[4]?.json.data).toEqual({
         name: 'hooked',

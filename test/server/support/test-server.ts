@@ -96,3 +96,26 @@ export function modelFiles(variant = 0): Record<string, Uint8Array> {
     'tokenizer/vocab.txt': pseudoRandomBytes(99, 20_000),
   };
 }
+
+/**
+ * A real one-file manifest for `label` stored in `server`'s store, as `manifest(label)`
+ * (test/support/temp-registry.ts) fakes one: a registry with a content store refuses a
+ * version whose manifest it does not hold.
+ */
+export async function storedManifest(
+  server: TestServer,
+  label: string,
+): Promise<{ digest: string; size: number; fileCount: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'mv-manifest-'));
+  try {
+    await writeFile(join(dir, 'model.bin'), `weights of ${label}\n`);
+    const { manifest } = await server.backend.store.ingestTree(dir);
+    return {
+      digest: manifest.digest,
+      size: manifest.totalSize,
+      fileCount: manifest.entries.length,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
