@@ -347,41 +347,32 @@ async function orderFirst(
 }
 
 /**
- * The order-first plan with the page's rows (pageRowsWithIds), in one statement in the
- * common case: the walk (ignoring deletion, `DELETED_SLACK` entries more than the page
- * needs) joined to the version and model rows, each marked live or not (deleted,
- * unreadable). When too few found are live, or the walk ran out before the page was full
- * (versions without the key follow), it falls back to `orderFirst`'s statements and
- * returns ids only. A single statement that also tested deletion during the walk and
- * appended the versions without the key (a UNION ALL branch under a one-time condition)
- * was measured and dropped: planning it cost PostgreSQL more than the round trips it saved.
+ * The order-first plan as one statement that also reads the page's rows (pageRowsWithIds):
+ * the walk tests deletion, scope and every condition as it goes and stops after
+ * offset + limit + 1 matches; only when it found fewer does the second branch (a one-time
+ * condition on the walk's count) read the versions without the key, in id order. The
+ * union (at most twice that many ids) is ordered like the plain query (the key's value,
+ * NULLS LAST, then id), paged, and joined to the version and model rows.
  */
 async function orderFirstWithRows(
   db: Kysely<RegistryDB>,
   q: VersionPageQuery,
   term: OrderByTerm,
   est: Estimate,
-): Promise<{ ids: number[]; rows?: VersionPageRow[] }> {
-  const { table, owner, onRows, direction, where } = walkOf(q, term, est);
+): Promise<{ ids: number[]; rows: VersionPageRow[] }> {
+  const { table, owner, direction, where, withoutKey } = walkOf(q, term, est);
   const need = q.offset + q.limit + 1;
-  if (q.includeDeleted || onRows.length > 0 || need > LATE_CHECK_MAX) {
-    return { ids: await orderFirst(db, q, term, est) };
-  }
-  const limit = need + DELETED_SLACK;
-  const live: Expression<SqlBool>[] = [sql`v.deleted_at is null`, sql`m.deleted_at is null`];
-  if (q.scope) live.push(readableBy(q.scope, 'registered_model', 'm.id'));
-  const { rows } = await sql<
-    VersionPageRow & { live: number }
-  >`with w as materialized (select ${owner} as id, o.value as val from ${table} as o where ${where(false)} order by o.value ${direction}, ${owner} asc limit ${limit})
-select v.*, m.name as model_name, case when ${sql.join(live, sql` and `)} then 1 else 0 end as live
-from w inner join model_versions as v on v.id = w.id inner join registered_models as m on m.id = v.model_id
-order by w.val ${direction}, w.id asc`.execute(db);
-  const found = rows.filter((r) => Number(r.live) === 1).slice(0, need);
-  // Enough live ones: the page. Otherwise too many were deleted, or the walk ran out
-  // (the versions without the key follow): orderFirst's statements settle it.
-  if (found.length === need) {
-    const page = found.slice(q.offset).map(({ live: _, ...row }) => row);
-    return { ids: page.map((r) => r.id), rows: page };
-  }
-  return { ids: await orderFirst(db, q, term, est) };
+  const tail = versions(db, q)
+    .where(withoutKey)
+    .where(sql<SqlBool>`(select count(*) from w) < ${need}`)
+    .orderBy('v.id', 'asc')
+    .limit(need);
+  const { rows } =
+    await sql<VersionPageRow>`with w as materialized (select ${owner} as id, o.value as val from ${table} as o where ${where(true)} order by o.value ${direction}, ${owner} asc limit ${need})
+select v.*, m.name as model_name from (select id, val from w union all select id, null from (${tail}) as t) as p
+inner join model_versions as v on v.id = p.id inner join registered_models as m on m.id = v.model_id
+order by p.val ${direction} nulls last, p.id asc limit ${q.limit + 1} offset ${q.offset}`.execute(
+      db,
+    );
+  return { ids: rows.map((r) => r.id), rows };
 }
