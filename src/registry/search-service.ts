@@ -22,7 +22,7 @@ import {
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
-import { findVersionPage, pageRowsWithIds } from '../metadata/search/find-version-page.js';
+import { findVersionPage } from '../metadata/search/find-version-page.js';
 import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
 import { detailReadsFor, hydrateModels, hydrateVersions } from './hydrate.js';
 import {
@@ -103,7 +103,7 @@ export class SearchService {
       defaultOrder: query.defaultOrder,
       readableBy: scope?.user,
     });
-    const { ids, rows: found } = await findVersionPage(db, {
+    const { ids } = await findVersionPage(db, {
       ...(scope ? { scope } : {}),
       filter: ast,
       order: terms,
@@ -113,12 +113,10 @@ export class SearchService {
       limit,
       offset,
       dialect: this.ctx.dialect,
-      withRows: pageRowsWithIds(this.ctx.dialect),
     });
     const pageIds = ids.slice(0, limit);
     const rows =
-      found ??
-      (pageIds.length === 0
+      pageIds.length === 0
         ? []
         : await db
             .selectFrom('model_versions as v')
@@ -126,7 +124,7 @@ export class SearchService {
             .selectAll('v')
             .select('m.name as model_name')
             .where('v.id', 'in', pageIds)
-            .execute());
+            .execute();
     const byId = new Map(rows.map((r) => [r.id, r]));
     const page = pageIds.flatMap((id) => byId.get(id) ?? []);
     return this.page(

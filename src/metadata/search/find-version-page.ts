@@ -19,7 +19,7 @@
  * docs/design.md ("Search plans") has the numbers behind the weights.
  */
 import { type Expression, type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
-import type { ModelVersionRow, RegistryDB } from '../schema.js';
+import type { RegistryDB } from '../schema.js';
 import {
   compileFilter,
   compileKeyedCondition,
@@ -48,35 +48,12 @@ export interface VersionPageQuery {
   readonly scope?: ReadScope;
   /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
   readonly plan?: SearchPlan;
-  /**
-   * Also read the page's version rows (with the model's name) in the statement that finds
-   * the ids, instead of leaving that to a second statement. See pageRowsWithIds.
-   */
-  readonly withRows?: boolean;
 }
-
-/** A version row with its model's name: what hydrateVersions takes. */
-export type VersionPageRow = ModelVersionRow & { readonly model_name: string };
 
 export interface VersionPage {
   /** Up to limit + 1 version ids in order (one more than the page says there is more). */
   readonly ids: number[];
   readonly plan: SearchPlan;
-  /** With `withRows`: the rows of `ids`, in the same order. */
-  readonly rows?: VersionPageRow[];
-}
-
-/**
- * Whether the search should read the page's rows in the statement that finds its ids
- * (`withRows`) on `dialect`. On PostgreSQL every statement is a round trip, planned
- * afresh, so a search there finds the page, drops deleted and unreadable versions and
- * reads the rows in one statement (the order-first walk then tests deletion as it goes,
- * and the versions without the ORDER BY key are a second branch of the same statement).
- * SQLite runs in-process: there the ids-only statements keep the plans tuned for it (a
- * walk that ignores deletion and checks the ids it found afterwards).
- */
-export function pageRowsWithIds(dialect: SqlDialectName): boolean {
-  return dialect === 'postgres';
 }
 
 /** A keyed condition's count stops here: enough to tell plans apart, ~1 ms of index. */
@@ -127,11 +104,10 @@ export async function findVersionPage(
     term !== undefined &&
     q.modelId === undefined &&
     (term.field.scope === 'metric' || term.field.scope === 'param' || term.field.scope === 'tag');
-  if (!orderable) return { ...(await filterFirst(db, q, undefined)), plan: 'filter-first' };
+  if (!orderable) return { ids: await filterFirst(db, q, undefined), plan: 'filter-first' };
   const est = await estimate(db, q);
   const plan = q.plan ?? est.plan;
-  if (plan === 'filter-first') return { ...(await filterFirst(db, q, est)), plan };
-  if (q.withRows) return { ...(await orderFirstWithRows(db, q, term, est)), plan };
+  if (plan === 'filter-first') return { ids: await filterFirst(db, q, est), plan };
   return { ids: await orderFirst(db, q, term, est), plan };
 }
 
@@ -174,14 +150,10 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
 
 /** The base query: every version (of the model), live unless deleted ones are asked for. */
 function versions(db: Kysely<RegistryDB>, q: VersionPageQuery) {
-  return unselected(db, q).select('v.id');
-}
-
-/** `versions` without its select list. */
-function unselected(db: Kysely<RegistryDB>, q: VersionPageQuery) {
   let b = db
     .selectFrom('model_versions as v')
-    .innerJoin('registered_models as m', 'm.id', 'v.model_id');
+    .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+    .select('v.id');
   if (q.modelId !== undefined) b = b.where('v.model_id', '=', q.modelId);
   if (!q.includeDeleted) b = b.where('v.deleted_at', 'is', null).where('m.deleted_at', 'is', null);
   if (q.scope) b = b.where(readableBy(q.scope, 'registered_model', 'm.id'));
@@ -222,8 +194,8 @@ async function filterFirst(
   db: Kysely<RegistryDB>,
   q: VersionPageQuery,
   est: Estimate | undefined,
-): Promise<{ ids: number[]; rows?: VersionPageRow[] }> {
-  let b = unselected(db, q);
+): Promise<number[]> {
+  let b = versions(db, q);
   const where = filterCondition(q, est);
   if (where) b = b.where(where);
   for (const item of compileOrderBy(q.order, 'versions', { dialect: q.dialect })) {
@@ -233,68 +205,12 @@ async function filterFirst(
     if (q.defaultOrder !== 'newest') b = b.orderBy('m.name', 'asc');
     b = b.orderBy('v.version', 'desc');
   }
-  b = b
+  const rows = await b
     .orderBy('v.id', 'asc')
     .limit(q.limit + 1)
-    .offset(q.offset);
-  if (q.withRows) {
-    const rows = await b.selectAll('v').select('m.name as model_name').execute();
-    return { ids: rows.map((r) => r.id), rows };
-  }
-  const rows = await b.select('v.id').execute();
-  return { ids: rows.map((r) => r.id) };
-}
-
-/**
- * The pieces of an order-first walk over `term`'s key/value index (aliased `o`): its
- * condition (the key, one probe per key condition, and with `withRows` one probe of the
- * version and model rows for deletion, scope and the other conditions), the direction,
- * and the versions without the key (which follow, in id order).
- */
-function walkOf(q: VersionPageQuery, term: OrderByTerm, est: Estimate) {
-  const { table, ownerColumn } = keyedTableOf(term.field, 'versions');
-  const owner = sql.ref(`o.${ownerColumn}`);
-  const nodes = est.conditions.map((c) => c.node);
-  // Conditions on keys alone are tested on the walked entry (most selective first);
-  // the rest need the version and model rows.
-  const onKeys = nodes.filter(keyedOnly);
-  const onRows = nodes.filter((n) => !keyedOnly(n));
-  const keyConds: Expression<SqlBool>[] = onKeys.map((n) =>
-    compileFilter(n, 'versions', {
-      dialect: q.dialect,
-      keyed: 'exists',
-      owner: `o.${ownerColumn}`,
-    }),
-  );
-  const rowCheck = (): RawBuilder<SqlBool> | undefined => {
-    const parts: Expression<SqlBool>[] = [];
-    if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
-    if (q.scope) parts.push(readableBy(q.scope, 'registered_model', 'm.id'));
-    const rest = and(onRows);
-    if (rest) parts.push(compileFilter(rest, 'versions', { dialect: q.dialect, keyed: 'exists' }));
-    if (parts.length === 0) return undefined;
-    return sql<SqlBool>`exists (select 1 from model_versions as v inner join registered_models as m on m.id = v.model_id where v.id = ${owner} and ${sql.join(parts, sql` and `)})`;
-  };
-  return {
-    table: sql.table(table),
-    owner,
-    onRows,
-    direction: sql.raw(term.direction === 'asc' ? 'asc' : 'desc'),
-    where: (withRows: boolean) => {
-      const parts: Expression<SqlBool>[] = [sql`o.key = ${term.field.key}`, ...keyConds];
-      const rows = withRows ? rowCheck() : undefined;
-      if (rows) parts.push(rows);
-      return sql.join(parts, sql` and `);
-    },
-    /** The matching versions without the key, as a condition on `v`. */
-    withoutKey: sql<SqlBool>`${sql.join(
-      [
-        ...(q.filter ? [compileFilter(q.filter, 'versions', { dialect: q.dialect })] : []),
-        sql`not exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = v.id and x.key = ${term.field.key})`,
-      ],
-      sql` and `,
-    )}`,
-  };
+    .offset(q.offset)
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 async function orderFirst(
@@ -303,13 +219,38 @@ async function orderFirst(
   term: OrderByTerm,
   est: Estimate,
 ): Promise<number[]> {
-  const { table, owner, onRows, direction, where, withoutKey } = walkOf(q, term, est);
+  const { table, ownerColumn } = keyedTableOf(term.field, 'versions');
+  const owner = `o.${ownerColumn}`;
+  const nodes = est.conditions.map((c) => c.node);
+  // Conditions on keys alone are tested on the walked entry (most selective first);
+  // the rest need the version and model rows.
+  const onKeys = nodes.filter(keyedOnly);
+  const onRows = nodes.filter((n) => !keyedOnly(n));
+  const keyConds: Expression<SqlBool>[] = onKeys.map((n) =>
+    compileFilter(n, 'versions', { dialect: q.dialect, keyed: 'exists', owner }),
+  );
+  const rowCheck = (): RawBuilder<SqlBool> | undefined => {
+    const parts: Expression<SqlBool>[] = [];
+    if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
+    if (q.scope) parts.push(readableBy(q.scope, 'registered_model', 'm.id'));
+    const rest = and(onRows);
+    if (rest) parts.push(compileFilter(rest, 'versions', { dialect: q.dialect, keyed: 'exists' }));
+    if (parts.length === 0) return undefined;
+    return sql<SqlBool>`exists (select 1 from model_versions as v inner join registered_models as m on m.id = v.model_id where v.id = ${sql.ref(owner)} and ${sql.join(parts, sql` and `)})`;
+  };
+  const where = (withRows: boolean) => {
+    const parts: Expression<SqlBool>[] = [sql`o.key = ${term.field.key}`, ...keyConds];
+    const rows = withRows ? rowCheck() : undefined;
+    if (rows) parts.push(rows);
+    return sql.join(parts, sql` and `);
+  };
+  const direction = sql.raw(term.direction === 'asc' ? 'asc' : 'desc');
   // No OFFSET: SQLite stops turning EXISTS into a semi-join (and so picking covering
   // indexes for the probes) when a query has one; the rows before the page are dropped here.
   const walk = async (withRows: boolean, limit: number) => {
     const { rows } = await sql<{
       id: number;
-    }>`select ${owner} as id from ${table} as o where ${where(withRows)} order by o.value ${direction}, ${owner} asc limit ${limit}`.execute(
+    }>`select ${sql.ref(owner)} as id from ${sql.table(table)} as o where ${where(withRows)} order by o.value ${direction}, ${sql.ref(owner)} asc limit ${limit}`.execute(
       db,
     );
     return rows.map((r) => Number(r.id));
@@ -338,41 +279,15 @@ async function orderFirst(
 
   // The walk ran out: versions without the key follow, in id order.
   const without = await versions(db, q)
-    .where(withoutKey)
+    .where((eb) =>
+      eb.and([
+        ...(q.filter ? [compileFilter(q.filter, 'versions', { dialect: q.dialect })] : []),
+        sql<SqlBool>`not exists (select 1 from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = v.id and x.key = ${term.field.key})`,
+      ]),
+    )
     .orderBy('v.id', 'asc')
     .limit(q.limit + 1 - withKey.length)
     .offset(Math.max(0, q.offset - keyedTotal))
     .execute();
   return [...withKey, ...without.map((r) => r.id)];
-}
-
-/**
- * The order-first plan as one statement that also reads the page's rows (pageRowsWithIds):
- * the walk tests deletion, scope and every condition as it goes and stops after
- * offset + limit + 1 matches; only when it found fewer does the second branch (a one-time
- * condition on the walk's count) read the versions without the key, in id order. The
- * union (at most twice that many ids) is ordered like the plain query (the key's value,
- * NULLS LAST, then id), paged, and joined to the version and model rows.
- */
-async function orderFirstWithRows(
-  db: Kysely<RegistryDB>,
-  q: VersionPageQuery,
-  term: OrderByTerm,
-  est: Estimate,
-): Promise<{ ids: number[]; rows: VersionPageRow[] }> {
-  const { table, owner, direction, where, withoutKey } = walkOf(q, term, est);
-  const need = q.offset + q.limit + 1;
-  const tail = versions(db, q)
-    .where(withoutKey)
-    .where(sql<SqlBool>`(select count(*) from w) < ${need}`)
-    .orderBy('v.id', 'asc')
-    .limit(need);
-  const { rows } =
-    await sql<VersionPageRow>`with w as materialized (select ${owner} as id, o.value as val from ${table} as o where ${where(true)} order by o.value ${direction}, ${owner} asc limit ${need})
-select v.*, m.name as model_name from (select id, val from w union all select id, null from (${tail}) as t) as p
-inner join model_versions as v on v.id = p.id inner join registered_models as m on m.id = v.model_id
-order by p.val ${direction} nulls last, p.id asc limit ${q.limit + 1} offset ${q.offset}`.execute(
-      db,
-    );
-  return { ids: rows.map((r) => r.id), rows };
 }
