@@ -6,11 +6,14 @@
  * split — is the only cost on the critical path for data that is mostly stored already:
  *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
  *   main thread:  for each piece of the file layout (header, tensors…):
- *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first hashed as a
- *       whole (SHA-256, one pass) and looked up in the piece cache. A hit yields its known
- *       chunks without chunking or per-chunk hashing; a miss re-reads the piece
- *       (page-cached), checks its hash again (the file must not change between the passes),
- *       cuts it with FastCDC, hashes the chunks and records the piece.
+ *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first probed: once
+ *       its first MiB is read, the probe key of that start (PieceProbe) is looked up. An
+ *       unknown start means a new piece: it is cut with FastCDC and its chunks hashed as
+ *       it streams by, along with its piece hash (one read). A known start means it is
+ *       probably stored: it is hashed as a whole (SHA-256, one pass) and looked up in the
+ *       piece cache. A hit yields its known chunks without chunking or per-chunk hashing;
+ *       a miss re-reads the piece (page-cached), checks its hash again (the file must not
+ *       change between the passes), cuts it, hashes the chunks and records the piece.
  *     - other pieces are cut and hashed as they stream by.
  * Chunk ids are always SHA-256 of the chunk bytes; the piece hash only names cache entries,
  * and a cache entry is used only if all its chunks are still live in the index. (BLAKE3
