@@ -7,7 +7,7 @@
  *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
  *   main thread:  for each piece of the file layout (header, tensors…):
  *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first probed: once
- *       its first MiB is read, the probe key of that start (PieceProbe) is looked up. An
+ *       its first 64 KiB are read, the probe key of that start (PieceProbe) is looked up. An
  *       unknown start means a new piece: it is cut with FastCDC and its chunks hashed as
  *       it streams by, along with its piece hash (one read). A known start means it is
  *       probably stored: it is hashed as a whole (SHA-256, one pass) and looked up in the
@@ -198,13 +198,18 @@ export class FileChunker {
             probe = new PieceProbe(piece.length);
             probeKey = undefined;
           }
-          pieceHash.update(seg);
           if (pieceCutter) {
+            pieceHash.update(seg);
             pieceCutter.cutter.feed(seg, segEnd === pieceEnd);
-          } else if (probe) {
+          } else if (!probe) {
+            pieceHash.update(seg);
+          } else {
             const used = probe.take(seg);
-            if (probe.full) {
-              probeKey = probe.key(this.cacheKeyPrefix);
+            pieceHash.update(seg.subarray(0, used));
+            // The probe key is the piece hash's state after the probe's bytes: no extra pass.
+            if (probe.full) probeKey = `p:${piece.length}:${pieceHash.copy().digest('hex')}`;
+            if (used < seg.length) pieceHash.update(seg.subarray(used));
+            if (probeKey !== undefined) {
               if ((await this.index.getPiece(probeKey)) === undefined) {
                 // No piece ever began like this one: it is new, so cut and hash it in this
                 // pass rather than in a second read once its key has missed.
@@ -325,12 +330,15 @@ export class FileChunker {
 
 /**
  * Bytes of a large piece's start that decide, before its whole-piece key is known, whether
- * it may be in the piece cache. A piece whose start was never recorded is new (or was
- * stored before probes existed): it is chunked on the first read. One whose start was seen
- * is hashed whole and looked up, as before; a wrong guess either way costs time, never
- * correctness, as chunk ids always come from the bytes being stored.
+ * it may be in the piece cache. Their probe key, `p:<piece length>:<hex>`, is the piece
+ * hash's digest after them (Hash.copy: no second pass); piece keys are bare hex, so the two
+ * never meet. A piece whose start was never recorded is new (or was stored before probes
+ * existed): it is chunked on the first read. One whose start was seen is hashed whole and
+ * looked up, as before; a wrong guess either way costs time, never correctness, as chunk
+ * ids always come from the bytes being stored. 64 KiB: enough to tell a retrained tensor
+ * (every byte differs) from a stored one, and little to copy aside per piece.
  */
-export const PROBE_BYTES = 1024 * 1024;
+export const PROBE_BYTES = 64 * 1024;
 /** Value of a probe entry in the piece cache (never a chunk list: not a multiple of 36). */
 const PROBE_MARK = Uint8Array.of(1);
 
@@ -338,7 +346,7 @@ class PieceProbe {
   readonly bytes: Buffer;
   private fill = 0;
 
-  constructor(private readonly pieceLength: number) {
+  constructor(pieceLength: number) {
     this.bytes = Buffer.allocUnsafe(Math.min(PROBE_BYTES, pieceLength));
   }
 
@@ -352,17 +360,5 @@ class PieceProbe {
     this.bytes.set(seg.subarray(0, n), this.fill);
     this.fill += n;
     return n;
-  }
-
-  /**
-   * The piece-cache key of this start (prefixed `p:`, so it never equals a piece key):
-   * chunking parameters, piece length and the first bytes.
-   */
-  key(cacheKeyPrefix: Buffer): string {
-    const h = createHash('sha256');
-    h.update(cacheKeyPrefix);
-    h.update(`probe ${this.pieceLength}\n`);
-    h.update(this.bytes);
-    return `p:${h.digest('hex')}`;
   }
 }

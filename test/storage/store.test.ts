@@ -120,7 +120,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const v1 = join(dir, 'v1.safetensors');
     await writeFile(v1, safetensors(tensors));
     await sd.store.ingestFile(v1);
-    // Piece keys, and probe keys (`p:` + hash of a piece's length and first MiB).
+    // Piece keys, and probe keys (`p:<length>:` + hash of a piece's first 64 KiB).
     const entries = async (probes: boolean) =>
       (await sd.database.db.selectFrom('piece_cache').select('key').execute()).filter(
         (r) => r.key.startsWith('p:') === probes,
