@@ -55,35 +55,3 @@ describe('HashWorker keeps the process alive exactly while it works', () => {
     );
   });
 });
-
-describe('HashWorker.verifyChunks', () => {
-  it('names the first chunk whose bytes do not hash to its id, between stream blocks', async () => {
-    const { HashWorker } = await import('./hash-worker.js');
-    const w = new HashWorker();
-    try {
-      const buf = new SharedArrayBuffer(300);
-      const bytes = new Uint8Array(buf);
-      for (let k = 0; k < bytes.length; k++) bytes[k] = (k * 7) % 251;
-      const id = (o: number, n: number) =>
-        createHash('sha256')
-          .update(bytes.subarray(o, o + n))
-          .digest('hex');
-      const spans = Float64Array.from([0, 100, 100, 150, 250, 50]);
-      const ids = [id(0, 100), id(100, 150), id(250, 50)];
-      // A stream in progress is not disturbed by checks interleaved with its blocks.
-      const lease = await w.acquire();
-      await lease.block(buf, 100);
-      expect(await w.verifyChunks(buf, spans, ids)).toBe(-1);
-      expect(await w.verifyChunks(buf, spans, [ids[0]!, ids[2]!, ids[1]!])).toBe(1);
-      await lease.block(buf, 300);
-      expect(await lease.end()).toBe(
-        createHash('sha256').update(bytes.subarray(0, 100)).update(bytes).digest('hex'),
-      );
-      bytes[260] = (bytes[260]! + 1) % 256;
-      expect(await w.verifyChunks(buf, spans, ids)).toBe(2);
-      await lease.release();
-    } finally {
-      await w.close();
-    }
-  });
-});

@@ -11,10 +11,6 @@
  * Protocol (one stream at a time per worker):
  *   → { op: 'block', id, buf, length }   ← { op: 'block', id }
  *   → { op: 'end', id }                  ← { op: 'end', id, digest }
- * and, stateless (any time, by anyone, between a stream's messages too):
- *   → { op: 'chunks', id, buf, spans, ids } ← { op: 'chunks', id, bad }
- *     checks that SHA-256 of buf[spans[2k], spans[2k] + spans[2k+1]) is ids[k] (hex) for
- *     every k; `bad` is the first k that fails, or -1.
  */
 import { Worker } from 'node:worker_threads';
 import { IoError } from './errors.js';
@@ -27,13 +23,6 @@ parentPort.on('message', (m) => {
   if (m.op === 'block') {
     whole.update(new Uint8Array(m.buf, 0, m.length));
     parentPort.postMessage({ op: 'block', id: m.id });
-  } else if (m.op === 'chunks') {
-    let bad = -1;
-    for (let k = 0; k < m.ids.length; k++) {
-      const bytes = new Uint8Array(m.buf, m.spans[2 * k], m.spans[2 * k + 1]);
-      if (createHash('sha256').update(bytes).digest('hex') !== m.ids[k]) { bad = k; break; }
-    }
-    parentPort.postMessage({ op: 'chunks', id: m.id, bad });
   } else if (m.op === 'end') {
     parentPort.postMessage({ op: 'end', id: m.id, digest: whole.digest('hex') });
     whole = createHash('sha256');
@@ -139,20 +128,6 @@ export class HashWorker {
         else this.held = false;
       },
     };
-  }
-
-  /**
-   * Checks chunks in shared memory against their SHA-256 ids, on the worker, without a
-   * lease (it does not touch the stream). `spans` holds (offset, length) pairs into `buf`,
-   * one per id; `buf` must not change until this resolves.
-   * @returns the index of the first chunk whose bytes do not hash to its id, or -1.
-   */
-  async verifyChunks(
-    buf: SharedArrayBuffer,
-    spans: Float64Array,
-    ids: readonly string[],
-  ): Promise<number> {
-    return (await this.call<{ bad: number }>({ op: 'chunks', buf, spans, ids })).bad;
   }
 
   /** The stream, once every earlier holder has released it. */

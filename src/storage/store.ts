@@ -8,7 +8,7 @@
  *                bytes are appended to the current PackWriter
  *   hash worker: SHA-256 of the whole file
  * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
- * spares.) Whole-file reads verify chunks and the file digest on two more workers.
+ * spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
  * record (checks its chunks are still indexed) → manifest. A crash at any point leaves at
  * worst an unreferenced pack (indexed by `repair`, reclaimed by GC) or temp files (deleted
@@ -58,8 +58,6 @@ import { packKey } from './store-layout.js';
 /** Read buffers shared with the hash worker (one being chunked, one prefetched, two hashing). */
 const POOL_SIZE = 4;
 const READ_COALESCE = 8 * 1024 * 1024;
-/** A chunk a read needs: where it is stored and where it goes in the file. */
-type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
 /** Chunks whose offsets the range-read cache keeps (~100 bytes each: ~100 MiB at most). */
 const OFFSET_CACHE_CHUNKS = 1_000_000;
 
@@ -152,8 +150,6 @@ export class Store implements ContentStore {
   private readonly hasher = new HashWorker();
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
-  /** Checks the chunks of whole-file reads while `readHasher` hashes the file (readFile). */
-  private readonly chunkVerifier = new HashWorker();
   /**
    * The two buffers whole-file reads hand to `readHasher`, reused by every lease (there is
    * one at a time) and grown to the largest run read so far (readHashBuffers).
@@ -410,6 +406,7 @@ export class Store implements ContentStore {
     const whole = range === undefined && verify ? createHash('sha256') : undefined;
 
     // Chunks overlapping [start, end), grouped into runs that are contiguous in one pack.
+    type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
     const wanted: Piece[] = [];
     if (range === undefined) {
       const ids = chunkIdsToHex(file.chunkIds);
@@ -493,101 +490,60 @@ export class Store implements ContentStore {
           throw e;
         });
     };
-    const corrupt = (p: Piece) =>
-      new CorruptionError(
-        `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
-        { sha256, chunk: p.id, pack: p.packId },
-      );
-    const slice = (r: { i: number }, data: Uint8Array) => {
-      const first = wanted[r.i]!;
-      const from = Math.max(start - first.fileOffset, 0);
-      const to = Math.min(end - first.fileOffset, data.length);
-      return from === 0 && to === data.length ? data : data.subarray(from, to);
-    };
-    // A whole verified read is hashed off this thread when the read hash worker is free:
-    // each run is copied into one of two shared buffers, whose chunks the chunk verifier
-    // checks while the read hasher adds them to the file digest, and the next run is
-    // fetched, copied and handed over while the caller consumes this one. Otherwise (a
-    // range, verify: false, or another read holds the worker) all is done on this thread.
+    // The whole-file digest is computed by the read hash worker when it is free (copying
+    // each run into one of two shared buffers), else on this thread.
     const lease = whole ? this.readHasher.tryAcquire() : undefined;
-    if (lease) {
-      let largestRun = 0;
-      for (const { i, j } of runs) {
-        const last = wanted[j - 1]!;
-        largestRun = Math.max(largestRun, last.offset + last.length - wanted[i]!.offset);
-      }
-      const shared = this.readHashBuffers(largestRun);
-      const hashed: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-      /** Fetches run r, copies it into shared[r % 2], submits its hash and its check. */
-      const stage = async (r: number) => {
+    let largestRun = 0;
+    for (const { i, j } of lease ? runs : []) {
+      const last = wanted[j - 1]!;
+      largestRun = Math.max(largestRun, last.offset + last.length - wanted[i]!.offset);
+    }
+    const shared = lease ? this.readHashBuffers(largestRun) : [];
+    let pendingHash: Promise<unknown> = Promise.resolve();
+    try {
+      let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
+      for (let r = 0; r < runs.length; r++) {
         const { i, j } = runs[r]!;
-        const data = await fetchRun(runs[r]!);
-        const buf = shared[r % 2]!;
-        // Free once its previous run is hashed (that run's check was awaited before it
-        // was yielded); runs are staged one after another, so blocks go in order.
-        await hashed[r % 2];
-        new Uint8Array(buf).set(data);
-        hashed[r % 2] = lease.block(buf, data.length);
-        const spans = new Float64Array(2 * (j - i));
-        const ids: string[] = [];
-        for (let k = i; k < j; k++) {
-          spans[2 * (k - i)] = wanted[k]!.offset - wanted[i]!.offset;
-          spans[2 * (k - i) + 1] = wanted[k]!.length;
-          ids.push(wanted[k]!.id);
+        const first = wanted[i]!;
+        const data = await next!;
+        // Read the next run while this one is verified and consumed.
+        next = r + 1 < runs.length ? fetchRun(runs[r + 1]!) : undefined;
+        next?.catch(() => undefined);
+        // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
+        // writes downstream); nothing is yielded before its chunks are verified.
+        for (let k = i; verify && k < j; k++) {
+          const p = wanted[k]!;
+          const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
+          if (createHash('sha256').update(bytes).digest('hex') !== p.id) {
+            throw new CorruptionError(
+              `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
+              { sha256, chunk: p.id, pack: p.packId },
+            );
+          }
         }
-        return { data, checked: this.chunkVerifier.verifyChunks(buf, spans, ids) };
-      };
-      let staged: ReturnType<typeof stage> | undefined = runs.length > 0 ? stage(0) : undefined;
-      try {
-        for (let r = 0; r < runs.length; r++) {
-          const { data, checked } = await staged!;
-          staged = r + 1 < runs.length ? stage(r + 1) : undefined;
-          staged?.catch(() => undefined);
-          // Nothing is yielded before its chunks are verified.
-          const bad = await checked;
-          if (bad >= 0) throw corrupt(wanted[runs[r]!.i + bad]!);
-          yield slice(runs[r]!, data);
+        if (lease) {
+          await pendingHash;
+          const buf = shared[r % 2]!;
+          new Uint8Array(buf).set(data);
+          pendingHash = lease.block(buf, data.length);
+        } else {
+          whole?.update(data);
         }
-        await Promise.all(hashed);
-        const actual = await lease.end();
+        const from = Math.max(start - first.fileOffset, 0);
+        const to = Math.min(end - first.fileOffset, data.length);
+        yield from === 0 && to === data.length ? data : data.subarray(from, to);
+      }
+      if (whole) {
+        await pendingHash;
+        const actual = lease ? await lease.end() : whole.digest('hex');
         if (actual !== sha256) {
           throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
             sha256,
           });
         }
-      } finally {
-        // A run being staged must not reach the worker after the lease is given back.
-        await staged?.catch(() => undefined);
-        await Promise.all(hashed).catch(() => undefined);
-        await lease.release();
       }
-      return;
-    }
-    let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
-    for (let r = 0; r < runs.length; r++) {
-      const { i, j } = runs[r]!;
-      const first = wanted[i]!;
-      const data = await next!;
-      // Read the next run while this one is verified and consumed.
-      next = r + 1 < runs.length ? fetchRun(runs[r + 1]!) : undefined;
-      next?.catch(() => undefined);
-      // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
-      // writes downstream); nothing is yielded before its chunks are verified.
-      for (let k = i; verify && k < j; k++) {
-        const p = wanted[k]!;
-        const bytes = data.subarray(p.offset - first.offset, p.offset - first.offset + p.length);
-        if (createHash('sha256').update(bytes).digest('hex') !== p.id) throw corrupt(p);
-      }
-      whole?.update(data);
-      yield slice(runs[r]!, data);
-    }
-    if (whole) {
-      const actual = whole.digest('hex');
-      if (actual !== sha256) {
-        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
-          sha256,
-        });
-      }
+    } finally {
+      await lease?.release();
     }
   }
 
@@ -693,7 +649,6 @@ export class Store implements ContentStore {
   async close(): Promise<void> {
     await this.hasher.close();
     await this.readHasher.close();
-    await this.chunkVerifier.close();
     await this.backend.close();
   }
 }
