@@ -6,11 +6,14 @@
  * split — is the only cost on the critical path for data that is mostly stored already:
  *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
  *   main thread:  for each piece of the file layout (header, tensors…):
- *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first hashed as a
- *       whole (SHA-256, one pass) and looked up in the piece cache. A hit yields its known
- *       chunks without chunking or per-chunk hashing; a miss re-reads the piece
- *       (page-cached), checks its hash again (the file must not change between the passes),
- *       cuts it with FastCDC, hashes the chunks and records the piece.
+ *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first probed: once
+ *       its first 64 KiB are read, the probe key of that start (PieceProbe) is looked up. An
+ *       unknown start means a new piece: it is cut with FastCDC and its chunks hashed as
+ *       it streams by, along with its piece hash (one read). A known start means it is
+ *       probably stored: it is hashed as a whole (SHA-256, one pass) and looked up in the
+ *       piece cache. A hit yields its known chunks without chunking or per-chunk hashing;
+ *       a miss re-reads the piece (page-cached), checks its hash again (the file must not
+ *       change between the passes), cuts it, hashes the chunks and records the piece.
  *     - other pieces are cut and hashed as they stream by.
  * Chunk ids are always SHA-256 of the chunk bytes; the piece hash only names cache entries,
  * and a cache entry is used only if all its chunks are still live in the index. (BLAKE3
@@ -166,6 +169,11 @@ export class FileChunker {
 
     let pieceIndex = 0;
     let pieceHash: Hash | undefined;
+    /** For the large piece being read: its first bytes, until they say whether it is new. */
+    let probe: PieceProbe | undefined;
+    let probeKey: string | undefined;
+    /** Set once the probe found the piece new: it is cut as it streams by. */
+    let pieceCutter: { cutter: ChunkCutter; list: Buffer[] } | undefined;
 
     let pos = 0;
     let next = this.size > 0 ? read(0) : undefined;
@@ -187,8 +195,32 @@ export class FileChunker {
           if (!pieceHash) {
             pieceHash = createHash('sha256');
             pieceHash.update(this.cacheKeyPrefix);
+            probe = new PieceProbe(piece.length);
+            probeKey = undefined;
           }
-          pieceHash.update(seg);
+          if (pieceCutter) {
+            pieceHash.update(seg);
+            pieceCutter.cutter.feed(seg, segEnd === pieceEnd);
+          } else if (!probe) {
+            pieceHash.update(seg);
+          } else {
+            const used = probe.take(seg);
+            pieceHash.update(seg.subarray(0, used));
+            // The probe key is the piece hash's state after the probe's bytes: no extra pass.
+            if (probe.full) probeKey = `p:${piece.length}:${pieceHash.copy().digest('hex')}`;
+            if (used < seg.length) pieceHash.update(seg.subarray(used));
+            if (probeKey !== undefined) {
+              if ((await this.index.getPiece(probeKey)) === undefined) {
+                // No piece ever began like this one: it is new, so cut and hash it in this
+                // pass rather than in a second read once its key has missed.
+                pieceCutter = this.newPieceCutter(piece);
+                const rest = seg.subarray(used);
+                pieceCutter.cutter.feed(probe.bytes, rest.length === 0 && segEnd === pieceEnd);
+                if (rest.length > 0) pieceCutter.cutter.feed(rest, segEnd === pieceEnd);
+              }
+              probe = undefined;
+            }
+          }
         } else {
           streamedFed += seg.length;
           cutter.feed(seg, streamedFed === vsize);
@@ -196,14 +228,23 @@ export class FileChunker {
         cursor = segEnd;
         if (cursor === pieceEnd) {
           if (pieceHash) {
-            await this.finishCachedPiece(piece, pieceHash.digest('hex'));
+            const key = pieceHash.digest('hex');
+            if (pieceCutter) {
+              await this.flush();
+              await this.recordPiece(key, pieceCutter.list, probeKey);
+            } else {
+              await this.finishCachedPiece(piece, key, probeKey);
+            }
             pieceHash = undefined;
+            pieceCutter = undefined;
+            probe = undefined;
           }
           pieceIndex++;
         }
       }
       await this.flush();
       cutter.detach();
+      pieceCutter?.cutter.detach();
       onBlock(end);
       pos = end;
     }
@@ -220,7 +261,7 @@ export class FileChunker {
   }
 
   /** A large piece has been read and hashed: use its cached chunks, or chunk it. */
-  private async finishCachedPiece(piece: Piece, key: string): Promise<void> {
+  private async finishCachedPiece(piece: Piece, key: string, probeKey?: string): Promise<void> {
     await this.flush();
     const cached = await this.index.getPiece(key);
     if (cached && cached.length % 36 === 0 && cached.length > 0) {
@@ -243,6 +284,25 @@ export class FileChunker {
     // is the same bytes, and chunk it.
     const check = createHash('sha256');
     check.update(this.cacheKeyPrefix);
+    const { cutter, list } = this.newPieceCutter(piece);
+    const buf = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, piece.length));
+    for (let done = 0; done < piece.length; ) {
+      const view = buf.subarray(0, Math.min(buf.length, piece.length - done));
+      const n = await readFully(this.fh, view, piece.offset + done);
+      if (n !== view.length)
+        throw new IoError('file changed while it was being stored (it shrank)');
+      check.update(view);
+      done += n;
+      cutter.feed(view, done === piece.length);
+      await this.flush();
+      cutter.detach();
+    }
+    if (check.digest('hex') !== key) throw new IoError('file changed while it was being stored');
+    await this.recordPiece(key, list, probeKey);
+  }
+
+  /** A cutter for one large piece on its own, listing its chunks for the piece cache. */
+  private newPieceCutter(piece: Piece): { cutter: ChunkCutter; list: Buffer[] } {
     const list: Buffer[] = [];
     const cutter = new ChunkCutter(
       new StreamChunker(
@@ -258,19 +318,47 @@ export class FileChunker {
         list.push(e);
       },
     );
-    const buf = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, piece.length));
-    for (let done = 0; done < piece.length; ) {
-      const view = buf.subarray(0, Math.min(buf.length, piece.length - done));
-      const n = await readFully(this.fh, view, piece.offset + done);
-      if (n !== view.length)
-        throw new IoError('file changed while it was being stored (it shrank)');
-      check.update(view);
-      done += n;
-      cutter.feed(view, done === piece.length);
-      await this.flush();
-      cutter.detach();
-    }
-    if (check.digest('hex') !== key) throw new IoError('file changed while it was being stored');
+    return { cutter, list };
+  }
+
+  /** Records a chunked piece under its key, and its probe key as seen. */
+  private async recordPiece(key: string, list: Buffer[], probeKey?: string): Promise<void> {
     await this.index.putPiece(key, Buffer.concat(list));
+    if (probeKey !== undefined) await this.index.putPiece(probeKey, PROBE_MARK);
+  }
+}
+
+/**
+ * Bytes of a large piece's start that decide, before its whole-piece key is known, whether
+ * it may be in the piece cache. Their probe key, `p:<piece length>:<hex>`, is the piece
+ * hash's digest after them (Hash.copy: no second pass); piece keys are bare hex, so the two
+ * never meet. A piece whose start was never recorded is new (or was stored before probes
+ * existed): it is chunked on the first read. One whose start was seen is hashed whole and
+ * looked up, as before; a wrong guess either way costs time, never correctness, as chunk
+ * ids always come from the bytes being stored. 64 KiB: enough to tell a retrained tensor
+ * (every byte differs) from a stored one, and little to copy aside per piece.
+ */
+export const PROBE_BYTES = 64 * 1024;
+/** Value of a probe entry in the piece cache (never a chunk list: not a multiple of 36). */
+const PROBE_MARK = Uint8Array.of(1);
+
+class PieceProbe {
+  readonly bytes: Buffer;
+  private fill = 0;
+
+  constructor(pieceLength: number) {
+    this.bytes = Buffer.allocUnsafe(Math.min(PROBE_BYTES, pieceLength));
+  }
+
+  get full(): boolean {
+    return this.fill === this.bytes.length;
+  }
+
+  /** Copies what it still needs from the front of `seg`; returns how many bytes it took. */
+  take(seg: Uint8Array): number {
+    const n = Math.min(this.bytes.length - this.fill, seg.length);
+    this.bytes.set(seg.subarray(0, n), this.fill);
+    this.fill += n;
+    return n;
   }
 }

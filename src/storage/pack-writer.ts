@@ -47,6 +47,13 @@ export interface SealedPack {
  */
 export const DEFAULT_PACK_WRITE_BUFFER = 1024 * 1024;
 
+/**
+ * Every this many bytes written, an fdatasync starts in the background (at most one at a
+ * time), so the disk writes the pack while it fills instead of all at once when it is
+ * sealed: the seal's own fdatasync then has only the tail left to wait for.
+ */
+export const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
+
 type State = 'open' | 'sealed' | 'aborted' | 'failed';
 
 export class PackWriter {
@@ -62,6 +69,9 @@ export class PackWriter {
   /** The other buffer, possibly still being written by `inflight`. */
   private spare: Buffer | undefined;
   private inflight: Promise<void> | undefined;
+  /** The background fdatasync started by `flush`, if any (see EARLY_SYNC_BYTES). */
+  private syncing: Promise<void> | undefined;
+  private syncedUpTo = 0;
   /** Header plus data bytes added so far. */
   private dataEnd = 0;
   private state: State = 'open';
@@ -169,6 +179,7 @@ export class PackWriter {
           await this.append(footer);
           await this.flush();
           await this.inflight;
+          await this.syncing;
           // fdatasync also flushes the file size, all a reader needs; only times are skipped.
           await this.fh.datasync();
           await this.fh.close();
@@ -194,6 +205,7 @@ export class PackWriter {
     if (this.state === 'sealed' || this.state === 'aborted') return;
     this.state = 'aborted';
     await this.inflight?.catch(() => undefined);
+    await this.syncing?.catch(() => undefined);
     await this.fh.close().catch(() => undefined);
     await rm(this.path, { force: true }).catch(() => undefined);
   }
@@ -261,6 +273,18 @@ export class PackWriter {
     // A rejection is seen by whoever awaits `inflight` next; do not let it go unhandled meanwhile.
     write.catch(() => undefined);
     this.inflight = write;
+    if (!this.syncing && this.filePos - this.syncedUpTo >= EARLY_SYNC_BYTES) {
+      this.syncedUpTo = this.filePos;
+      // Starts once this write is done, so it covers it. Cleared when it succeeds; a
+      // failure stays in `syncing` for seal to report.
+      const sync: Promise<void> = write
+        .then(() => this.fh.datasync())
+        .then(() => {
+          if (this.syncing === sync) this.syncing = undefined;
+        });
+      sync.catch(() => undefined);
+      this.syncing = sync;
+    }
     this.buf = this.spare ?? Buffer.allocUnsafeSlow(this.bufferSize);
     this.spare = full;
   }

@@ -6,7 +6,9 @@
  *   main thread: read 4 MiB blocks → StreamChunker finds cut points → block + cuts go to
  *                the hash worker → ids come back → look ids up in the index → new chunk
  *                bytes are appended to the current PackWriter
- *   hash worker: SHA-256 of the whole file and of every chunk
+ *   hash worker: SHA-256 of the whole file
+ * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
+ * spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
  * record (checks its chunks are still indexed) → manifest. A crash at any point leaves at
  * worst an unreferenced pack (indexed by `repair`, reclaimed by GC) or temp files (deleted

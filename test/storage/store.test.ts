@@ -120,8 +120,13 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const v1 = join(dir, 'v1.safetensors');
     await writeFile(v1, safetensors(tensors));
     await sd.store.ingestFile(v1);
-    const cached = await sd.database.db.selectFrom('piece_cache').select('key').execute();
-    expect(cached.length).toBe(4);
+    // Piece keys, and probe keys (`p:<length>:` + hash of a piece's first 64 KiB).
+    const entries = async (probes: boolean) =>
+      (await sd.database.db.selectFrom('piece_cache').select('key').execute()).filter(
+        (r) => r.key.startsWith('p:') === probes,
+      ).length;
+    expect(await entries(false)).toBe(4);
+    expect(await entries(true)).toBe(4);
 
     // Shifted by a metadata change, one tensor changed: three cache hits, one new piece.
     const changed = tensors.map((t, i) =>
@@ -132,8 +137,25 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const r2 = await sd.store.ingestFile(v2);
     expect(r2.stats.newBytes).toBeGreaterThanOrEqual(2 * 1024 * 1024);
     expect(r2.stats.newBytes).toBeLessThan(2 * 1024 * 1024 + 64 * 1024);
-    expect((await sd.database.db.selectFrom('piece_cache').select('key').execute()).length).toBe(5);
+    expect(await entries(false)).toBe(5);
+    expect(await entries(true)).toBe(5);
     expect(sha(await collect(sd.store.readFile(r2.sha256)))).toBe(sha(await readFile(v2)));
+
+    // A tensor that begins like a stored one but differs further on: its probe is known,
+    // its key misses, so it is read a second time and chunked; the bytes come back exact.
+    const tail = (t: Buffer) =>
+      Buffer.concat([t.subarray(0, 1024 * 1024 + 5), randomBytes(t.length - 1024 * 1024 - 5)]);
+    const v3 = join(dir, 'v3.safetensors');
+    await writeFile(
+      v3,
+      safetensors(changed.map((t, i) => (i === 1 ? { ...t, data: tail(t.data) } : t))),
+    );
+    const r3 = await sd.store.ingestFile(v3);
+    expect(r3.stats.newBytes).toBeGreaterThan(2 * 1024 * 1024 - 1024 * 1024 - 64 * 1024);
+    expect(r3.stats.newBytes).toBeLessThan(2 * 1024 * 1024 + 64 * 1024);
+    expect(await entries(false)).toBe(6);
+    expect(await entries(true)).toBe(5);
+    expect(sha(await collect(sd.store.readFile(r3.sha256)))).toBe(sha(await readFile(v3)));
 
     // A cache entry whose chunks were swept must not be trusted: the piece is stored again.
     await sd.database.db.deleteFrom('chunks').execute();
