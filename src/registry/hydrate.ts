@@ -254,7 +254,9 @@ async function detailsInOneStatement(
     metrics: runData
       ? of(Detail.Metric).map((d) => ({ version_id: d.vid, key: d.a!, value: d.n! }))
       : [],
-    params: runData ? of(Detail.Param).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! })) : [],
+    params: runData
+      ? of(Detail.Param).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! }))
+      : [],
     tags: of(Detail.Tag).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! })),
     aliases: of(Detail.Alias).map((d) => ({ version_id: d.vid, alias: d.a! })),
     parents: of(Detail.Parent).map((d) => ({ version_id: d.vid, name: d.a!, version: d.i! })),
