@@ -163,4 +163,17 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
       signatures: [],
     });
   });
+
+  it.each(['per-table', 'one-statement'] as const)(
+    'leaves only metrics and params out with runData: false (%s)',
+    async (reads) => {
+      const full = await hydrate(reads);
+      const lean = await hydrateVersions(t.database.db, rows, reads, { runData: false });
+      expect(full.find((v) => v.model === 'child' && v.version === 1)!.metrics).not.toEqual({});
+      expect(lean.map((v) => [v.metrics, v.params])).toEqual(full.map(() => [{}, {}]));
+      expect(JSON.stringify(lean)).toBe(
+        JSON.stringify(full.map((v) => ({ ...v, metrics: {}, params: {} }))),
+      );
+    },
+  );
 });

@@ -243,14 +243,20 @@ function unionOfDetails(db: Kysely<RegistryDB>, ids: readonly number[]) {
 async function detailsInOneStatement(
   db: Kysely<RegistryDB>,
   ids: readonly number[],
+  runData: boolean,
 ): Promise<Details> {
   const rows = (await unionOfDetails(db, ids).execute()) as DetailRow[];
   const byKind: DetailRow[][] = Array.from({ length: Detail.Signature + 1 }, () => []);
   for (const d of rows) byKind[d.kind]?.push(d);
   const of = (k: Detail) => byKind[k]!;
   return {
-    metrics: of(Detail.Metric).map((d) => ({ version_id: d.vid, key: d.a!, value: d.n! })),
-    params: of(Detail.Param).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! })),
+    // One round trip either way on PostgreSQL: the union still reads them (see HydrateOptions).
+    metrics: runData
+      ? of(Detail.Metric).map((d) => ({ version_id: d.vid, key: d.a!, value: d.n! }))
+      : [],
+    params: runData
+      ? of(Detail.Param).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! }))
+      : [],
     tags: of(Detail.Tag).map((d) => ({ version_id: d.vid, key: d.a!, value: d.b! })),
     aliases: of(Detail.Alias).map((d) => ({ version_id: d.vid, alias: d.a! })),
     parents: of(Detail.Parent).map((d) => ({ version_id: d.vid, name: d.a!, version: d.i! })),
@@ -272,19 +278,27 @@ async function detailsInOneStatement(
   };
 }
 
-async function detailsPerTable(db: Kysely<RegistryDB>, ids: readonly number[]): Promise<Details> {
+async function detailsPerTable(
+  db: Kysely<RegistryDB>,
+  ids: readonly number[],
+  runData: boolean,
+): Promise<Details> {
   const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
     await Promise.all([
-      db
-        .selectFrom('version_latest_metrics')
-        .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .execute(),
-      db
-        .selectFrom('version_params')
-        .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .execute(),
+      runData
+        ? db
+            .selectFrom('version_latest_metrics')
+            .select(['version_id', 'key', 'value'])
+            .where('version_id', 'in', ids)
+            .execute()
+        : [],
+      runData
+        ? db
+            .selectFrom('version_params')
+            .select(['version_id', 'key', 'value'])
+            .where('version_id', 'in', ids)
+            .execute()
+        : [],
       db
         .selectFrom('version_tags')
         .select(['version_id', 'key', 'value'])
@@ -346,15 +360,28 @@ function sortBy<T>(rows: T[], name: (r: T) => string, number: (r: T) => number =
   });
 }
 
+export interface HydrateOptions {
+  /**
+   * Load the versions' metrics and params (default true). false: they come back empty
+   * (`{}`), for callers that never show them — MLflow's ModelVersion has neither, and a
+   * page of 10 versions logged from runs of 100 metrics was ~1,200 rows read and turned
+   * into records for nothing (most of an MLflow model-versions/search). Per-table reads
+   * skip the two statements; the one-statement union still reads the rows.
+   */
+  readonly runData?: boolean;
+}
+
 /** Versions in the order given. */
 export async function hydrateVersions(
   db: Kysely<RegistryDB>,
   rows: readonly VersionRowWithModel[],
   reads: DetailReads = 'per-table',
+  options: HydrateOptions = {},
 ): Promise<ModelVersion[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const d = await (reads === 'one-statement' ? detailsInOneStatement : detailsPerTable)(db, ids);
+  const details = reads === 'one-statement' ? detailsInOneStatement : detailsPerTable;
+  const d = await details(db, ids, options.runData ?? true);
   const metrics = sortBy(d.metrics, (m) => m.key);
   const params = sortBy(d.params, (p) => p.key);
   const tags = sortBy(d.tags, (t) => t.key);

@@ -82,7 +82,7 @@ import { PolicyService } from './policy-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { DELETED_RETENTION_MS } from './retention.js';
 import { type PendingScan, ScanService } from './scan-service.js';
-import { SearchService } from './search-service.js';
+import { SearchService, type VersionSearch } from './search-service.js';
 import { SignatureService } from './signature-service.js';
 import { checkVersionFields, VersionService } from './version-service.js';
 import { WebhookService, type WebhookServiceOptions } from './webhook-service.js';
@@ -303,7 +303,10 @@ export class LocalRegistry implements RegistryApi {
     return this.versions.list(model, options);
   }
   /** `scope` (not part of RegistryApi): only versions of models its user may READ. */
-  searchVersions(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<ModelVersion>> {
+  searchVersions(
+    query?: SearchQuery & Pick<VersionSearch, 'runData'>,
+    scope?: ReadScope,
+  ): Promise<SearchResult<ModelVersion>> {
     return this.search.searchVersions(query, scope);
   }
   updateVersion(

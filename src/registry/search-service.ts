@@ -38,6 +38,11 @@ export interface VersionSearch extends SearchQuery {
   readonly modelId?: number;
   /** Used when `orderBy` is empty. Default name ascending, then version descending. */
   readonly defaultOrder?: 'name' | 'newest';
+  /**
+   * false: the versions' metrics and params are not read and come back empty (hydrate.ts,
+   * HydrateOptions), for callers that do not show them (MLflow's search). Default true.
+   */
+  readonly runData?: boolean;
 }
 
 /**
@@ -51,7 +56,11 @@ export interface ReadScopedSearch {
     scope?: ReadScope,
   ): Promise<SearchResult<RegisteredModel>>;
   searchModels(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<RegisteredModel>>;
-  searchVersions(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<ModelVersion>>;
+  /** `query.runData: false` leaves metrics and params out (VersionSearch). */
+  searchVersions(
+    query?: SearchQuery & Pick<VersionSearch, 'runData'>,
+    scope?: ReadScope,
+  ): Promise<SearchResult<ModelVersion>>;
 }
 
 export class SearchService {
@@ -128,7 +137,9 @@ export class SearchService {
     const byId = new Map(rows.map((r) => [r.id, r]));
     const page = pageIds.flatMap((id) => byId.get(id) ?? []);
     return this.page(
-      await hydrateVersions(db, page, detailReadsFor(this.ctx.dialect)),
+      await hydrateVersions(db, page, detailReadsFor(this.ctx.dialect), {
+        runData: query.runData ?? true,
+      }),
       ids.length > limit,
       {
         offset,

@@ -284,7 +284,7 @@ export class VersionService {
         })
         .returning('id')
         .executeTakeFirstOrThrow();
-      await this.insertPoints(trx, id, v.metrics, now);
+      await this.insertPoints(trx, id, v.metrics, now, { newVersion: true });
       if (v.params.length > 0) {
         await trx
           .insertInto('version_params')
@@ -621,13 +621,15 @@ export class VersionService {
 
   /**
    * Appends points to the history and moves each key's latest when the point is not
-   * older. Returns the points as stored (timestamps filled in).
+   * older. Returns the points as stored (timestamps filled in). `newVersion`: the version
+   * was inserted in this transaction, so it has no latest points to read yet.
    */
   private async insertPoints(
     trx: Kysely<RegistryDB>,
     versionId: number,
     input: readonly Point[],
     now: number,
+    { newVersion = false }: { newVersion?: boolean } = {},
   ): Promise<MetricPoint[]> {
     if (input.length === 0) return [];
     const points = input.map((p) => ({ ...p, timestamp: p.timestamp ?? now }));
@@ -642,7 +644,7 @@ export class VersionService {
     type Latest = { value: number; step: number; timestamp: number };
     const current = new Map<string, Latest>();
     const keys = [...new Set(points.map((p) => p.key))];
-    for (let i = 0; i < keys.length; i += LATEST_BATCH) {
+    for (let i = 0; !newVersion && i < keys.length; i += LATEST_BATCH) {
       const rows = await trx
         .selectFrom('version_latest_metrics')
         .select(['key', 'value', 'step', 'timestamp'])

@@ -61,8 +61,9 @@ export interface AppOptions {
   readonly backend: ServerBackend;
   /**
    * A pino logger; false for none. Default: JSON lines on stdout at `logLevel`, written
-   * asynchronously (lines logged while a write is under way go out together; whatever is
-   * pending is flushed when the process exits; past 16 MiB of backlog lines are dropped).
+   * asynchronously in batches (8 KiB, or every 100 ms: a line is out at most ~100 ms
+   * late; whatever is pending is flushed when the process exits; past 16 MiB of backlog
+   * lines are dropped).
    */
   readonly logger?: Logger | false;
   /** The default logger's level (pino's: fatal … trace, or silent). Default `info`. */
@@ -121,6 +122,10 @@ export interface BuiltApp {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The default logger writes once this much is pending… */
+const LOG_BUFFER_BYTES = 8 * 1024;
+/** …or this often: a log line is out at most this late (pending lines are flushed at exit). */
+const LOG_FLUSH_MS = 100;
 
 /**
  * What a request's log line says about it: Fastify's default fields, with a signed URL's
@@ -207,8 +212,17 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
                 serializers: { req: requestLogFields },
                 level: options.logLevel ?? 'info',
                 // Bounded: if stdout stalls (a stuck log shipper), lines beyond 16 MiB of
-                // backlog are dropped rather than growing the server's memory.
-                stream: pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }),
+                // backlog are dropped rather than growing the server's memory. Buffered:
+                // lines go out in writes of 8 KiB or every 100 ms, whichever comes first
+                // (as nginx's `access_log … buffer= flush=`), not a write(2) per request —
+                // that write was ~7% of a small request's server CPU.
+                stream: pino.destination({
+                  dest: 1,
+                  sync: false,
+                  minLength: LOG_BUFFER_BYTES,
+                  periodicFlush: LOG_FLUSH_MS,
+                  maxLength: 16 * 1024 * 1024,
+                }),
               }
             : false,
       })

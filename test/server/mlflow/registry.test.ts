@@ -448,6 +448,12 @@ describe('MLflow model registry', () => {
       '2',
       '1',
     ]);
+    // Search reads less of each version (no metrics or params, which MLflow's ModelVersion
+    // lacks) but answers every version exactly as model-versions/get does.
+    for (const v of all.body.model_versions as { version: string }[]) {
+      const one = await api.get('mlflow/model-versions/get', { name: 'mv', version: v.version });
+      expect(v).toEqual(one.body.model_version);
+    }
     const byRun = await api.get('mlflow/model-versions/search', { filter: `run_id = '${runId}'` });
     expect(byRun.body.model_versions.map((v: { version: string }) => v.version)).toEqual([
       '2',
