@@ -390,7 +390,7 @@ try {
     );
   });
   console.log(
-    `| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} |`,
+    `| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} | | |`,
   );
   if (lsCli.length > 0) {
     console.log(
