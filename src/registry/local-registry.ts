@@ -139,7 +139,7 @@ async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): P
     .executeTakeFirst();
   if (!row) {
     throw new ConflictError(
-      `manifest ${hex} was garbage-collected while the version was being created; push again`,
+      `manifest ${hex} is not in the store: it was garbage-collected while the version was being created; push again`,
       // `collected`: the SDK pushes again by itself, as when the server lost chunks.
       { digest: hex, collected: true },
     );
@@ -239,8 +239,11 @@ export class LocalRegistry implements RegistryApi {
   }
 
   /**
-   * Registers the version; with a content store holding its manifest, its pickle-based
-   * files are scanned first and the result stored with it (see ScanService).
+   * Registers the version; with a content store, its manifest must be in it when the
+   * version commits, and its pickle-based files are scanned first and the result stored
+   * with it (see ScanService).
+   * @throws ConflictError (`details.collected`) when the manifest is not in the store — a
+   *   GC with no grace period may collect a manifest between its commit and the version's.
    */
   async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
     const digest = input?.manifest?.digest;
@@ -254,7 +257,7 @@ export class LocalRegistry implements RegistryApi {
           const manifest = await this.content.getManifest(hex);
           scan = await this.scans.scan(this.content, manifest.entries);
         } catch (e) {
-          // Not in this store (the caller registers content it keeps elsewhere): no scan.
+          // Gone already: the version's transaction refuses it (requireStoredManifest).
           if (!(e instanceof NotFoundError)) throw e;
         }
       }
@@ -268,15 +271,17 @@ export class LocalRegistry implements RegistryApi {
     summary: VersionSummary | null,
     scan: PendingScan | undefined,
   ) {
-    // A scan means the manifest is in this store: it must still be there when the version
-    // commits (a GC racing with no grace period may just have collected it).
+    // With a content store the manifest must still be there when the version commits,
+    // whether or not it was there a moment ago: checked in the version's transaction, under
+    // the write lock GC's manifest deletion also takes.
+    const checked = this.content !== undefined;
     return this.versions.create(input, {
       summary,
-      ...(scan
+      ...(checked || scan
         ? {
             afterInsert: async (trx, id, now) => {
-              await requireStoredManifest(trx, input.manifest.digest);
-              await this.scans.record(trx, id, scan, now);
+              if (checked) await requireStoredManifest(trx, input.manifest.digest);
+              if (scan) await this.scans.record(trx, id, scan, now);
             },
           }
         : {}),

@@ -19,7 +19,7 @@
  * - `deleteVersion`: MLflow deletes a version's aliases with it; the registry refuses to
  *   delete an aliased version, so the aliases are deleted (each audited) first.
  */
-import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   type ModelVersion,
   type MutationOptions,
@@ -80,7 +80,9 @@ export class MlflowVersionService {
     }
     await this.registry.getModel(input.name);
     let runId = input.runId === '' ? undefined : input.runId;
-    let manifest: { digest: string; size: number; fileCount: number };
+    let manifest: { digest: string; size: number; fileCount: number } | undefined;
+    /** The artifact path frozen into the version's manifest (not for models:/ sources). */
+    let frozenPath: string | undefined;
     if (source.startsWith('models:/')) {
       const v = await this.registry.getVersion(source);
       manifest = { digest: v.digest, size: v.size, fileCount: v.fileCount };
@@ -103,25 +105,38 @@ export class MlflowVersionService {
         }
         path = p;
       }
-      const m = await this.freeze(checkArtifactPath(path, 'source path'));
-      manifest = { digest: m.digest, size: m.totalSize, fileCount: m.entries.length };
+      frozenPath = checkArtifactPath(path, 'source path');
     }
     const run = runId === undefined ? undefined : await this.tracking.getRun(runId);
     const metrics: Record<string, number> = {};
     const params: Record<string, string> = {};
     for (const m of run?.data.metrics ?? []) if (Number.isFinite(m.value)) metrics[m.key] = m.value;
     for (const p of run?.data.params ?? []) params[p.key] = p.value;
-    return this.registry.createVersion({
-      model: input.name,
-      manifest,
-      source,
-      ...(runId !== undefined ? { runId } : {}),
-      ...(input.description ? { description: input.description } : {}),
-      ...(input.tags ? { tags: input.tags } : {}),
-      metrics,
-      params,
-      ...(input.actor !== undefined ? { actor: input.actor } : {}),
-    });
+    for (let attempt = 1; ; attempt++) {
+      if (frozenPath !== undefined) {
+        const m = await this.freeze(frozenPath);
+        manifest = { digest: m.digest, size: m.totalSize, fileCount: m.entries.length };
+      }
+      try {
+        return await this.registry.createVersion({
+          model: input.name,
+          manifest: manifest!,
+          source,
+          ...(runId !== undefined ? { runId } : {}),
+          ...(input.description ? { description: input.description } : {}),
+          ...(input.tags ? { tags: input.tags } : {}),
+          metrics,
+          params,
+          ...(input.actor !== undefined ? { actor: input.actor } : {}),
+        });
+      } catch (e) {
+        // A GC with no grace period collected the just-frozen manifest before the version
+        // committed (LocalRegistry.createVersion refuses it then): freeze it again.
+        const collected =
+          e instanceof ConflictError && (e.details as { collected?: unknown })?.collected === true;
+        if (!collected || frozenPath === undefined || attempt >= 3) throw e;
+      }
+    }
   }
 
   /** `mlflow-artifacts:/_modelvault/models/<name>@<n>`. @throws NotFoundError */

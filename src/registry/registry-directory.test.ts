@@ -243,6 +243,37 @@ describe('retention, gc and fsck', () => {
     const { version } = await rd.registry.push(src, { model: 'raced' });
     expect(version.version).toBe(1);
   });
+
+  it('refuses a version whose manifest a GC collected before the version was even asked for', async () => {
+    // The other interleaving (seen on replicas under load): an upload commits its manifest,
+    // a GC with no grace period collects it at once (no version refers to it yet), and only
+    // then does the upload create the version. Found nothing to scan, the version must
+    // still be refused, not committed over a manifest that is gone.
+    const src = join(tmp, 'early');
+    await writeModel(src, 2);
+    const { manifest } = await rd.store.ingestTree(src);
+    const gc = await rd.registry.gc({ graceMs: 0 });
+    expect(gc.manifestsDeleted).toBe(1);
+    await expect(rd.store.getManifest(manifest.digest)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const input = {
+      model: 'early',
+      manifest: { digest: manifest.digest, size: manifest.totalSize, fileCount: 2 },
+      createModelIfMissing: true,
+    };
+    await expect(rd.registry.createVersion(input)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      details: { digest: manifest.digest, collected: true },
+    });
+    await expect(rd.registry.getModel('early')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A push ingests again (re-storing what was swept) and gets its version.
+    const { version } = await rd.registry.push(src, { model: 'early' });
+    expect((await rd.store.getManifest(version.digest.replace(/^sha256:/, ''))).digest).toBe(
+      manifest.digest,
+    );
+  });
+
   it('keeps a deleted version restorable for the retention period, then collects it', async () => {
     const src = join(tmp, 'model');
     await writeModel(src, 1);

@@ -6,44 +6,21 @@
  * scrolling it into view asks for the next page (`onLoadMore`); it also has a button, and
  * shows a failed page's error with a retry.
  */
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef } from 'react';
 import { Link } from 'wouter';
 import type { Run } from '../api/mlflow';
 import { errorText } from '../api/registry';
-import { formatMetric, formatTime } from '../lib/format';
+import { formatTime } from '../lib/format';
 import { links } from '../lib/links';
 import { keyValueMap, type RunSort, type RunSortKey, runMetrics } from '../lib/runs';
-
-const ROW_HEIGHT = 37;
-
-function SortHeader({
-  label,
-  by,
-  sort,
-  onSort,
-  numeric,
-}: {
-  label: string;
-  by: RunSortKey;
-  sort: RunSort;
-  onSort: (by: RunSortKey) => void;
-  numeric?: boolean;
-}) {
-  const active = sort.by.kind === by.kind && sort.by.key === by.key;
-  return (
-    <th
-      scope="col"
-      className={numeric ? 'num' : undefined}
-      aria-sort={active ? (sort.dir === 'ASC' ? 'ascending' : 'descending') : 'none'}
-    >
-      <button type="button" className="sort" onClick={() => onSort(by)}>
-        {label}
-        <span aria-hidden="true">{active ? (sort.dir === 'ASC' ? ' ▲' : ' ▼') : ''}</span>
-      </button>
-    </th>
-  );
-}
+import {
+  KeyValueCells,
+  KeyValueHeaders,
+  ROW_HEIGHT,
+  SortHeader,
+  SpacerRow,
+  useVirtualRows,
+} from './table-parts';
 
 export function RunsTable({
   experiment,
@@ -72,15 +49,7 @@ export function RunsTable({
 }) {
   const scrollRef = useRef<HTMLElement>(null);
   const moreRow = hasMore || loadError != null;
-  const virtualizer = useVirtualizer({
-    count: runs.length + (moreRow ? 1 : 0),
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
-  const items = virtualizer.getVirtualItems();
-  const top = items.length > 0 ? items[0]!.start : 0;
-  const bottom = items.length > 0 ? virtualizer.getTotalSize() - items[items.length - 1]!.end : 0;
+  const { items, top, bottom } = useVirtualRows(runs.length + (moreRow ? 1 : 0), scrollRef);
   const columnCount = 4 + metricColumns.length + paramColumns.length;
   // The "more" row in view → the next page, once at a time and not again after a failure.
   const lastIndex = items.length > 0 ? items[items.length - 1]!.index : -1;
@@ -118,33 +87,16 @@ export function RunsTable({
               onSort={onSort}
             />
             <th scope="col">User</th>
-            {metricColumns.map((k) => (
-              <SortHeader
-                key={`m-${k}`}
-                label={k}
-                by={{ kind: 'metrics', key: k }}
-                sort={sort}
-                onSort={onSort}
-                numeric
-              />
-            ))}
-            {paramColumns.map((k) => (
-              <SortHeader
-                key={`p-${k}`}
-                label={k}
-                by={{ kind: 'params', key: k }}
-                sort={sort}
-                onSort={onSort}
-              />
-            ))}
+            <KeyValueHeaders
+              metricColumns={metricColumns}
+              paramColumns={paramColumns}
+              sort={sort}
+              onSort={onSort}
+            />
           </tr>
         </thead>
         <tbody>
-          {top > 0 && (
-            <tr className="spacer">
-              <td colSpan={columnCount} style={{ height: top }} />
-            </tr>
-          )}
+          <SpacerRow height={top} columns={columnCount} />
           {items.map((item) => {
             if (item.index >= runs.length) {
               return (
@@ -188,24 +140,16 @@ export function RunsTable({
                 </td>
                 <td>{formatTime(r.info.start_time)}</td>
                 <td>{r.info.user_id || '—'}</td>
-                {metricColumns.map((k) => (
-                  <td key={`m-${k}`} className="num">
-                    {formatMetric(metrics[k])}
-                  </td>
-                ))}
-                {paramColumns.map((k) => (
-                  <td key={`p-${k}`} className="clip">
-                    {params[k] ?? '—'}
-                  </td>
-                ))}
+                <KeyValueCells
+                  metricColumns={metricColumns}
+                  paramColumns={paramColumns}
+                  metrics={metrics}
+                  params={params}
+                />
               </tr>
             );
           })}
-          {bottom > 0 && (
-            <tr className="spacer">
-              <td colSpan={columnCount} style={{ height: bottom }} />
-            </tr>
-          )}
+          <SpacerRow height={bottom} columns={columnCount} />
         </tbody>
       </table>
     </section>

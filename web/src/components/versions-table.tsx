@@ -4,16 +4,21 @@
  * (TanStack Virtual). Header cells sort on the server through ORDER BY; checkboxes choose
  * versions to compare.
  */
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useRef } from 'react';
 import { Link } from 'wouter';
 import type { ModelVersion } from '../api/registry';
 import type { SortKey, SortState } from '../lib/filter';
-import { formatBytes, formatMetric, formatTime, shortDigest } from '../lib/format';
+import { formatBytes, formatTime, shortDigest } from '../lib/format';
 import { links } from '../lib/links';
 import { AliasBadges, ApprovalBadge, StageBadge } from './badges';
-
-const ROW_HEIGHT = 37;
+import {
+  KeyValueCells,
+  KeyValueHeaders,
+  ROW_HEIGHT,
+  SortHeader,
+  SpacerRow,
+  useVirtualRows,
+} from './table-parts';
 
 export interface VersionsTableProps {
   readonly model: string;
@@ -26,46 +31,10 @@ export interface VersionsTableProps {
   readonly onSelect: (version: number, on: boolean) => void;
 }
 
-function SortHeader({
-  label,
-  by,
-  sort,
-  onSort,
-  numeric,
-}: {
-  label: string;
-  by: SortKey;
-  sort: SortState;
-  onSort: (by: SortKey) => void;
-  numeric?: boolean;
-}) {
-  const active = sort.by.kind === by.kind && sort.by.key === by.key;
-  return (
-    <th
-      scope="col"
-      className={numeric ? 'num' : undefined}
-      aria-sort={active ? (sort.dir === 'ASC' ? 'ascending' : 'descending') : 'none'}
-    >
-      <button type="button" className="sort" onClick={() => onSort(by)}>
-        {label}
-        <span aria-hidden="true">{active ? (sort.dir === 'ASC' ? ' ▲' : ' ▼') : ''}</span>
-      </button>
-    </th>
-  );
-}
-
 export function VersionsTable(props: VersionsTableProps) {
   const { model, versions, metricColumns, paramColumns, sort, onSort, selected, onSelect } = props;
   const scrollRef = useRef<HTMLElement>(null);
-  const virtualizer = useVirtualizer({
-    count: versions.length,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
-  const items = virtualizer.getVirtualItems();
-  const top = items.length > 0 ? items[0]!.start : 0;
-  const bottom = items.length > 0 ? virtualizer.getTotalSize() - items[items.length - 1]!.end : 0;
+  const { items, top, bottom } = useVirtualRows(versions.length, scrollRef);
   const columnCount = 8 + metricColumns.length + paramColumns.length;
 
   return (
@@ -106,34 +75,17 @@ export function VersionsTable(props: VersionsTableProps) {
               onSort={onSort}
               numeric
             />
-            {metricColumns.map((k) => (
-              <SortHeader
-                key={`m-${k}`}
-                label={k}
-                by={{ kind: 'metrics', key: k }}
-                sort={sort}
-                onSort={onSort}
-                numeric
-              />
-            ))}
-            {paramColumns.map((k) => (
-              <SortHeader
-                key={`p-${k}`}
-                label={k}
-                by={{ kind: 'params', key: k }}
-                sort={sort}
-                onSort={onSort}
-              />
-            ))}
+            <KeyValueHeaders
+              metricColumns={metricColumns}
+              paramColumns={paramColumns}
+              sort={sort}
+              onSort={onSort}
+            />
             <th scope="col">Digest</th>
           </tr>
         </thead>
         <tbody>
-          {top > 0 && (
-            <tr className="spacer">
-              <td colSpan={columnCount} style={{ height: top }} />
-            </tr>
-          )}
+          <SpacerRow height={top} columns={columnCount} />
           {items.map((item) => {
             const v = versions[item.index]!;
             return (
@@ -164,27 +116,19 @@ export function VersionsTable(props: VersionsTableProps) {
                 <td>{formatTime(v.createdAt)}</td>
                 <td>{v.createdBy ?? '—'}</td>
                 <td className="num">{formatBytes(v.size)}</td>
-                {metricColumns.map((k) => (
-                  <td key={`m-${k}`} className="num">
-                    {formatMetric(v.metrics[k])}
-                  </td>
-                ))}
-                {paramColumns.map((k) => (
-                  <td key={`p-${k}`} className="clip">
-                    {v.params[k] ?? '—'}
-                  </td>
-                ))}
+                <KeyValueCells
+                  metricColumns={metricColumns}
+                  paramColumns={paramColumns}
+                  metrics={v.metrics}
+                  params={v.params}
+                />
                 <td>
                   <code title={v.digest}>{shortDigest(v.digest)}</code>
                 </td>
               </tr>
             );
           })}
-          {bottom > 0 && (
-            <tr className="spacer">
-              <td colSpan={columnCount} style={{ height: bottom }} />
-            </tr>
-          )}
+          <SpacerRow height={bottom} columns={columnCount} />
         </tbody>
       </table>
     </section>

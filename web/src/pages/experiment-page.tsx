@@ -16,6 +16,7 @@ import { mlflow, mlflowKeys } from '../api/mlflow';
 import { ParallelCoordinates } from '../components/parallel-coords';
 import { RunsTable } from '../components/runs-table';
 import { Empty, ErrorBox, Loading } from '../components/status';
+import { ColumnPicker, FilterForm } from '../components/table-parts';
 import { listParam } from '../lib/filter';
 import { formatTime } from '../lib/format';
 import { links, withQuery } from '../lib/links';
@@ -129,55 +130,24 @@ export function ExperimentPage({ id }: { id: string }) {
 
       <section aria-labelledby="runs-heading">
         <h2 id="runs-heading">Runs</h2>
-        <form
-          className="search"
-          onSubmit={(ev) => {
-            ev.preventDefault();
-            setQuery({ filter: filterText.trim() });
-          }}
-        >
-          <label htmlFor="run-filter">Filter runs</label>
-          <input
-            id="run-filter"
-            type="search"
-            value={filterText}
-            placeholder="metrics.accuracy > 0.9 AND params.lr = '0.01'"
-            onChange={(ev) => setFilterText(ev.target.value)}
-          />
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm
+          id="run-filter"
+          label="Filter runs"
+          placeholder="metrics.accuracy > 0.9 AND params.lr = '0.01'"
+          value={filterText}
+          onChange={setFilterText}
+          onApply={(filter) => setQuery({ filter })}
+        />
         <div className="toolbar">
-          <details className="columns">
-            <summary>Columns</summary>
-            <fieldset>
-              <legend>Metrics</legend>
-              {metricKeys.length === 0 && <span className="muted">none</span>}
-              {metricKeys.map((k) => (
-                <label key={k} className="check">
-                  <input
-                    type="checkbox"
-                    checked={metricColumns.includes(k)}
-                    onChange={(ev) => toggle('metrics', metricColumns, k, ev.target.checked)}
-                  />{' '}
-                  {k}
-                </label>
-              ))}
-            </fieldset>
-            <fieldset>
-              <legend>Params</legend>
-              {paramKeys.length === 0 && <span className="muted">none</span>}
-              {paramKeys.map((k) => (
-                <label key={k} className="check">
-                  <input
-                    type="checkbox"
-                    checked={paramColumns.includes(k)}
-                    onChange={(ev) => toggle('params', paramColumns, k, ev.target.checked)}
-                  />{' '}
-                  {k}
-                </label>
-              ))}
-            </fieldset>
-          </details>
+          <ColumnPicker
+            metricKeys={metricKeys}
+            paramKeys={paramKeys}
+            metricColumns={metricColumns}
+            paramColumns={paramColumns}
+            onToggle={(field, k, on) =>
+              toggle(field, field === 'metrics' ? metricColumns : paramColumns, k, on)
+            }
+          />
           <span className="muted" role="status">
             {runs.isPending || (runs.isFetching && !runs.isFetchingNextPage)
               ? 'loading runs…'

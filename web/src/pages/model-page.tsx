@@ -17,6 +17,7 @@ import {
 } from '../components/actions';
 import { LineChart } from '../components/charts';
 import { Empty, ErrorBox, Loading } from '../components/status';
+import { ColumnPicker, FilterForm } from '../components/table-parts';
 import { VersionsTable } from '../components/versions-table';
 import { MAX_COMPARE } from '../lib/compare';
 import {
@@ -205,55 +206,22 @@ export function ModelPage({ name }: { name: string }) {
 
       <section aria-labelledby="versions-heading">
         <h2 id="versions-heading">Versions</h2>
-        <form
-          className="search"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setQuery({ filter: filterText.trim() });
-          }}
-        >
-          <label htmlFor="version-filter">Filter</label>
-          <input
-            id="version-filter"
-            type="search"
-            value={filterText}
-            placeholder="metrics.auc > 0.9 AND tags.team = 'risk'"
-            onChange={(e) => setFilterText(e.target.value)}
-          />
-          <button type="submit">Apply</button>
-        </form>
+        <FilterForm
+          id="version-filter"
+          label="Filter"
+          placeholder="metrics.auc > 0.9 AND tags.team = 'risk'"
+          value={filterText}
+          onChange={setFilterText}
+          onApply={(filter) => setQuery({ filter })}
+        />
         <div className="toolbar">
-          <details className="columns">
-            <summary>Columns</summary>
-            <fieldset>
-              <legend>Metrics</legend>
-              {metricKeys.length === 0 && <span className="muted">none</span>}
-              {metricKeys.map((k) => (
-                <label key={k} className="check">
-                  <input
-                    type="checkbox"
-                    checked={metricColumns.includes(k)}
-                    onChange={(e) => toggleColumn('metrics', k, e.target.checked)}
-                  />{' '}
-                  {k}
-                </label>
-              ))}
-            </fieldset>
-            <fieldset>
-              <legend>Params</legend>
-              {paramKeys.length === 0 && <span className="muted">none</span>}
-              {paramKeys.map((k) => (
-                <label key={k} className="check">
-                  <input
-                    type="checkbox"
-                    checked={paramColumns.includes(k)}
-                    onChange={(e) => toggleColumn('params', k, e.target.checked)}
-                  />{' '}
-                  {k}
-                </label>
-              ))}
-            </fieldset>
-          </details>
+          <ColumnPicker
+            metricKeys={metricKeys}
+            paramKeys={paramKeys}
+            metricColumns={metricColumns}
+            paramColumns={paramColumns}
+            onToggle={toggleColumn}
+          />
           <button
             type="button"
             disabled={selected.size < 2 || selected.size > MAX_COMPARE}
