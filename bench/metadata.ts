@@ -308,30 +308,41 @@ try {
   const dir = await openRegistryDirectory(registryDir, onPostgres ? { database: config } : {});
   // One untimed query first: connections, statement caches and the page cache warm up.
   await dir.registry.searchVersions({ filter: 'metrics.m0 > 0.5', orderBy: ['metrics.m1 DESC'] });
-  const rounds: { p50: number; p95: number; rows: number }[][] = [];
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  type RoundResult = { p50: number; p95: number; cpu50: number; cpu95: number; rows: number };
+  const rounds: RoundResult[][] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const rand = pseudoRandomNumbers(0x2545f491 + round);
-    const results: { p50: number; p95: number; rows: number }[] = [];
+    const results: RoundResult[] = [];
     for (const shape of SHAPES) {
       const times: number[] = [];
+      const cpu: number[] = [];
       let matched = 0;
       for (let i = 0; i < shape.queries; i++) {
         const q = shape.query(rand, i);
+        const c = cpuMs();
         const t = performance.now();
         const r = await dir.registry.searchVersions({ ...q, maxResults: 100 });
         times.push(performance.now() - t);
+        cpu.push(cpuMs() - c);
         matched += r.items.length;
       }
       times.sort((a, b) => a - b);
+      cpu.sort((a, b) => a - b);
       results.push({
         p50: percentile(times, 50),
         p95: percentile(times, 95),
+        cpu50: percentile(cpu, 50),
+        cpu95: percentile(cpu, 95),
         rows: matched / shape.queries,
       });
     }
     rounds.push(results);
     console.error(
-      `round ${round + 1}: ${results.map((r) => `${r.p50.toFixed(1)}/${r.p95.toFixed(1)} ms`).join(', ')} (load ${loadavg()[0]!.toFixed(1)})`,
+      `round ${round + 1}: ${results.map((r) => `${r.p50.toFixed(1)}/${r.p95.toFixed(1)} ms (CPU ${r.cpu50.toFixed(1)}/${r.cpu95.toFixed(1)})`).join(', ')} (load ${loadavg()[0]!.toFixed(1)})`,
     );
   }
 
@@ -372,26 +383,25 @@ try {
   console.log(
     `\n${MODELS} models × ${VERSIONS} versions, ${METRICS} metrics and ${PARAMS} params each (${loadSeconds === undefined ? 'loaded before' : `bulk load ${loadSeconds.toFixed(1)} s`}); load average ${loadavg()[0]!.toFixed(1)}; median of ${ROUNDS} round(s)\n`,
   );
-  console.log('| measurement | p50 ms | p95 ms |');
-  console.log('| --- | ---: | ---: |');
+  console.log('| measurement | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
   SHAPES.forEach((shape, s) => {
-    const p50 = median(rounds.map((r) => r[s]!.p50));
-    const p95 = median(rounds.map((r) => r[s]!.p95));
+    const of = (k: keyof RoundResult) => fmt(median(rounds.map((r) => r[s]![k])));
     const rows = rounds[0]![s]!.rows;
     console.log(
-      `| searchVersions: ${shape.label}, 100 results (${shape.queries} queries, ${rows.toFixed(0)} rows each) | ${fmt(p50)} | ${fmt(p95)} |`,
+      `| searchVersions: ${shape.label}, 100 results (${shape.queries} queries, ${rows.toFixed(0)} rows each) | ${of('p50')} | ${of('p95')} | ${of('cpu50')} | ${of('cpu95')} |`,
     );
   });
   console.log(
-    `| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} |`,
+    `| listVersions(one model), API (20 runs) | ${fmt(percentile(lsApi, 50))} | ${fmt(percentile(lsApi, 95))} | | |`,
   );
   if (lsCli.length > 0) {
     console.log(
-      `| \`mvault ls MODEL\`, whole process (5 runs) | ${fmt(percentile(lsCli, 50))} | ${fmt(percentile(lsCli, 95))} |`,
+      `| \`mvault ls MODEL\`, whole process (5 runs) | ${fmt(percentile(lsCli, 50))} | ${fmt(percentile(lsCli, 95))} | | |`,
     );
   }
   console.log(
-    `| \`node -e 0\`, for reference (5 runs) | ${fmt(percentile(nodeStart, 50))} | ${fmt(percentile(nodeStart, 95))} |`,
+    `| \`node -e 0\`, for reference (5 runs) | ${fmt(percentile(nodeStart, 50))} | ${fmt(percentile(nodeStart, 95))} | | |`,
   );
 } finally {
   pgServer?.stop();

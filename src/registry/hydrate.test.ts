@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../test/support/dialects.js';
 import { manifest, openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
-import { type DetailReads, hydrateVersions, type VersionRowWithModel } from './hydrate.js';
+import {
+  type DetailReads,
+  hydrateVersions,
+  readVersions,
+  type VersionRowWithModel,
+} from './hydrate.js';
 
 /**
  * Both ways of reading a page's details return the same versions, with every kind of
@@ -40,6 +45,8 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
       model: 'child',
       manifest: manifest('c2'),
       lineage: { code: { gitCommit: 'cafe' } },
+      // U+FF21 sorts before U+1F600 by code point (SQLite), after it by code unit.
+      tags: { '\u{1F600}': 'astral', '\uFF21': 'fullwidth', b: 'ascii' },
     });
     await r.setAlias('child', 'production', 1);
     await r.setAlias('child', 'champion', 1);
@@ -117,52 +124,81 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
     ]);
   });
 
-  it.each(['per-table', 'one-statement'] as const)('reads every detail (%s)', async (reads) => {
-    const [c2, c1, a1] = await hydrate(reads);
-    expect(Object.entries(c1!.metrics)).toEqual([
-      ['Alpha', -2],
-      ['_loss', 0.125],
-      ['big', 1e300],
-      ['tiny', 5e-324],
-      ['zeta', 1.5],
-      ['ähnlich', 3],
-    ]);
-    expect(Object.keys(c1!.params)).toEqual(['Batch', 'lr', 'épocas']);
-    expect(c1!.tags).toEqual({ Owner: 'ana', team: 'risk' });
-    expect(Object.keys(c1!.tags)).toEqual(['Owner', 'team']);
-    expect(c1!.aliases).toEqual(['champion', 'production']);
-    expect(c2!.aliases).toEqual(['Beta']);
-    expect(c1!.lineage).toEqual({
-      parents: [
-        { model: 'Another', version: 1 },
-        { model: 'base', version: 1 },
-        { model: 'base', version: 2 },
-      ],
-      datasets: [
-        { name: 'eval', uri: null, digest: null },
-        { name: 'train', uri: 's3://data/train', digest: 'sha256:abc' },
-      ],
-      code: { gitRemote: 'https://git.example/m.git', gitCommit: 'deadbeef', gitDirty: true },
-    });
-    expect(c2!.lineage).toEqual({
-      parents: [],
-      datasets: [],
-      code: { gitRemote: null, gitCommit: 'cafe', gitDirty: null },
-    });
-    expect(c1!.scan).toEqual({ verdict: 'dangerous', files: 3, dangerous: ['a.pkl', 'z.pkl'] });
-    expect(c1!.signatures).toEqual(['0a02', 'ff01']);
-    expect(c2!.scan).toBeNull();
-    expect(a1).toMatchObject({
-      model: 'Another',
-      metrics: {},
-      params: {},
-      tags: {},
-      aliases: [],
-      lineage: { parents: [], datasets: [], code: null },
-      scan: null,
-      signatures: [],
-    });
+  it('readVersions returns the same versions in the order of the ids given', async () => {
+    const ids = rows.map((r) => r.id);
+    const order = [ids[2]!, ids[0]!, ids[4]!, ids[1]!, ids[3]!];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const expected = await hydrateVersions(
+      t.database.db,
+      order.map((id) => byId.get(id)!),
+      'per-table',
+    );
+    const read = await readVersions(t.database.db, [...order, 999_999], dialect);
+    expect(JSON.stringify(read)).toBe(JSON.stringify(expected));
+    expect(await readVersions(t.database.db, [], dialect)).toEqual([]);
   });
+
+  const hydrations = {
+    'per-table': () => hydrate('per-table'),
+    'one-statement': () => hydrate('one-statement'),
+    readVersions: () =>
+      readVersions(
+        t.database.db,
+        rows.map((r) => r.id),
+        dialect,
+      ),
+  };
+
+  it.each(Object.keys(hydrations) as (keyof typeof hydrations)[])(
+    'reads every detail (%s)',
+    async (how) => {
+      const [c2, c1, a1] = await hydrations[how]();
+      expect(Object.entries(c1!.metrics)).toEqual([
+        ['Alpha', -2],
+        ['_loss', 0.125],
+        ['big', 1e300],
+        ['tiny', 5e-324],
+        ['zeta', 1.5],
+        ['ähnlich', 3],
+      ]);
+      expect(Object.keys(c1!.params)).toEqual(['Batch', 'lr', 'épocas']);
+      expect(c1!.tags).toEqual({ Owner: 'ana', team: 'risk' });
+      expect(Object.keys(c1!.tags)).toEqual(['Owner', 'team']);
+      expect(c1!.aliases).toEqual(['champion', 'production']);
+      expect(c2!.aliases).toEqual(['Beta']);
+      expect(c1!.lineage).toEqual({
+        parents: [
+          { model: 'Another', version: 1 },
+          { model: 'base', version: 1 },
+          { model: 'base', version: 2 },
+        ],
+        datasets: [
+          { name: 'eval', uri: null, digest: null },
+          { name: 'train', uri: 's3://data/train', digest: 'sha256:abc' },
+        ],
+        code: { gitRemote: 'https://git.example/m.git', gitCommit: 'deadbeef', gitDirty: true },
+      });
+      expect(c2!.lineage).toEqual({
+        parents: [],
+        datasets: [],
+        code: { gitRemote: null, gitCommit: 'cafe', gitDirty: null },
+      });
+      expect(c1!.scan).toEqual({ verdict: 'dangerous', files: 3, dangerous: ['a.pkl', 'z.pkl'] });
+      expect(c1!.signatures).toEqual(['0a02', 'ff01']);
+      expect(c2!.scan).toBeNull();
+      expect(Object.keys(c2!.tags)).toEqual(['b', '\u{1F600}', '\uFF21']);
+      expect(a1).toMatchObject({
+        model: 'Another',
+        metrics: {},
+        params: {},
+        tags: {},
+        aliases: [],
+        lineage: { parents: [], datasets: [], code: null },
+        scan: null,
+        signatures: [],
+      });
+    },
+  );
 
   it.each(['per-table', 'one-statement'] as const)(
     'leaves only metrics and params out with runData: false (%s)',
@@ -174,6 +210,14 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
       expect(JSON.stringify(lean)).toBe(
         JSON.stringify(full.map((v) => ({ ...v, metrics: {}, params: {} }))),
       );
+      // readVersions (one statement on SQLite) leaves out the same.
+      const leanRead = await readVersions(
+        t.database.db,
+        rows.map((r) => r.id),
+        dialect,
+        { runData: false },
+      );
+      expect(JSON.stringify(leanRead)).toBe(JSON.stringify(lean));
     },
   );
 });

@@ -4,7 +4,7 @@
  * rows are read in `(version_id, key)` order, the order of their primary key, so the
  * database streams them from the index instead of sorting them.
  */
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { VersionSummary } from '../core/model-inspection.js';
 import type {
   DatasetRef,
@@ -351,13 +351,8 @@ async function detailsPerTable(
  * way the rows were read (an ORDER BY would follow PostgreSQL's collation, and made SQLite
  * sort each branch of the union in a temporary B-tree).
  */
-function sortBy<T>(rows: T[], name: (r: T) => string, number: (r: T) => number = () => 0): T[] {
-  return rows.sort((x, y) => {
-    const a = name(x);
-    const b = name(y);
-    if (a !== b) return a < b ? -1 : 1;
-    return number(x) - number(y);
-  });
+function sortBy<T>(rows: T[], name: (r: T) => string, number?: (r: T) => number): T[] {
+  return rows.sort(compareBy(name, number));
 }
 
 export interface HydrateOptions {
@@ -437,58 +432,90 @@ export async function hydrateVersions(
     (x) => x.version_id,
     (x) => x.key_id,
   );
-  return rows.map((r) => {
-    const c = codeBy.get(r.id);
-    const scan = scanBy.get(r.id);
-    return {
-      model: r.model_name,
-      version: r.version,
-      digest: r.manifest_digest,
-      size: r.size,
-      fileCount: r.file_count,
-      description: r.description,
-      modelCard: r.model_card ?? null,
-      summary: parseSummary(r.summary),
-      createdBy: r.created_by,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      status: r.status,
-      statusMessage: r.status_message,
-      stage: r.stage,
-      approval: {
-        state: r.approval,
-        reviewer: r.approval_reviewer,
-        comment: r.approval_comment,
-        time: r.approval_time,
-      },
-      runId: r.run_id,
-      source: r.source,
+  return rows.map((r) =>
+    toModelVersion(r, {
       metrics: record(metricsBy.get(r.id)),
       params: record(paramsBy.get(r.id)),
       tags: record(tagsBy.get(r.id)),
       aliases: aliasesBy.get(r.id) ?? [],
-      lineage: {
-        parents: parentsBy.get(r.id) ?? [],
-        datasets: datasetsBy.get(r.id) ?? [],
-        code: c
-          ? {
-              gitRemote: c.git_remote,
-              gitCommit: c.git_commit,
-              gitDirty: c.git_dirty === null ? null : c.git_dirty !== 0,
-            }
-          : null,
-      },
-      deletedAt: r.deleted_at,
-      scan: scan
+      parents: parentsBy.get(r.id) ?? [],
+      datasets: datasetsBy.get(r.id) ?? [],
+      code: codeBy.get(r.id),
+      scan: scanBy.get(r.id),
+      flagged: flaggedBy.get(r.id) ?? [],
+      signatures: signaturesBy.get(r.id) ?? [],
+    }),
+  );
+}
+
+/** One version's details, each list and record already in code-unit order. */
+interface VersionDetails {
+  readonly metrics: Record<string, number>;
+  readonly params: Record<string, string>;
+  readonly tags: Record<string, string>;
+  readonly aliases: string[];
+  readonly parents: VersionKey[];
+  readonly datasets: DatasetRef[];
+  readonly code:
+    | { git_remote: string | null; git_commit: string | null; git_dirty: number | null }
+    | undefined;
+  readonly scan: { verdict: string; files: number } | undefined;
+  /** Paths of the files the scan found dangerous. */
+  readonly flagged: string[];
+  /** Key ids of the signatures. */
+  readonly signatures: string[];
+}
+
+function toModelVersion(r: VersionRowWithModel, d: VersionDetails): ModelVersion {
+  const { code: c, scan } = d;
+  return {
+    model: r.model_name,
+    version: r.version,
+    digest: r.manifest_digest,
+    size: r.size,
+    fileCount: r.file_count,
+    description: r.description,
+    modelCard: r.model_card ?? null,
+    summary: parseSummary(r.summary),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    status: r.status,
+    statusMessage: r.status_message,
+    stage: r.stage,
+    approval: {
+      state: r.approval,
+      reviewer: r.approval_reviewer,
+      comment: r.approval_comment,
+      time: r.approval_time,
+    },
+    runId: r.run_id,
+    source: r.source,
+    metrics: d.metrics,
+    params: d.params,
+    tags: d.tags,
+    aliases: d.aliases,
+    lineage: {
+      parents: d.parents,
+      datasets: d.datasets,
+      code: c
         ? {
-            verdict: scan.verdict as ScanSummary['verdict'],
-            files: scan.files,
-            dangerous: flaggedBy.get(r.id) ?? [],
+            gitRemote: c.git_remote,
+            gitCommit: c.git_commit,
+            gitDirty: c.git_dirty === null ? null : c.git_dirty !== 0,
           }
         : null,
-      signatures: signaturesBy.get(r.id) ?? [],
-    };
-  });
+    },
+    deletedAt: r.deleted_at,
+    scan: scan
+      ? {
+          verdict: scan.verdict as ScanSummary['verdict'],
+          files: scan.files,
+          dangerous: d.flagged,
+        }
+      : null,
+    signatures: d.signatures,
+  };
 }
 
 /** One version row (as found by lookups) with its model's name, hydrated. */
@@ -500,4 +527,157 @@ export async function hydrateVersion(
 ): Promise<ModelVersion> {
   const [v] = await hydrateVersions(db, [{ ...row, model_name: modelName }], reads);
   return v!;
+}
+
+/**
+ * Versions by id, in the order given (ids that do not exist are left out), hydrated.
+ * On SQLite one constant statement reads the rows with every detail as JSON built by
+ * SQLite (VERSIONS_WITH_DETAILS): a 100-version page was 13 statements, each compiled by
+ * Kysely per call (the page's `IN` list made each a new text) and each materialising row
+ * objects, then grouped and sorted in JavaScript. On PostgreSQL: the rows, then
+ * hydrateVersions with its one-statement details.
+ */
+export async function readVersions(
+  db: Kysely<RegistryDB>,
+  ids: readonly number[],
+  dialect: SqlDialectName,
+  options: HydrateOptions = {},
+): Promise<ModelVersion[]> {
+  if (ids.length === 0) return [];
+  if (dialect === 'sqlite') {
+    const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
+    const { rows } = await db.executeQuery(CompiledQuery.raw(statement, [JSON.stringify(ids)]));
+    const byId = new Map((rows as VersionRowWithDetails[]).map((r) => [r.id, r]));
+    return ids.flatMap((id) => {
+      const r = byId.get(id);
+      return r ? [toModelVersion(r, detailsOfJson(r))] : [];
+    });
+  }
+  const rows = await db
+    .selectFrom('model_versions as v')
+    .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+    .selectAll('v')
+    .select('m.name as model_name')
+    .where('v.id', 'in', ids)
+    .execute();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return hydrateVersions(
+    db,
+    ids.flatMap((id) => byId.get(id) ?? []),
+    detailReadsFor(dialect),
+    options,
+  );
+}
+
+/** A row of VERSIONS_WITH_DETAILS: the version, its model's name, its details as JSON text. */
+type VersionRowWithDetails = VersionRowWithModel & {
+  readonly metrics_json: string;
+  readonly params_json: string;
+  readonly tags_json: string;
+  readonly aliases_json: string;
+  readonly parents_json: string;
+  readonly datasets_json: string;
+  /** `[remote, commit, dirty]` or null. */
+  readonly code_json: string | null;
+  /** `[verdict, files]` or null. */
+  readonly scan_json: string | null;
+  readonly flagged_json: string;
+  readonly signatures_json: string;
+};
+
+const RUN_DATA_JSON = `  (select json_group_object(x.key, x.value) from version_latest_metrics as x where x.version_id = v.id) as metrics_json,
+  (select json_group_object(x.key, x.value) from version_params as x where x.version_id = v.id) as params_json,`;
+const RUN_DATA_EMPTY = `  '{}' as metrics_json, '{}' as params_json,`;
+
+/**
+ * SQLite only (JSON functions): the versions listed in `?` (a JSON array of ids), in no
+ * particular order, each with its details as JSON (put in order by `ordered`). A detail subquery with no rows gives `{}` / `[]`
+ * (`null` for the single-row code and scan). SQLite's JSON renders a REAL with the
+ * shortest text that reads back as the same double (infinities as ±9e999, which JSON.parse
+ * reads back as ±Infinity).
+ */
+const versionsWithDetails = (runData: boolean) => `select v.*, m.name as model_name,
+${runData ? RUN_DATA_JSON : RUN_DATA_EMPTY}
+  (select json_group_object(x.key, x.value) from version_tags as x where x.version_id = v.id) as tags_json,
+  (select json_group_array(x.alias) from aliases as x where x.version_id = v.id) as aliases_json,
+  (select json_group_array(json_array(pm.name, pv.version))
+     from version_parents as p
+     inner join model_versions as pv on pv.id = p.parent_version_id
+     inner join registered_models as pm on pm.id = pv.model_id
+     where p.version_id = v.id) as parents_json,
+  (select json_group_array(json_array(x.name, x.uri, x.digest)) from version_datasets as x where x.version_id = v.id) as datasets_json,
+  (select json_array(x.git_remote, x.git_commit, x.git_dirty) from version_code as x where x.version_id = v.id) as code_json,
+  (select json_array(x.verdict, x.files) from version_scans as x where x.version_id = v.id) as scan_json,
+  (select json_group_array(x.path) from version_scan_files as x where x.version_id = v.id and x.verdict = 'dangerous') as flagged_json,
+  (select json_group_array(x.key_id) from version_signatures as x where x.version_id = v.id) as signatures_json
+from json_each(?) as j
+inner join model_versions as v on v.id = j.value
+inner join registered_models as m on m.id = v.model_id`;
+const VERSIONS_WITH_DETAILS = versionsWithDetails(true);
+/** The same without the versions' metrics and params (HydrateOptions.runData false). */
+const VERSIONS_WITHOUT_RUN_DATA = versionsWithDetails(false);
+
+/** The comparison of sortBy. */
+function compareBy<T>(name: (r: T) => string, number: (r: T) => number = () => 0) {
+  return (x: T, y: T) => {
+    const a = name(x);
+    const b = name(y);
+    if (a !== b) return a < b ? -1 : 1;
+    return number(x) - number(y);
+  };
+}
+
+/**
+ * `items` in sortBy's order. SQLite aggregates a version's rows in the order it reads
+ * them, which is the key order of the `(version_id, key)` index but is not promised (and
+ * SQLite's BINARY order is by code point, not code unit); sorting inside the aggregate cost
+ * a quarter of the statement, so the order is checked here and fixed when needed.
+ */
+function ordered<T>(items: T[], name: (r: T) => string, number?: (r: T) => number): T[] {
+  const cmp = compareBy(name, number);
+  for (let i = 1; i < items.length; i++) {
+    if (cmp(items[i - 1]!, items[i]!) > 0) return items.sort(cmp);
+  }
+  return items;
+}
+
+/** A JSON object's entries as a record with its keys in code-unit order. */
+function orderedRecord<V>(json: string): Record<string, V> {
+  const r = JSON.parse(json) as Record<string, V>;
+  const keys = Object.keys(r);
+  for (let i = 1; i < keys.length; i++) {
+    if (keys[i - 1]! > keys[i]!) return Object.fromEntries(sortBy(Object.entries(r), ([k]) => k));
+  }
+  return r;
+}
+
+function detailsOfJson(r: VersionRowWithDetails): VersionDetails {
+  const code = r.code_json === null ? undefined : (JSON.parse(r.code_json) as unknown[]);
+  const scan = r.scan_json === null ? undefined : (JSON.parse(r.scan_json) as unknown[]);
+  const parents = (JSON.parse(r.parents_json) as [string, number][]).map(
+    ([model, version]): VersionKey => ({ model, version }),
+  );
+  const datasets = (JSON.parse(r.datasets_json) as [string, string | null, string | null][]).map(
+    ([name, uri, digest]): DatasetRef => ({ name, uri, digest }),
+  );
+  return {
+    metrics: orderedRecord<number>(r.metrics_json),
+    params: orderedRecord<string>(r.params_json),
+    tags: orderedRecord<string>(r.tags_json),
+    aliases: ordered(JSON.parse(r.aliases_json) as string[], (a) => a),
+    parents: ordered(
+      parents,
+      (p) => p.model,
+      (p) => p.version,
+    ),
+    datasets: ordered(datasets, (d) => d.name),
+    code: code && {
+      git_remote: code[0] as string | null,
+      git_commit: code[1] as string | null,
+      git_dirty: code[2] as number | null,
+    },
+    scan: scan && { verdict: scan[0] as string, files: scan[1] as number },
+    flagged: ordered(JSON.parse(r.flagged_json) as string[], (f) => f),
+    signatures: ordered(JSON.parse(r.signatures_json) as string[], (k) => k),
+  };
 }

@@ -24,7 +24,7 @@ import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { findVersionPage } from '../metadata/search/find-version-page.js';
 import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
-import { detailReadsFor, hydrateModels, hydrateVersions } from './hydrate.js';
+import { hydrateModels, readVersions } from './hydrate.js';
 import {
   decodePageToken,
   encodePageToken,
@@ -98,7 +98,7 @@ export class SearchService {
 
   /**
    * The page's ids come from findVersionPage (which picks filter-first or order-first by
-   * an estimate); the page's rows are then read by id and hydrated. With `scope`, only
+   * an estimate); the page's rows are then read by id and hydrated (readVersions). With `scope`, only
    * versions of models its user may READ, in full pages.
    * @throws InvalidArgumentError for a bad filter, order, page token or maxResults.
    */
@@ -123,30 +123,10 @@ export class SearchService {
       offset,
       dialect: this.ctx.dialect,
     });
-    const pageIds = ids.slice(0, limit);
-    const rows =
-      pageIds.length === 0
-        ? []
-        : await db
-            .selectFrom('model_versions as v')
-            .innerJoin('registered_models as m', 'm.id', 'v.model_id')
-            .selectAll('v')
-            .select('m.name as model_name')
-            .where('v.id', 'in', pageIds)
-            .execute();
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const page = pageIds.flatMap((id) => byId.get(id) ?? []);
-    return this.page(
-      await hydrateVersions(db, page, detailReadsFor(this.ctx.dialect), {
-        runData: query.runData ?? true,
-      }),
-      ids.length > limit,
-      {
-        offset,
-        limit,
-        fingerprint,
-      },
-    );
+    const items = await readVersions(db, ids.slice(0, limit), this.ctx.dialect, {
+      runData: query.runData ?? true,
+    });
+    return this.page(items, ids.length > limit, { offset, limit, fingerprint });
   }
 
   private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {

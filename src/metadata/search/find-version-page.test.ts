@@ -135,6 +135,12 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(expected.length).toBeGreaterThan(0);
       expect(byFilter).toEqual(expected);
       expect(byOrder).toEqual(expected);
+      // The walk testing key conditions by probes, or against lists of their matches.
+      for (const keyTest of ['probe', 'list'] as const) {
+        expect(await allPages(filter, orderBy, 'order-first', 7, { keyTest }), keyTest).toEqual(
+          expected,
+        );
+      }
       // One big page agrees with the small ones, and so does the plan chosen by estimate.
       const whole = await page(filter, orderBy, { limit: 1000 });
       expect(whole.ids).toEqual(expected);
@@ -179,6 +185,11 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
             expected,
           );
         }
+        const listed = await allPages(filter, orderBy, 'order-first', 7, {
+          scope,
+          keyTest: 'list',
+        });
+        expect(listed, `listed ${filter}`).toEqual(expected);
       }
     }
   });
@@ -206,6 +217,24 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     expect((await page('', 'version_number DESC', big)).plan).toBe('filter-first');
     expect((await page('', 'metrics.m1 DESC, metrics.m0 ASC', big)).plan).toBe('filter-first');
     expect((await page('', 'metrics.m1 DESC', { ...big, modelId: 1 })).plan).toBe('filter-first');
+  });
+
+  it('on SQLite, lists a key condition for the walk when its matches are fewer than the probes it saves', async () => {
+    const walk = { plan: 'order-first' as const, limit: 10 };
+    // m0 > 0.05 matches nearly every version: probing the ~12 entries walked is cheaper
+    // than listing ~190 matches.
+    expect((await page('metrics.m0 > 0.05', 'metrics.m1 DESC', walk)).listed).toBe(0);
+    // A fifth of the versions: listing ~40 matches beats probing the ~55 entries walked
+    // (PostgreSQL always probes unless told otherwise).
+    const selective = await page("params.p = '2'", 'metrics.m1 DESC', walk);
+    expect(selective.listed).toBe(dialect === 'sqlite' ? 1 : 0);
+    // Forced, both key conditions are listed; the attribute condition cannot be.
+    const forced = await page(
+      "metrics.m0 > 0.3 AND params.p = '2' AND version_number > 3",
+      'metrics.m1 DESC',
+      { ...walk, keyTest: 'list' },
+    );
+    expect(forced.listed).toBe(2);
   });
 
   it('orders versions without the key last, after every version with it, by id', async () => {

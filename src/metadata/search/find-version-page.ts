@@ -48,12 +48,33 @@ export interface VersionPageQuery {
   readonly scope?: ReadScope;
   /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
   readonly plan?: SearchPlan;
+  /**
+   * Forces how the order-first walk tests key conditions (tests run both); default: by
+   * estimate on SQLite (KeyTest), always `probe` on PostgreSQL.
+   */
+  readonly keyTest?: KeyTest;
 }
+
+/**
+ * How the order-first walk tests one metric/param/tag condition:
+ * - `probe`: an `EXISTS` probe of the condition's table per walked entry (one B-tree
+ *   search each, ~1.5 filter-first rows);
+ * - `list`: `+owner IN (the condition's matches)`. SQLite reads the matches once into a
+ *   temporary index with a Bloom filter (~0.4 rows each), and then tests each walked entry
+ *   against the filter, almost for free. The unary `+` keeps the walk in ORDER BY index
+ *   order: on a bare `owner IN (…)` SQLite would rather look the listed owners up in the
+ *   walked table and sort them.
+ * A condition is listed when reading its matches costs less than probing every entry that
+ * reaches it (SQLite only; docs/design.md "Search plans" has the measurements).
+ */
+export type KeyTest = 'probe' | 'list';
 
 export interface VersionPage {
   /** Up to limit + 1 version ids in order (one more than the page says there is more). */
   readonly ids: number[];
   readonly plan: SearchPlan;
+  /** How many key conditions the order-first walk tested by `list` (KeyTest). */
+  readonly listed: number;
 }
 
 /** A keyed condition's count stops here: enough to tell plans apart, ~1 ms of index. */
@@ -62,6 +83,11 @@ const KEYED_PROBE_CAP = 20_000;
 const OTHER_PROBE_CAP = 2_000;
 /** An index entry walked (with its probes) costs about this many filter-first rows. */
 const WALK_WEIGHT = 1.5;
+/**
+ * SQLite's costs of the walk in filter-first rows: per entry walked, per `probe` of an
+ * entry, per match of a `list`ed condition (KeyTest; measured at 100,000 versions).
+ */
+const SQLITE_WALK = { entry: 0.1, probe: 1.5, listed: 0.4 } as const;
 /**
  * The walk first ignores deletion and checks the ids it found afterwards (one cheap
  * query), reading this many extra entries in case some are deleted; for up to this many
@@ -93,6 +119,8 @@ interface Estimate {
   /** The conjuncts, most selective first, with their (capped) match counts. */
   readonly conditions: readonly { readonly node: FilterExpr; readonly count: number }[];
   readonly plan: SearchPlan;
+  /** The key conditions the walk tests against a list of their matches (KeyTest). */
+  readonly listed: ReadonlySet<FilterExpr>;
 }
 
 export async function findVersionPage(
@@ -104,11 +132,13 @@ export async function findVersionPage(
     term !== undefined &&
     q.modelId === undefined &&
     (term.field.scope === 'metric' || term.field.scope === 'param' || term.field.scope === 'tag');
-  if (!orderable) return { ids: await filterFirst(db, q, undefined), plan: 'filter-first' };
+  if (!orderable) {
+    return { ids: await filterFirst(db, q, undefined), plan: 'filter-first', listed: 0 };
+  }
   const est = await estimate(db, q);
   const plan = q.plan ?? est.plan;
-  if (plan === 'filter-first') return { ids: await filterFirst(db, q, est), plan };
-  return { ids: await orderFirst(db, q, term, est), plan };
+  if (plan === 'filter-first') return { ids: await filterFirst(db, q, est), plan, listed: 0 };
+  return { ids: await orderFirst(db, q, term, est), plan, listed: est.listed.size };
 }
 
 /** Counts what each top-level condition matches and picks the cheaper plan. */
@@ -145,7 +175,34 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   const need = q.offset + q.limit + 1;
   const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
   const filterCost = (conditions[0]?.count ?? total) + total * selectivity;
-  return { conditions, plan: WALK_WEIGHT * walk < filterCost ? 'order-first' : 'filter-first' };
+  const listable = (c: (typeof conditions)[number]) => keyedOnly(c.node) && isKeyed(c.node, q);
+  if (q.dialect !== 'sqlite') {
+    const plan = WALK_WEIGHT * walk < filterCost ? 'order-first' : 'filter-first';
+    const forced = q.keyTest === 'list' ? conditions.filter(listable) : [];
+    return { conditions, plan, listed: new Set(forced.map((c) => c.node)) };
+  }
+  // Each condition is tested on the entries that passed the more selective ones; it is
+  // listed when reading its matches costs less than probing those entries.
+  const listed = new Set<FilterExpr>();
+  let walkCost = walk * SQLITE_WALK.entry;
+  let reach = walk;
+  for (const c of conditions) {
+    const list =
+      q.keyTest === undefined
+        ? listable(c) &&
+          c.count < KEYED_PROBE_CAP &&
+          SQLITE_WALK.listed * c.count < SQLITE_WALK.probe * reach
+        : q.keyTest === 'list' && listable(c);
+    if (list) listed.add(c.node);
+    walkCost += list ? SQLITE_WALK.listed * c.count : SQLITE_WALK.probe * reach;
+    reach *= c.count / total;
+  }
+  return { conditions, plan: walkCost < filterCost ? 'order-first' : 'filter-first', listed };
+}
+
+/** One metric/param/tag condition that needs its key (compileKeyedCondition). */
+function isKeyed(node: FilterExpr, q: VersionPageQuery): boolean {
+  return compileKeyedCondition(node, 'versions', { dialect: q.dialect }) !== undefined;
 }
 
 /** The base query: every version (of the model), live unless deleted ones are asked for. */
@@ -213,6 +270,13 @@ async function filterFirst(
   return rows.map((r) => r.id);
 }
 
+/** `+owner IN (the matches of key condition `node`)` (KeyTest `list`). */
+function listTest(node: FilterExpr, q: VersionPageQuery, owner: string): Expression<SqlBool> {
+  const k = compileKeyedCondition(node, 'versions', { dialect: q.dialect });
+  if (!k) throw new Error('listTest: not a key condition');
+  return sql<SqlBool>`+${sql.ref(owner)} in (select ${sql.ref(`x.${k.ownerColumn}`)} from ${sql.table(k.table)} as x where x.key = ${k.key} and ${k.cond})`;
+}
+
 async function orderFirst(
   db: Kysely<RegistryDB>,
   q: VersionPageQuery,
@@ -226,9 +290,13 @@ async function orderFirst(
   // the rest need the version and model rows.
   const onKeys = nodes.filter(keyedOnly);
   const onRows = nodes.filter((n) => !keyedOnly(n));
-  const keyConds: Expression<SqlBool>[] = onKeys.map((n) =>
-    compileFilter(n, 'versions', { dialect: q.dialect, keyed: 'exists', owner }),
-  );
+  // Listed conditions first: their test is a Bloom filter lookup (KeyTest).
+  const keyConds: Expression<SqlBool>[] = [
+    ...onKeys.filter((n) => est.listed.has(n)).map((n) => listTest(n, q, owner)),
+    ...onKeys
+      .filter((n) => !est.listed.has(n))
+      .map((n) => compileFilter(n, 'versions', { dialect: q.dialect, keyed: 'exists', owner })),
+  ];
   const rowCheck = (): RawBuilder<SqlBool> | undefined => {
     const parts: Expression<SqlBool>[] = [];
     if (!q.includeDeleted) parts.push(sql`v.deleted_at is null`, sql`m.deleted_at is null`);
