@@ -80,12 +80,14 @@ export class MlflowVersionService {
     }
     await this.registry.getModel(input.name);
     let runId = input.runId === '' ? undefined : input.runId;
-    let manifest: { digest: string; size: number; fileCount: number } | undefined;
-    /** The artifact path frozen into the version's manifest (not for models:/ sources). */
-    let frozenPath: string | undefined;
+    type Summary = { digest: string; size: number; fileCount: number };
+    /** The version's manifest: a source version's, or the source tree frozen (again). */
+    let manifestOf: () => Promise<Summary>;
+    /** Whether manifestOf freezes (and so stores a manifest no version refers to yet). */
+    let freezes = false;
     if (source.startsWith('models:/')) {
       const v = await this.registry.getVersion(source);
-      manifest = { digest: v.digest, size: v.size, fileCount: v.fileCount };
+      manifestOf = async () => ({ digest: v.digest, size: v.size, fileCount: v.fileCount });
     } else {
       let path: string;
       if (source.startsWith('runs:/')) {
@@ -105,7 +107,12 @@ export class MlflowVersionService {
         }
         path = p;
       }
-      frozenPath = checkArtifactPath(path, 'source path');
+      const frozenPath = checkArtifactPath(path, 'source path');
+      manifestOf = async () => {
+        const m = await this.freeze(frozenPath);
+        return { digest: m.digest, size: m.totalSize, fileCount: m.entries.length };
+      };
+      freezes = true;
     }
     const run = runId === undefined ? undefined : await this.tracking.getRun(runId);
     const metrics: Record<string, number> = {};
@@ -113,14 +120,11 @@ export class MlflowVersionService {
     for (const m of run?.data.metrics ?? []) if (Number.isFinite(m.value)) metrics[m.key] = m.value;
     for (const p of run?.data.params ?? []) params[p.key] = p.value;
     for (let attempt = 1; ; attempt++) {
-      if (frozenPath !== undefined) {
-        const m = await this.freeze(frozenPath);
-        manifest = { digest: m.digest, size: m.totalSize, fileCount: m.entries.length };
-      }
+      const manifest = await manifestOf();
       try {
         return await this.registry.createVersion({
           model: input.name,
-          manifest: manifest!,
+          manifest,
           source,
           ...(runId !== undefined ? { runId } : {}),
           ...(input.description ? { description: input.description } : {}),
@@ -135,8 +139,8 @@ export class MlflowVersionService {
         const details = (e as { details?: { collected?: unknown; manifest?: unknown } }).details;
         const collected =
           (e instanceof ConflictError && details?.collected === true) ||
-          (e instanceof NotFoundError && details?.manifest === manifest?.digest);
-        if (!collected || frozenPath === undefined || attempt >= 3) throw e;
+          (e instanceof NotFoundError && details?.manifest === manifest.digest);
+        if (!collected || !freezes || attempt >= 3) throw e;
       }
     }
   }
