@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes, writeSafetensors } from '../../test/fixtures/model-files.js';
+import { clockTick } from '../../test/support/clock-tick.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import { DELETED_RETENTION_MS } from './retention.js';
@@ -252,6 +253,7 @@ describe('retention, gc and fsck', () => {
     const src = join(tmp, 'early');
     await writeModel(src, 2);
     const { manifest } = await rd.store.ingestTree(src);
+    await clockTick();
     const gc = await rd.registry.gc({ graceMs: 0 });
     expect(gc.manifestsDeleted).toBe(1);
     await expect(rd.store.getManifest(manifest.digest)).rejects.toMatchObject({

@@ -7,6 +7,7 @@ import { ModelvaultError } from '../../src/core/errors.js';
 import type { RegistryMaintenance } from '../../src/core/registry-api.js';
 import { UploadService } from '../../src/registry/upload-service.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
+import { clockTick } from '../support/clock-tick.js';
 import { batchBody, rawFile } from './support/raw-upload.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -73,6 +74,7 @@ describe('UploadService', () => {
       get(target, key) {
         if (key === 'createVersion') {
           return async (input: Parameters<typeof registry.createVersion>[0]) => {
+            await clockTick();
             collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
             return target.createVersion(input);
           };

@@ -9,6 +9,7 @@ import { openStoreDirectory, type StoreDirectory } from '../../src/registry/stor
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
+import { clockTick } from '../support/clock-tick.js';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
 
 /** A small safetensors file: `n` float32 tensors of `elems` elements each. */
@@ -322,6 +323,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const keep = await mk('keep', 2 * 1024 * 1024);
     const drop = await mk('drop', 3 * 1024 * 1024);
     const packsBefore = await sd.database.db.selectFrom('packs').select('id').execute();
+    await clockTick();
     const r = await collectGarbage(sd.store, { liveManifests: [keep.digest], graceMs: 0 });
     expect(r.manifestsDeleted).toBe(1);
     expect(r.packsDeleted + r.packsRepacked).toBeGreaterThan(0);
@@ -366,6 +368,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const raced = await mk('raced');
     const garbage = await mk('garbage');
     const asked: string[][] = [];
+    await clockTick();
     const report = await collectGarbage(sd.store, {
       liveManifests: [],
       graceMs: 0,

@@ -12,6 +12,7 @@ import { ArtifactService } from '../../../src/registry/artifact-service.js';
 import { FrozenArtifactView } from '../../../src/registry/frozen-artifact-view.js';
 import { MlflowVersionService } from '../../../src/registry/mlflow-version-service.js';
 import { pseudoRandomBytes } from '../../fixtures/model-files.js';
+import { clockTick } from '../../support/clock-tick.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -44,7 +45,10 @@ describe('model-versions/create from a source, racing a grace-0 GC', () => {
         if (key === 'createVersion') {
           return async (input: Parameters<typeof registry.createVersion>[0]) => {
             calls++;
-            if (calls === 1) collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
+            if (calls === 1) {
+              await clockTick();
+              collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
+            }
             return target.createVersion(input);
           };
         }
