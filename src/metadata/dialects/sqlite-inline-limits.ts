@@ -9,20 +9,20 @@
  * every request). With literals each limit value is a statement text of its own, prepared
  * once by the statement cache.
  *
- * Only safe integers are inlined (a number or bigint, as Kysely's `.limit(n)` makes); any
- * other value — a PreparedQuery placeholder, an expression — is left as it was.
+ * Only safe integers are inlined (a number or bigint, as Kysely's `.limit(n)` makes), of
+ * the outermost SELECT; any other value — a PreparedQuery placeholder, an expression — is
+ * left as it was.
  */
 import {
   type KyselyPlugin,
   LimitNode,
   OffsetNode,
   type OperationNode,
-  OperationNodeTransformer,
   type PluginTransformQueryArgs,
   type PluginTransformResultArgs,
-  type QueryId,
   type QueryResult,
   type RootOperationNode,
+  SelectQueryNode,
   type UnknownRow,
   ValueNode,
 } from 'kysely';
@@ -36,21 +36,19 @@ function inlined(node: OperationNode): OperationNode {
   return safe ? ValueNode.createImmediate(v) : node;
 }
 
-class InlineLimits extends OperationNodeTransformer {
-  protected override transformLimit(node: LimitNode, queryId?: QueryId): LimitNode {
-    return LimitNode.create(inlined(super.transformLimit(node, queryId).limit));
-  }
-
-  protected override transformOffset(node: OffsetNode, queryId?: QueryId): OffsetNode {
-    return OffsetNode.create(inlined(super.transformOffset(node, queryId).offset));
-  }
-}
-
 export class SqliteInlineLimitsPlugin implements KyselyPlugin {
-  private readonly transformer = new InlineLimits();
-
+  /**
+   * The outermost SELECT's LIMIT and OFFSET only (a subquery's stay parameters): the
+   * query tree is not walked, so other queries cost nothing.
+   */
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    return this.transformer.transformNode(args.node, args.queryId);
+    const node = args.node;
+    if (!SelectQueryNode.is(node) || (!node.limit && !node.offset)) return node;
+    return Object.freeze({
+      ...node,
+      ...(node.limit ? { limit: LimitNode.create(inlined(node.limit.limit)) } : {}),
+      ...(node.offset ? { offset: OffsetNode.create(inlined(node.offset.offset)) } : {}),
+    });
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
