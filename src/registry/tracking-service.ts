@@ -1042,10 +1042,16 @@ export class TrackingService {
   }
 
   private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    await Q.insertMetrics.for(metrics.length).run(trx, {
-      run_id: runId,
-      rows: metrics.map((m) => metricRow(m, 0)),
-    });
+    const rows = metrics.map((m) => metricRow(m, 0));
+    if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
+      // One statement per point: SQLite runs them in-process (directly, no round trip),
+      // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
+      // SQLite keep a statement journal, copying every page it touches to a temporary file
+      // first — with a batch's points on ~100 pages, a third of the batch's cost.
+      for (const row of rows) await Q.insertMetrics.for(1).run(trx, { run_id: runId, rows: [row] });
+    } else {
+      await Q.insertMetrics.for(rows.length).run(trx, { run_id: runId, rows });
+    }
     // The newest point of each key in this batch; the statement keeps a stored one that
     // is newer still.
     const candidates = new Map<string, Metric>();
