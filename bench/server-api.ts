@@ -20,7 +20,7 @@
  * Everything lives under bench/.work/server-api/ and is removed afterwards (the generated
  * series is kept there for reuse with --keep-series).
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +31,7 @@ import { RemoteRegistry } from '../src/client/remote-registry.js';
 import { openRegistryDirectory } from '../src/registry/registry-directory.js';
 import { generateSeries } from './lib/safetensors-series.js';
 import { startServerProcess } from './lib/server-process.js';
-import { median } from './lib/util.js';
+import { median, processCpu } from './lib/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -90,18 +90,6 @@ function startRelay(target: number): Promise<{ port: number; sent: () => number;
 function ownCpu(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
-}
-
-/** CPU seconds (user + system) process `pid` has used, from /proc (Linux; NaN elsewhere). */
-async function processCpu(pid: number | undefined): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Sequential keep-alive requests/s of `request` (fetch reuses its connection). */
