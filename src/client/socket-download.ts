@@ -81,12 +81,12 @@ export function socketDownload(
   signal: AbortSignal | undefined,
 ): Promise<Download | undefined> {
   const url = new URL(http.url(path));
-  const request = requestHead(url, http.headersWith(headers));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port === '' ? 80 : Number(url.port);
 
   return new Promise<Download | undefined>((resolveHead, rejectHead) => {
     signal?.throwIfAborted();
+    const request = requestHead(url, http.headersWith(headers));
     // Buffers: `slab` is being read into at `fill`; its bytes from `start` are body not
     // yet handed over. `ready` holds filled blocks not yet given to the consumer; `out`
     // counts blocks handed over or ready, whose buffers are not back yet.

@@ -571,6 +571,7 @@ export class Store implements ContentStore {
         await written;
         next = k + 1 < pieces.length ? read(k + 1) : undefined;
         written = write(data);
+        written.catch(() => undefined); // awaited before the next write, or in finally
       }
       await written;
     } finally {
