@@ -47,6 +47,7 @@ import type {
 import { BLOCK_SIZE, type ChunkedFile, FileChunker } from './file-chunker.js';
 import {
   ChunkIndex,
+  type ChunkLocation,
   chunkIdsToHex,
   MissingChunksError,
   type StorageDb,
@@ -80,6 +81,31 @@ interface ReadPlan {
   readonly end: number;
   readonly wanted: readonly ReadPiece[];
   readonly runs: readonly { readonly i: number; readonly j: number }[];
+}
+
+/**
+ * Runs of chunks contiguous in one pack, each read with one ranged read: index ranges of
+ * `wanted` (j exclusive), at most `coalesce` bytes each plus a chunk.
+ */
+function groupRuns(wanted: readonly ReadPiece[], coalesce: number): { i: number; j: number }[] {
+  const runs: { i: number; j: number }[] = [];
+  for (let i = 0; i < wanted.length; ) {
+    const first = wanted[i]!;
+    let j = i + 1;
+    let runEnd = first.offset + first.length;
+    while (
+      j < wanted.length &&
+      wanted[j]!.packId === first.packId &&
+      wanted[j]!.offset === runEnd &&
+      runEnd - first.offset < coalesce
+    ) {
+      runEnd += wanted[j]!.length;
+      j++;
+    }
+    runs.push({ i, j });
+    i = j;
+  }
+  return runs;
 }
 
 /** Chunks whose offsets the range-read cache keeps (~100 bytes each: ~100 MiB at most). */
@@ -472,25 +498,7 @@ export class Store implements ContentStore {
         wanted.push({ ...loc, fileOffset: n.fileOffset });
       }
     }
-    // Runs of chunks contiguous in one pack, each read with one ranged read.
-    const runs: { i: number; j: number }[] = [];
-    for (let i = 0; i < wanted.length; ) {
-      const first = wanted[i]!;
-      let j = i + 1;
-      let runEnd = first.offset + first.length;
-      while (
-        j < wanted.length &&
-        wanted[j]!.packId === first.packId &&
-        wanted[j]!.offset === runEnd &&
-        runEnd - first.offset < coalesce
-      ) {
-        runEnd += wanted[j]!.length;
-        j++;
-      }
-      runs.push({ i, j });
-      i = j;
-    }
-    return { start, end, wanted, runs };
+    return { start, end, wanted, runs: groupRuns(wanted, coalesce) };
   }
 
   /**
@@ -498,7 +506,7 @@ export class Store implements ContentStore {
    * run), into `into` when the backend can. A missing or short pack is damage to the file.
    */
   private readPack(
-    sha256: Sha256Hex,
+    sha256: string,
     first: ReadPiece,
     offset: number,
     length: number,
@@ -535,11 +543,35 @@ export class Store implements ContentStore {
     range: { offset: number; length: number } | undefined,
     write: (block: Uint8Array) => Promise<void>,
   ): Promise<void> {
-    const { start, end, wanted, runs } = await this.planRead(
-      sha256,
-      range,
-      Number.POSITIVE_INFINITY,
-    );
+    const plan = await this.planRead(sha256, range, Number.POSITIVE_INFINITY);
+    await this.lendPlan(sha256, plan, write);
+  }
+
+  /**
+   * Like readFileLent, for a file not recorded yet whose chunks the caller located (an
+   * upload's commit hashing the file it is about to record). `file` names it in errors.
+   */
+  async readChunksLent(
+    file: string,
+    chunks: readonly ChunkLocation[],
+    write: (block: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const wanted: ReadPiece[] = [];
+    let fileOffset = 0;
+    for (const c of chunks) {
+      wanted.push({ ...c, fileOffset });
+      fileOffset += c.length;
+    }
+    const runs = groupRuns(wanted, Number.POSITIVE_INFINITY);
+    await this.lendPlan(file, { start: 0, end: fileOffset, wanted, runs }, write);
+  }
+
+  /** The reading and lending of readFileLent, for a planned read. */
+  private async lendPlan(
+    sha256: string,
+    { start, end, wanted, runs }: ReadPlan,
+    write: (block: Uint8Array) => Promise<void>,
+  ): Promise<void> {
     // The runs' bytes inside [start, end), in pieces of at most LENT_BLOCK.
     const pieces: { first: ReadPiece; offset: number; length: number }[] = [];
     for (const { i, j } of runs) {

@@ -7,6 +7,7 @@ import type { Sha256Hex } from '../../src/core/digest.js';
 import { CorruptionError, InvalidArgumentError, NotFoundError } from '../../src/core/errors.js';
 import { openStoreDirectory, type StoreDirectory } from '../../src/registry/store-directory.js';
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
+import { chunkIdsToHex } from '../../src/storage/index/chunk-index.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
 import { clockTick } from '../support/clock-tick.js';
@@ -233,6 +234,19 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
       }),
     ).rejects.toThrow('client gone');
     expect((await lend()).bytes.equals(data)).toBe(true);
+    // The same for chunks the caller located (an upload's commit, before the file record).
+    const record = (await sd.store.index.getFile(sha256))!;
+    const ids = chunkIdsToHex(record.chunkIds);
+    const where = await sd.store.index.locate(ids);
+    const parts: Buffer[] = [];
+    await sd.store.readChunksLent(
+      'lent.bin',
+      ids.map((id) => where.get(id)!),
+      async (block) => {
+        parts.push(Buffer.from(block));
+      },
+    );
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
   });
 
   it('serves any byte range of a many-chunk file, repeatedly (cached chunk offsets)', async () => {
