@@ -22,8 +22,12 @@ export interface ObjectReader {
    * Reads `length` bytes at `offset` (a zero-length read returns an empty array). Throws
    * NotFoundError if the object does not exist, CorruptionError if it is shorter than
    * `offset + length`, InvalidArgumentError for a negative or non-integer range.
+   *
+   * With `into` (at least `length` bytes), a backend that can reads into it and returns a
+   * view of it, so a caller streaming many ranges can reuse its buffers; others ignore it
+   * and return a new array. The caller must not assume either.
    */
-  getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Streams the whole object. Throws NotFoundError if it does not exist. */
   getStream(key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Size of the object, or undefined when it does not exist. */
