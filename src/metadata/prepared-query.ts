@@ -20,6 +20,7 @@
  * runs it first.
  */
 import { type Compilable, CompiledQuery, type Kysely, type QueryResult } from 'kysely';
+import { directRunnerOf } from './direct-execution.js';
 
 const PLACEHOLDER = Symbol('modelvault.placeholder');
 
@@ -133,9 +134,14 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
     return (await this.run(db, params)).rows[0];
   }
 
-  /** Kysely's whole result (rows, numAffectedRows…), e.g. for writes. */
+  /**
+   * Kysely's whole result (rows, numAffectedRows…), e.g. for writes. Inside a SQLite write
+   * transaction the statement runs directly on its connection (direct-execution.ts).
+   */
   async run(db: Kysely<DB>, params: P): Promise<QueryResult<R>> {
-    return db.executeQuery(this.compile(db, params));
+    const query = this.compile(db, params);
+    const direct = directRunnerOf(db);
+    return direct ? (direct(query) as QueryResult<R>) : db.executeQuery(query);
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
+import { runJson } from './mlflow-json.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import type { TrackingService } from './tracking-service.js';
 
@@ -145,6 +146,76 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       const m = (await t.getRun(id)).data.metrics;
       expect(Number.isNaN(m[0]!.value)).toBe(true);
       expect(m[1]!.value).toBe(Number.POSITIVE_INFINITY);
+    });
+
+    it("getRunJson is getRun as MLflow's JSON, every optional part present or not", async () => {
+      const same = async (id: string) =>
+        expect(JSON.parse(await t.getRunJson(id))).toEqual(
+          JSON.parse(JSON.stringify(runJson(await t.getRun(id)))),
+        );
+      // A bare run: no metrics, params or inputs, no end time.
+      const bare = (await t.createRun({ runName: 'bare', startTime: 7 })).info.run_id;
+      await same(bare);
+      expect(JSON.parse(await t.getRunJson(bare))).toMatchObject({
+        info: { run_name: 'bare', start_time: 7, experiment_id: '0' },
+        data: { tags: [{ key: 'mlflow.runName', value: 'bare' }] },
+        inputs: {},
+      });
+      expect(JSON.parse(await t.getRunJson(bare)).info).not.toHaveProperty('end_time');
+      // Everything: special and awkward values, keys out of insertion order, inputs with
+      // and without tags, an end time, a deleted run.
+      const exp = await t.createExperiment({ name: 'json "quoted" \\ é' });
+      const full = (
+        await t.createRun({
+          experimentId: exp,
+          runName: 'full ✓',
+          tags: [{ key: 'note', value: 'line\nbreak "q" \u0001 𝄞' }],
+        })
+      ).info.run_id;
+      await t.logBatch(full, {
+        metrics: [
+          { key: 'z', value: 0.1 + 0.2, timestamp: 1_700_000_000_123, step: 3 },
+          { key: 'nan', value: Number.NaN, timestamp: 1, step: 0 },
+          { key: 'inf', value: Number.POSITIVE_INFINITY, timestamp: 1, step: 0 },
+          { key: 'neg_inf', value: Number.NEGATIVE_INFINITY, timestamp: 1, step: -2 },
+          { key: 'big', value: 1.7976931348623157e308, timestamp: 2, step: 2 ** 40 },
+          { key: 'tiny', value: -5e-324, timestamp: 2, step: 0 },
+          { key: 'int', value: 42, timestamp: 2, step: 0 },
+          { key: 'A', value: -1.5, timestamp: 2, step: 0 },
+        ],
+        params: [
+          { key: 'b', value: '' },
+          { key: 'a', value: '{"json": [1, 2]}' },
+        ],
+      });
+      await t.logInputs(full, [
+        {
+          tags: [{ key: 'mlflow.data.context', value: 'train' }],
+          dataset: { name: 'd1', digest: 'x1', source_type: 'local', source: '{}', schema: 's' },
+        },
+        { tags: [], dataset: { name: 'd2', digest: 'x2', source_type: 'http', source: 'u' } },
+      ]);
+      await t.updateRun(full, { status: 'FINISHED', endTime: 99 });
+      await same(full);
+      const json = JSON.parse(await t.getRunJson(full));
+      expect(json.info.end_time).toBe(99);
+      expect(json.data.metrics.map((m: { value: unknown }) => m.value)).toEqual([
+        -1.5,
+        1.7976931348623157e308,
+        'Infinity',
+        42,
+        'NaN',
+        '-Infinity',
+        -5e-324,
+        0.30000000000000004,
+      ]);
+      expect(json.inputs.dataset_inputs[1]).toEqual({
+        dataset: { name: 'd2', digest: 'x2', source_type: 'http', source: 'u' },
+      });
+      await t.deleteRun(full);
+      await same(full);
+      await expect(t.getRunJson('0'.repeat(32))).rejects.toThrow(/Run with id=0+ not found/);
+      await expect(t.getRunJson('../x')).rejects.toThrow(/Invalid run ID/);
     });
 
     it('searches runs by metrics, params and attributes', async () => {

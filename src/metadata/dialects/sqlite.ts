@@ -8,6 +8,8 @@
  *   read-then-write transaction (e.g. allocating a version number) cannot deadlock.
  *   SQLite answers some lock conflicts with SQLITE_BUSY without waiting for busy_timeout
  *   (e.g. while another connection recovers the WAL); BEGIN is retried with backoff then.
+ * - LIMIT/OFFSET values are literals in the SQL text (sqlite-inline-limits.ts): a bound one
+ *   made SQLite prepare the statement again on every run.
  * - Migrations run in one BEGIN IMMEDIATE transaction, so processes that open a brand-new
  *   database at the same time apply them once, one after the other; a process that finds
  *   every migration applied takes no lock at all.
@@ -15,11 +17,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, type QueryResult, SqliteDialect, sql } from 'kysely';
 import { LockedError } from '../../core/errors.js';
 import type { Database } from '../database.js';
+import { bindDirectRunner, type DirectRunner } from '../direct-execution.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
 import { withSqliteErrors } from './sqlite-errors.js';
+import { SqliteInlineLimitsPlugin } from './sqlite-inline-limits.js';
 import { withStatementCache } from './statement-cache.js';
 
 /** The most of the database file SQLite reads through a memory map. */
@@ -114,9 +118,25 @@ export async function openSqlite<DB>(
   // are upper bounds on address space and memory, used only as the database grows.
   raw.pragma(`mmap_size = ${MMAP_BYTES}`);
   raw.pragma(`cache_size = -${CACHE_KIB}`);
+  const statements = withSqliteErrors(withStatementCache(raw));
   const db = new Kysely<DB>({
-    dialect: new SqliteDialect({ database: withSqliteErrors(withStatementCache(raw)) }),
+    dialect: new SqliteDialect({ database: statements }),
+    // Rewrites queries only (LIMIT/OFFSET as literals); results pass through unchanged,
+    // which direct execution (below) relies on.
+    plugins: [new SqliteInlineLimitsPlugin()],
   });
+  // What Kysely's SQLite driver does for a statement, minus its promises
+  // (metadata/direct-execution.ts): the same cached statement, errors and result shape.
+  const runDirect: DirectRunner = (query) => {
+    const stmt = statements.prepare(query.sql);
+    if (stmt.reader) return { rows: stmt.all(query.parameters) };
+    const { changes, lastInsertRowid } = stmt.run(query.parameters);
+    return {
+      numAffectedRows: BigInt(changes),
+      insertId: BigInt(lastInsertRowid),
+      rows: [],
+    } satisfies QueryResult<unknown>;
+  };
   try {
     await migrate(db, migrations);
   } catch (e) {
@@ -142,17 +162,25 @@ export async function openSqlite<DB>(
         // refuses to change it inside one), before the transaction that needs it.
         const wanted = options?.durable === false ? 'NORMAL' : 'FULL';
         if (wanted !== synchronous) {
-          await conn.executeQuery(wanted === 'FULL' ? SYNC_FULL : SYNC_NORMAL);
+          runDirect(wanted === 'FULL' ? SYNC_FULL : SYNC_NORMAL);
           synchronous = wanted;
         }
-        await retryBusy('starting a write', () => conn.executeQuery(BEGIN_IMMEDIATE));
+        await retryBusy('starting a write', async () => runDirect(BEGIN_IMMEDIATE));
+        // The transaction's prepared statements run directly on this connection.
+        const unbind = bindDirectRunner(conn, runDirect);
         try {
           const result = await fn(conn);
-          await conn.executeQuery(COMMIT);
+          runDirect(COMMIT);
           return result;
         } catch (e) {
-          await conn.executeQuery(ROLLBACK).catch(() => undefined);
+          try {
+            runDirect(ROLLBACK);
+          } catch {
+            // SQLite already rolled back (e.g. after SQLITE_FULL): nothing is open.
+          }
           throw e;
+        } finally {
+          unbind();
         }
       }),
     close: () => db.destroy(),

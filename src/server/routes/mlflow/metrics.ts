@@ -1,20 +1,9 @@
 /** MLflow metric histories: metrics/get-history (paged). */
-import type { Metric } from '../../../registry/tracking-service.js';
+import { metricJson } from '../../../registry/mlflow-json.js';
 import { field, onExperiment } from '../../auth/access-rule.js';
 import type { App, RouteContext } from '../../context.js';
 import { maxResultsOf } from './experiments.js';
-import {
-  endpoint,
-  jsonDouble,
-  omitEmpty,
-  optString,
-  reqString,
-  runIdOf,
-} from './mlflow-request.js';
-
-export function metricJson(x: Metric): object {
-  return { key: x.key, value: jsonDouble(x.value), timestamp: x.timestamp, step: x.step };
-}
+import { endpoint, omitEmpty, optString, reqString, runIdOf } from './mlflow-request.js';
 
 export function metricRoutes(scope: App, ctx: RouteContext): void {
   const { tracking } = ctx;

@@ -12,6 +12,8 @@ import type { AccessRule } from '../../auth/access-rule.js';
 import type { App } from '../../context.js';
 import { MlflowApiError } from './mlflow-errors.js';
 
+export { jsonDouble, omitEmpty } from '../../../registry/mlflow-json.js';
+
 export type Message = Readonly<Record<string, unknown>>;
 
 const HINT = 'See the API docs for more information about request parameters.';
@@ -141,29 +143,23 @@ export function keyValues(m: Message, name: string): { key: string; value: strin
   }));
 }
 
-/** A double as MLflow's JSON writes it: NaN and infinities as strings. */
-export function jsonDouble(v: number): number | string {
-  if (Number.isFinite(v)) return v;
-  if (Number.isNaN(v)) return 'NaN';
-  return v > 0 ? 'Infinity' : '-Infinity';
+/**
+ * A response body already encoded as JSON text, sent as it is (e.g. a run that SQLite
+ * encoded itself: TrackingService.getRunJson).
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
 }
 
-/** Copies `obj` without the keys whose value is an empty list (protobuf JSON omits them). */
-export function omitEmpty<T extends object>(obj: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (Array.isArray(v) && v.length === 0) continue;
-    if (v === undefined) continue;
-    out[k] = v;
-  }
-  return out as Partial<T>;
-}
-
-export type MlflowHandler = (m: Message, req: FastifyRequest) => Promise<object> | object;
+export type MlflowHandler = (
+  m: Message,
+  req: FastifyRequest,
+) => Promise<object | JsonText> | object | JsonText;
 
 /**
  * Registers an MLflow endpoint: `methods` at `path` (relative to the API prefix), open to
- * whom `access` allows (server/auth/access-rule.ts), reading the request message and answering 200 with the handler's object as JSON.
+ * whom `access` allows (server/auth/access-rule.ts), reading the request message and answering 200 with the handler's object as JSON
+ * (or its JsonText as it is).
  */
 export function endpoint(
   scope: App,
@@ -179,7 +175,10 @@ export function endpoint(
     schema: { hide: true },
     handler: async (req, reply) => {
       const body = await handler(messageOf(req), req);
-      return reply.status(200).type('application/json').send(body);
+      return reply
+        .status(200)
+        .type('application/json')
+        .send(body instanceof JsonText ? body.text : body);
     },
   });
 }
