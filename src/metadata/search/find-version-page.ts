@@ -57,8 +57,8 @@ export interface VersionPageQuery {
   /** Forces a plan (tests run both on the same data); default: chosen by estimate. */
   readonly plan?: SearchPlan;
   /**
-   * Forces how the plan tests key conditions (tests run both); default: by estimate on
-   * SQLite (KeyTest), always `probe` on PostgreSQL.
+   * Forces how the plan tests key conditions (tests run both); default: by estimate
+   * (KeyTest).
    */
   readonly keyTest?: KeyTest;
 }
@@ -66,15 +66,13 @@ export interface VersionPageQuery {
 /**
  * How a plan tests one metric/param/tag condition (the order-first walk on each walked
  * entry; filter-first on each match of its driving condition):
- * - `probe`: an `EXISTS` probe of the condition's table per entry (one B-tree search each,
- *   ~2.7 µs on SQLite);
- * - `list`: `+owner IN (the condition's matches)`. SQLite reads the matches once into a
- *   temporary index with a Bloom filter (~0.35 µs each), and then tests each entry against
- *   the filter, almost for free. The unary `+` keeps the walk in ORDER BY index order: on a
- *   bare `owner IN (…)` SQLite would rather look the listed owners up in the walked table
- *   and sort them.
+ * - `probe`: an `EXISTS` probe of the condition's table per entry (one index search each:
+ *   ~2.7 µs on SQLite, ~15 µs on PostgreSQL);
+ * - `list`: `owner IN (the condition's matches)` as a filter (listTest): the database
+ *   reads the matches once into a hash or temporary index (~0.2–1 µs each), and then tests
+ *   each entry against it almost for free.
  * A condition is listed when reading its matches costs less than probing every entry that
- * reaches it (SQLite only; docs/design.md "Search plans" has the measurements).
+ * reaches it (docs/design.md "Search plans" has the measurements).
  */
 export type KeyTest = 'probe' | 'list';
 
@@ -90,8 +88,6 @@ export interface VersionPage {
 const KEYED_PROBE_CAP = 20_000;
 /** Other conditions are counted on the versions table, which costs more per row. */
 const OTHER_PROBE_CAP = 2_000;
-/** An index entry walked (with its probes) costs about this many filter-first rows. */
-const WALK_WEIGHT = 1.5;
 /**
  * SQLite's costs, in µs of CPU at 100,000 versions (measured: docs/design.md "Search
  * plans"): an index entry walked in ORDER BY order; an entry of filter-first's driving
@@ -107,6 +103,20 @@ const SQLITE_COST = {
   listedMetric: 0.5,
   row: 2.9,
   sortKey: 1.5,
+} as const;
+/**
+ * The same for PostgreSQL, in µs of wall time per statement (`EXPLAIN ANALYZE`, timing
+ * off, load ~6: every figure includes a share of waiting for a core): a probe is a
+ * Memoize'd index-only scan, a listed match an entry of a hashed SubPlan.
+ */
+const POSTGRES_COST = {
+  entry: 0.3,
+  scan: 0.25,
+  probe: 15,
+  listed: 0.7,
+  listedMetric: 0.7,
+  row: 21,
+  sortKey: 15,
 } as const;
 /**
  * The walk first ignores deletion and checks the ids it found afterwards (one cheap
@@ -218,21 +228,9 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   const need = q.offset + q.limit + 1;
   const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
   const listable = (c: (typeof conditions)[number]) => keyedOnly(c.node) && isKeyed(c.node, q);
-  if (q.dialect !== 'sqlite') {
-    const filterRows = (conditions[0]?.count ?? total) + total * selectivity;
-    const plan = q.plan ?? (WALK_WEIGHT * walk < filterRows ? 'order-first' : 'filter-first');
-    const forced = q.keyTest === 'list' ? conditions.filter(listable) : [];
-    const first = conditions[0];
-    return {
-      conditions,
-      plan,
-      listed: new Set(forced.map((c) => c.node)),
-      ...(first && isKeyed(first.node, q) ? { driver: first.node } : {}),
-    };
-  }
   // Each key condition is tested on the entries that passed the more selective ones, by a
   // list of its matches when reading them costs less than probing those entries.
-  const C = SQLITE_COST;
+  const C = q.dialect === 'sqlite' ? SQLITE_COST : POSTGRES_COST;
   const listCost = (c: (typeof conditions)[number]) =>
     (keyScope(c.node) === 'metric' ? C.listedMetric : C.listed) * c.count;
   const tests = (rest: readonly (typeof conditions)[number][], entries: number) => {
@@ -444,11 +442,20 @@ async function filterFirst(
   return rows.map((r) => r.id);
 }
 
-/** `+owner IN (the matches of key condition `node`)` (KeyTest `list`). */
+/**
+ * `owner IN (the matches of key condition `node`)` (KeyTest `list`), written so that each
+ * dialect tests it as a filter on the rows in hand instead of joining: on SQLite `+owner IN
+ * (…)` (a temporary index with a Bloom filter; the unary `+` keeps the walk's index order),
+ * on PostgreSQL `(owner IN (…)) IS TRUE` (a hashed SubPlan: wrapped, the IN is not pulled
+ * up into a semi-join, whose hash join would drop the walk's order).
+ */
 function listTest(node: FilterExpr, q: VersionPageQuery, owner: string): Expression<SqlBool> {
   const k = compileKeyedCondition(node, 'versions', { dialect: q.dialect });
   if (!k) throw new Error('listTest: not a key condition');
-  return sql<SqlBool>`+${sql.ref(owner)} in (select ${sql.ref(`x.${k.ownerColumn}`)} from ${sql.table(k.table)} as x where x.key = ${k.key} and ${k.cond})`;
+  const matches = sql`select ${sql.ref(`x.${k.ownerColumn}`)} from ${sql.table(k.table)} as x where x.key = ${k.key} and ${k.cond}`;
+  return q.dialect === 'sqlite'
+    ? sql<SqlBool>`+${sql.ref(owner)} in (${matches})`
+    : sql<SqlBool>`(${sql.ref(owner)} in (${matches})) is true`;
 }
 
 async function orderFirst(
