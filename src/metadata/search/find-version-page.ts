@@ -216,18 +216,19 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   total = Math.max(1, total);
   const conditions = nodes.map((node, i) => {
     const estimated = sampled[i];
-    if (estimated !== undefined) return { node, count: Math.min(estimated, total) };
+    const isKey = keyed[i] !== undefined;
+    if (estimated !== undefined) return { node, isKey, count: Math.min(estimated, total) };
     const n = Number(row[`c${i}`] ?? 0);
     // A count that reached its cap only says "at least"; for a condition on the versions
     // table itself, treat that as "all" (its cap is low: its rows cost more to count).
-    const count = !keyed[i] && n >= OTHER_PROBE_CAP ? total : n;
-    return { node, count: Math.min(count, total) };
+    const count = !isKey && n >= OTHER_PROBE_CAP ? total : n;
+    return { node, isKey, count: Math.min(count, total) };
   });
   conditions.sort((a, b) => a.count - b.count);
   const selectivity = conditions.reduce((s, c) => s * (c.count / total), 1);
   const need = q.offset + q.limit + 1;
   const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
-  const listable = (c: (typeof conditions)[number]) => keyedOnly(c.node) && isKeyed(c.node, q);
+  const listable = (c: (typeof conditions)[number]) => c.isKey;
   // Each key condition is tested on the entries that passed the more selective ones, by a
   // list of its matches when reading them costs less than probing those entries.
   const C = q.dialect === 'sqlite' ? SQLITE_COST : POSTGRES_COST;
@@ -260,7 +261,7 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
     listed: [],
   };
   for (const d of conditions) {
-    if (!isKeyed(d.node, q)) continue;
+    if (!d.isKey) continue;
     const driven = tests(
       conditions.filter((c) => c !== d),
       d.count,
@@ -282,11 +283,6 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
 /** The scope of a single condition's field (undefined for AND / OR). */
 function keyScope(node: FilterExpr): string | undefined {
   return node.kind === 'and' || node.kind === 'or' ? undefined : node.field.scope;
-}
-
-/** One metric/param/tag condition that needs its key (compileKeyedCondition). */
-function isKeyed(node: FilterExpr, q: VersionPageQuery): boolean {
-  return compileKeyedCondition(node, 'versions', { dialect: q.dialect }) !== undefined;
 }
 
 /** The base query: every version (of the model), live unless deleted ones are asked for. */
