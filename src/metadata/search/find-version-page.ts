@@ -88,36 +88,54 @@ export interface VersionPage {
 const KEYED_PROBE_CAP = 20_000;
 /** Other conditions are counted on the versions table, which costs more per row. */
 const OTHER_PROBE_CAP = 2_000;
+/** What the parts of a plan cost, in µs; `metric` or `other` (param, tag) by the condition's key. */
+interface PlanCosts {
+  /** An index entry walked in ORDER BY order. */
+  readonly entry: number;
+  /** An entry of filter-first's driving condition's range. */
+  readonly scan: number;
+  /** Testing an entry against a listed condition (KeyTest). */
+  readonly listTest: number;
+  /** An `EXISTS` probe of one condition for one entry. */
+  readonly probe: { readonly metric: number; readonly other: number };
+  /** A match of a listed condition, read into its hash or temporary index. */
+  readonly listed: { readonly metric: number; readonly other: number };
+  /** A filter-first match with its version and model rows, its sort key and the sort. */
+  readonly row: number;
+  /** The same with its sort key only (lateCheck). */
+  readonly sortKey: number;
+}
+
 /**
- * SQLite's costs, in µs of CPU at 100,000 versions (measured: docs/design.md "Search
- * plans"): an index entry walked in ORDER BY order; an entry of filter-first's driving
- * range; an `EXISTS` probe; a match of a listed param or tag condition, and of a metric
- * condition, read into its temporary index (KeyTest); a filter-first match with its
- * version and model rows, its sort key and the sort; and with its sort key only.
+ * SQLite's costs, in µs of CPU at 100,000 versions (docs/design.md "Search plans"): a
+ * param's or tag's probe searches the `(key, value, owner)` index, comparing texts at each
+ * level; a metric's probe the `(owner, key, value)` one, integers first.
  */
-const SQLITE_COST = {
+const SQLITE_COST: PlanCosts = {
   entry: 0.13,
   scan: 0.04,
-  probe: 2.7,
-  listed: 0.2,
-  listedMetric: 0.5,
-  row: 2.9,
-  sortKey: 1.5,
-} as const;
+  listTest: 0.19,
+  probe: { metric: 0.5, other: 3 },
+  listed: { metric: 0.7, other: 0.19 },
+  row: 6,
+  sortKey: 3.2,
+};
 /**
  * The same for PostgreSQL, in µs of wall time per statement (`EXPLAIN ANALYZE`, timing
  * off, load ~6: every figure includes a share of waiting for a core): a probe is a
  * Memoize'd index-only scan, a listed match an entry of a hashed SubPlan.
  */
-const POSTGRES_COST = {
+const POSTGRES_COST: PlanCosts = {
   entry: 0.3,
   scan: 0.25,
-  probe: 15,
-  listed: 0.7,
-  listedMetric: 0.7,
+  listTest: 0.24,
+  probe: { metric: 15, other: 15 },
+  listed: { metric: 0.96, other: 0.96 },
   row: 21,
   sortKey: 15,
-} as const;
+};
+/** At most this many key conditions have every choice of lists tried (2^n); more, greedily. */
+const LIST_CHOICES_MAX = 5;
 /**
  * The walk first ignores deletion and checks the ids it found afterwards (one cheap
  * query), reading this many extra entries in case some are deleted; for up to this many
@@ -229,25 +247,56 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   const need = q.offset + q.limit + 1;
   const walk = Math.min(total, need / Math.max(selectivity, 1 / total));
   const listable = (c: (typeof conditions)[number]) => c.isKey;
-  // Each key condition is tested on the entries that passed the more selective ones, by a
-  // list of its matches when reading them costs less than probing those entries.
+  // Each key condition is tested on the entries that passed the ones before it: listed
+  // ones first (a lookup each), then probes, each group most selective first. A condition
+  // is listed when that makes the plan cheaper (every choice tried, up to LIST_CHOICES_MAX
+  // conditions).
   const C = q.dialect === 'sqlite' ? SQLITE_COST : POSTGRES_COST;
-  const listCost = (c: (typeof conditions)[number]) =>
-    (keyScope(c.node) === 'metric' ? C.listedMetric : C.listed) * c.count;
-  const tests = (rest: readonly (typeof conditions)[number][], entries: number) => {
-    const listed: FilterExpr[] = [];
+  type Condition = (typeof conditions)[number];
+  const kind = (c: Condition) => (keyScope(c.node) === 'metric' ? 'metric' : 'other');
+  const costWith = (
+    rest: readonly Condition[],
+    entries: number,
+    listed: ReadonlySet<Condition>,
+  ) => {
     let cost = 0;
     let reach = entries;
     for (const c of rest) {
-      const list =
-        q.keyTest === undefined
-          ? listable(c) && c.count < KEYED_PROBE_CAP && listCost(c) < C.probe * reach
-          : q.keyTest === 'list' && listable(c);
-      if (list) listed.push(c.node);
-      cost += list ? listCost(c) : C.probe * reach;
+      if (!listed.has(c)) continue;
+      cost += C.listed[kind(c)] * c.count + C.listTest * reach;
       reach *= c.count / total;
     }
-    return { cost, listed };
+    for (const c of rest) {
+      if (listed.has(c)) continue;
+      cost += C.probe[kind(c)] * reach;
+      reach *= c.count / total;
+    }
+    return cost;
+  };
+  const tests = (rest: readonly Condition[], entries: number) => {
+    const candidates = rest.filter(listable);
+    let choice: Condition[] = [];
+    if (q.keyTest !== undefined) {
+      choice = q.keyTest === 'list' ? candidates : [];
+    } else if (candidates.length <= LIST_CHOICES_MAX) {
+      let best = costWith(rest, entries, new Set());
+      for (let mask = 1; mask < 1 << candidates.length; mask++) {
+        const set = candidates.filter((_, i) => mask & (1 << i));
+        if (set.some((c) => c.count >= KEYED_PROBE_CAP)) continue;
+        const cost = costWith(rest, entries, new Set(set));
+        if (cost < best) [best, choice] = [cost, set];
+      }
+    } else {
+      // Greedily, most selective first: list when it saves more than it costs.
+      for (const c of candidates) {
+        if (c.count >= KEYED_PROBE_CAP) continue;
+        const next = [...choice, c];
+        if (costWith(rest, entries, new Set(next)) < costWith(rest, entries, new Set(choice))) {
+          choice = next;
+        }
+      }
+    }
+    return { cost: costWith(rest, entries, new Set(choice)), listed: choice.map((c) => c.node) };
   };
   const walked = tests(conditions, walk);
   const walkCost = walk * C.entry + walked.cost;
@@ -255,7 +304,7 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   // selective: a metric's matches cost more to list than a param's). Without version rows
   // to read per match (lateCheck) a match costs its sort key only.
   const matches = total * selectivity;
-  const perMatch = q.offset + q.limit + 1 <= LATE_CHECK_MAX ? C.sortKey : C.row;
+  const perMatch = need <= LATE_CHECK_MAX ? C.sortKey : C.row;
   let best: { cost: number; driver?: FilterExpr; listed: FilterExpr[] } = {
     cost: (conditions[0]?.count ?? total) * C.row,
     listed: [],
