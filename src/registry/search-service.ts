@@ -23,6 +23,7 @@ import {
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { findVersionPage } from '../metadata/search/find-version-page.js';
+import { KeyStatistics } from '../metadata/search/key-statistics.js';
 import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
 import { hydrateModels, readVersions } from './hydrate.js';
 import {
@@ -64,6 +65,8 @@ export interface ReadScopedSearch {
 }
 
 export class SearchService {
+  /** Samples of key values for the version search's plan choice, kept across searches. */
+  private readonly statistics = new KeyStatistics();
   constructor(private readonly ctx: RegistryContext) {}
 
   /**
@@ -122,6 +125,7 @@ export class SearchService {
       limit,
       offset,
       dialect: this.ctx.dialect,
+      statistics: this.statistics,
     });
     const items = await readVersions(db, ids.slice(0, limit), this.ctx.dialect, {
       runData: query.runData ?? true,

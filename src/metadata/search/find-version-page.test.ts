@@ -9,6 +9,7 @@ import {
 import { compileFilter, compileOrderBy, orderByNullsLast, searchFields } from './compile-filter.js';
 import { parseFilter, parseOrderBy } from './filter-parser.js';
 import { findVersionPage, type SearchPlan, type VersionPageQuery } from './find-version-page.js';
+import { KeyStatistics } from './key-statistics.js';
 
 const fields = searchFields('versions');
 
@@ -135,15 +136,21 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(expected.length).toBeGreaterThan(0);
       expect(byFilter).toEqual(expected);
       expect(byOrder).toEqual(expected);
-      // The walk testing key conditions by probes, or against lists of their matches.
+      // Both plans testing key conditions by probes, or against lists of their matches.
       for (const keyTest of ['probe', 'list'] as const) {
-        expect(await allPages(filter, orderBy, 'order-first', 7, { keyTest }), keyTest).toEqual(
-          expected,
-        );
+        for (const plan of ['filter-first', 'order-first'] as const) {
+          expect(
+            await allPages(filter, orderBy, plan, 7, { keyTest }),
+            `${plan} ${keyTest}`,
+          ).toEqual(expected);
+        }
       }
-      // One big page agrees with the small ones, and so does the plan chosen by estimate.
+      // One big page agrees with the small ones, and so does the plan chosen by estimate,
+      // counted in SQL or estimated from samples.
       const whole = await page(filter, orderBy, { limit: 1000 });
       expect(whole.ids).toEqual(expected);
+      const sampled = await page(filter, orderBy, { limit: 1000, statistics: new KeyStatistics() });
+      expect(sampled.ids).toEqual(expected);
     },
   );
 
@@ -206,28 +213,35 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     }
   });
 
-  it('walks the ORDER BY index when most versions match, and filters first when few do', async () => {
-    // A page of 100: one model's 50 versions are too few to be worth walking 200 entries.
-    const big = { limit: 100 };
-    expect((await page('', 'metrics.m1 DESC', big)).plan).toBe('order-first');
-    expect((await page('metrics.m0 > 0.05', 'metrics.m1 DESC', big)).plan).toBe('order-first');
-    expect((await page('metrics.m0 > 0.995', 'metrics.m1 DESC', big)).plan).toBe('filter-first');
-    expect((await page("name = 'model-b'", 'metrics.m1 DESC', big)).plan).toBe('filter-first');
-    // Only an ORDER BY of one metric, param or tag can walk an index.
-    expect((await page('', 'version_number DESC', big)).plan).toBe('filter-first');
-    expect((await page('', 'metrics.m1 DESC, metrics.m0 ASC', big)).plan).toBe('filter-first');
-    expect((await page('', 'metrics.m1 DESC', { ...big, modelId: 1 })).plan).toBe('filter-first');
-  });
+  it.each([
+    ['counted in SQL', undefined],
+    ['estimated from samples', 'sampled'],
+  ])(
+    'walks the ORDER BY index when most versions match, and filters first when few do (%s)',
+    async (_, sampled) => {
+      // A page of 100: one model's 50 versions are too few to be worth walking 200 entries.
+      const big = { limit: 100, ...(sampled ? { statistics: new KeyStatistics() } : {}) };
+      expect((await page('', 'metrics.m1 DESC', big)).plan).toBe('order-first');
+      expect((await page('metrics.m0 > 0.05', 'metrics.m1 DESC', big)).plan).toBe('order-first');
+      expect((await page('metrics.m0 > 0.995', 'metrics.m1 DESC', big)).plan).toBe('filter-first');
+      expect((await page("name = 'model-b'", 'metrics.m1 DESC', big)).plan).toBe('filter-first');
+      // Only an ORDER BY of one metric, param or tag can walk an index.
+      expect((await page('', 'version_number DESC', big)).plan).toBe('filter-first');
+      expect((await page('', 'metrics.m1 DESC, metrics.m0 ASC', big)).plan).toBe('filter-first');
+      expect((await page('', 'metrics.m1 DESC', { ...big, modelId: 1 })).plan).toBe('filter-first');
+    },
+  );
 
-  it('on SQLite, lists a key condition for the walk when its matches are fewer than the probes it saves', async () => {
+  it('lists a key condition for the walk when its matches are fewer than the probes it saves', async () => {
     const walk = { plan: 'order-first' as const, limit: 10 };
-    // m0 > 0.05 matches nearly every version: probing the ~12 entries walked is cheaper
-    // than listing ~190 matches.
-    expect((await page('metrics.m0 > 0.05', 'metrics.m1 DESC', walk)).listed).toBe(0);
-    // A fifth of the versions: listing ~40 matches beats probing the ~55 entries walked
-    // (PostgreSQL always probes unless told otherwise).
+    // m0 > 0.01 matches nearly every version: probing the ~4 entries walked is cheaper
+    // than listing ~195 matches.
+    expect((await page('metrics.m0 > 0.01', 'metrics.m1 DESC', { ...walk, limit: 3 })).listed).toBe(
+      0,
+    );
+    // A fifth of the versions: listing ~40 matches beats probing the ~55 entries walked.
     const selective = await page("params.p = '2'", 'metrics.m1 DESC', walk);
-    expect(selective.listed).toBe(dialect === 'sqlite' ? 1 : 0);
+    expect(selective.listed).toBe(1);
     // Forced, both key conditions are listed; the attribute condition cannot be.
     const forced = await page(
       "metrics.m0 > 0.3 AND params.p = '2' AND version_number > 3",
