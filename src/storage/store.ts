@@ -2,11 +2,12 @@
  * The storage engine: content-defined chunking, deduplication against the chunk index,
  * packing new chunks, and verified reads. Implements `ContentStore`.
  *
- * Ingest of one file (two threads):
- *   main thread: read 4 MiB blocks → StreamChunker finds cut points → block + cuts go to
- *                the hash worker → ids come back → look ids up in the index → new chunk
- *                bytes are appended to the current PackWriter
+ * Ingest of one file (three threads):
+ *   main thread: read 4 MiB blocks → StreamChunker finds cut points of new data → chunks
+ *                are hashed → ids are looked up in the index → new chunk bytes are
+ *                appended to the current PackWriter
  *   hash worker: SHA-256 of the whole file
+ *   piece-hash worker: SHA-256 of each large piece (the piece cache's keys)
  * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
  * spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
@@ -148,6 +149,8 @@ export class Store implements ContentStore {
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
   private readonly hasher = new HashWorker();
+  /** Piece hashes of ingests (file-chunker.ts), beside `hasher`'s file digest. */
+  private readonly pieceHasher = new HashWorker();
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
   /**
@@ -261,6 +264,7 @@ export class Store implements ContentStore {
       }
       // One ingest at a time uses the hash worker (and with it the block pool).
       const lease = await this.hasher.acquire();
+      const pieceLease = await this.pieceHasher.acquire();
       let result: ChunkedFile;
       try {
         result = await new FileChunker(
@@ -273,6 +277,7 @@ export class Store implements ContentStore {
           this.blockPool,
         ).run(
           lease,
+          pieceLease,
           (done) =>
             options.onProgress?.({ bytesDone: baseDone + done, bytesTotal: total || size, path }),
           options.signal,
@@ -283,6 +288,7 @@ export class Store implements ContentStore {
         }
         throw e;
       } finally {
+        await pieceLease.release();
         await lease.release();
       }
       const stats = {
@@ -648,6 +654,7 @@ export class Store implements ContentStore {
 
   async close(): Promise<void> {
     await this.hasher.close();
+    await this.pieceHasher.close();
     await this.readHasher.close();
     await this.backend.close();
   }
