@@ -59,6 +59,8 @@ import { packKey } from './store-layout.js';
 /** Read buffers shared with the hash worker (one being chunked, one prefetched, two hashing). */
 const POOL_SIZE = 4;
 const READ_COALESCE = 8 * 1024 * 1024;
+/** Buffers materialize reads runs into, in turn (see readRuns). */
+const READ_SLOTS = 3;
 /** Chunks whose offsets the range-read cache keeps (~100 bytes each: ~100 MiB at most). */
 const OFFSET_CACHE_CHUNKS = 1_000_000;
 
@@ -390,6 +392,22 @@ export class Store implements ContentStore {
     range?: { offset: number; length: number },
     options: ReadFileOptions = {},
   ): AsyncIterable<Uint8Array> {
+    yield* this.readRuns(sha256, range, options);
+  }
+
+  /**
+   * readFile, optionally reading into `slots` (READ_SLOTS shared buffers of `slotSize`
+   * bytes, used in turn) instead of a fresh array per run: the hash worker then reads the
+   * run where it lies (no copy) and nothing is allocated per run. A yielded array is then
+   * overwritten once the consumer asks for the one after the next: it may keep the previous
+   * one (say, its write in flight) while it handles the current one, no longer.
+   */
+  private async *readRuns(
+    sha256: Sha256Hex,
+    range: { offset: number; length: number } | undefined,
+    options: ReadFileOptions,
+    slots?: { buffers: SharedArrayBuffer[]; size: number },
+  ): AsyncIterable<Uint8Array> {
     const verify = options.verify ?? true;
     const file = await this.index.getFile(sha256);
     if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
@@ -474,15 +492,16 @@ export class Store implements ContentStore {
       runs.push({ i, j });
       i = j;
     }
-    const fetchRun = (r: { i: number; j: number }): Promise<Uint8Array> => {
-      const first = wanted[r.i]!;
-      const last = wanted[r.j - 1]!;
+    const fetchRun = (r: number): Promise<Uint8Array> => {
+      const first = wanted[runs[r]!.i]!;
+      const last = wanted[runs[r]!.j - 1]!;
+      const length = last.offset + last.length - first.offset;
+      const into =
+        slots && length <= slots.size
+          ? new Uint8Array(slots.buffers[r % READ_SLOTS]!, 0, length)
+          : undefined;
       return this.backend
-        .getRange(
-          packKey(first.packId as Sha256Hex),
-          first.offset,
-          last.offset + last.length - first.offset,
-        )
+        .getRange(packKey(first.packId as Sha256Hex), first.offset, length, into)
         .catch((e: unknown) => {
           // A missing or short pack is damage; a failing disk or network (IO, UNAVAILABLE)
           // is not, and says so: retrying later may well succeed.
@@ -507,13 +526,13 @@ export class Store implements ContentStore {
     const shared = lease ? this.readHashBuffers(largestRun) : [];
     let pendingHash: Promise<unknown> = Promise.resolve();
     try {
-      let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
+      let next = runs.length > 0 ? fetchRun(0) : undefined;
       for (let r = 0; r < runs.length; r++) {
         const { i, j } = runs[r]!;
         const first = wanted[i]!;
         const data = await next!;
         // Read the next run while this one is verified and consumed.
-        next = r + 1 < runs.length ? fetchRun(runs[r + 1]!) : undefined;
+        next = r + 1 < runs.length ? fetchRun(r + 1) : undefined;
         next?.catch(() => undefined);
         // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
         // writes downstream); nothing is yielded before its chunks are verified.
@@ -529,9 +548,16 @@ export class Store implements ContentStore {
         }
         if (lease) {
           await pendingHash;
-          const buf = shared[r % 2]!;
-          new Uint8Array(buf).set(data);
-          pendingHash = lease.block(buf, data.length);
+          const slot = slots?.buffers.find((b) => b === data.buffer);
+          if (slot && data.byteOffset === 0) {
+            // Read into a slot: the worker hashes it in place (done before the slot is
+            // read into again, as the next fetch starts after this await, two runs on).
+            pendingHash = lease.block(slot, data.length);
+          } else {
+            const buf = shared[r % 2]!;
+            new Uint8Array(buf).set(data);
+            pendingHash = lease.block(buf, data.length);
+          }
         } else {
           whole?.update(data);
         }
@@ -629,20 +655,35 @@ export class Store implements ContentStore {
     if (existing.length > 0)
       throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
     let done = 0;
+    // Read buffers for this call only (a run is at most READ_COALESCE plus one chunk).
+    const slotSize = READ_COALESCE + this.chunking.maxSize;
+    const slots = {
+      buffers: Array.from({ length: READ_SLOTS }, () => new SharedArrayBuffer(slotSize)),
+      size: slotSize,
+    };
     for (const e of manifest.entries) {
       validateManifestPath(e.path);
       const target = join(dest, ...e.path.split('/'));
       await mkdir(dirname(target), { recursive: true });
       const tmp = `${target}.mvault-partial`;
       const fh = await open(tmp, 'w');
+      // One write in flight while the next run is read and verified (readFile yields a
+      // fresh array per run, so it stays valid until its write is done).
+      let writing: Promise<void> = Promise.resolve();
+      let at = 0;
       try {
-        for await (const bytes of this.readFile(e.sha256)) {
+        for await (const bytes of this.readRuns(e.sha256, undefined, {}, slots)) {
           options.signal?.throwIfAborted();
-          await fh.write(bytes);
+          await writing;
+          writing = writeAt(fh, bytes, at);
+          writing.catch(() => undefined);
+          at += bytes.length;
           done += bytes.length;
           options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path: e.path });
         }
+        await writing;
       } catch (err) {
+        await writing.catch(() => undefined);
         await fh.close();
         await rm(tmp, { force: true });
         throw namingFile(err, e.path);
@@ -657,6 +698,14 @@ export class Store implements ContentStore {
     await this.pieceHasher.close();
     await this.readHasher.close();
     await this.backend.close();
+  }
+}
+
+/** Writes all of `bytes` at `position`. */
+async function writeAt(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
   }
 }
 

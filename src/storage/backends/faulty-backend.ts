@@ -98,8 +98,13 @@ export class FaultyBackend implements ObjectBackend {
     return n;
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.run('getRange', key, () => this.inner.getRange(key, offset, length));
+  async getRange(
+    key: string,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
+    return this.run('getRange', key, () => this.inner.getRange(key, offset, length, into));
   }
 
   async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {

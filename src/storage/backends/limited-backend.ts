@@ -35,8 +35,8 @@ export class LimitedBackend implements ObjectBackend {
     return this.active;
   }
 
-  getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.run(() => this.inner.getRange(key, offset, length));
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.run(() => this.inner.getRange(key, offset, length, into));
   }
 
   getStream(key: string): Promise<AsyncIterable<Uint8Array>> {

@@ -22,8 +22,11 @@ export interface ObjectReader {
    * Reads `length` bytes at `offset` (a zero-length read returns an empty array). Throws
    * NotFoundError if the object does not exist, CorruptionError if it is shorter than
    * `offset + length`, InvalidArgumentError for a negative or non-integer range.
+   * `into` (at least `length` bytes) is a buffer the caller offers for reuse: a backend may
+   * read into it and return a view of it rather than allocate; callers use the returned
+   * array either way, and must not change `into` until they are done with it.
    */
-  getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Streams the whole object. Throws NotFoundError if it does not exist. */
   getStream(key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Size of the object, or undefined when it does not exist. */

@@ -80,8 +80,8 @@ export class RetryBackend implements ObjectBackend {
     return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
   }
 
-  getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.retry('getRange', key, () => this.inner.getRange(key, offset, length));
+  getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.retry('getRange', key, () => this.inner.getRange(key, offset, length, into));
   }
 
   async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {

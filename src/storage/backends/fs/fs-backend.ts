@@ -156,7 +156,12 @@ export class FsBackend implements ObjectBackend {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+  async getRange(
+    key: string,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     this.checkOpen();
     const path = this.pathOf(key);
     checkRange(key, offset, length);
@@ -171,7 +176,10 @@ export class FsBackend implements ObjectBackend {
         if (offset > size) throw shortObject(key, offset, length, 0);
         return new Uint8Array(0);
       }
-      const buf = Buffer.allocUnsafe(length);
+      // Reading into the caller's buffer spares a fresh allocation per read (page faults
+      // and garbage collection of large buffers, on the materialize path).
+      const buf =
+        into && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await lease.handle.read(buf, done, length - done, offset + done);
