@@ -42,10 +42,7 @@ export const BLOCK_SIZE = 4 * 1024 * 1024;
 export interface ChunkSink {
   /** Chunks written in this session but not yet indexed. */
   readonly pending: ReadonlySet<string>;
-  /** Stores a chunk; `bytes` is borrowed until a later `drain()` settles. */
   add(id: string, bytes: Uint8Array): Promise<void>;
-  /** Resolves once the bytes of every chunk added so far have been written. */
-  drain(): Promise<void>;
 }
 
 export interface ChunkedFile {
@@ -277,11 +274,6 @@ export class FileChunker {
       await this.flush();
       cutter.detach();
       pieceCutter?.cutter.detach();
-      // New chunks of this block are views of it that the sink borrows: the block's buffer
-      // is read into again only once they are written.
-      const written = this.sink.drain();
-      busy[i] = Promise.all([busy[i], written]);
-      busy[i]!.catch(() => undefined);
       onBlock(end);
       pos = end;
     }
@@ -333,7 +325,6 @@ export class FileChunker {
       cutter.feed(view, done === piece.length);
       await this.flush();
       cutter.detach();
-      await this.sink.drain(); // `buf` is read into again next
     }
     if (check.digest('hex') !== key) throw new IoError('file changed while it was being stored');
     await this.recordPiece(key, list, probeKey);

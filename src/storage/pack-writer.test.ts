@@ -56,38 +56,6 @@ describe('PackWriter', () => {
     return { w, offsets, sealed: await w.seal() };
   }
 
-  it('borrowed mode: writes the bytes as they were at drain, gathering many chunks per write', async () => {
-    // One reused 64 KiB "read buffer" handing out views, as ingest does with its blocks.
-    const block = Buffer.alloc(64 * 1024);
-    const w = await PackWriter.create(join(dir, 'tmp'), { bufferSize: 4096, borrow: true });
-    const chunks: Buffer[] = [];
-    for (let round = 0; round < 5; round++) {
-      randomBytes(block.length).copy(block);
-      for (const [from, to] of [
-        [0, 1000],
-        [1000, 9000],
-        [9000, 9001],
-        [9001, 40_000],
-        [40_000, 65_536],
-      ] as const) {
-        const view = block.subarray(from, to);
-        chunks.push(Buffer.from(view)); // what the pack must hold
-        await w.add(sha(view), view);
-      }
-      await w.drain();
-      block.fill(0); // the caller reuses its buffer once drained
-    }
-    // A duplicate id adds nothing; the last chunks are written by seal without a drain.
-    const tail = randomBytes(3000);
-    chunks.push(tail);
-    await w.add(sha(chunks[0]!), chunks[0]!);
-    await w.add(sha(tail), tail);
-    const sealed = await w.seal();
-    const want = expectedPack(chunks);
-    expect(sealed.packId).toBe(want.packId);
-    expect((await readFile(sealed.path)).equals(want.bytes)).toBe(true);
-  });
-
   it('writes exactly the documented bytes, with chunks crossing buffer boundaries', async () => {
     // 4 KiB buffers, chunks of awkward sizes including ones larger than a buffer.
     const chunks = [1, 4095, 4096, 4097, 10_000, 0, 3, 20_000].map((n) => randomBytes(n));

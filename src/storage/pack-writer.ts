@@ -30,13 +30,6 @@ import { tempFileName } from './store-layout.js';
 export interface PackWriterOptions {
   /** Bytes gathered before each write. Default 1 MiB (see DEFAULT_PACK_WRITE_BUFFER). */
   readonly bufferSize?: number;
-  /**
-   * Borrow chunk bytes instead of copying them: `add` keeps a reference and the bytes go
-   * out with one gathered write (writev) per `bufferSize`, so the caller must leave them
-   * unchanged until `drain()` — called after them — settles. Spares a copy of every new
-   * byte on ingest, where chunks are views of read blocks the caller recycles anyway.
-   */
-  readonly borrow?: boolean;
 }
 
 export interface SealedPack {
@@ -67,10 +60,6 @@ export class PackWriter {
   readonly path: string;
   private readonly fh: FileHandle;
   private readonly bufferSize: number;
-  private readonly borrow: boolean;
-  /** Borrowed mode: views waiting for the next gathered write, and their total length. */
-  private gather: Uint8Array[] = [];
-  private gathered = 0;
   private readonly entries: PackEntry[] = [];
   private readonly byId = new Map<Sha256Hex, PackEntry>();
   /** The buffer being filled, how much of it is filled, and where it goes in the file. */
@@ -89,20 +78,13 @@ export class PackWriter {
   private busy = false;
   private failure: unknown;
 
-  private constructor(path: string, fh: FileHandle, bufferSize: number, borrow: boolean) {
+  private constructor(path: string, fh: FileHandle, bufferSize: number) {
     this.path = path;
     this.fh = fh;
     this.bufferSize = bufferSize;
-    this.borrow = borrow;
-    if (borrow) {
-      this.buf = Buffer.alloc(0);
-      this.gather.push(PACK_HEADER);
-      this.gathered = PACK_HEADER.length;
-    } else {
-      this.buf = Buffer.allocUnsafeSlow(bufferSize);
-      this.buf.set(PACK_HEADER, 0);
-      this.fill = PACK_HEADER.length;
-    }
+    this.buf = Buffer.allocUnsafeSlow(bufferSize);
+    this.buf.set(PACK_HEADER, 0);
+    this.fill = PACK_HEADER.length;
     this.dataEnd = PACK_HEADER.length;
   }
 
@@ -119,7 +101,7 @@ export class PackWriter {
     const path = join(tmpDir, tempFileName('pack', randomBytes(8).toString('hex')));
     try {
       await mkdir(tmpDir, { recursive: true });
-      return new PackWriter(path, await open(path, 'wx'), bufferSize, options.borrow ?? false);
+      return new PackWriter(path, await open(path, 'wx'), bufferSize);
     } catch (e) {
       throw ioError(e, `cannot create pack temp file '${path}'`);
     }
@@ -175,18 +157,6 @@ export class PackWriter {
     } finally {
       this.busy = false;
     }
-  }
-
-  /**
-   * Borrowed mode: starts writing what `add` has gathered and resolves once every write
-   * started so far is done, so the bytes handed to `add` before this call may be reused.
-   * Copying mode: resolves at once (nothing is borrowed). A failed write rejects here or
-   * in the next call, as IoError.
-   */
-  async drain(): Promise<void> {
-    if (!this.borrow || this.state !== 'open') return;
-    this.startGathered();
-    await this.fail(this.inflight ?? Promise.resolve());
   }
 
   /**
@@ -267,12 +237,6 @@ export class PackWriter {
   }
 
   private async append(bytes: Uint8Array): Promise<void> {
-    if (this.borrow) {
-      this.gather.push(bytes);
-      this.gathered += bytes.length;
-      if (this.gathered >= this.bufferSize) this.startGathered();
-      return;
-    }
     if (bytes.length >= this.bufferSize) {
       // Too big to gain from copying: write it where it belongs, after what is buffered.
       const at = this.filePos + this.fill;
@@ -298,7 +262,6 @@ export class PackWriter {
    * spare's own earlier write: at most one write is in flight.
    */
   private async flush(): Promise<void> {
-    if (this.borrow) return this.startGathered();
     if (this.fill === 0) return;
     const full = this.buf;
     const length = this.fill;
@@ -306,34 +269,7 @@ export class PackWriter {
     this.filePos += length;
     this.fill = 0;
     await this.inflight;
-    this.started(writeFully(this.fh, full.subarray(0, length), position));
-    this.buf = this.spare ?? Buffer.allocUnsafeSlow(this.bufferSize);
-    this.spare = full;
-  }
-
-  /**
-   * Borrowed mode: one gathered write of the views added since the last one, chained after
-   * the write in flight (so writes stay in order, one at a time). Synchronous, so `drain`
-   * can start it between two `add`s without taking the writer's turn.
-   */
-  private startGathered(): void {
-    if (this.gathered === 0) return;
-    const views = this.gather;
-    const position = this.filePos;
-    this.filePos += this.gathered;
-    this.gather = [];
-    this.gathered = 0;
-    const previous = this.inflight;
-    this.started(
-      (async () => {
-        await previous;
-        await writevFully(this.fh, views, position);
-      })(),
-    );
-  }
-
-  /** Records `write` as the one in flight, and starts an early sync when one is due. */
-  private started(write: Promise<void>): void {
+    const write = writeFully(this.fh, full.subarray(0, length), position);
     // A rejection is seen by whoever awaits `inflight` next; do not let it go unhandled meanwhile.
     write.catch(() => undefined);
     this.inflight = write;
@@ -349,6 +285,8 @@ export class PackWriter {
       sync.catch(() => undefined);
       this.syncing = sync;
     }
+    this.buf = this.spare ?? Buffer.allocUnsafeSlow(this.bufferSize);
+    this.spare = full;
   }
 }
 
@@ -357,20 +295,6 @@ async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): 
   while (done < bytes.length) {
     const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
     done += bytesWritten;
-  }
-}
-
-/** Writes all of `views`, in order, from `position` (writev; a short write continues). */
-async function writevFully(fh: FileHandle, views: Uint8Array[], position: number): Promise<void> {
-  let rest = views;
-  while (rest.length > 0) {
-    const { bytesWritten } = await fh.writev(rest, position);
-    position += bytesWritten;
-    let n = bytesWritten;
-    let k = 0;
-    while (k < rest.length && n >= rest[k]!.length) n -= rest[k++]!.length;
-    rest = rest.slice(k);
-    if (n > 0) rest[0] = rest[0]!.subarray(n);
   }
 }
 

@@ -87,8 +87,6 @@ class PackSink {
   /** Chunks written in this session but not yet indexed (dedup within the session). */
   readonly pending = new Set<string>();
   private sealing: Promise<void> = Promise.resolve();
-  /** Writes of full packs' last borrowed bytes (see drain). */
-  private draining: Promise<void>[] = [];
   /** Full packs waiting to be stored: if an earlier one fails, abort() removes them. */
   private readonly queued = new Set<PackWriter>();
 
@@ -97,37 +95,23 @@ class PackSink {
     private readonly targetSize: number,
   ) {}
 
-  /**
-   * Adds a chunk to the current pack. The bytes are borrowed (PackWriterOptions.borrow):
-   * the caller leaves them unchanged until a `drain()` called after this settles.
-   */
   async add(id: string, bytes: Uint8Array): Promise<void> {
-    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir, { borrow: true });
+    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
     await this.writer.add(id as Sha256Hex, bytes);
     this.pending.add(id);
     if (this.writer.size >= this.targetSize) {
       const w = this.writer;
       this.writer = undefined;
       // Seal in the background while the next pack fills; errors surface at flush().
-      const written = w.drain();
-      this.draining.push(written);
-      this.queue(w, written);
+      this.queue(w);
     }
   }
 
-  /** Resolves when every chunk added so far is written (its bytes may then be reused). */
-  async drain(): Promise<void> {
-    const all = [...this.draining, this.writer?.drain()];
-    this.draining = [];
-    await Promise.all(all);
-  }
-
   /** Stores `w` after the packs queued before it (skipped once one of them failed). */
-  private queue(w: PackWriter, written: Promise<void> = Promise.resolve()): void {
+  private queue(w: PackWriter): void {
     this.queued.add(w);
-    this.sealing = this.sealing.then(async () => {
+    this.sealing = this.sealing.then(() => {
       this.queued.delete(w);
-      await written;
       return this.store.storePack(w);
     });
     // A failure is reported by flush() (or swallowed by abort()), which may come much
