@@ -27,7 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { IoError } from '../core/errors.js';
+import { IoError, ModelvaultError } from '../core/errors.js';
 import type { HashRange, HashStream, RangeDigest } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
@@ -257,7 +257,8 @@ export class FileChunker {
         if (cursor === pieceEnd) {
           if (inPiece) {
             const key = (await pieceDigests).find((d) => d.key === pieceIndex)?.digest;
-            if (key === undefined) throw new Error(`no hash for piece ${pieceIndex}`);
+            if (key === undefined)
+              throw new ModelvaultError('INTERNAL', `no hash for piece ${pieceIndex}`);
             if (pieceCutter) {
               await this.flush();
               await this.recordPiece(key, pieceCutter.list, probeKey);
