@@ -8,7 +8,9 @@
  *    TCP relay between client and server, HTTP headers and JSON included) as a multiple of
  *    the new chunk bytes the server lacked.
  * 2. Pull the last version over loopback against a local materialize of the same version,
- *    median of several runs each.
+ *    median of several runs each. The pull goes straight to the server: the relay (in
+ *    this, the client's, process) would copy every byte once more and count its CPU as
+ *    the client's, and there are no sent bytes to count.
  * 3. Read load: autocannon, 50 connections for 20 s, on GET version; and one sequential
  *    keep-alive client doing GET version and POST create-version, with GET /health in the
  *    same run as the baseline of what the HTTP stack alone costs.
@@ -20,7 +22,7 @@
  * Everything lives under bench/.work/server-api/ and is removed afterwards (the generated
  * series is kept there for reuse with --keep-series).
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +33,7 @@ import { RemoteRegistry } from '../src/client/remote-registry.js';
 import { openRegistryDirectory } from '../src/registry/registry-directory.js';
 import { generateSeries } from './lib/safetensors-series.js';
 import { startServerProcess } from './lib/server-process.js';
-import { median } from './lib/util.js';
+import { median, processCpu } from './lib/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -92,18 +94,6 @@ function ownCpu(): number {
   return (u.user + u.system) / 1e6;
 }
 
-/** CPU seconds (user + system) process `pid` has used, from /proc (Linux; NaN elsewhere). */
-async function processCpu(pid: number | undefined): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Sequential keep-alive requests/s of `request` (fetch reuses its connection). */
 async function sequential(count: number, request: (i: number) => Promise<Response>) {
   for (let i = 0; i < 20; i++) await (await request(-1 - i)).arrayBuffer(); // warm-up
@@ -138,6 +128,8 @@ const port = Number(new URL(url).port);
 const relay = await startRelay(port);
 // The SDK's chunk cache starts empty, as on a first push from this machine.
 await rm(join(work, 'client-cache'), { recursive: true, force: true });
+/** For the pulls: no relay in between. */
+const direct = new RemoteRegistry(server.url, { transfer: { cacheDir: false } });
 const remote = new RemoteRegistry(`http://127.0.0.1:${relay.port}`, {
   transfer: { cacheDir: join(work, 'client-cache') },
 });
@@ -231,7 +223,7 @@ try {
     cpu = ownCpu();
     const serverCpu = await processCpu(server.child.pid);
     t = performance.now();
-    await remote.pull(last, b);
+    await direct.pull(last, b);
     pullS.push((performance.now() - t) / 1000);
     pullClientCpu.push(ownCpu() - cpu);
     pullServerCpu.push((await processCpu(server.child.pid)) - serverCpu);

@@ -27,6 +27,18 @@ export function sum(values: readonly number[]): number {
   return t;
 }
 
+/** CPU seconds (user + system) process `pid` has used, from /proc (Linux; NaN elsewhere). */
+export async function processCpu(pid: number | undefined): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export function nowSeconds(): number {
   return performance.now() / 1000;
 }

@@ -46,6 +46,15 @@ export class BlockWriter {
     return this.running.then(() => this.check());
   }
 
+  /**
+   * Queues a lent block (one whose buffer its owner reuses) and resolves once it is
+   * written, so the owner may take it back. @throws the error of this or an earlier write
+   */
+  async writeLent(block: Uint8Array): Promise<void> {
+    this.offer(block);
+    await this.flush();
+  }
+
   /** Waits for every queued block; resolves the position after the last byte written. */
   async flush(): Promise<number> {
     while (this.running) await this.running;

@@ -1,9 +1,12 @@
 /**
  * GET requests whose bodies are file bytes (pulls), in Node. Without a caller-supplied
- * fetch they go through node:http(s) directly: the body arrives as the socket's own
- * buffers, where fetch (undici) wraps every 64 KiB block in a web stream read and copies
- * it — on loopback that alone made a pull ~1.8× slower. With a custom fetch (a proxy,
- * fault injection in tests) that fetch is used, as for every other request.
+ * fetch, a plain-http server is read straight off the socket into reused buffers
+ * (socket-download.ts: no per-block allocation or copy), and https, or an answer that
+ * path does not handle (errors, chunked bodies), goes through node:http(s): there the
+ * body arrives as the socket's own buffers, where fetch (undici) wraps every 64 KiB block
+ * in a web stream read and copies it — on loopback that alone made a pull ~1.8× slower.
+ * With a custom fetch (a proxy, fault injection in tests) that fetch is used, as for
+ * every other request.
  *
  * Errors are those of HttpClient: an error response becomes its typed error, a refused or
  * dropped connection ModelvaultError UNAVAILABLE (transient: the caller resumes).
@@ -13,14 +16,21 @@ import { request as httpsRequest } from 'node:https';
 import { ModelvaultError } from '../core/errors.js';
 import { errorFromResponse } from './errors.js';
 import type { HttpClient } from './http-client.js';
+import { socketDownload } from './socket-download.js';
 
 /** A successful (2xx) response whose body is read as byte blocks. */
 export interface Download {
   readonly status: number;
+  /**
+   * False: every block handed to `consume`'s callback is the caller's to keep. True: the
+   * block is lent — valid until the promise the callback returned resolves (or, when it
+   * returned undefined, until it returns), its buffer reused afterwards.
+   */
+  readonly lendsBlocks: boolean;
   header(name: string): string | undefined;
   /**
-   * Reads the body to its end, handing each block to `onBlock` as it arrives (the block is
-   * the caller's to keep). A promise returned by `onBlock` pauses the body until it
+   * Reads the body to its end, handing each block to `onBlock` as it arrives (see
+   * `lendsBlocks`). A promise returned by `onBlock` pauses the body until it
    * resolves; an error thrown (or rejected) by it abandons the body and rejects. A
    * connection lost midway rejects with ModelvaultError UNAVAILABLE. Call at most once.
    */
@@ -42,9 +52,14 @@ export function openDownload(
   headers: Readonly<Record<string, string>>,
   signal: AbortSignal | undefined,
 ): Promise<Download> {
-  return http.retrying({ idempotent: true, signal }, () =>
-    http.customFetch ? viaFetch(http, path, headers, signal) : viaNode(http, path, headers, signal),
-  );
+  return http.retrying({ idempotent: true, signal }, async () => {
+    if (http.customFetch) return viaFetch(http, path, headers, signal);
+    if (new URL(http.baseUrl).protocol === 'http:') {
+      const direct = await socketDownload(http, path, headers, signal);
+      if (direct) return direct;
+    }
+    return viaNode(http, path, headers, signal);
+  });
 }
 
 async function viaFetch(
@@ -73,6 +88,7 @@ async function viaFetch(
   };
   return {
     status: res.status,
+    lendsBlocks: false,
     header: (name) => res.headers.get(name) ?? undefined,
     consume,
     cancel: () => void reader?.cancel().catch(() => undefined),
@@ -165,7 +181,7 @@ async function viaNode(
         if (!res.complete) fail(lost(new Error('the response ended early')));
       });
     });
-  return { status, header, consume, cancel: () => res.destroy() };
+  return { status, lendsBlocks: false, header, consume, cancel: () => res.destroy() };
 }
 
 async function readBounded(res: IncomingMessage): Promise<string> {

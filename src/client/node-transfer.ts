@@ -13,8 +13,8 @@
  * and renamed only when its size and SHA-256 match the manifest, whose own digest is
  * checked against the version. The client verifies every byte itself and says so
  * (CLIENT_VERIFIES_HEADER), so the server does not hash what it sends a second time. A
- * file is one streamed GET (node:http, see node-download.ts), hashed on the SDK's hash
- * worker while earlier blocks are written (BlockWriter); a dropped download resumes with a
+ * file is one streamed GET (node-download.ts), hashed as it arrives while earlier blocks
+ * are written (BlockWriter); a dropped download resumes with a
  * Range request from the bytes already written. Files of 64 MiB or more are fetched as
  * chunk-aligned ranges in parallel, each chunk verified against its id as it arrives, then
  * the whole file re-hashed. Like a local pull (Store.materialize) nothing is fsynced: run
@@ -523,7 +523,7 @@ async function downloadFile(
           hash.update(b);
           received += b.length;
           onBytes(b.length);
-          return writer.offer(b);
+          return res.lendsBlocks ? writer.writeLent(b) : writer.offer(b);
         });
         written = await writer.flush();
       } catch (e) {
@@ -679,7 +679,7 @@ async function fetchRange(
       }
       pos += b.length;
       onBytes(b.length);
-      return writer.offer(b);
+      return res.lendsBlocks ? writer.writeLent(b) : writer.offer(b);
     });
   } finally {
     // Nothing may still be writing when the caller retries the range or closes the file.

@@ -48,6 +48,7 @@ import type {
 import { BLOCK_SIZE, type ChunkedFile, FileChunker } from './file-chunker.js';
 import {
   ChunkIndex,
+  type ChunkLocation,
   chunkIdsToHex,
   MissingChunksError,
   type StorageDb,
@@ -59,8 +60,55 @@ import { packKey } from './store-layout.js';
 /** Read buffers shared with the hash worker (one being chunked, one prefetched, two hashing). */
 const POOL_SIZE = 4;
 const READ_COALESCE = 8 * 1024 * 1024;
-/** Buffers materialize reads runs into, in turn (see readRuns). */
-const READ_SLOTS = 3;
+/** Size of the reused buffers of readFileLent, and the most it reads at once. */
+const LENT_BLOCK = 2 * 1024 * 1024;
+/** readFileLent's idle buffers kept for the next read (two per read in progress). */
+const MAX_LENT_BUFFERS = 16;
+const newLentBuffer = () => Buffer.allocUnsafeSlow(LENT_BLOCK);
+
+/** A chunk of a file being read, located in its pack. */
+interface ReadPiece {
+  readonly id: string;
+  readonly packId: string;
+  readonly offset: number;
+  readonly length: number;
+  /** Where the chunk starts in the file. */
+  readonly fileOffset: number;
+}
+
+/** What planRead found: the chunks of [start, end) and their runs (index ranges, j exclusive). */
+interface ReadPlan {
+  readonly start: number;
+  readonly end: number;
+  readonly wanted: readonly ReadPiece[];
+  readonly runs: readonly { readonly i: number; readonly j: number }[];
+}
+
+/**
+ * Runs of chunks contiguous in one pack, each read with one ranged read: index ranges of
+ * `wanted` (j exclusive), at most `coalesce` bytes each plus a chunk.
+ */
+function groupRuns(wanted: readonly ReadPiece[], coalesce: number): { i: number; j: number }[] {
+  const runs: { i: number; j: number }[] = [];
+  for (let i = 0; i < wanted.length; ) {
+    const first = wanted[i]!;
+    let j = i + 1;
+    let runEnd = first.offset + first.length;
+    while (
+      j < wanted.length &&
+      wanted[j]!.packId === first.packId &&
+      wanted[j]!.offset === runEnd &&
+      runEnd - first.offset < coalesce
+    ) {
+      runEnd += wanted[j]!.length;
+      j++;
+    }
+    runs.push({ i, j });
+    i = j;
+  }
+  return runs;
+}
+
 /** Chunks whose offsets the range-read cache keeps (~100 bytes each: ~100 MiB at most). */
 const OFFSET_CACHE_CHUNKS = 1_000_000;
 
@@ -162,6 +210,8 @@ export class Store implements ContentStore {
   private readHashPair: [SharedArrayBuffer, SharedArrayBuffer] | undefined;
   /** Read buffers shared with the hash worker; used by one hashing stream at a time. */
   private readonly blockPool: SharedArrayBuffer[] = [];
+  /** Idle buffers of readFileLent. */
+  private readonly lentBuffers: Buffer[] = [];
   /** Chunk offsets of recently range-read files (see chunkOffsets). */
   private readonly offsetCache = new Map<
     string,
@@ -383,32 +433,15 @@ export class Store implements ContentStore {
   }
 
   /**
-   * Streams a file's bytes, verifying each chunk's SHA-256 (and, for whole-file reads, the
-   * file's) unless `options.verify` is false (ContentStore.readFile). Neighbouring chunks in
-   * the same pack are fetched with one ranged read.
+   * Where a file's bytes [start, end) lie: the chunks overlapping the range, located, and
+   * grouped into runs contiguous in one pack (at most `coalesce` bytes each, plus a chunk).
+   * @throws NotFoundError, InvalidArgumentError (range), CorruptionError (missing chunks)
    */
-  async *readFile(
-    sha256: Sha256Hex,
-    range?: { offset: number; length: number },
-    options: ReadFileOptions = {},
-  ): AsyncIterable<Uint8Array> {
-    yield* this.readRuns(sha256, range, options);
-  }
-
-  /**
-   * readFile, optionally reading into `slots` (READ_SLOTS shared buffers of `slotSize`
-   * bytes, used in turn) instead of a fresh array per run: the hash worker then reads the
-   * run where it lies (no copy) and nothing is allocated per run. A yielded array is then
-   * overwritten once the consumer asks for the one after the next: it may keep the previous
-   * one (say, its write in flight) while it handles the current one, no longer.
-   */
-  private async *readRuns(
+  private async planRead(
     sha256: Sha256Hex,
     range: { offset: number; length: number } | undefined,
-    options: ReadFileOptions,
-    slots?: { buffers: SharedArrayBuffer[]; size: number },
-  ): AsyncIterable<Uint8Array> {
-    const verify = options.verify ?? true;
+    coalesce: number,
+  ): Promise<ReadPlan> {
     const file = await this.index.getFile(sha256);
     if (!file) throw new NotFoundError(`file ${sha256} not found`, { sha256 });
     const start = range?.offset ?? 0;
@@ -427,11 +460,8 @@ export class Store implements ContentStore {
         },
       );
     }
-    const whole = range === undefined && verify ? createHash('sha256') : undefined;
-
     // Chunks overlapping [start, end), grouped into runs that are contiguous in one pack.
-    type Piece = { id: string; packId: string; offset: number; length: number; fileOffset: number };
-    const wanted: Piece[] = [];
+    const wanted: ReadPiece[] = [];
     if (range === undefined) {
       const ids = chunkIdsToHex(file.chunkIds);
       const locations = await this.index.locate(ids);
@@ -474,46 +504,140 @@ export class Store implements ContentStore {
         wanted.push({ ...loc, fileOffset: n.fileOffset });
       }
     }
-    // Runs of chunks contiguous in one pack, each read with one ranged read.
-    const runs: { i: number; j: number }[] = [];
-    for (let i = 0; i < wanted.length; ) {
-      const first = wanted[i]!;
-      let j = i + 1;
-      let runEnd = first.offset + first.length;
-      while (
-        j < wanted.length &&
-        wanted[j]!.packId === first.packId &&
-        wanted[j]!.offset === runEnd &&
-        runEnd - first.offset < READ_COALESCE
-      ) {
-        runEnd += wanted[j]!.length;
-        j++;
-      }
-      runs.push({ i, j });
-      i = j;
+    return { start, end, wanted, runs: groupRuns(wanted, coalesce) };
+  }
+
+  /**
+   * Reads `length` bytes at `offset` of the pack holding `first` (the first chunk of a
+   * run), into `into` when the backend can. A missing or short pack is damage to the file.
+   */
+  private readPack(
+    sha256: string,
+    first: ReadPiece,
+    offset: number,
+    length: number,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
+    return this.backend
+      .getRange(packKey(first.packId as Sha256Hex), offset, length, into)
+      .catch((e: unknown) => {
+        // A missing or short pack is damage; a failing disk or network (IO, UNAVAILABLE)
+        // is not, and says so: retrying later may well succeed.
+        if (e instanceof ModelvaultError && (e.code === 'CORRUPT' || e.code === 'NOT_FOUND')) {
+          throw new CorruptionError(
+            `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
+            { sha256, chunk: first.id, pack: first.packId },
+            { cause: e },
+          );
+        }
+        throw e;
+      });
+  }
+
+  /**
+   * Hands a file's stored bytes (or the range [offset, offset+length)) to `write`,
+   * UNVERIFIED, in blocks read into two reused buffers: a block is valid only until the
+   * promise `write` returned resolves; the next block is read while one is written. For a
+   * caller that verifies every byte itself against the file's digest (a pulling client):
+   * like `readFile(…, { verify: false })` without a new buffer per read, whose garbage
+   * collection cost a server sending files more CPU than the sending (profiled). Nothing
+   * is written before the chunks are located, so a missing file or chunk rejects before
+   * the first block. @throws as readFile, or the error of `write`
+   */
+  async readFileLent(
+    sha256: Sha256Hex,
+    range: { offset: number; length: number } | undefined,
+    write: (block: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const plan = await this.planRead(sha256, range, Number.POSITIVE_INFINITY);
+    await this.lendPlan(sha256, plan, write);
+  }
+
+  /**
+   * Like readFileLent, for a file not recorded yet whose chunks the caller located (an
+   * upload's commit hashing the file it is about to record). `file` names it in errors.
+   */
+  async readChunksLent(
+    file: string,
+    chunks: readonly ChunkLocation[],
+    write: (block: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const wanted: ReadPiece[] = [];
+    let fileOffset = 0;
+    for (const c of chunks) {
+      wanted.push({ ...c, fileOffset });
+      fileOffset += c.length;
     }
-    const fetchRun = (r: number): Promise<Uint8Array> => {
-      const first = wanted[runs[r]!.i]!;
-      const last = wanted[runs[r]!.j - 1]!;
-      const length = last.offset + last.length - first.offset;
-      const into =
-        slots && length <= slots.size
-          ? new Uint8Array(slots.buffers[r % READ_SLOTS]!, 0, length)
-          : undefined;
-      return this.backend
-        .getRange(packKey(first.packId as Sha256Hex), first.offset, length, into)
-        .catch((e: unknown) => {
-          // A missing or short pack is damage; a failing disk or network (IO, UNAVAILABLE)
-          // is not, and says so: retrying later may well succeed.
-          if (e instanceof ModelvaultError && (e.code === 'CORRUPT' || e.code === 'NOT_FOUND')) {
-            throw new CorruptionError(
-              `file ${sha256} is damaged: pack ${first.packId} holding chunk ${first.id} is unreadable (${e.message})`,
-              { sha256, chunk: first.id, pack: first.packId },
-              { cause: e },
-            );
-          }
-          throw e;
-        });
+    const runs = groupRuns(wanted, Number.POSITIVE_INFINITY);
+    await this.lendPlan(file, { start: 0, end: fileOffset, wanted, runs }, write);
+  }
+
+  /** The reading and lending of readFileLent, for a planned read. */
+  private async lendPlan(
+    sha256: string,
+    { start, end, wanted, runs }: ReadPlan,
+    write: (block: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    // The runs' bytes inside [start, end), in pieces of at most LENT_BLOCK.
+    const pieces: { first: ReadPiece; offset: number; length: number }[] = [];
+    for (const { i, j } of runs) {
+      const first = wanted[i]!;
+      const last = wanted[j - 1]!;
+      const lo = Math.max(start - first.fileOffset, 0);
+      const hi = Math.min(end - first.fileOffset, last.offset + last.length - first.offset);
+      for (let at = lo; at < hi; at += LENT_BLOCK) {
+        const length = Math.min(hi - at, LENT_BLOCK);
+        pieces.push({ first, offset: first.offset + at, length });
+      }
+    }
+    const buffers = [
+      this.lentBuffers.pop() ?? newLentBuffer(),
+      this.lentBuffers.pop() ?? newLentBuffer(),
+    ];
+    const read = (k: number) => {
+      const p = pieces[k]!;
+      const pending = this.readPack(sha256, p.first, p.offset, p.length, buffers[k % 2]);
+      pending.catch(() => undefined); // awaited below, or abandoned after a failure
+      return pending;
+    };
+    let next = pieces.length > 0 ? read(0) : undefined;
+    let written: Promise<void> = Promise.resolve();
+    try {
+      for (let k = 0; k < pieces.length; k++) {
+        const data = await next!;
+        // The other buffer is free once the block written from it is out.
+        await written;
+        next = k + 1 < pieces.length ? read(k + 1) : undefined;
+        written = write(data);
+        written.catch(() => undefined); // awaited before the next write, or in finally
+      }
+      await written;
+    } finally {
+      // The buffers go back only once nothing reads into or writes from them.
+      await Promise.allSettled([written, next]);
+      for (const b of buffers) {
+        if (this.lentBuffers.length < MAX_LENT_BUFFERS) this.lentBuffers.push(b);
+      }
+    }
+  }
+
+  /**
+   * Streams a file's bytes, verifying each chunk's SHA-256 (and, for whole-file reads, the
+   * file's) unless `options.verify` is false (ContentStore.readFile). Neighbouring chunks in
+   * the same pack are fetched with one ranged read.
+   */
+  async *readFile(
+    sha256: Sha256Hex,
+    range?: { offset: number; length: number },
+    options: ReadFileOptions = {},
+  ): AsyncIterable<Uint8Array> {
+    const verify = options.verify ?? true;
+    const { start, end, wanted, runs } = await this.planRead(sha256, range, READ_COALESCE);
+    const whole = range === undefined && verify ? createHash('sha256') : undefined;
+    const fetchRun = (r: { i: number; j: number }) => {
+      const first = wanted[r.i]!;
+      const last = wanted[r.j - 1]!;
+      return this.readPack(sha256, first, first.offset, last.offset + last.length - first.offset);
     };
     // The whole-file digest is computed by the read hash worker when it is free (copying
     // each run into one of two shared buffers), else on this thread.
@@ -526,13 +650,13 @@ export class Store implements ContentStore {
     const shared = lease ? this.readHashBuffers(largestRun) : [];
     let pendingHash: Promise<unknown> = Promise.resolve();
     try {
-      let next = runs.length > 0 ? fetchRun(0) : undefined;
+      let next = runs.length > 0 ? fetchRun(runs[0]!) : undefined;
       for (let r = 0; r < runs.length; r++) {
         const { i, j } = runs[r]!;
         const first = wanted[i]!;
         const data = await next!;
         // Read the next run while this one is verified and consumed.
-        next = r + 1 < runs.length ? fetchRun(r + 1) : undefined;
+        next = r + 1 < runs.length ? fetchRun(runs[r + 1]!) : undefined;
         next?.catch(() => undefined);
         // Verify every chunk of the run, then hand out the run as one slice (fewer, larger
         // writes downstream); nothing is yielded before its chunks are verified.
@@ -548,16 +672,9 @@ export class Store implements ContentStore {
         }
         if (lease) {
           await pendingHash;
-          const slot = slots?.buffers.find((b) => b === data.buffer);
-          if (slot && data.byteOffset === 0) {
-            // Read into a slot: the worker hashes it in place (done before the slot is
-            // read into again, as the next fetch starts after this await, two runs on).
-            pendingHash = lease.block(slot, data.length);
-          } else {
-            const buf = shared[r % 2]!;
-            new Uint8Array(buf).set(data);
-            pendingHash = lease.block(buf, data.length);
-          }
+          const buf = shared[r % 2]!;
+          new Uint8Array(buf).set(data);
+          pendingHash = lease.block(buf, data.length);
         } else {
           whole?.update(data);
         }
@@ -655,12 +772,6 @@ export class Store implements ContentStore {
     if (existing.length > 0)
       throw new InvalidArgumentError(`destination '${dest}' is not empty`, { dest });
     let done = 0;
-    // Read buffers for this call only (a run is at most READ_COALESCE plus one chunk).
-    const slotSize = READ_COALESCE + this.chunking.maxSize;
-    const slots = {
-      buffers: Array.from({ length: READ_SLOTS }, () => new SharedArrayBuffer(slotSize)),
-      size: slotSize,
-    };
     for (const e of manifest.entries) {
       validateManifestPath(e.path);
       const target = join(dest, ...e.path.split('/'));
@@ -672,7 +783,7 @@ export class Store implements ContentStore {
       let writing: Promise<void> = Promise.resolve();
       let at = 0;
       try {
-        for await (const bytes of this.readRuns(e.sha256, undefined, {}, slots)) {
+        for await (const bytes of this.readFile(e.sha256)) {
           options.signal?.throwIfAborted();
           await writing;
           writing = writeAt(fh, bytes, at);

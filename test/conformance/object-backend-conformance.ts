@@ -108,6 +108,18 @@ export function describeObjectBackendConformance(name: string, factory: BackendF
       expect(Buffer.from(await b.getRange('r', 9999, 1))).toEqual(data.subarray(9999));
     });
 
+    it('reads a range given a buffer to read into (used or not, the bytes are right)', async () => {
+      const data = randomBytes(10_000);
+      await b.put('into', data);
+      const into = Buffer.alloc(3000, 0xee);
+      const got = await b.getRange('into', 4000, 2500, into);
+      expect(Buffer.from(got)).toEqual(data.subarray(4000, 6500));
+      // A buffer too small is never overrun: the read goes elsewhere.
+      const small = Buffer.alloc(10, 0xee);
+      expect(Buffer.from(await b.getRange('into', 0, 20, small))).toEqual(data.subarray(0, 20));
+      expect(small).toEqual(Buffer.alloc(10, 0xee));
+    });
+
     it('returns an empty array for zero-length ranges inside or at the end', async () => {
       await b.put('z', randomBytes(100));
       expect((await b.getRange('z', 0, 0)).length).toBe(0);

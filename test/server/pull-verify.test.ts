@@ -189,6 +189,45 @@ describe('pulls verify every byte themselves', () => {
     expect(['CORRUPT', 'cut short']).toContain(outcome);
   });
 
+  it('a client-verified download serves exact ranges, with its headers, log and byte count', async () => {
+    const url = `${server.url}/api/v1/files/${fileSha}`;
+    const metric = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('modelvault_http_response_bytes_total') &&
+            l.includes('route="/api/v1/files/:sha256"'),
+        );
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = await metric();
+    for (const [from, to] of [
+      [0, 0],
+      [1000, 250_000],
+      [WEIGHTS.length - 7, WEIGHTS.length - 1],
+    ] as const) {
+      const res = await fetch(url, {
+        headers: { [CLIENT_VERIFIES_HEADER]: 'sha256', range: `bytes=${from}-${to}` },
+      });
+      expect(res.status).toBe(206);
+      expect(res.headers.get('content-range')).toBe(`bytes ${from}-${to}/${WEIGHTS.length}`);
+      expect(res.headers.get('etag')).toBe(`"${fileSha}"`);
+      expect(res.headers.get(VERIFIED_BY_HEADER)).toBe('client');
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.equals(Buffer.from(WEIGHTS.subarray(from, to + 1)))).toBe(true);
+    }
+    // A missing file is still a JSON error answer, not a cut connection.
+    const missing = await fetch(`${server.url}/api/v1/files/${'1'.repeat(64)}`, {
+      headers: { [CLIENT_VERIFIES_HEADER]: 'sha256' },
+    });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect((await metric()) - before).toBe(1 + 249_001 + 7);
+  });
+
   it('resumes a download whose connection is cut mid-body', async () => {
     const relay = await startCuttingRelay(Number(new URL(server.url).port), 120_000);
     try {

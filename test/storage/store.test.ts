@@ -7,6 +7,7 @@ import type { Sha256Hex } from '../../src/core/digest.js';
 import { CorruptionError, InvalidArgumentError, NotFoundError } from '../../src/core/errors.js';
 import { openStoreDirectory, type StoreDirectory } from '../../src/registry/store-directory.js';
 import { collectGarbage } from '../../src/storage/garbage-collector.js';
+import { chunkIdsToHex } from '../../src/storage/index/chunk-index.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
 import { clockTick } from '../support/clock-tick.js';
@@ -187,6 +188,65 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     await expect(collect(sd.store.readFile('0'.repeat(64) as Sha256Hex))).rejects.toThrow(
       NotFoundError,
     );
+  });
+
+  it('lends a file or a range, unverified, from two reused buffers (readFileLent)', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 4321);
+    const p = join(dir, 'lent.bin');
+    await writeFile(p, data);
+    const { sha256 } = await sd.store.ingestFile(p);
+    const lend = async (range?: { offset: number; length: number }) => {
+      const parts: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      await sd.store.readFileLent(sha256, range, async (block) => {
+        buffers.add(block.buffer);
+        parts.push(Buffer.from(block)); // a copy: the block is only lent
+        await new Promise((r) => setTimeout(r, 1));
+      });
+      return { bytes: Buffer.concat(parts), blocks: parts.length, buffers: buffers.size };
+    };
+    const whole = await lend();
+    expect(whole.bytes.equals(data)).toBe(true);
+    expect(whole.blocks).toBeGreaterThan(2);
+    expect(whole.buffers).toBeLessThanOrEqual(2);
+    for (const [offset, length] of [
+      [0, 1],
+      [100_000, 3_000_000],
+      [data.length - 5, 5],
+      [1_048_570, 20],
+    ] as const) {
+      const got = await lend({ offset, length });
+      expect(got.bytes.equals(data.subarray(offset, offset + length)), `${offset}+${length}`).toBe(
+        true,
+      );
+    }
+    // Nothing is lent before the chunks are found; a failed write ends the read.
+    let calls = 0;
+    await expect(
+      sd.store.readFileLent('0'.repeat(64) as Sha256Hex, undefined, async () => {
+        calls++;
+      }),
+    ).rejects.toThrow(NotFoundError);
+    expect(calls).toBe(0);
+    await expect(
+      sd.store.readFileLent(sha256, undefined, async () => {
+        throw new Error('client gone');
+      }),
+    ).rejects.toThrow('client gone');
+    expect((await lend()).bytes.equals(data)).toBe(true);
+    // The same for chunks the caller located (an upload's commit, before the file record).
+    const record = (await sd.store.index.getFile(sha256))!;
+    const ids = chunkIdsToHex(record.chunkIds);
+    const where = await sd.store.index.locate(ids);
+    const parts: Buffer[] = [];
+    await sd.store.readChunksLent(
+      'lent.bin',
+      ids.map((id) => where.get(id)!),
+      async (block) => {
+        parts.push(Buffer.from(block));
+      },
+    );
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
   });
 
   it('serves any byte range of a many-chunk file, repeatedly (cached chunk offsets)', async () => {

@@ -22,9 +22,10 @@ export interface ObjectReader {
    * Reads `length` bytes at `offset` (a zero-length read returns an empty array). Throws
    * NotFoundError if the object does not exist, CorruptionError if it is shorter than
    * `offset + length`, InvalidArgumentError for a negative or non-integer range.
-   * `into` (at least `length` bytes) is a buffer the caller offers for reuse: a backend may
-   * read into it and return a view of it rather than allocate; callers use the returned
-   * array either way, and must not change `into` until they are done with it.
+   *
+   * With `into` (at least `length` bytes), a backend that can reads into it and returns a
+   * view of it, so a caller streaming many ranges can reuse its buffers; others ignore it
+   * and return a new array. The caller must not assume either.
    */
   getRange(key: string, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Streams the whole object. Throws NotFoundError if it does not exist. */

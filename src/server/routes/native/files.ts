@@ -40,7 +40,7 @@ export function fileRoutes(app: App, ctx: RouteContext): void {
     sha256: string,
     size: number,
     route: string,
-  ): FastifyReply {
+  ): FastifyReply | Promise<FastifyReply> {
     return sendStoredFile(
       store,
       req,

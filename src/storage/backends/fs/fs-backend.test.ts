@@ -198,6 +198,22 @@ describe('FsBackend', () => {
     }
   });
 
+  it('reads a range into the buffer it is given (no new buffer per read)', async () => {
+    const { backend, cleanup } = await makeBackend();
+    try {
+      await backend.put('k', Buffer.from('0123456789'));
+      const into = Buffer.alloc(8);
+      const got = await backend.getRange('k', 2, 5, into);
+      expect(got.buffer).toBe(into.buffer);
+      expect(got.byteOffset).toBe(into.byteOffset);
+      expect(Buffer.from(got).toString()).toBe('23456');
+      expect(into.subarray(0, 5).toString()).toBe('23456');
+    } finally {
+      await backend.close();
+      await cleanup();
+    }
+  });
+
   it('throws UNAVAILABLE once closed', async () => {
     const { backend, cleanup } = await makeBackend();
     await backend.put('k', Buffer.from('v'));

@@ -176,10 +176,8 @@ export class FsBackend implements ObjectBackend {
         if (offset > size) throw shortObject(key, offset, length, 0);
         return new Uint8Array(0);
       }
-      // Reading into the caller's buffer spares a fresh allocation per read (page faults
-      // and garbage collection of large buffers, on the materialize path).
       const buf =
-        into && into.byteLength >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+        into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await lease.handle.read(buf, done, length - done, offset + done);
