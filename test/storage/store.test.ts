@@ -341,9 +341,8 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect(b.equals(data)).toBe(true);
   });
 
-  it('materializes a many-run file exactly (reused read buffers), and not one with a damaged chunk', async () => {
-    // 1 MiB packs: ~20 runs, so materialize's three read buffers are each reused several
-    // times while the previous run's write is in flight.
+  it('materializes a many-run file exactly (overlapped writes), and not one with a damaged chunk', async () => {
+    // 1 MiB packs: ~20 runs, each written while the next one is read and verified.
     const src = join(dir, 'src');
     await mkdir(src);
     const data = randomBytes(20 * 1024 * 1024);
