@@ -55,3 +55,52 @@ describe('HashWorker keeps the process alive exactly while it works', () => {
     );
   });
 });
+
+describe('HashWorker ranges', () => {
+  it('hashes keyed ranges across blocks, with a prefix, apart from the whole-stream digest', async () => {
+    const { HashWorker } = await import('./hash-worker.js');
+    const w = new HashWorker();
+    try {
+      const lease = await w.acquire();
+      const data = new Uint8Array(10_000).map((_, i) => (i * 31) & 0xff);
+      const prefix = new TextEncoder().encode('p\n');
+      const buf = new SharedArrayBuffer(4096);
+      const digests: { key: number; digest: string }[] = [];
+      // Pieces [100, 5000) as key 1 and [5000, 9000) as key 2, fed in 4096-byte blocks.
+      for (let pos = 0; pos < data.length; pos += 4096) {
+        const view = data.subarray(pos, pos + 4096);
+        new Uint8Array(buf).set(view);
+        const ranges = [];
+        for (const [key, a, b] of [
+          [1, 100, 5000],
+          [2, 5000, 9000],
+        ] as const) {
+          const end = pos + view.length;
+          if (b <= pos || a >= end) continue;
+          ranges.push({
+            key,
+            from: Math.max(a, pos) - pos,
+            to: Math.min(b, end) - pos,
+            prefix: a >= pos ? prefix : undefined,
+            last: b <= end,
+          });
+        }
+        await lease.block(buf, view.length);
+        digests.push(...(await lease.ranges(buf, ranges)));
+      }
+      const sha = (...parts: Uint8Array[]) => {
+        const h = createHash('sha256');
+        for (const p of parts) h.update(p);
+        return h.digest('hex');
+      };
+      expect(digests).toEqual([
+        { key: 1, digest: sha(prefix, data.subarray(100, 5000)) },
+        { key: 2, digest: sha(prefix, data.subarray(5000, 9000)) },
+      ]);
+      expect(await lease.end()).toBe(sha(data));
+      await lease.release();
+    } finally {
+      await w.close();
+    }
+  });
+});

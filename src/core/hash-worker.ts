@@ -10,7 +10,11 @@
  *
  * Protocol (one stream at a time per worker):
  *   → { op: 'block', id, buf, length }   ← { op: 'block', id }
+ *   → { op: 'ranges', id, buf, ranges }  ← { op: 'ranges', id, digests: [{ key, digest }] }
  *   → { op: 'end', id }                  ← { op: 'end', id, digest }
+ * `ranges` hashes separate byte ranges of the stream (the pieces of a file) instead of the
+ * whole: each range adds `buf[from, to)` to the hash named `key` (started with `prefix`),
+ * and a range marked `last` finishes it. `end` also drops unfinished range hashes.
  */
 import { Worker } from 'node:worker_threads';
 import { IoError } from './errors.js';
@@ -19,13 +23,31 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 let whole = createHash('sha256');
+let parts = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'block') {
     whole.update(new Uint8Array(m.buf, 0, m.length));
     parentPort.postMessage({ op: 'block', id: m.id });
+  } else if (m.op === 'ranges') {
+    const digests = [];
+    for (const r of m.ranges) {
+      let h = parts.get(r.key);
+      if (!h) {
+        h = createHash('sha256');
+        if (r.prefix) h.update(r.prefix);
+        parts.set(r.key, h);
+      }
+      h.update(new Uint8Array(m.buf, r.from, r.to - r.from));
+      if (r.last) {
+        digests.push({ key: r.key, digest: h.digest('hex') });
+        parts.delete(r.key);
+      }
+    }
+    parentPort.postMessage({ op: 'ranges', id: m.id, digests });
   } else if (m.op === 'end') {
     parentPort.postMessage({ op: 'end', id: m.id, digest: whole.digest('hex') });
     whole = createHash('sha256');
+    parts = new Map();
   }
 });
 `;
@@ -37,8 +59,28 @@ export interface HashStream {
    * modify it until the returned promise resolves. Resolves in submission order.
    */
   block(buf: SharedArrayBuffer, length: number): Promise<void>;
-  /** SHA-256 (hex) of every byte fed; resets the stream. */
+  /**
+   * Adds `buf[from, to)` of each range to the separate hash named by its `key` (a new key
+   * starts with `prefix`, if given); resolves with the digests of the ranges marked `last`,
+   * in order. Same sharing rule as `block`. Independent of the whole-stream digest.
+   */
+  ranges(buf: SharedArrayBuffer, ranges: readonly HashRange[]): Promise<RangeDigest[]>;
+  /** SHA-256 (hex) of every byte fed to `block`; resets the stream and any open ranges. */
   end(): Promise<string>;
+}
+
+/** One part of a keyed hash (HashStream.ranges). */
+export interface HashRange {
+  readonly key: number;
+  readonly from: number;
+  readonly to: number;
+  readonly prefix?: Uint8Array;
+  readonly last: boolean;
+}
+
+export interface RangeDigest {
+  readonly key: number;
+  readonly digest: string;
 }
 
 export interface HashLease extends HashStream {
@@ -112,6 +154,10 @@ export class HashWorker {
       block: async (buf, length) => {
         ended = false;
         await this.call({ op: 'block', buf, length });
+      },
+      ranges: async (buf, ranges) => {
+        ended = false;
+        return (await this.call<{ digests: RangeDigest[] }>({ op: 'ranges', buf, ranges })).digests;
       },
       end: async () => {
         ended = true;

@@ -2,28 +2,33 @@
  * Ingest of one local file: turns its bytes into an ordered chunk list, storing the
  * chunks the index does not have. Used by Store; not a public API.
  *
- * Work is split over two threads so that the file's SHA-256 — which cannot be skipped or
- * split — is the only cost on the critical path for data that is mostly stored already:
- *   hash worker:  SHA-256 of the whole file (block by block, shared memory)
+ * Work is split over three threads so that the two SHA-256 passes every byte needs — the
+ * file's digest, which cannot be skipped or split, and the piece hashes that name the piece
+ * cache's entries — run on the two cores beside the main thread's own work:
+ *   hash worker:        SHA-256 of the whole file (block by block, shared memory)
+ *   piece-hash worker:  SHA-256 of each large piece (cache-key prefix, then its bytes)
  *   main thread:  for each piece of the file layout (header, tensors…):
  *     - a large piece (1 MiB–256 MiB: a tensor, or a whole raw file) is first probed: once
- *       its first 64 KiB are read, the probe key of that start (PieceProbe) is looked up. An
- *       unknown start means a new piece: it is cut with FastCDC and its chunks hashed as
- *       it streams by, along with its piece hash (one read). A known start means it is
- *       probably stored: it is hashed as a whole (SHA-256, one pass) and looked up in the
- *       piece cache. A hit yields its known chunks without chunking or per-chunk hashing;
- *       a miss re-reads the piece (page-cached), checks its hash again (the file must not
- *       change between the passes), cuts it, hashes the chunks and records the piece.
+ *       its first 64 KiB are read, their probe key (PieceProbe) is looked up. An unknown
+ *       start means a new piece: it is cut with FastCDC and its chunks hashed as it streams
+ *       by (one read). A known start means it is probably stored: the main thread does
+ *       nothing more with it until the piece-hash worker returns its key, which is looked
+ *       up in the piece cache. A hit yields its known chunks without chunking or per-chunk
+ *       hashing; a miss re-reads the piece (page-cached), checks its hash again (the file
+ *       must not change between the passes), cuts it, hashes the chunks and records it.
  *     - other pieces are cut and hashed as they stream by.
+ * (Before 2026-11-27 the main thread hashed the pieces itself: for a mostly stored version
+ * that left it one SHA-256 pass plus all the I/O and index work against the hash worker's
+ * one pass, and for new data three passes' worth against one.)
  * Chunk ids are always SHA-256 of the chunk bytes; the piece hash only names cache entries,
  * and a cache entry is used only if all its chunks are still live in the index. (BLAKE3
  * would make the piece pass ~3x cheaper, but its npm package's per-platform binaries are
  * not all installable here, which breaks `npm ci`; SHA-256 with SHA-NI is built in.)
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { IoError } from '../core/errors.js';
-import type { HashStream } from '../core/hash-worker.js';
+import { IoError, ModelvaultError } from '../core/errors.js';
+import type { HashRange, HashStream, RangeDigest } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
@@ -132,11 +137,14 @@ export class FileChunker {
   }
 
   /**
-   * Runs the whole file. `onBlock` reports progress (bytes done). Throws IoError when the
-   * file changes under it.
+   * Runs the whole file: `hs` takes the file's digest, `ph` the piece hashes (two worker
+   * threads, so the main thread is left with reading, probing, chunking new pieces and the
+   * index). `onBlock` reports progress (bytes done). Throws IoError when the file changes
+   * under it.
    */
   async run(
     hs: HashStream,
+    ph: HashStream,
     onBlock: (done: number) => void,
     signal?: AbortSignal,
   ): Promise<ChunkedFile> {
@@ -154,7 +162,7 @@ export class FileChunker {
     const cutter = new ChunkCutter(new StreamChunker(this.params, streamed, vsize), this.emit);
     let streamedFed = 0;
 
-    const busy: Promise<void>[] = this.pool.map(() => Promise.resolve());
+    const busy: Promise<unknown>[] = this.pool.map(() => Promise.resolve());
     let slot = 0;
     const read = async (pos: number) => {
       const i = slot++ % this.pool.length;
@@ -166,9 +174,28 @@ export class FileChunker {
         throw new IoError('file changed while it was being stored (it shrank)');
       return { i, buf, view };
     };
+    // The parts of large pieces in [pos, end), for the piece-hash worker (key: piece index).
+    let rangePiece = 0;
+    const pieceRanges = (pos: number, end: number): HashRange[] => {
+      const out: HashRange[] = [];
+      for (let j = rangePiece; j < pieces.length && pieces[j]!.offset < end; j++) {
+        const p = pieces[j]!;
+        const pEnd = p.offset + p.length;
+        if (pEnd <= end) rangePiece = j + 1;
+        if (!pieceCacheEligible(p) || pEnd <= pos) continue;
+        out.push({
+          key: j,
+          from: Math.max(p.offset, pos) - pos,
+          to: Math.min(pEnd, end) - pos,
+          prefix: p.offset >= pos ? this.cacheKeyPrefix : undefined,
+          last: pEnd <= end,
+        });
+      }
+      return out;
+    };
 
     let pieceIndex = 0;
-    let pieceHash: Hash | undefined;
+    let inPiece = false;
     /** For the large piece being read: its first bytes, until they say whether it is new. */
     let probe: PieceProbe | undefined;
     let probeKey: string | undefined;
@@ -180,8 +207,13 @@ export class FileChunker {
     while (next) {
       signal?.throwIfAborted();
       const { i, buf, view } = await next;
-      busy[i] = hs.block(buf, view.length);
       const end = pos + view.length;
+      const ranges = pieceRanges(pos, end);
+      const fileHashed = hs.block(buf, view.length);
+      const pieceDigests =
+        ranges.length > 0 ? ph.ranges(buf, ranges) : Promise.resolve<RangeDigest[]>([]);
+      busy[i] = Promise.all([fileHashed, pieceDigests]);
+      busy[i]!.catch(() => undefined);
       next = end < this.size ? read(end) : undefined;
       next?.catch(() => undefined);
 
@@ -192,24 +224,19 @@ export class FileChunker {
         const segEnd = Math.min(end, pieceEnd);
         const seg = view.subarray(cursor - pos, segEnd - pos);
         if (pieceCacheEligible(piece)) {
-          if (!pieceHash) {
-            pieceHash = createHash('sha256');
-            pieceHash.update(this.cacheKeyPrefix);
+          if (!inPiece) {
+            inPiece = true;
             probe = new PieceProbe(piece.length);
             probeKey = undefined;
           }
           if (pieceCutter) {
-            pieceHash.update(seg);
             pieceCutter.cutter.feed(seg, segEnd === pieceEnd);
-          } else if (!probe) {
-            pieceHash.update(seg);
-          } else {
+          } else if (probe) {
             const used = probe.take(seg);
-            pieceHash.update(seg.subarray(0, used));
-            // The probe key is the piece hash's state after the probe's bytes: no extra pass.
-            if (probe.full) probeKey = `p:${piece.length}:${pieceHash.copy().digest('hex')}`;
-            if (used < seg.length) pieceHash.update(seg.subarray(used));
-            if (probeKey !== undefined) {
+            if (probe.full) {
+              // The piece hash's value after the probe's bytes (as if it were copied).
+              const h = createHash('sha256').update(this.cacheKeyPrefix).update(probe.bytes);
+              probeKey = `p:${piece.length}:${h.digest('hex')}`;
               if ((await this.index.getPiece(probeKey)) === undefined) {
                 // No piece ever began like this one: it is new, so cut and hash it in this
                 // pass rather than in a second read once its key has missed.
@@ -221,21 +248,24 @@ export class FileChunker {
               probe = undefined;
             }
           }
+          // Otherwise the piece is probably stored: only the piece-hash worker reads it.
         } else {
           streamedFed += seg.length;
           cutter.feed(seg, streamedFed === vsize);
         }
         cursor = segEnd;
         if (cursor === pieceEnd) {
-          if (pieceHash) {
-            const key = pieceHash.digest('hex');
+          if (inPiece) {
+            const key = (await pieceDigests).find((d) => d.key === pieceIndex)?.digest;
+            if (key === undefined)
+              throw new ModelvaultError('INTERNAL', `no hash for piece ${pieceIndex}`);
             if (pieceCutter) {
               await this.flush();
               await this.recordPiece(key, pieceCutter.list, probeKey);
             } else {
               await this.finishCachedPiece(piece, key, probeKey);
             }
-            pieceHash = undefined;
+            inPiece = false;
             pieceCutter = undefined;
             probe = undefined;
           }
@@ -330,9 +360,10 @@ export class FileChunker {
 
 /**
  * Bytes of a large piece's start that decide, before its whole-piece key is known, whether
- * it may be in the piece cache. Their probe key, `p:<piece length>:<hex>`, is the piece
- * hash's digest after them (Hash.copy: no second pass); piece keys are bare hex, so the two
- * never meet. A piece whose start was never recorded is new (or was stored before probes
+ * it may be in the piece cache. Their probe key, `p:<piece length>:<hex>`, is the value the
+ * piece hash would have after them (SHA-256 of the key prefix and these bytes, on the main
+ * thread: 64 KiB per piece, ~2% of a file's bytes, as the piece hash runs on a worker);
+ * piece keys are bare hex, so the two never meet. A piece whose start was never recorded is new (or was stored before probes
  * existed): it is chunked on the first read. One whose start was seen is hashed whole and
  * looked up, as before; a wrong guess either way costs time, never correctness, as chunk
  * ids always come from the bytes being stored. 64 KiB: enough to tell a retrained tensor

@@ -2,11 +2,12 @@
  * The storage engine: content-defined chunking, deduplication against the chunk index,
  * packing new chunks, and verified reads. Implements `ContentStore`.
  *
- * Ingest of one file (two threads):
- *   main thread: read 4 MiB blocks → StreamChunker finds cut points → block + cuts go to
- *                the hash worker → ids come back → look ids up in the index → new chunk
- *                bytes are appended to the current PackWriter
+ * Ingest of one file (three threads):
+ *   main thread: read 4 MiB blocks → StreamChunker finds cut points of new data → chunks
+ *                are hashed → ids are looked up in the index → new chunk bytes are
+ *                appended to the current PackWriter
  *   hash worker: SHA-256 of the whole file
+ *   piece-hash worker: SHA-256 of each large piece (the piece cache's keys)
  * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
  * spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
@@ -198,6 +199,8 @@ export class Store implements ContentStore {
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
   private readonly hasher = new HashWorker();
+  /** Piece hashes of ingests (file-chunker.ts), beside `hasher`'s file digest. */
+  private readonly pieceHasher = new HashWorker();
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
   /**
@@ -313,6 +316,7 @@ export class Store implements ContentStore {
       }
       // One ingest at a time uses the hash worker (and with it the block pool).
       const lease = await this.hasher.acquire();
+      const pieceLease = await this.pieceHasher.acquire();
       let result: ChunkedFile;
       try {
         result = await new FileChunker(
@@ -325,6 +329,7 @@ export class Store implements ContentStore {
           this.blockPool,
         ).run(
           lease,
+          pieceLease,
           (done) =>
             options.onProgress?.({ bytesDone: baseDone + done, bytesTotal: total || size, path }),
           options.signal,
@@ -335,6 +340,7 @@ export class Store implements ContentStore {
         }
         throw e;
       } finally {
+        await pieceLease.release();
         await lease.release();
       }
       const stats = {
@@ -772,14 +778,23 @@ export class Store implements ContentStore {
       await mkdir(dirname(target), { recursive: true });
       const tmp = `${target}.mvault-partial`;
       const fh = await open(tmp, 'w');
+      // One write in flight while the next run is read and verified (readFile yields a
+      // fresh array per run, so it stays valid until its write is done).
+      let writing: Promise<void> = Promise.resolve();
+      let at = 0;
       try {
         for await (const bytes of this.readFile(e.sha256)) {
           options.signal?.throwIfAborted();
-          await fh.write(bytes);
+          await writing;
+          writing = writeAt(fh, bytes, at);
+          writing.catch(() => undefined);
+          at += bytes.length;
           done += bytes.length;
           options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path: e.path });
         }
+        await writing;
       } catch (err) {
+        await writing.catch(() => undefined);
         await fh.close();
         await rm(tmp, { force: true });
         throw namingFile(err, e.path);
@@ -791,8 +806,17 @@ export class Store implements ContentStore {
 
   async close(): Promise<void> {
     await this.hasher.close();
+    await this.pieceHasher.close();
     await this.readHasher.close();
     await this.backend.close();
+  }
+}
+
+/** Writes all of `bytes` at `position`. */
+async function writeAt(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
   }
 }
 
