@@ -185,6 +185,20 @@ export class HttpClient {
     );
   }
 
+  /**
+   * The error of a download whose connection broke after the response began: the abort
+   * reason when `signal` was aborted, else UNAVAILABLE (transient: the pull can resume).
+   */
+  lostDuringDownload(e: unknown, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return signal.reason ?? e;
+    return new ModelvaultError(
+      'UNAVAILABLE',
+      `the connection to ${this.baseUrl} was lost during a download: ${(e as Error).message}`,
+      { url: this.baseUrl },
+      { cause: e },
+    );
+  }
+
   /** A JSON request; resolves the parsed body (undefined for 204). */
   async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.request(method, path, {

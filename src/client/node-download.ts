@@ -13,7 +13,6 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ModelvaultError } from '../core/errors.js';
 import { errorFromResponse } from './errors.js';
 import type { HttpClient } from './http-client.js';
 import { socketDownload } from './socket-download.js';
@@ -130,15 +129,7 @@ async function viaNode(
       `GET ${path}`,
     );
   }
-  const lost = (e: unknown) =>
-    signal?.aborted
-      ? (signal.reason ?? e)
-      : new ModelvaultError(
-          'UNAVAILABLE',
-          `the connection to ${http.baseUrl} was lost during a download: ${(e as Error).message}`,
-          { url: http.baseUrl },
-          { cause: e },
-        );
+  const lost = (e: unknown) => http.lostDuringDownload(e, signal);
   // 'data' events rather than async iteration: one call per socket block, no promise per
   // block unless the caller must wait (about a third less CPU for the same bytes).
   const consume = (onBlock: (block: Uint8Array) => Promise<void> | undefined) =>

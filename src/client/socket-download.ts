@@ -110,15 +110,7 @@ export function socketDownload(
 
     const takeSlab = (): Buffer => free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
 
-    const lost = (e: unknown) =>
-      signal?.aborted
-        ? (signal.reason ?? e)
-        : new ModelvaultError(
-            'UNAVAILABLE',
-            `the connection to ${http.baseUrl} was lost during a download: ${(e as Error).message}`,
-            { url: http.baseUrl },
-            { cause: e },
-          );
+    const lost = (e: unknown) => http.lostDuringDownload(e, signal);
 
     const fail = (e: unknown) => {
       if (failure) return;
