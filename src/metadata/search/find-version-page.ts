@@ -197,7 +197,10 @@ export async function findVersionPage(
   return { ids: await orderFirst(db, q, term, est), plan, listed: est.listed.size };
 }
 
-/** Counts what each top-level condition matches and picks the cheaper plan. */
+/**
+ * How many versions each top-level condition matches (from the keys' samples when the
+ * caller keeps KeyStatistics, else counted in one statement), and the cheaper plan.
+ */
 async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Estimate> {
   const nodes = conjuncts(q.filter);
   const keyed = nodes.map((node) =>
@@ -304,7 +307,9 @@ async function estimate(db: Kysely<RegistryDB>, q: VersionPageQuery): Promise<Es
   // selective: a metric's matches cost more to list than a param's). Without version rows
   // to read per match (lateCheck) a match costs its sort key only.
   const matches = total * selectivity;
-  const perMatch = need <= LATE_CHECK_MAX ? C.sortKey : C.row;
+  const late =
+    !q.includeDeleted && need <= LATE_CHECK_MAX && conditions.every((c) => keyedOnly(c.node));
+  const perMatch = late ? C.sortKey : C.row;
   let best: { cost: number; driver?: FilterExpr; listed: FilterExpr[] } = {
     cost: (conditions[0]?.count ?? total) * C.row,
     listed: [],
