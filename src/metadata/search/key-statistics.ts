@@ -93,7 +93,7 @@ export class KeyStatistics {
   }
 
   private async sample(db: Kysely<RegistryDB>, field: FieldRef): Promise<KeySample | undefined> {
-    const { table } = keyedTableOf(field, 'versions');
+    const { table, ownerColumn } = keyedTableOf(field, 'versions');
     const id = `${table}\0${field.key}`;
     const total = await this.versionTotal(db);
     const cached = this.samples.get(id);
@@ -117,7 +117,7 @@ export class KeyStatistics {
         value: number | string;
       }>`select x.value as value from ${sql.table(
         table,
-      )} as x where x.key = ${field.key} and x.version_id in (${sql.join(ids.slice(i, i + 1_000))})`.execute(
+      )} as x where x.key = ${field.key} and ${sql.ref(`x.${ownerColumn}`)} in (${sql.join(ids.slice(i, i + 1_000))})`.execute(
         db,
       );
       for (const r of rows) {
