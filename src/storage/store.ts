@@ -33,6 +33,7 @@ import { listLocalTree, readFully } from '../core/local-files.js';
 import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
+import { CDC_WORKER_EXTENSION } from './chunking/cdc-worker.js';
 import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
 import type {
   CommitOptions,
@@ -198,9 +199,9 @@ export class Store implements ContentStore {
   readonly tmpDir: string;
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
-  private readonly hasher = new HashWorker();
-  /** Piece hashes of ingests (file-chunker.ts), beside `hasher`'s file digest. */
-  private readonly pieceHasher = new HashWorker();
+  /** Ingest's two workers (file-chunker.ts): file digest, piece hashes, FastCDC. */
+  private readonly hasher = new HashWorker(CDC_WORKER_EXTENSION);
+  private readonly pieceHasher = new HashWorker(CDC_WORKER_EXTENSION);
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
   /**
