@@ -132,9 +132,12 @@ export class HashWorker {
   private start(): Worker {
     if (this.failure) throw this.failure;
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE.replace('/*EXTENSION*/', () => this.extension), {
-      eval: true,
-    });
+    const w = new Worker(
+      WORKER_SOURCE.replace('/*EXTENSION*/', () => this.extension),
+      {
+        eval: true,
+      },
+    );
     w.on('message', (m: { id: number }) => {
       const p = this.waiting.get(m.id);
       this.waiting.delete(m.id);

@@ -31,10 +31,14 @@ import { IoError, ModelvaultError } from '../core/errors.js';
 import type { HashRange, HashStream, RangeDigest } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
-import type { ChunkingParams } from './chunking/chunking-params.js';
-import { pieceCacheEligible, pieceCacheKeyPrefix } from './chunking/piece-cache-key.js';
 import { type CdcRange, type CdcResult, cdcRanges } from './chunking/cdc-worker.js';
+import type { ChunkingParams } from './chunking/chunking-params.js';
 import { cdcConfig } from './chunking/fastcdc.js';
+import {
+  PIECE_CACHE_MIN,
+  pieceCacheEligible,
+  pieceCacheKeyPrefix,
+} from './chunking/piece-cache-key.js';
 import { StreamChunker } from './chunking/stream-chunker.js';
 import type { ChunkIndex } from './index/chunk-index.js';
 
@@ -163,6 +167,8 @@ export class FileChunker {
     const workers = [a, b];
     /** Work queued on each worker so far, in SHA-256-byte units (for the CDC placement). */
     const load = [0, 0];
+    /** Whether anything was sent to `b` (it is started, and must be ended). */
+    let bUsed = false;
     /** Per piece being cut on a worker: which one, its unconsumed bytes, its chunk list. */
     const cutting = new Map<
       number,
@@ -218,6 +224,7 @@ export class FileChunker {
       const ranges = pieceRanges(pos, end);
       const fileHashed = a.block(buf, view.length);
       load[0]! += view.length;
+      if (ranges.length > 0) bUsed = true;
       const pieceDigests =
         ranges.length > 0 ? b.ranges(buf, ranges) : Promise.resolve<RangeDigest[]>([]);
       for (const r of ranges) load[1]! += r.to - r.from;
@@ -234,7 +241,10 @@ export class FileChunker {
       };
       /** Starts cutting piece `key` (of `remaining` more bytes) on the less loaded worker. */
       const startCutting = (key: number, remaining: number, cached?: { probeKey: string }) => {
-        const worker = load[0]! <= load[1]! ? 0 : 1;
+        // Worker `b` starts (a thread: tens of ms) only for work worth it, so a file of
+        // small pieces (a config, a tokenizer) keeps to the one worker its digest needs.
+        const worker = load[1]! < load[0]! && (bUsed || remaining >= PIECE_CACHE_MIN) ? 1 : 0;
+        if (worker === 1) bUsed = true;
         load[worker]! += remaining * CDC_COST;
         const list = cached ? [] : undefined;
         cutting.set(key, { worker, bytes: new PendingBytes(), done: 0, list, ...cached });
@@ -306,7 +316,7 @@ export class FileChunker {
     if (previous) await this.take(previous, cutting, onBlock);
     await Promise.all(busy);
     const digest = await a.end();
-    await b.end();
+    if (bUsed) await b.end();
     return {
       digest,
       chunkIds: Buffer.concat(this.ids),

@@ -110,7 +110,12 @@ describe('cdc worker', () => {
     await cdcRanges(lease, sab, [{ key: 0, from: 0, to: 500, last: false }], cdcConfig(P));
     await lease.release();
     const again = await worker.acquire();
-    const [r] = await cdcRanges(again, sab, [{ key: 0, from: 0, to: 1000, last: true }], cdcConfig(P));
+    const [r] = await cdcRanges(
+      again,
+      sab,
+      [{ key: 0, from: 0, to: 1000, last: true }],
+      cdcConfig(P),
+    );
     await again.release();
     expect(r).toEqual({ key: 0, ...expected(a.subarray(0, 1000), P) });
   });
