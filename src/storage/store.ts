@@ -3,13 +3,13 @@
  * packing new chunks, and verified reads. Implements `ContentStore`.
  *
  * Ingest of one file (three threads):
- *   main thread: read 4 MiB blocks → StreamChunker finds cut points of new data → chunks
- *                are hashed → ids are looked up in the index → new chunk bytes are
- *                appended to the current PackWriter
+ *   main thread: read 4 MiB blocks → probe large pieces → slice the chunks the workers
+ *                cut → ids are looked up in the index → new chunk bytes are appended to
+ *                the current PackWriter
  *   hash worker: SHA-256 of the whole file
  *   piece-hash worker: SHA-256 of each large piece (the piece cache's keys)
- * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
- * spares.)
+ *   either worker: FastCDC and chunk SHA-256 of the pieces being cut (new data)
+ * (FileChunker says which pieces are cut and which the piece cache spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
  * record (checks its chunks are still indexed) → manifest. A crash at any point leaves at
  * worst an unreferenced pack (indexed by `repair`, reclaimed by GC) or temp files (deleted
