@@ -13,6 +13,7 @@ import type {
   ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { SqlDialectName } from '../metadata/search/compile-filter.js';
 
@@ -278,70 +279,97 @@ async function detailsInOneStatement(
   };
 }
 
-async function detailsPerTable(
-  db: Kysely<RegistryDB>,
-  ids: readonly number[],
-  runData: boolean,
-): Promise<Details> {
-  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
-    await Promise.all([
-      runData
-        ? db
-            .selectFrom('version_latest_metrics')
-            .select(['version_id', 'key', 'value'])
-            .where('version_id', 'in', ids)
-            .execute()
-        : [],
-      runData
-        ? db
-            .selectFrom('version_params')
-            .select(['version_id', 'key', 'value'])
-            .where('version_id', 'in', ids)
-            .execute()
-        : [],
+/**
+ * detailsPerTable's statements for `n` versions, compiled once per page size
+ * (prepared-query.ts): building and compiling ten statements cost more than SQLite spent
+ * running them on a single-version read.
+ */
+const perTable = new PreparedQueryFamily((n: number) => {
+  type P = { ids: readonly { id: number }[] };
+  const ids = (p: P) => rowsOf(p.ids, n).map((r) => r.id);
+  return {
+    metrics: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('version_latest_metrics')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids(p)),
+    ),
+    params: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('version_params')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids(p)),
+    ),
+    tags: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_tags')
         .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .execute(),
-      db
-        .selectFrom('aliases')
-        .select(['version_id', 'alias'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    aliases: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db.selectFrom('aliases').select(['version_id', 'alias']).where('version_id', 'in', ids(p)),
+    ),
+    parents: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_parents as p')
         .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
         .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
         .select(['p.version_id', 'pm.name', 'pv.version'])
-        .where('p.version_id', 'in', ids)
-        .execute(),
+        .where('p.version_id', 'in', ids(p)),
+    ),
+    datasets: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_datasets')
         .select(['version_id', 'name', 'uri', 'digest'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    code: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_code')
         .select(['version_id', 'git_remote', 'git_commit', 'git_dirty'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    scans: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_scans')
         .select(['version_id', 'verdict', 'files'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    flagged: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_scan_files')
         .select(['version_id', 'path'])
-        .where('version_id', 'in', ids)
-        .where('verdict', '=', 'dangerous')
-        .execute(),
+        .where('version_id', 'in', ids(p))
+        .where('verdict', '=', 'dangerous'),
+    ),
+    signatures: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_signatures')
         .select(['version_id', 'key_id'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+  };
+});
+
+async function detailsPerTable(
+  db: Kysely<RegistryDB>,
+  ids: readonly number[],
+  runData: boolean,
+): Promise<Details> {
+  const q = perTable.for(ids.length);
+  const p = { ids: ids.map((id) => ({ id })) };
+  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
+    await Promise.all([
+      runData ? q.metrics.execute(db, p) : [],
+      runData ? q.params.execute(db, p) : [],
+      q.tags.execute(db, p),
+      q.aliases.execute(db, p),
+      q.parents.execute(db, p),
+      q.datasets.execute(db, p),
+      q.code.execute(db, p),
+      q.scans.execute(db, p),
+      q.flagged.execute(db, p),
+      q.signatures.execute(db, p),
     ]);
   return { metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures };
 }
