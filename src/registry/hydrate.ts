@@ -44,34 +44,49 @@ function record<V>(pairs: readonly (readonly [string, V])[] | undefined): Record
   return Object.fromEntries(pairs ?? []);
 }
 
+/** hydrateModels' statements for `n` models, compiled once per page size (prepared-query.ts). */
+const modelDetails = new PreparedQueryFamily((n: number) => {
+  type P = { ids: readonly { id: number }[] };
+  const ids = (p: P) => rowsOf(p.ids, n).map((r) => r.id);
+  return {
+    tags: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('model_tags')
+        .select(['model_id', 'key', 'value'])
+        .where('model_id', 'in', ids(p))
+        .orderBy('key'),
+    ),
+    aliases: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('aliases as a')
+        .innerJoin('model_versions as v', 'v.id', 'a.version_id')
+        .select(['a.model_id', 'a.alias', 'v.version'])
+        .where('a.model_id', 'in', ids(p))
+        .orderBy('a.alias'),
+    ),
+    latest: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('model_versions')
+        .select(['model_id', (eb) => eb.fn.max('version').as('latest')])
+        .where('model_id', 'in', ids(p))
+        .where('deleted_at', 'is', null)
+        .groupBy('model_id'),
+    ),
+  };
+});
+
 /** Models in the order given. */
 export async function hydrateModels(
   db: Kysely<RegistryDB>,
   rows: readonly RegisteredModelRow[],
 ): Promise<RegisteredModel[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
+  const q = modelDetails.for(rows.length);
+  const p = { ids: rows.map((r) => ({ id: r.id })) };
   const [tags, aliases, latest] = await Promise.all([
-    db
-      .selectFrom('model_tags')
-      .select(['model_id', 'key', 'value'])
-      .where('model_id', 'in', ids)
-      .orderBy('key')
-      .execute(),
-    db
-      .selectFrom('aliases as a')
-      .innerJoin('model_versions as v', 'v.id', 'a.version_id')
-      .select(['a.model_id', 'a.alias', 'v.version'])
-      .where('a.model_id', 'in', ids)
-      .orderBy('a.alias')
-      .execute(),
-    db
-      .selectFrom('model_versions')
-      .select(['model_id', (eb) => eb.fn.max('version').as('latest')])
-      .where('model_id', 'in', ids)
-      .where('deleted_at', 'is', null)
-      .groupBy('model_id')
-      .execute(),
+    q.tags.execute(db, p),
+    q.aliases.execute(db, p),
+    q.latest.execute(db, p),
   ]);
   const tagsBy = group(
     tags,
