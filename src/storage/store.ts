@@ -150,7 +150,7 @@ class PackSink {
   ) {}
 
   async add(id: string, bytes: Uint8Array): Promise<void> {
-    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
+    if (!this.writer) this.writer = await this.store.newPackWriter();
     await this.writer.add(id as Sha256Hex, bytes);
     this.pending.add(id);
     if (this.writer.size >= this.targetSize) {
@@ -235,6 +235,14 @@ export class Store implements ContentStore {
     this.tmpDir = options.tmpDir;
     this.chunking = options.chunking ?? DEFAULT_CHUNKING;
     this.packTargetSize = options.packTargetSize ?? 32 * 1024 * 1024;
+  }
+
+  /**
+   * A pack writer for this store's backend: fsyncing its file only when the backend may
+   * keep that file as the object (see BackendCapabilities.putFileCopies).
+   */
+  newPackWriter(): Promise<PackWriter> {
+    return PackWriter.create(this.tmpDir, { sync: !this.backend.capabilities.putFileCopies });
   }
 
   /** Seals `writer`, stores the pack in the backend and indexes its chunks. */
