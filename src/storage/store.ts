@@ -140,14 +140,23 @@ class PackSink {
   private writer: PackWriter | undefined;
   /** Chunks written in this session but not yet indexed (dedup within the session). */
   readonly pending = new Set<string>();
-  private sealing: Promise<void> = Promise.resolve();
+  /**
+   * Packs are stored in `lanes.length` chains, pack k on chain k mod n: one chain stores
+   * them one after the other; two (a remote backend) keep a second upload going while the
+   * first finishes, so the last packs of an ingest do not wait in a row.
+   */
+  private readonly lanes: Promise<void>[];
   /** Full packs waiting to be stored: if an earlier one fails, abort() removes them. */
   private readonly queued = new Set<PackWriter>();
+
+  private queuedCount = 0;
 
   constructor(
     private readonly store: Store,
     private readonly targetSize: number,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: store.packUploads }, () => Promise.resolve());
+  }
 
   async add(id: string, bytes: Uint8Array): Promise<void> {
     if (!this.writer) this.writer = await this.store.newPackWriter();
@@ -161,17 +170,28 @@ class PackSink {
     }
   }
 
-  /** Stores `w` after the packs queued before it (skipped once one of them failed). */
+  /**
+   * Stores `w` after the packs queued before it on its chain (skipped once one of them
+   * failed; flush reports the failure, abort removes the skipped packs' files).
+   */
   private queue(w: PackWriter): void {
     this.queued.add(w);
-    this.sealing = this.sealing.then(() => {
+    const lane = this.queuedCount++ % this.lanes.length;
+    const stored = this.lanes[lane]!.then(() => {
       this.queued.delete(w);
       return this.store.storePack(w);
     });
     // A failure is reported by flush() (or swallowed by abort()), which may come much
     // later: until then the chain must count as handled, or the process reports an
     // unhandled rejection (e.g. a full disk while the next pack fills).
-    this.sealing.catch(() => undefined);
+    stored.catch(() => undefined);
+    this.lanes[lane] = stored;
+  }
+
+  /** Settles once every chain has; rejects with the first failure. */
+  private async settled(): Promise<void> {
+    const results = await Promise.allSettled(this.lanes);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   /** Seals and indexes everything written so far. */
@@ -179,14 +199,14 @@ class PackSink {
     const w = this.writer;
     this.writer = undefined;
     if (w) this.queue(w);
-    await this.sealing;
+    await this.settled();
     this.pending.clear();
   }
 
   async abort(): Promise<void> {
     await this.writer?.abort();
     this.writer = undefined;
-    await this.sealing.catch(() => undefined);
+    await this.settled().catch(() => undefined);
     // Packs never stored because an earlier one failed (a full disk): their temp files
     // would otherwise stay until the next open, filling the disk further.
     for (const w of this.queued) await w.abort();
@@ -204,6 +224,11 @@ export class Store implements ContentStore {
   readonly tmpDir: string;
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
+  /**
+   * Packs of one ingest stored at once: 1 on a local backend (a rename), 2 on a remote one,
+   * whose upload of the last packs would otherwise wait for the one before.
+   */
+  readonly packUploads: number;
   private readonly hasher = new HashWorker();
   /** Piece hashes of ingests (file-chunker.ts), beside `hasher`'s file digest. */
   private readonly pieceHasher = new HashWorker();
@@ -235,6 +260,7 @@ export class Store implements ContentStore {
     this.tmpDir = options.tmpDir;
     this.chunking = options.chunking ?? DEFAULT_CHUNKING;
     this.packTargetSize = options.packTargetSize ?? 32 * 1024 * 1024;
+    this.packUploads = this.backend.capabilities.local ? 1 : 2;
   }
 
   /**
