@@ -16,12 +16,12 @@
  * /health baseline always runs). The server is `src/server/main.ts` on a
  * loopback port over a fresh registry in bench/.work/mlflow (removed afterwards).
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { keepAliveClient, sequentialRate } from './lib/keep-alive-client.js';
 import { startServerProcess } from './lib/server-process.js';
 import { median } from './lib/util.js';
 
@@ -41,48 +41,9 @@ await rm(work, { recursive: true, force: true });
 await mkdir(work, { recursive: true });
 
 const server = await startServerProcess(join(work, 'registry'));
-const base = new URL(server.url);
 
-/** Jiffies per second of /proc's utime/stime (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
-/** The server process's CPU time so far (user + system), in ms. */
-async function serverCpuMs(): Promise<number> {
-  const stat = await readFile(`/proc/${server.child.pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-
-function call(method: string, path: string, body?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: base.hostname,
-        port: base.port,
-        method,
-        path,
-        agent,
-        headers:
-          body === undefined
-            ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => {
-          const text = Buffer.concat(parts).toString('utf8');
-          if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode} ${text}`));
-          else resolve(text);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const client = keepAliveClient(server.url);
+const call = client.call;
 
 const post = (path: string, body: unknown) =>
   call('POST', `/api/2.0/mlflow/${path}`, JSON.stringify(body));
@@ -168,15 +129,12 @@ const results: Record<string, number[]> = {};
 const cpuPerRequest: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, fn] of selected) {
-    for (let i = 0; i < 200; i++) await fn();
-    const cpu0 = values.cpu ? await serverCpuMs() : 0;
-    const t = performance.now();
-    for (let i = 0; i < REQUESTS; i++) await fn();
-    const rate = REQUESTS / ((performance.now() - t) / 1000);
+    const { reqPerS: rate, serverCpuMs: ms } = await sequentialRate(REQUESTS, fn, {
+      serverPid: values.cpu ? server.child.pid : undefined,
+    });
     results[name] = [...(results[name] ?? []), rate];
     let line = `round ${round + 1} ${name}: ${rate.toFixed(0)} req/s`;
     if (values.cpu) {
-      const ms = ((await serverCpuMs()) - cpu0) / REQUESTS;
       cpuPerRequest[name] = [...(cpuPerRequest[name] ?? []), ms];
       line += `, server CPU ${ms.toFixed(3)} ms/request`;
     }
@@ -204,5 +162,5 @@ for (const [name, rates] of Object.entries(results)) {
 }
 
 await server.stop();
-agent.destroy();
+client.destroy();
 await rm(work, { recursive: true, force: true });

@@ -58,6 +58,12 @@ export interface RunMetricsTable {
   is_nan: number;
 }
 
+/** Points of multi-point batches not yet folded into run_metrics (migration 0303). */
+export interface RunPendingMetricsTable extends RunMetricsTable {
+  /** The point's position among the run's pending points, from 0. */
+  seq: number;
+}
+
 export interface RunLatestMetricsTable {
   run_id: string;
   key: string;
@@ -87,6 +93,7 @@ export interface TrackingTables {
   run_params: RunKeyValueTable;
   run_tags: RunKeyValueTable;
   run_metrics: RunMetricsTable;
+  run_pending_metrics: RunPendingMetricsTable;
   run_latest_metrics: RunLatestMetricsTable;
   run_inputs: RunInputsTable;
 }

@@ -15,7 +15,7 @@
  * alias events — so "everything about a model" is the subject or the `model@` prefix.
  */
 import type { KeyObject } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type {
@@ -27,7 +27,8 @@ import type {
   SearchResult,
 } from '../core/registry-api.js';
 import { computeEventHash, GENESIS_HASH, signCheckpoint } from '../metadata/audit-chain.js';
-import type { AuditEventRow, RegistryDB } from '../metadata/schema.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
+import type { AuditEventRow, AuditEventsTable, RegistryDB } from '../metadata/schema.js';
 import { checkActor, checkCount } from './input-checks.js';
 import {
   decodePageToken,
@@ -48,6 +49,25 @@ export interface NewAuditEvent {
 }
 
 const BATCH = 500;
+
+/** Every mutation's statements, compiled once (prepared-query.ts). */
+const Q = {
+  head: prepareQuery((db: Kysely<RegistryDB>, _p: Record<string, never>) =>
+    db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
+  ),
+  insert: prepareQuery((db: Kysely<RegistryDB>, p: Insertable<AuditEventsTable>) =>
+    db.insertInto('audit_events').values({
+      seq: p.seq,
+      time: p.time,
+      actor: p.actor,
+      action: p.action,
+      subject: p.subject,
+      data: p.data,
+      prev_hash: p.prev_hash,
+      hash: p.hash,
+    }),
+  ),
+};
 const MAX_PROBLEMS = 100;
 
 type Filters = Omit<AuditQuery, 'pageToken' | 'maxResults' | 'order'>;
@@ -97,19 +117,17 @@ export class AuditService {
    * (with its `trx`): the write lock is what makes "read the head, append after it" safe.
    */
   async append(trx: Kysely<RegistryDB>, event: NewAuditEvent): Promise<AuditEvent> {
-    const head = await trx
-      .selectFrom('audit_events')
-      .select(['seq', 'hash'])
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const head = await Q.head.executeTakeFirst(trx, {});
+    // Canonical JSON is a fixed point of parse-then-canonicalise, so the stored text is
+    // this one, computed once (a version's data carries every metric and param).
+    const dataText = canonicalJson(event.data);
     const body = {
       seq: (head?.seq ?? 0) + 1,
       time: event.time ?? this.ctx.now(),
       actor: checkActor(event.actor),
       action: event.action,
       subject: event.subject,
-      data: JSON.parse(canonicalJson(event.data)) as unknown,
+      data: JSON.parse(dataText) as unknown,
       prevHash: head?.hash ?? GENESIS_HASH,
     };
     const hash = computeEventHash({
@@ -117,19 +135,16 @@ export class AuditService {
       time: auditTime(body.time),
       data: body.data as JsonValue,
     });
-    await trx
-      .insertInto('audit_events')
-      .values({
-        seq: body.seq,
-        time: body.time,
-        actor: body.actor,
-        action: body.action,
-        subject: body.subject,
-        data: canonicalJson(body.data),
-        prev_hash: body.prevHash,
-        hash,
-      })
-      .execute();
+    await Q.insert.run(trx, {
+      seq: body.seq,
+      time: body.time,
+      actor: body.actor,
+      action: body.action,
+      subject: body.subject,
+      data: dataText,
+      prev_hash: body.prevHash,
+      hash,
+    });
     return { ...body, hash };
   }
 

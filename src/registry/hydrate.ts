@@ -13,6 +13,7 @@ import type {
   ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { SqlDialectName } from '../metadata/search/compile-filter.js';
 
@@ -43,34 +44,49 @@ function record<V>(pairs: readonly (readonly [string, V])[] | undefined): Record
   return Object.fromEntries(pairs ?? []);
 }
 
+/** hydrateModels' statements for `n` models, compiled once per page size (prepared-query.ts). */
+const modelDetails = new PreparedQueryFamily((n: number) => {
+  type P = { ids: readonly { id: number }[] };
+  const ids = (p: P) => rowsOf(p.ids, n).map((r) => r.id);
+  return {
+    tags: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('model_tags')
+        .select(['model_id', 'key', 'value'])
+        .where('model_id', 'in', ids(p))
+        .orderBy('key'),
+    ),
+    aliases: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('aliases as a')
+        .innerJoin('model_versions as v', 'v.id', 'a.version_id')
+        .select(['a.model_id', 'a.alias', 'v.version'])
+        .where('a.model_id', 'in', ids(p))
+        .orderBy('a.alias'),
+    ),
+    latest: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('model_versions')
+        .select(['model_id', (eb) => eb.fn.max('version').as('latest')])
+        .where('model_id', 'in', ids(p))
+        .where('deleted_at', 'is', null)
+        .groupBy('model_id'),
+    ),
+  };
+});
+
 /** Models in the order given. */
 export async function hydrateModels(
   db: Kysely<RegistryDB>,
   rows: readonly RegisteredModelRow[],
 ): Promise<RegisteredModel[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
+  const q = modelDetails.for(rows.length);
+  const p = { ids: rows.map((r) => ({ id: r.id })) };
   const [tags, aliases, latest] = await Promise.all([
-    db
-      .selectFrom('model_tags')
-      .select(['model_id', 'key', 'value'])
-      .where('model_id', 'in', ids)
-      .orderBy('key')
-      .execute(),
-    db
-      .selectFrom('aliases as a')
-      .innerJoin('model_versions as v', 'v.id', 'a.version_id')
-      .select(['a.model_id', 'a.alias', 'v.version'])
-      .where('a.model_id', 'in', ids)
-      .orderBy('a.alias')
-      .execute(),
-    db
-      .selectFrom('model_versions')
-      .select(['model_id', (eb) => eb.fn.max('version').as('latest')])
-      .where('model_id', 'in', ids)
-      .where('deleted_at', 'is', null)
-      .groupBy('model_id')
-      .execute(),
+    q.tags.execute(db, p),
+    q.aliases.execute(db, p),
+    q.latest.execute(db, p),
   ]);
   const tagsBy = group(
     tags,
@@ -278,70 +294,97 @@ async function detailsInOneStatement(
   };
 }
 
-async function detailsPerTable(
-  db: Kysely<RegistryDB>,
-  ids: readonly number[],
-  runData: boolean,
-): Promise<Details> {
-  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
-    await Promise.all([
-      runData
-        ? db
-            .selectFrom('version_latest_metrics')
-            .select(['version_id', 'key', 'value'])
-            .where('version_id', 'in', ids)
-            .execute()
-        : [],
-      runData
-        ? db
-            .selectFrom('version_params')
-            .select(['version_id', 'key', 'value'])
-            .where('version_id', 'in', ids)
-            .execute()
-        : [],
+/**
+ * detailsPerTable's statements for `n` versions, compiled once per page size
+ * (prepared-query.ts): building and compiling ten statements cost more than SQLite spent
+ * running them on a single-version read.
+ */
+const perTable = new PreparedQueryFamily((n: number) => {
+  type P = { ids: readonly { id: number }[] };
+  const ids = (p: P) => rowsOf(p.ids, n).map((r) => r.id);
+  return {
+    metrics: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('version_latest_metrics')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids(p)),
+    ),
+    params: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db
+        .selectFrom('version_params')
+        .select(['version_id', 'key', 'value'])
+        .where('version_id', 'in', ids(p)),
+    ),
+    tags: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_tags')
         .select(['version_id', 'key', 'value'])
-        .where('version_id', 'in', ids)
-        .execute(),
-      db
-        .selectFrom('aliases')
-        .select(['version_id', 'alias'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    aliases: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
+      db.selectFrom('aliases').select(['version_id', 'alias']).where('version_id', 'in', ids(p)),
+    ),
+    parents: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_parents as p')
         .innerJoin('model_versions as pv', 'pv.id', 'p.parent_version_id')
         .innerJoin('registered_models as pm', 'pm.id', 'pv.model_id')
         .select(['p.version_id', 'pm.name', 'pv.version'])
-        .where('p.version_id', 'in', ids)
-        .execute(),
+        .where('p.version_id', 'in', ids(p)),
+    ),
+    datasets: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_datasets')
         .select(['version_id', 'name', 'uri', 'digest'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    code: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_code')
         .select(['version_id', 'git_remote', 'git_commit', 'git_dirty'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    scans: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_scans')
         .select(['version_id', 'verdict', 'files'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+    flagged: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_scan_files')
         .select(['version_id', 'path'])
-        .where('version_id', 'in', ids)
-        .where('verdict', '=', 'dangerous')
-        .execute(),
+        .where('version_id', 'in', ids(p))
+        .where('verdict', '=', 'dangerous'),
+    ),
+    signatures: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
         .selectFrom('version_signatures')
         .select(['version_id', 'key_id'])
-        .where('version_id', 'in', ids)
-        .execute(),
+        .where('version_id', 'in', ids(p)),
+    ),
+  };
+});
+
+async function detailsPerTable(
+  db: Kysely<RegistryDB>,
+  ids: readonly number[],
+  runData: boolean,
+): Promise<Details> {
+  const q = perTable.for(ids.length);
+  const p = { ids: ids.map((id) => ({ id })) };
+  const [metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures] =
+    await Promise.all([
+      runData ? q.metrics.execute(db, p) : [],
+      runData ? q.params.execute(db, p) : [],
+      q.tags.execute(db, p),
+      q.aliases.execute(db, p),
+      q.parents.execute(db, p),
+      q.datasets.execute(db, p),
+      q.code.execute(db, p),
+      q.scans.execute(db, p),
+      q.flagged.execute(db, p),
+      q.signatures.execute(db, p),
     ]);
   return { metrics, params, tags, aliases, parents, datasets, code, scans, flagged, signatures };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../test/fixtures/model-files.js';
 import { NotFoundError } from '../core/errors.js';
+import { InspectionService } from './inspection-service.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 
 const f32 = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
@@ -82,6 +83,35 @@ describe('version summary and inspection', () => {
       manifest: { digest: first.digest, size: first.size, fileCount: first.fileCount },
     });
     expect(again.summary?.architecture).toBe('TinyForCausalLM');
+  });
+
+  it('summarizes a manifest once: registering it again reads nothing from the store', async () => {
+    const v1 = await push(v1Files(), 'v1');
+    const v2 = await push(v2Files(), 'v2');
+    // The real store, behind a proxy that counts the calls reaching it.
+    let calls = 0;
+    const counted = new Proxy(dir.store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const inspector = new InspectionService(counted);
+    const first = await inspector.summarize(v1.digest.replace(/^sha256:/, ''));
+    expect(calls).toBeGreaterThan(0);
+    expect(first).toEqual(v1.summary);
+    const read = calls;
+    expect(await inspector.summarize(v1.digest.replace(/^sha256:/, ''))).toEqual(first);
+    expect(calls).toBe(read);
+    // Another manifest is summarized from its own files.
+    const second = await inspector.summarize(v2.digest.replace(/^sha256:/, ''));
+    expect(calls).toBeGreaterThan(read);
+    expect(second).toEqual(v2.summary);
+    expect(second).not.toEqual(first);
   });
 
   it('inspects every recognised file, or one file with its tensors', async () => {

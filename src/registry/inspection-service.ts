@@ -39,7 +39,13 @@ interface Located {
 
 type ChunkMap = { readonly ids: readonly string[]; readonly ends: Float64Array };
 
+/** Summaries kept by manifest digest (see `summarize`). */
+const SUMMARY_CACHE_ENTRIES = 256;
+
 export class InspectionService {
+  /** Least recently used first (Map order is insertion order; a hit re-inserts). */
+  private readonly summaries = new Map<string, VersionSummary>();
+
   constructor(private readonly store: ContentStore) {}
 
   private inspectEntry(e: ManifestEntry, tensors: boolean): Promise<FileInspection> {
@@ -62,9 +68,26 @@ export class InspectionService {
     return (await this.store.getManifest(digest as Sha256Hex)).entries;
   }
 
-  /** The summary of the manifest `digest`. Propagates store errors (NotFound, Corruption). */
+  /**
+   * The summary of the manifest `digest`. Propagates store errors (NotFound, Corruption).
+   * A manifest and its files are content-addressed, so a digest's summary never changes:
+   * the last SUMMARY_CACHE_ENTRIES are kept, and registering a manifest again (a version
+   * of the same files in another model, MLflow freezing an unchanged logged model) reads
+   * no file headers. Failures are not kept. The result is shared: callers must not mutate it.
+   */
   async summarize(digest: string): Promise<VersionSummary> {
-    return summarize(await this.inspectAll(await this.entries(digest), false));
+    const cached = this.summaries.get(digest);
+    if (cached) {
+      this.summaries.delete(digest);
+      this.summaries.set(digest, cached);
+      return cached;
+    }
+    const summary = summarize(await this.inspectAll(await this.entries(digest), false));
+    if (this.summaries.size >= SUMMARY_CACHE_ENTRIES) {
+      this.summaries.delete(this.summaries.keys().next().value as string);
+    }
+    this.summaries.set(digest, summary);
+    return summary;
   }
 
   /**

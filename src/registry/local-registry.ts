@@ -64,6 +64,7 @@ import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
+import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import type { RegistryDB } from '../metadata/schema.js';
@@ -613,6 +614,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   auditCheckpointsMigration,
   trackingMigration,
   metricHistoryMigration,
+  pendingMetricsMigration,
   authMigration,
   capabilityEpochMigration,
 ];

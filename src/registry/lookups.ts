@@ -6,7 +6,24 @@ import type { Kysely } from 'kysely';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateModelName } from '../core/names.js';
 import { parseVersionRef, type VersionRef } from '../core/version-ref.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
+
+/** The lookups every version read starts with, compiled once (prepared-query.ts). */
+const Q = {
+  modelByName: prepareQuery((db: Kysely<RegistryDB>, p: { name: string }) =>
+    db.selectFrom('registered_models').selectAll().where('name', '=', p.name),
+  ),
+  /** A version by number, deleted or not (the caller checks `deleted_at`). */
+  versionByNumber: prepareQuery(
+    (db: Kysely<RegistryDB>, p: { model_id: number; version: number }) =>
+      db
+        .selectFrom('model_versions')
+        .selectAll()
+        .where('model_id', '=', p.model_id)
+        .where('version', '=', p.version),
+  ),
+};
 
 export interface ResolvedVersion {
   readonly model: RegisteredModelRow;
@@ -31,11 +48,7 @@ export async function findModel(
   options: LookupOptions = {},
 ): Promise<RegisteredModelRow> {
   validateModelName(name);
-  const row = await db
-    .selectFrom('registered_models')
-    .selectAll()
-    .where('name', '=', name)
-    .executeTakeFirst();
+  const row = await Q.modelByName.executeTakeFirst(db, { name });
   if (!row || (row.deleted_at !== null && !options.includeDeleted)) {
     throw new NotFoundError(`model '${name}' not found`, {
       model: name,
@@ -63,14 +76,24 @@ export async function resolveVersion(
 ): Promise<ResolvedVersion> {
   const parsed = typeof ref === 'string' ? parseRef(ref) : ref;
   const model = await findModel(db, parsed.model, options);
+  if (parsed.kind === 'number') {
+    // (model_id, version) is unique: at most one row, so no ORDER BY or LIMIT is needed.
+    const version = await Q.versionByNumber.executeTakeFirst(db, {
+      model_id: model.id,
+      version: parsed.number,
+    });
+    if (!version || (version.deleted_at !== null && !options.includeDeleted)) {
+      throw new NotFoundError(`version '${versionLabel(model.name, parsed.number)}' not found`, {
+        model: model.name,
+        ref: describeRef(parsed),
+      });
+    }
+    return { model, version, label: versionLabel(model.name, version.version) };
+  }
   let q = db.selectFrom('model_versions as v').selectAll('v').where('v.model_id', '=', model.id);
   if (!options.includeDeleted) q = q.where('v.deleted_at', 'is', null);
   let missing: string;
   switch (parsed.kind) {
-    case 'number':
-      q = q.where('v.version', '=', parsed.number);
-      missing = `version '${versionLabel(model.name, parsed.number)}' not found`;
-      break;
     case 'alias':
       q = q
         .innerJoin('aliases as a', 'a.version_id', 'v.id')

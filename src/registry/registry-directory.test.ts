@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes, writeSafetensors } from '../../test/fixtures/model-files.js';
 import { clockTick } from '../../test/support/clock-tick.js';
+import { flipByte } from '../../test/support/flip-byte.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import { DELETED_RETENTION_MS } from './retention.js';
@@ -320,12 +321,7 @@ describe('retention, gc and fsck', () => {
     const [pack] = (await readdir(packsDir, { recursive: true })).filter((p) =>
       p.endsWith('.pack'),
     );
-    const fh = await open(join(packsDir, pack!), 'r+');
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, 20);
-    byte[0] = byte[0]! ^ 0xff;
-    await fh.write(byte, 0, 1, 20);
-    await fh.close();
+    await flipByte(join(packsDir, pack!), 20);
 
     const report = await rd.registry.fsck();
     expect(report.ok).toBe(false);

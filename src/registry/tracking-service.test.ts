@@ -5,8 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { runJson } from './mlflow-json.js';
+import type { RegistryContext } from './registry-context.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
-import type { TrackingService } from './tracking-service.js';
+import { type Metric, PENDING_METRICS, type TrackingService } from './tracking-service.js';
 
 describe.each(TEST_DIALECTS)('%s', (dialect) => {
   let tmp: string;
@@ -133,6 +134,99 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
         values: [5, 1, 0],
       });
       expect((await t.metricHistory(id, 'batch')).items.map((m) => m.value)).toEqual([8, 9, 7]);
+    });
+
+    it('serves the history of batched points before and after they are folded', async () => {
+      const { minBatch, foldAt } = PENDING_METRICS;
+      expect(minBatch).toBeLessThanOrEqual(100);
+      expect(foldAt).toBeGreaterThan(1000);
+      const id = (await t.createRun({})).info.run_id;
+      // What the history must hold: each distinct point once, by step, timestamp, NaN
+      // first, then value.
+      const model = new Map<string, Metric>();
+      const remember = (m: Metric) =>
+        model.set(
+          `${m.key}/${m.step}/${m.timestamp}/${Number.isNaN(m.value) ? 'NaN' : m.value}`,
+          m,
+        );
+      const expected = (key: string) =>
+        [...model.values()]
+          .filter((m) => m.key === key)
+          .sort(
+            (x, y) =>
+              x.step - y.step ||
+              x.timestamp - y.timestamp ||
+              Number(Number.isNaN(y.value)) - Number(Number.isNaN(x.value)) ||
+              (x.value < y.value ? -1 : x.value > y.value ? 1 : 0),
+          );
+      const history = async (key: string) => {
+        const all: Metric[] = [];
+        let pageToken: string | undefined;
+        do {
+          const page = await t.metricHistory(id, key, {
+            maxResults: 700,
+            ...(pageToken ? { pageToken } : {}),
+          });
+          all.push(...page.items);
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        return all;
+      };
+      const check = async () => {
+        for (const key of ['a', 'b']) expect(await history(key)).toEqual(expected(key));
+      };
+      const db = (t as unknown as { ctx: RegistryContext }).ctx.database.db;
+      const pending = async () =>
+        Number(
+          (
+            await db
+              .selectFrom('run_pending_metrics')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('run_id', '=', id)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      // Single points go straight to run_metrics.
+      for (let step = 0; step < 10; step++) {
+        const m = { key: 'a', value: step / 2, timestamp: 100 + step, step };
+        await t.logMetric(id, m);
+        remember(m);
+      }
+      expect(await pending()).toBe(0);
+      let round = 0;
+      const logBatch = async () => {
+        // 1000 points: 'a' overlaps the single points and the previous batch (the same
+        // points again), 'b' has NaN, infinities, a repeat within the batch and equal steps.
+        const metrics: Metric[] = [];
+        for (let i = 0; i < 600; i++) {
+          const step = round * 300 + i;
+          metrics.push({ key: 'a', value: step / 2, timestamp: 100 + step, step });
+        }
+        for (let i = 0; i < 400; i++) {
+          const step = round * 200 + Math.floor(i / 2);
+          const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0.25];
+          const value = i % 7 === 0 ? special[(i / 7) % 4]! : i % 5 === 0 ? 1 : -i;
+          metrics.push({ key: 'b', value, timestamp: i % 3, step });
+        }
+        await t.logBatch(id, { metrics });
+        for (const m of metrics) remember(m);
+        round++;
+      };
+      await logBatch();
+      expect(await pending()).toBe(1000);
+      await check();
+      while ((round + 1) * 1000 < foldAt) await logBatch();
+      expect(await pending()).toBe(round * 1000);
+      await check();
+      await logBatch(); // reaches foldAt: everything pending moves to run_metrics
+      expect(await pending()).toBe(0);
+      await check();
+      await logBatch(); // points already folded, logged again, and new ones
+      expect(await pending()).toBe(1000);
+      await check();
+      // The latest point is unaffected by where the points are.
+      const a = expected('a');
+      expect((await t.getRun(id)).data.metrics.find((m) => m.key === 'a')).toEqual(a[a.length - 1]);
     });
 
     it('keeps NaN and infinities', async () => {

@@ -403,6 +403,53 @@ const Q = {
         .onConflict((oc) => oc.doNothing()),
     ),
   ),
+  /** The run's last pending point's seq (NULL when none is pending). */
+  lastPendingSeq: prepareQuery((db: Db, p: { run_id: string }) =>
+    db
+      .selectFrom('run_pending_metrics')
+      .select((eb) => eb.fn.max('seq').as('last'))
+      .where('run_id', '=', p.run_id),
+  ),
+  /** `n` points of one batch as pending points with seq `first`, `first` + 1, …. */
+  insertPending: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow & { seq: number }>) =>
+      db.insertInto('run_pending_metrics').values(
+        rowsOf(p.rows, n).map((r) => ({
+          run_id: p.run_id,
+          seq: r.seq,
+          key: r.key,
+          step: r.step,
+          timestamp: r.timestamp,
+          value: r.value as number,
+          is_nan: r.is_nan,
+        })),
+      ),
+    ),
+  ),
+  /**
+   * Moves the run's pending points into run_metrics in key order (a point already stored
+   * is skipped: the whole row is the key); `deletePending` then drops them.
+   */
+  foldPending: prepareQuery((db: Db, p: { run_id: string }) =>
+    db
+      .insertInto('run_metrics')
+      .columns(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+      .expression(
+        db
+          .selectFrom('run_pending_metrics')
+          .select(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+          .where('run_id', '=', p.run_id)
+          .orderBy('key')
+          .orderBy('step')
+          .orderBy('timestamp')
+          .orderBy('value')
+          .orderBy('is_nan'),
+      )
+      .onConflict((oc) => oc.doNothing()),
+  ),
+  deletePending: prepareQuery((db: Db, p: { run_id: string }) =>
+    db.deleteFrom('run_pending_metrics').where('run_id', '=', p.run_id),
+  ),
   /**
    * `n` candidate latest points (distinct keys): each replaces the stored one unless that
    * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
@@ -486,6 +533,23 @@ const RUN_JSON = (() => {
   || '},"inputs":{' || coalesce(${member('dataset_inputs', input, 'run_inputs', 'position')}, '') || '}}' as json
 from runs as r where r.id = ?`;
 })();
+
+/**
+ * Where log-batch puts metric points (migration 0303, docs/design.md "Tracking"): a batch
+ * of at least `minBatch` points goes to run_pending_metrics (adjacent rows); smaller ones
+ * (log-metric's single point) straight into run_metrics, where one key's next point is
+ * already next to its previous one. When a run has `foldAt` or more pending points they
+ * are folded into run_metrics in the same transaction: each key's leaf page of
+ * run_metrics is then written once per fold instead of once per batch, and a key's
+ * history read scans at most `foldAt` pending rows of its run.
+ */
+export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
+
+/** Moves all of the run's pending points into run_metrics (see PENDING_METRICS). */
+async function foldPendingMetrics(trx: Db, runId: string): Promise<void> {
+  await Q.foldPending.run(trx, { run_id: runId });
+  await Q.deletePending.run(trx, { run_id: runId });
+}
 
 /** A metric point as run_metrics (NaN: value 0) or run_latest_metrics (NaN: NULL) store it. */
 function metricRow(m: Metric, nanValue: 0 | null): MetricRow {
@@ -1043,11 +1107,21 @@ export class TrackingService {
 
   private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
     const rows = metrics.map((m) => metricRow(m, 0));
-    if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
+    if (rows.length >= PENDING_METRICS.minBatch) {
+      // Adjacent pending rows instead of one row in each key's range of run_metrics
+      // (migration 0303): one or two pages a batch instead of one per key.
+      const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_id: runId });
+      const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
+      await Q.insertPending.for(rows.length).run(trx, {
+        run_id: runId,
+        rows: rows.map((r, i) => ({ ...r, seq: first + i })),
+      });
+      if (first + rows.length >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
+    } else if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
       // One statement per point: SQLite runs them in-process (directly, no round trip),
       // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
       // SQLite keep a statement journal, copying every page it touches to a temporary file
-      // first — with a batch's points on ~100 pages, a third of the batch's cost.
+      // first — with a batch's points on one page per key, most of the batch's cost.
       for (const row of rows) await Q.insertMetrics.for(1).run(trx, { run_id: runId, rows: [row] });
     } else {
       await Q.insertMetrics.for(rows.length).run(trx, { run_id: runId, rows });
@@ -1185,11 +1259,20 @@ export class TrackingService {
     await this.runRow(this.db, id);
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
     const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
+    // The key's points in run_metrics and those still pending (PENDING_METRICS); UNION
+    // drops a point stored in both, as the whole point is the key.
     const rows = await this.db
       .selectFrom('run_metrics')
       .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
       .where('run_id', '=', id)
       .where('key', '=', k)
+      .union(
+        this.db
+          .selectFrom('run_pending_metrics')
+          .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+          .where('run_id', '=', id)
+          .where('key', '=', k),
+      )
       .orderBy('step')
       .orderBy('timestamp')
       .orderBy('is_nan', 'desc')

@@ -27,7 +27,8 @@ import type {
 } from '../core/registry-api.js';
 import { findStage, STAGES } from '../core/registry-api.js';
 import type { VersionRef } from '../core/version-ref.js';
-import type { RegistryDB } from '../metadata/schema.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import type { ModelVersionsTable, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
 import { detailReadsFor, hydrateVersion } from './hydrate.js';
 import {
@@ -55,6 +56,158 @@ import type { SearchService } from './search-service.js';
 
 /** Rows per statement when reading or writing latest metrics (well under SQL parameter limits). */
 const LATEST_BATCH = 200;
+
+type Db = Kysely<RegistryDB>;
+type KeyValue = { readonly key: string; readonly value: string };
+type MetricRow = {
+  readonly key: string;
+  readonly value: number;
+  readonly step: number;
+  readonly timestamp: number;
+};
+/** What a new version's row takes from its input (the rest starts the same for all). */
+type NewVersionRow = Pick<
+  ModelVersionsTable,
+  | 'model_id'
+  | 'version'
+  | 'manifest_digest'
+  | 'size'
+  | 'file_count'
+  | 'description'
+  | 'model_card'
+  | 'summary'
+  | 'created_by'
+  | 'run_id'
+  | 'source'
+> & { readonly now: number };
+/** A list of rows and the version they belong to, for Q's multi-row statements. */
+type Rows<T> = { version_id: number; rows: readonly T[] };
+
+/**
+ * The creation's and the metric log's statements, compiled once (prepared-query.ts):
+ * built with Kysely they cost more to compile than SQLite spends running them (a version
+ * created with 100 metrics compiled two 100-row inserts per call). Multi-row statements
+ * are one per row count, at most LATEST_BATCH rows each.
+ */
+const Q = {
+  modelByName: prepareQuery((db: Db, p: { name: string }) =>
+    db.selectFrom('registered_models').selectAll().where('name', '=', p.name),
+  ),
+  bumpNextVersion: prepareQuery((db: Db, p: { id: number; next: number; now: number }) =>
+    db
+      .updateTable('registered_models')
+      .set({ next_version: p.next, updated_at: p.now })
+      .where('id', '=', p.id),
+  ),
+  insertVersion: prepareQuery((db: Db, p: NewVersionRow) =>
+    db
+      .insertInto('model_versions')
+      .values({
+        model_id: p.model_id,
+        version: p.version,
+        manifest_digest: p.manifest_digest,
+        size: p.size,
+        file_count: p.file_count,
+        description: p.description,
+        model_card: p.model_card,
+        summary: p.summary,
+        created_by: p.created_by,
+        created_at: p.now,
+        updated_at: p.now,
+        status: 'READY',
+        status_message: null,
+        stage: 'None',
+        approval: 'pending',
+        approval_reviewer: null,
+        approval_comment: null,
+        approval_time: null,
+        run_id: p.run_id,
+        source: p.source,
+        deleted_at: null,
+      })
+      .returning('id'),
+  ),
+  versionById: prepareQuery((db: Db, p: { id: number }) =>
+    db.selectFrom('model_versions').selectAll().where('id', '=', p.id),
+  ),
+  insertHistory: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+      db.insertInto('version_metrics').values(
+        rowsOf(p.rows, n).map((r) => ({
+          version_id: p.version_id,
+          key: r.key,
+          value: r.value,
+          step: r.step,
+          timestamp: r.timestamp,
+        })),
+      ),
+    ),
+  ),
+  insertLatest: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+      db.insertInto('version_latest_metrics').values(
+        rowsOf(p.rows, n).map((r) => ({
+          version_id: p.version_id,
+          key: r.key,
+          value: r.value,
+          step: r.step,
+          timestamp: r.timestamp,
+        })),
+      ),
+    ),
+  ),
+  latestOf: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<{ key: string }>) =>
+      db
+        .selectFrom('version_latest_metrics')
+        .select(['key', 'value', 'step', 'timestamp'])
+        .where('version_id', '=', p.version_id)
+        .where(
+          'key',
+          'in',
+          rowsOf(p.rows, n).map((r) => r.key),
+        ),
+    ),
+  ),
+  updateLatest: prepareQuery((db: Db, p: { version_id: number } & MetricRow) =>
+    db
+      .updateTable('version_latest_metrics')
+      .set({ value: p.value, step: p.step, timestamp: p.timestamp })
+      .where('version_id', '=', p.version_id)
+      .where('key', '=', p.key),
+  ),
+  insertParams: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
+      db
+        .insertInto('version_params')
+        .values(
+          rowsOf(p.rows, n).map((r) => ({ version_id: p.version_id, key: r.key, value: r.value })),
+        ),
+    ),
+  ),
+  insertTags: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<KeyValue>) =>
+      db
+        .insertInto('version_tags')
+        .values(
+          rowsOf(p.rows, n).map((r) => ({ version_id: p.version_id, key: r.key, value: r.value })),
+        ),
+    ),
+  ),
+};
+
+/** Runs `family`'s statement over `rows` in slices of at most LATEST_BATCH rows, in order. */
+async function insertRows<T>(
+  trx: Db,
+  family: PreparedQueryFamily<number, { run(db: Db, p: Rows<T>): Promise<unknown> }>,
+  versionId: number,
+  rows: readonly T[],
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += LATEST_BATCH) {
+    const slice = rows.slice(i, i + LATEST_BATCH);
+    await family.for(slice.length).run(trx, { version_id: versionId, rows: slice });
+  }
+}
 
 /** `production` → `Production`. @throws InvalidArgumentError */
 export function parseStage(stage: string): Stage {
@@ -230,11 +383,7 @@ export class VersionService {
     const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
-      let model = await trx
-        .selectFrom('registered_models')
-        .selectAll()
-        .where('name', '=', v.model)
-        .executeTakeFirst();
+      let model = await Q.modelByName.executeTakeFirst(trx, { name: v.model });
       if (!model || model.deleted_at !== null) {
         // Without createModelIfMissing this throws NotFound; with it, insert throws
         // Conflict for the name of a deleted model.
@@ -252,51 +401,35 @@ export class VersionService {
         parentIds.set(p.version.id, p.label);
       }
       const number = model.next_version;
-      await trx
-        .updateTable('registered_models')
-        .set({ next_version: number + 1, updated_at: now })
-        .where('id', '=', model.id)
-        .execute();
-      const { id } = await trx
-        .insertInto('model_versions')
-        .values({
-          model_id: model.id,
-          version: number,
-          manifest_digest: v.digest,
-          size: v.size,
-          file_count: v.fileCount,
-          description: v.description,
-          model_card: v.modelCard,
-          summary: derived.summary ? JSON.stringify(derived.summary) : null,
-          created_by: actor,
-          created_at: now,
-          updated_at: now,
-          status: 'READY',
-          status_message: null,
-          stage: 'None',
-          approval: 'pending',
-          approval_reviewer: null,
-          approval_comment: null,
-          approval_time: null,
-          run_id: v.runId,
-          source: v.source,
-          deleted_at: null,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      await Q.bumpNextVersion.run(trx, { id: model.id, next: number + 1, now });
+      const inserted = await Q.insertVersion.executeTakeFirst(trx, {
+        model_id: model.id,
+        version: number,
+        manifest_digest: v.digest,
+        size: v.size,
+        file_count: v.fileCount,
+        description: v.description,
+        model_card: v.modelCard,
+        summary: derived.summary ? JSON.stringify(derived.summary) : null,
+        created_by: actor,
+        now,
+        run_id: v.runId,
+        source: v.source,
+      });
+      const id = inserted!.id;
       await this.insertPoints(trx, id, v.metrics, now, { newVersion: true });
-      if (v.params.length > 0) {
-        await trx
-          .insertInto('version_params')
-          .values(v.params.map(([key, value]) => ({ version_id: id, key, value })))
-          .execute();
-      }
-      if (v.tags.length > 0) {
-        await trx
-          .insertInto('version_tags')
-          .values(v.tags.map(([key, value]) => ({ version_id: id, key, value })))
-          .execute();
-      }
+      await insertRows(
+        trx,
+        Q.insertParams,
+        id,
+        v.params.map(([key, value]) => ({ key, value })),
+      );
+      await insertRows(
+        trx,
+        Q.insertTags,
+        id,
+        v.tags.map(([key, value]) => ({ key, value })),
+      );
       if (parentIds.size > 0) {
         await trx
           .insertInto('version_parents')
@@ -338,12 +471,8 @@ export class VersionService {
           tags: Object.fromEntries(v.tags),
         },
       });
-      const row = await trx
-        .selectFrom('model_versions')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      return hydrateVersion(trx, row, model.name, detailReadsFor(this.ctx.dialect));
+      const row = await Q.versionById.executeTakeFirst(trx, { id });
+      return hydrateVersion(trx, row!, model.name, detailReadsFor(this.ctx.dialect));
     });
   }
 
@@ -633,10 +762,7 @@ export class VersionService {
   ): Promise<MetricPoint[]> {
     if (input.length === 0) return [];
     const points = input.map((p) => ({ ...p, timestamp: p.timestamp ?? now }));
-    await trx
-      .insertInto('version_metrics')
-      .values(points.map((p) => ({ version_id: versionId, ...p })))
-      .execute();
+    await insertRows(trx, Q.insertHistory, versionId, points);
     // The current latest of every key in a few queries, the new latest computed in memory
     // (input order decides between points of one key), then one insert per batch of new
     // keys and one update per moved key: a version created with 100 metrics costs a few
@@ -645,12 +771,10 @@ export class VersionService {
     const current = new Map<string, Latest>();
     const keys = [...new Set(points.map((p) => p.key))];
     for (let i = 0; !newVersion && i < keys.length; i += LATEST_BATCH) {
-      const rows = await trx
-        .selectFrom('version_latest_metrics')
-        .select(['key', 'value', 'step', 'timestamp'])
-        .where('version_id', '=', versionId)
-        .where('key', 'in', keys.slice(i, i + LATEST_BATCH))
-        .execute();
+      const slice = keys.slice(i, i + LATEST_BATCH).map((key) => ({ key }));
+      const rows = await Q.latestOf
+        .for(slice.length)
+        .execute(trx, { version_id: versionId, rows: slice });
       for (const r of rows) current.set(r.key, r);
     }
     const inserts = new Map<string, Latest>();
@@ -666,20 +790,14 @@ export class VersionService {
         (inserts.has(p.key) ? inserts : updates).set(p.key, point);
       }
     }
-    const fresh = [...inserts].map(([key, l]) => ({ version_id: versionId, key, ...l }));
-    for (let i = 0; i < fresh.length; i += LATEST_BATCH) {
-      await trx
-        .insertInto('version_latest_metrics')
-        .values(fresh.slice(i, i + LATEST_BATCH))
-        .execute();
-    }
+    await insertRows(
+      trx,
+      Q.insertLatest,
+      versionId,
+      [...inserts].map(([key, l]) => ({ key, ...l })),
+    );
     for (const [key, l] of updates) {
-      await trx
-        .updateTable('version_latest_metrics')
-        .set(l)
-        .where('version_id', '=', versionId)
-        .where('key', '=', key)
-        .execute();
+      await Q.updateLatest.run(trx, { version_id: versionId, key, ...l });
     }
     return points;
   }

@@ -26,7 +26,6 @@ import { blobToId, idToBlob } from './index/chunk-id.js';
 import { chunkIdsToHex } from './index/chunk-index.js';
 import { clearPackMark, packMark, setPackMark } from './index/pack-markers.js';
 import type { StorageTables } from './index/storage-schema.js';
-import { PackWriter } from './pack-writer.js';
 import type { Store } from './store.js';
 import { packKey } from './store-layout.js';
 
@@ -311,7 +310,7 @@ async function repack(
   liveChunks: { id: string; offset: number; length: number }[],
   cutoff: number,
 ): Promise<number> {
-  const writer = await PackWriter.create(store.tmpDir);
+  const writer = await store.newPackWriter();
   try {
     for (const c of liveChunks) {
       const bytes = await store.backend.getRange(packKey(oldPack as Sha256Hex), c.offset, c.length);

@@ -158,6 +158,24 @@ describe('PackWriter', () => {
     }
   });
 
+  it('fdatasyncs while filling and at the seal, unless created with sync: false', async () => {
+    // 20 MiB through 1 MiB buffers: early syncs every EARLY_SYNC_BYTES, then the seal's.
+    const chunks = Array.from({ length: 80 }, () => randomBytes(256 * 1024));
+    const want = expectedPack(chunks);
+    for (const sync of [true, false]) {
+      const w = await PackWriter.create(join(dir, String(sync)), { sync });
+      const proto = Object.getPrototypeOf((w as unknown as { fh: object }).fh);
+      const datasync = vi.spyOn(proto, 'datasync');
+      for (const c of chunks) await w.add(sha(c), c);
+      const sealed = await w.seal();
+      expect(datasync.mock.calls.length >= 2).toBe(sync);
+      if (!sync) expect(datasync).not.toHaveBeenCalled();
+      vi.restoreAllMocks();
+      expect(sealed.packId).toBe(want.packId);
+      expect((await readFile(sealed.path)).equals(want.bytes)).toBe(true);
+    }
+  });
+
   it('reports a failed write as IoError, stays failed, and aborts cleanly', async () => {
     const w = await PackWriter.create(dir, { bufferSize: 4096 });
     const proto = Object.getPrototypeOf((w as unknown as { fh: object }).fh);

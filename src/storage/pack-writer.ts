@@ -7,7 +7,8 @@
  *
  * Usage: `create`, `add` each chunk (sequentially: await each call), then `seal`, which
  * returns the path of a complete, fsynced temp file to hand to `ObjectWriter.putFile(
- * packKey(packId), path)`; or `abort` to throw the pack away.
+ * packKey(packId), path)`; or `abort` to throw the pack away. (With `sync: false` the file
+ * is not fsynced: for a backend whose putFile uploads a copy and makes that durable.)
  */
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
@@ -30,11 +31,18 @@ import { tempFileName } from './store-layout.js';
 export interface PackWriterOptions {
   /** Bytes gathered before each write. Default 1 MiB (see DEFAULT_PACK_WRITE_BUFFER). */
   readonly bufferSize?: number;
+  /**
+   * fdatasync the file, while it fills and when it is sealed (default true). False only
+   * when the sealed file is uploaded elsewhere, which makes the copy durable, and then
+   * deleted (BackendCapabilities.putFileCopies): syncing it would only make the disk
+   * write bytes about to be deleted, and cost the CPU and I/O of the writeback.
+   */
+  readonly sync?: boolean;
 }
 
 export interface SealedPack {
   readonly packId: Sha256Hex;
-  /** The complete, fsynced temp file; it belongs to the caller now. */
+  /** The complete temp file, fsynced unless created with `sync: false`; it belongs to the caller now. */
   readonly path: string;
   readonly size: number;
   readonly entries: readonly PackEntry[];
@@ -60,6 +68,7 @@ export class PackWriter {
   readonly path: string;
   private readonly fh: FileHandle;
   private readonly bufferSize: number;
+  private readonly syncs: boolean;
   private readonly entries: PackEntry[] = [];
   private readonly byId = new Map<Sha256Hex, PackEntry>();
   /** The buffer being filled, how much of it is filled, and where it goes in the file. */
@@ -78,10 +87,11 @@ export class PackWriter {
   private busy = false;
   private failure: unknown;
 
-  private constructor(path: string, fh: FileHandle, bufferSize: number) {
+  private constructor(path: string, fh: FileHandle, bufferSize: number, syncs: boolean) {
     this.path = path;
     this.fh = fh;
     this.bufferSize = bufferSize;
+    this.syncs = syncs;
     this.buf = Buffer.allocUnsafeSlow(bufferSize);
     this.buf.set(PACK_HEADER, 0);
     this.fill = PACK_HEADER.length;
@@ -101,7 +111,7 @@ export class PackWriter {
     const path = join(tmpDir, tempFileName('pack', randomBytes(8).toString('hex')));
     try {
       await mkdir(tmpDir, { recursive: true });
-      return new PackWriter(path, await open(path, 'wx'), bufferSize);
+      return new PackWriter(path, await open(path, 'wx'), bufferSize, options.sync ?? true);
     } catch (e) {
       throw ioError(e, `cannot create pack temp file '${path}'`);
     }
@@ -160,7 +170,8 @@ export class PackWriter {
   }
 
   /**
-   * Writes the trailer and footer, fsyncs and closes the file. The writer is done after this.
+   * Writes the trailer and footer, fsyncs (unless `sync: false`) and closes the file. The
+   * writer is done after this.
    * @throws IoError when writing or syncing fails (then `abort` to remove the file).
    */
   async seal(): Promise<SealedPack> {
@@ -181,7 +192,7 @@ export class PackWriter {
           await this.inflight;
           await this.syncing;
           // fdatasync also flushes the file size, all a reader needs; only times are skipped.
-          await this.fh.datasync();
+          if (this.syncs) await this.fh.datasync();
           await this.fh.close();
         })(),
       );
@@ -273,7 +284,7 @@ export class PackWriter {
     // A rejection is seen by whoever awaits `inflight` next; do not let it go unhandled meanwhile.
     write.catch(() => undefined);
     this.inflight = write;
-    if (!this.syncing && this.filePos - this.syncedUpTo >= EARLY_SYNC_BYTES) {
+    if (this.syncs && !this.syncing && this.filePos - this.syncedUpTo >= EARLY_SYNC_BYTES) {
       this.syncedUpTo = this.filePos;
       // Starts once this write is done, so it covers it. Cleared when it succeeds; a
       // failure stays in `syncing` for seal to report.

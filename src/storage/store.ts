@@ -65,6 +65,12 @@ const READ_COALESCE = 8 * 1024 * 1024;
 const LENT_BLOCK = 2 * 1024 * 1024;
 /** readFileLent's idle buffers kept for the next read (two per read in progress). */
 const MAX_LENT_BUFFERS = 16;
+/**
+ * materialize reads runs of at most this much (plus a chunk) into MATERIALIZE_BUFFERS
+ * shared buffers: one being read while the two before it are hashed and written.
+ */
+const MATERIALIZE_RUN = 4 * 1024 * 1024;
+const MATERIALIZE_BUFFERS = 3;
 const newLentBuffer = () => Buffer.allocUnsafeSlow(LENT_BLOCK);
 
 /** A chunk of a file being read, located in its pack. */
@@ -135,17 +141,26 @@ class PackSink {
   private writer: PackWriter | undefined;
   /** Chunks written in this session but not yet indexed (dedup within the session). */
   readonly pending = new Set<string>();
-  private sealing: Promise<void> = Promise.resolve();
+  /**
+   * Packs are stored in `lanes.length` chains, pack k on chain k mod n: one chain stores
+   * them one after the other; two (a remote backend) keep a second upload going while the
+   * first finishes, so the last packs of an ingest do not wait in a row.
+   */
+  private readonly lanes: Promise<void>[];
   /** Full packs waiting to be stored: if an earlier one fails, abort() removes them. */
   private readonly queued = new Set<PackWriter>();
+
+  private queuedCount = 0;
 
   constructor(
     private readonly store: Store,
     private readonly targetSize: number,
-  ) {}
+  ) {
+    this.lanes = Array.from({ length: store.packUploads }, () => Promise.resolve());
+  }
 
   async add(id: string, bytes: Uint8Array): Promise<void> {
-    if (!this.writer) this.writer = await PackWriter.create(this.store.tmpDir);
+    if (!this.writer) this.writer = await this.store.newPackWriter();
     await this.writer.add(id as Sha256Hex, bytes);
     this.pending.add(id);
     if (this.writer.size >= this.targetSize) {
@@ -156,17 +171,28 @@ class PackSink {
     }
   }
 
-  /** Stores `w` after the packs queued before it (skipped once one of them failed). */
+  /**
+   * Stores `w` after the packs queued before it on its chain (skipped once one of them
+   * failed; flush reports the failure, abort removes the skipped packs' files).
+   */
   private queue(w: PackWriter): void {
     this.queued.add(w);
-    this.sealing = this.sealing.then(() => {
+    const lane = this.queuedCount++ % this.lanes.length;
+    const stored = this.lanes[lane]!.then(() => {
       this.queued.delete(w);
       return this.store.storePack(w);
     });
     // A failure is reported by flush() (or swallowed by abort()), which may come much
     // later: until then the chain must count as handled, or the process reports an
     // unhandled rejection (e.g. a full disk while the next pack fills).
-    this.sealing.catch(() => undefined);
+    stored.catch(() => undefined);
+    this.lanes[lane] = stored;
+  }
+
+  /** Settles once every chain has; rejects with the first failure. */
+  private async settled(): Promise<void> {
+    const results = await Promise.allSettled(this.lanes);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   /** Seals and indexes everything written so far. */
@@ -174,14 +200,14 @@ class PackSink {
     const w = this.writer;
     this.writer = undefined;
     if (w) this.queue(w);
-    await this.sealing;
+    await this.settled();
     this.pending.clear();
   }
 
   async abort(): Promise<void> {
     await this.writer?.abort();
     this.writer = undefined;
-    await this.sealing.catch(() => undefined);
+    await this.settled().catch(() => undefined);
     // Packs never stored because an earlier one failed (a full disk): their temp files
     // would otherwise stay until the next open, filling the disk further.
     for (const w of this.queued) await w.abort();
@@ -199,11 +225,20 @@ export class Store implements ContentStore {
   readonly tmpDir: string;
   readonly chunking: ChunkingParams;
   readonly packTargetSize: number;
+  /**
+   * Packs of one ingest stored at once: 1 on a local backend (a rename), 2 on a remote one,
+   * whose upload of the last packs would otherwise wait for the one before.
+   */
+  readonly packUploads: number;
   /** Ingest's two workers (file-chunker.ts): file digest, piece hashes, FastCDC. */
   private readonly hasher = new HashWorker(CDC_WORKER_EXTENSION);
   private readonly pieceHasher = new HashWorker(CDC_WORKER_EXTENSION);
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
+  /** Chunk checks of materialize, when free (beside `readHasher`'s file digest). */
+  private readonly verifyHasher = new HashWorker();
+  /** Idle buffers of materialize (writeVerified), kept for the next one. */
+  private readonly materializeBuffers: SharedArrayBuffer[] = [];
   /**
    * The two buffers whole-file reads hand to `readHasher`, reused by every lease (there is
    * one at a time) and grown to the largest run read so far (readHashBuffers).
@@ -226,6 +261,15 @@ export class Store implements ContentStore {
     this.tmpDir = options.tmpDir;
     this.chunking = options.chunking ?? DEFAULT_CHUNKING;
     this.packTargetSize = options.packTargetSize ?? 32 * 1024 * 1024;
+    this.packUploads = this.backend.capabilities.local ? 1 : 2;
+  }
+
+  /**
+   * A pack writer for this store's backend: fsyncing its file only when the backend may
+   * keep that file as the object (see BackendCapabilities.putFileCopies).
+   */
+  newPackWriter(): Promise<PackWriter> {
+    return PackWriter.create(this.tmpDir, { sync: !this.backend.capabilities.putFileCopies });
   }
 
   /** Seals `writer`, stores the pack in the backend and indexes its chunks. */
@@ -777,25 +821,25 @@ export class Store implements ContentStore {
       validateManifestPath(e.path);
       const target = join(dest, ...e.path.split('/'));
       await mkdir(dirname(target), { recursive: true });
+      // Written under a temp name and renamed only once every chunk and the file digest
+      // are verified (writeVerified writes bytes before their check completes).
       const tmp = `${target}.mvault-partial`;
       const fh = await open(tmp, 'w');
-      // One write in flight while the next run is read and verified (readFile yields a
-      // fresh array per run, so it stays valid until its write is done).
-      let writing: Promise<void> = Promise.resolve();
-      let at = 0;
       try {
-        for await (const bytes of this.readFile(e.sha256)) {
-          options.signal?.throwIfAborted();
-          await writing;
-          writing = writeAt(fh, bytes, at);
-          writing.catch(() => undefined);
-          at += bytes.length;
-          done += bytes.length;
-          options.onProgress?.({ bytesDone: done, bytesTotal: manifest.totalSize, path: e.path });
-        }
-        await writing;
+        await this.writeVerified(
+          e.sha256,
+          fh,
+          (bytes) => {
+            done += bytes;
+            options.onProgress?.({
+              bytesDone: done,
+              bytesTotal: manifest.totalSize,
+              path: e.path,
+            });
+          },
+          options.signal,
+        );
       } catch (err) {
-        await writing.catch(() => undefined);
         await fh.close();
         await rm(tmp, { force: true });
         throw namingFile(err, e.path);
@@ -805,10 +849,113 @@ export class Store implements ContentStore {
     }
   }
 
+  /**
+   * Writes file `sha256` into `fh` from offset 0 and resolves once every chunk's id and
+   * the file's digest are verified; rejects with CorruptionError otherwise. The bytes
+   * reach `fh` BEFORE their checks finish, so until this resolves the file's content is
+   * unverified: the caller writes under a name nobody reads and renames it afterwards.
+   *
+   * Why not readFile: it verifies each run before handing it on, on this thread, and
+   * copies it for the read hash worker. Here each run is read into a shared buffer and
+   * three things then run at once on that one copy: the write (libuv's threads), the
+   * chunk checks (verify worker) and the file digest (read hash worker), while the next
+   * run is read into another buffer. This thread only issues reads and writes, so the
+   * hashing gets both cores. A worker another read holds is replaced by hashing here.
+   */
+  private async writeVerified(
+    sha256: Sha256Hex,
+    fh: FileHandle,
+    onBytes: (bytes: number) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const { wanted, runs } = await this.planRead(sha256, undefined, MATERIALIZE_RUN);
+    const fileLease = this.readHasher.tryAcquire();
+    const chunkLease = this.verifyHasher.tryAcquire();
+    const whole = fileLease ? undefined : createHash('sha256');
+    const buffers: SharedArrayBuffer[] = [];
+    for (let k = 0; k < MATERIALIZE_BUFFERS; k++) {
+      buffers.push(
+        this.materializeBuffers.pop() ??
+          new SharedArrayBuffer(MATERIALIZE_RUN + this.chunking.maxSize),
+      );
+    }
+    // What still uses each buffer: its run's write and checks (rejecting on a failure).
+    const busy: Promise<unknown>[] = buffers.map(() => Promise.resolve());
+    const damaged = (p: ReadPiece) =>
+      new CorruptionError(
+        `file ${sha256} is damaged: chunk ${p.id} in pack ${p.packId} fails verification`,
+        { sha256, chunk: p.id, pack: p.packId },
+      );
+    let at = 0;
+    try {
+      for (let r = 0; r < runs.length; r++) {
+        signal?.throwIfAborted();
+        const { i, j } = runs[r]!;
+        const first = wanted[i]!;
+        const last = wanted[j - 1]!;
+        const length = last.offset + last.length - first.offset;
+        const k = r % buffers.length;
+        await busy[k];
+        if (buffers[k]!.byteLength < length) buffers[k] = new SharedArrayBuffer(length);
+        const buf = buffers[k]!;
+        const view = new Uint8Array(buf, 0, length);
+        const data = await this.readPack(sha256, first, first.offset, length, view);
+        if (data.buffer !== buf || data.byteOffset !== 0) view.set(data);
+        let checked: Promise<unknown>;
+        if (chunkLease) {
+          const ranges = [];
+          for (let c = i; c < j; c++) {
+            const from = wanted[c]!.offset - first.offset;
+            ranges.push({ key: c, from, to: from + wanted[c]!.length, last: true });
+          }
+          checked = chunkLease.ranges(buf, ranges).then((digests) => {
+            for (const d of digests) {
+              if (d.digest !== wanted[d.key]!.id) throw damaged(wanted[d.key]!);
+            }
+          });
+        } else {
+          for (let c = i; c < j; c++) {
+            const p = wanted[c]!;
+            const from = p.offset - first.offset;
+            const bytes = view.subarray(from, from + p.length);
+            if (createHash('sha256').update(bytes).digest('hex') !== p.id) throw damaged(p);
+          }
+          checked = Promise.resolve();
+        }
+        let hashed: Promise<unknown> = Promise.resolve();
+        if (fileLease) hashed = fileLease.block(buf, length);
+        else whole!.update(view);
+        const written = writeAt(fh, view, at);
+        at += length;
+        busy[k] = Promise.all([checked, hashed, written]);
+        // Awaited before the buffer's next use or below; a failure meanwhile must not
+        // count as unhandled.
+        busy[k]!.catch(() => undefined);
+        onBytes(length);
+      }
+      await Promise.all(busy);
+      const actual = fileLease ? await fileLease.end() : whole!.digest('hex');
+      if (actual !== sha256) {
+        throw new CorruptionError(`file ${sha256} is damaged: its chunks hash to ${actual}`, {
+          sha256,
+        });
+      }
+    } finally {
+      // Nothing may still read or write a buffer that is handed back.
+      await Promise.allSettled(busy);
+      await fileLease?.release();
+      await chunkLease?.release();
+      for (const b of buffers) {
+        if (this.materializeBuffers.length < MATERIALIZE_BUFFERS) this.materializeBuffers.push(b);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     await this.hasher.close();
     await this.pieceHasher.close();
     await this.readHasher.close();
+    await this.verifyHasher.close();
     await this.backend.close();
   }
 }

@@ -10,6 +10,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditVerifyResult, FsckResult } from '../../src/core/registry-api.js';
 import { mvault, mvaultOk } from '../support/cli.js';
+import { flipByte } from '../support/flip-byte.js';
 import { writeModelDir } from '../support/model-dir.js';
 
 let cwd: string;
@@ -88,12 +89,7 @@ describe('fsck', () => {
     const packs = (await readdir(packsDir, { recursive: true })).filter((p) => p.endsWith('.pack'));
     const packPath = join(packsDir, packs.sort()[0]!);
     const chunk = await firstChunk(packPath);
-    const fh = await open(packPath, 'r+');
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, chunk.offset + 10);
-    byte[0] = byte[0]! ^ 0xff;
-    await fh.write(byte, 0, 1, chunk.offset + 10);
-    await fh.close();
+    await flipByte(packPath, chunk.offset + 10);
 
     const damaged = await mvault(['fsck'], { cwd });
     expect(damaged.code).toBe(4);

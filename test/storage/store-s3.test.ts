@@ -4,13 +4,15 @@
  * and fsck, checked from outside through the bucket itself.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Sha256Hex } from '../../src/core/digest.js';
+import { IoError } from '../../src/core/errors.js';
 import { openStoreDirectory, type StoreDirectory } from '../../src/registry/store-directory.js';
+import { FaultyBackend } from '../../src/storage/backends/faulty-backend.js';
 import { LimitedBackend } from '../../src/storage/backends/limited-backend.js';
 import { RetryBackend } from '../../src/storage/backends/retry-backend.js';
 import { S3Backend } from '../../src/storage/backends/s3/s3-backend.js';
@@ -134,6 +136,40 @@ describeWithS3('Store over S3', (server) => {
       expect((await readFile(join(out, p))).equals(Buffer.from(b))).toBe(true);
     }
     expect((await sd.store.getManifest(alone.digest)).entries).toHaveLength(1);
+  });
+
+  it('uploads two packs at once; a failed upload fails the ingest, leaves no temp file, and a retry stores everything', async () => {
+    const faulty = new FaultyBackend(new LimitedBackend(s3, 8));
+    const other = await openStoreDirectory(join(dir, 'faulty-store'), {
+      create: true,
+      packTargetSize: 256 * KiB,
+      backend: faulty,
+    });
+    try {
+      expect(other.store.packUploads).toBe(2);
+      const path = join(dir, 'big.bin');
+      const bytes = pseudoRandomBytes(7, 3 * 1024 * KiB); // ~12 packs
+      await writeFile(path, bytes);
+      const fault = faulty.inject({
+        ops: 'putFile',
+        after: 3,
+        times: 1,
+        error: new IoError('upload refused (injected)'),
+      });
+      await expect(other.store.ingestFile(path)).rejects.toThrow(/injected/);
+      expect(fault.failures).toBe(1);
+      expect(await readdir(other.store.tmpDir).catch(() => [])).toEqual([]);
+      expect(await other.store.index.getFile(sha(bytes) as Sha256Hex)).toBeUndefined();
+
+      const again = await other.store.ingestFile(path);
+      expect(again.sha256).toBe(sha(bytes));
+      expect((await collect(other.store.readFile(again.sha256))).equals(Buffer.from(bytes))).toBe(
+        true,
+      );
+      expect((await checkStore(other.store)).problems).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('dedups a second version, collects garbage in the bucket and passes fsck', async () => {

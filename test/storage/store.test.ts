@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
 import { clockTick } from '../support/clock-tick.js';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
+import { flipByte } from '../support/flip-byte.js';
 
 /** A small safetensors file: `n` float32 tensors of `elems` elements each. */
 function safetensors(
@@ -352,12 +353,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const first = firstChunk(await sd.store.index.getFile(fa.sha256));
     const loc = (await sd.store.index.locate([first])).get(first)!;
     const packPath = join(sd.root, 'objects', ...packKey(loc.packId as Sha256Hex).split('/'));
-    const fh = await open(packPath, 'r+');
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, loc.offset + 10);
-    byte[0] = byte[0]! ^ 0xff;
-    await fh.write(byte, 0, 1, loc.offset + 10);
-    await fh.close();
+    await flipByte(packPath, loc.offset + 10);
 
     await expect(collect(sd.store.readFile(fa.sha256))).rejects.toThrow(CorruptionError);
     await expect(collect(sd.store.readFile(fa.sha256))).rejects.toThrow(loc.id);
@@ -411,12 +407,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     const last = ids.toString('hex', ids.length - 64, ids.length - 32);
     const loc = (await sd.store.index.locate([last])).get(last)!;
     const packPath = join(sd.root, 'objects', ...packKey(loc.packId as Sha256Hex).split('/'));
-    const fh = await open(packPath, 'r+');
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, loc.offset + 5);
-    byte[0] = byte[0]! ^ 0x01;
-    await fh.write(byte, 0, 1, loc.offset + 5);
-    await fh.close();
+    await flipByte(packPath, loc.offset + 5, 0x01);
     const out2 = join(dir, 'out2');
     const err = await sd.store.materialize(manifest.digest, out2).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
@@ -424,6 +415,59 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect((err as Error).message).toContain('big.bin');
     expect((err as Error).message).toContain(last);
     expect((await readdir(out2)).filter((n) => n.startsWith('big.bin'))).toEqual([]);
+  });
+
+  it('materializes two trees at once (one hashing on its own thread) and both catch damage', async () => {
+    // The second of two overlapping materializes finds the hash workers taken and checks
+    // chunks and digest on its own thread: both ways must write exactly the stored bytes
+    // and refuse a tampered chunk list (every chunk verifies, the file does not) and a
+    // damaged chunk, leaving no file and no partial file behind.
+    const src = join(dir, 'src');
+    await mkdir(src);
+    const data = randomBytes(6 * 1024 * 1024);
+    await writeFile(join(src, 'big.bin'), data);
+    const { manifest } = await sd.store.ingestTree(src);
+    const both = (tag: string) =>
+      Promise.allSettled(
+        ['a', 'b'].map((n) => sd.store.materialize(manifest.digest, join(dir, `${tag}-${n}`))),
+      );
+    for (const r of await both('ok')) expect(r.status).toBe('fulfilled');
+    for (const n of ['a', 'b']) {
+      expect((await readFile(join(dir, `ok-${n}`, 'big.bin'))).equals(data)).toBe(true);
+    }
+
+    const big = manifest.entries[0]!;
+    const rec = (await sd.store.index.getFile(big.sha256))!;
+    const ids = Buffer.from(rec.chunkIds);
+    const swapped = Buffer.from(ids);
+    ids.copy(swapped, 0, 32, 64);
+    ids.copy(swapped, 32, 0, 32);
+    const setChunks = (chunkIds: Buffer) =>
+      sd.database.db
+        .updateTable('files')
+        .set({ chunk_ids: chunkIds })
+        .where('sha256', '=', big.sha256)
+        .execute();
+    await setChunks(swapped);
+    for (const r of await both('swapped')) {
+      expect(r.status).toBe('rejected');
+      expect(String((r as PromiseRejectedResult).reason)).toMatch(/its chunks hash to/);
+    }
+    await setChunks(ids);
+
+    const mid = ids.toString('hex', 32 * 40, 32 * 41);
+    const loc = (await sd.store.index.locate([mid])).get(mid)!;
+    const packPath = join(sd.root, 'objects', ...packKey(loc.packId as Sha256Hex).split('/'));
+    await flipByte(packPath, loc.offset + 7, 0x80);
+    for (const r of await both('damaged')) {
+      expect(r.status).toBe('rejected');
+      const err = (r as PromiseRejectedResult).reason as { code?: string; message: string };
+      expect(err.code).toBe('CORRUPT');
+      expect(err.message).toContain(mid);
+    }
+    for (const tag of ['swapped', 'damaged']) {
+      for (const n of ['a', 'b']) expect(await readdir(join(dir, `${tag}-${n}`))).toEqual([]);
+    }
   });
 
   it('catches a file record whose chunk list was tampered with, by the whole-file digest', async () => {

@@ -43,9 +43,9 @@ export interface ObjectWriter {
   put(key: string, data: Uint8Array): Promise<void>;
   /**
    * Stores the local file at `path` under `key`, with the guarantees of `put`. The file
-   * must already be complete and fsynced; the backend may move it (it no longer exists
-   * afterwards) or copy it (the caller deletes it) — callers must not use `path` again
-   * except to remove it if it still exists.
+   * must already be complete, and fsynced unless `capabilities.putFileCopies`; the
+   * backend may move it (it no longer exists afterwards) or copy it (the caller deletes
+   * it) — callers must not use `path` again except to remove it if it still exists.
    */
   putFile(key: string, path: string): Promise<void>;
   /** Deletes the object; deleting a missing key is not an error (idempotent). */
@@ -63,6 +63,13 @@ export interface ObjectLister {
 export interface BackendCapabilities {
   /** Objects are files on this machine (fast local ranged reads, no request cost). */
   readonly local: boolean;
+  /**
+   * putFile uploads a copy of the file and makes that copy durable itself (S3), so the
+   * caller need not fsync the file first (PackWriterOptions.sync). False for a backend
+   * that may keep the caller's file as the object (the filesystem renames it into place),
+   * which needs the file synced before putFile.
+   */
+  readonly putFileCopies: boolean;
 }
 
 export interface ObjectBackend extends ObjectReader, ObjectWriter, ObjectLister {

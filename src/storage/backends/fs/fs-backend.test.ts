@@ -82,6 +82,7 @@ describe('FsBackend', () => {
       expect(backend.pathOf('packs/ab/x.pack')).toBe(join(dir, 'objects', 'packs', 'ab', 'x.pack'));
       expect(backend.location).toBe(`file://${join(dir, 'objects')}`);
       expect(backend.capabilities.local).toBe(true);
+      expect(backend.capabilities.putFileCopies).toBe(false);
     } finally {
       await backend.close();
       await cleanup();

@@ -62,7 +62,7 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 
 export class FsBackend implements ObjectBackend {
   readonly location: string;
-  readonly capabilities: BackendCapabilities = Object.freeze({ local: true });
+  readonly capabilities: BackendCapabilities = Object.freeze({ local: true, putFileCopies: false });
   readonly root: string;
   readonly tmpDir: string;
 

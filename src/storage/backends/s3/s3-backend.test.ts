@@ -62,6 +62,7 @@ describeWithS3('S3 backend on a real S3 server', (server) => {
     try {
       expect(a.location).toBe(`s3://${server().bucket}/team/a`);
       expect(a.capabilities.local).toBe(false);
+      expect(a.capabilities.putFileCopies).toBe(true);
       await a.put('packs/ab/x.pack', Buffer.from('in a'));
       await ab.put('packs/ab/x.pack', Buffer.from('in a-b'));
       const raw = await server().client.send(

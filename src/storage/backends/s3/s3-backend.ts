@@ -129,7 +129,7 @@ export function s3ClientConfig(
 
 export class S3Backend implements ObjectBackend {
   readonly location: string;
-  readonly capabilities: BackendCapabilities = Object.freeze({ local: false });
+  readonly capabilities: BackendCapabilities = Object.freeze({ local: false, putFileCopies: true });
   readonly bucket: string;
   /** '' or the key prefix with its trailing '/'. */
   readonly keyPrefix: string;

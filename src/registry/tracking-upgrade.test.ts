@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
+import { fakeClock } from '../../test/support/temp-registry.js';
+import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
+import type { RegistryContext } from './registry-context.js';
+import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
+import type { Metric } from './tracking-service.js';
+
+/**
+ * A registry whose metrics were logged before migration 0303 (run_pending_metrics) keeps
+ * them: the database is taken back to its state before 0303 (table and bookkeeping row
+ * gone, the points in run_metrics as 0302 stored them), reopened, and read and logged to.
+ */
+describe.each(TEST_DIALECTS)('tracking data across migration 0303 on %s', (dialect) => {
+  let tmp: string | undefined;
+  let fresh: FreshDatabase | undefined;
+  let rd: RegistryDirectory | undefined;
+  afterEach(async () => {
+    await rd?.close();
+    await fresh?.cleanup();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+    rd = fresh = tmp = undefined;
+  });
+
+  it("keeps an existing run's metric history and latest metrics", async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-upgrade-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+    const open = () =>
+      openRegistryDirectory(join(tmp!, 'reg'), {
+        create: true,
+        defaultActor: 'alice',
+        clock: fakeClock(),
+        ...(fresh ? { database: fresh.config } : {}),
+      });
+    rd = await open();
+    const id = (await rd.tracking.createRun({})).info.run_id;
+    const before: Metric[] = [];
+    for (let step = 0; step < 20; step++) {
+      const points = [
+        { key: 'loss', value: 1 / (step + 1), timestamp: 1000 + step, step },
+        { key: 'acc', value: step === 3 ? Number.NaN : step / 20, timestamp: 1000 + step, step },
+      ];
+      // Batches below PENDING_METRICS.minBatch: stored in run_metrics, as before 0303.
+      await rd.tracking.logBatch(id, { metrics: points });
+      before.push(...points);
+    }
+    const dbOf = (r: RegistryDirectory) =>
+      (r.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
+    const count = async (table: string) =>
+      Number(
+        (await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(dbOf(rd!)))
+          .rows[0]!.n,
+      );
+    const db = dbOf(rd);
+    expect(await count('run_metrics')).toBe(40);
+    // Back to the schema before 0303.
+    await sql`drop table run_pending_metrics`.execute(db);
+    await sql`delete from kysely_migration where name = ${pendingMetricsMigration.name}`.execute(
+      db,
+    );
+    await rd.close();
+
+    rd = await open();
+    const t = rd.tracking;
+    const history = async (key: string) => (await t.metricHistory(id, key)).items;
+    const of = (key: string) => before.filter((m) => m.key === key);
+    expect(await history('loss')).toEqual(of('loss'));
+    expect(await history('acc')).toEqual(of('acc'));
+    const latest = (await t.getRun(id)).data.metrics;
+    expect(latest).toEqual([of('acc')[19], of('loss')[19]]);
+    // And the run logs on: a large batch goes to the new table, read with the old points.
+    const batch = Array.from({ length: 50 }, (_, i) => ({
+      key: 'loss',
+      value: i,
+      timestamp: 2000 + i,
+      step: 20 + i,
+    }));
+    await t.logBatch(id, { metrics: [...batch, before[0]!] });
+    expect(await count('run_pending_metrics')).toBe(51);
+    expect(await history('loss')).toEqual([...of('loss'), ...batch]);
+  });
+});
