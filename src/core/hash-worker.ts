@@ -15,6 +15,11 @@
  * `ranges` hashes separate byte ranges of the stream (the pieces of a file) instead of the
  * whole: each range adds `buf[from, to)` to the hash named `key` (started with `prefix`),
  * and a range marked `last` finishes it. `end` also drops unfinished range hashes.
+ * An extension (constructor argument: JavaScript source run in the worker, with `ops`,
+ * `resets`, `createHash` and `require` in scope) adds operations:
+ *   → { op: <name>, id, …fields }        ← { op, id, result: ops[name](message) }
+ * and stream state that `end` clears (each function in `resets` is called). The storage
+ * engine's chunk worker (storage/chunking/cdc-worker.ts) is such an extension.
  */
 import { Worker } from 'node:worker_threads';
 import { IoError } from './errors.js';
@@ -24,8 +29,14 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 let whole = createHash('sha256');
 let parts = new Map();
+// Extensions (HashWorker's constructor) add handlers to ops and stream resets to resets.
+const ops = Object.create(null);
+const resets = [];
+/*EXTENSION*/
 parentPort.on('message', (m) => {
-  if (m.op === 'block') {
+  if (m.op in ops) {
+    parentPort.postMessage({ op: m.op, id: m.id, result: ops[m.op](m) });
+  } else if (m.op === 'block') {
     whole.update(new Uint8Array(m.buf, 0, m.length));
     parentPort.postMessage({ op: 'block', id: m.id });
   } else if (m.op === 'ranges') {
@@ -48,6 +59,7 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ op: 'end', id: m.id, digest: whole.digest('hex') });
     whole = createHash('sha256');
     parts = new Map();
+    for (const reset of resets) reset();
   }
 });
 `;
@@ -67,6 +79,12 @@ export interface HashStream {
   ranges(buf: SharedArrayBuffer, ranges: readonly HashRange[]): Promise<RangeDigest[]>;
   /** SHA-256 (hex) of every byte fed to `block`; resets the stream and any open ranges. */
   end(): Promise<string>;
+  /**
+   * Runs operation `op` of the worker's extension with `fields` (structured-cloned; shared
+   * buffers are shared, under the same rule as `block`); resolves with its result, in
+   * submission order with the other calls. Rejects with IoError if the worker fails.
+   */
+  request<T>(op: string, fields: Record<string, unknown>): Promise<T>;
 }
 
 /** One part of a keyed hash (HashStream.ranges). */
@@ -104,10 +122,22 @@ export class HashWorker {
   private held = false;
   private readonly queue: (() => void)[] = [];
 
+  /**
+   * @param extension JavaScript source evaluated in the worker before it takes messages
+   *   (see the protocol above); it must define only operations not named block, ranges
+   *   or end.
+   */
+  constructor(private readonly extension = '') {}
+
   private start(): Worker {
     if (this.failure) throw this.failure;
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = new Worker(
+      WORKER_SOURCE.replace('/*EXTENSION*/', () => this.extension),
+      {
+        eval: true,
+      },
+    );
     w.on('message', (m: { id: number }) => {
       const p = this.waiting.get(m.id);
       this.waiting.delete(m.id);
@@ -162,6 +192,10 @@ export class HashWorker {
       end: async () => {
         ended = true;
         return (await this.call<{ digest: string }>({ op: 'end' })).digest;
+      },
+      request: async <T>(op: string, fields: Record<string, unknown>) => {
+        ended = false;
+        return (await this.call<{ result: T }>({ ...fields, op })).result;
       },
       release: async () => {
         if (released) return;

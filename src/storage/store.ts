@@ -3,13 +3,13 @@
  * packing new chunks, and verified reads. Implements `ContentStore`.
  *
  * Ingest of one file (three threads):
- *   main thread: read 4 MiB blocks → StreamChunker finds cut points of new data → chunks
- *                are hashed → ids are looked up in the index → new chunk bytes are
- *                appended to the current PackWriter
+ *   main thread: read 4 MiB blocks → probe large pieces → slice the chunks the workers
+ *                cut → ids are looked up in the index → new chunk bytes are appended to
+ *                the current PackWriter
  *   hash worker: SHA-256 of the whole file
  *   piece-hash worker: SHA-256 of each large piece (the piece cache's keys)
- * (FileChunker says which chunks the main thread cuts and hashes and which the piece cache
- * spares.)
+ *   either worker: FastCDC and chunk SHA-256 of the pieces being cut (new data)
+ * (FileChunker says which pieces are cut and which the piece cache spares.)
  * Commit order (crash safety): pack fsynced and stored → pack's chunks indexed → file
  * record (checks its chunks are still indexed) → manifest. A crash at any point leaves at
  * worst an unreferenced pack (indexed by `repair`, reclaimed by GC) or temp files (deleted
@@ -33,6 +33,7 @@ import { listLocalTree, readFully } from '../core/local-files.js';
 import { validateManifestPath } from '../core/names.js';
 import { detectLayout } from '../formats/detect-layout.js';
 import type { ObjectBackend } from './backends/object-backend.js';
+import { CDC_WORKER_EXTENSION } from './chunking/cdc-worker.js';
 import { type ChunkingParams, DEFAULT_CHUNKING } from './chunking/chunking-params.js';
 import type {
   CommitOptions,
@@ -229,9 +230,9 @@ export class Store implements ContentStore {
    * whose upload of the last packs would otherwise wait for the one before.
    */
   readonly packUploads: number;
-  private readonly hasher = new HashWorker();
-  /** Piece hashes of ingests (file-chunker.ts), beside `hasher`'s file digest. */
-  private readonly pieceHasher = new HashWorker();
+  /** Ingest's two workers (file-chunker.ts): file digest, piece hashes, FastCDC. */
+  private readonly hasher = new HashWorker(CDC_WORKER_EXTENSION);
+  private readonly pieceHasher = new HashWorker(CDC_WORKER_EXTENSION);
   /** Whole-file digests of reads, when free; reads never wait for it. */
   private readonly readHasher = new HashWorker();
   /** Chunk checks of materialize, when free (beside `readHasher`'s file digest). */

@@ -346,3 +346,23 @@ export function scanCut(
   }
   return cut;
 }
+
+/**
+ * JavaScript source defining `scanCut` (and the functions and tables it uses) for another
+ * realm: the chunk worker (cdc-worker.ts) evaluates it. It is made from this module's own
+ * functions (`Function.prototype.toString`), so the worker cuts exactly where this module
+ * does — there is one FastCDC, not a copy to keep in step; cdc-worker.test.ts checks the
+ * worker's cuts against StreamChunker's. The functions use nothing outside this module
+ * but GEAR, LITTLE_ENDIAN and scanHash, which the source declares first.
+ */
+export function scanCutSource(): string {
+  return [
+    `const GEAR = new Int32Array(Uint32Array.of(${Array.from(GEAR_TABLE).join(',')}).buffer);`,
+    `const LITTLE_ENDIAN = ${LITTLE_ENDIAN};`,
+    'let scanHash = 0;',
+    wordView.toString(),
+    scanRange.toString(),
+    gearScan.toString(),
+    scanCut.toString(),
+  ].join('\n');
+}
