@@ -67,10 +67,12 @@ const LENT_BLOCK = 2 * 1024 * 1024;
 const MAX_LENT_BUFFERS = 16;
 /**
  * materialize reads runs of at most this much (plus a chunk) into MATERIALIZE_BUFFERS
- * shared buffers: one being read while the two before it are hashed and written.
+ * shared buffers: one being read while those before it are hashed and written. Measured
+ * on a quiet machine (docs/benchmarks.md): 2 MiB × 4 beat 4 MiB × 3 and 8 MiB × 4 (the
+ * workers hash a run while it is still in cache); 1 MiB × 6 was no better.
  */
-const MATERIALIZE_RUN = 4 * 1024 * 1024;
-const MATERIALIZE_BUFFERS = 3;
+const MATERIALIZE_RUN = 2 * 1024 * 1024;
+const MATERIALIZE_BUFFERS = 4;
 const newLentBuffer = () => Buffer.allocUnsafeSlow(LENT_BLOCK);
 
 /** A chunk of a file being read, located in its pack. */
