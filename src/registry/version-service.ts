@@ -89,6 +89,23 @@ type Rows<T> = { version_id: number; rows: readonly T[] };
  * created with 100 metrics compiled two 100-row inserts per call). Multi-row statements
  * are one per row count, at most LATEST_BATCH rows each.
  */
+
+/** `n` metric points of one version into its history or its latest points (same columns). */
+function insertMetricRows(table: 'version_metrics' | 'version_latest_metrics') {
+  return new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+      db.insertInto(table).values(
+        rowsOf(p.rows, n).map((r) => ({
+          version_id: p.version_id,
+          key: r.key,
+          value: r.value,
+          step: r.step,
+          timestamp: r.timestamp,
+        })),
+      ),
+    ),
+  );
+}
 const Q = {
   modelByName: prepareQuery((db: Db, p: { name: string }) =>
     db.selectFrom('registered_models').selectAll().where('name', '=', p.name),
@@ -130,32 +147,8 @@ const Q = {
   versionById: prepareQuery((db: Db, p: { id: number }) =>
     db.selectFrom('model_versions').selectAll().where('id', '=', p.id),
   ),
-  insertHistory: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow>) =>
-      db.insertInto('version_metrics').values(
-        rowsOf(p.rows, n).map((r) => ({
-          version_id: p.version_id,
-          key: r.key,
-          value: r.value,
-          step: r.step,
-          timestamp: r.timestamp,
-        })),
-      ),
-    ),
-  ),
-  insertLatest: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow>) =>
-      db.insertInto('version_latest_metrics').values(
-        rowsOf(p.rows, n).map((r) => ({
-          version_id: p.version_id,
-          key: r.key,
-          value: r.value,
-          step: r.step,
-          timestamp: r.timestamp,
-        })),
-      ),
-    ),
-  ),
+  insertHistory: insertMetricRows('version_metrics'),
+  insertLatest: insertMetricRows('version_latest_metrics'),
   latestOf: new PreparedQueryFamily((n: number) =>
     prepareQuery((db: Db, p: Rows<{ key: string }>) =>
       db
