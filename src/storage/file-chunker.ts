@@ -218,106 +218,119 @@ export class FileChunker {
 
     let seq = 0;
     let previous: DispatchedBlock | undefined;
+    /** The block dispatched last (not yet `previous` while `previous` is being taken). */
+    let latest: DispatchedBlock | undefined;
     let pos = 0;
     let next = this.size > 0 ? read(0) : undefined;
-    while (next) {
-      signal?.throwIfAborted();
-      const { i, buf, view } = await next;
-      const end = pos + view.length;
-      const ranges = pieceRanges(pos, end);
-      const fileHashed = a.block(buf, view.length);
-      load[0]! += view.length;
-      if (ranges.length > 0) bUsed = true;
-      const pieceDigests =
-        ranges.length > 0 ? b.ranges(buf, ranges) : Promise.resolve<RangeDigest[]>([]);
-      for (const r of ranges) load[1]! += r.to - r.from;
-      const cdc: CdcRange[][] = [[], []];
-      const steps: BlockStep[] = [];
-      /** Sends piece `key`'s next bytes (seg, after `head`) to its worker. */
-      const feed = (key: number, seg: Uint8Array, last: boolean, head?: Uint8Array) => {
-        const c = cutting.get(key)!;
-        if (head) c.bytes.push(head, Number.POSITIVE_INFINITY);
-        c.bytes.push(seg, seq);
-        const from = seg.byteOffset;
-        cdc[c.worker]!.push({ key, head, from, to: from + seg.length, last });
-        steps.push({ kind: 'cut', key, worker: c.worker, at: cdc[c.worker]!.length - 1 });
-      };
-      /** Starts cutting piece `key` (of `remaining` more bytes) on the less loaded worker. */
-      const startCutting = (key: number, remaining: number, cached?: { probeKey: string }) => {
-        // Worker `b` starts (a thread: tens of ms) only for work worth it, so a file of
-        // small pieces (a config, a tokenizer) keeps to the one worker its digest needs.
-        const worker = load[1]! < load[0]! && (bUsed || remaining >= PIECE_CACHE_MIN) ? 1 : 0;
-        if (worker === 1) bUsed = true;
-        load[worker]! += remaining * CDC_COST;
-        const list = cached ? [] : undefined;
-        cutting.set(key, { worker, bytes: new PendingBytes(), done: 0, list, ...cached });
-      };
+    try {
+      while (next) {
+        signal?.throwIfAborted();
+        const { i, buf, view } = await next;
+        const end = pos + view.length;
+        const ranges = pieceRanges(pos, end);
+        const fileHashed = a.block(buf, view.length);
+        load[0]! += view.length;
+        if (ranges.length > 0) bUsed = true;
+        const pieceDigests =
+          ranges.length > 0 ? b.ranges(buf, ranges) : Promise.resolve<RangeDigest[]>([]);
+        for (const r of ranges) load[1]! += r.to - r.from;
+        const cdc: CdcRange[][] = [[], []];
+        const steps: BlockStep[] = [];
+        /** Sends piece `key`'s next bytes (seg, after `head`) to its worker. */
+        const feed = (key: number, seg: Uint8Array, last: boolean, head?: Uint8Array) => {
+          const c = cutting.get(key)!;
+          if (head) c.bytes.push(head, Number.POSITIVE_INFINITY);
+          c.bytes.push(seg, seq);
+          const from = seg.byteOffset;
+          cdc[c.worker]!.push({ key, head, from, to: from + seg.length, last });
+          steps.push({ kind: 'cut', key, worker: c.worker, at: cdc[c.worker]!.length - 1 });
+        };
+        /** Starts cutting piece `key` (of `remaining` more bytes) on the less loaded worker. */
+        const startCutting = (key: number, remaining: number, cached?: { probeKey: string }) => {
+          // Worker `b` starts (a thread: tens of ms) only for work worth it, so a file of
+          // small pieces (a config, a tokenizer) keeps to the one worker its digest needs.
+          const worker = load[1]! < load[0]! && (bUsed || remaining >= PIECE_CACHE_MIN) ? 1 : 0;
+          if (worker === 1) bUsed = true;
+          load[worker]! += remaining * CDC_COST;
+          const list = cached ? [] : undefined;
+          cutting.set(key, { worker, bytes: new PendingBytes(), done: 0, list, ...cached });
+        };
 
-      let cursor = pos;
-      while (cursor < end) {
-        const piece = pieces[pieceIndex]!;
-        const pieceEnd = piece.offset + piece.length;
-        const segEnd = Math.min(end, pieceEnd);
-        const seg = view.subarray(cursor - pos, segEnd - pos);
-        const last = segEnd === pieceEnd;
-        if (pieceCacheEligible(piece)) {
-          if (!inPiece) {
-            inPiece = true;
-            probe = new PieceProbe(piece.length);
-            probeKey = undefined;
-          }
-          if (cutting.has(pieceIndex)) {
-            feed(pieceIndex, seg, last);
-          } else if (probe) {
-            const used = probe.take(seg);
-            if (probe.full) {
-              // The piece hash's value after the probe's bytes (as if it were copied).
-              const h = createHash('sha256').update(this.cacheKeyPrefix).update(probe.bytes);
-              probeKey = `p:${piece.length}:${h.digest('hex')}`;
-              if ((await this.index.getPiece(probeKey)) === undefined) {
-                // No piece ever began like this one: it is new, so cut and hash it in this
-                // pass rather than in a second read once its key has missed.
-                startCutting(pieceIndex, piece.length, { probeKey });
-                feed(pieceIndex, seg.subarray(used), last, probe.bytes);
+        let cursor = pos;
+        while (cursor < end) {
+          const piece = pieces[pieceIndex]!;
+          const pieceEnd = piece.offset + piece.length;
+          const segEnd = Math.min(end, pieceEnd);
+          const seg = view.subarray(cursor - pos, segEnd - pos);
+          const last = segEnd === pieceEnd;
+          if (pieceCacheEligible(piece)) {
+            if (!inPiece) {
+              inPiece = true;
+              probe = new PieceProbe(piece.length);
+              probeKey = undefined;
+            }
+            if (cutting.has(pieceIndex)) {
+              feed(pieceIndex, seg, last);
+            } else if (probe) {
+              const used = probe.take(seg);
+              if (probe.full) {
+                // The piece hash's value after the probe's bytes (as if it were copied).
+                const h = createHash('sha256').update(this.cacheKeyPrefix).update(probe.bytes);
+                probeKey = `p:${piece.length}:${h.digest('hex')}`;
+                if ((await this.index.getPiece(probeKey)) === undefined) {
+                  // No piece ever began like this one: it is new, so cut and hash it in this
+                  // pass rather than in a second read once its key has missed.
+                  startCutting(pieceIndex, piece.length, { probeKey });
+                  feed(pieceIndex, seg.subarray(used), last, probe.bytes);
+                }
+                probe = undefined;
               }
+            }
+            // Otherwise the piece is probably stored: only the piece-hash worker reads it.
+            if (last) {
+              steps.push({
+                kind: cutting.has(pieceIndex) ? 'record' : 'cached',
+                piece: pieceIndex,
+                probeKey,
+                digests: pieceDigests,
+              });
+              inPiece = false;
               probe = undefined;
             }
+          } else {
+            if (!cutting.has(pieceIndex)) startCutting(pieceIndex, piece.length);
+            feed(pieceIndex, seg, last);
           }
-          // Otherwise the piece is probably stored: only the piece-hash worker reads it.
-          if (last) {
-            steps.push({
-              kind: cutting.has(pieceIndex) ? 'record' : 'cached',
-              piece: pieceIndex,
-              probeKey,
-              digests: pieceDigests,
-            });
-            inPiece = false;
-            probe = undefined;
-          }
-        } else {
-          if (!cutting.has(pieceIndex)) startCutting(pieceIndex, piece.length);
-          feed(pieceIndex, seg, last);
+          cursor = segEnd;
+          if (last) pieceIndex++;
         }
-        cursor = segEnd;
-        if (last) pieceIndex++;
-      }
-      const results = cdc.map((rs, w) =>
-        rs.length > 0 ? cdcRanges(workers[w]!, buf, rs, config) : Promise.resolve([]),
-      );
-      for (const r of results) r.catch(() => undefined);
-      const current: DispatchedBlock = { seq, end, steps, results, taken: deferred() };
-      busy[i] = Promise.all([fileHashed, pieceDigests, ...results, current.taken.promise]);
-      busy[i]!.catch(() => undefined);
-      seq++;
-      next = end < this.size ? read(end) : undefined;
-      next?.catch(() => undefined);
+        const results = cdc.map((rs, w) =>
+          rs.length > 0 ? cdcRanges(workers[w]!, buf, rs, config) : Promise.resolve([]),
+        );
+        for (const r of results) r.catch(() => undefined);
+        const current: DispatchedBlock = { seq, end, steps, results, taken: deferred() };
+        latest = current;
+        busy[i] = Promise.all([fileHashed, pieceDigests, ...results, current.taken.promise]);
+        busy[i]!.catch(() => undefined);
+        seq++;
+        next = end < this.size ? read(end) : undefined;
+        next?.catch(() => undefined);
 
+        if (previous) await this.take(previous, cutting, onBlock);
+        previous = current;
+        pos = end;
+      }
       if (previous) await this.take(previous, cutting, onBlock);
-      previous = current;
-      pos = end;
+      await Promise.all(busy);
+    } catch (e) {
+      // The pool's buffers go to the next ingest once this returns: nothing may still be
+      // reading into one (the read-ahead) or hashing one (a worker) by then, or that
+      // ingest would pack bytes other than those its chunk ids were computed from.
+      previous?.taken.resolve();
+      latest?.taken.resolve();
+      await Promise.allSettled([next, ...busy]);
+      throw e;
     }
-    if (previous) await this.take(previous, cutting, onBlock);
-    await Promise.all(busy);
     const digest = await a.end();
     if (bUsed) await b.end();
     return {
