@@ -573,6 +573,27 @@ export async function hydrateVersion(
 }
 
 /**
+ * One version row (as found by lookups) with its model's name, hydrated the cheaper way for
+ * `dialect`: on SQLite by readVersions' one JSON statement (a single version's ten
+ * per-table statements cost more in per-statement overhead than SQLite spent reading);
+ * on PostgreSQL by hydrateVersion's one-statement details. Both give what hydrateVersion
+ * gives (hydrate.test.ts). A row deleted since it was found (another process purged it)
+ * is hydrated from the row given, with the details that are left.
+ */
+export async function readVersion(
+  db: Kysely<RegistryDB>,
+  row: ModelVersionRow,
+  modelName: string,
+  dialect: SqlDialectName,
+): Promise<ModelVersion> {
+  if (dialect === 'sqlite') {
+    const [v] = await readVersions(db, [row.id], dialect);
+    if (v) return v;
+  }
+  return hydrateVersion(db, row, modelName, detailReadsFor(dialect));
+}
+
+/**
  * Versions by id, in the order given (ids that do not exist are left out), hydrated.
  * On SQLite one constant statement reads the rows with every detail as JSON built by
  * SQLite (VERSIONS_WITH_DETAILS): a 100-version page was 13 statements, each compiled by

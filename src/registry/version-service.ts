@@ -30,7 +30,7 @@ import type { VersionRef } from '../core/version-ref.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { ModelVersionsTable, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
-import { detailReadsFor, hydrateVersion } from './hydrate.js';
+import { detailReadsFor, hydrateVersion, readVersion } from './hydrate.js';
 import {
   checkCount,
   checkMetricValue,
@@ -470,9 +470,10 @@ export class VersionService {
   }
 
   async get(ref: string, options: { includeDeleted?: boolean } = {}): Promise<ModelVersion> {
-    const db = this.ctx.database.db;
-    const r = await resolveVersion(db, ref, options);
-    return hydrateVersion(db, r.version, r.model.name, detailReadsFor(this.ctx.dialect));
+    return this.ctx.database.reads(async (db) => {
+      const r = await resolveVersion(db, ref, options);
+      return readVersion(db, r.version, r.model.name, this.ctx.dialect);
+    });
   }
 
   /** Newest first. @throws NotFoundError for the model. */
