@@ -139,10 +139,21 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
    * transaction the statement runs directly on its connection (direct-execution.ts).
    */
   async run(db: Kysely<DB>, params: P): Promise<QueryResult<R>> {
-    const query = this.compile(db, params);
-    const direct = directRunnerOf(db);
-    return direct ? (direct(query) as QueryResult<R>) : db.executeQuery(query);
+    return executeCompiled(db, this.compile(db, params));
   }
+}
+
+/**
+ * Runs an already compiled statement on `db`: directly on its connection when `db` has a
+ * direct runner bound (a SQLite write transaction or `Database.reads`, see
+ * direct-execution.ts), else through Kysely's executor.
+ */
+export async function executeCompiled<DB, R>(
+  db: Kysely<DB>,
+  query: CompiledQuery<R>,
+): Promise<QueryResult<R>> {
+  const direct = directRunnerOf(db);
+  return direct ? (direct(query) as QueryResult<R>) : db.executeQuery(query);
 }
 
 /**

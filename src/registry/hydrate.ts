@@ -13,7 +13,12 @@ import type {
   ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
-import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import {
+  executeCompiled,
+  PreparedQueryFamily,
+  prepareQuery,
+  rowsOf,
+} from '../metadata/prepared-query.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { SqlDialectName } from '../metadata/search/compile-filter.js';
 
@@ -610,7 +615,7 @@ export async function readVersions(
   if (ids.length === 0) return [];
   if (dialect === 'sqlite') {
     const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
-    const { rows } = await db.executeQuery(CompiledQuery.raw(statement, [JSON.stringify(ids)]));
+    const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [JSON.stringify(ids)]));
     const byId = new Map((rows as VersionRowWithDetails[]).map((r) => [r.id, r]));
     return ids.flatMap((id) => {
       const r = byId.get(id);
