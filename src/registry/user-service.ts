@@ -21,6 +21,7 @@ import type { ApiToken, CreatedToken, CreateTokenInput, User } from '../core/aut
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateUserName } from '../core/names.js';
 import type { ApiTokensTable, UsersTable } from '../metadata/auth-schema.js';
+import { executeCompiled } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
 import { checkCount, checkText } from './input-checks.js';
@@ -109,11 +110,13 @@ export class UserService {
   /**
    * True once any user exists: the server then requires authentication. A server without
    * users asks on every request (so a user added beside it turns authentication on at
-   * once), hence the query compiled once.
+   * once), hence the query compiled once and run directly where the dialect can
+   * (Database.reads).
    */
   async hasUsers(): Promise<boolean> {
     this.anyUser ??= this.db.selectFrom('users').select('name').limit(1).compile();
-    const { rows } = await this.db.executeQuery(this.anyUser);
+    const anyUser = this.anyUser;
+    const { rows } = await this.ctx.database.reads((db) => executeCompiled(db, anyUser));
     return rows.length > 0;
   }
 
