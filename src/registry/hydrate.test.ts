@@ -3,7 +3,9 @@ import { TEST_DIALECTS } from '../../test/support/dialects.js';
 import { manifest, openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
 import {
   type DetailReads,
+  hydrateVersion,
   hydrateVersions,
+  readVersion,
   readVersions,
   type VersionRowWithModel,
 } from './hydrate.js';
@@ -136,6 +138,28 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
     const read = await readVersions(t.database.db, [...order, 999_999], dialect);
     expect(JSON.stringify(read)).toBe(JSON.stringify(expected));
     expect(await readVersions(t.database.db, [], dialect)).toEqual([]);
+  });
+
+  it('readVersion and getVersion (read in one group, Database.reads) give what hydrateVersion gives', async () => {
+    for (const row of rows) {
+      const expected = JSON.stringify(
+        await hydrateVersion(t.database.db, row, row.model_name, 'per-table'),
+      );
+      const read = await t.database.reads((db) => readVersion(db, row, row.model_name, dialect));
+      expect(JSON.stringify(read)).toBe(expected);
+      // Through the service, by number and (for child@1) by alias: the same object.
+      const ref = `${row.model_name}@${row.version}`;
+      expect(JSON.stringify(await t.registry.getVersion(ref))).toBe(expected);
+    }
+    const child1 = rows.find((r) => r.model_name === 'child' && r.version === 1)!;
+    expect(JSON.stringify(await t.registry.getVersion('child@champion'))).toBe(
+      JSON.stringify(await hydrateVersion(t.database.db, child1, 'child', 'per-table')),
+    );
+    // A row that vanished since it was found: hydrated from the row given, as before.
+    const gone = { ...child1, id: 999_999 };
+    expect(await readVersion(t.database.db, gone, 'child', dialect)).toEqual(
+      await hydrateVersion(t.database.db, gone, 'child', 'per-table'),
+    );
   });
 
   const hydrations = {

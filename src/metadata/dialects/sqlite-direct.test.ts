@@ -110,6 +110,47 @@ describe('SQLite statements', () => {
     expect(await read).toEqual([]);
   });
 
+  it('run directly inside a group of reads, after any open transaction, and not after it', async () => {
+    const { db, writeTransaction, reads } = await open();
+    await writeTransaction(async (trx) => {
+      await insert.run(trx, { k: 'a', v: 1 });
+    });
+    let inside: Kysely<Db> | undefined;
+    const read = await reads(async (conn) => {
+      inside = conn;
+      expect(directRunnerOf(conn)).toBeDefined();
+      return Promise.all([byKey.execute(conn, { k: 'a' }), byKey.execute(conn, { k: 'zz' })]);
+    });
+    expect(read).toEqual([[{ k: 'a', v: 1 }], []]);
+    expect(directRunnerOf(inside!)).toBeUndefined();
+    // A group waits for an open transaction (one connection) and sees only its commit.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let written!: () => void;
+    const wrote = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    const tx = writeTransaction(async (trx) => {
+      await insert.run(trx, { k: 'b', v: 2 });
+      written();
+      await held;
+    });
+    await wrote;
+    const during = reads((conn) => byKey.execute(conn, { k: 'b' }));
+    release();
+    await tx;
+    expect(await during).toEqual([{ k: 'b', v: 2 }]);
+    // A failing read leaves the connection usable and unbound.
+    await expect(
+      reads(async (conn) => {
+        await sql`select * from no_such_table`.execute(conn);
+      }),
+    ).rejects.toThrow(/no such table/);
+    expect(await byKey.execute(db, { k: 'a' })).toEqual([{ k: 'a', v: 1 }]);
+  });
+
   it('take integer LIMIT and OFFSET as literals, other values as parameters', async () => {
     const { db, writeTransaction } = await open();
     await writeTransaction(async (trx) => {
