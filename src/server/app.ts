@@ -260,11 +260,14 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   });
   app.addHook('onClose', async () => clearInterval(closingSweep));
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks (not async): every request runs both, and an async hook costs
+  // Fastify a promise and its resolution each.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     req.log.debug({ req }, 'incoming request');
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ req, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     const route = req.routeOptions.url ?? 'unmatched';
     const labels = { method: req.method, route };
@@ -277,6 +280,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     const outLength = Number(reply.getHeader('content-length') ?? 0);
     // File downloads count the bytes they actually sent (see routes/native/files.ts).
     if (!route.includes('/files/') && outLength > 0) metrics.bytesOut.inc({ route }, outLength);
+    done();
   });
 
   app.setErrorHandler((error, req, reply) => {
