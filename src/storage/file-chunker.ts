@@ -217,14 +217,35 @@ export class FileChunker {
     let probeKey: string | undefined;
 
     let seq = 0;
-    let previous: DispatchedBlock | undefined;
-    /** The block dispatched last (not yet `previous` while `previous` is being taken). */
-    let latest: DispatchedBlock | undefined;
+    /** Dispatched blocks whose results are not yet taken, oldest first. */
+    const untaken: DispatchedBlock[] = [];
+    /**
+     * The takes, chained in file order and run beside the loop that reads and dispatches:
+     * a slow take (index lookups, pack writes) does not hold back the next block's reads
+     * and worker hashing, only the reuse of its own buffer.
+     */
+    let taking: Promise<void> = Promise.resolve();
+    let takeFailure: { error: unknown } | undefined;
+    const takeNext = async (): Promise<void> => {
+      const block = untaken[0]!;
+      try {
+        if (takeFailure) throw takeFailure.error;
+        await this.take(block, cutting, onBlock);
+        untaken.shift();
+      } catch (error) {
+        // No later block will be taken: free their buffers for the read-ahead (it still
+        // waits for the workers), so the loop reaches its check and stops.
+        takeFailure ??= { error };
+        for (const b of untaken.splice(0)) b.taken.resolve();
+        throw error;
+      }
+    };
     let pos = 0;
     let next = this.size > 0 ? read(0) : undefined;
     try {
       while (next) {
         signal?.throwIfAborted();
+        if (takeFailure) throw takeFailure.error;
         const { i, buf, view } = await next;
         const end = pos + view.length;
         const ranges = pieceRanges(pos, end);
@@ -309,25 +330,27 @@ export class FileChunker {
         );
         for (const r of results) r.catch(() => undefined);
         const current: DispatchedBlock = { seq, end, steps, results, taken: deferred() };
-        latest = current;
+        untaken.push(current);
         busy[i] = Promise.all([fileHashed, pieceDigests, ...results, current.taken.promise]);
         busy[i]!.catch(() => undefined);
         seq++;
         next = end < this.size ? read(end) : undefined;
         next?.catch(() => undefined);
 
-        if (previous) await this.take(previous, cutting, onBlock);
-        previous = current;
+        taking = taking.then(takeNext);
+        taking.catch(() => undefined);
         pos = end;
       }
-      if (previous) await this.take(previous, cutting, onBlock);
+      await taking;
       await Promise.all(busy);
     } catch (e) {
       // The pool's buffers go to the next ingest once this returns: nothing may still be
-      // reading into one (the read-ahead) or hashing one (a worker) by then, or that
-      // ingest would pack bytes other than those its chunk ids were computed from.
-      previous?.taken.resolve();
-      latest?.taken.resolve();
+      // reading into one (the read-ahead), hashing one (a worker) or taking one (the take
+      // chain) by then, or that ingest would pack bytes other than those its chunk ids were
+      // computed from. A failed take leaves the rest of the chain rejected, not running.
+      takeFailure ??= { error: e };
+      await taking.catch(() => undefined);
+      for (const block of untaken.splice(0)) block.taken.resolve();
       await Promise.allSettled([next, ...busy]);
       throw e;
     }
