@@ -33,6 +33,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { IoError, ModelvaultError } from '../core/errors.js';
 import type { HashRange, HashStream, RangeDigest } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
+import { copyFromShared, copyOutOfShared } from '../core/shared-copy.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import { type CdcRange, type CdcResult, cdcRanges } from './chunking/cdc-worker.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
@@ -520,7 +521,7 @@ class PieceProbe {
   /** Copies what it still needs from the front of `seg`; returns how many bytes it took. */
   take(seg: Uint8Array): number {
     const n = Math.min(this.bytes.length - this.fill, seg.length);
-    this.bytes.set(seg.subarray(0, n), this.fill);
+    copyFromShared(this.bytes, this.fill, seg.subarray(0, n));
     this.fill += n;
     return n;
   }
@@ -587,7 +588,7 @@ class PendingBytes {
       const p = this.parts[0];
       if (!p) throw new ModelvaultError('INTERNAL', 'chunk ends past the bytes read');
       const k = Math.min(n - at, p.bytes.length);
-      out.set(p.bytes.subarray(0, k), at);
+      copyFromShared(out, at, p.bytes.subarray(0, k));
       at += k;
       if (k === p.bytes.length) this.parts.shift();
       else p.bytes = p.bytes.subarray(k);
@@ -599,7 +600,7 @@ class PendingBytes {
   detach(seq: number): void {
     for (const p of this.parts) {
       if (p.seq <= seq) {
-        p.bytes = Buffer.from(p.bytes);
+        p.bytes = copyOutOfShared(p.bytes);
         p.seq = Number.POSITIVE_INFINITY;
       }
     }
