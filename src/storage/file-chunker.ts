@@ -154,11 +154,14 @@ export class FileChunker {
    * left with reading, probing, the index and the pack writes. `onBlock` reports progress
    * (bytes done). Throws IoError when the file changes under it.
    *
-   * Blocks are pipelined: block N's messages go to the workers, block N+1 is read and
-   * dispatched, and only then are block N's results taken (chunk ids looked up, new chunks
-   * packed, pieces recorded) — in file order, so the chunk list is in file order. A read
-   * buffer is reused only once both workers and the main thread are done with it; bytes of
-   * a chunk still open when its block is done are copied aside (PendingBytes.detach).
+   * Blocks are pipelined: one loop reads each block and sends its messages to the workers,
+   * while a chain of takes, one per block in file order, takes the results (chunk ids looked
+   * up, new chunks packed, pieces recorded), so the chunk list is in file order and a slow
+   * take (index lookups, pack writes) holds back neither the reads nor the workers, only
+   * the reuse of its block's buffer. The loop runs ahead by at most the pool's buffers: a
+   * read buffer is reused only once both workers and its take are done with it; bytes of a
+   * chunk still open when its block is done are copied aside (PendingBytes.detach). A take
+   * that fails stops the loop; a failing loop stops the takes not yet started.
    */
   async run(
     a: HashStream,
