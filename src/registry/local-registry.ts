@@ -67,6 +67,7 @@ import { metricHistoryMigration } from '../metadata/migrations/0302-metric-histo
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ReadScope } from '../metadata/search/read-scope.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -133,11 +134,9 @@ function osUser(): string {
  */
 async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): Promise<void> {
   const hex = digest.replace(/^sha256:/i, '').toLowerCase();
-  const row = await (trx as unknown as Kysely<StorageTables>)
-    .selectFrom('manifests')
-    .select('digest')
-    .where('digest', '=', hex)
-    .executeTakeFirst();
+  const row = await storedManifest.executeTakeFirst(trx as unknown as Kysely<StorageTables>, {
+    digest: hex,
+  });
   if (!row) {
     throw new ConflictError(
       `manifest ${hex} is not in the store: it was garbage-collected while the version was being created; push again`,
@@ -146,6 +145,11 @@ async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): P
     );
   }
 }
+
+/** requireStoredManifest's statement, compiled once (it runs in every version's creation). */
+const storedManifest = prepareQuery((db: Kysely<StorageTables>, p: { digest: string }) =>
+  db.selectFrom('manifests').select('digest').where('digest', '=', p.digest),
+);
 
 export class LocalRegistry implements RegistryApi {
   private readonly audit: AuditService;

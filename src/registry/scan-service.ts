@@ -10,6 +10,7 @@ import type { Sha256Hex } from '../core/digest.js';
 import type { FileScan, FileScanReport, ScanSummary, VersionScan } from '../core/registry-api.js';
 import { worstVerdict } from '../formats/pickle-scan.js';
 import { mayHoldPickles, scanFile } from '../formats/scan-file.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore, ManifestEntry } from '../storage/content-store.js';
 import { resolveVersion } from './lookups.js';
@@ -23,6 +24,37 @@ export interface PendingScan {
   readonly verdict: ScanSummary['verdict'];
   readonly files: readonly FileScan[];
 }
+
+/** `record`'s statements, compiled once (prepared-query.ts): they run in every version's creation. */
+const Q = {
+  insertScan: prepareQuery(
+    (
+      db: Kysely<RegistryDB>,
+      p: { version_id: number; verdict: string; scanned_at: number; files: number },
+    ) =>
+      db.insertInto('version_scans').values({
+        version_id: p.version_id,
+        verdict: p.verdict,
+        scanner: SCANNER_ID,
+        scanned_at: p.scanned_at,
+        files: p.files,
+      }),
+  ),
+  insertFile: prepareQuery(
+    (
+      db: Kysely<RegistryDB>,
+      p: { version_id: number; path: string; sha256: string; verdict: string; report: string },
+    ) =>
+      db.insertInto('version_scan_files').values({
+        version_id: p.version_id,
+        path: p.path,
+        sha256: p.sha256,
+        verdict: p.verdict,
+        scanner: SCANNER_ID,
+        report: p.report,
+      }),
+  ),
+};
 
 export class ScanService {
   constructor(private readonly ctx: RegistryContext) {}
@@ -53,29 +85,21 @@ export class ScanService {
     scan: PendingScan,
     now: number,
   ): Promise<void> {
-    await trx
-      .insertInto('version_scans')
-      .values({
-        version_id: versionId,
-        verdict: scan.verdict,
-        scanner: SCANNER_ID,
-        scanned_at: now,
-        files: scan.files.length,
-      })
-      .execute();
+    await Q.insertScan.run(trx, {
+      version_id: versionId,
+      verdict: scan.verdict,
+      scanned_at: now,
+      files: scan.files.length,
+    });
     for (const f of scan.files) {
       const { path, sha256, ...report } = f;
-      await trx
-        .insertInto('version_scan_files')
-        .values({
-          version_id: versionId,
-          path,
-          sha256,
-          verdict: f.verdict,
-          scanner: SCANNER_ID,
-          report: JSON.stringify(report),
-        })
-        .execute();
+      await Q.insertFile.run(trx, {
+        version_id: versionId,
+        path,
+        sha256,
+        verdict: f.verdict,
+        report: JSON.stringify(report),
+      });
     }
   }
 

@@ -30,7 +30,7 @@ import type { VersionRef } from '../core/version-ref.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { ModelVersionsTable, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
-import { detailReadsFor, hydrateVersion } from './hydrate.js';
+import { readVersion } from './hydrate.js';
 import {
   checkCount,
   checkMetricValue,
@@ -465,14 +465,15 @@ export class VersionService {
         },
       });
       const row = await Q.versionById.executeTakeFirst(trx, { id });
-      return hydrateVersion(trx, row!, model.name, detailReadsFor(this.ctx.dialect));
+      return readVersion(trx, row!, model.name, this.ctx.dialect);
     });
   }
 
   async get(ref: string, options: { includeDeleted?: boolean } = {}): Promise<ModelVersion> {
-    const db = this.ctx.database.db;
-    const r = await resolveVersion(db, ref, options);
-    return hydrateVersion(db, r.version, r.model.name, detailReadsFor(this.ctx.dialect));
+    return this.ctx.database.reads(async (db) => {
+      const r = await resolveVersion(db, ref, options);
+      return readVersion(db, r.version, r.model.name, this.ctx.dialect);
+    });
   }
 
   /** Newest first. @throws NotFoundError for the model. */
@@ -838,12 +839,8 @@ export class VersionService {
   }
 
   private async reload(trx: Kysely<RegistryDB>, r: ResolvedVersion): Promise<ModelVersion> {
-    const row = await trx
-      .selectFrom('model_versions')
-      .selectAll()
-      .where('id', '=', r.version.id)
-      .executeTakeFirst();
+    const row = await Q.versionById.executeTakeFirst(trx, { id: r.version.id });
     if (!row) throw new NotFoundError(`version '${r.label}' not found`, { version: r.label });
-    return hydrateVersion(trx, row, r.model.name, detailReadsFor(this.ctx.dialect));
+    return readVersion(trx, row, r.model.name, this.ctx.dialect);
   }
 }
