@@ -15,8 +15,9 @@
  * the same SQL, parameters, error translation and result shape as Kysely's driver (it
  * skips Kysely plugins' result transforms: the instances it is bound to have only plugins
  * that rewrite queries, which compiling applied already). It is bound only to
- * connection-bound instances (a transaction's), never to the shared `db`, whose queries
- * must wait for an open transaction to end. Statements of one transaction must be awaited
+ * connection-bound instances (a transaction's, or a group of reads' held connection, see
+ * `Database.reads`), never to the shared `db`, whose queries must wait for an open
+ * transaction to end. Statements of one transaction must be awaited
  * in the order they are meant to run (they are): a direct statement does not queue behind
  * a Kysely statement that was issued earlier and not yet awaited.
  */
