@@ -159,7 +159,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(third.nextPageToken).toBeUndefined();
     });
 
-    it("gives each model of a page its highest live version, or null when it has none", async () => {
+    it('gives each model of a page its highest live version, or null when it has none', async () => {
       for (const name of ['a', 'b', 'c', 'd']) await t.registry.createModel({ name });
       for (let i = 0; i < 3; i++) {
         await t.registry.createVersion({ model: 'a', manifest: manifest(`a${i}`) });
