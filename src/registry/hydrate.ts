@@ -79,7 +79,9 @@ const modelDetails = new PreparedQueryFamily((n: number) => {
               .whereRef('v.model_id', '=', 'm.id')
               .where('v.deleted_at', 'is', null)
               .orderBy('v.version', 'desc')
-              .limit(1)
+              // A literal: a bound LIMIT makes SQLite prepare the statement again on every
+              // run (sqlite-inline-limits.ts, which inlines only the outermost one).
+              .limit(sql.lit(1))
               .as('latest'),
         ])
         .where('m.id', 'in', ids(p)),
