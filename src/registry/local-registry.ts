@@ -67,6 +67,7 @@ import { metricHistoryMigration } from '../metadata/migrations/0302-metric-histo
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ReadScope } from '../metadata/search/read-scope.js';
 import type { ContentStore } from '../storage/content-store.js';
@@ -125,6 +126,11 @@ function osUser(): string {
   }
 }
 
+/** requireStoredManifest's statement, compiled once (it runs in every version creation). */
+const storedManifest = prepareQuery((db: Kysely<StorageTables>, p: { digest: string }) =>
+  db.selectFrom('manifests').select('digest').where('digest', '=', p.digest),
+);
+
 /**
  * Inside a version's transaction: its manifest is still stored. GC re-checks versions under
  * the same write lock before deleting a manifest (registry-directory.ts), so one of the two
@@ -133,11 +139,9 @@ function osUser(): string {
  */
 async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): Promise<void> {
   const hex = digest.replace(/^sha256:/i, '').toLowerCase();
-  const row = await (trx as unknown as Kysely<StorageTables>)
-    .selectFrom('manifests')
-    .select('digest')
-    .where('digest', '=', hex)
-    .executeTakeFirst();
+  const row = await storedManifest.executeTakeFirst(trx as unknown as Kysely<StorageTables>, {
+    digest: hex,
+  });
   if (!row) {
     throw new ConflictError(
       `manifest ${hex} is not in the store: it was garbage-collected while the version was being created; push again`,

@@ -10,6 +10,7 @@ import type { Sha256Hex } from '../core/digest.js';
 import type { FileScan, FileScanReport, ScanSummary, VersionScan } from '../core/registry-api.js';
 import { worstVerdict } from '../formats/pickle-scan.js';
 import { mayHoldPickles, scanFile } from '../formats/scan-file.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore, ManifestEntry } from '../storage/content-store.js';
 import { resolveVersion } from './lookups.js';
@@ -17,6 +18,48 @@ import type { RegistryContext } from './registry-context.js';
 
 /** Scanner id and rules version: bump when the lists or the reader change meaningfully. */
 export const SCANNER_ID = 'modelvault-pickle-scan/1';
+
+type Db = Kysely<RegistryDB>;
+
+/**
+ * The statements every version creation runs, compiled once (prepared-query.ts): built
+ * with Kysely they cost more to compile than SQLite spends running them.
+ */
+const Q = {
+  insertScan: prepareQuery(
+    (db: Db, p: { version_id: number; verdict: string; scanned_at: number; files: number }) =>
+      db.insertInto('version_scans').values({
+        version_id: p.version_id,
+        verdict: p.verdict,
+        scanner: SCANNER_ID,
+        scanned_at: p.scanned_at,
+        files: p.files,
+      }),
+  ),
+  insertFile: prepareQuery(
+    (
+      db: Db,
+      p: { version_id: number; path: string; sha256: string; verdict: string; report: string },
+    ) =>
+      db.insertInto('version_scan_files').values({
+        version_id: p.version_id,
+        path: p.path,
+        sha256: p.sha256,
+        verdict: p.verdict,
+        scanner: SCANNER_ID,
+        report: p.report,
+      }),
+  ),
+  /** A report of this scanner for these bytes, from any version. */
+  reportOf: prepareQuery((db: Db, p: { sha256: string }) =>
+    db
+      .selectFrom('version_scan_files')
+      .select('report')
+      .where('sha256', '=', p.sha256)
+      .where('scanner', '=', SCANNER_ID)
+      .limit(1),
+  ),
+};
 
 /** A scan taken before its version exists. */
 export interface PendingScan {
@@ -53,29 +96,21 @@ export class ScanService {
     scan: PendingScan,
     now: number,
   ): Promise<void> {
-    await trx
-      .insertInto('version_scans')
-      .values({
-        version_id: versionId,
-        verdict: scan.verdict,
-        scanner: SCANNER_ID,
-        scanned_at: now,
-        files: scan.files.length,
-      })
-      .execute();
+    await Q.insertScan.run(trx, {
+      version_id: versionId,
+      verdict: scan.verdict,
+      scanned_at: now,
+      files: scan.files.length,
+    });
     for (const f of scan.files) {
       const { path, sha256, ...report } = f;
-      await trx
-        .insertInto('version_scan_files')
-        .values({
-          version_id: versionId,
-          path,
-          sha256,
-          verdict: f.verdict,
-          scanner: SCANNER_ID,
-          report: JSON.stringify(report),
-        })
-        .execute();
+      await Q.insertFile.run(trx, {
+        version_id: versionId,
+        path,
+        sha256,
+        verdict: f.verdict,
+        report: JSON.stringify(report),
+      });
     }
   }
 
@@ -113,13 +148,7 @@ export class ScanService {
   }
 
   private async reusable(sha256: string): Promise<FileScanReport | undefined> {
-    const row = await this.ctx.database.db
-      .selectFrom('version_scan_files')
-      .select('report')
-      .where('sha256', '=', sha256)
-      .where('scanner', '=', SCANNER_ID)
-      .limit(1)
-      .executeTakeFirst();
+    const row = await Q.reportOf.executeTakeFirst(this.ctx.database.db, { sha256 });
     return row ? (JSON.parse(row.report) as FileScanReport) : undefined;
   }
 }
