@@ -44,6 +44,14 @@ function record<V>(pairs: readonly (readonly [string, V])[] | undefined): Record
   return Object.fromEntries(pairs ?? []);
 }
 
+/**
+ * `pairs` (distinct keys) as a record in the key order hydration gives (code units), for a
+ * caller that has just written them and need not read them back.
+ */
+export function recordInKeyOrder<V>(pairs: readonly (readonly [string, V])[]): Record<string, V> {
+  return record([...pairs].sort(compareBy((p) => p[0])));
+}
+
 /** hydrateModels' statements for `n` models, compiled once per page size (prepared-query.ts). */
 const modelDetails = new PreparedQueryFamily((n: number) => {
   type P = { ids: readonly { id: number }[] };
@@ -583,8 +591,9 @@ export async function hydrateVersion(
   row: ModelVersionRow,
   modelName: string,
   reads: DetailReads = 'per-table',
+  options: HydrateOptions = {},
 ): Promise<ModelVersion> {
-  const [v] = await hydrateVersions(db, [{ ...row, model_name: modelName }], reads);
+  const [v] = await hydrateVersions(db, [{ ...row, model_name: modelName }], reads, options);
   return v!;
 }
 
