@@ -13,7 +13,12 @@ import type {
   ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
-import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import {
+  executeCompiled,
+  PreparedQueryFamily,
+  prepareQuery,
+  rowsOf,
+} from '../metadata/prepared-query.js';
 import type { ModelVersionRow, RegisteredModelRow, RegistryDB } from '../metadata/schema.js';
 import type { SqlDialectName } from '../metadata/search/compile-filter.js';
 
@@ -598,6 +603,29 @@ export async function hydrateVersion(
 }
 
 /**
+ * One version row (as found by lookups) with its model's name, hydrated the cheaper way for
+ * `dialect`: on SQLite by readVersions' one JSON statement (a single version's ten
+ * per-table statements cost more in per-statement overhead than SQLite spent reading);
+ * on PostgreSQL by hydrateVersion's one-statement details. Both give what hydrateVersion
+ * gives (hydrate.test.ts). A row deleted since it was found (another process purged it)
+ * is hydrated from the row given, with the details that are left. `options` as
+ * hydrateVersions' (runData).
+ */
+export async function readVersion(
+  db: Kysely<RegistryDB>,
+  row: ModelVersionRow,
+  modelName: string,
+  dialect: SqlDialectName,
+  options: HydrateOptions = {},
+): Promise<ModelVersion> {
+  if (dialect === 'sqlite') {
+    const [v] = await readVersions(db, [row.id], dialect, options);
+    if (v) return v;
+  }
+  return hydrateVersion(db, row, modelName, detailReadsFor(dialect), options);
+}
+
+/**
  * Versions by id, in the order given (ids that do not exist are left out), hydrated.
  * On SQLite one constant statement reads the rows with every detail as JSON built by
  * SQLite (VERSIONS_WITH_DETAILS): a 100-version page was 13 statements, each compiled by
@@ -614,7 +642,7 @@ export async function readVersions(
   if (ids.length === 0) return [];
   if (dialect === 'sqlite') {
     const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
-    const { rows } = await db.executeQuery(CompiledQuery.raw(statement, [JSON.stringify(ids)]));
+    const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [JSON.stringify(ids)]));
     const byId = new Map((rows as VersionRowWithDetails[]).map((r) => [r.id, r]));
     return ids.flatMap((id) => {
       const r = byId.get(id);

@@ -126,11 +126,6 @@ function osUser(): string {
   }
 }
 
-/** requireStoredManifest's statement, compiled once (it runs in every version creation). */
-const storedManifest = prepareQuery((db: Kysely<StorageTables>, p: { digest: string }) =>
-  db.selectFrom('manifests').select('digest').where('digest', '=', p.digest),
-);
-
 /**
  * Inside a version's transaction: its manifest is still stored. GC re-checks versions under
  * the same write lock before deleting a manifest (registry-directory.ts), so one of the two
@@ -150,6 +145,11 @@ async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): P
     );
   }
 }
+
+/** requireStoredManifest's statement, compiled once (it runs in every version's creation). */
+const storedManifest = prepareQuery((db: Kysely<StorageTables>, p: { digest: string }) =>
+  db.selectFrom('manifests').select('digest').where('digest', '=', p.digest),
+);
 
 export class LocalRegistry implements RegistryApi {
   private readonly audit: AuditService;

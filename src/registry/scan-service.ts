@@ -19,15 +19,19 @@ import type { RegistryContext } from './registry-context.js';
 /** Scanner id and rules version: bump when the lists or the reader change meaningfully. */
 export const SCANNER_ID = 'modelvault-pickle-scan/1';
 
-type Db = Kysely<RegistryDB>;
+/** A scan taken before its version exists. */
+export interface PendingScan {
+  readonly verdict: ScanSummary['verdict'];
+  readonly files: readonly FileScan[];
+}
 
-/**
- * The statements every version creation runs, compiled once (prepared-query.ts): built
- * with Kysely they cost more to compile than SQLite spends running them.
- */
+/** `record`'s and `reusable`'s statements, compiled once (prepared-query.ts): they run in every version's creation. */
 const Q = {
   insertScan: prepareQuery(
-    (db: Db, p: { version_id: number; verdict: string; scanned_at: number; files: number }) =>
+    (
+      db: Kysely<RegistryDB>,
+      p: { version_id: number; verdict: string; scanned_at: number; files: number },
+    ) =>
       db.insertInto('version_scans').values({
         version_id: p.version_id,
         verdict: p.verdict,
@@ -38,7 +42,7 @@ const Q = {
   ),
   insertFile: prepareQuery(
     (
-      db: Db,
+      db: Kysely<RegistryDB>,
       p: { version_id: number; path: string; sha256: string; verdict: string; report: string },
     ) =>
       db.insertInto('version_scan_files').values({
@@ -50,8 +54,8 @@ const Q = {
         report: p.report,
       }),
   ),
-  /** A report of this scanner for these bytes, from any version. */
-  reportOf: prepareQuery((db: Db, p: { sha256: string }) =>
+  /** A report of this scanner for these bytes, from any version (`reusable`). */
+  reportOf: prepareQuery((db: Kysely<RegistryDB>, p: { sha256: string }) =>
     db
       .selectFrom('version_scan_files')
       .select('report')
@@ -60,12 +64,6 @@ const Q = {
       .limit(1),
   ),
 };
-
-/** A scan taken before its version exists. */
-export interface PendingScan {
-  readonly verdict: ScanSummary['verdict'];
-  readonly files: readonly FileScan[];
-}
 
 export class ScanService {
   constructor(private readonly ctx: RegistryContext) {}

@@ -30,7 +30,7 @@ import type { VersionRef } from '../core/version-ref.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { ModelVersionsTable, RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
-import { detailReadsFor, hydrateVersion, recordInKeyOrder } from './hydrate.js';
+import { readVersion, recordInKeyOrder } from './hydrate.js';
 import {
   checkCount,
   checkMetricValue,
@@ -471,13 +471,9 @@ export class VersionService {
       // registered from an MLflow run of 100 metrics spent ~0.6 ms of its creation reading
       // and re-keying them. The latest point of each key is the input's value (one point
       // a key), stored as is (checkPoint normalises -0, which SQLite would store as 0).
-      const created = await hydrateVersion(
-        trx,
-        row!,
-        model.name,
-        detailReadsFor(this.ctx.dialect),
-        { runData: false },
-      );
+      const created = await readVersion(trx, row!, model.name, this.ctx.dialect, {
+        runData: false,
+      });
       return {
         ...created,
         metrics: recordInKeyOrder(v.metrics.map((m) => [m.key, m.value] as const)),
@@ -487,9 +483,10 @@ export class VersionService {
   }
 
   async get(ref: string, options: { includeDeleted?: boolean } = {}): Promise<ModelVersion> {
-    const db = this.ctx.database.db;
-    const r = await resolveVersion(db, ref, options);
-    return hydrateVersion(db, r.version, r.model.name, detailReadsFor(this.ctx.dialect));
+    return this.ctx.database.reads(async (db) => {
+      const r = await resolveVersion(db, ref, options);
+      return readVersion(db, r.version, r.model.name, this.ctx.dialect);
+    });
   }
 
   /** Newest first. @throws NotFoundError for the model. */
@@ -855,12 +852,8 @@ export class VersionService {
   }
 
   private async reload(trx: Kysely<RegistryDB>, r: ResolvedVersion): Promise<ModelVersion> {
-    const row = await trx
-      .selectFrom('model_versions')
-      .selectAll()
-      .where('id', '=', r.version.id)
-      .executeTakeFirst();
+    const row = await Q.versionById.executeTakeFirst(trx, { id: r.version.id });
     if (!row) throw new NotFoundError(`version '${r.label}' not found`, { version: r.label });
-    return hydrateVersion(trx, row, r.model.name, detailReadsFor(this.ctx.dialect));
+    return readVersion(trx, row, r.model.name, this.ctx.dialect);
   }
 }

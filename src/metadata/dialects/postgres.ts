@@ -188,6 +188,8 @@ export async function openPostgres<DB>(
             ),
           ),
       ),
+    // A pool: independent statements of `fn` may run on several connections at once.
+    reads: (fn) => fn(db),
     close: () => db.destroy(),
   };
 }

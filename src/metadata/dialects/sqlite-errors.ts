@@ -40,18 +40,29 @@ function translated<A extends unknown[], R>(fn: (...args: A) => R): (...args: A)
   };
 }
 
-/** `db` whose statements throw typed storage errors (see fromSqliteError). */
+/**
+ * `db` whose statements throw typed storage errors (see fromSqliteError). The wrapper of a
+ * statement is made once per statement object `db` returns (the statement cache returns
+ * the same object for the same SQL), not on every prepare.
+ */
 export function withSqliteErrors(db: SqliteDatabase): SqliteDatabase {
+  const wrappers = new WeakMap<SqliteStatement, SqliteStatement>();
+  const prepare = translated((s: string) => db.prepare(s));
   return {
     close: () => db.close(),
     prepare(sql: string): SqliteStatement {
-      const stmt = translated((s: string) => db.prepare(s))(sql);
-      return {
-        reader: stmt.reader,
-        all: translated((p) => stmt.all(p)),
-        run: translated((p) => stmt.run(p)),
-        iterate: translated((p) => stmt.iterate(p)),
-      };
+      const stmt = prepare(sql);
+      let wrapped = wrappers.get(stmt);
+      if (!wrapped) {
+        wrapped = {
+          reader: stmt.reader,
+          all: translated((p) => stmt.all(p)),
+          run: translated((p) => stmt.run(p)),
+          iterate: translated((p) => stmt.iterate(p)),
+        };
+        wrappers.set(stmt, wrapped);
+      }
+      return wrapped;
     },
   };
 }

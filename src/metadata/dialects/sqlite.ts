@@ -183,6 +183,16 @@ export async function openSqlite<DB>(
           unbind();
         }
       }),
+    // The group's statements run one after another on the held connection, directly.
+    reads: (fn) =>
+      db.connection().execute(async (conn) => {
+        const unbind = bindDirectRunner(conn, runDirect);
+        try {
+          return await fn(conn);
+        } finally {
+          unbind();
+        }
+      }),
     close: () => db.destroy(),
   };
 }
