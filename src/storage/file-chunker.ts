@@ -33,6 +33,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { IoError, ModelvaultError } from '../core/errors.js';
 import type { HashRange, HashStream, RangeDigest } from '../core/hash-worker.js';
 import { readFully } from '../core/local-files.js';
+import { copyFromShared, copyOutOfShared } from '../core/shared-copy.js';
 import type { FileLayout, Piece } from '../formats/file-layout.js';
 import { type CdcRange, type CdcResult, cdcRanges } from './chunking/cdc-worker.js';
 import type { ChunkingParams } from './chunking/chunking-params.js';
@@ -153,11 +154,14 @@ export class FileChunker {
    * left with reading, probing, the index and the pack writes. `onBlock` reports progress
    * (bytes done). Throws IoError when the file changes under it.
    *
-   * Blocks are pipelined: block N's messages go to the workers, block N+1 is read and
-   * dispatched, and only then are block N's results taken (chunk ids looked up, new chunks
-   * packed, pieces recorded) — in file order, so the chunk list is in file order. A read
-   * buffer is reused only once both workers and the main thread are done with it; bytes of
-   * a chunk still open when its block is done are copied aside (PendingBytes.detach).
+   * Blocks are pipelined: one loop reads each block and sends its messages to the workers,
+   * while a chain of takes, one per block in file order, takes the results (chunk ids looked
+   * up, new chunks packed, pieces recorded), so the chunk list is in file order and a slow
+   * take (index lookups, pack writes) holds back neither the reads nor the workers, only
+   * the reuse of its block's buffer. The loop runs ahead by at most the pool's buffers: a
+   * read buffer is reused only once both workers and its take are done with it; bytes of a
+   * chunk still open when its block is done are copied aside (PendingBytes.detach). A take
+   * that fails stops the loop; a failing loop stops the takes not yet started.
    */
   async run(
     a: HashStream,
@@ -217,14 +221,35 @@ export class FileChunker {
     let probeKey: string | undefined;
 
     let seq = 0;
-    let previous: DispatchedBlock | undefined;
-    /** The block dispatched last (not yet `previous` while `previous` is being taken). */
-    let latest: DispatchedBlock | undefined;
+    /** Dispatched blocks whose results are not yet taken, oldest first. */
+    const untaken: DispatchedBlock[] = [];
+    /**
+     * The takes, chained in file order and run beside the loop that reads and dispatches:
+     * a slow take (index lookups, pack writes) does not hold back the next block's reads
+     * and worker hashing, only the reuse of its own buffer.
+     */
+    let taking: Promise<void> = Promise.resolve();
+    let takeFailure: { error: unknown } | undefined;
+    const takeNext = async (): Promise<void> => {
+      const block = untaken[0]!;
+      try {
+        if (takeFailure) throw takeFailure.error;
+        await this.take(block, cutting, onBlock);
+        untaken.shift();
+      } catch (error) {
+        // No later block will be taken: free their buffers for the read-ahead (it still
+        // waits for the workers), so the loop reaches its check and stops.
+        takeFailure ??= { error };
+        for (const b of untaken.splice(0)) b.taken.resolve();
+        throw error;
+      }
+    };
     let pos = 0;
     let next = this.size > 0 ? read(0) : undefined;
     try {
       while (next) {
         signal?.throwIfAborted();
+        if (takeFailure) throw takeFailure.error;
         const { i, buf, view } = await next;
         const end = pos + view.length;
         const ranges = pieceRanges(pos, end);
@@ -309,25 +334,27 @@ export class FileChunker {
         );
         for (const r of results) r.catch(() => undefined);
         const current: DispatchedBlock = { seq, end, steps, results, taken: deferred() };
-        latest = current;
+        untaken.push(current);
         busy[i] = Promise.all([fileHashed, pieceDigests, ...results, current.taken.promise]);
         busy[i]!.catch(() => undefined);
         seq++;
         next = end < this.size ? read(end) : undefined;
         next?.catch(() => undefined);
 
-        if (previous) await this.take(previous, cutting, onBlock);
-        previous = current;
+        taking = taking.then(takeNext);
+        taking.catch(() => undefined);
         pos = end;
       }
-      if (previous) await this.take(previous, cutting, onBlock);
+      await taking;
       await Promise.all(busy);
     } catch (e) {
       // The pool's buffers go to the next ingest once this returns: nothing may still be
-      // reading into one (the read-ahead) or hashing one (a worker) by then, or that
-      // ingest would pack bytes other than those its chunk ids were computed from.
-      previous?.taken.resolve();
-      latest?.taken.resolve();
+      // reading into one (the read-ahead), hashing one (a worker) or taking one (the take
+      // chain) by then, or that ingest would pack bytes other than those its chunk ids were
+      // computed from. A failed take leaves the rest of the chain rejected, not running.
+      takeFailure ??= { error: e };
+      await taking.catch(() => undefined);
+      for (const block of untaken.splice(0)) block.taken.resolve();
       await Promise.allSettled([next, ...busy]);
       throw e;
     }
@@ -497,7 +524,7 @@ class PieceProbe {
   /** Copies what it still needs from the front of `seg`; returns how many bytes it took. */
   take(seg: Uint8Array): number {
     const n = Math.min(this.bytes.length - this.fill, seg.length);
-    this.bytes.set(seg.subarray(0, n), this.fill);
+    copyFromShared(this.bytes, this.fill, seg.subarray(0, n));
     this.fill += n;
     return n;
   }
@@ -564,7 +591,7 @@ class PendingBytes {
       const p = this.parts[0];
       if (!p) throw new ModelvaultError('INTERNAL', 'chunk ends past the bytes read');
       const k = Math.min(n - at, p.bytes.length);
-      out.set(p.bytes.subarray(0, k), at);
+      copyFromShared(out, at, p.bytes.subarray(0, k));
       at += k;
       if (k === p.bytes.length) this.parts.shift();
       else p.bytes = p.bytes.subarray(k);
@@ -576,7 +603,7 @@ class PendingBytes {
   detach(seq: number): void {
     for (const p of this.parts) {
       if (p.seq <= seq) {
-        p.bytes = Buffer.from(p.bytes);
+        p.bytes = copyOutOfShared(p.bytes);
         p.seq = Number.POSITIVE_INFINITY;
       }
     }

@@ -15,6 +15,7 @@ import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSha256Hex, type Sha256Hex } from '../core/digest.js';
 import { hasErrno, InvalidArgumentError, IoError, ModelvaultError } from '../core/errors.js';
+import { copyFromShared } from '../core/shared-copy.js';
 import {
   CHUNK_FLAG_RAW,
   encodeFooter,
@@ -261,7 +262,7 @@ export class PackWriter {
     let src = 0;
     while (src < bytes.length) {
       const n = Math.min(this.bufferSize - this.fill, bytes.length - src);
-      this.buf.set(bytes.subarray(src, src + n), this.fill);
+      copyFromShared(this.buf, this.fill, bytes.subarray(src, src + n));
       this.fill += n;
       src += n;
       if (this.fill === this.bufferSize) await this.flush();

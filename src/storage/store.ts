@@ -432,8 +432,12 @@ export class Store implements ContentStore {
       await sink.abort();
       throw e;
     }
+    // The file records need no fsync of their own: the manifest's commit, right after and
+    // on the same database, makes them durable with it (CommitOptions), and until then
+    // nothing refers to them.
+    const fileOptions = { ...options, durable: false };
     for (const { abs, r } of results) {
-      await this.commitFileRecord(r, abs, options);
+      await this.commitFileRecord(r, abs, fileOptions);
       stats.newBytes += r.file.stats.newBytes;
       stats.newChunks += r.file.stats.newChunks;
     }
@@ -452,7 +456,7 @@ export class Store implements ContentStore {
         const lost =
           e instanceof NotFoundError ? results.find((x) => x.r.file.sha256 === sha) : undefined;
         if (!lost || attempt >= 3) throw e;
-        await this.commitFileRecord(lost.r, lost.abs, options);
+        await this.commitFileRecord(lost.r, lost.abs, fileOptions);
       }
     }
   }

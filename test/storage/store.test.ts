@@ -193,6 +193,42 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect((await checkStore(sd.store)).problems).toEqual([]);
   });
 
+  it('a failure while taking a block fails the ingest, with reads ahead, and the next one is exact', async () => {
+    // Blocks are taken (ids looked up, new chunks packed, progress reported) beside the loop
+    // that reads and dispatches the next ones: a take that throws must stop that loop too,
+    // not hang it on buffers no take will free, and leave no state for the next ingest.
+    const tensors = () =>
+      Array.from({ length: 8 }, (_, k) => ({ name: `t${k}`, data: randomBytes(3 * 1024 * 1024) }));
+    // (FileChunker.run also frees the buffers of blocks no take will run for, in case the
+    // loop waits on one; the takes here keep up too well to provoke that wait.)
+    for (const failAt of [1, 4]) {
+      const failing = join(dir, `failing-${failAt}.safetensors`);
+      await writeFile(failing, safetensors(tensors()));
+      let calls = 0;
+      const err = await sd.store
+        .ingestFile(failing, {
+          onProgress: () => {
+            if (++calls === failAt) throw new Error(`progress callback failed at ${failAt}`);
+          },
+        })
+        .catch((e: unknown) => e);
+      expect((err as Error).message).toBe(`progress callback failed at ${failAt}`);
+      const next = join(dir, `after-${failAt}.safetensors`);
+      const bytes = safetensors(tensors());
+      await writeFile(next, bytes);
+      const f = await sd.store.ingestFile(next);
+      expect(f.sha256).toBe(sha(bytes));
+      expect((await collect(sd.store.readFile(f.sha256))).equals(bytes)).toBe(true);
+      // The failed file's own bytes are stored exactly when ingested again.
+      const again = await sd.store.ingestFile(failing);
+      expect(again.sha256).toBe(sha(await readFile(failing)));
+      expect((await collect(sd.store.readFile(again.sha256))).equals(await readFile(failing))).toBe(
+        true,
+      );
+    }
+    expect((await checkStore(sd.store)).problems).toEqual([]);
+  });
+
   it('reuses large tensors through the piece cache, and falls back when its chunks are gone', async () => {
     const tensors = Array.from({ length: 4 }, (_, i) => ({
       name: `big.${i}`,
