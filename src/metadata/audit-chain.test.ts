@@ -1,12 +1,14 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../core/canonical-json.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import {
   type AuditEvent,
   type AuditEventInput,
   auditKeyId,
   computeEventHash,
+  computeEventHashOfCanonicalData,
   GENESIS_HASH,
   GENESIS_HEAD,
   nextAuditEvent,
@@ -97,6 +99,44 @@ describe('computeEventHash', () => {
     ['NaN in data', { data: [Number.NaN] }],
   ])('refuses %s', (_name, change) => {
     expect(() => computeEventHash({ ...event, ...change } as never)).toThrow(InvalidArgumentError);
+  });
+
+  it('names where in the event a value was refused', () => {
+    expect(() => computeEventHash({ ...event, data: { m: { 'a b': [1, Number.NaN] } } })).toThrow(
+      'invalid audit event: data is not canonical json: cannot canonicalise json value at $.data.m["a b"][1]: NaN is not a json number',
+    );
+    expect(() => computeEventHash({ ...event, actor: 'al\ud800ice' })).toThrow(
+      'cannot canonicalise json value at $.actor: string contains a lone surrogate',
+    );
+  });
+
+  it('property: the hash is over the canonical JSON of the whole event, and the same given the data as canonical text', () => {
+    const text = fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' });
+    const json = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)));
+    fc.assert(
+      fc.property(
+        fc.record({
+          seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+          time: fc
+            .integer({ min: 0, max: 4_102_444_800_000 })
+            .map((ms) => new Date(ms).toISOString()),
+          actor: text,
+          action: text,
+          subject: text,
+          data: json,
+          prevHash: fc.stringMatching(/^[0-9a-f]{64}$/),
+        }),
+        (e) => {
+          const whole = createHash('sha256')
+            .update(`modelvault-audit-v1\n${canonicalJson(e)}`)
+            .digest('hex');
+          expect(computeEventHash(e)).toBe(whole);
+          const { data, ...rest } = e;
+          expect(computeEventHashOfCanonicalData(rest, canonicalJson(data))).toBe(whole);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

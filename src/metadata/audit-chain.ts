@@ -168,27 +168,49 @@ function sha256Hex(text: string): Sha256Hex {
  *   64 lowercase hex, data not canonical-JSON-able).
  */
 export function computeEventHash(event: UnhashedAuditEvent): Sha256Hex {
+  return eventHash(event, undefined);
+}
+
+/**
+ * computeEventHash for a writer that already holds `dataText`, the canonical JSON of
+ * `event.data` (which it stores): the same hash, without canonicalising the data again (a
+ * version's event carries every metric and param). `dataText` must be
+ * `canonicalJson(event.data)`; `event.data` itself is not read.
+ * @throws InvalidArgumentError as computeEventHash.
+ */
+export function computeEventHashOfCanonicalData(
+  event: Omit<UnhashedAuditEvent, 'data'>,
+  dataText: string,
+): Sha256Hex {
+  return eventHash({ ...event, data: null }, dataText);
+}
+
+function eventHash(event: UnhashedAuditEvent, dataText: string | undefined): Sha256Hex {
   const seq = checkSeq(event.seq);
   const time = checkTime(event.time, 'time');
   const actor = checkText(event.actor, 'actor');
   const action = checkText(event.action, 'action');
   const subject = checkText(event.subject, 'subject');
-  if (typeof event.prevHash !== 'string' || !HEX64.test(event.prevHash)) {
+  const prevHash = event.prevHash;
+  if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) {
     malformed('prevHash', 'must be 64 lowercase hex characters');
   }
   let body: string;
   try {
-    body = canonicalJson({
-      action,
-      actor,
-      data: event.data,
-      prevHash: event.prevHash,
-      seq,
-      subject,
-      time,
-    });
-  } catch (e) {
-    malformed('data', `is not canonical json: ${(e as Error).message}`);
+    // canonicalJson of { action, actor, data, prevHash, seq, subject, time }: those keys
+    // in code-unit order, each value's canonical text, no whitespace.
+    const c = canonicalJson;
+    body =
+      `{"action":${c(action)},"actor":${c(actor)},"data":${dataText ?? c(event.data)},` +
+      `"prevHash":${c(prevHash)},"seq":${c(seq)},"subject":${c(subject)},"time":${c(time)}}`;
+  } catch {
+    // Refused: canonicalise the whole event for the message, whose path is within it.
+    try {
+      canonicalJson({ action, actor, data: event.data, prevHash, seq, subject, time });
+    } catch (e) {
+      malformed('data', `is not canonical json: ${(e as Error).message}`);
+    }
+    malformed('data', 'is not canonical json');
   }
   return sha256Hex(AUDIT_HASH_DOMAIN + body);
 }

@@ -35,6 +35,7 @@ import { validateManifestPath } from '../core/names.js';
 import type { ArtifactTables } from '../metadata/artifact-schema.js';
 import type { NamedMigration } from '../metadata/database.js';
 import { artifactsMigration } from '../metadata/migrations/0301-artifacts.js';
+import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { CommitOptions, Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
@@ -53,6 +54,33 @@ export const MAX_UPLOAD_PARTS = 10_000;
 const SQL_BATCH = 300;
 
 type Tables = ArtifactTables & StorageTables;
+
+/**
+ * The reads every freeze (model-versions/create) runs, compiled once (prepared-query.ts):
+ * built with Kysely they cost more to compile than SQLite spends running them.
+ */
+const Q = {
+  entry: prepareQuery((db: Kysely<Tables>, p: { dir: string; name: string }) =>
+    db
+      .selectFrom('mlflow_artifact_entries')
+      .select(['kind', 'sha256', 'size'])
+      .where('dir', '=', p.dir)
+      .where('name', '=', p.name),
+  ),
+  /** The entries of `n` directories, one statement per count. */
+  entriesOf: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Kysely<Tables>, p: { dirs: readonly { dir: string }[] }) =>
+      db
+        .selectFrom('mlflow_artifact_entries')
+        .select(['dir', 'name', 'kind', 'sha256', 'size'])
+        .where(
+          'dir',
+          'in',
+          rowsOf(p.dirs, n).map((d) => d.dir),
+        ),
+    ),
+  ),
+};
 
 /** The slice of the metadata database the service uses (structurally `Database`). */
 export interface ArtifactDb {
@@ -174,12 +202,7 @@ export class ArtifactService {
   async stat(path: string): Promise<ArtifactNode> {
     if (path === '') return { kind: 'dir' };
     const { dir, name } = splitPath(path);
-    const row = await this.db
-      .selectFrom('mlflow_artifact_entries')
-      .select(['kind', 'sha256', 'size'])
-      .where('dir', '=', dir)
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const row = await Q.entry.executeTakeFirst(this.db, { dir, name });
     if (!row) return { kind: 'none' };
     if (row.kind === 'dir') return { kind: 'dir' };
     return {
@@ -224,11 +247,9 @@ export class ArtifactService {
     const pending = [dir];
     while (pending.length > 0) {
       const batch = pending.splice(0, SQL_BATCH);
-      const rows = await this.db
-        .selectFrom('mlflow_artifact_entries')
-        .select(['dir', 'name', 'kind', 'sha256', 'size'])
-        .where('dir', 'in', batch)
-        .execute();
+      const rows = await Q.entriesOf
+        .for(batch.length)
+        .execute(this.db, { dirs: batch.map((d) => ({ dir: d })) });
       for (const r of rows) {
         const full = joinPath(r.dir, r.name);
         if (r.kind === 'dir') pending.push(full);

@@ -26,7 +26,12 @@ import type {
   AuditVerifyResult,
   SearchResult,
 } from '../core/registry-api.js';
-import { computeEventHash, GENESIS_HASH, signCheckpoint } from '../metadata/audit-chain.js';
+import {
+  computeEventHash,
+  computeEventHashOfCanonicalData,
+  GENESIS_HASH,
+  signCheckpoint,
+} from '../metadata/audit-chain.js';
 import { prepareQuery } from '../metadata/prepared-query.js';
 import type { AuditEventRow, AuditEventsTable, RegistryDB } from '../metadata/schema.js';
 import { checkActor, checkCount } from './input-checks.js';
@@ -130,11 +135,17 @@ export class AuditService {
       data: JSON.parse(dataText) as unknown,
       prevHash: head?.hash ?? GENESIS_HASH,
     };
-    const hash = computeEventHash({
-      ...body,
-      time: auditTime(body.time),
-      data: body.data as JsonValue,
-    });
+    const hash = computeEventHashOfCanonicalData(
+      {
+        seq: body.seq,
+        time: auditTime(body.time),
+        actor: body.actor,
+        action: body.action,
+        subject: body.subject,
+        prevHash: body.prevHash,
+      },
+      dataText,
+    );
     await Q.insert.run(trx, {
       seq: body.seq,
       time: body.time,

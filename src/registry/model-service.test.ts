@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../test/support/dialects.js';
-import { openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
+import { manifest, openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
 import { DELETED_RETENTION_MS } from './retention.js';
 
 describe.each(TEST_DIALECTS)('%s', (dialect) => {
@@ -157,6 +157,32 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       const third = await t.registry.listModels({ maxResults: 2, pageToken: second.nextPageToken });
       expect(third.items.map((m) => m.name)).toEqual(['e']);
       expect(third.nextPageToken).toBeUndefined();
+    });
+
+    it('gives each model of a page its highest live version, or null when it has none', async () => {
+      for (const name of ['a', 'b', 'c', 'd']) await t.registry.createModel({ name });
+      for (let i = 0; i < 3; i++) {
+        await t.registry.createVersion({ model: 'a', manifest: manifest(`a${i}`) });
+      }
+      for (let i = 0; i < 3; i++) {
+        await t.registry.createVersion({ model: 'b', manifest: manifest(`b${i}`) });
+      }
+      await t.registry.createVersion({ model: 'c', manifest: manifest('c0') });
+      // b's newest is deleted (the one below it is the latest); c's only version too.
+      await t.registry.deleteVersion('b@3');
+      await t.registry.deleteVersion('c@1');
+      const expected = { a: 3, b: 2, c: null, d: null };
+      const page = await t.registry.listModels();
+      expect(Object.fromEntries(page.items.map((m) => [m.name, m.latestVersion]))).toEqual(
+        expected,
+      );
+      for (const [name, latest] of Object.entries(expected)) {
+        expect((await t.registry.getModel(name)).latestVersion).toBe(latest);
+      }
+      // A deleted version never comes back as the latest, even after a newer one is deleted.
+      await t.registry.createVersion({ model: 'b', manifest: manifest('b3') });
+      await t.registry.deleteVersion('b@4');
+      expect((await t.registry.getModel('b')).latestVersion).toBe(2);
     });
   });
 });

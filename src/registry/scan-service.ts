@@ -25,7 +25,7 @@ export interface PendingScan {
   readonly files: readonly FileScan[];
 }
 
-/** `record`'s statements, compiled once (prepared-query.ts): they run in every version's creation. */
+/** `record`'s and `reusable`'s statements, compiled once (prepared-query.ts): they run in every version's creation. */
 const Q = {
   insertScan: prepareQuery(
     (
@@ -53,6 +53,15 @@ const Q = {
         scanner: SCANNER_ID,
         report: p.report,
       }),
+  ),
+  /** A report of this scanner for these bytes, from any version (`reusable`). */
+  reportOf: prepareQuery((db: Kysely<RegistryDB>, p: { sha256: string }) =>
+    db
+      .selectFrom('version_scan_files')
+      .select('report')
+      .where('sha256', '=', p.sha256)
+      .where('scanner', '=', SCANNER_ID)
+      .limit(1),
   ),
 };
 
@@ -137,13 +146,7 @@ export class ScanService {
   }
 
   private async reusable(sha256: string): Promise<FileScanReport | undefined> {
-    const row = await this.ctx.database.db
-      .selectFrom('version_scan_files')
-      .select('report')
-      .where('sha256', '=', sha256)
-      .where('scanner', '=', SCANNER_ID)
-      .limit(1)
-      .executeTakeFirst();
+    const row = await Q.reportOf.executeTakeFirst(this.ctx.database.db, { sha256 });
     return row ? (JSON.parse(row.report) as FileScanReport) : undefined;
   }
 }

@@ -261,6 +261,41 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       });
     });
 
+    it('answers a repeated query the same way, and keeps refusing a bad one (parsed queries are reused)', async () => {
+      const filter = "tags.team = 'risk' AND metrics.auc > 0.9";
+      const once = await search(filter, { orderBy: ['metrics.auc DESC'] });
+      expect(once).toEqual(['fraud-detector@4', 'fraud-detector@2', 'fraud-detector@1']);
+      for (let i = 0; i < 3; i++) {
+        expect(await search(filter, { orderBy: ['metrics.auc DESC'] })).toEqual(once);
+        // The same filter with another order, or none, is another query.
+        expect(await search(filter, { orderBy: ['metrics.auc ASC'] })).toEqual([...once].reverse());
+        expect(await search(filter)).toEqual(once.slice().sort((a, b) => (a < b ? 1 : -1)));
+        await expect(t.registry.searchVersions({ filter: 'metrics.auc >' })).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+        });
+        // Valid for versions, refused for models: the target is part of what is reused.
+        await expect(t.registry.searchModels({ filter: 'metrics.auc > 1' })).rejects.toThrow(
+          /metrics are not searchable for models/,
+        );
+        expect(
+          (await t.registry.searchModels({ filter: "tags.team = 'risk'" })).items.map(
+            (m) => m.name,
+          ),
+        ).toEqual(['Fraud-Legacy', 'fraud-detector']);
+      }
+      // A page token still belongs to its query only.
+      const first = await t.registry.searchVersions({ filter, maxResults: 1 });
+      const next = await t.registry.searchVersions({
+        filter,
+        maxResults: 1,
+        pageToken: first.nextPageToken,
+      });
+      expect(keys([...first.items, ...next.items])).toEqual([
+        'fraud-detector@4',
+        'fraud-detector@2',
+      ]);
+    });
+
     it('returns fully hydrated versions', async () => {
       const [v] = (await t.registry.searchVersions({ filter: "aliases = 'champion'" })).items;
       expect(v).toMatchObject({

@@ -20,7 +20,7 @@ import {
   type SearchTarget,
   searchFields,
 } from '../metadata/search/compile-filter.js';
-import type { OrderByTerm } from '../metadata/search/filter-ast.js';
+import type { FilterExpr, OrderByTerm } from '../metadata/search/filter-ast.js';
 import { parseFilter, parseOrderBy } from '../metadata/search/filter-parser.js';
 import { findVersionPage } from '../metadata/search/find-version-page.js';
 import { KeyStatistics } from '../metadata/search/key-statistics.js';
@@ -64,9 +64,28 @@ export interface ReadScopedSearch {
   ): Promise<SearchResult<ModelVersion>>;
 }
 
+/** A filter and ORDER BY as parsed, checked against their target; never mutated. */
+interface ParsedQuery {
+  readonly ast: FilterExpr | undefined;
+  readonly terms: readonly OrderByTerm[];
+}
+
+/** Parsed queries kept per service (least recently used dropped). */
+const PARSED_QUERIES = 256;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export class SearchService {
   /** Samples of key values for the version search's plan choice, kept across searches. */
   private readonly statistics = new KeyStatistics();
+  /** Recently parsed filter and ORDER BY texts, by target and texts (see `parsed`). */
+  private readonly parsedQueries = new Map<string, ParsedQuery>();
   constructor(private readonly ctx: RegistryContext) {}
 
   /**
@@ -143,15 +162,7 @@ export class SearchService {
 
   /** Parses the filter and ORDER BY, checks them against the target, reads the page token. */
   private parse(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {
-    const dialect = this.ctx.dialect;
-    const fields = searchFields(target);
-    const ast = parseFilter(query.filter ?? '', { fields });
-    const terms: OrderByTerm[] = (query.orderBy ?? []).flatMap((text) =>
-      parseOrderBy(text, { fields }),
-    );
-    // Compiled once here so a bad field is reported before any SQL runs.
-    if (ast !== undefined) compileFilter(ast, target, { dialect });
-    compileOrderBy(terms, target, { dialect });
+    const { ast, terms } = this.parsed(target, query.filter, query.orderBy);
     const limit = resolveMaxResults(query.maxResults);
     const fingerprint = queryFingerprint({
       target,
@@ -162,6 +173,43 @@ export class SearchService {
     });
     const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
     return { ast, terms, limit, offset, fingerprint };
+  }
+
+  /**
+   * The filter and ORDER BY parsed and checked against the target (compiled once, so a bad
+   * field is reported before any SQL runs); the result of texts seen lately is reused
+   * (ParsedQueries): a client paging or polling sends the same texts again and again.
+   */
+  private parsed(
+    target: SearchTarget,
+    filter: string | undefined,
+    orderBy: readonly string[] | undefined,
+  ): ParsedQuery {
+    // Only well-typed input is cached; anything else is parsed (and refused) every time.
+    const cacheable =
+      (filter === undefined || typeof filter === 'string') &&
+      (orderBy === undefined ||
+        (Array.isArray(orderBy) && orderBy.every((o) => typeof o === 'string')));
+    const key = cacheable ? JSON.stringify([target, filter ?? '', orderBy ?? []]) : undefined;
+    const cache = this.parsedQueries;
+    const hit = key === undefined ? undefined : cache.get(key);
+    if (hit) {
+      cache.delete(key!); // re-insert: Map order is recency order
+      cache.set(key!, hit);
+      return hit;
+    }
+    const dialect = this.ctx.dialect;
+    const fields = searchFields(target);
+    const ast = parseFilter(filter ?? '', { fields });
+    const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
+    if (ast !== undefined) compileFilter(ast, target, { dialect });
+    compileOrderBy(terms, target, { dialect });
+    const parsed: ParsedQuery = deepFreeze({ ast, terms });
+    if (key !== undefined) {
+      if (cache.size >= PARSED_QUERIES) cache.delete(cache.keys().next().value as string);
+      cache.set(key, parsed);
+    }
+    return parsed;
   }
 
   private page<T>(

@@ -18,6 +18,47 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
   });
 
   describe('createVersion', () => {
+    it('returns the version exactly as a read gives it back: metrics and params in key order, -0 as 0', async () => {
+      await t.registry.createModel({ name: 'm' });
+      // Keys in no particular order (upper case sorts first, '-' '.' '/' before digits);
+      // values at the edges of a double. Written from the input, never read back.
+      const metrics: Record<string, number> = {
+        zeta: 1,
+        'eval/f1 macro': 0.1 + 0.2,
+        Alpha: -5.5,
+        'a-b': 1e-300,
+        'a.b': 1.7976931348623157e308,
+        a_b: -0,
+        a: 5e-324,
+        B9: 123456789.123,
+        // Code-unit order, not code-point order: U+1D49C (a surrogate pair) before U+FF5A.
+        ｚ: 2,
+        𝒜: 3,
+      };
+      const params = { lr: '3e-4', 'Opt/beta1': '0.9', empty: '', 'a b': 'ünïcode ✓' };
+      const created = await t.registry.createVersion({
+        model: 'm',
+        manifest: manifest('one'),
+        metrics,
+        params,
+        tags: { t: '1' },
+      });
+      const read = await t.registry.getVersion('m@1');
+      expect(created).toEqual(read);
+      expect(Object.keys(created.metrics)).toEqual(Object.keys(read.metrics));
+      expect(Object.keys(created.params)).toEqual(Object.keys(read.params));
+      expect(Object.keys(read.metrics)).toEqual(Object.keys(metrics).sort());
+      for (const [k, value] of Object.entries(metrics)) {
+        // Object.is: -0 comes back as 0 both ways, every other value bit for bit.
+        expect(Object.is(created.metrics[k], value || 0)).toBe(true);
+        expect(Object.is(read.metrics[k], value || 0)).toBe(true);
+      }
+      expect(read.params).toEqual(params);
+      // The same after the history's points: a page read (search) agrees too.
+      const [found] = (await t.registry.searchVersions({ filter: "name = 'm'" })).items;
+      expect(found).toEqual(created);
+    });
+
     it('registers a version with metrics, params, tags, lineage and one audit event', async () => {
       await t.registry.createModel({ name: 'fraud' });
       const v1 = await t.registry.createVersion({ model: 'fraud', manifest: manifest('one') });
