@@ -35,6 +35,35 @@ const byKey = prepareQuery((db: Kysely<Db>, p: { k: string }) =>
   db.selectFrom('points').select(['k', 'v']).where('k', '=', p.k),
 );
 
+/**
+ * Starts a write transaction that inserts (k, v), then stays open until `release()`;
+ * resolves once the insert ran (the transaction holds the connection). `fail` rolls it back.
+ */
+async function holdWrite(
+  database: Database<Db>,
+  k: string,
+  v: number,
+  fail = false,
+): Promise<{ tx: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let written!: () => void;
+  const wrote = new Promise<void>((resolve) => {
+    written = resolve;
+  });
+  const tx = database.writeTransaction(async (trx) => {
+    await insert.run(trx, { k, v });
+    written();
+    await held;
+    if (fail) throw new Error('roll back');
+  });
+  tx.catch(() => undefined);
+  await wrote;
+  return { tx, release };
+}
+
 describe('SQLite statements', () => {
   let dir: string | undefined;
   let database: Database<Db> | undefined;
@@ -87,22 +116,9 @@ describe('SQLite statements', () => {
   });
 
   it('reads outside the transaction do not see its uncommitted writes', async () => {
-    const { db, writeTransaction } = await open();
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let written!: () => void;
-    const wrote = new Promise<void>((resolve) => {
-      written = resolve;
-    });
-    const tx = writeTransaction(async (trx) => {
-      await insert.run(trx, { k: 'a', v: 1 });
-      written();
-      await held;
-      throw new Error('roll back');
-    });
-    await wrote;
+    const opened = await open();
+    const { db } = opened;
+    const { tx, release } = await holdWrite(opened, 'a', 1, true);
     // Queued behind the open transaction (one connection), so it runs after the rollback.
     const read = byKey.execute(db, { k: 'a' });
     release();
@@ -111,7 +127,8 @@ describe('SQLite statements', () => {
   });
 
   it('run directly inside a group of reads, after any open transaction, and not after it', async () => {
-    const { db, writeTransaction, reads } = await open();
+    const opened = await open();
+    const { db, writeTransaction, reads } = opened;
     await writeTransaction(async (trx) => {
       await insert.run(trx, { k: 'a', v: 1 });
     });
@@ -124,20 +141,7 @@ describe('SQLite statements', () => {
     expect(read).toEqual([[{ k: 'a', v: 1 }], []]);
     expect(directRunnerOf(inside!)).toBeUndefined();
     // A group waits for an open transaction (one connection) and sees only its commit.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let written!: () => void;
-    const wrote = new Promise<void>((resolve) => {
-      written = resolve;
-    });
-    const tx = writeTransaction(async (trx) => {
-      await insert.run(trx, { k: 'b', v: 2 });
-      written();
-      await held;
-    });
-    await wrote;
+    const { tx, release } = await holdWrite(opened, 'b', 2);
     const during = reads((conn) => byKey.execute(conn, { k: 'b' }));
     release();
     await tx;
