@@ -244,4 +244,36 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
       expect(JSON.stringify(leanRead)).toBe(JSON.stringify(lean));
     },
   );
+
+  it.each(['per-table', 'one-statement'] as const)(
+    'with listing, gives the row, tags and aliases and leaves every other detail empty (%s)',
+    async (reads) => {
+      const full = await hydrate(reads);
+      const child1 = full.find((v) => v.model === 'child' && v.version === 1)!;
+      // The fixture has every detail, so an empty one below was left out, not absent.
+      expect(child1.lineage.parents).not.toEqual([]);
+      expect(child1.scan).not.toBeNull();
+      expect(child1.signatures).not.toEqual([]);
+      expect(child1.aliases).not.toEqual([]);
+      const expected = full.map((v) => ({
+        ...v,
+        modelCard: null,
+        summary: null,
+        metrics: {},
+        params: {},
+        lineage: { parents: [], datasets: [], code: null },
+        scan: null,
+        signatures: [],
+      }));
+      const listed = await hydrateVersions(t.database.db, rows, reads, { listing: true });
+      // JSON text, so that the order of object keys (tags in code-unit order) counts too.
+      expect(JSON.stringify(listed)).toBe(JSON.stringify(expected));
+      // readVersions (on SQLite one JSON text a version) gives the same, in the ids' order.
+      const ids = rows.map((r) => r.id).reverse();
+      const read = await readVersions(t.database.db, [...ids, 999_999], dialect, {
+        listing: true,
+      });
+      expect(JSON.stringify(read)).toBe(JSON.stringify([...expected].reverse()));
+    },
+  );
 });

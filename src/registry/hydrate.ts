@@ -436,6 +436,31 @@ export interface HydrateOptions {
    * skip the two statements; the one-statement union still reads the rows.
    */
   readonly runData?: boolean;
+  /**
+   * true: only what MLflow's ModelVersion shows — the version's own columns, its model's
+   * name, tags and aliases. Metrics, params, lineage, scan and signatures come back empty
+   * (`{}`, `[]`, null) and `modelCard` and `summary` null (implies `runData: false`). On
+   * SQLite a page of 10 versions spent about half of readVersions' statement on the six
+   * detail subqueries and two text columns MLflow's model-versions/search then dropped.
+   * Default false.
+   */
+  readonly listing?: boolean;
+}
+
+/** What `listing` leaves out of a version, empty (new objects: callers may change them). */
+function notListed(tags: Record<string, string>, aliases: string[]): VersionDetails {
+  return {
+    metrics: {},
+    params: {},
+    tags,
+    aliases,
+    parents: [],
+    datasets: [],
+    code: undefined,
+    scan: undefined,
+    flagged: [],
+    signatures: [],
+  };
 }
 
 /** Versions in the order given. */
@@ -447,6 +472,7 @@ export async function hydrateVersions(
 ): Promise<ModelVersion[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
+  if (options.listing) return listVersions(db, rows, ids);
   const details = reads === 'one-statement' ? detailsInOneStatement : detailsPerTable;
   const d = await details(db, ids, options.runData ?? true);
   const metrics = sortBy(d.metrics, (m) => m.key);
@@ -520,6 +546,33 @@ export async function hydrateVersions(
   );
 }
 
+/** hydrateVersions with `listing`: two of detailsPerTable's statements. */
+async function listVersions(
+  db: Kysely<RegistryDB>,
+  rows: readonly VersionRowWithModel[],
+  ids: readonly number[],
+): Promise<ModelVersion[]> {
+  const q = perTable.for(ids.length);
+  const p = { ids: ids.map((id) => ({ id })) };
+  const [tags, aliases] = await Promise.all([q.tags.execute(db, p), q.aliases.execute(db, p)]);
+  const tagsBy = group(
+    sortBy(tags, (t) => t.key),
+    (t) => t.version_id,
+    (t) => [t.key, t.value] as const,
+  );
+  const aliasesBy = group(
+    sortBy(aliases, (a) => a.alias),
+    (a) => a.version_id,
+    (a) => a.alias,
+  );
+  return rows.map((r) =>
+    toModelVersion(
+      { ...r, model_card: null, summary: null },
+      notListed(record(tagsBy.get(r.id)), aliasesBy.get(r.id) ?? []),
+    ),
+  );
+}
+
 /** One version's details, each list and record already in code-unit order. */
 interface VersionDetails {
   readonly metrics: Record<string, number>;
@@ -538,7 +591,7 @@ interface VersionDetails {
   readonly signatures: string[];
 }
 
-function toModelVersion(r: VersionRowWithModel, d: VersionDetails): ModelVersion {
+function toModelVersion(r: VersionRowWithModel | VersionListingRow, d: VersionDetails): ModelVersion {
   const { code: c, scan } = d;
   return {
     model: r.model_name,
@@ -547,8 +600,8 @@ function toModelVersion(r: VersionRowWithModel, d: VersionDetails): ModelVersion
     size: r.size,
     fileCount: r.file_count,
     description: r.description,
-    modelCard: r.model_card ?? null,
-    summary: parseSummary(r.summary),
+    modelCard: ('model_card' in r ? r.model_card : null) ?? null,
+    summary: 'summary' in r ? parseSummary(r.summary) : null,
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -640,6 +693,22 @@ export async function readVersions(
   options: HydrateOptions = {},
 ): Promise<ModelVersion[]> {
   if (ids.length === 0) return [];
+  if (dialect === 'sqlite' && options.listing) {
+    const { rows } = await executeCompiled(
+      db,
+      CompiledQuery.raw(VERSION_LISTINGS, [JSON.stringify(ids)]),
+    );
+    const byId = new Map(
+      (rows as { r: string }[]).map(({ r }) => {
+        const listed = listingOfJson(r);
+        return [listed.row.id, listed];
+      }),
+    );
+    return ids.flatMap((id) => {
+      const v = byId.get(id);
+      return v ? [toModelVersion(v.row, v.details)] : [];
+    });
+  }
   if (dialect === 'sqlite') {
     const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
     const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [JSON.stringify(ids)]));
@@ -713,6 +782,62 @@ const VERSIONS_WITH_DETAILS = versionsWithDetails(true);
 /** The same without the versions' metrics and params (HydrateOptions.runData false). */
 const VERSIONS_WITHOUT_RUN_DATA = versionsWithDetails(false);
 
+/** A version as VERSION_LISTINGS reads it: the row without its model card and summary. */
+type VersionListingRow = Omit<VersionRowWithModel, 'model_card' | 'summary'>;
+
+/** VERSION_LISTINGS' columns, in the order of each row's JSON array. */
+const LISTED_COLUMNS = [
+  'id',
+  'model_id',
+  'version',
+  'manifest_digest',
+  'size',
+  'file_count',
+  'description',
+  'created_by',
+  'created_at',
+  'updated_at',
+  'status',
+  'status_message',
+  'stage',
+  'approval',
+  'approval_reviewer',
+  'approval_comment',
+  'approval_time',
+  'run_id',
+  'source',
+  'deleted_at',
+] as const satisfies readonly (keyof VersionListingRow)[];
+
+/**
+ * SQLite only: readVersions with `listing` (HydrateOptions), as VERSIONS_WITH_DETAILS
+ * but each version one JSON array — LISTED_COLUMNS, the model's name, the tags as an
+ * object, the aliases as an array. better-sqlite3's cost grows with the columns of each
+ * row object it makes: 23 columns of 10 rows cost ~2.4 times one JSON text a row that
+ * JSON.parse reads (profiled). No column is a REAL, so the JSON text loses nothing.
+ */
+const VERSION_LISTINGS = `select json_array(${LISTED_COLUMNS.map((c) => `v.${c}`).join(', ')}, m.name,
+  json((select json_group_object(x.key, x.value) from version_tags as x where x.version_id = v.id)),
+  json((select json_group_array(x.alias) from aliases as x where x.version_id = v.id))) as r
+from json_each(?) as j
+inner join model_versions as v on v.id = j.value
+inner join registered_models as m on m.id = v.model_id`;
+
+/** One row of VERSION_LISTINGS, as toModelVersion's row and details. */
+function listingOfJson(text: string): { row: VersionListingRow; details: VersionDetails } {
+  const a = JSON.parse(text) as unknown[];
+  const row: Record<string, unknown> = { model_name: a[LISTED_COLUMNS.length] };
+  for (let i = 0; i < LISTED_COLUMNS.length; i++) row[LISTED_COLUMNS[i]!] = a[i];
+  const tags = a[LISTED_COLUMNS.length + 1] as Record<string, string>;
+  return {
+    row: row as VersionListingRow,
+    details: notListed(
+      orderedRecord<string>(tags),
+      ordered(a[LISTED_COLUMNS.length + 2] as string[], (x) => x),
+    ),
+  };
+}
+
 /** The comparison of sortBy. */
 function compareBy<T>(name: (r: T) => string, number: (r: T) => number = () => 0) {
   return (x: T, y: T) => {
@@ -737,9 +862,9 @@ function ordered<T>(items: T[], name: (r: T) => string, number?: (r: T) => numbe
   return items;
 }
 
-/** A JSON object's entries as a record with its keys in code-unit order. */
-function orderedRecord<V>(json: string): Record<string, V> {
-  const r = JSON.parse(json) as Record<string, V>;
+/** A JSON object's entries (or the object parsed) as a record with its keys in code-unit order. */
+function orderedRecord<V>(json: string | Record<string, V>): Record<string, V> {
+  const r = typeof json === 'string' ? (JSON.parse(json) as Record<string, V>) : json;
   const keys = Object.keys(r);
   for (let i = 1; i < keys.length; i++) {
     if (keys[i - 1]! > keys[i]!) return Object.fromEntries(sortBy(Object.entries(r), ([k]) => k));

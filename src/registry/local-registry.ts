@@ -309,7 +309,7 @@ export class LocalRegistry implements RegistryApi {
   }
   /** `scope` (not part of RegistryApi): only versions of models its user may READ. */
   searchVersions(
-    query?: SearchQuery & Pick<VersionSearch, 'runData'>,
+    query?: SearchQuery & Pick<VersionSearch, 'runData' | 'listing'>,
     scope?: ReadScope,
   ): Promise<SearchResult<ModelVersion>> {
     return this.search.searchVersions(query, scope);

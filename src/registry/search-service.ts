@@ -44,6 +44,11 @@ export interface VersionSearch extends SearchQuery {
    * HydrateOptions), for callers that do not show them (MLflow's search). Default true.
    */
   readonly runData?: boolean;
+  /**
+   * true: each version as MLflow's ModelVersion shows it — its row, tags and aliases only
+   * (hydrate.ts, HydrateOptions `listing`). Default false.
+   */
+  readonly listing?: boolean;
 }
 
 /**
@@ -57,9 +62,9 @@ export interface ReadScopedSearch {
     scope?: ReadScope,
   ): Promise<SearchResult<RegisteredModel>>;
   searchModels(query?: SearchQuery, scope?: ReadScope): Promise<SearchResult<RegisteredModel>>;
-  /** `query.runData: false` leaves metrics and params out (VersionSearch). */
+  /** `query.runData: false` and `query.listing` leave details out (VersionSearch). */
   searchVersions(
-    query?: SearchQuery & Pick<VersionSearch, 'runData'>,
+    query?: SearchQuery & Pick<VersionSearch, 'runData' | 'listing'>,
     scope?: ReadScope,
   ): Promise<SearchResult<ModelVersion>>;
 }
@@ -128,28 +133,31 @@ export class SearchService {
     query: VersionSearch = {},
     scope?: ReadScope,
   ): Promise<SearchResult<ModelVersion>> {
-    const db = this.ctx.database.db;
     const { ast, terms, limit, offset, fingerprint } = this.parse('versions', query, {
       modelId: query.modelId,
       defaultOrder: query.defaultOrder,
       readableBy: scope?.user,
     });
-    const { ids } = await findVersionPage(db, {
-      ...(scope ? { scope } : {}),
-      filter: ast,
-      order: terms,
-      ...(query.modelId !== undefined ? { modelId: query.modelId } : {}),
-      includeDeleted: query.includeDeleted ?? false,
-      ...(query.defaultOrder !== undefined ? { defaultOrder: query.defaultOrder } : {}),
-      limit,
-      offset,
-      dialect: this.ctx.dialect,
-      statistics: this.statistics,
+    // Reads only (Database.reads): on SQLite its statements run directly on the connection.
+    return this.ctx.database.reads(async (db) => {
+      const { ids } = await findVersionPage(db, {
+        ...(scope ? { scope } : {}),
+        filter: ast,
+        order: terms,
+        ...(query.modelId !== undefined ? { modelId: query.modelId } : {}),
+        includeDeleted: query.includeDeleted ?? false,
+        ...(query.defaultOrder !== undefined ? { defaultOrder: query.defaultOrder } : {}),
+        limit,
+        offset,
+        dialect: this.ctx.dialect,
+        statistics: this.statistics,
+      });
+      const items = await readVersions(db, ids.slice(0, limit), this.ctx.dialect, {
+        runData: query.runData ?? true,
+        listing: query.listing ?? false,
+      });
+      return this.page(items, ids.length > limit, { offset, limit, fingerprint });
     });
-    const items = await readVersions(db, ids.slice(0, limit), this.ctx.dialect, {
-      runData: query.runData ?? true,
-    });
-    return this.page(items, ids.length > limit, { offset, limit, fingerprint });
   }
 
   private prepare(target: SearchTarget, query: SearchQuery, extra: Record<string, unknown>) {

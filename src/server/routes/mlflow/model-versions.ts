@@ -146,8 +146,8 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
           orderBy: orderByList(q.order_by),
           maxResults: n,
           ...(q.page_token ? { pageToken: q.page_token } : {}),
-          // MLflow's ModelVersion has no metrics or params: not read (most of the cost).
-          runData: false,
+          // MLflow's ModelVersion shows the row, tags and aliases only: nothing else is read.
+          listing: true,
         },
         await ctx.auth.readScope(req),
       );
