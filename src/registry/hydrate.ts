@@ -825,17 +825,34 @@ inner join registered_models as m on m.id = v.model_id`;
 
 /** One row of VERSION_LISTINGS, as toModelVersion's row and details. */
 function listingOfJson(text: string): { row: VersionListingRow; details: VersionDetails } {
+  // Positions as in LISTED_COLUMNS; an object literal (not a loop of keyed stores) gives
+  // every row one hidden class.
   const a = JSON.parse(text) as unknown[];
-  const row: Record<string, unknown> = { model_name: a[LISTED_COLUMNS.length] };
-  for (let i = 0; i < LISTED_COLUMNS.length; i++) row[LISTED_COLUMNS[i]!] = a[i];
-  const tags = a[LISTED_COLUMNS.length + 1] as Record<string, string>;
-  return {
-    row: row as VersionListingRow,
-    details: notListed(
-      orderedRecord<string>(tags),
-      ordered(a[LISTED_COLUMNS.length + 2] as string[], (x) => x),
-    ),
-  };
+  const row = {
+    id: a[0],
+    model_id: a[1],
+    version: a[2],
+    manifest_digest: a[3],
+    size: a[4],
+    file_count: a[5],
+    description: a[6],
+    created_by: a[7],
+    created_at: a[8],
+    updated_at: a[9],
+    status: a[10],
+    status_message: a[11],
+    stage: a[12],
+    approval: a[13],
+    approval_reviewer: a[14],
+    approval_comment: a[15],
+    approval_time: a[16],
+    run_id: a[17],
+    source: a[18],
+    deleted_at: a[19],
+    model_name: a[20],
+  } as VersionListingRow;
+  const tags = orderedRecord<string>(a[21] as Record<string, string>);
+  return { row, details: notListed(tags, ordered(a[22] as string[], (x) => x)) };
 }
 
 /** The comparison of sortBy. */
