@@ -591,7 +591,10 @@ interface VersionDetails {
   readonly signatures: string[];
 }
 
-function toModelVersion(r: VersionRowWithModel | VersionListingRow, d: VersionDetails): ModelVersion {
+function toModelVersion(
+  r: VersionRowWithModel | VersionListingRow,
+  d: VersionDetails,
+): ModelVersion {
   const { code: c, scan } = d;
   return {
     model: r.model_name,
@@ -852,7 +855,13 @@ function listingOfJson(text: string): { row: VersionListingRow; details: Version
     model_name: a[20],
   } as VersionListingRow;
   const tags = orderedRecord<string>(a[21] as Record<string, string>);
-  return { row, details: notListed(tags, ordered(a[22] as string[], (x) => x)) };
+  return {
+    row,
+    details: notListed(
+      tags,
+      ordered(a[22] as string[], (x) => x),
+    ),
+  };
 }
 
 /** The comparison of sortBy. */
