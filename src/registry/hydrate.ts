@@ -477,8 +477,6 @@ export async function hydrateVersions(
   const d = await details(db, ids, options.runData ?? true);
   const metrics = sortBy(d.metrics, (m) => m.key);
   const params = sortBy(d.params, (p) => p.key);
-  const tags = sortBy(d.tags, (t) => t.key);
-  const aliases = sortBy(d.aliases, (a) => a.alias);
   const parents = sortBy(
     d.parents,
     (p) => p.name,
@@ -498,16 +496,7 @@ export async function hydrateVersions(
     (p) => p.version_id,
     (p) => [p.key, p.value] as const,
   );
-  const tagsBy = group(
-    tags,
-    (t) => t.version_id,
-    (t) => [t.key, t.value] as const,
-  );
-  const aliasesBy = group(
-    aliases,
-    (a) => a.version_id,
-    (a) => a.alias,
-  );
+  const { tagsBy, aliasesBy } = tagsAndAliasesBy(d.tags, d.aliases);
   const parentsBy = group(
     parents,
     (p) => p.version_id,
@@ -546,6 +535,28 @@ export async function hydrateVersions(
   );
 }
 
+/**
+ * Tags (key order) and aliases (name order) of each version, by version id. Sorts the
+ * arrays given in place (sortBy).
+ */
+function tagsAndAliasesBy(
+  tags: { version_id: number; key: string; value: string }[],
+  aliases: { version_id: number; alias: string }[],
+) {
+  return {
+    tagsBy: group(
+      sortBy(tags, (t) => t.key),
+      (t) => t.version_id,
+      (t) => [t.key, t.value] as const,
+    ),
+    aliasesBy: group(
+      sortBy(aliases, (a) => a.alias),
+      (a) => a.version_id,
+      (a) => a.alias,
+    ),
+  };
+}
+
 /** hydrateVersions with `listing`: two of detailsPerTable's statements. */
 async function listVersions(
   db: Kysely<RegistryDB>,
@@ -555,16 +566,7 @@ async function listVersions(
   const q = perTable.for(ids.length);
   const p = { ids: ids.map((id) => ({ id })) };
   const [tags, aliases] = await Promise.all([q.tags.execute(db, p), q.aliases.execute(db, p)]);
-  const tagsBy = group(
-    sortBy(tags, (t) => t.key),
-    (t) => t.version_id,
-    (t) => [t.key, t.value] as const,
-  );
-  const aliasesBy = group(
-    sortBy(aliases, (a) => a.alias),
-    (a) => a.version_id,
-    (a) => a.alias,
-  );
+  const { tagsBy, aliasesBy } = tagsAndAliasesBy(tags, aliases);
   return rows.map((r) =>
     toModelVersion(
       { ...r, model_card: null, summary: null },
