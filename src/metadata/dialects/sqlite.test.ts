@@ -55,4 +55,26 @@ describe('SQLite write transactions', () => {
     const { rows } = await sql<{ v: string }>`SELECT v FROM t`.execute(database.db);
     expect(rows.map((r) => r.v)).toEqual(['x']);
   });
+
+  it('keeps statement journals in memory, and a statement failing half-way undoes only itself', async () => {
+    const { rows } = await sql<{ temp_store: number }>`PRAGMA temp_store`.execute(database.db);
+    expect(rows[0]!.temp_store).toBe(2); // MEMORY: no temp file per multi-row statement
+    // Enough rows on enough pages that the statement's journal would spill to a file (> 64 KiB).
+    const values = (from: number, n: number) =>
+      sql.join(
+        Array.from({ length: n }, (_, i) => sql`(${from + i}, ${'v'.repeat(500)})`),
+        sql`, `,
+      );
+    await database.writeTransaction(async (trx) => {
+      await sql`INSERT INTO t (id, v) VALUES ${values(1, 400)}`.execute(trx);
+      // Rows 401..799 go in, then row 400 collides: this statement alone is undone.
+      await expect(
+        sql`INSERT INTO t (id, v) VALUES ${values(401, 399)}, (400, 'dup')`.execute(trx),
+      ).rejects.toThrow();
+      await sql`INSERT INTO t (id, v) VALUES (1000, 'after')`.execute(trx);
+    });
+    const { rows: after } = await sql<{ n: number; top: number }>`
+      SELECT count(*) AS n, max(id) AS top FROM t`.execute(database.db);
+    expect(after[0]).toEqual({ n: 401, top: 1000 });
+  });
 });
