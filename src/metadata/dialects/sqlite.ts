@@ -148,8 +148,8 @@ export async function openSqlite<DB>(
   // a copy of every page it changes so that it can be undone alone; past 64 KiB SQLite spills
   // that copy to a temp file in /var/tmp, created, written and unlinked per statement. A
   // version's 100 latest metrics (one leaf page of the `(key, value, owner)` index per key)
-  // did that on every creation: ~0.4 ms of its ~2.5 ms of CPU (docs/benchmarks.md, session
-  // 10). The application's statements are batched (hundreds of rows), so what this holds in
+  // did that on almost every creation: ~0.4 ms of its ~2.5 ms of CPU (docs/benchmarks.md,
+  // session 10). The application's statements are batched (hundreds of rows), so what this holds in
   // memory is bounded by a statement's pages; the sorter no longer spills either, which is
   // why it is set only after migrations (index builds over large tables sort everything).
   raw.pragma('temp_store = MEMORY');
