@@ -23,6 +23,8 @@
  *                                         [--transfer-only] (skip the read load)
  *                                         [--sequential-only] (only push version 1 and
  *                                           run the sequential client)
+ *                                         [--only health,version,create] (the sequential
+ *                                           client's workloads to run; all by default)
  *
  * Everything lives under bench/.work/server-api/ and is removed afterwards (the generated
  * series is kept there for reuse with --keep-series).
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     'sequential-only': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     cpu: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 const SCALE = Number(values.scale);
@@ -263,14 +266,21 @@ try {
       manifest: { digest: got.digest, size: got.size, fileCount: got.fileCount },
       metrics: { loss: 0.5 },
     });
-    const workloads: [string, () => Promise<unknown>][] = [
-      ['GET /health (baseline)', () => client.call('GET', '/health')],
-      ['GET version', () => client.call('GET', versionPath)],
+    const all: [string, string, () => Promise<unknown>][] = [
+      ['health', 'GET /health (baseline)', () => client.call('GET', '/health')],
+      ['version', 'GET version', () => client.call('GET', versionPath)],
       [
+        'create',
         'POST create-version',
         () => client.call('POST', '/api/v1/models/created/versions', createBody),
       ],
     ];
+    const only = values.only?.split(',').map((s) => s.trim());
+    const unknown = only?.filter((k) => !all.some(([key]) => key === k)) ?? [];
+    if (unknown.length > 0) throw new Error(`--only: unknown workload ${unknown.join(', ')}`);
+    const workloads = all
+      .filter(([key]) => only === undefined || only.includes(key))
+      .map(([, name, fn]) => [name, fn] as const);
     const rates = new Map<string, number[]>();
     const cpus = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -286,7 +296,7 @@ try {
       }
     }
     client.destroy();
-    const health = median(rates.get('GET /health (baseline)')!);
+    const health = median(rates.get('GET /health (baseline)') ?? [Number.NaN]);
     log('');
     log(
       `one sequential keep-alive client (node:http), ${REQUESTS} requests each after 200 warm-up, median of ${ROUNDS} rounds; load average ${loadavg()

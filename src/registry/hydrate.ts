@@ -648,6 +648,57 @@ function toModelVersion(
   };
 }
 
+/** What a version's creation wrote besides its row (VersionService.create). */
+export interface WrittenDetails {
+  /** One latest point a key (the input's), any order. */
+  readonly metrics: readonly (readonly [string, number])[];
+  readonly params: readonly (readonly [string, string])[];
+  readonly tags: readonly (readonly [string, string])[];
+  readonly parents: readonly VersionKey[];
+  readonly datasets: readonly DatasetRef[];
+  readonly code: {
+    readonly gitRemote: string | null;
+    readonly gitCommit: string | null;
+    readonly gitDirty: number | null;
+  } | null;
+  /** The scan recorded with it; null: none. */
+  readonly scan: ScanSummary | null;
+}
+
+/**
+ * The version a creation has just written, built from `row` (as inserted) and `written`
+ * instead of read back: what readVersion gives for it in the same transaction (a new
+ * version has no aliases or signatures yet), each list and record in the order a read
+ * gives (code units). The caller makes sure every text it wrote reads back unchanged:
+ * a lone surrogate does not (SQLite keeps its bytes and reads them back as three U+FFFD,
+ * PostgreSQL stores one U+FFFD), so a creation with one reads its version back instead.
+ * version-service.test.ts holds the two equal, key order included, on both dialects.
+ */
+export function writtenVersion(row: VersionRowWithModel, written: WrittenDetails): ModelVersion {
+  const { code, scan } = written;
+  return toModelVersion(row, {
+    metrics: recordInKeyOrder(written.metrics),
+    params: recordInKeyOrder(written.params),
+    tags: recordInKeyOrder(written.tags),
+    aliases: [],
+    parents: sortBy(
+      [...written.parents],
+      (p) => p.model,
+      (p) => p.version,
+    ),
+    datasets: sortBy(
+      written.datasets.map((d) => ({ name: d.name, uri: d.uri, digest: d.digest })),
+      (d) => d.name,
+    ),
+    code: code
+      ? { git_remote: code.gitRemote, git_commit: code.gitCommit, git_dirty: code.gitDirty }
+      : undefined,
+    scan: scan ? { verdict: scan.verdict, files: scan.files } : undefined,
+    flagged: scan ? sortBy([...scan.dangerous], (p) => p) : [],
+    signatures: [],
+  });
+}
+
 /** One version row (as found by lookups) with its model's name, hydrated. */
 export async function hydrateVersion(
   db: Kysely<RegistryDB>,

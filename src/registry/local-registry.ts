@@ -70,7 +70,7 @@ import { capabilityEpochMigration } from '../metadata/migrations/0401-capability
 import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ReadScope } from '../metadata/search/read-scope.js';
-import type { ContentStore } from '../storage/content-store.js';
+import type { ContentStore, Manifest } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import { AccessControl } from './access-control.js';
 import { AliasService } from './alias-service.js';
@@ -151,7 +151,23 @@ const storedManifest = prepareQuery((db: Kysely<StorageTables>, p: { digest: str
   db.selectFrom('manifests').select('digest').where('digest', '=', p.digest),
 );
 
-export class LocalRegistry implements RegistryApi {
+/**
+ * createVersion's optional second argument: the version's manifest as its caller has just
+ * read it from this registry's store (the server's route reads it to check the size and
+ * file count it was given). The registry then does not read and parse it again; the
+ * version's transaction still checks that it is stored (requireStoredManifest). A manifest
+ * of another digest is ignored.
+ */
+export interface ManifestAlreadyRead {
+  readonly manifest: Manifest;
+}
+
+/** A registry whose createVersion takes the manifest its caller has read (LocalRegistry). */
+export interface CreatesVersionFromReadManifest {
+  createVersion(input: CreateVersionInput, read?: ManifestAlreadyRead): Promise<ModelVersion>;
+}
+
+export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifest {
   private readonly audit: AuditService;
   private readonly models: ModelService;
   private readonly versions: VersionService;
@@ -253,7 +269,10 @@ export class LocalRegistry implements RegistryApi {
    *   commit and the version's. A caller that has just stored the manifest may read both
    *   as "collected" and store it again (UploadService, MlflowVersionService).
    */
-  async createVersion(input: CreateVersionInput): Promise<ModelVersion> {
+  async createVersion(
+    input: CreateVersionInput,
+    read?: ManifestAlreadyRead,
+  ): Promise<ModelVersion> {
     const digest = input?.manifest?.digest;
     let scan: PendingScan | undefined;
     let summary: VersionSummary | null = null;
@@ -261,13 +280,16 @@ export class LocalRegistry implements RegistryApi {
       const hex = digest.replace(/^sha256:/i, '').toLowerCase();
       if (isSha256Hex(hex)) {
         summary = await this.summaryOf(hex);
-        const manifest = await this.content.getManifest(hex).catch((e: unknown) => {
-          if (!(e instanceof NotFoundError)) throw e;
-          throw new NotFoundError(
-            `manifest ${hex} is not in this registry's store: store the version's files first (push), then create it`,
-            { manifest: hex },
-          );
-        });
+        const manifest =
+          read?.manifest.digest === hex
+            ? read.manifest
+            : await this.content.getManifest(hex).catch((e: unknown) => {
+                if (!(e instanceof NotFoundError)) throw e;
+                throw new NotFoundError(
+                  `manifest ${hex} is not in this registry's store: store the version's files first (push), then create it`,
+                  { manifest: hex },
+                );
+              });
         try {
           scan = await this.scans.scan(this.content, manifest.entries);
         } catch (e) {
@@ -295,7 +317,7 @@ export class LocalRegistry implements RegistryApi {
         ? {
             afterInsert: async (trx, id, now) => {
               if (checked) await requireStoredManifest(trx, input.manifest.digest);
-              if (scan) await this.scans.record(trx, id, scan, now);
+              return { scan: scan ? await this.scans.record(trx, id, scan, now) : null };
             },
           }
         : {}),

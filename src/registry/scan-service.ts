@@ -87,13 +87,16 @@ export class ScanService {
     };
   }
 
-  /** Stores `scan` as version `versionId`'s, inside its creation transaction. */
+  /**
+   * Stores `scan` as version `versionId`'s, inside its creation transaction; returns the
+   * version's scan summary as a read of the version gives it (dangerous paths in any order).
+   */
   async record(
     trx: Kysely<RegistryDB>,
     versionId: number,
     scan: PendingScan,
     now: number,
-  ): Promise<void> {
+  ): Promise<ScanSummary> {
     await Q.insertScan.run(trx, {
       version_id: versionId,
       verdict: scan.verdict,
@@ -110,6 +113,11 @@ export class ScanService {
         report: JSON.stringify(report),
       });
     }
+    return {
+      verdict: scan.verdict,
+      files: scan.files.length,
+      dangerous: scan.files.filter((f) => f.verdict === 'dangerous').map((f) => f.path),
+    };
   }
 
   /** The version's scan, or null when it was not scanned. */

@@ -59,6 +59,73 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(found).toEqual(created);
     });
 
+    it('returns the version as a read gives it, key order and all, with every detail set', async () => {
+      await t.registry.createModel({ name: 'm' });
+      await t.registry.createModel({ name: 'b-features' });
+      await t.registry.createVersion({ model: 'm', manifest: manifest('1') });
+      await t.registry.createVersion({ model: 'm', manifest: manifest('2') });
+      await t.registry.createVersion({ model: 'b-features', manifest: manifest('f') });
+      const input: CreateVersionInput = {
+        model: 'm',
+        manifest: manifest('3', 12345, 7),
+        description: 'retrained ✓',
+        modelCard: '# Card\n\nwith ünïcode and 𝒜',
+        metrics: { zeta: 1, alpha: -0, 'eval/f1': 0.1 + 0.2 },
+        params: { lr: '3e-4', Opt: 'adam' },
+        tags: { z: '1', A: '', 'team/x': 'risk ✓' },
+        runId: 'run-1',
+        source: 'mlflow-artifacts:/1/run-1/artifacts/model',
+        lineage: {
+          // Out of order, one twice (by number and as latest): stored once, read sorted.
+          parents: ['m@2', 'b-features@1', 'm@1', 'm@latest'],
+          datasets: [
+            { name: 'val', uri: 's3://b/val.parquet' },
+            { name: 'Train', digest: 'sha256:abc' },
+            { name: 'test', uri: 's3://b/test.parquet', digest: 'sha256:def' },
+          ],
+          code: { gitRemote: 'git@example.com:ml/m.git', gitCommit: 'abc123', gitDirty: true },
+        },
+        actor: 'bob',
+      };
+      const created = await t.registry.createVersion(input);
+      const read = await t.registry.getVersion('m@3');
+      // The same JSON text: every value and every key in the same order.
+      expect(JSON.stringify(created)).toBe(JSON.stringify(read));
+      expect(created.lineage.parents).toEqual([
+        { model: 'b-features', version: 1 },
+        { model: 'm', version: 1 },
+        { model: 'm', version: 2 },
+      ]);
+      // Nothing optional given: nulls and empty lists, as read.
+      const bare = await t.registry.createVersion({ model: 'm', manifest: manifest('4') });
+      expect(JSON.stringify(bare)).toBe(JSON.stringify(await t.registry.getVersion('m@4')));
+      // Code with only a dirty flag, datasets without uri or digest.
+      const partial = await t.registry.createVersion({
+        model: 'm',
+        manifest: manifest('5'),
+        lineage: { code: { gitDirty: false }, datasets: [{ name: 'only' }] },
+      });
+      expect(JSON.stringify(partial)).toBe(JSON.stringify(await t.registry.getVersion('m@5')));
+    });
+
+    it('returns texts as stored when they do not read back as given (lone surrogates)', async () => {
+      await t.registry.createModel({ name: 'm' });
+      // SQLite keeps a lone surrogate's bytes (read back as three U+FFFD), PostgreSQL stores
+      // U+FFFD: either way not the text given, so the creation reads its version back.
+      const created = await t.registry.createVersion({
+        model: 'm',
+        manifest: manifest('1'),
+        description: 'half a pair: \ud800 and \udc00',
+        lineage: {
+          datasets: [{ name: 'x\udbff', uri: 'u' }],
+          code: { gitRemote: 'r', gitCommit: 'c\ud83d' },
+        },
+      });
+      const read = await t.registry.getVersion('m@1');
+      expect(JSON.stringify(created)).toBe(JSON.stringify(read));
+      expect(created.description).not.toContain('\ud800');
+    });
+
     it('registers a version with metrics, params, tags, lineage and one audit event', async () => {
       await t.registry.createModel({ name: 'fraud' });
       const v1 = await t.registry.createVersion({ model: 'fraud', manifest: manifest('one') });

@@ -10,6 +10,7 @@ import type { AccessControl } from '../registry/access-control.js';
 import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { LfsService } from '../registry/lfs-service.js';
+import type { CreatesVersionFromReadManifest } from '../registry/local-registry.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { ReadScopedSearch } from '../registry/search-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
@@ -34,8 +35,12 @@ export type App = FastifyInstance<
  * (both over the same metadata database). Whatever opens a registry directory provides it.
  */
 export interface ServerBackend {
-  /** With scoped lists and searches: what a signed-in user may read, in full pages. */
-  readonly registry: RegistryApi & ReadScopedSearch;
+  /**
+   * With scoped lists and searches: what a signed-in user may read, in full pages; and a
+   * createVersion that takes the manifest the route has read (any RegistryApi qualifies:
+   * one that ignores it reads the manifest itself).
+   */
+  readonly registry: RegistryApi & ReadScopedSearch & CreatesVersionFromReadManifest;
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;

@@ -97,6 +97,22 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect(again.stats.newBytes).toBe(0);
   });
 
+  it('reads each manifest by its digest, one after another (a statement compiled once)', async () => {
+    const trees = ['a', 'b'];
+    const stored = [];
+    for (const name of trees) {
+      const src = join(dir, name);
+      await mkdir(src, { recursive: true });
+      await writeFile(join(src, `${name}.txt`), Buffer.from(name.repeat(10)));
+      stored.push((await sd.store.ingestTree(src)).manifest);
+    }
+    for (const m of [...stored, ...stored.reverse()]) {
+      expect(await sd.store.getManifest(m.digest)).toEqual(m);
+    }
+    const unknown = sha(Buffer.from('no such manifest')) as Sha256Hex;
+    await expect(sd.store.getManifest(unknown)).rejects.toThrow(NotFoundError);
+  });
+
   it('stores only the changed tensor of a new safetensors version, even when tensors move', async () => {
     const tensors = Array.from({ length: 8 }, (_, i) => ({
       name: `layer.${i}`,

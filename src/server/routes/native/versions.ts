@@ -89,11 +89,10 @@ export function versionRoutes(app: App, ctx: RouteContext): void {
           { manifest: m.digest },
         );
       }
-      const version = await registry.createVersion({
-        ...req.body,
-        model: req.params.name,
-        actor: ctx.actor(req),
-      });
+      const version = await registry.createVersion(
+        { ...req.body, model: req.params.name, actor: ctx.actor(req) },
+        { manifest: m },
+      );
       return reply.status(201).send(version);
     },
   );
