@@ -239,32 +239,46 @@ function checkParam(param: KeyValue): KeyValue {
   return { key, value: validateParamValue(param.value) };
 }
 
-function checkMetric(metric: Metric): Metric {
+/**
+ * A metric point checked by MLflow's rules, as the tables store it: one object per point,
+ * read by every statement that writes it (see MetricRow).
+ */
+function checkMetric(metric: Metric): MetricRow {
   if (metric === null || typeof metric !== 'object') {
     throw invalid('a metric must be {key, value, timestamp, step}');
   }
   const key = validateMetricKey(metric.key);
-  if (typeof metric.value !== 'number') {
+  const value = metric.value;
+  if (typeof value !== 'number') {
     throw invalid(
-      `Got invalid value ${String(metric.value).slice(0, 100)} for metric '${key}' (timestamp=${String(metric.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
+      `Got invalid value ${String(value).slice(0, 100)} for metric '${key}' (timestamp=${String(metric.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
     );
   }
   const timestamp = checkTimestamp(metric.timestamp, 'timestamp');
   const step = metric.step === undefined ? 0 : metric.step;
   if (typeof step !== 'number' || !Number.isSafeInteger(step)) {
     throw invalid(
-      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${metric.value}). Step must be a valid long value.`,
+      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long value.`,
     );
   }
-  return { key, value: metric.value, timestamp, step };
+  const nan = Number.isNaN(value);
+  return {
+    key,
+    step,
+    timestamp,
+    value: nan ? 0 : value,
+    latest_value: nan ? null : value,
+    is_nan: nan ? 1 : 0,
+    seq: 0,
+  };
 }
 
 /** MLflow's ordering of metric points: step, then timestamp, then value (NaN lowest). */
-function newer(a: { step: number; timestamp: number; value: number }, b: typeof a): boolean {
+function newer(a: MetricRow, b: MetricRow): boolean {
   if (a.step !== b.step) return a.step > b.step;
   if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
-  const av = Number.isNaN(a.value) ? -Infinity : a.value;
-  const bv = Number.isNaN(b.value) ? -Infinity : b.value;
+  const av = a.is_nan ? Number.NEGATIVE_INFINITY : a.value;
+  const bv = b.is_nan ? Number.NEGATIVE_INFINITY : b.value;
   return av >= bv;
 }
 
@@ -324,12 +338,18 @@ type Db = Kysely<RegistryDB>;
 // The hot statements (MLflow logging and runs/get), compiled once (metadata/prepared-query.ts).
 // Row-count-shaped ones are compiled once per count.
 
+/** A metric point as the tables store it (checkMetric). */
 interface MetricRow {
   readonly key: string;
   readonly step: number;
   readonly timestamp: number;
-  readonly value: number | null;
-  readonly is_nan: number;
+  /** As run_metrics and run_pending_metrics store it: NaN as 0, with is_nan 1. */
+  readonly value: number;
+  /** As run_latest_metrics stores it: NaN as NULL. */
+  readonly latest_value: number | null;
+  readonly is_nan: 0 | 1;
+  /** Its seq in run_pending_metrics (set just before it is written there). */
+  seq: number;
 }
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
@@ -396,7 +416,7 @@ const Q = {
             key: r.key,
             step: r.step,
             timestamp: r.timestamp,
-            value: r.value as number,
+            value: r.value,
             is_nan: r.is_nan,
           })),
         )
@@ -412,7 +432,7 @@ const Q = {
   ),
   /** `n` points of one batch as pending points with seq `first`, `first` + 1, …. */
   insertPending: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow & { seq: number }>) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
       db.insertInto('run_pending_metrics').values(
         rowsOf(p.rows, n).map((r) => ({
           run_id: p.run_id,
@@ -420,7 +440,7 @@ const Q = {
           key: r.key,
           step: r.step,
           timestamp: r.timestamp,
-          value: r.value as number,
+          value: r.value,
           is_nan: r.is_nan,
         })),
       ),
@@ -462,7 +482,7 @@ const Q = {
           rowsOf(p.rows, n).map((r) => ({
             run_id: p.run_id,
             key: r.key,
-            value: r.value,
+            value: r.latest_value,
             is_nan: r.is_nan,
             step: r.step,
             timestamp: r.timestamp,
@@ -549,18 +569,6 @@ export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
 async function foldPendingMetrics(trx: Db, runId: string): Promise<void> {
   await Q.foldPending.run(trx, { run_id: runId });
   await Q.deletePending.run(trx, { run_id: runId });
-}
-
-/** A metric point as run_metrics (NaN: value 0) or run_latest_metrics (NaN: NULL) store it. */
-function metricRow(m: Metric, nanValue: 0 | null): MetricRow {
-  const nan = Number.isNaN(m.value);
-  return {
-    key: m.key,
-    step: m.step,
-    timestamp: m.timestamp,
-    value: nan ? nanValue : m.value,
-    is_nan: nan ? 1 : 0,
-  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1105,17 +1113,14 @@ export class TrackingService {
     }
   }
 
-  private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    const rows = metrics.map((m) => metricRow(m, 0));
+  private async insertMetrics(trx: Db, runId: string, rows: readonly MetricRow[]): Promise<void> {
     if (rows.length >= PENDING_METRICS.minBatch) {
       // Adjacent pending rows instead of one row in each key's range of run_metrics
       // (migration 0303): one or two pages a batch instead of one per key.
       const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_id: runId });
       const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
-      await Q.insertPending.for(rows.length).run(trx, {
-        run_id: runId,
-        rows: rows.map((r, i) => ({ ...r, seq: first + i })),
-      });
+      for (let i = 0; i < rows.length; i++) rows[i]!.seq = first + i;
+      await Q.insertPending.for(rows.length).run(trx, { run_id: runId, rows });
       if (first + rows.length >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
     } else if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
       // One statement per point: SQLite runs them in-process (directly, no round trip),
@@ -1128,16 +1133,13 @@ export class TrackingService {
     }
     // The newest point of each key in this batch; the statement keeps a stored one that
     // is newer still.
-    const candidates = new Map<string, Metric>();
-    for (const x of metrics) {
+    const candidates = new Map<string, MetricRow>();
+    for (const x of rows) {
       const c = candidates.get(x.key);
       if (!c || newer(x, c)) candidates.set(x.key, x);
     }
-    const latest = [...candidates.values()];
-    await Q.upsertLatestMetrics.for(latest.length).run(trx, {
-      run_id: runId,
-      rows: latest.map((m) => metricRow(m, null)),
-    });
+    const latest = candidates.size === rows.length ? rows : [...candidates.values()];
+    await Q.upsertLatestMetrics.for(latest.length).run(trx, { run_id: runId, rows: latest });
   }
 
   /**
