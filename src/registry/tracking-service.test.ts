@@ -278,6 +278,21 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       }
       // Points already stored (folded and pending), logged again.
       await t.logBatch(batched, { metrics: points.slice(foldAt - 500, foldAt + 500) });
+      // Batches of distinct keys, whose points are their keys' latest-point candidates
+      // themselves; steps and timestamps going back and forth between batches.
+      const distinctKeys = Array.from({ length: 40 }, (_, i) => `d${i}/ü`);
+      for (let round = 0; round < 12; round++) {
+        const batch = distinctKeys.map((key, i) => ({
+          key,
+          value: specials[(round + i) % specials.length]!,
+          timestamp: 1_700_000_000_000 + ((round * 3 + i) % 4),
+          step: (round * 7 + i) % 5,
+        }));
+        await t.logBatch(batched, { metrics: batch });
+        for (let i = 0; i < batch.length; i += minBatch - 1) {
+          await t.logBatch(single, { metrics: batch.slice(i, i + minBatch - 1) });
+        }
+      }
       const db = (t as unknown as { ctx: RegistryContext }).ctx.database.db;
       const pending = await db
         .selectFrom('run_pending_metrics')
@@ -288,16 +303,28 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       const history = async (id: string, key: string) =>
         (await t.metricHistory(id, key, { maxResults: 25000 })).items;
       // toEqual tells -0 from 0 and NaN from everything else.
-      for (const key of keys) {
+      for (const key of [...keys, ...distinctKeys]) {
         const expected = await history(single, key);
-        expect(expected.length).toBeGreaterThan(100);
+        expect(expected.length).toBeGreaterThanOrEqual(12);
         expect(await history(batched, key)).toEqual(expected);
       }
       const latest = (await t.getRun(batched)).data.metrics;
       expect(latest).toEqual((await t.getRun(single)).data.metrics);
-      expect(latest).toEqual(
+      expect(latest.filter((m) => keys.includes(m.key))).toEqual(
         [...keys].sort().map((key) => ({ key, value: 7.5, timestamp: 5, step: 10_000 })),
       );
+      // The latest points as stored (NaN as NULL), which search and order_by read.
+      const stored = (id: string) =>
+        db
+          .selectFrom('run_latest_metrics')
+          .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
+          .where('run_id', '=', id)
+          .orderBy('key')
+          .execute();
+      const storedLatest = await stored(batched);
+      expect(storedLatest).toHaveLength(keys.length + distinctKeys.length);
+      expect(storedLatest).toEqual(await stored(single));
+      expect(storedLatest.some((r) => r.value === null)).toBe(true);
       expect(JSON.parse(await t.getRunJson(batched)).data.metrics).toEqual(
         JSON.parse(await t.getRunJson(single)).data.metrics,
       );

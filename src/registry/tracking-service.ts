@@ -19,7 +19,13 @@
  * failure may lose the last few hundred milliseconds of it (docs/design.md, "Tracking").
  */
 import { randomBytes } from 'node:crypto';
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import {
+  CompiledQuery,
+  type Kysely,
+  type OnConflictBuilder,
+  type OnConflictUpdateBuilder,
+  sql,
+} from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   MAX_TAG_VALUE_LENGTH,
@@ -354,6 +360,44 @@ interface MetricRow {
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
 
+/**
+ * The latest-point upsert's conflict clause: the candidate replaces the stored point
+ * unless that is newer by MLflow's order (step, timestamp, value with NaN lowest).
+ */
+function replaceOlderLatest(
+  oc: OnConflictBuilder<RegistryDB, 'run_latest_metrics'>,
+): OnConflictUpdateBuilder<RegistryDB, 'run_latest_metrics'> {
+  return oc
+    .columns(['run_id', 'key'])
+    .doUpdateSet((eb) => ({
+      value: eb.ref('excluded.value'),
+      is_nan: eb.ref('excluded.is_nan'),
+      step: eb.ref('excluded.step'),
+      timestamp: eb.ref('excluded.timestamp'),
+    }))
+    .where((eb) => {
+      // value is NULL for NaN, which ranks below every number (as -Infinity).
+      const lowest = sql.val(Number.NEGATIVE_INFINITY);
+      return eb.or([
+        eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
+        eb.and([
+          eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
+          eb.or([
+            eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
+            eb.and([
+              eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
+              eb(
+                eb.fn.coalesce('excluded.value', lowest),
+                '>=',
+                eb.fn.coalesce('run_latest_metrics.value', lowest),
+              ),
+            ]),
+          ]),
+        ]),
+      ]);
+    });
+}
+
 const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
     db.selectFrom('runs').selectAll().where('id', '=', p.id),
@@ -488,38 +532,42 @@ const Q = {
             timestamp: r.timestamp,
           })),
         )
-        .onConflict((oc) =>
-          oc
-            .columns(['run_id', 'key'])
-            .doUpdateSet((eb) => ({
-              value: eb.ref('excluded.value'),
-              is_nan: eb.ref('excluded.is_nan'),
-              step: eb.ref('excluded.step'),
-              timestamp: eb.ref('excluded.timestamp'),
-            }))
-            .where((eb) => {
-              // value is NULL for NaN, which ranks below every number (as -Infinity).
-              const lowest = sql.val(Number.NEGATIVE_INFINITY);
-              return eb.or([
-                eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
-                eb.and([
-                  eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
-                  eb.or([
-                    eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
-                    eb.and([
-                      eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
-                      eb(
-                        eb.fn.coalesce('excluded.value', lowest),
-                        '>=',
-                        eb.fn.coalesce('run_latest_metrics.value', lowest),
-                      ),
-                    ]),
-                  ]),
-                ]),
-              ]);
-            }),
-        ),
+        .onConflict(replaceOlderLatest),
     ),
+  ),
+  /**
+   * upsertLatestMetrics for the pending points with seq in [first, end) when they are the
+   * candidates themselves (a batch of distinct keys): read back from the rows just
+   * written instead of binding every value a second time.
+   */
+  upsertLatestFromPending: prepareQuery(
+    (db: Db, p: { run_id: string; first: number; end: number }) =>
+      db
+        .insertInto('run_latest_metrics')
+        .columns(['run_id', 'key', 'value', 'is_nan', 'step', 'timestamp'])
+        .expression(
+          db
+            .selectFrom('run_pending_metrics')
+            .select((eb) => [
+              'run_id',
+              'key',
+              // run_pending_metrics stores NaN as value 0, run_latest_metrics as NULL.
+              eb
+                .case()
+                .when('is_nan', '=', 1)
+                .then(sql<number | null>`null`)
+                .else(eb.ref('value'))
+                .end()
+                .as('value'),
+              'is_nan',
+              'step',
+              'timestamp',
+            ])
+            .where('run_id', '=', p.run_id)
+            .where('seq', '>=', p.first)
+            .where('seq', '<', p.end),
+        )
+        .onConflict(replaceOlderLatest),
   ),
 };
 
@@ -1114,15 +1162,31 @@ export class TrackingService {
   }
 
   private async insertMetrics(trx: Db, runId: string, rows: readonly MetricRow[]): Promise<void> {
+    // The newest point of each key in this batch; the upsert keeps a stored one that is
+    // newer still.
+    const candidates = new Map<string, MetricRow>();
+    for (const x of rows) {
+      const c = candidates.get(x.key);
+      if (!c || newer(x, c)) candidates.set(x.key, x);
+    }
+    const distinct = candidates.size === rows.length;
     if (rows.length >= PENDING_METRICS.minBatch) {
       // Adjacent pending rows instead of one row in each key's range of run_metrics
       // (migration 0303): one or two pages a batch instead of one per key.
       const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_id: runId });
       const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
+      const end = first + rows.length;
       for (let i = 0; i < rows.length; i++) rows[i]!.seq = first + i;
       await Q.insertPending.for(rows.length).run(trx, { run_id: runId, rows });
-      if (first + rows.length >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
-    } else if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
+      if (distinct) {
+        await Q.upsertLatestFromPending.run(trx, { run_id: runId, first, end });
+      } else {
+        await this.upsertLatest(trx, runId, [...candidates.values()]);
+      }
+      if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
+      return;
+    }
+    if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
       // One statement per point: SQLite runs them in-process (directly, no round trip),
       // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
       // SQLite keep a statement journal, copying every page it touches to a temporary file
@@ -1131,14 +1195,10 @@ export class TrackingService {
     } else {
       await Q.insertMetrics.for(rows.length).run(trx, { run_id: runId, rows });
     }
-    // The newest point of each key in this batch; the statement keeps a stored one that
-    // is newer still.
-    const candidates = new Map<string, MetricRow>();
-    for (const x of rows) {
-      const c = candidates.get(x.key);
-      if (!c || newer(x, c)) candidates.set(x.key, x);
-    }
-    const latest = candidates.size === rows.length ? rows : [...candidates.values()];
+    await this.upsertLatest(trx, runId, distinct ? rows : [...candidates.values()]);
+  }
+
+  private async upsertLatest(trx: Db, runId: string, latest: readonly MetricRow[]): Promise<void> {
     await Q.upsertLatestMetrics.for(latest.length).run(trx, { run_id: runId, rows: latest });
   }
 
