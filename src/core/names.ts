@@ -195,6 +195,11 @@ function validateMlflowKey(what: string, value: unknown, limit: number): string 
   if (!KEY_CHARS.test(s)) fail(what, s, KEY_RULE, 'bad-character');
   // MLflow rejects a key whose posixpath.normpath differs from it, or that starts with '..'.
   if (s.startsWith('..')) fail(what, s, KEY_RULE, 'dot-dot');
+  if (!s.includes('/')) {
+    // One segment, the key itself: not empty and not '..' (checked above).
+    if (s === '.') fail(what, s, KEY_RULE, 'dot-segment');
+    return s;
+  }
   for (const segment of s.split('/')) {
     if (segment.length === 0) fail(what, s, KEY_RULE, 'empty-segment');
     if (segment === '.' || segment === '..') fail(what, s, KEY_RULE, 'dot-segment');

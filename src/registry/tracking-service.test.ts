@@ -229,6 +229,107 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect((await t.getRun(id)).data.metrics.find((m) => m.key === 'a')).toEqual(a[a.length - 1]);
     });
 
+    it('stores batched points exactly as points logged a few at a time', async () => {
+      // The same points through both write paths: batches of fewer than minBatch points
+      // (straight into run_metrics) and batches of 1000 (pending rows, folded on the way).
+      // Every stored value must read back the same: NaN, ±Infinity, -0, the largest and
+      // smallest doubles, unicode keys, a point repeated within a batch and across batches.
+      const { minBatch, foldAt } = PENDING_METRICS;
+      const specials = [
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        -0,
+        0,
+        Number.MAX_VALUE,
+        -Number.MAX_VALUE,
+        Number.MIN_VALUE,
+        -Number.MIN_VALUE,
+        2.2250738585072014e-308,
+        0.1 + 0.2,
+        1e21,
+        -123456789.125,
+        2 ** 53 + 2,
+      ];
+      const keys = ['loss', 'val/acc', 'ключ', '指标 μ', 'Ωmega-ü.x'];
+      const points: Metric[] = [];
+      for (let i = 0; points.length < foldAt + 1500; i++) {
+        const key = keys[i % keys.length]!;
+        const step = Math.floor(i / 7) - 3;
+        const value = i % 3 === 0 ? specials[(i / 3) % specials.length]! : (i * 7919) / 13;
+        const point = { key, value, timestamp: 1_700_000_000_000 + (i % 11), step };
+        points.push(point);
+        if (i % 97 === 0) points.push({ ...point }); // the same point twice in a row
+      }
+      // Each key's last step: points equal in step and timestamp, ordered by value (NaN
+      // lowest), split across batches differently in the two runs.
+      for (const key of keys) {
+        for (const value of [3, Number.NaN, 7.5, Number.NEGATIVE_INFINITY, 7.5, -0]) {
+          points.push({ key, value, timestamp: 5, step: 10_000 });
+        }
+      }
+      const single = (await t.createRun({})).info.run_id;
+      const batched = (await t.createRun({})).info.run_id;
+      for (let i = 0; i < points.length; i += minBatch - 1) {
+        await t.logBatch(single, { metrics: points.slice(i, i + minBatch - 1) });
+      }
+      for (let i = 0; i < points.length; i += 1000) {
+        await t.logBatch(batched, { metrics: points.slice(i, i + 1000) });
+      }
+      // Points already stored (folded and pending), logged again.
+      await t.logBatch(batched, { metrics: points.slice(foldAt - 500, foldAt + 500) });
+      // Batches of distinct keys, whose points are their keys' latest-point candidates
+      // themselves; steps and timestamps going back and forth between batches.
+      const distinctKeys = Array.from({ length: 40 }, (_, i) => `d${i}/ü`);
+      for (let round = 0; round < 12; round++) {
+        const batch = distinctKeys.map((key, i) => ({
+          key,
+          value: specials[(round + i) % specials.length]!,
+          timestamp: 1_700_000_000_000 + ((round * 3 + i) % 4),
+          step: (round * 7 + i) % 5,
+        }));
+        await t.logBatch(batched, { metrics: batch });
+        for (let i = 0; i < batch.length; i += minBatch - 1) {
+          await t.logBatch(single, { metrics: batch.slice(i, i + minBatch - 1) });
+        }
+      }
+      const db = (t as unknown as { ctx: RegistryContext }).ctx.database.db;
+      const pending = await db
+        .selectFrom('run_pending_metrics')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('run_id', '=', batched)
+        .executeTakeFirstOrThrow();
+      expect(Number(pending.n)).toBeGreaterThan(0); // some points pending, some folded
+      const history = async (id: string, key: string) =>
+        (await t.metricHistory(id, key, { maxResults: 25000 })).items;
+      // toEqual tells -0 from 0 and NaN from everything else.
+      for (const key of [...keys, ...distinctKeys]) {
+        const expected = await history(single, key);
+        expect(expected.length).toBeGreaterThanOrEqual(12);
+        expect(await history(batched, key)).toEqual(expected);
+      }
+      const latest = (await t.getRun(batched)).data.metrics;
+      expect(latest).toEqual((await t.getRun(single)).data.metrics);
+      expect(latest.filter((m) => keys.includes(m.key))).toEqual(
+        [...keys].sort().map((key) => ({ key, value: 7.5, timestamp: 5, step: 10_000 })),
+      );
+      // The latest points as stored (NaN as NULL), which search and order_by read.
+      const stored = (id: string) =>
+        db
+          .selectFrom('run_latest_metrics')
+          .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
+          .where('run_id', '=', id)
+          .orderBy('key')
+          .execute();
+      const storedLatest = await stored(batched);
+      expect(storedLatest).toHaveLength(keys.length + distinctKeys.length);
+      expect(storedLatest).toEqual(await stored(single));
+      expect(storedLatest.some((r) => r.value === null)).toBe(true);
+      expect(JSON.parse(await t.getRunJson(batched)).data.metrics).toEqual(
+        JSON.parse(await t.getRunJson(single)).data.metrics,
+      );
+    });
+
     it('keeps NaN and infinities', async () => {
       const id = (await t.createRun({})).info.run_id;
       await t.logBatch(id, {

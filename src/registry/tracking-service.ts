@@ -19,7 +19,13 @@
  * failure may lose the last few hundred milliseconds of it (docs/design.md, "Tracking").
  */
 import { randomBytes } from 'node:crypto';
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import {
+  CompiledQuery,
+  type Kysely,
+  type OnConflictBuilder,
+  type OnConflictUpdateBuilder,
+  sql,
+} from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import {
   MAX_TAG_VALUE_LENGTH,
@@ -239,32 +245,46 @@ function checkParam(param: KeyValue): KeyValue {
   return { key, value: validateParamValue(param.value) };
 }
 
-function checkMetric(metric: Metric): Metric {
+/**
+ * A metric point checked by MLflow's rules, as the tables store it: one object per point,
+ * read by every statement that writes it (see MetricRow).
+ */
+function checkMetric(metric: Metric): MetricRow {
   if (metric === null || typeof metric !== 'object') {
     throw invalid('a metric must be {key, value, timestamp, step}');
   }
   const key = validateMetricKey(metric.key);
-  if (typeof metric.value !== 'number') {
+  const value = metric.value;
+  if (typeof value !== 'number') {
     throw invalid(
-      `Got invalid value ${String(metric.value).slice(0, 100)} for metric '${key}' (timestamp=${String(metric.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
+      `Got invalid value ${String(value).slice(0, 100)} for metric '${key}' (timestamp=${String(metric.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
     );
   }
   const timestamp = checkTimestamp(metric.timestamp, 'timestamp');
   const step = metric.step === undefined ? 0 : metric.step;
   if (typeof step !== 'number' || !Number.isSafeInteger(step)) {
     throw invalid(
-      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${metric.value}). Step must be a valid long value.`,
+      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long value.`,
     );
   }
-  return { key, value: metric.value, timestamp, step };
+  const nan = Number.isNaN(value);
+  return {
+    key,
+    step,
+    timestamp,
+    value: nan ? 0 : value,
+    latest_value: nan ? null : value,
+    is_nan: nan ? 1 : 0,
+    seq: 0,
+  };
 }
 
 /** MLflow's ordering of metric points: step, then timestamp, then value (NaN lowest). */
-function newer(a: { step: number; timestamp: number; value: number }, b: typeof a): boolean {
+function newer(a: MetricRow, b: MetricRow): boolean {
   if (a.step !== b.step) return a.step > b.step;
   if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
-  const av = Number.isNaN(a.value) ? -Infinity : a.value;
-  const bv = Number.isNaN(b.value) ? -Infinity : b.value;
+  const av = a.is_nan ? Number.NEGATIVE_INFINITY : a.value;
+  const bv = b.is_nan ? Number.NEGATIVE_INFINITY : b.value;
   return av >= bv;
 }
 
@@ -324,15 +344,59 @@ type Db = Kysely<RegistryDB>;
 // The hot statements (MLflow logging and runs/get), compiled once (metadata/prepared-query.ts).
 // Row-count-shaped ones are compiled once per count.
 
+/** A metric point as the tables store it (checkMetric). */
 interface MetricRow {
   readonly key: string;
   readonly step: number;
   readonly timestamp: number;
-  readonly value: number | null;
-  readonly is_nan: number;
+  /** As run_metrics and run_pending_metrics store it: NaN as 0, with is_nan 1. */
+  readonly value: number;
+  /** As run_latest_metrics stores it: NaN as NULL. */
+  readonly latest_value: number | null;
+  readonly is_nan: 0 | 1;
+  /** Its seq in run_pending_metrics (set just before it is written there). */
+  seq: number;
 }
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
+
+/**
+ * The latest-point upsert's conflict clause: the candidate replaces the stored point
+ * unless that is newer by MLflow's order (step, timestamp, value with NaN lowest).
+ */
+function replaceOlderLatest(
+  oc: OnConflictBuilder<RegistryDB, 'run_latest_metrics'>,
+): OnConflictUpdateBuilder<RegistryDB, 'run_latest_metrics'> {
+  return oc
+    .columns(['run_id', 'key'])
+    .doUpdateSet((eb) => ({
+      value: eb.ref('excluded.value'),
+      is_nan: eb.ref('excluded.is_nan'),
+      step: eb.ref('excluded.step'),
+      timestamp: eb.ref('excluded.timestamp'),
+    }))
+    .where((eb) => {
+      // value is NULL for NaN, which ranks below every number (as -Infinity).
+      const lowest = sql.val(Number.NEGATIVE_INFINITY);
+      return eb.or([
+        eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
+        eb.and([
+          eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
+          eb.or([
+            eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
+            eb.and([
+              eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
+              eb(
+                eb.fn.coalesce('excluded.value', lowest),
+                '>=',
+                eb.fn.coalesce('run_latest_metrics.value', lowest),
+              ),
+            ]),
+          ]),
+        ]),
+      ]);
+    });
+}
 
 const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
@@ -396,7 +460,7 @@ const Q = {
             key: r.key,
             step: r.step,
             timestamp: r.timestamp,
-            value: r.value as number,
+            value: r.value,
             is_nan: r.is_nan,
           })),
         )
@@ -412,7 +476,7 @@ const Q = {
   ),
   /** `n` points of one batch as pending points with seq `first`, `first` + 1, …. */
   insertPending: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow & { seq: number }>) =>
+    prepareQuery((db: Db, p: Rows<MetricRow>) =>
       db.insertInto('run_pending_metrics').values(
         rowsOf(p.rows, n).map((r) => ({
           run_id: p.run_id,
@@ -420,10 +484,31 @@ const Q = {
           key: r.key,
           step: r.step,
           timestamp: r.timestamp,
-          value: r.value as number,
+          value: r.value,
           is_nan: r.is_nan,
         })),
       ),
+    ),
+  ),
+  /**
+   * SQLite only: insertPending with the run id and the first seq bound once rather than
+   * once per row (the i-th row's seq is `first + i`, a literal): a third fewer values to
+   * bind, and no run id converted to UTF-8 a hundred times. PostgreSQL would type the
+   * VALUES list's parameters as text, so it keeps insertPending.
+   */
+  insertPendingSqlite: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Rows<MetricRow> & { first: number }) =>
+      db
+        .insertInto('run_pending_metrics')
+        .columns(['run_id', 'seq', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+        .expression(
+          sql<MetricRow>`select ${p.run_id}, ${p.first} + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 from (values ${sql.join(
+            rowsOf(p.rows, n).map(
+              (r, i) =>
+                sql`(${sql.lit(i)}, ${r.key}, ${r.step}, ${r.timestamp}, ${r.value}, ${r.is_nan})`,
+            ),
+          )}) as v`,
+        ),
     ),
   ),
   /**
@@ -462,44 +547,48 @@ const Q = {
           rowsOf(p.rows, n).map((r) => ({
             run_id: p.run_id,
             key: r.key,
-            value: r.value,
+            value: r.latest_value,
             is_nan: r.is_nan,
             step: r.step,
             timestamp: r.timestamp,
           })),
         )
-        .onConflict((oc) =>
-          oc
-            .columns(['run_id', 'key'])
-            .doUpdateSet((eb) => ({
-              value: eb.ref('excluded.value'),
-              is_nan: eb.ref('excluded.is_nan'),
-              step: eb.ref('excluded.step'),
-              timestamp: eb.ref('excluded.timestamp'),
-            }))
-            .where((eb) => {
-              // value is NULL for NaN, which ranks below every number (as -Infinity).
-              const lowest = sql.val(Number.NEGATIVE_INFINITY);
-              return eb.or([
-                eb('excluded.step', '>', eb.ref('run_latest_metrics.step')),
-                eb.and([
-                  eb('excluded.step', '=', eb.ref('run_latest_metrics.step')),
-                  eb.or([
-                    eb('excluded.timestamp', '>', eb.ref('run_latest_metrics.timestamp')),
-                    eb.and([
-                      eb('excluded.timestamp', '=', eb.ref('run_latest_metrics.timestamp')),
-                      eb(
-                        eb.fn.coalesce('excluded.value', lowest),
-                        '>=',
-                        eb.fn.coalesce('run_latest_metrics.value', lowest),
-                      ),
-                    ]),
-                  ]),
-                ]),
-              ]);
-            }),
-        ),
+        .onConflict(replaceOlderLatest),
     ),
+  ),
+  /**
+   * upsertLatestMetrics for the pending points with seq in [first, end) when they are the
+   * candidates themselves (a batch of distinct keys): read back from the rows just
+   * written instead of binding every value a second time.
+   */
+  upsertLatestFromPending: prepareQuery(
+    (db: Db, p: { run_id: string; first: number; end: number }) =>
+      db
+        .insertInto('run_latest_metrics')
+        .columns(['run_id', 'key', 'value', 'is_nan', 'step', 'timestamp'])
+        .expression(
+          db
+            .selectFrom('run_pending_metrics')
+            .select((eb) => [
+              'run_id',
+              'key',
+              // run_pending_metrics stores NaN as value 0, run_latest_metrics as NULL.
+              eb
+                .case()
+                .when('is_nan', '=', 1)
+                .then(sql<number | null>`null`)
+                .else(eb.ref('value'))
+                .end()
+                .as('value'),
+              'is_nan',
+              'step',
+              'timestamp',
+            ])
+            .where('run_id', '=', p.run_id)
+            .where('seq', '>=', p.first)
+            .where('seq', '<', p.end),
+        )
+        .onConflict(replaceOlderLatest),
   ),
 };
 
@@ -543,24 +632,12 @@ from runs as r where r.id = ?`;
  * run_metrics is then written once per fold instead of once per batch, and a key's
  * history read scans at most `foldAt` pending rows of its run.
  */
-export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
+export const PENDING_METRICS = { minBatch: 8, foldAt: 16384 } as const;
 
 /** Moves all of the run's pending points into run_metrics (see PENDING_METRICS). */
 async function foldPendingMetrics(trx: Db, runId: string): Promise<void> {
   await Q.foldPending.run(trx, { run_id: runId });
   await Q.deletePending.run(trx, { run_id: runId });
-}
-
-/** A metric point as run_metrics (NaN: value 0) or run_latest_metrics (NaN: NULL) store it. */
-function metricRow(m: Metric, nanValue: 0 | null): MetricRow {
-  const nan = Number.isNaN(m.value);
-  return {
-    key: m.key,
-    step: m.step,
-    timestamp: m.timestamp,
-    value: nan ? nanValue : m.value,
-    is_nan: nan ? 1 : 0,
-  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1105,19 +1182,36 @@ export class TrackingService {
     }
   }
 
-  private async insertMetrics(trx: Db, runId: string, metrics: readonly Metric[]): Promise<void> {
-    const rows = metrics.map((m) => metricRow(m, 0));
+  private async insertMetrics(trx: Db, runId: string, rows: readonly MetricRow[]): Promise<void> {
+    // The newest point of each key in this batch; the upsert keeps a stored one that is
+    // newer still.
+    const candidates = new Map<string, MetricRow>();
+    for (const x of rows) {
+      const c = candidates.get(x.key);
+      if (!c || newer(x, c)) candidates.set(x.key, x);
+    }
+    const distinct = candidates.size === rows.length;
     if (rows.length >= PENDING_METRICS.minBatch) {
       // Adjacent pending rows instead of one row in each key's range of run_metrics
       // (migration 0303): one or two pages a batch instead of one per key.
       const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_id: runId });
       const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
-      await Q.insertPending.for(rows.length).run(trx, {
-        run_id: runId,
-        rows: rows.map((r, i) => ({ ...r, seq: first + i })),
-      });
-      if (first + rows.length >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
-    } else if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
+      const end = first + rows.length;
+      if (this.ctx.dialect === 'sqlite') {
+        await Q.insertPendingSqlite.for(rows.length).run(trx, { run_id: runId, rows, first });
+      } else {
+        for (let i = 0; i < rows.length; i++) rows[i]!.seq = first + i;
+        await Q.insertPending.for(rows.length).run(trx, { run_id: runId, rows });
+      }
+      if (distinct) {
+        await Q.upsertLatestFromPending.run(trx, { run_id: runId, first, end });
+      } else {
+        await this.upsertLatest(trx, runId, [...candidates.values()]);
+      }
+      if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
+      return;
+    }
+    if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
       // One statement per point: SQLite runs them in-process (directly, no round trip),
       // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
       // SQLite keep a statement journal, copying every page it touches to a temporary file
@@ -1126,18 +1220,11 @@ export class TrackingService {
     } else {
       await Q.insertMetrics.for(rows.length).run(trx, { run_id: runId, rows });
     }
-    // The newest point of each key in this batch; the statement keeps a stored one that
-    // is newer still.
-    const candidates = new Map<string, Metric>();
-    for (const x of metrics) {
-      const c = candidates.get(x.key);
-      if (!c || newer(x, c)) candidates.set(x.key, x);
-    }
-    const latest = [...candidates.values()];
-    await Q.upsertLatestMetrics.for(latest.length).run(trx, {
-      run_id: runId,
-      rows: latest.map((m) => metricRow(m, null)),
-    });
+    await this.upsertLatest(trx, runId, distinct ? rows : [...candidates.values()]);
+  }
+
+  private async upsertLatest(trx: Db, runId: string, latest: readonly MetricRow[]): Promise<void> {
+    await Q.upsertLatestMetrics.for(latest.length).run(trx, { run_id: runId, rows: latest });
   }
 
   /**
