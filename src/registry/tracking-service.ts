@@ -632,7 +632,7 @@ from runs as r where r.id = ?`;
  * run_metrics is then written once per fold instead of once per batch, and a key's
  * history read scans at most `foldAt` pending rows of its run.
  */
-export const PENDING_METRICS = { minBatch: 8, foldAt: 16384 } as const;
+export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
 
 /** Moves all of the run's pending points into run_metrics (see PENDING_METRICS). */
 async function foldPendingMetrics(trx: Db, runId: string): Promise<void> {
