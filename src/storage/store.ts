@@ -966,10 +966,22 @@ export class Store implements ContentStore {
   }
 }
 
-/** Writes all of `bytes` at `position`. */
+/**
+ * The most one write hands the kernel, cut at multiples of this in the file. The page
+ * cache sizes its folios after the write: a 2 MiB write takes 2 MiB folios, which on a
+ * VM whose free large pages the host has reclaimed (virtio free page reporting) cost
+ * 6–10× more to fill than small ones (materialize measured 0.2–0.35 CPU-s per 198 MB in
+ * the write's copy against ~0.03 s with 128 KiB writes; docs/benchmarks.md, storage,
+ * session 10). `cp` copies in small pieces too. One write is one threadpool request.
+ */
+const WRITE_SLICE = 128 * 1024;
+
+/** Writes all of `bytes` at `position`, in writes of at most WRITE_SLICE (see there). */
 async function writeAt(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    const at = position + done;
+    const n = Math.min(bytes.length - done, WRITE_SLICE - (at % WRITE_SLICE));
+    const { bytesWritten } = await fh.write(bytes, done, n, at);
     done += bytesWritten;
   }
 }
