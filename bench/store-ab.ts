@@ -17,7 +17,7 @@
  * busiest thread's CPU seconds (medMaxThread, Linux; see threadCpu), and
  * SHA-256 seconds ÷ ingest seconds (vsSha, higher is better); materialize seconds, CPU,
  * its main thread's and busiest thread's CPU (matMain, matMaxThread), `cp`'s own CPU
- * (cpCpu: `cp` and `sync` processes), and (cp + sync) ÷ (materialize + sync) (vsCp); (cp + sync) ÷ the median over v02…vN of
+ * (cpCpu: `cp` and `sync` processes), the `sync` seconds after each (matSync, cpSync), and (cp + sync) ÷ (materialize + sync) (vsCp); (cp + sync) ÷ the median over v02…vN of
  * (ingest + sync) (ingVsCp: issue 2's full-series target is ≥ 0.8).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -138,7 +138,8 @@ async function child(series: string, parent: string, versions: number): Promise<
   const cc0 = childCpu();
   const t1 = now();
   execFileSync('cp', [file, copy]);
-  const cps = now() - t1 + sync();
+  const cpOnly = now() - t1;
+  const cps = cpOnly + sync();
   const cpCpu = childCpu() - cc0;
   await sd.close();
   for (const p of [root, dest, copy]) await rm(p, { recursive: true, force: true });
@@ -151,6 +152,9 @@ async function child(series: string, parent: string, versions: number): Promise<
       medMaxThread: median(later.map((r) => r.maxThread)),
       medVsSha: median(later.map((r) => r.vsSha)),
       matS: ms,
+      matSync: msync,
+      cpS: cpOnly,
+      cpSync: cps - cpOnly,
       matCpu: mc,
       matMain: (th1.get(String(process.pid)) ?? 0) - (th0.get(String(process.pid)) ?? 0),
       matMaxThread: busiest(th0, th1),
