@@ -863,10 +863,12 @@ export class Store implements ContentStore {
    *
    * Why not readFile: it verifies each run before handing it on, on this thread, and
    * copies it for the read hash worker. Here each run is read into a shared buffer and
-   * three things then run at once on that one copy: the write (libuv's threads), the
-   * chunk checks (verify worker) and the file digest (read hash worker), while the next
-   * run is read into another buffer. This thread only issues reads and writes, so the
-   * hashing gets both cores. A worker another read holds is replaced by hashing here.
+   * two things then run at once on that one copy: the chunk checks (verify worker) and
+   * the file digest followed by the run's write (read hash worker, with synchronous
+   * writes: measured ~0.04 CPU-s per 198 MB cheaper than a threadpool request per
+   * 128 KiB piece), while the next run is read into another buffer. This thread only
+   * issues reads, so the hashing gets both cores. A worker another read holds is
+   * replaced by hashing here (and its writes by libuv's threads).
    */
   private async writeVerified(
     sha256: Sha256Hex,
@@ -928,12 +930,17 @@ export class Store implements ContentStore {
           }
           checked = Promise.resolve();
         }
-        let hashed: Promise<unknown> = Promise.resolve();
-        if (fileLease) hashed = fileLease.block(buf, length);
-        else whole!.update(view);
-        const written = writeAt(fh, view, at);
+        // The file-digest worker writes the run after hashing it (no threadpool request
+        // per piece); without it, this thread hashes and libuv writes.
+        let written: Promise<unknown>;
+        if (fileLease) {
+          written = fileLease.block(buf, length, { fd: fh.fd, position: at, slice: WRITE_SLICE });
+        } else {
+          whole!.update(view);
+          written = writeAt(fh, view, at);
+        }
         at += length;
-        busy[k] = Promise.all([checked, hashed, written]);
+        busy[k] = Promise.all([checked, written]);
         // Awaited before the buffer's next use or below; a failure meanwhile must not
         // count as unhandled.
         busy[k]!.catch(() => undefined);
