@@ -974,12 +974,12 @@ export class Store implements ContentStore {
 }
 
 /**
- * The most one write hands the kernel, cut at multiples of this in the file. The page
- * cache sizes its folios after the write: a 2 MiB write takes 2 MiB folios, which on a
- * VM whose free large pages the host has reclaimed (virtio free page reporting) cost
- * 6–10× more to fill than small ones (materialize measured 0.2–0.35 CPU-s per 198 MB in
- * the write's copy against ~0.03 s with 128 KiB writes; docs/benchmarks.md, storage,
- * session 10). `cp` copies in small pieces too. One write is one threadpool request.
+ * The most one write of materialize hands the kernel, cut at multiples of this in the
+ * file (writeAt, and the read hash worker's writes in writeVerified). The page cache
+ * sizes its folios after the write, and 2 MiB writes cost 6–10× more in the kernel's copy
+ * than small ones on this project's VM (0.2–0.35 CPU-s per 198 MB against ~0.03 s; most
+ * likely the host backing free large pages again on first touch: docs/benchmarks.md,
+ * storage, session 10). `cp` copies in small pieces too.
  */
 const WRITE_SLICE = 128 * 1024;
 
