@@ -16,7 +16,8 @@
  * Reported: median over v02…vN of ingest seconds, process CPU seconds (all threads), the
  * busiest thread's CPU seconds (medMaxThread, Linux; see threadCpu), and
  * SHA-256 seconds ÷ ingest seconds (vsSha, higher is better); materialize seconds, CPU,
- * and (cp + sync) ÷ (materialize + sync) (vsCp); (cp + sync) ÷ the median over v02…vN of
+ * its main thread's and busiest thread's CPU (matMain, matMaxThread), `cp`'s own CPU
+ * (cpCpu: `cp` and `sync` processes), the `sync` seconds after each (matSync, cpSync), and (cp + sync) ÷ (materialize + sync) (vsCp); (cp + sync) ÷ the median over v02…vN of
  * (ingest + sync) (ingVsCp: issue 2's full-series target is ≥ 0.8).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -63,6 +64,20 @@ function threadCpu(): Map<string, number> {
     // Not Linux: no per-thread figures.
   }
   return out;
+}
+
+/**
+ * CPU seconds of this process's waited-for children (Linux: cutime + cstime in
+ * /proc/self/stat, 100 ticks per second; includes `sync`); NaN elsewhere.
+ */
+function childCpu(): number {
+  try {
+    const st = readFileSync('/proc/self/stat', 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** CPU seconds of the busiest thread between two threadCpu() samples. */
@@ -113,14 +128,19 @@ async function child(series: string, parent: string, versions: number): Promise<
   const dest = join(parent, `mat-${process.pid}`);
   const copy = join(parent, `cp-${process.pid}`);
   const c0 = cpu();
+  const th0 = threadCpu();
   const t0 = now();
   await sd.store.materialize(digest, dest);
   const ms = now() - t0;
   const mc = cpu() - c0;
+  const th1 = threadCpu();
   const msync = sync();
+  const cc0 = childCpu();
   const t1 = now();
   execFileSync('cp', [file, copy]);
-  const cps = now() - t1 + sync();
+  const cpOnly = now() - t1;
+  const cps = cpOnly + sync();
+  const cpCpu = childCpu() - cc0;
   await sd.close();
   for (const p of [root, dest, copy]) await rm(p, { recursive: true, force: true });
   const later = runs.slice(1);
@@ -132,7 +152,13 @@ async function child(series: string, parent: string, versions: number): Promise<
       medMaxThread: median(later.map((r) => r.maxThread)),
       medVsSha: median(later.map((r) => r.vsSha)),
       matS: ms,
+      matSync: msync,
+      cpS: cpOnly,
+      cpSync: cps - cpOnly,
       matCpu: mc,
+      matMain: (th1.get(String(process.pid)) ?? 0) - (th0.get(String(process.pid)) ?? 0),
+      matMaxThread: busiest(th0, th1),
+      cpCpu,
       vsCp: cps / (ms + msync),
       ingVsCp: cps / median(later.map((r) => r.synced)),
       load: loadavg()[0],

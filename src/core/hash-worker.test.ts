@@ -104,3 +104,44 @@ describe('HashWorker ranges', () => {
     }
   });
 });
+
+describe('HashWorker block sinks', () => {
+  it('writes each block at its position in slices cut at multiples of the slice, and reports a failed write', async () => {
+    const { HashWorker } = await import('./hash-worker.js');
+    const { open, readFile } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'mv-hash-sink-'));
+    const w = new HashWorker();
+    try {
+      const data = new Uint8Array(10_000).map((_, i) => (i * 37 + 11) & 0xff);
+      const path = join(dir, 'out.bin');
+      const fh = await open(path, 'w');
+      const lease = await w.acquire();
+      const buf = new SharedArrayBuffer(4096);
+      // Blocks of 1, 999, 4096, 4096 and the rest: their starts fall before, on and
+      // after multiples of the 1000-byte slice.
+      const cuts = [0, 1, 1000, 5096, 9192, data.length];
+      for (let c = 0; c + 1 < cuts.length; c++) {
+        const view = data.subarray(cuts[c]!, cuts[c + 1]!);
+        new Uint8Array(buf).set(view);
+        await lease.block(buf, view.length, { fd: fh.fd, position: cuts[c]!, slice: 1000 });
+      }
+      expect(await lease.end()).toBe(createHash('sha256').update(data).digest('hex'));
+      await fh.close();
+      expect(Buffer.from(await readFile(path)).equals(Buffer.from(data))).toBe(true);
+
+      // A descriptor open for reading only: the write fails with the system's error.
+      const ro = await open(path, 'r');
+      const err = await lease
+        .block(buf, 10, { fd: ro.fd, position: 0, slice: 1000 })
+        .catch((e: unknown) => e);
+      await ro.close();
+      expect(err).toBeInstanceOf(Error);
+      expect((err as { code?: string }).code).toBe('EBADF');
+      expect((err as { syscall?: string }).syscall).toBe('write');
+      await lease.release();
+    } finally {
+      await w.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

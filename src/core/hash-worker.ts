@@ -9,9 +9,11 @@
  * no build-time path juggling. It depends only on Node built-ins.
  *
  * Protocol (one stream at a time per worker):
- *   → { op: 'block', id, buf, length }   ← { op: 'block', id }
+ *   → { op: 'block', id, buf, length, sink? }   ← { op: 'block', id, error? }
  *   → { op: 'ranges', id, buf, ranges }  ← { op: 'ranges', id, digests: [{ key, digest }] }
  *   → { op: 'end', id }                  ← { op: 'end', id, digest }
+ * A `block` with a `sink` ({ fd, position, slice }) also writes the block to that file
+ * after hashing it; a failed write answers with `error` ({ message, code, errno, syscall }).
  * `ranges` hashes separate byte ranges of the stream (the pieces of a file) instead of the
  * whole: each range adds `buf[from, to)` to the hash named `key` (started with `prefix`),
  * and a range marked `last` finishes it. `end` also drops unfinished range hashes.
@@ -27,17 +29,36 @@ import { IoError } from './errors.js';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { writeSync } = require('node:fs');
 let whole = createHash('sha256');
 let parts = new Map();
 // Extensions (HashWorker's constructor) add handlers to ops and stream resets to resets.
 const ops = Object.create(null);
 const resets = [];
 /*EXTENSION*/
+// All of view at sink.position, in writes of at most sink.slice cut at multiples of it.
+function writeSlices(sink, view) {
+  for (let done = 0; done < view.length; ) {
+    const at = sink.position + done;
+    const n = Math.min(view.length - done, sink.slice - (at % sink.slice));
+    done += writeSync(sink.fd, view, done, n, at);
+  }
+}
 parentPort.on('message', (m) => {
   if (m.op in ops) {
     parentPort.postMessage({ op: m.op, id: m.id, result: ops[m.op](m) });
   } else if (m.op === 'block') {
-    whole.update(new Uint8Array(m.buf, 0, m.length));
+    const view = new Uint8Array(m.buf, 0, m.length);
+    whole.update(view);
+    if (m.sink) {
+      try {
+        writeSlices(m.sink, view);
+      } catch (e) {
+        const error = { message: String(e && e.message), code: e && e.code, errno: e && e.errno, syscall: e && e.syscall };
+        parentPort.postMessage({ op: 'block', id: m.id, error });
+        return;
+      }
+    }
     parentPort.postMessage({ op: 'block', id: m.id });
   } else if (m.op === 'ranges') {
     const digests = [];
@@ -68,9 +89,13 @@ parentPort.on('message', (m) => {
 export interface HashStream {
   /**
    * Adds `buf[0, length)` to the digest. `buf` is shared, not copied: the caller must not
-   * modify it until the returned promise resolves. Resolves in submission order.
+   * modify it until the returned promise resolves. Resolves in submission order. With a
+   * `sink`, the worker then also writes those bytes to the sink's file (synchronously, on
+   * its own thread: no threadpool request per write) and the promise rejects with the
+   * write's error (message, code, errno, syscall) if that fails; the caller keeps the
+   * descriptor open until the promise settles.
    */
-  block(buf: SharedArrayBuffer, length: number): Promise<void>;
+  block(buf: SharedArrayBuffer, length: number, sink?: BlockSink): Promise<void>;
   /**
    * Adds `buf[from, to)` of each range to the separate hash named by its `key` (a new key
    * starts with `prefix`, if given); resolves with the digests of the ranges marked `last`,
@@ -85,6 +110,31 @@ export interface HashStream {
    * submission order with the other calls. Rejects with IoError if the worker fails.
    */
   request<T>(op: string, fields: Record<string, unknown>): Promise<T>;
+}
+
+/** Where HashStream.block also writes its bytes: `fd` at `position`. */
+export interface BlockSink {
+  readonly fd: number;
+  readonly position: number;
+  /** The most one write hands the kernel, cut at multiples of this in the file. */
+  readonly slice: number;
+}
+
+/** A write error as the worker reports it. */
+interface SinkError {
+  readonly message: string;
+  readonly code?: string;
+  readonly errno?: number;
+  readonly syscall?: string;
+}
+
+/** The worker's write error as an Error with the same message, code, errno and syscall. */
+function sinkError(e: SinkError): Error {
+  const err = new Error(e.message) as Error & Record<string, unknown>;
+  if (e.code !== undefined) err.code = e.code;
+  if (e.errno !== undefined) err.errno = e.errno;
+  if (e.syscall !== undefined) err.syscall = e.syscall;
+  return err;
 }
 
 /** One part of a keyed hash (HashStream.ranges). */
@@ -181,9 +231,15 @@ export class HashWorker {
     let ended = true;
     let released = false;
     return {
-      block: async (buf, length) => {
+      block: async (buf, length, sink) => {
         ended = false;
-        await this.call({ op: 'block', buf, length });
+        const r = await this.call<{ error?: SinkError }>({
+          op: 'block',
+          buf,
+          length,
+          ...(sink ? { sink } : {}),
+        });
+        if (r.error) throw sinkError(r.error);
       },
       ranges: async (buf, ranges) => {
         ended = false;

@@ -863,10 +863,12 @@ export class Store implements ContentStore {
    *
    * Why not readFile: it verifies each run before handing it on, on this thread, and
    * copies it for the read hash worker. Here each run is read into a shared buffer and
-   * three things then run at once on that one copy: the write (libuv's threads), the
-   * chunk checks (verify worker) and the file digest (read hash worker), while the next
-   * run is read into another buffer. This thread only issues reads and writes, so the
-   * hashing gets both cores. A worker another read holds is replaced by hashing here.
+   * two things then run at once on that one copy: the chunk checks (verify worker) and
+   * the file digest followed by the run's write (read hash worker, with synchronous
+   * writes: measured ~0.04 CPU-s per 198 MB cheaper than a threadpool request per
+   * 128 KiB piece), while the next run is read into another buffer. This thread only
+   * issues reads, so the hashing gets both cores. A worker another read holds is
+   * replaced by hashing here (and its writes by libuv's threads).
    */
   private async writeVerified(
     sha256: Sha256Hex,
@@ -928,12 +930,17 @@ export class Store implements ContentStore {
           }
           checked = Promise.resolve();
         }
-        let hashed: Promise<unknown> = Promise.resolve();
-        if (fileLease) hashed = fileLease.block(buf, length);
-        else whole!.update(view);
-        const written = writeAt(fh, view, at);
+        // The file-digest worker writes the run after hashing it (no threadpool request
+        // per piece); without it, this thread hashes and libuv writes.
+        let written: Promise<unknown>;
+        if (fileLease) {
+          written = fileLease.block(buf, length, { fd: fh.fd, position: at, slice: WRITE_SLICE });
+        } else {
+          whole!.update(view);
+          written = writeAt(fh, view, at);
+        }
         at += length;
-        busy[k] = Promise.all([checked, hashed, written]);
+        busy[k] = Promise.all([checked, written]);
         // Awaited before the buffer's next use or below; a failure meanwhile must not
         // count as unhandled.
         busy[k]!.catch(() => undefined);
@@ -966,10 +973,22 @@ export class Store implements ContentStore {
   }
 }
 
-/** Writes all of `bytes` at `position`. */
+/**
+ * The most one write of materialize hands the kernel, cut at multiples of this in the
+ * file (writeAt, and the read hash worker's writes in writeVerified). The page cache
+ * sizes its folios after the write, and 2 MiB writes cost 6–10× more in the kernel's copy
+ * than small ones on this project's VM (0.2–0.35 CPU-s per 198 MB against ~0.03 s; most
+ * likely the host backing free large pages again on first touch: docs/benchmarks.md,
+ * storage, session 10). `cp` copies in small pieces too.
+ */
+const WRITE_SLICE = 128 * 1024;
+
+/** Writes all of `bytes` at `position`, in writes of at most WRITE_SLICE (see there). */
 async function writeAt(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
-    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    const at = position + done;
+    const n = Math.min(bytes.length - done, WRITE_SLICE - (at % WRITE_SLICE));
+    const { bytesWritten } = await fh.write(bytes, done, n, at);
     done += bytesWritten;
   }
 }

@@ -499,6 +499,24 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect((await readdir(out2)).filter((n) => n.startsWith('big.bin'))).toEqual([]);
   });
 
+  it('materializes files around the 128 KiB write slices exactly', async () => {
+    // Runs are written in pieces cut at multiples of 128 KiB of the file (writeAt): sizes
+    // just under, at and just over a slice, several slices plus one byte, and a file whose
+    // ~1 MiB runs (1 MiB packs) start and end between slice boundaries.
+    const src = join(dir, 'src');
+    await mkdir(src);
+    const slice = 128 * 1024;
+    const sizes = [1, slice - 1, slice, slice + 1, 3 * slice + 1, 5 * 1024 * 1024 + 12345];
+    const files = new Map(sizes.map((n) => [`f${n}.bin`, randomBytes(n)]));
+    for (const [name, data] of files) await writeFile(join(src, name), data);
+    const { manifest } = await sd.store.ingestTree(src);
+    const out = join(dir, 'out');
+    await sd.store.materialize(manifest.digest, out);
+    for (const [name, data] of files) {
+      expect((await readFile(join(out, name))).equals(data), name).toBe(true);
+    }
+  });
+
   it('materializes two trees at once (one hashing on its own thread) and both catch damage', async () => {
     // The second of two overlapping materializes finds the hash workers taken and checks
     // chunks and digest on its own thread: both ways must write exactly the stored bytes
