@@ -940,7 +940,7 @@ export class Store implements ContentStore {
           written = writeAt(fh, view, at);
         }
         at += length;
-        busy[k] = Promise.all([checked, written]);
+        busy[k] = settledThenFirstError(checked, written);
         // Awaited before the buffer's next use or below; a failure meanwhile must not
         // count as unhandled.
         busy[k]!.catch(() => undefined);
@@ -971,6 +971,21 @@ export class Store implements ContentStore {
     await this.verifyHasher.close();
     await this.backend.close();
   }
+}
+
+/**
+ * Waits for both promises to settle, then rejects with the first one's error, if any,
+ * else the second's. A materialize run is done only when its chunk checks AND its write
+ * are: the read hash worker writes to the file's descriptor, which the FileHandle does not
+ * know about, so a failed check must not let the caller close that descriptor (whose
+ * number the next open may reuse) while the worker still writes to it. (Releasing an
+ * unended lease also waits for the worker's queue, but that is the lease's own business;
+ * the test "no write outlives the file" fails when neither waits.)
+ */
+async function settledThenFirstError(a: Promise<unknown>, b: Promise<unknown>): Promise<void> {
+  const [x, y] = await Promise.allSettled([a, b]);
+  if (x.status === 'rejected') throw x.reason;
+  if (y.status === 'rejected') throw y.reason;
 }
 
 /**

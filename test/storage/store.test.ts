@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -504,6 +504,36 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     expect((err as Error).message).toContain('big.bin');
     expect((err as Error).message).toContain(last);
     expect((await readdir(out2)).filter((n) => n.startsWith('big.bin'))).toEqual([]);
+  });
+
+  it('a damaged chunk fails materialize only after its runs are written: no write outlives the file', async () => {
+    // The read hash worker writes each run to the file's descriptor after hashing it,
+    // while the verify worker checks the run's chunks: the last run's chunk failing its
+    // check must not let materialize close that descriptor while the run is still being
+    // written, or the write lands in whatever file opens next with the same number.
+    const src = join(dir, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'big.bin'), randomBytes(24 * 1024 * 1024));
+    const { manifest } = await sd.store.ingestTree(src);
+    const big = manifest.entries.find((e) => e.path === 'big.bin')!;
+    const ids = Buffer.from((await sd.store.index.getFile(big.sha256))!.chunkIds);
+    const last = ids.toString('hex', ids.length - 32, ids.length);
+    const loc = (await sd.store.index.locate([last])).get(last)!;
+    const packPath = join(sd.root, 'objects', ...packKey(loc.packId as Sha256Hex).split('/'));
+    await flipByte(packPath, loc.offset + 5, 0x01);
+    for (let round = 0; round < 3; round++) {
+      const err = await sd.store
+        .materialize(manifest.digest, join(dir, `out-${round}`))
+        .catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('CORRUPT');
+      // Opened at once: most likely the descriptor number materialize's file had.
+      const next = join(dir, `next-${round}`);
+      const fh = await open(next, 'w');
+      await fh.write(Buffer.from('x'), 0, 1, 0);
+      await new Promise((r) => setTimeout(r, 100));
+      await fh.close();
+      expect((await readFile(next)).toString()).toBe('x');
+    }
   });
 
   it('materializes files around the 128 KiB write slices exactly', async () => {
