@@ -67,6 +67,15 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** Writes `bytes` to `name` in dir, ingests it, and checks its digest and its bytes read back. */
+  const ingestsExactly = async (name: string, bytes: Uint8Array) => {
+    const path = join(dir, name);
+    await writeFile(path, bytes);
+    const f = await sd.store.ingestFile(path);
+    expect(f.sha256).toBe(sha(bytes));
+    expect((await collect(sd.store.readFile(f.sha256))).equals(bytes)).toBe(true);
+  };
+
   it('round-trips a directory byte for byte with sha256sum-compatible digests', async () => {
     const src = join(dir, 'model');
     await mkdir(join(src, 'sub'), { recursive: true });
@@ -206,12 +215,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
         })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
-      const next = join(dir, `next-${round}.safetensors`);
-      const bytes = safetensors(tensors());
-      await writeFile(next, bytes);
-      const f = await sd.store.ingestFile(next);
-      expect(f.sha256).toBe(sha(bytes));
-      expect((await collect(sd.store.readFile(f.sha256))).equals(bytes)).toBe(true);
+      await ingestsExactly(`next-${round}.safetensors`, safetensors(tensors()));
     }
     expect((await checkStore(sd.store)).problems).toEqual([]);
   });
@@ -236,12 +240,7 @@ describe.each(TEST_DIALECTS)('Store with its index on %s', (dialect) => {
         })
         .catch((e: unknown) => e);
       expect((err as Error).message).toBe(`progress callback failed at ${failAt}`);
-      const next = join(dir, `after-${failAt}.safetensors`);
-      const bytes = safetensors(tensors());
-      await writeFile(next, bytes);
-      const f = await sd.store.ingestFile(next);
-      expect(f.sha256).toBe(sha(bytes));
-      expect((await collect(sd.store.readFile(f.sha256))).equals(bytes)).toBe(true);
+      await ingestsExactly(`after-${failAt}.safetensors`, safetensors(tensors()));
       // The failed file's own bytes are stored exactly when ingested again.
       const again = await sd.store.ingestFile(failing);
       expect(again.sha256).toBe(sha(await readFile(failing)));
