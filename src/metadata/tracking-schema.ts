@@ -40,6 +40,11 @@ export interface RunsTable {
   /** `mlflow-artifacts:/<experiment_id>/<run_id>/artifacts`. */
   artifact_uri: string;
   deleted_at: number | null;
+  /**
+   * The run's integer key (migration 0304), by which run_metrics and run_pending_metrics
+   * refer to it: assigned max + 1 on creation, unique, never changed.
+   */
+  run_key: number;
 }
 
 export interface RunKeyValueTable {
@@ -48,8 +53,9 @@ export interface RunKeyValueTable {
   value: string;
 }
 
+/** A metric point (migration 0304: of the run whose run_key it has). */
 export interface RunMetricsTable {
-  run_id: string;
+  run_key: number;
   key: string;
   step: number;
   timestamp: number;

@@ -65,6 +65,7 @@ import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-che
 import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
+import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import { prepareQuery } from '../metadata/prepared-query.js';
@@ -641,6 +642,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   trackingMigration,
   metricHistoryMigration,
   pendingMetricsMigration,
+  runKeysMigration,
   authMigration,
   capabilityEpochMigration,
 ];

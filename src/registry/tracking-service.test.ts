@@ -182,7 +182,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
             await db
               .selectFrom('run_pending_metrics')
               .select((eb) => eb.fn.countAll().as('n'))
-              .where('run_id', '=', id)
+              .where('run_key', '=', db.selectFrom('runs').select('run_key').where('id', '=', id))
               .executeTakeFirstOrThrow()
           ).n,
         );
@@ -297,7 +297,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       const pending = await db
         .selectFrom('run_pending_metrics')
         .select((eb) => eb.fn.countAll().as('n'))
-        .where('run_id', '=', batched)
+        .where('run_key', '=', db.selectFrom('runs').select('run_key').where('id', '=', batched))
         .executeTakeFirstOrThrow();
       expect(Number(pending.n)).toBeGreaterThan(0); // some points pending, some folded
       const history = async (id: string, key: string) =>

@@ -359,6 +359,8 @@ interface MetricRow {
 }
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
+/** Metric points and their run's key (runs.run_key: run_metrics, run_pending_metrics). */
+type Points = { run_key: number; rows: readonly MetricRow[] };
 
 /**
  * The latest-point upsert's conflict clause: the candidate replaces the stored point
@@ -451,12 +453,12 @@ const Q = {
   ),
   /** `n` metric points; a point already stored (the whole row is the key) is skipped. */
   insertMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+    prepareQuery((db: Db, p: Points) =>
       db
         .insertInto('run_metrics')
         .values(
           rowsOf(p.rows, n).map((r) => ({
-            run_id: p.run_id,
+            run_key: p.run_key,
             key: r.key,
             step: r.step,
             timestamp: r.timestamp,
@@ -468,18 +470,18 @@ const Q = {
     ),
   ),
   /** The run's last pending point's seq (NULL when none is pending). */
-  lastPendingSeq: prepareQuery((db: Db, p: { run_id: string }) =>
+  lastPendingSeq: prepareQuery((db: Db, p: { run_key: number }) =>
     db
       .selectFrom('run_pending_metrics')
       .select((eb) => eb.fn.max('seq').as('last'))
-      .where('run_id', '=', p.run_id),
+      .where('run_key', '=', p.run_key),
   ),
   /** `n` points of one batch as pending points with seq `first`, `first` + 1, …. */
   insertPending: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+    prepareQuery((db: Db, p: Points) =>
       db.insertInto('run_pending_metrics').values(
         rowsOf(p.rows, n).map((r) => ({
-          run_id: p.run_id,
+          run_key: p.run_key,
           seq: r.seq,
           key: r.key,
           step: r.step,
@@ -491,18 +493,18 @@ const Q = {
     ),
   ),
   /**
-   * SQLite only: insertPending with the run id and the first seq bound once rather than
+   * SQLite only: insertPending with the run key and the first seq bound once rather than
    * once per row (the i-th row's seq is `first + i`, a literal): a third fewer values to
-   * bind, and no run id converted to UTF-8 a hundred times. PostgreSQL would type the
-   * VALUES list's parameters as text, so it keeps insertPending.
+   * bind. PostgreSQL would type the VALUES list's parameters as text, so it keeps
+   * insertPending.
    */
   insertPendingSqlite: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow> & { first: number }) =>
+    prepareQuery((db: Db, p: Points & { first: number }) =>
       db
         .insertInto('run_pending_metrics')
-        .columns(['run_id', 'seq', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+        .columns(['run_key', 'seq', 'key', 'step', 'timestamp', 'value', 'is_nan'])
         .expression(
-          sql<MetricRow>`select ${p.run_id}, ${p.first} + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 from (values ${sql.join(
+          sql<MetricRow>`select ${p.run_key}, ${p.first} + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 from (values ${sql.join(
             rowsOf(p.rows, n).map(
               (r, i) =>
                 sql`(${sql.lit(i)}, ${r.key}, ${r.step}, ${r.timestamp}, ${r.value}, ${r.is_nan})`,
@@ -515,15 +517,15 @@ const Q = {
    * Moves the run's pending points into run_metrics in key order (a point already stored
    * is skipped: the whole row is the key); `deletePending` then drops them.
    */
-  foldPending: prepareQuery((db: Db, p: { run_id: string }) =>
+  foldPending: prepareQuery((db: Db, p: { run_key: number }) =>
     db
       .insertInto('run_metrics')
-      .columns(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+      .columns(['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan'])
       .expression(
         db
           .selectFrom('run_pending_metrics')
-          .select(['run_id', 'key', 'step', 'timestamp', 'value', 'is_nan'])
-          .where('run_id', '=', p.run_id)
+          .select(['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+          .where('run_key', '=', p.run_key)
           .orderBy('key')
           .orderBy('step')
           .orderBy('timestamp')
@@ -532,8 +534,8 @@ const Q = {
       )
       .onConflict((oc) => oc.doNothing()),
   ),
-  deletePending: prepareQuery((db: Db, p: { run_id: string }) =>
-    db.deleteFrom('run_pending_metrics').where('run_id', '=', p.run_id),
+  deletePending: prepareQuery((db: Db, p: { run_key: number }) =>
+    db.deleteFrom('run_pending_metrics').where('run_key', '=', p.run_key),
   ),
   /**
    * `n` candidate latest points (distinct keys): each replaces the stored one unless that
@@ -562,7 +564,7 @@ const Q = {
    * written instead of binding every value a second time.
    */
   upsertLatestFromPending: prepareQuery(
-    (db: Db, p: { run_id: string; first: number; end: number }) =>
+    (db: Db, p: { run_id: string; run_key: number; first: number; end: number }) =>
       db
         .insertInto('run_latest_metrics')
         .columns(['run_id', 'key', 'value', 'is_nan', 'step', 'timestamp'])
@@ -570,7 +572,7 @@ const Q = {
           db
             .selectFrom('run_pending_metrics')
             .select((eb) => [
-              'run_id',
+              sql<string>`cast(${p.run_id} as text)`.as('run_id'),
               'key',
               // run_pending_metrics stores NaN as value 0, run_latest_metrics as NULL.
               eb
@@ -584,7 +586,7 @@ const Q = {
               'step',
               'timestamp',
             ])
-            .where('run_id', '=', p.run_id)
+            .where('run_key', '=', p.run_key)
             .where('seq', '>=', p.first)
             .where('seq', '<', p.end),
         )
@@ -635,9 +637,9 @@ from runs as r where r.id = ?`;
 export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
 
 /** Moves all of the run's pending points into run_metrics (see PENDING_METRICS). */
-async function foldPendingMetrics(trx: Db, runId: string): Promise<void> {
-  await Q.foldPending.run(trx, { run_id: runId });
-  await Q.deletePending.run(trx, { run_id: runId });
+async function foldPendingMetrics(trx: Db, runKey: number): Promise<void> {
+  await Q.foldPending.run(trx, { run_key: runKey });
+  await Q.deletePending.run(trx, { run_key: runKey });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -952,7 +954,11 @@ export class TrackingService {
       const now = this.ctx.now();
       await trx
         .insertInto('runs')
-        .values({
+        .values((eb) => ({
+          // The next integer key (migration 0304), under the write lock like every creation.
+          run_key: eb
+            .selectFrom('runs')
+            .select(sql<number>`coalesce(max(run_key), 0) + 1`.as('next')),
           id: runId,
           experiment_id: experimentId,
           name,
@@ -963,7 +969,7 @@ export class TrackingService {
           lifecycle_stage: 'active',
           artifact_uri: runArtifactUri(experiment, runId),
           deleted_at: null,
-        })
+        }))
         .execute();
       await trx
         .insertInto('run_tags')
@@ -1148,9 +1154,10 @@ export class TrackingService {
     }
     await this.ctx.database.writeTransaction(
       async (trx) => {
-        requireActiveRun(await this.runRow(trx, id));
+        const run = await this.runRow(trx, id);
+        requireActiveRun(run);
         if (p.length > 0) await this.insertParams(trx, id, dedupe(p));
-        if (m.length > 0) await this.insertMetrics(trx, id, m);
+        if (m.length > 0) await this.insertMetrics(trx, run, m);
         for (const tag of dedupe(t)) {
           await upsertTag(trx, id, tag);
           if (tag.key === RUN_NAME_TAG) {
@@ -1182,7 +1189,9 @@ export class TrackingService {
     }
   }
 
-  private async insertMetrics(trx: Db, runId: string, rows: readonly MetricRow[]): Promise<void> {
+  private async insertMetrics(trx: Db, run: RunRow, rows: readonly MetricRow[]): Promise<void> {
+    const runId = run.id;
+    const runKey = run.run_key;
     // The newest point of each key in this batch; the upsert keeps a stored one that is
     // newer still.
     const candidates = new Map<string, MetricRow>();
@@ -1194,21 +1203,21 @@ export class TrackingService {
     if (rows.length >= PENDING_METRICS.minBatch) {
       // Adjacent pending rows instead of one row in each key's range of run_metrics
       // (migration 0303): one or two pages a batch instead of one per key.
-      const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_id: runId });
+      const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_key: runKey });
       const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
       const end = first + rows.length;
       if (this.ctx.dialect === 'sqlite') {
-        await Q.insertPendingSqlite.for(rows.length).run(trx, { run_id: runId, rows, first });
+        await Q.insertPendingSqlite.for(rows.length).run(trx, { run_key: runKey, rows, first });
       } else {
         for (let i = 0; i < rows.length; i++) rows[i]!.seq = first + i;
-        await Q.insertPending.for(rows.length).run(trx, { run_id: runId, rows });
+        await Q.insertPending.for(rows.length).run(trx, { run_key: runKey, rows });
       }
       if (distinct) {
-        await Q.upsertLatestFromPending.run(trx, { run_id: runId, first, end });
+        await Q.upsertLatestFromPending.run(trx, { run_id: runId, run_key: runKey, first, end });
       } else {
         await this.upsertLatest(trx, runId, [...candidates.values()]);
       }
-      if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runId);
+      if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runKey);
       return;
     }
     if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
@@ -1216,9 +1225,11 @@ export class TrackingService {
       // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
       // SQLite keep a statement journal, copying every page it touches to a temporary file
       // first — with a batch's points on one page per key, most of the batch's cost.
-      for (const row of rows) await Q.insertMetrics.for(1).run(trx, { run_id: runId, rows: [row] });
+      for (const row of rows) {
+        await Q.insertMetrics.for(1).run(trx, { run_key: runKey, rows: [row] });
+      }
     } else {
-      await Q.insertMetrics.for(rows.length).run(trx, { run_id: runId, rows });
+      await Q.insertMetrics.for(rows.length).run(trx, { run_key: runKey, rows });
     }
     await this.upsertLatest(trx, runId, distinct ? rows : [...candidates.values()]);
   }
@@ -1343,7 +1354,7 @@ export class TrackingService {
         `Invalid value ${String(page.maxResults)} for parameter 'max_results' supplied. It must be an integer in 1..${TRACKING_LIMITS.metricHistoryDefault}`,
       );
     }
-    await this.runRow(this.db, id);
+    const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
     const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
     // The key's points in run_metrics and those still pending (PENDING_METRICS); UNION
@@ -1351,13 +1362,13 @@ export class TrackingService {
     const rows = await this.db
       .selectFrom('run_metrics')
       .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-      .where('run_id', '=', id)
+      .where('run_key', '=', runKey)
       .where('key', '=', k)
       .union(
         this.db
           .selectFrom('run_pending_metrics')
           .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-          .where('run_id', '=', id)
+          .where('run_key', '=', runKey)
           .where('key', '=', k),
       )
       .orderBy('step')

@@ -1,21 +1,24 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
+import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
+import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import type { RegistryContext } from './registry-context.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import type { Metric } from './tracking-service.js';
 
 /**
- * A registry whose metrics were logged before migration 0303 (run_pending_metrics) keeps
- * them: the database is taken back to its state before 0303 (table and bookkeeping row
- * gone, the points in run_metrics as 0302 stored them), reopened, and read and logged to.
+ * A registry whose metrics were logged before migrations 0303 (run_pending_metrics) and
+ * 0304 (run keys) keeps them: the database is taken back to its state before 0303 (the
+ * pending table, the run keys and both bookkeeping rows gone, the points in run_metrics by
+ * run id as 0302 stored them), reopened, and read and logged to.
  */
-describe.each(TEST_DIALECTS)('tracking data across migration 0303 on %s', (dialect) => {
+describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %s', (dialect) => {
   let tmp: string | undefined;
   let fresh: FreshDatabase | undefined;
   let rd: RegistryDirectory | undefined;
@@ -57,11 +60,20 @@ describe.each(TEST_DIALECTS)('tracking data across migration 0303 on %s', (diale
       );
     const db = dbOf(rd);
     expect(await count('run_metrics')).toBe(40);
-    // Back to the schema before 0303.
+    // Back to the schema before 0303: run_metrics keyed by run id (as 0302 made it, from
+    // a copy of its points), no pending table, no run keys.
     await sql`drop table run_pending_metrics`.execute(db);
-    await sql`delete from kysely_migration where name = ${pendingMetricsMigration.name}`.execute(
-      db,
-    );
+    await sql`create table run_metrics_by_id as
+      select r.id as run_id, m.key, m.step, m.timestamp, m.value, m.is_nan
+      from run_metrics as m join runs as r on r.run_key = m.run_key`.execute(db);
+    await sql`drop table run_metrics`.execute(db);
+    await sql`alter table run_metrics_by_id rename to run_metrics`.execute(db);
+    // biome-ignore lint/suspicious/noExplicitAny: the schema of an earlier migration
+    await metricHistoryMigration.up(db as Kysely<any>);
+    await sql`drop index runs_run_key`.execute(db);
+    await sql`alter table runs drop column run_key`.execute(db);
+    await sql`delete from kysely_migration
+      where name in (${pendingMetricsMigration.name}, ${runKeysMigration.name})`.execute(db);
     await rd.close();
 
     rd = await open();
