@@ -71,7 +71,7 @@ export interface RunPendingMetricsTable extends RunMetricsTable {
 }
 
 export interface RunLatestMetricsTable {
-  run_id: string;
+  run_key: number;
   key: string;
   /** NULL when is_nan. */
   value: number | null;

@@ -318,7 +318,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
         db
           .selectFrom('run_latest_metrics')
           .select(['key', 'value', 'is_nan', 'step', 'timestamp'])
-          .where('run_id', '=', id)
+          .where('run_key', '=', db.selectFrom('runs').select('run_key').where('id', '=', id))
           .orderBy('key')
           .execute();
       const storedLatest = await stored(batched);

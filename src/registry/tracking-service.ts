@@ -370,7 +370,7 @@ function replaceOlderLatest(
   oc: OnConflictBuilder<RegistryDB, 'run_latest_metrics'>,
 ): OnConflictUpdateBuilder<RegistryDB, 'run_latest_metrics'> {
   return oc
-    .columns(['run_id', 'key'])
+    .columns(['run_key', 'key'])
     .doUpdateSet((eb) => ({
       value: eb.ref('excluded.value'),
       is_nan: eb.ref('excluded.is_nan'),
@@ -404,11 +404,11 @@ const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
     db.selectFrom('runs').selectAll().where('id', '=', p.id),
   ),
-  latestMetrics: prepareQuery((db: Db, p: { id: string }) =>
+  latestMetrics: prepareQuery((db: Db, p: { run_key: number }) =>
     db
       .selectFrom('run_latest_metrics')
       .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-      .where('run_id', '=', p.id)
+      .where('run_key', '=', p.run_key)
       .orderBy('key'),
   ),
   params: prepareQuery((db: Db, p: { id: string }) =>
@@ -542,12 +542,12 @@ const Q = {
    * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
    */
   upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Rows<MetricRow>) =>
+    prepareQuery((db: Db, p: Points) =>
       db
         .insertInto('run_latest_metrics')
         .values(
           rowsOf(p.rows, n).map((r) => ({
-            run_id: p.run_id,
+            run_key: p.run_key,
             key: r.key,
             value: r.latest_value,
             is_nan: r.is_nan,
@@ -564,15 +564,15 @@ const Q = {
    * written instead of binding every value a second time.
    */
   upsertLatestFromPending: prepareQuery(
-    (db: Db, p: { run_id: string; run_key: number; first: number; end: number }) =>
+    (db: Db, p: { run_key: number; first: number; end: number }) =>
       db
         .insertInto('run_latest_metrics')
-        .columns(['run_id', 'key', 'value', 'is_nan', 'step', 'timestamp'])
+        .columns(['run_key', 'key', 'value', 'is_nan', 'step', 'timestamp'])
         .expression(
           db
             .selectFrom('run_pending_metrics')
             .select((eb) => [
-              sql<string>`cast(${p.run_id} as text)`.as('run_id'),
+              'run_key',
               'key',
               // run_pending_metrics stores NaN as value 0, run_latest_metrics as NULL.
               eb
@@ -608,7 +608,7 @@ const Q = {
 const RUN_JSON = (() => {
   /** `"name":[…]` of the run's rows of `table` in `order`, or NULL when there are none. */
   const member = (name: string, element: string, table: string, order: string) =>
-    `(select '"${name}":[' || group_concat(${element}, ',' order by x.${order}) || ']' from ${table} as x where x.run_id = r.id)`;
+    `(select '"${name}":[' || group_concat(${element}, ',' order by x.${order}) || ']' from ${table} as x where ${table === 'run_latest_metrics' ? 'x.run_key = r.run_key' : 'x.run_id = r.id'})`;
   const keyValue = `'{"key":' || json_quote(x.key) || ',"value":' || json_quote(x.value) || '}'`;
   const value = `case when x.is_nan then '"NaN"' when x.value = 9e999 then '"Infinity"' when x.value = -9e999 then '"-Infinity"' else json_quote(x.value) end`;
   const metric = `'{"key":' || json_quote(x.key) || ',"value":' || ${value} || ',"timestamp":' || x.timestamp || ',"step":' || x.step || '}'`;
@@ -1213,9 +1213,9 @@ export class TrackingService {
         await Q.insertPending.for(rows.length).run(trx, { run_key: runKey, rows });
       }
       if (distinct) {
-        await Q.upsertLatestFromPending.run(trx, { run_id: runId, run_key: runKey, first, end });
+        await Q.upsertLatestFromPending.run(trx, { run_key: runKey, first, end });
       } else {
-        await this.upsertLatest(trx, runId, [...candidates.values()]);
+        await this.upsertLatest(trx, runKey, [...candidates.values()]);
       }
       if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runKey);
       return;
@@ -1231,11 +1231,11 @@ export class TrackingService {
     } else {
       await Q.insertMetrics.for(rows.length).run(trx, { run_key: runKey, rows });
     }
-    await this.upsertLatest(trx, runId, distinct ? rows : [...candidates.values()]);
+    await this.upsertLatest(trx, runKey, distinct ? rows : [...candidates.values()]);
   }
 
-  private async upsertLatest(trx: Db, runId: string, latest: readonly MetricRow[]): Promise<void> {
-    await Q.upsertLatestMetrics.for(latest.length).run(trx, { run_id: runId, rows: latest });
+  private async upsertLatest(trx: Db, runKey: number, latest: readonly MetricRow[]): Promise<void> {
+    await Q.upsertLatestMetrics.for(latest.length).run(trx, { run_key: runKey, rows: latest });
   }
 
   /**
@@ -1496,7 +1496,7 @@ export class TrackingService {
   private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
     const id = { id: row.id };
     const [metrics, params, tags, inputs] = await Promise.all([
-      Q.latestMetrics.execute(db, id),
+      Q.latestMetrics.execute(db, { run_key: row.run_key }),
       Q.params.execute(db, id),
       Q.tags.execute(db, id),
       Q.inputs.execute(db, id),

@@ -1,11 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
-import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import type { RegistryContext } from './registry-context.js';
@@ -60,16 +59,22 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %
       );
     const db = dbOf(rd);
     expect(await count('run_metrics')).toBe(40);
-    // Back to the schema before 0303: run_metrics keyed by run id (as 0302 made it, from
-    // a copy of its points), no pending table, no run keys.
+    // Back to the schema before 0303: the points and latest points by run id, no pending
+    // table, no run keys. (The tables by run id are plain copies, without their keys:
+    // migration 0304 only reads them.)
     await sql`drop table run_pending_metrics`.execute(db);
-    await sql`create table run_metrics_by_id as
-      select r.id as run_id, m.key, m.step, m.timestamp, m.value, m.is_nan
-      from run_metrics as m join runs as r on r.run_key = m.run_key`.execute(db);
-    await sql`drop table run_metrics`.execute(db);
-    await sql`alter table run_metrics_by_id rename to run_metrics`.execute(db);
-    // biome-ignore lint/suspicious/noExplicitAny: the schema of an earlier migration
-    await metricHistoryMigration.up(db as Kysely<any>);
+    for (const [table, columns] of [
+      ['run_metrics', sql`m.key, m.step, m.timestamp, m.value, m.is_nan`],
+      ['run_latest_metrics', sql`m.key, m.value, m.is_nan, m.step, m.timestamp`],
+    ] as const) {
+      await sql`create table ${sql.table(`${table}_by_id`)} as
+        select r.id as run_id, ${columns}
+        from ${sql.table(table)} as m join runs as r on r.run_key = m.run_key`.execute(db);
+      await sql`drop table ${sql.table(table)}`.execute(db);
+      await sql`alter table ${sql.table(`${table}_by_id`)} rename to ${sql.table(table)}`.execute(
+        db,
+      );
+    }
     await sql`drop index runs_run_key`.execute(db);
     await sql`alter table runs drop column run_key`.execute(db);
     await sql`delete from kysely_migration

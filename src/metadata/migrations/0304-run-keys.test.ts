@@ -17,7 +17,7 @@ const POINT = ['key', 'step', 'timestamp', 'value', 'is_nan'] as const;
 // biome-ignore lint/suspicious/noExplicitAny: tables of migrations before the typed schema
 type AnyDb = Kysely<any>;
 
-/** Every point of both tables, by run id, in a fixed order. */
+/** Every row of the three metric tables, by run id, in a fixed order. */
 async function points(db: AnyDb, by: 'run_id' | 'run_key') {
   const read = async (table: string, extra: readonly string[]) => {
     const rows = await db
@@ -28,8 +28,8 @@ async function points(db: AnyDb, by: 'run_id' | 'run_key') {
       .orderBy('m.key')
       .orderBy('m.step')
       .orderBy('m.timestamp')
-      .orderBy('m.value')
       .orderBy('m.is_nan')
+      .orderBy('m.value')
       .execute();
     return rows.map((r: Record<string, unknown>) => ({
       ...r,
@@ -41,6 +41,7 @@ async function points(db: AnyDb, by: 'run_id' | 'run_key') {
   return {
     history: await read('run_metrics', []),
     pending: await read('run_pending_metrics', ['seq']),
+    latest: await read('run_latest_metrics', []),
   };
 }
 
@@ -78,7 +79,14 @@ describe.each(TEST_DIALECTS)('migration 0304-run-keys on %s', (dialect) => {
     ];
     const history: Record<string, unknown>[] = [];
     const pending: Record<string, unknown>[] = [];
+    const latest: Record<string, unknown>[] = [];
     for (const [r, id] of Object.entries(runs)) {
+      // Latest points as stored: NaN as NULL with is_nan 1.
+      for (let j = 0; j < 3; j++) {
+        const value = values[(j + r.charCodeAt(0)) % values.length];
+        latest.push({ run_id: id, key: `k${j}/ü`, value, is_nan: 0, step: j, timestamp: 7 });
+      }
+      latest.push({ run_id: id, key: 'nan', value: null, is_nan: 1, step: 0, timestamp: 5 });
       values.forEach((value, i) => {
         const step = r === 'c' ? Number.MAX_SAFE_INTEGER - i : i - 3;
         history.push({
@@ -116,9 +124,11 @@ describe.each(TEST_DIALECTS)('migration 0304-run-keys on %s', (dialect) => {
     }
     await before.db.insertInto('run_metrics').values(history).execute();
     await before.db.insertInto('run_pending_metrics').values(pending).execute();
+    await before.db.insertInto('run_latest_metrics').values(latest).execute();
     const stored = await points(before.db, 'run_id');
     expect(stored.history).toHaveLength(history.length);
     expect(stored.pending).toHaveLength(pending.length);
+    expect(stored.latest).toHaveLength(latest.length);
     await before.close();
 
     // biome-ignore lint/suspicious/noExplicitAny: as above
@@ -166,6 +176,30 @@ describe.each(TEST_DIALECTS)('migration 0304-run-keys on %s', (dialect) => {
             .execute(),
         ),
       ).rejects.toThrow();
+      const latestRow = (run_key: number) => ({
+        run_key,
+        key: 'nan',
+        value: 1,
+        is_nan: 0,
+        step: 0,
+        timestamp: 0,
+      });
+      for (const runKey of [99, 1]) {
+        // No run 99; run 1 already has a latest point of the key (its primary key).
+        await expect(
+          after.writeTransaction((trx) =>
+            trx.insertInto('run_latest_metrics').values(latestRow(runKey)).execute(),
+          ),
+        ).rejects.toThrow();
+      }
+      // Search's index over the latest points came along.
+      const indexes = await (dialect === 'sqlite'
+        ? sql<{ name: string }>`select name from sqlite_master
+            where type = 'index' and tbl_name = 'run_latest_metrics'`
+        : sql<{ name: string }>`select indexname as name from pg_indexes
+            where schemaname = current_schema() and tablename = 'run_latest_metrics'`
+      ).execute(after.db);
+      expect(indexes.rows.map((r) => r.name)).toContain('run_latest_metrics_key_value');
       // The same point again is stored once (the whole point is the key), as before.
       await after.writeTransaction((trx) =>
         trx
@@ -181,7 +215,11 @@ describe.each(TEST_DIALECTS)('migration 0304-run-keys on %s', (dialect) => {
       );
       const left = await points(after.db, 'run_key');
       const notA = (rows: Record<string, unknown>[]) => rows.filter((r) => r.run !== runs.a);
-      expect(left).toEqual({ history: notA(stored.history), pending: notA(stored.pending) });
+      expect(left).toEqual({
+        history: notA(stored.history),
+        pending: notA(stored.pending),
+        latest: notA(stored.latest),
+      });
       expect(left.pending.length).toBeGreaterThan(0);
       if (dialect === 'sqlite') {
         // The key is a column of its own: VACUUM (which may renumber rowids) keeps it.

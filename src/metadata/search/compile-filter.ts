@@ -165,7 +165,7 @@ const KEYED_TABLES = {
   runs: {
     tag: ['run_tags', 'run_id', 'r.id'],
     param: ['run_params', 'run_id', 'r.id'],
-    metric: ['run_latest_metrics', 'run_id', 'r.id'],
+    metric: ['run_latest_metrics', 'run_key', 'r.run_key'],
   },
   experiments: { tag: ['experiment_tags', 'experiment_id', 'e.id'] },
 } as const;
