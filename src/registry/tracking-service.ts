@@ -606,7 +606,10 @@ const Q = {
  * same double (5.0 where JSON.stringify writes 5: the same number).
  */
 const RUN_JSON = (() => {
-  /** `"name":[…]` of the run's rows of `table` in `order`, or NULL when there are none. */
+  /**
+   * `"name":[…]` of the run's rows of `table` in `order`, or NULL when there are none;
+   * run_latest_metrics refers to the run by its key (migration 0304), the others by id.
+   */
   const member = (name: string, element: string, table: string, order: string) =>
     `(select '"${name}":[' || group_concat(${element}, ',' order by x.${order}) || ']' from ${table} as x where ${table === 'run_latest_metrics' ? 'x.run_key = r.run_key' : 'x.run_id = r.id'})`;
   const keyValue = `'{"key":' || json_quote(x.key) || ',"value":' || json_quote(x.value) || '}'`;
@@ -1157,7 +1160,7 @@ export class TrackingService {
         const run = await this.runRow(trx, id);
         requireActiveRun(run);
         if (p.length > 0) await this.insertParams(trx, id, dedupe(p));
-        if (m.length > 0) await this.insertMetrics(trx, run, m);
+        if (m.length > 0) await this.insertMetrics(trx, run.run_key, m);
         for (const tag of dedupe(t)) {
           await upsertTag(trx, id, tag);
           if (tag.key === RUN_NAME_TAG) {
@@ -1189,9 +1192,8 @@ export class TrackingService {
     }
   }
 
-  private async insertMetrics(trx: Db, run: RunRow, rows: readonly MetricRow[]): Promise<void> {
-    const runId = run.id;
-    const runKey = run.run_key;
+  /** Logs the points to the run whose key (runs.run_key) is `runKey`. */
+  private async insertMetrics(trx: Db, runKey: number, rows: readonly MetricRow[]): Promise<void> {
     // The newest point of each key in this batch; the upsert keeps a stored one that is
     // newer still.
     const candidates = new Map<string, MetricRow>();
