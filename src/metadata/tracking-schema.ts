@@ -41,8 +41,8 @@ export interface RunsTable {
   artifact_uri: string;
   deleted_at: number | null;
   /**
-   * The run's integer key (migration 0304), by which run_metrics and run_pending_metrics
-   * refer to it: assigned max + 1 on creation, unique, never changed.
+   * The run's integer key (migration 0304), by which run_metrics, run_pending_metrics and
+   * run_latest_metrics refer to it: assigned max + 1 on creation, unique, never changed.
    */
   run_key: number;
 }

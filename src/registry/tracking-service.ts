@@ -359,7 +359,7 @@ interface MetricRow {
 }
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
-/** Metric points and their run's key (runs.run_key: run_metrics, run_pending_metrics). */
+/** Metric points and their run's key (runs.run_key, by which the metric tables refer to it). */
 type Points = { run_key: number; rows: readonly MetricRow[] };
 
 /**
