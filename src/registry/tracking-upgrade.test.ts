@@ -99,5 +99,17 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %
     await t.logBatch(id, { metrics: [...batch, before[0]!] });
     expect(await count('run_pending_metrics')).toBe(51);
     expect(await history('loss')).toEqual([...of('loss'), ...batch]);
+    // A run created after the upgrade gets a key of its own (after the numbered ones):
+    // its points and latest points are its own, the first run's stay as they were.
+    const next = (await t.createRun({})).info.run_id;
+    const point = { key: 'loss', value: -1, timestamp: 3000, step: 0 };
+    await t.logBatch(next, { metrics: [point] });
+    await t.logBatch(next, { metrics: batch.map((m) => ({ ...m, key: 'acc' })) });
+    expect((await t.metricHistory(next, 'loss')).items).toEqual([point]);
+    expect((await t.metricHistory(next, 'acc')).items).toHaveLength(batch.length);
+    expect(await history('loss')).toEqual([...of('loss'), ...batch]);
+    expect(await history('acc')).toEqual(of('acc'));
+    expect((await t.getRun(id)).data.metrics).toEqual([of('acc')[19], batch[49]]);
+    expect((await t.getRun(next)).data.metrics).toEqual([{ ...batch[49]!, key: 'acc' }, point]);
   });
 });
