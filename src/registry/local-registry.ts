@@ -59,6 +59,7 @@ import { versionSummaryMigration } from '../metadata/migrations/0102-version-sum
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
+import { versionKeyedRowsMigration } from '../metadata/migrations/0106-version-keyed-rows.js';
 import { policiesMigration } from '../metadata/migrations/0110-policies.js';
 import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
@@ -635,6 +636,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   searchIndexesMigration,
   signaturesMigration,
   scansMigration,
+  versionKeyedRowsMigration,
   policiesMigration,
   webhooksMigration,
   auditCheckpointsMigration,
