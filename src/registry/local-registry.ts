@@ -168,7 +168,16 @@ export interface CreatesVersionFromReadManifest {
   createVersion(input: CreateVersionInput, read?: ManifestAlreadyRead): Promise<ModelVersion>;
 }
 
-export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifest {
+/**
+ * A registry that checks that a model exists without reading its details (LocalRegistry):
+ * what a caller needs before work that only makes sense for an existing model.
+ */
+export interface ChecksModels {
+  /** Resolves when `name` is a live model; otherwise throws what `getModel(name)` throws. */
+  requireModel(name: string): Promise<void>;
+}
+
+export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifest, ChecksModels {
   private readonly audit: AuditService;
   private readonly models: ModelService;
   private readonly versions: VersionService;
@@ -225,6 +234,9 @@ export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifes
   }
   getModel(name: string, options?: { includeDeleted?: boolean }): Promise<RegisteredModel> {
     return this.models.get(name, options);
+  }
+  requireModel(name: string): Promise<void> {
+    return this.models.require(name);
   }
   /** `scope` (not part of RegistryApi): only models its user may READ, in full pages. */
   listModels(

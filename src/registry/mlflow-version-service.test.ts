@@ -122,11 +122,12 @@ describe.each(TEST_DIALECTS)('MLflow version creation on %s', (dialect) => {
       new FrozenArtifactView(rd.registry, store),
       t,
     );
-    // The straightforward path: createVersion reads the manifest itself, and the run is
-    // read whole with getRun.
+    // The straightforward path: the model is checked with getModel, createVersion reads the
+    // manifest itself, and the run is read whole with getRun.
     let manifestsHandedOver = 0;
     const registry = new Proxy(rd.registry, {
       get(target, key) {
+        if (key === 'requireModel') return undefined;
         if (key === 'createVersion') {
           return (input: CreateVersionInput, read?: unknown) => {
             if (read !== undefined) manifestsHandedOver++;
@@ -198,5 +199,19 @@ describe.each(TEST_DIALECTS)('MLflow version creation on %s', (dialect) => {
     expect(dataOf('fast@1')).toBeDefined();
     expect(dataOf('fast@1')).toEqual(dataOf('plain@1'));
     expect((await rd.registry.auditVerify()).ok).toBe(true);
+
+    // A model that is not there (never created, deleted, or not a valid name) fails both
+    // paths the same way, before the source or the run is looked at.
+    await rd.registry.createModel({ name: 'gone' });
+    await rd.registry.deleteModel('gone');
+    for (const name of ['missing', 'gone', 'bad/name', '']) {
+      const expected = await rd.registry.getModel(name).catch((e: Error) => e);
+      expect(expected).toBeInstanceOf(Error);
+      for (const service of [fast, plain]) {
+        await expect(
+          service.createFromSource({ name, source: 'bogus:/x', runId: 'f'.repeat(32) }),
+        ).rejects.toEqual(expected);
+      }
+    }
   });
 });

@@ -35,7 +35,7 @@ import {
   isReservedArtifactPath,
 } from './artifact-service.js';
 import { type FrozenArtifactView, frozenVersionPath } from './frozen-artifact-view.js';
-import type { CreatesVersionFromReadManifest } from './local-registry.js';
+import type { ChecksModels, CreatesVersionFromReadManifest } from './local-registry.js';
 import type { Run, TrackingService } from './tracking-service.js';
 
 export interface CreateFromSourceInput extends MutationOptions {
@@ -62,7 +62,8 @@ export function proxyPathOf(uri: string): string | undefined {
 
 export class MlflowVersionService {
   constructor(
-    private readonly registry: RegistryApi & CreatesVersionFromReadManifest,
+    /** Any RegistryApi; with requireModel (LocalRegistry) the model check reads less. */
+    private readonly registry: RegistryApi & CreatesVersionFromReadManifest & Partial<ChecksModels>,
     private readonly store: Store,
     private readonly artifacts: ArtifactService,
     private readonly frozen: FrozenArtifactView,
@@ -79,7 +80,7 @@ export class MlflowVersionService {
     if (typeof source !== 'string' || source.length === 0 || source.length > 8192) {
       throw new InvalidArgumentError("Missing value for required parameter 'source'.");
     }
-    await this.registry.getModel(input.name);
+    await (this.registry.requireModel?.(input.name) ?? this.registry.getModel(input.name));
     let runId = input.runId === '' ? undefined : input.runId;
     type Summary = { digest: string; size: number; fileCount: number };
     /**
