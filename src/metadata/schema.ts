@@ -81,7 +81,11 @@ export interface VersionMetricsTable {
   timestamp: number;
 }
 
-/** The latest point per (version, key): what search, ORDER BY and `ModelVersion.metrics` read. */
+/**
+ * The latest point per (version, key): what search, ORDER BY and `ModelVersion.metrics` read.
+ * On SQLite this table, version_params and version_tags are `WITHOUT ROWID`, keyed
+ * (version_id, key) (migration 0106).
+ */
 export interface VersionLatestMetricsTable {
   version_id: number;
   key: string;

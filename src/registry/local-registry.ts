@@ -59,6 +59,7 @@ import { versionSummaryMigration } from '../metadata/migrations/0102-version-sum
 import { searchIndexesMigration } from '../metadata/migrations/0103-search-indexes.js';
 import { signaturesMigration } from '../metadata/migrations/0104-signatures.js';
 import { scansMigration } from '../metadata/migrations/0105-scans.js';
+import { versionKeyedRowsMigration } from '../metadata/migrations/0106-version-keyed-rows.js';
 import { policiesMigration } from '../metadata/migrations/0110-policies.js';
 import { webhooksMigration } from '../metadata/migrations/0111-webhooks.js';
 import { auditCheckpointsMigration } from '../metadata/migrations/0112-audit-checkpoints.js';
@@ -168,7 +169,16 @@ export interface CreatesVersionFromReadManifest {
   createVersion(input: CreateVersionInput, read?: ManifestAlreadyRead): Promise<ModelVersion>;
 }
 
-export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifest {
+/**
+ * A registry that checks that a model exists without reading its details (LocalRegistry):
+ * what a caller needs before work that only makes sense for an existing model.
+ */
+export interface ChecksModels {
+  /** Resolves when `name` is a live model; otherwise throws what `getModel(name)` throws. */
+  requireModel(name: string): Promise<void>;
+}
+
+export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifest, ChecksModels {
   private readonly audit: AuditService;
   private readonly models: ModelService;
   private readonly versions: VersionService;
@@ -225,6 +235,9 @@ export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifes
   }
   getModel(name: string, options?: { includeDeleted?: boolean }): Promise<RegisteredModel> {
     return this.models.get(name, options);
+  }
+  requireModel(name: string): Promise<void> {
+    return this.models.require(name);
   }
   /** `scope` (not part of RegistryApi): only models its user may READ, in full pages. */
   listModels(
@@ -636,6 +649,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   searchIndexesMigration,
   signaturesMigration,
   scansMigration,
+  versionKeyedRowsMigration,
   policiesMigration,
   webhooksMigration,
   auditCheckpointsMigration,

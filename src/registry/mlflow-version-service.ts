@@ -27,7 +27,7 @@ import {
   STAGES,
   type Stage,
 } from '../core/registry-api.js';
-import type { ManifestEntry } from '../storage/content-store.js';
+import type { Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { Store } from '../storage/store.js';
 import {
   type ArtifactService,
@@ -35,6 +35,7 @@ import {
   isReservedArtifactPath,
 } from './artifact-service.js';
 import { type FrozenArtifactView, frozenVersionPath } from './frozen-artifact-view.js';
+import type { ChecksModels, CreatesVersionFromReadManifest } from './local-registry.js';
 import type { Run, TrackingService } from './tracking-service.js';
 
 export interface CreateFromSourceInput extends MutationOptions {
@@ -61,7 +62,8 @@ export function proxyPathOf(uri: string): string | undefined {
 
 export class MlflowVersionService {
   constructor(
-    private readonly registry: RegistryApi,
+    /** Any RegistryApi; with requireModel (LocalRegistry) the model check reads less. */
+    private readonly registry: RegistryApi & CreatesVersionFromReadManifest & Partial<ChecksModels>,
     private readonly store: Store,
     private readonly artifacts: ArtifactService,
     private readonly frozen: FrozenArtifactView,
@@ -78,16 +80,21 @@ export class MlflowVersionService {
     if (typeof source !== 'string' || source.length === 0 || source.length > 8192) {
       throw new InvalidArgumentError("Missing value for required parameter 'source'.");
     }
-    await this.registry.getModel(input.name);
+    await (this.registry.requireModel?.(input.name) ?? this.registry.getModel(input.name));
     let runId = input.runId === '' ? undefined : input.runId;
     type Summary = { digest: string; size: number; fileCount: number };
-    /** The version's manifest: a source version's, or the source tree frozen (again). */
-    let manifestOf: () => Promise<Summary>;
+    /**
+     * The version's manifest: a source version's, or the source tree frozen (again), then
+     * also the frozen manifest itself, which createVersion need not read back.
+     */
+    let manifestOf: () => Promise<{ summary: Summary; frozen?: Manifest }>;
     /** Whether manifestOf freezes (and so stores a manifest no version refers to yet). */
     let freezes = false;
     if (source.startsWith('models:/')) {
       const v = await this.registry.getVersion(source);
-      manifestOf = async () => ({ digest: v.digest, size: v.size, fileCount: v.fileCount });
+      manifestOf = async () => ({
+        summary: { digest: v.digest, size: v.size, fileCount: v.fileCount },
+      });
     } else {
       let path: string;
       if (source.startsWith('runs:/')) {
@@ -110,19 +117,19 @@ export class MlflowVersionService {
       const frozenPath = checkArtifactPath(path, 'source path');
       manifestOf = async () => {
         const m = await this.freeze(frozenPath);
-        return { digest: m.digest, size: m.totalSize, fileCount: m.entries.length };
+        return {
+          summary: { digest: m.digest, size: m.totalSize, fileCount: m.entries.length },
+          frozen: m,
+        };
       };
       freezes = true;
     }
-    const run = runId === undefined ? undefined : await this.tracking.getRun(runId);
-    const metrics: Record<string, number> = {};
-    const params: Record<string, string> = {};
-    for (const m of run?.data.metrics ?? []) if (Number.isFinite(m.value)) metrics[m.key] = m.value;
-    for (const p of run?.data.params ?? []) params[p.key] = p.value;
+    const { metrics, params } =
+      runId === undefined ? { metrics: {}, params: {} } : await this.tracking.getRunValues(runId);
     for (let attempt = 1; ; attempt++) {
-      const manifest = await manifestOf();
+      const { summary: manifest, frozen } = await manifestOf();
       try {
-        return await this.registry.createVersion({
+        const create = {
           model: input.name,
           manifest,
           source,
@@ -132,7 +139,8 @@ export class MlflowVersionService {
           metrics,
           params,
           ...(input.actor !== undefined ? { actor: input.actor } : {}),
-        });
+        };
+        return await this.registry.createVersion(create, frozen && { manifest: frozen });
       } catch (e) {
         // A GC with no grace period collected the just-frozen manifest before the version
         // committed (LocalRegistry.createVersion refuses it then): freeze it again.

@@ -136,6 +136,11 @@ export class ModelService {
     return this.one(db, await findModel(db, name, options));
   }
 
+  /** Resolves when `name` is a live model, reading its row only; throws as `get` does. */
+  async require(name: string): Promise<void> {
+    await findModel(this.ctx.database.db, name);
+  }
+
   list(
     options: PageOptions & { includeDeleted?: boolean } = {},
     scope?: ReadScope,

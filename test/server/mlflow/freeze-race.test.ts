@@ -43,13 +43,18 @@ describe('model-versions/create from a source, racing a grace-0 GC', () => {
     const racing = new Proxy(registry, {
       get(target, key) {
         if (key === 'createVersion') {
-          return async (input: Parameters<typeof registry.createVersion>[0]) => {
+          // The frozen manifest is handed over too (ManifestAlreadyRead): the version's
+          // transaction must still find it collected.
+          return async (
+            input: Parameters<typeof registry.createVersion>[0],
+            read?: Parameters<typeof registry.createVersion>[1],
+          ) => {
             calls++;
             if (calls === 1) {
               await clockTick();
               collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
             }
-            return target.createVersion(input);
+            return target.createVersion(input, read);
           };
         }
         const value = Reflect.get(target, key, target);
