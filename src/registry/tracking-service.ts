@@ -642,7 +642,7 @@ from runs as r where r.id = ?`;
  */
 const RUN_VALUES = `select
   (select json_group_object(x.key, x.value) from (select key, value from run_latest_metrics
-    where run_id = r.id and is_nan = 0 order by key) as x) as metrics,
+    where run_key = r.run_key and is_nan = 0 order by key) as x) as metrics,
   (select json_group_object(x.key, x.value) from (select key, value from run_params
     where run_id = r.id order by key) as x) as params
 from runs as r where r.id = ?`;
