@@ -45,9 +45,9 @@ const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
 /**
  * The WAL's automatic checkpoint interval, in pages (wal_autocheckpoint; SQLite's default
  * is 1,000), and the size the WAL file is cut back to when it restarts (journal_size_limit):
- * ~33 MB at 4 KiB pages. Under MLflow's model-versions/create (~180 WAL frames a commit)
+ * ~33 MB at 4 KiB pages. Under MLflow's model-versions/create (~150–180 WAL frames a commit)
  * the default checkpointed every ~5 commits: 27,000 page copies and 115 syncs of the
- * database file per 247,000 frames written, against 7,700 and 17 at 8,000 pages
+ * database file per 800 creations, against 7,700 and 17 at 8,000 pages
  * (docs/benchmarks.md, session 11). The WAL file does not shrink while it is below the
  * limit, so a steady writer reuses its blocks instead of extending the file.
  */
