@@ -10,6 +10,11 @@
  *   (e.g. while another connection recovers the WAL); BEGIN is retried with backoff then.
  * - LIMIT/OFFSET values are literals in the SQL text (sqlite-inline-limits.ts): a bound one
  *   made SQLite prepare the statement again on every run.
+ * - wal_autocheckpoint = 8,000 pages (SQLite's default is 1,000): a checkpoint copies each
+ *   page once however often it was written since the last one, and runs (with an fsync of
+ *   the database file) inside the COMMIT that crosses the limit; a longer interval copies
+ *   hot pages (b-tree roots, index leaves) far fewer times. journal_size_limit cuts the WAL
+ *   file back to that size when it restarts after a larger spike.
  * - Migrations run in one BEGIN IMMEDIATE transaction, so processes that open a brand-new
  *   database at the same time apply them once, one after the other; a process that finds
  *   every migration applied takes no lock at all.
@@ -36,6 +41,17 @@ const COMMIT = CompiledQuery.raw('COMMIT');
 const ROLLBACK = CompiledQuery.raw('ROLLBACK');
 const SYNC_FULL = CompiledQuery.raw('PRAGMA synchronous = FULL');
 const SYNC_NORMAL = CompiledQuery.raw('PRAGMA synchronous = NORMAL');
+
+/**
+ * The WAL's automatic checkpoint interval, in pages (wal_autocheckpoint; SQLite's default
+ * is 1,000), and the size the WAL file is cut back to when it restarts (journal_size_limit):
+ * ~33 MB at 4 KiB pages. Under MLflow's model-versions/create (~150–180 WAL frames a commit)
+ * the default checkpointed every ~5 commits: 27,000 page copies and 115 syncs of the
+ * database file per 800 creations, against 7,700 and 17 at 8,000 pages
+ * (docs/benchmarks.md, session 11). The WAL file does not shrink while it is below the
+ * limit, so a steady writer reuses its blocks instead of extending the file.
+ */
+export const WAL_CHECKPOINT_PAGES = 8_000;
 
 /** SQLite waits this long for a lock (busy_timeout) before it answers SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 30_000;
@@ -96,10 +112,17 @@ async function migrate<DB>(db: Kysely<DB>, migrations: readonly NamedMigration[]
   });
 }
 
+/** Settings of an SQLite database that tests change. */
+export interface SqliteOptions {
+  /** wal_autocheckpoint in pages, and the WAL file's size limit (default WAL_CHECKPOINT_PAGES). */
+  readonly walCheckpointPages?: number;
+}
+
 /** Opens (creating if needed) the SQLite file at `path` and migrates it. */
 export async function openSqlite<DB>(
   path: string,
   migrations: readonly NamedMigration[],
+  options: SqliteOptions = {},
 ): Promise<Database<DB>> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const raw = new SqliteDatabase(path, { timeout: BUSY_TIMEOUT_MS });
@@ -113,6 +136,11 @@ export async function openSqlite<DB>(
   }
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
+  const walPages = options.walCheckpointPages ?? WAL_CHECKPOINT_PAGES;
+  raw.pragma(`wal_autocheckpoint = ${walPages}`);
+  // The WAL's header (32 bytes) and its frames (a 24-byte header and a page each).
+  const pageBytes = Number(raw.pragma('page_size', { simple: true }));
+  raw.pragma(`journal_size_limit = ${32 + walPages * (24 + pageBytes)}`);
   // Reads through a memory map skip a read() per page, and a larger page cache keeps a
   // search's index pages across queries: at 100,000 versions, search is ~3× faster. Both
   // are upper bounds on address space and memory, used only as the database grows.
