@@ -5,17 +5,17 @@
  * manifest is handed to createVersion instead of being read back from the store. Each is
  * compared with the straightforward path on every dialect.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
-import { fakeClock } from '../../test/support/temp-registry.js';
+import { TEST_DIALECTS } from '../../test/support/dialects.js';
+import {
+  openTempRegistryDirectory,
+  type TempRegistryDirectory,
+} from '../../test/support/temp-registry.js';
 import type { CreateVersionInput, ModelVersion } from '../core/registry-api.js';
 import { ArtifactService } from './artifact-service.js';
 import { FrozenArtifactView } from './frozen-artifact-view.js';
 import { MlflowVersionService } from './mlflow-version-service.js';
-import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
+import type { RegistryDirectory } from './registry-directory.js';
 import { runValuesOf, type TrackingService } from './tracking-service.js';
 
 async function* once(bytes: Uint8Array) {
@@ -26,27 +26,16 @@ async function* once(bytes: Uint8Array) {
 const PICKLE = Uint8Array.from([0x80, 0x02, 0x7d, 0x71, 0x00, 0x2e]);
 
 describe.each(TEST_DIALECTS)('MLflow version creation on %s', (dialect) => {
-  let tmp: string;
+  let temp: TempRegistryDirectory;
   let rd: RegistryDirectory;
   let t: TrackingService;
-  let fresh: FreshDatabase | undefined;
 
   beforeEach(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'mv-mlflow-version-'));
-    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
-    rd = await openRegistryDirectory(join(tmp, 'reg'), {
-      create: true,
-      defaultActor: 'alice',
-      clock: fakeClock(),
-      ...(fresh ? { database: fresh.config } : {}),
-    });
+    temp = await openTempRegistryDirectory(dialect, 'mv-mlflow-version-');
+    rd = temp.rd;
     t = rd.tracking;
   });
-  afterEach(async () => {
-    await rd.close();
-    await fresh?.cleanup();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  afterEach(() => temp.cleanup());
 
   /** A run with awkward metric values, keys out of order (integer-like ones too), params. */
   async function awkwardRun(): Promise<string> {

@@ -1,36 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
-import { fakeClock } from '../../test/support/temp-registry.js';
+import { TEST_DIALECTS } from '../../test/support/dialects.js';
+import {
+  openTempRegistryDirectory,
+  type TempRegistryDirectory,
+} from '../../test/support/temp-registry.js';
 import { runJson } from './mlflow-json.js';
 import type { RegistryContext } from './registry-context.js';
-import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
+import type { RegistryDirectory } from './registry-directory.js';
 import { type Metric, PENDING_METRICS, type TrackingService } from './tracking-service.js';
 
 describe.each(TEST_DIALECTS)('%s', (dialect) => {
-  let tmp: string;
+  let temp: TempRegistryDirectory;
   let rd: RegistryDirectory;
   let t: TrackingService;
-  let fresh: FreshDatabase | undefined;
 
   beforeEach(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-'));
-    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
-    rd = await openRegistryDirectory(join(tmp, 'reg'), {
-      create: true,
-      defaultActor: 'alice',
-      clock: fakeClock(),
-      ...(fresh ? { database: fresh.config } : {}),
-    });
+    temp = await openTempRegistryDirectory(dialect, 'mv-tracking-');
+    rd = temp.rd;
     t = rd.tracking;
   });
-  afterEach(async () => {
-    await rd.close();
-    await fresh?.cleanup();
-    await rm(tmp, { recursive: true, force: true });
-  });
+  afterEach(() => temp.cleanup());
 
   describe('TrackingService', () => {
     it('has the Default experiment 0', async () => {

@@ -4,12 +4,19 @@
  * 2024-01-01, +1 ms per reading) so timestamps are distinct and ordered.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { ManifestSummary } from '../../src/core/registry-api.js';
 import { type Database, openDatabase } from '../../src/metadata/database.js';
 import type { RegistryDB } from '../../src/metadata/schema.js';
 import type { ManifestEntriesReader } from '../../src/registry/diff-service.js';
 import { LocalRegistry, REGISTRY_MIGRATIONS } from '../../src/registry/local-registry.js';
+import {
+  openRegistryDirectory,
+  type RegistryDirectory,
+} from '../../src/registry/registry-directory.js';
 import { type FreshDatabase, freshDatabase, type TestDialect } from './dialects.js';
 
 export interface FakeClock {
@@ -63,6 +70,38 @@ export async function openTempRegistry(
     cleanup: async () => {
       await registry.close();
       await fresh.cleanup();
+    },
+  };
+}
+
+export interface TempRegistryDirectory {
+  /** A registry directory (store, registry, tracking) with defaultActor `alice`. */
+  readonly rd: RegistryDirectory;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A new registry directory in a temp directory (its name starts with `prefix`), with a
+ * fake clock: on SQLite its own database file, on PostgreSQL a fresh database.
+ */
+export async function openTempRegistryDirectory(
+  dialect: TestDialect,
+  prefix: string,
+): Promise<TempRegistryDirectory> {
+  const tmp = await mkdtemp(join(tmpdir(), prefix));
+  const fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+  const rd = await openRegistryDirectory(join(tmp, 'reg'), {
+    create: true,
+    defaultActor: 'alice',
+    clock: fakeClock(),
+    ...(fresh ? { database: fresh.config } : {}),
+  });
+  return {
+    rd,
+    cleanup: async () => {
+      await rd.close();
+      await fresh?.cleanup();
+      await rm(tmp, { recursive: true, force: true });
     },
   };
 }
