@@ -15,7 +15,7 @@
  * The rows are copied exactly (same columns, types, key, foreign key and cascade). On
  * PostgreSQL nothing changes: a heap and its primary-key index are what it has anyway.
  */
-import { type Kysely, SqliteAdapter, sql } from 'kysely';
+import { type CreateTableBuilder, type Kysely, SqliteAdapter, sql } from 'kysely';
 import type { NamedMigration } from '../database.js';
 import { withoutRowid } from '../dialects/portable-ddl.js';
 
@@ -24,15 +24,28 @@ type AnyDb = Kysely<any>;
 
 const KEY_VALUE_TABLES = ['version_params', 'version_tags'] as const;
 
-/** Builds `table` anew as `WITHOUT ROWID`, copies its rows, and recreates its key index. */
+/**
+ * Builds `table` anew as `WITHOUT ROWID` keyed `(version_id, key)` with the value columns
+ * `addValues` adds, copies its rows (`columns`), and recreates its key-first index.
+ */
 async function rebuild(
   db: AnyDb,
   table: string,
   columns: readonly string[],
-  create: (name: string) => Promise<void>,
+  // biome-ignore lint/suspicious/noExplicitAny: as AnyDb
+  addValues: (t: CreateTableBuilder<any, any>) => CreateTableBuilder<any, any>,
 ): Promise<void> {
   const next = `${table}_keyed`;
-  await create(next);
+  await withoutRowid(
+    addValues(
+      db.schema
+        .createTable(next)
+        .addColumn('version_id', 'bigint', (c) =>
+          c.notNull().references('model_versions.id').onDelete('cascade'),
+        )
+        .addColumn('key', 'text', (c) => c.notNull()),
+    ).addPrimaryKeyConstraint(`${table}_pk`, ['version_id', 'key']),
+  ).execute();
   const list = sql.join(columns.map((c) => sql.ref(c)));
   await sql`insert into ${sql.table(next)} (${list})
     select ${list} from ${sql.table(table)} order by version_id, key`.execute(db);
@@ -48,36 +61,19 @@ async function rebuild(
 async function up(db: AnyDb): Promise<void> {
   if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
   for (const table of KEY_VALUE_TABLES) {
-    await rebuild(db, table, ['version_id', 'key', 'value'], (name) =>
-      withoutRowid(
-        db.schema
-          .createTable(name)
-          .addColumn('version_id', 'bigint', (c) =>
-            c.notNull().references('model_versions.id').onDelete('cascade'),
-          )
-          .addColumn('key', 'text', (c) => c.notNull())
-          .addColumn('value', 'text', (c) => c.notNull())
-          .addPrimaryKeyConstraint(`${table}_pk`, ['version_id', 'key']),
-      ).execute(),
+    await rebuild(db, table, ['version_id', 'key', 'value'], (t) =>
+      t.addColumn('value', 'text', (c) => c.notNull()),
     );
   }
   await rebuild(
     db,
     'version_latest_metrics',
     ['version_id', 'key', 'value', 'step', 'timestamp'],
-    (name) =>
-      withoutRowid(
-        db.schema
-          .createTable(name)
-          .addColumn('version_id', 'bigint', (c) =>
-            c.notNull().references('model_versions.id').onDelete('cascade'),
-          )
-          .addColumn('key', 'text', (c) => c.notNull())
-          .addColumn('value', 'real', (c) => c.notNull())
-          .addColumn('step', 'bigint', (c) => c.notNull())
-          .addColumn('timestamp', 'bigint', (c) => c.notNull())
-          .addPrimaryKeyConstraint('version_latest_metrics_pk', ['version_id', 'key']),
-      ).execute(),
+    (t) =>
+      t
+        .addColumn('value', 'real', (c) => c.notNull())
+        .addColumn('step', 'bigint', (c) => c.notNull())
+        .addColumn('timestamp', 'bigint', (c) => c.notNull()),
   );
 }
 
