@@ -62,8 +62,7 @@ export function proxyPathOf(uri: string): string | undefined {
 
 export class MlflowVersionService {
   constructor(
-    /** Any RegistryApi; with requireModel (LocalRegistry) the model check reads less. */
-    private readonly registry: RegistryApi & CreatesVersionFromReadManifest & Partial<ChecksModels>,
+    private readonly registry: RegistryApi & CreatesVersionFromReadManifest & ChecksModels,
     private readonly store: Store,
     private readonly artifacts: ArtifactService,
     private readonly frozen: FrozenArtifactView,
@@ -80,7 +79,7 @@ export class MlflowVersionService {
     if (typeof source !== 'string' || source.length === 0 || source.length > 8192) {
       throw new InvalidArgumentError("Missing value for required parameter 'source'.");
     }
-    await (this.registry.requireModel?.(input.name) ?? this.registry.getModel(input.name));
+    await this.registry.requireModel(input.name);
     let runId = input.runId === '' ? undefined : input.runId;
     type Summary = { digest: string; size: number; fileCount: number };
     /**

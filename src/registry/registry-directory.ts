@@ -35,7 +35,7 @@ import { ARTIFACT_MIGRATIONS, ArtifactService } from './artifact-service.js';
 import { AuditService } from './audit-service.js';
 import { findCheckpointKey } from './checkpoint-key.js';
 import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
-import { LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
+import { type ChecksModels, LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
 import { retainedVersions } from './retention.js';
 import type { ReadScopedSearch } from './search-service.js';
 import { findServerSecret } from './server-secret.js';
@@ -77,7 +77,8 @@ export type MaintainedRegistry = RegistryApi & ReadScopedSearch & RegistryMainte
 
 export interface RegistryDirectory {
   readonly root: string;
-  readonly registry: MaintainedRegistry;
+  /** A local registry: it checks a model by its row alone (ChecksModels). */
+  readonly registry: MaintainedRegistry & ChecksModels;
   readonly store: Store;
   /** MLflow tracking (experiments, runs) in the same database. */
   readonly tracking: TrackingService;

@@ -10,7 +10,7 @@ import type { AccessControl } from '../registry/access-control.js';
 import type { ArtifactService } from '../registry/artifact-service.js';
 import type { FrozenArtifactView } from '../registry/frozen-artifact-view.js';
 import type { LfsService } from '../registry/lfs-service.js';
-import type { CreatesVersionFromReadManifest } from '../registry/local-registry.js';
+import type { ChecksModels, CreatesVersionFromReadManifest } from '../registry/local-registry.js';
 import type { MlflowVersionService } from '../registry/mlflow-version-service.js';
 import type { ReadScopedSearch } from '../registry/search-service.js';
 import type { TrackingService } from '../registry/tracking-service.js';
@@ -38,9 +38,10 @@ export interface ServerBackend {
   /**
    * With scoped lists and searches: what a signed-in user may read, in full pages; and a
    * createVersion that takes the manifest the route has read (any RegistryApi qualifies:
-   * one that ignores it reads the manifest itself).
+   * one that ignores it reads the manifest itself); and a check that a model exists that
+   * reads its row only (MLflow's model-versions/create).
    */
-  readonly registry: RegistryApi & ReadScopedSearch & CreatesVersionFromReadManifest;
+  readonly registry: RegistryApi & ReadScopedSearch & CreatesVersionFromReadManifest & ChecksModels;
   readonly store: Store;
   /** MLflow tracking (experiments, runs) over the same database, for the MLflow routes. */
   readonly tracking: TrackingService;
