@@ -613,11 +613,18 @@ const Q = {
  */
 const RUN_JSON = (() => {
   /**
-   * `"name":[…]` of the run's rows of `table` in `order`, or NULL when there are none;
-   * run_latest_metrics refers to the run by its key (migration 0304), the others by id.
+   * `"name":[…]` of the run's rows of `table` in `order`, or NULL when there are none. A
+   * table refers to the run by its id, or by its key (`run_key`: the metric tables,
+   * migration 0304).
    */
-  const member = (name: string, element: string, table: string, order: string) =>
-    `(select '"${name}":[' || group_concat(${element}, ',' order by x.${order}) || ']' from ${table} as x where ${table === 'run_latest_metrics' ? 'x.run_key = r.run_key' : 'x.run_id = r.id'})`;
+  const member = (
+    name: string,
+    element: string,
+    table: string,
+    order: string,
+    by: 'id' | 'key' = 'id',
+  ) =>
+    `(select '"${name}":[' || group_concat(${element}, ',' order by x.${order}) || ']' from ${table} as x where ${by === 'key' ? 'x.run_key = r.run_key' : 'x.run_id = r.id'})`;
   const keyValue = `'{"key":' || json_quote(x.key) || ',"value":' || json_quote(x.value) || '}'`;
   const value = `case when x.is_nan then '"NaN"' when x.value = 9e999 then '"Infinity"' when x.value = -9e999 then '"-Infinity"' else json_quote(x.value) end`;
   const metric = `'{"key":' || json_quote(x.key) || ',"value":' || ${value} || ',"timestamp":' || x.timestamp || ',"step":' || x.step || '}'`;
@@ -627,7 +634,7 @@ const RUN_JSON = (() => {
   // concat_ws leaves out the NULL (empty) members and the commas between them.
   return `select '{"info":' || (case when r.end_time is null then ${info(false)} else ${info(true)} end)
   || ',"data":{' || concat_ws(',',
-    ${member('metrics', metric, 'run_latest_metrics', 'key')},
+    ${member('metrics', metric, 'run_latest_metrics', 'key', 'key')},
     ${member('params', keyValue, 'run_params', 'key')},
     ${member('tags', keyValue, 'run_tags', 'key')})
   || '},"inputs":{' || coalesce(${member('dataset_inputs', input, 'run_inputs', 'position')}, '') || '}}' as json
