@@ -61,6 +61,8 @@ export interface RunMetricBatchesTable {
   run_key: number;
   /** Its first point's position among the run's pending points, from 0. */
   seq: number;
+  /** Its position among the run's pending rows, from 0. */
+  batch: number;
   /** How many points it holds. */
   n: number;
   points: Uint8Array;

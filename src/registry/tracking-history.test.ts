@@ -67,8 +67,9 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
   beforeEach(async () => {
     temp = await openTempRegistryDirectory(dialect, 'mv-history-');
     const inner = temp.rd.tracking as unknown as { ctx: RegistryContext; audit: AuditService };
-    // A small fold threshold: many folds, segments that overlap, points pending.
-    t = new TrackingService(inner.ctx, inner.audit, { foldAt: 53 });
+    // Small fold thresholds (points and rows): many folds, segments that overlap, points
+    // pending.
+    t = new TrackingService(inner.ctx, inner.audit, { foldAt: 53, foldRows: 9 });
   });
   afterEach(() => temp.cleanup());
 

@@ -24,6 +24,7 @@ import {
   type Kysely,
   type OnConflictBuilder,
   type OnConflictUpdateBuilder,
+  type RawBuilder,
   sql,
 } from 'kysely';
 import {
@@ -482,17 +483,41 @@ const Q = {
   lastBatch: prepareQuery((db: Db, p: { run_key: number }) =>
     db
       .selectFrom('run_metric_batches')
-      .select(['seq', 'n'])
+      .select(['seq', 'batch', 'n'])
       .where('run_key', '=', p.run_key)
       .orderBy('seq', 'desc')
       .limit(1),
   ),
   insertBatch: prepareQuery(
-    (db: Db, p: { run_key: number; seq: number; n: number; points: Uint8Array }) =>
+    (db: Db, p: { run_key: number; seq: number; batch: number; n: number; points: Uint8Array }) =>
       db
         .insertInto('run_metric_batches')
-        .values({ run_key: p.run_key, seq: p.seq, n: p.n, points: p.points }),
+        .values({ run_key: p.run_key, seq: p.seq, batch: p.batch, n: p.n, points: p.points }),
   ),
+  /**
+   * PostgreSQL: lastBatch and insertBatch in one statement (seq after the last batch's
+   * points, batch after it; both 0 when none is pending), the inserted seq and batch
+   * returned.
+   */
+  appendBatch: prepareQuery((db: Db, p: { run_key: number; n: number; points: Uint8Array }) => {
+    const ofLast = (value: RawBuilder<number>) =>
+      db
+        .selectFrom('run_metric_batches')
+        .select(value.as('v'))
+        .where('run_key', '=', p.run_key)
+        .orderBy('seq', 'desc')
+        .limit(1);
+    return db
+      .insertInto('run_metric_batches')
+      .values({
+        run_key: p.run_key,
+        seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
+        batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
+        n: p.n,
+        points: p.points,
+      })
+      .returning(['seq', 'batch']);
+  }),
   /** The run's pending batches in logged order. */
   batches: prepareQuery((db: Db, p: { run_key: number }) =>
     db
@@ -659,13 +684,15 @@ from runs as r where r.id = ?`;
  * Where log-batch puts metric points (migration 0305, docs/design.md "Tracking"): every
  * batch with metrics is one row of run_metric_batches, its points packed in logged order
  * (the run's previous batch's neighbour: one or two pages written a batch). When a run has
- * `foldAt` or more pending points, the batch's own transaction folds them: each key's
+ * `foldAt` or more pending points, or `foldRows` pending rows (log-metric's single points:
+ * a key's history read decodes every pending row of its run, so their number is bounded
+ * too), the batch's own transaction folds them: each key's
  * points, sorted in get-history's order with identical points dropped, are appended as
  * that key's next segment(s) of run_metric_segments (at most SEGMENT_MAX_POINTS each), and
  * the batches are deleted. A key's history read decodes the run's pending batches (fewer
  * than `foldAt` + 1000 points) and only the segments its page needs.
  */
-export const PENDING_METRICS = { foldAt: 4096 } as const;
+export const PENDING_METRICS = { foldAt: 4096, foldRows: 256 } as const;
 
 /** Metric points as columns (value 0 for NaN), in the order they were added. */
 class PointColumns {
@@ -870,18 +897,20 @@ async function readHistory(
 // ---------------------------------------------------------------------------------------
 
 export class TrackingService {
-  /** Pending points at which a run's batches are folded (PENDING_METRICS.foldAt). */
-  private readonly foldAt: number;
+  /** When a run's batches are folded (PENDING_METRICS). */
+  private readonly fold: { readonly foldAt: number; readonly foldRows: number };
 
-  /** `options.foldAt`: tests fold after a few points (default PENDING_METRICS.foldAt). */
+  /** `options`: tests fold after a few points or rows (default PENDING_METRICS). */
   constructor(
     private readonly ctx: RegistryContext,
     private readonly audit: AuditService,
-    options: { readonly foldAt?: number } = {},
+    options: { readonly foldAt?: number; readonly foldRows?: number } = {},
   ) {
-    const foldAt = options.foldAt ?? PENDING_METRICS.foldAt;
-    if (!Number.isSafeInteger(foldAt) || foldAt < 1) throw new RangeError('foldAt must be ≥ 1');
-    this.foldAt = foldAt;
+    const fold = { ...PENDING_METRICS, ...options };
+    for (const n of [fold.foldAt, fold.foldRows]) {
+      if (!Number.isSafeInteger(n) || n < 1) throw new RangeError('fold thresholds must be ≥ 1');
+    }
+    this.fold = fold;
   }
 
   private get db(): Db {
@@ -1454,12 +1483,31 @@ export class TrackingService {
     }
     const distinct = candidates.size === rows.length;
     // One row a batch, after the run's previous one (PENDING_METRICS).
-    const last = await Q.lastBatch.executeTakeFirst(trx, { run_key: runKey });
-    const seq = last ? Number(last.seq) + Number(last.n) : 0;
-    const points = packBatch(rows, this.ctx.dialect === 'sqlite');
-    await Q.insertBatch.run(trx, { run_key: runKey, seq, n: rows.length, points });
+    const sqlite = this.ctx.dialect === 'sqlite';
+    const points = packBatch(rows, sqlite);
+    let seq: number;
+    let batch: number;
+    if (sqlite) {
+      // Two statements run in-process cost less than one INSERT … RETURNING with two
+      // subqueries (measured, docs/benchmarks.md session 12).
+      const last = await Q.lastBatch.executeTakeFirst(trx, { run_key: runKey });
+      seq = last ? Number(last.seq) + Number(last.n) : 0;
+      batch = last ? Number(last.batch) + 1 : 0;
+      await Q.insertBatch.run(trx, { run_key: runKey, seq, batch, n: rows.length, points });
+    } else {
+      // One round trip instead of two.
+      const added = await Q.appendBatch.executeTakeFirst(trx, {
+        run_key: runKey,
+        n: rows.length,
+        points,
+      });
+      seq = Number(added!.seq);
+      batch = Number(added!.batch);
+    }
     await this.upsertLatest(trx, runKey, distinct ? rows : [...candidates.values()]);
-    if (seq + rows.length >= this.foldAt) await this.foldBatches(trx, runKey);
+    if (seq + rows.length >= this.fold.foldAt || batch + 1 >= this.fold.foldRows) {
+      await this.foldBatches(trx, runKey);
+    }
   }
 
   /**

@@ -5,9 +5,10 @@
  * `run_pending_metrics` are dropped (docs/design.md "Tracking"; docs/benchmarks.md, MLflow
  * section, session 12).
  *
- * - `run_metric_batches` (run_key, seq, n, points): a batch's points in logged order, `seq`
- *   the position of its first point among the run's pending points (so the last row's
- *   seq + n is how many are pending: one seek). A row is a few KB, so on SQLite it is a
+ * - `run_metric_batches` (run_key, seq, batch, n, points): a batch's points in logged
+ *   order, `seq` the position of its first point among the run's pending points and
+ *   `batch` the row's among the run's pending rows (so the last row tells how many points
+ *   and rows are pending: one seek). A row is a few KB, so on SQLite it is a
  *   rowid table with its primary key as a separate index, not `WITHOUT ROWID` (which stores
  *   rows larger than ~1/20 of a page badly).
  * - `run_metric_segments` (run_key, key, fold, n, first/last step and timestamp, points):
@@ -36,6 +37,7 @@ async function createTables(db: AnyDb): Promise<void> {
       c.notNull().references('runs.run_key').onDelete('cascade'),
     )
     .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('batch', 'integer', (c) => c.notNull())
     .addColumn('n', 'integer', (c) => c.notNull())
     .addColumn('points', 'blob', (c) => c.notNull())
     .addPrimaryKeyConstraint('run_metric_batches_pk', ['run_key', 'seq'])
