@@ -62,21 +62,28 @@ export function encodeMetricPoints(p: MetricPointColumns): Buffer {
   if (k > 1 !== (p.keyIndex !== null)) {
     throw new Error('metric points: keyIndex is needed exactly when there are several keys');
   }
-  const keyBytes = p.keys.map((key) => Buffer.from(key, 'utf8'));
+  const keyLengths = p.keys.map((key) => Buffer.byteLength(key, 'utf8'));
   let size = HEADER + 25 * n + (k > 1 ? 2 * n : 0);
-  for (const b of keyBytes) size += 4 + b.length;
+  for (const len of keyLengths) size += 4 + len;
   const buf = Buffer.allocUnsafe(size);
   buf.writeUInt32LE(METRIC_POINTS_VERSION, 0);
   buf.writeUInt32LE(n, 4);
   buf.writeUInt32LE(k, 8);
-  const floats = new Float64Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    floats[i] = p.steps[i]!;
-    floats[n + i] = p.timestamps[i]!;
-    floats[2 * n + i] = p.values[i]!;
+  if (LITTLE_ENDIAN) {
+    const floats = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      floats[i] = p.steps[i]!;
+      floats[n + i] = p.timestamps[i]!;
+      floats[2 * n + i] = p.values[i]!;
+    }
+    buf.set(new Uint8Array(floats.buffer), HEADER);
+  } else {
+    for (let i = 0; i < n; i++) {
+      buf.writeDoubleLE(p.steps[i]!, HEADER + 8 * i);
+      buf.writeDoubleLE(p.timestamps[i]!, HEADER + 8 * (n + i));
+      buf.writeDoubleLE(p.values[i]!, HEADER + 8 * (2 * n + i));
+    }
   }
-  if (LITTLE_ENDIAN) buf.set(new Uint8Array(floats.buffer), HEADER);
-  else for (let i = 0; i < 3 * n; i++) buf.writeDoubleLE(floats[i]!, HEADER + 8 * i);
   let off = HEADER + 24 * n;
   for (let i = 0; i < n; i++) buf[off + i] = p.nans[i] ? 1 : 0;
   off += n;
@@ -84,14 +91,15 @@ export function encodeMetricPoints(p: MetricPointColumns): Buffer {
     for (let i = 0; i < n; i++) {
       const j = p.keyIndex[i]!;
       if (!(j >= 0 && j < k)) throw new Error(`metric points: key index ${j} out of range`);
-      buf.writeUInt16LE(j, off + 2 * i);
+      buf[off + 2 * i] = j & 0xff;
+      buf[off + 2 * i + 1] = j >>> 8;
     }
     off += 2 * n;
   }
-  for (const b of keyBytes) {
-    buf.writeUInt32LE(b.length, off);
-    b.copy(buf, off + 4);
-    off += 4 + b.length;
+  for (let j = 0; j < k; j++) {
+    buf.writeUInt32LE(keyLengths[j]!, off);
+    buf.write(p.keys[j]!, off + 4, 'utf8');
+    off += 4 + keyLengths[j]!;
   }
   return buf;
 }
