@@ -1,7 +1,8 @@
 /**
  * MLflow API throughput through a real server process, one sequential client over a
  * keep-alive connection: req/s for runs/log-metric, runs/log-batch (100 metrics),
- * runs/get, model-versions/create (freezing a logged model of 5 files) and
+ * runs/get, metrics/get-history (one key of a run of 100 keys × 2,000 steps, the whole
+ * history), model-versions/create (freezing a logged model of 5 files) and
  * model-versions/search (a name filter, a page of 10 of 100 versions), each as a ratio to GET /health on the same server in the same run (the
  * baseline: the HTTP stack alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's
  * ~165 req/s on this kind of machine).
@@ -87,6 +88,25 @@ for (let i = 0; i < 100; i++) {
   await post('model-versions/create', { name: 'bench-search', source, run_id: readId });
 }
 
+// metrics/get-history reads one key of a run logged as training loops do: 2,000 steps of
+// 100 keys (log-batch), so folded points and pending ones (seeded only when selected).
+const historyName = 'metrics/get-history (2,000 points)';
+const historyRun = JSON.parse(await post('runs/create', { experiment_id: '0', run_name: 'hist' }))
+  .run.info.run_id as string;
+if (values.only === undefined || historyName.includes(values.only)) {
+  for (let s = 0; s < 2000; s++) {
+    await post('runs/log-batch', {
+      run_id: historyRun,
+      metrics: Array.from({ length: 100 }, (_, i) => ({
+        key: `k${i}`,
+        value: (s * 100 + i) / 7,
+        timestamp: 1_700_000_000_000 + s,
+        step: s,
+      })),
+    });
+  }
+}
+
 let step = 0;
 const workloads: Record<string, () => Promise<unknown>> = {
   'GET /health (baseline)': () => call('GET', '/health'),
@@ -113,6 +133,8 @@ const workloads: Record<string, () => Promise<unknown>> = {
     });
   },
   'runs/get': () => call('GET', `/api/2.0/mlflow/runs/get?run_id=${readId}&run_uuid=${readId}`),
+  [historyName]: () =>
+    call('GET', `/api/2.0/mlflow/metrics/get-history?run_id=${historyRun}&metric_key=k37`),
   'model-versions/create (freezes 5 files)': () =>
     post('model-versions/create', { name: 'bench-model', source, run_id: readId }),
   'model-versions/search (name, 10 of 100)': () =>

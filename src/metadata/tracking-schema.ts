@@ -41,8 +41,8 @@ export interface RunsTable {
   artifact_uri: string;
   deleted_at: number | null;
   /**
-   * The run's integer key (migration 0304), by which run_metrics, run_pending_metrics and
-   * run_latest_metrics refer to it: assigned max + 1 on creation, unique, never changed.
+   * The run's integer key (migration 0304), by which run_metric_batches,
+   * run_metric_segments and run_latest_metrics refer to it: assigned max + 1 on creation, unique, never changed.
    */
   run_key: number;
 }
@@ -53,21 +53,36 @@ export interface RunKeyValueTable {
   value: string;
 }
 
-/** A metric point (migration 0304: of the run whose run_key it has). */
-export interface RunMetricsTable {
+/**
+ * A pending log-batch (migration 0305): its points packed in logged order
+ * (metric-points-codec.ts), not yet folded into run_metric_segments.
+ */
+export interface RunMetricBatchesTable {
   run_key: number;
-  key: string;
-  step: number;
-  timestamp: number;
-  /** 0 when is_nan. */
-  value: number;
-  is_nan: number;
+  /** Its first point's position among the run's pending points, from 0. */
+  seq: number;
+  /** Its position among the run's pending rows, from 0. */
+  batch: number;
+  /** How many points it holds. */
+  n: number;
+  points: Uint8Array;
 }
 
-/** Points of multi-point batches not yet folded into run_metrics (migration 0303). */
-export interface RunPendingMetricsTable extends RunMetricsTable {
-  /** The point's position among the run's pending points, from 0. */
-  seq: number;
+/**
+ * One key's folded points (migration 0305), packed in get-history's order (step,
+ * timestamp, NaN first, value) without identical points.
+ */
+export interface RunMetricSegmentsTable {
+  run_key: number;
+  key: string;
+  /** Increases with each segment of the (run, key). */
+  fold: number;
+  n: number;
+  first_step: number;
+  first_timestamp: number;
+  last_step: number;
+  last_timestamp: number;
+  points: Uint8Array;
 }
 
 export interface RunLatestMetricsTable {
@@ -98,8 +113,8 @@ export interface TrackingTables {
   runs: RunsTable;
   run_params: RunKeyValueTable;
   run_tags: RunKeyValueTable;
-  run_metrics: RunMetricsTable;
-  run_pending_metrics: RunPendingMetricsTable;
+  run_metric_batches: RunMetricBatchesTable;
+  run_metric_segments: RunMetricSegmentsTable;
   run_latest_metrics: RunLatestMetricsTable;
   run_inputs: RunInputsTable;
 }

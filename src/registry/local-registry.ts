@@ -67,6 +67,7 @@ import { trackingMigration } from '../metadata/migrations/0300-tracking.js';
 import { metricHistoryMigration } from '../metadata/migrations/0302-metric-history.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
+import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import { prepareQuery } from '../metadata/prepared-query.js';
@@ -657,6 +658,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   metricHistoryMigration,
   pendingMetricsMigration,
   runKeysMigration,
+  packedMetricHistoryMigration,
   authMigration,
   capabilityEpochMigration,
 ];

@@ -126,8 +126,7 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     });
 
     it('serves the history of batched points before and after they are folded', async () => {
-      const { minBatch, foldAt } = PENDING_METRICS;
-      expect(minBatch).toBeLessThanOrEqual(100);
+      const { foldAt } = PENDING_METRICS;
       expect(foldAt).toBeGreaterThan(1000);
       const id = (await t.createRun({})).info.run_id;
       // What the history must hold: each distinct point once, by step, timestamp, NaN
@@ -169,19 +168,19 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
         Number(
           (
             await db
-              .selectFrom('run_pending_metrics')
-              .select((eb) => eb.fn.countAll().as('n'))
+              .selectFrom('run_metric_batches')
+              .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('n'), eb.lit(0)).as('n'))
               .where('run_key', '=', db.selectFrom('runs').select('run_key').where('id', '=', id))
               .executeTakeFirstOrThrow()
           ).n,
         );
-      // Single points go straight to run_metrics.
+      // Single points are pending batches of one point.
       for (let step = 0; step < 10; step++) {
         const m = { key: 'a', value: step / 2, timestamp: 100 + step, step };
         await t.logMetric(id, m);
         remember(m);
       }
-      expect(await pending()).toBe(0);
+      expect(await pending()).toBe(10);
       let round = 0;
       const logBatch = async () => {
         // 1000 points: 'a' overlaps the single points and the previous batch (the same
@@ -202,12 +201,12 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
         round++;
       };
       await logBatch();
-      expect(await pending()).toBe(1000);
+      expect(await pending()).toBe(1010);
       await check();
-      while ((round + 1) * 1000 < foldAt) await logBatch();
-      expect(await pending()).toBe(round * 1000);
+      while ((round + 1) * 1000 + 10 < foldAt) await logBatch();
+      expect(await pending()).toBe(round * 1000 + 10);
       await check();
-      await logBatch(); // reaches foldAt: everything pending moves to run_metrics
+      await logBatch(); // reaches foldAt: everything pending is folded into segments
       expect(await pending()).toBe(0);
       await check();
       await logBatch(); // points already folded, logged again, and new ones
@@ -219,11 +218,12 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
     });
 
     it('stores batched points exactly as points logged a few at a time', async () => {
-      // The same points through both write paths: batches of fewer than minBatch points
-      // (straight into run_metrics) and batches of 1000 (pending rows, folded on the way).
+      // The same points logged a few at a time (batches of 7 points) and by batches of
+      // 1000, folded at different points.
       // Every stored value must read back the same: NaN, ±Infinity, -0, the largest and
       // smallest doubles, unicode keys, a point repeated within a batch and across batches.
-      const { minBatch, foldAt } = PENDING_METRICS;
+      const { foldAt } = PENDING_METRICS;
+      const few = 7;
       const specials = [
         Number.NaN,
         Number.POSITIVE_INFINITY,
@@ -259,8 +259,8 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       }
       const single = (await t.createRun({})).info.run_id;
       const batched = (await t.createRun({})).info.run_id;
-      for (let i = 0; i < points.length; i += minBatch - 1) {
-        await t.logBatch(single, { metrics: points.slice(i, i + minBatch - 1) });
+      for (let i = 0; i < points.length; i += few) {
+        await t.logBatch(single, { metrics: points.slice(i, i + few) });
       }
       for (let i = 0; i < points.length; i += 1000) {
         await t.logBatch(batched, { metrics: points.slice(i, i + 1000) });
@@ -278,14 +278,14 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
           step: (round * 7 + i) % 5,
         }));
         await t.logBatch(batched, { metrics: batch });
-        for (let i = 0; i < batch.length; i += minBatch - 1) {
-          await t.logBatch(single, { metrics: batch.slice(i, i + minBatch - 1) });
+        for (let i = 0; i < batch.length; i += few) {
+          await t.logBatch(single, { metrics: batch.slice(i, i + few) });
         }
       }
       const db = (t as unknown as { ctx: RegistryContext }).ctx.database.db;
       const pending = await db
-        .selectFrom('run_pending_metrics')
-        .select((eb) => eb.fn.countAll().as('n'))
+        .selectFrom('run_metric_batches')
+        .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('n'), eb.lit(0)).as('n'))
         .where('run_key', '=', db.selectFrom('runs').select('run_key').where('id', '=', batched))
         .executeTakeFirstOrThrow();
       expect(Number(pending.n)).toBeGreaterThan(0); // some points pending, some folded

@@ -24,9 +24,15 @@ import {
   type Kysely,
   type OnConflictBuilder,
   type OnConflictUpdateBuilder,
+  type RawBuilder,
   sql,
 } from 'kysely';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
+import {
+  AlreadyExistsError,
+  CorruptionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '../core/errors.js';
 import {
   MAX_TAG_VALUE_LENGTH,
   validateExperimentName,
@@ -35,6 +41,13 @@ import {
   validateParamValue,
   validateTagKey,
 } from '../core/names.js';
+import {
+  decodeKeyPoints,
+  decodeMetricPoints,
+  encodeMetricPoints,
+  type KeyPoints,
+  segmentEnds,
+} from '../metadata/metric-points-codec.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
@@ -281,7 +294,6 @@ function checkMetric(metric: Metric): MetricRow {
     value: nan ? 0 : value,
     latest_value: nan ? null : value,
     is_nan: nan ? 1 : 0,
-    seq: 0,
   };
 }
 
@@ -355,14 +367,24 @@ interface MetricRow {
   readonly key: string;
   readonly step: number;
   readonly timestamp: number;
-  /** As run_metrics and run_pending_metrics store it: NaN as 0, with is_nan 1. */
+  /** As the packed points store it (metric-points-codec.ts): NaN as 0, with is_nan 1. */
   readonly value: number;
   /** As run_latest_metrics stores it: NaN as NULL. */
   readonly latest_value: number | null;
   readonly is_nan: 0 | 1;
-  /** Its seq in run_pending_metrics (set just before it is written there). */
-  seq: number;
 }
+/** A row of run_metric_segments. */
+type SegmentRow = {
+  run_key: number;
+  key: string;
+  fold: number;
+  n: number;
+  first_step: number;
+  first_timestamp: number;
+  last_step: number;
+  last_timestamp: number;
+  points: Uint8Array;
+};
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
 /** Metric points and their run's key (runs.run_key, by which the metric tables refer to it). */
@@ -457,91 +479,129 @@ const Q = {
         .values(rowsOf(p.rows, n).map((r) => ({ run_id: p.run_id, key: r.key, value: r.value }))),
     ),
   ),
-  /** `n` metric points; a point already stored (the whole row is the key) is skipped. */
-  insertMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Points) =>
-      db
-        .insertInto('run_metrics')
-        .values(
-          rowsOf(p.rows, n).map((r) => ({
-            run_key: p.run_key,
-            key: r.key,
-            step: r.step,
-            timestamp: r.timestamp,
-            value: r.value,
-            is_nan: r.is_nan,
-          })),
-        )
-        .onConflict((oc) => oc.doNothing()),
-    ),
-  ),
-  /** The run's last pending point's seq (NULL when none is pending). */
-  lastPendingSeq: prepareQuery((db: Db, p: { run_key: number }) =>
+  /** The run's last pending batch (none when nothing is pending). */
+  lastBatch: prepareQuery((db: Db, p: { run_key: number }) =>
     db
-      .selectFrom('run_pending_metrics')
-      .select((eb) => eb.fn.max('seq').as('last'))
-      .where('run_key', '=', p.run_key),
+      .selectFrom('run_metric_batches')
+      .select(['seq', 'batch', 'n'])
+      .where('run_key', '=', p.run_key)
+      .orderBy('seq', 'desc')
+      .limit(1),
   ),
-  /** `n` points of one batch as pending points with seq `first`, `first` + 1, …. */
-  insertPending: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Points) =>
-      db.insertInto('run_pending_metrics').values(
-        rowsOf(p.rows, n).map((r) => ({
-          run_key: p.run_key,
-          seq: r.seq,
-          key: r.key,
-          step: r.step,
-          timestamp: r.timestamp,
-          value: r.value,
-          is_nan: r.is_nan,
-        })),
-      ),
-    ),
+  insertBatch: prepareQuery(
+    (db: Db, p: { run_key: number; seq: number; batch: number; n: number; points: Uint8Array }) =>
+      db
+        .insertInto('run_metric_batches')
+        .values({ run_key: p.run_key, seq: p.seq, batch: p.batch, n: p.n, points: p.points }),
   ),
   /**
-   * SQLite only: insertPending with the run key and the first seq bound once rather than
-   * once per row (the i-th row's seq is `first + i`, a literal): a third fewer values to
-   * bind. PostgreSQL would type the VALUES list's parameters as text, so it keeps
-   * insertPending.
+   * PostgreSQL: lastBatch and insertBatch in one statement (seq after the last batch's
+   * points, batch after it; both 0 when none is pending), the inserted seq and batch
+   * returned.
    */
-  insertPendingSqlite: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Points & { first: number }) =>
+  appendBatch: prepareQuery((db: Db, p: { run_key: number; n: number; points: Uint8Array }) => {
+    const ofLast = (value: RawBuilder<number>) =>
       db
-        .insertInto('run_pending_metrics')
-        .columns(['run_key', 'seq', 'key', 'step', 'timestamp', 'value', 'is_nan'])
-        .expression(
-          sql<MetricRow>`select ${p.run_key}, ${p.first} + v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 from (values ${sql.join(
-            rowsOf(p.rows, n).map(
-              (r, i) =>
-                sql`(${sql.lit(i)}, ${r.key}, ${r.step}, ${r.timestamp}, ${r.value}, ${r.is_nan})`,
-            ),
-          )}) as v`,
-        ),
-    ),
+        .selectFrom('run_metric_batches')
+        .select(value.as('v'))
+        .where('run_key', '=', p.run_key)
+        .orderBy('seq', 'desc')
+        .limit(1);
+    return db
+      .insertInto('run_metric_batches')
+      .values({
+        run_key: p.run_key,
+        seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
+        batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
+        n: p.n,
+        points: p.points,
+      })
+      .returning(['seq', 'batch']);
+  }),
+  /** The run's pending batches in logged order. */
+  batches: prepareQuery((db: Db, p: { run_key: number }) =>
+    db
+      .selectFrom('run_metric_batches')
+      .select(['n', 'points'])
+      .where('run_key', '=', p.run_key)
+      .orderBy('seq'),
+  ),
+  deleteBatches: prepareQuery((db: Db, p: { run_key: number }) =>
+    db.deleteFrom('run_metric_batches').where('run_key', '=', p.run_key),
+  ),
+  /** The key's last segment's fold (none when it has none). */
+  lastFold: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+    db
+      .selectFrom('run_metric_segments')
+      .select('fold')
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .orderBy('fold', 'desc')
+      .limit(1),
+  ),
+  insertSegment: prepareQuery((db: Db, p: SegmentRow) =>
+    db.insertInto('run_metric_segments').values({
+      run_key: p.run_key,
+      key: p.key,
+      fold: p.fold,
+      n: p.n,
+      first_step: p.first_step,
+      first_timestamp: p.first_timestamp,
+      last_step: p.last_step,
+      last_timestamp: p.last_timestamp,
+      points: p.points,
+    }),
   ),
   /**
-   * Moves the run's pending points into run_metrics in key order (a point already stored
-   * is skipped: the whole row is the key); `deletePending` then drops them.
+   * What one read of a key's history needs, in one statement (one consistent view on
+   * both dialects): the key's segments without their points (src 0, by fold), then the
+   * run's pending batches with theirs (src 1, by seq). Segments never change once
+   * written, so their points can be read by fold afterwards.
    */
-  foldPending: prepareQuery((db: Db, p: { run_key: number }) =>
+  historyIndex: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
     db
-      .insertInto('run_metrics')
-      .columns(['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan'])
-      .expression(
+      .selectFrom('run_metric_segments')
+      .select([
+        sql.lit(0).as('src'),
+        'fold as ord',
+        'n',
+        'first_step',
+        'first_timestamp',
+        'last_step',
+        'last_timestamp',
+        sql<Uint8Array | null>`null`.as('points'),
+      ])
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .unionAll(
         db
-          .selectFrom('run_pending_metrics')
-          .select(['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan'])
-          .where('run_key', '=', p.run_key)
-          .orderBy('key')
-          .orderBy('step')
-          .orderBy('timestamp')
-          .orderBy('value')
-          .orderBy('is_nan'),
+          .selectFrom('run_metric_batches')
+          .select([
+            sql.lit(1).as('src'),
+            'seq as ord',
+            'n',
+            sql<number>`null`.as('first_step'),
+            sql<number>`null`.as('first_timestamp'),
+            sql<number>`null`.as('last_step'),
+            sql<number>`null`.as('last_timestamp'),
+            'points',
+          ])
+          .where('run_key', '=', p.run_key),
       )
-      .onConflict((oc) => oc.doNothing()),
+      .orderBy('src')
+      .orderBy('ord'),
   ),
-  deletePending: prepareQuery((db: Db, p: { run_key: number }) =>
-    db.deleteFrom('run_pending_metrics').where('run_key', '=', p.run_key),
+  /** The points of the key's segments with fold in [from, to]. */
+  segmentPoints: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; to: number }) =>
+      db
+        .selectFrom('run_metric_segments')
+        .select('points')
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from)
+        .where('fold', '<=', p.to)
+        .orderBy('fold'),
   ),
   /**
    * `n` candidate latest points (distinct keys): each replaces the stored one unless that
@@ -563,40 +623,6 @@ const Q = {
         )
         .onConflict(replaceOlderLatest),
     ),
-  ),
-  /**
-   * upsertLatestMetrics for the pending points with seq in [first, end) when they are the
-   * candidates themselves (a batch of distinct keys): read back from the rows just
-   * written instead of binding every value a second time.
-   */
-  upsertLatestFromPending: prepareQuery(
-    (db: Db, p: { run_key: number; first: number; end: number }) =>
-      db
-        .insertInto('run_latest_metrics')
-        .columns(['run_key', 'key', 'value', 'is_nan', 'step', 'timestamp'])
-        .expression(
-          db
-            .selectFrom('run_pending_metrics')
-            .select((eb) => [
-              'run_key',
-              'key',
-              // run_pending_metrics stores NaN as value 0, run_latest_metrics as NULL.
-              eb
-                .case()
-                .when('is_nan', '=', 1)
-                .then(sql<number | null>`null`)
-                .else(eb.ref('value'))
-                .end()
-                .as('value'),
-              'is_nan',
-              'step',
-              'timestamp',
-            ])
-            .where('run_key', '=', p.run_key)
-            .where('seq', '>=', p.first)
-            .where('seq', '<', p.end),
-        )
-        .onConflict(replaceOlderLatest),
   ),
 };
 
@@ -655,29 +681,237 @@ const RUN_VALUES = `select
 from runs as r where r.id = ?`;
 
 /**
- * Where log-batch puts metric points (migration 0303, docs/design.md "Tracking"): a batch
- * of at least `minBatch` points goes to run_pending_metrics (adjacent rows); smaller ones
- * (log-metric's single point) straight into run_metrics, where one key's next point is
- * already next to its previous one. When a run has `foldAt` or more pending points they
- * are folded into run_metrics in the same transaction: each key's leaf page of
- * run_metrics is then written once per fold instead of once per batch, and a key's
- * history read scans at most `foldAt` pending rows of its run.
+ * Where log-batch puts metric points (migration 0305, docs/design.md "Tracking"): every
+ * batch with metrics is one row of run_metric_batches, its points packed in logged order
+ * (the run's previous batch's neighbour: one or two pages written a batch). When a run has
+ * `foldAt` or more pending points, or `foldRows` pending rows (log-metric's single points:
+ * a key's history read decodes every pending row of its run, so their number is bounded
+ * too), the batch's own transaction folds them: each key's
+ * points, sorted in get-history's order with identical points dropped, are appended as
+ * that key's next segment(s) of run_metric_segments (at most SEGMENT_MAX_POINTS each), and
+ * the batches are deleted. A key's history read decodes the run's pending batches (fewer
+ * than `foldAt` + 1000 points) and only the segments its page needs.
  */
-export const PENDING_METRICS = { minBatch: 8, foldAt: 4096 } as const;
+export const PENDING_METRICS = { foldAt: 4096, foldRows: 256 } as const;
 
-/** Moves all of the run's pending points into run_metrics (see PENDING_METRICS). */
-async function foldPendingMetrics(trx: Db, runKey: number): Promise<void> {
-  await Q.foldPending.run(trx, { run_key: runKey });
-  await Q.deletePending.run(trx, { run_key: runKey });
+/** Metric points as columns (value 0 for NaN), in the order they were added. */
+class PointColumns {
+  readonly steps: number[] = [];
+  readonly timestamps: number[] = [];
+  readonly values: number[] = [];
+  readonly nans: number[] = [];
+
+  get length(): number {
+    return this.steps.length;
+  }
+
+  push(step: number, timestamp: number, value: number, nan: number): void {
+    this.steps.push(step);
+    this.timestamps.push(timestamp);
+    this.values.push(value);
+    this.nans.push(nan);
+  }
+
+  /** Appends points [from, to) of `p` (all by default). */
+  addAll(p: KeyPoints | PointColumns, from = 0, to = p.steps.length): void {
+    for (let i = from; i < to; i++) {
+      this.push(p.steps[i]!, p.timestamps[i]!, p.values[i]!, p.nans[i]!);
+    }
+  }
+}
+
+/**
+ * get-history's order (step, timestamp, NaN first, then value) of point i of `p` and
+ * point j of `q`: 0 exactly when they are the same point as SQL compares rows (-0 equals
+ * 0; NaN points all store 0).
+ */
+function comparePoints(p: PointColumns, i: number, q: PointColumns, j: number): number {
+  const ds = p.steps[i]! - q.steps[j]!;
+  if (ds !== 0) return ds;
+  const dt = p.timestamps[i]! - q.timestamps[j]!;
+  if (dt !== 0) return dt;
+  const dn = q.nans[j]! - p.nans[i]!;
+  if (dn !== 0) return dn;
+  const a = p.values[i]!;
+  const b = q.values[j]!;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The points in get-history's order with identical points dropped: a stable sort, so of
+ * identical points (-0 and 0 among them) the first added is kept.
+ */
+function sortedDistinct(p: PointColumns): PointColumns {
+  const n = p.length;
+  let order: number[] | null = null;
+  for (let i = 1; i < n; i++) {
+    if (comparePoints(p, i - 1, p, i) > 0) {
+      order = Array.from({ length: n }, (_, k) => k);
+      order.sort((a, b) => comparePoints(p, a, p, b));
+      break;
+    }
+  }
+  const out = new PointColumns();
+  for (let k = 0; k < n; k++) {
+    const i = order ? order[k]! : k;
+    if (out.length > 0 && comparePoints(out, out.length - 1, p, i) === 0) continue;
+    out.push(p.steps[i]!, p.timestamps[i]!, p.values[i]!, p.nans[i]!);
+  }
+  return out;
+}
+
+/** Whether (step, timestamp) a comes strictly after b. */
+function after(aStep: number, aTime: number, bStep: number, bTime: number): boolean {
+  return aStep > bStep || (aStep === bStep && aTime > bTime);
+}
+
+/** A batch's points packed for run_metric_batches, their keys in first-logged order. */
+function packBatch(rows: readonly MetricRow[], sqlite: boolean): Buffer {
+  const keys: string[] = [];
+  const index = new Map<string, number>();
+  const keyIndex = new Uint16Array(rows.length);
+  const n = rows.length;
+  const steps = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  const values = new Float64Array(n);
+  const nans = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    let j = index.get(r.key);
+    if (j === undefined) {
+      j = keys.length;
+      keys.push(r.key);
+      index.set(r.key, j);
+    }
+    keyIndex[i] = j;
+    steps[i] = r.step;
+    timestamps[i] = r.timestamp;
+    // SQLite stores a REAL -0 as 0 (as run_metrics did, and run_latest_metrics does); a
+    // PostgreSQL double keeps it.
+    values[i] = sqlite ? r.value + 0 : r.value;
+    nans[i] = r.is_nan;
+  }
+  return encodeMetricPoints({
+    keys,
+    keyIndex: keys.length > 1 ? keyIndex : null,
+    steps,
+    timestamps,
+    values,
+    nans,
+  });
+}
+
+/**
+ * Points [offset, offset + count) of the key's history: its segments' and its pending
+ * points (PENDING_METRICS) in get-history's order, identical points once — what the UNION
+ * of a row per point, ordered by step, timestamp, is_nan desc, value, gave before
+ * migration 0305. When the segments are disjoint and in order by (step, timestamp) and
+ * the pending points all come after them (points logged in step order), whole segments
+ * are skipped by their counts and only the page's ones read; otherwise every point of the
+ * key is merged.
+ */
+async function readHistory(
+  db: Db,
+  runKey: number,
+  key: string,
+  offset: number,
+  count: number,
+): Promise<PointColumns> {
+  const index = await Q.historyIndex.execute(db, { run_key: runKey, key });
+  const segments = index.filter((r) => Number(r.src) === 0);
+  const keyBytes = Buffer.from(key, 'utf8');
+  const logged = new PointColumns();
+  for (const r of index) {
+    if (Number(r.src) === 1) logged.addAll(decodeKeyPoints(r.points!, keyBytes));
+  }
+  const pending = sortedDistinct(logged);
+  const out = new PointColumns();
+  if (segments.length === 0) {
+    out.addAll(pending, Math.min(offset, pending.length), Math.min(offset + count, pending.length));
+    return out;
+  }
+  let ordered = true;
+  for (let i = 1; i < segments.length && ordered; i++) {
+    const s = segments[i]!;
+    const prev = segments[i - 1]!;
+    ordered = after(
+      Number(s.first_step),
+      Number(s.first_timestamp),
+      Number(prev.last_step),
+      Number(prev.last_timestamp),
+    );
+  }
+  const lastSegment = segments[segments.length - 1]!;
+  if (ordered && pending.length > 0) {
+    ordered = after(
+      pending.steps[0]!,
+      pending.timestamps[0]!,
+      Number(lastSegment.last_step),
+      Number(lastSegment.last_timestamp),
+    );
+  }
+  const decode = async (from: number, to: number, into: PointColumns) => {
+    if (from > to) return;
+    const rows = await Q.segmentPoints.execute(db, {
+      run_key: runKey,
+      key,
+      from: Number(segments[from]!.ord),
+      to: Number(segments[to]!.ord),
+    });
+    if (rows.length !== to - from + 1) {
+      throw new CorruptionError(`run_metric_segments changed while read (run ${runKey})`);
+    }
+    rows.forEach((r, i) => {
+      const d = decodeMetricPoints(r.points);
+      if (d.keys[0] !== key || d.steps.length !== Number(segments[from + i]!.n)) {
+        throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
+      }
+      into.addAll(d);
+    });
+  };
+  if (ordered) {
+    // Skip whole segments, read those the page needs, then the pending points.
+    let skip = offset;
+    let first = 0;
+    while (first < segments.length && skip >= Number(segments[first]!.n)) {
+      skip -= Number(segments[first]!.n);
+      first++;
+    }
+    let last = first - 1;
+    let have = -skip;
+    while (last + 1 < segments.length && have < count) have += Number(segments[++last]!.n);
+    const points = new PointColumns();
+    await decode(first, last, points);
+    if (have < count) points.addAll(pending);
+    out.addAll(points, Math.min(skip, points.length), Math.min(skip + count, points.length));
+    return out;
+  }
+  const all = new PointColumns();
+  await decode(0, segments.length - 1, all);
+  all.addAll(pending);
+  const merged = sortedDistinct(all);
+  out.addAll(merged, Math.min(offset, merged.length), Math.min(offset + count, merged.length));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
 
 export class TrackingService {
+  /** When a run's batches are folded (PENDING_METRICS). */
+  private readonly fold: { readonly foldAt: number; readonly foldRows: number };
+
+  /** `options`: tests fold after a few points or rows (default PENDING_METRICS). */
   constructor(
     private readonly ctx: RegistryContext,
     private readonly audit: AuditService,
-  ) {}
+    options: { readonly foldAt?: number; readonly foldRows?: number } = {},
+  ) {
+    const fold = { ...PENDING_METRICS, ...options };
+    for (const n of [fold.foldAt, fold.foldRows]) {
+      if (!Number.isSafeInteger(n) || n < 1) throw new RangeError('fold thresholds must be ≥ 1');
+    }
+    this.fold = fold;
+  }
 
   private get db(): Db {
     return this.ctx.database.db;
@@ -1248,38 +1482,90 @@ export class TrackingService {
       if (!c || newer(x, c)) candidates.set(x.key, x);
     }
     const distinct = candidates.size === rows.length;
-    if (rows.length >= PENDING_METRICS.minBatch) {
-      // Adjacent pending rows instead of one row in each key's range of run_metrics
-      // (migration 0303): one or two pages a batch instead of one per key.
-      const last = await Q.lastPendingSeq.executeTakeFirst(trx, { run_key: runKey });
-      const first = last?.last === null || last?.last === undefined ? 0 : Number(last.last) + 1;
-      const end = first + rows.length;
-      if (this.ctx.dialect === 'sqlite') {
-        await Q.insertPendingSqlite.for(rows.length).run(trx, { run_key: runKey, rows, first });
-      } else {
-        for (let i = 0; i < rows.length; i++) rows[i]!.seq = first + i;
-        await Q.insertPending.for(rows.length).run(trx, { run_key: runKey, rows });
-      }
-      if (distinct) {
-        await Q.upsertLatestFromPending.run(trx, { run_key: runKey, first, end });
-      } else {
-        await this.upsertLatest(trx, runKey, [...candidates.values()]);
-      }
-      if (end >= PENDING_METRICS.foldAt) await foldPendingMetrics(trx, runKey);
-      return;
-    }
-    if (this.ctx.dialect === 'sqlite' && rows.length > 1) {
-      // One statement per point: SQLite runs them in-process (directly, no round trip),
-      // and a multi-row INSERT that may abort half-way (NOT NULL, the foreign key) makes
-      // SQLite keep a statement journal, copying every page it touches to a temporary file
-      // first — with a batch's points on one page per key, most of the batch's cost.
-      for (const row of rows) {
-        await Q.insertMetrics.for(1).run(trx, { run_key: runKey, rows: [row] });
-      }
+    // One row a batch, after the run's previous one (PENDING_METRICS).
+    const sqlite = this.ctx.dialect === 'sqlite';
+    const points = packBatch(rows, sqlite);
+    let seq: number;
+    let batch: number;
+    if (sqlite) {
+      // Two statements run in-process cost less than one INSERT … RETURNING with two
+      // subqueries (measured, docs/benchmarks.md session 12).
+      const last = await Q.lastBatch.executeTakeFirst(trx, { run_key: runKey });
+      seq = last ? Number(last.seq) + Number(last.n) : 0;
+      batch = last ? Number(last.batch) + 1 : 0;
+      await Q.insertBatch.run(trx, { run_key: runKey, seq, batch, n: rows.length, points });
     } else {
-      await Q.insertMetrics.for(rows.length).run(trx, { run_key: runKey, rows });
+      // One round trip instead of two.
+      const added = await Q.appendBatch.executeTakeFirst(trx, {
+        run_key: runKey,
+        n: rows.length,
+        points,
+      });
+      seq = Number(added!.seq);
+      batch = Number(added!.batch);
     }
     await this.upsertLatest(trx, runKey, distinct ? rows : [...candidates.values()]);
+    if (seq + rows.length >= this.fold.foldAt || batch + 1 >= this.fold.foldRows) {
+      await this.foldBatches(trx, runKey);
+    }
+  }
+
+  /**
+   * Folds the run's pending batches (PENDING_METRICS): each key's points, sorted in
+   * get-history's order without identical points, become its next segment(s); then the
+   * batches go. Points identical to ones of an earlier segment stay there too: the read
+   * drops them (metricHistory), a fold reads no segment.
+   */
+  private async foldBatches(trx: Db, runKey: number): Promise<void> {
+    const byKey = new Map<string, PointColumns>();
+    for (const batch of await Q.batches.execute(trx, { run_key: runKey })) {
+      const d = decodeMetricPoints(batch.points);
+      const lists = d.keys.map((key) => {
+        let list = byKey.get(key);
+        if (!list) {
+          list = new PointColumns();
+          byKey.set(key, list);
+        }
+        return list;
+      });
+      for (let i = 0; i < d.steps.length; i++) {
+        lists[d.keyIndex ? d.keyIndex[i]! : 0]!.push(
+          d.steps[i]!,
+          d.timestamps[i]!,
+          d.values[i]!,
+          d.nans[i]!,
+        );
+      }
+    }
+    for (const key of [...byKey.keys()].sort()) {
+      const p = sortedDistinct(byKey.get(key)!);
+      const last = await Q.lastFold.executeTakeFirst(trx, { run_key: runKey, key });
+      let fold = last ? Number(last.fold) + 1 : 0;
+      let start = 0;
+      for (const end of segmentEnds(p.steps, p.timestamps)) {
+        const points = encodeMetricPoints({
+          keys: [key],
+          keyIndex: null,
+          steps: p.steps.slice(start, end),
+          timestamps: p.timestamps.slice(start, end),
+          values: p.values.slice(start, end),
+          nans: p.nans.slice(start, end),
+        });
+        await Q.insertSegment.run(trx, {
+          run_key: runKey,
+          key,
+          fold: fold++,
+          n: end - start,
+          first_step: p.steps[start]!,
+          first_timestamp: p.timestamps[start]!,
+          last_step: p.steps[end - 1]!,
+          last_timestamp: p.timestamps[end - 1]!,
+          points,
+        });
+        start = end;
+      }
+    }
+    await Q.deleteBatches.run(trx, { run_key: runKey });
   }
 
   private async upsertLatest(trx: Db, runKey: number, latest: readonly MetricRow[]): Promise<void> {
@@ -1405,29 +1691,20 @@ export class TrackingService {
     const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
     const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
-    // The key's points in run_metrics and those still pending (PENDING_METRICS); UNION
-    // drops a point stored in both, as the whole point is the key.
-    const rows = await this.db
-      .selectFrom('run_metrics')
-      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-      .where('run_key', '=', runKey)
-      .where('key', '=', k)
-      .union(
-        this.db
-          .selectFrom('run_pending_metrics')
-          .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-          .where('run_key', '=', runKey)
-          .where('key', '=', k),
-      )
-      .orderBy('step')
-      .orderBy('timestamp')
-      .orderBy('is_nan', 'desc')
-      .orderBy('value')
-      .limit(limit + 1)
-      .offset(offset)
-      .execute();
-    const items = rows.slice(0, limit).map(toMetric);
-    return rows.length > limit
+    const points = await this.ctx.database.reads((db) =>
+      readHistory(db, runKey, k, offset, limit + 1),
+    );
+    const n = Math.min(points.length, limit);
+    const items: Metric[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      items[i] = {
+        key: k,
+        value: points.nans[i] ? Number.NaN : points.values[i]!,
+        timestamp: points.timestamps[i]!,
+        step: points.steps[i]!,
+      };
+    }
+    return points.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
   }

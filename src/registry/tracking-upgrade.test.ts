@@ -7,17 +7,19 @@ import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/sup
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
+import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
 import type { RegistryContext } from './registry-context.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import type { Metric } from './tracking-service.js';
 
 /**
- * A registry whose metrics were logged before migrations 0303 (run_pending_metrics) and
- * 0304 (run keys) keeps them: the database is taken back to its state before 0303 (the
- * pending table, the run keys and both bookkeeping rows gone, the points in run_metrics by
- * run id as 0302 stored them), reopened, and read and logged to.
+ * A registry whose metrics were logged before migrations 0303 (run_pending_metrics), 0304
+ * (run keys) and 0305 (packed points) keeps them: the database is taken back to its state
+ * before 0303 (the pending and packed tables, the run keys and the bookkeeping rows gone,
+ * the points in run_metrics by run id as 0302 stored them), reopened, and read and logged
+ * to.
  */
-describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %s', (dialect) => {
+describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s', (dialect) => {
   let tmp: string | undefined;
   let fresh: FreshDatabase | undefined;
   let rd: RegistryDirectory | undefined;
@@ -46,39 +48,44 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %
         { key: 'loss', value: 1 / (step + 1), timestamp: 1000 + step, step },
         { key: 'acc', value: step === 3 ? Number.NaN : step / 20, timestamp: 1000 + step, step },
       ];
-      // Batches below PENDING_METRICS.minBatch: stored in run_metrics, as before 0303.
       await rd.tracking.logBatch(id, { metrics: points });
       before.push(...points);
     }
     const dbOf = (r: RegistryDirectory) =>
       (r.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
-    const count = async (table: string) =>
+    // The points pending in batches (migration 0305).
+    const pending = async () =>
       Number(
-        (await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(dbOf(rd!)))
-          .rows[0]!.n,
+        (
+          await sql<{ n: number }>`select coalesce(sum(n), 0) as n from run_metric_batches`.execute(
+            dbOf(rd!),
+          )
+        ).rows[0]!.n,
       );
     const db = dbOf(rd);
-    expect(await count('run_metrics')).toBe(40);
     // Back to the schema before 0303: the points and latest points by run id, no pending
-    // table, no run keys. (The tables by run id are plain copies, without their keys:
-    // migration 0304 only reads them.)
-    await sql`drop table run_pending_metrics`.execute(db);
-    for (const [table, columns] of [
-      ['run_metrics', sql`m.key, m.step, m.timestamp, m.value, m.is_nan`],
-      ['run_latest_metrics', sql`m.key, m.value, m.is_nan, m.step, m.timestamp`],
-    ] as const) {
-      await sql`create table ${sql.table(`${table}_by_id`)} as
-        select r.id as run_id, ${columns}
-        from ${sql.table(table)} as m join runs as r on r.run_key = m.run_key`.execute(db);
-      await sql`drop table ${sql.table(table)}`.execute(db);
-      await sql`alter table ${sql.table(`${table}_by_id`)} rename to ${sql.table(table)}`.execute(
-        db,
-      );
+    // table, no run keys, no packed tables (0305). (The tables by run id are plain tables,
+    // without their keys: migration 0304 only reads them.)
+    await sql`drop table run_metric_batches`.execute(db);
+    await sql`drop table run_metric_segments`.execute(db);
+    await sql`create table run_metrics (run_id text not null, key text not null,
+      step bigint not null, timestamp bigint not null, value double precision not null,
+      is_nan integer not null)`.execute(db);
+    for (const m of before) {
+      const nan = Number.isNaN(m.value);
+      await sql`insert into run_metrics values (${id}, ${m.key}, ${m.step}, ${m.timestamp},
+        ${nan ? 0 : m.value}, ${nan ? 1 : 0})`.execute(db);
     }
+    await sql`create table run_latest_metrics_by_id as
+      select r.id as run_id, m.key, m.value, m.is_nan, m.step, m.timestamp
+      from run_latest_metrics as m join runs as r on r.run_key = m.run_key`.execute(db);
+    await sql`drop table run_latest_metrics`.execute(db);
+    await sql`alter table run_latest_metrics_by_id rename to run_latest_metrics`.execute(db);
     await sql`drop index runs_run_key`.execute(db);
     await sql`alter table runs drop column run_key`.execute(db);
     await sql`delete from kysely_migration
-      where name in (${pendingMetricsMigration.name}, ${runKeysMigration.name})`.execute(db);
+      where name in (${pendingMetricsMigration.name}, ${runKeysMigration.name},
+        ${packedMetricHistoryMigration.name})`.execute(db);
     await rd.close();
 
     rd = await open();
@@ -97,7 +104,7 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %
       step: 20 + i,
     }));
     await t.logBatch(id, { metrics: [...batch, before[0]!] });
-    expect(await count('run_pending_metrics')).toBe(51);
+    expect(await pending()).toBe(51);
     expect(await history('loss')).toEqual([...of('loss'), ...batch]);
     // A run created after the upgrade gets a key of its own (after the numbered ones):
     // its points and latest points are its own, the first run's stay as they were.
@@ -111,5 +118,166 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 and 0304 on %
     expect(await history('acc')).toEqual(of('acc'));
     expect((await t.getRun(id)).data.metrics).toEqual([of('acc')[19], batch[49]]);
     expect((await t.getRun(next)).data.metrics).toEqual([{ ...batch[49]!, key: 'acc' }, point]);
+  });
+
+  it("packs the points of migration 0304's tables exactly as get-history read them (0305)", async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-upgrade-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+    const open = () =>
+      openRegistryDirectory(join(tmp!, 'reg'), {
+        create: true,
+        defaultActor: 'alice',
+        clock: fakeClock(),
+        ...(fresh ? { database: fresh.config } : {}),
+      });
+    rd = await open();
+    const a = (await rd.tracking.createRun({})).info.run_id;
+    const b = (await rd.tracking.createRun({})).info.run_id;
+    const dbOf = (r: RegistryDirectory) =>
+      (r.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
+    const db = dbOf(rd);
+    const keyOf = async (id: string) =>
+      Number(
+        (await sql<{ k: number }>`select run_key as k from runs where id = ${id}`.execute(db))
+          .rows[0]!.k,
+      );
+    const keys = { a: await keyOf(a), b: await keyOf(b) };
+    // Back to the tables of 0304: a point per row, folded history and pending points.
+    await sql`drop table run_metric_batches`.execute(db);
+    await sql`drop table run_metric_segments`.execute(db);
+    await sql`create table run_metrics (run_key bigint not null references runs (run_key) on delete cascade,
+      key text not null, step bigint not null, timestamp bigint not null,
+      value double precision not null, is_nan integer not null,
+      primary key (run_key, key, step, timestamp, value, is_nan))`.execute(db);
+    await sql`create table run_pending_metrics (run_key bigint not null references runs (run_key) on delete cascade,
+      seq bigint not null, key text not null, step bigint not null, timestamp bigint not null,
+      value double precision not null, is_nan integer not null, primary key (run_key, seq))`.execute(
+      db,
+    );
+    type Row = [key: string, step: number, timestamp: number, value: number];
+    const insert = async (
+      table: 'run_metrics' | 'run_pending_metrics',
+      runKey: number,
+      rows: Row[],
+    ) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        await db
+          // biome-ignore lint/suspicious/noExplicitAny: tables of migration 0304
+          .insertInto(table as any)
+          .values(
+            rows.slice(i, i + 500).map(([key, step, timestamp, value], j) => ({
+              run_key: runKey,
+              ...(table === 'run_pending_metrics' ? { seq: i + j } : {}),
+              key,
+              step,
+              timestamp,
+              value: Number.isNaN(value) ? 0 : value,
+              is_nan: Number.isNaN(value) ? 1 : 0,
+            })),
+          )
+          .execute();
+      }
+    };
+    const specials = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.MAX_VALUE,
+      -Number.MIN_VALUE,
+      0.1 + 0.2,
+    ];
+    // Run a: 'loss' has more points than a segment holds; -0 alone at its step (SQLite
+    // stores it as 0, PostgreSQL keeps it).
+    const folded: Row[] = [];
+    for (let step = 0; step < 5000; step++) {
+      const value = step % 9 === 0 ? specials[(step / 9) % specials.length]! : step / 3;
+      folded.push(['loss', step, 10 + (step % 4), value]);
+    }
+    folded.push(['loss', 5000, 1, -0], ['loss', 5001, 1, 0]);
+    folded.push(['ü/acc', 3, 1, 1], ['ü/acc', 3, 1, Number.NaN], ['ü/acc', 3, 1, 0.5]);
+    // Pending: points also folded, a point twice, steps out of order and inside the
+    // folded range, NaN, infinities.
+    const pendingA: Row[] = [
+      ...folded.slice(4990, 4995),
+      ['loss', 7, 1, 2],
+      ['loss', 7, 1, 2],
+      ['loss', 6000, 1, Number.NaN],
+      ['loss', -5, 1, Number.POSITIVE_INFINITY],
+      ['ü/acc', 3, 1, Number.NaN],
+      ['ü/acc', 2, 9, Number.NEGATIVE_INFINITY],
+      ['new', 1, 1, 1],
+    ];
+    const pendingB: Row[] = [
+      ['loss', 2, 1, 5],
+      ['loss', 1, 1, 4],
+      ['loss', 2, 1, 5],
+    ];
+    await insert('run_metrics', keys.a, folded);
+    await insert('run_pending_metrics', keys.a, pendingA);
+    await insert('run_pending_metrics', keys.b, pendingB);
+    // What get-history returned over these tables (its query before 0305).
+    const old = async (runKey: number, key: string) =>
+      (
+        await sql<{ value: number; is_nan: number; timestamp: number; step: number }>`
+        select key, value, is_nan, timestamp, step from run_metrics where run_key = ${runKey} and key = ${key}
+        union select key, value, is_nan, timestamp, step from run_pending_metrics where run_key = ${runKey} and key = ${key}
+        order by step, timestamp, is_nan desc, value`.execute(db)
+      ).rows.map((r) => ({
+        key,
+        value: r.is_nan ? Number.NaN : r.value,
+        timestamp: Number(r.timestamp),
+        step: Number(r.step),
+      }));
+    const cases = [
+      [a, keys.a, 'loss'],
+      [a, keys.a, 'ü/acc'],
+      [a, keys.a, 'new'],
+      [b, keys.b, 'loss'],
+    ] as const;
+    const expected = new Map<string, Metric[]>();
+    for (const [id, runKey, key] of cases) expected.set(`${id}/${key}`, await old(runKey, key));
+    expect(expected.get(`${a}/loss`)).toHaveLength(5000 + 2 + 3);
+    await sql`delete from kysely_migration where name = ${packedMetricHistoryMigration.name}`.execute(
+      db,
+    );
+    await rd.close();
+
+    rd = await open();
+    const t = rd.tracking;
+    for (const [id, , key] of cases) {
+      const want = expected.get(`${id}/${key}`)!;
+      // toEqual tells -0 from 0 and NaN from everything else.
+      expect((await t.metricHistory(id, key)).items).toEqual(want);
+      const pages: Metric[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await t.metricHistory(id, key, {
+          maxResults: 999,
+          ...(pageToken ? { pageToken } : {}),
+        });
+        pages.push(...page.items);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(pages).toEqual(want);
+    }
+    const db2 = dbOf(rd);
+    const segments = await sql<{ run_key: number; key: string; n: number }>`
+      select run_key, key, n from run_metric_segments order by run_key, key, fold`.execute(db2);
+    expect(segments.rows.map((r) => [Number(r.run_key), r.key, Number(r.n)])).toEqual([
+      [keys.a, 'loss', 4096],
+      [keys.a, 'loss', 5005 - 4096],
+      [keys.a, 'new', 1],
+      [keys.a, 'ü/acc', 4],
+      [keys.b, 'loss', 2],
+    ]);
+    const count = async (table: string) =>
+      Number(
+        (await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db2))
+          .rows[0]!.n,
+      );
+    expect(await count('run_metric_batches')).toBe(0);
+    // The segments go with their run (the foreign key cascades).
+    await sql`delete from runs where id = ${b}`.execute(db2);
+    expect(await count('run_metric_segments')).toBe(4);
   });
 });
