@@ -30,16 +30,23 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s
     rd = fresh = tmp = undefined;
   });
 
-  it("keeps an existing run's metric history and latest metrics", async () => {
+  /** A new registry's directory and database; opens it (again) on every call. */
+  async function registryOpener(): Promise<() => Promise<RegistryDirectory>> {
     tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-upgrade-'));
     fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
-    const open = () =>
-      openRegistryDirectory(join(tmp!, 'reg'), {
+    const dir = join(tmp, 'reg');
+    const database = fresh?.config;
+    return () =>
+      openRegistryDirectory(dir, {
         create: true,
         defaultActor: 'alice',
         clock: fakeClock(),
-        ...(fresh ? { database: fresh.config } : {}),
+        ...(database ? { database } : {}),
       });
+  }
+
+  it("keeps an existing run's metric history and latest metrics", async () => {
+    const open = await registryOpener();
     rd = await open();
     const id = (await rd.tracking.createRun({})).info.run_id;
     const before: Metric[] = [];
@@ -121,15 +128,7 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s
   });
 
   it("packs the points of migration 0304's tables exactly as get-history read them (0305)", async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-upgrade-'));
-    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
-    const open = () =>
-      openRegistryDirectory(join(tmp!, 'reg'), {
-        create: true,
-        defaultActor: 'alice',
-        clock: fakeClock(),
-        ...(fresh ? { database: fresh.config } : {}),
-      });
+    const open = await registryOpener();
     rd = await open();
     const a = (await rd.tracking.createRun({})).info.run_id;
     const b = (await rd.tracking.createRun({})).info.run_id;
