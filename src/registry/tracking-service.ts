@@ -529,15 +529,48 @@ const Q = {
   deleteBatches: prepareQuery((db: Db, p: { run_key: number }) =>
     db.deleteFrom('run_metric_batches').where('run_key', '=', p.run_key),
   ),
-  /** The key's last segment's fold (none when it has none). */
-  lastFold: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+  /** The key's last segment's fold and last (step, timestamp) (none when it has none). */
+  lastSegment: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
     db
       .selectFrom('run_metric_segments')
-      .select('fold')
+      .select(['fold', 'last_step', 'last_timestamp'])
       .where('run_key', '=', p.run_key)
       .where('key', '=', p.key)
       .orderBy('fold', 'desc')
       .limit(1),
+  ),
+  /** The key's segments without their points, by fold. */
+  segmentIndex: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+    db
+      .selectFrom('run_metric_segments')
+      .select(['fold', 'n', 'first_step', 'first_timestamp', 'last_step', 'last_timestamp'])
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .orderBy('fold'),
+  ),
+  /** Deletes the key's segments with fold in [from, to]. */
+  deleteSegments: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; to: number }) =>
+      db
+        .deleteFrom('run_metric_segments')
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from)
+        .where('fold', '<=', p.to),
+  ),
+  /**
+   * Adds `by` to the fold of the key's segments with fold ≥ `from`. Callers move them
+   * above every fold the key has, so that no row takes a fold another still holds (both
+   * dialects check the primary key row by row).
+   */
+  shiftSegments: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; by: number }) =>
+      db
+        .updateTable('run_metric_segments')
+        .set({ fold: sql<number>`fold + ${p.by}` })
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from),
   ),
   insertSegment: prepareQuery((db: Db, p: SegmentRow) =>
     db.insertInto('run_metric_segments').values({
@@ -757,6 +790,37 @@ function sortedDistinct(p: PointColumns): PointColumns {
     if (out.length > 0 && comparePoints(out, out.length - 1, p, i) === 0) continue;
     out.push(p.steps[i]!, p.timestamps[i]!, p.values[i]!, p.nans[i]!);
   }
+  return out;
+}
+
+/**
+ * sortedDistinct of `a`'s points followed by `b`'s (`b` in get-history's order): in one
+ * pass when `a` is in that order too (of identical points the first in `a`, then `b`, is
+ * kept), else by sorting.
+ */
+function mergeDistinct(a: PointColumns, b: PointColumns): PointColumns {
+  for (let i = 1; i < a.length; i++) {
+    if (comparePoints(a, i - 1, a, i) > 0) {
+      const all = new PointColumns();
+      all.addAll(a);
+      all.addAll(b);
+      return sortedDistinct(all);
+    }
+  }
+  const out = new PointColumns();
+  const take = (p: PointColumns, i: number) => {
+    if (out.length === 0 || comparePoints(out, out.length - 1, p, i) !== 0) {
+      out.push(p.steps[i]!, p.timestamps[i]!, p.values[i]!, p.nans[i]!);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (comparePoints(a, i, b, j) <= 0) take(a, i++);
+    else take(b, j++);
+  }
+  while (i < a.length) take(a, i++);
+  while (j < b.length) take(b, j++);
   return out;
 }
 
@@ -1512,9 +1576,10 @@ export class TrackingService {
 
   /**
    * Folds the run's pending batches (PENDING_METRICS): each key's points, sorted in
-   * get-history's order without identical points, become its next segment(s); then the
-   * batches go. Points identical to ones of an earlier segment stay there too: the read
-   * drops them (metricHistory), a fold reads no segment.
+   * get-history's order without identical points, become its next segment(s) when they
+   * all come after its last one by (step, timestamp) — one seek — and are merged with the
+   * segments their range meets otherwise (mergeSegments), so that a key's segments stay
+   * disjoint and in fold order; then the batches go.
    */
   private async foldBatches(trx: Db, runKey: number): Promise<void> {
     const byKey = new Map<string, PointColumns>();
@@ -1539,33 +1604,141 @@ export class TrackingService {
     }
     for (const key of [...byKey.keys()].sort()) {
       const p = sortedDistinct(byKey.get(key)!);
-      const last = await Q.lastFold.executeTakeFirst(trx, { run_key: runKey, key });
-      let fold = last ? Number(last.fold) + 1 : 0;
-      let start = 0;
-      for (const end of segmentEnds(p.steps, p.timestamps)) {
-        const points = encodeMetricPoints({
-          keys: [key],
-          keyIndex: null,
-          steps: p.steps.slice(start, end),
-          timestamps: p.timestamps.slice(start, end),
-          values: p.values.slice(start, end),
-          nans: p.nans.slice(start, end),
-        });
-        await Q.insertSegment.run(trx, {
-          run_key: runKey,
-          key,
-          fold: fold++,
-          n: end - start,
-          first_step: p.steps[start]!,
-          first_timestamp: p.timestamps[start]!,
-          last_step: p.steps[end - 1]!,
-          last_timestamp: p.timestamps[end - 1]!,
-          points,
-        });
-        start = end;
+      const last = await Q.lastSegment.executeTakeFirst(trx, { run_key: runKey, key });
+      if (
+        !last ||
+        after(p.steps[0]!, p.timestamps[0]!, Number(last.last_step), Number(last.last_timestamp))
+      ) {
+        // Points logged in step order: the key's next segment(s), one seek.
+        await this.writeSegments(trx, runKey, key, p, last ? Number(last.fold) + 1 : 0);
+      } else {
+        await this.mergeSegments(trx, runKey, key, p, Number(last.fold));
       }
     }
     await Q.deleteBatches.run(trx, { run_key: runKey });
+  }
+
+  /** Writes `p` (one key's points in get-history's order) as segments from fold `fold` on. */
+  private async writeSegments(
+    trx: Db,
+    runKey: number,
+    key: string,
+    p: PointColumns,
+    fold: number,
+  ): Promise<void> {
+    let start = 0;
+    for (const end of segmentEnds(p.steps, p.timestamps)) {
+      const points = encodeMetricPoints({
+        keys: [key],
+        keyIndex: null,
+        steps: p.steps.slice(start, end),
+        timestamps: p.timestamps.slice(start, end),
+        values: p.values.slice(start, end),
+        nans: p.nans.slice(start, end),
+      });
+      await Q.insertSegment.run(trx, {
+        run_key: runKey,
+        key,
+        fold: fold++,
+        n: end - start,
+        first_step: p.steps[start]!,
+        first_timestamp: p.timestamps[start]!,
+        last_step: p.steps[end - 1]!,
+        last_timestamp: p.timestamps[end - 1]!,
+        points,
+      });
+      start = end;
+    }
+  }
+
+  /**
+   * Folds `p` (one key's new points in get-history's order, not all after its last
+   * segment, whose fold is `lastFold`) into the key's segments so that they stay in fold
+   * order = (step, timestamp) order, disjoint (what lets get-history skip whole segments):
+   * the segments whose (first, last) range meets p's (inclusive) are merged with p
+   * (mergeDistinct: an earlier segment's point before p's, so the first logged of
+   * identical points is kept), deleted, and written again as segments above every fold;
+   * the segments after p's range are moved above those. Segments not in order by
+   * (step, timestamp) (written before this rule) are all merged with p once.
+   */
+  private async mergeSegments(
+    trx: Db,
+    runKey: number,
+    key: string,
+    p: PointColumns,
+    lastFold: number,
+  ): Promise<void> {
+    const segments = (await Q.segmentIndex.execute(trx, { run_key: runKey, key })).map((r) => ({
+      fold: Number(r.fold),
+      n: Number(r.n),
+      firstStep: Number(r.first_step),
+      firstTime: Number(r.first_timestamp),
+      lastStep: Number(r.last_step),
+      lastTime: Number(r.last_timestamp),
+    }));
+    // In order when each starts at or after the previous one's end (a run of points with
+    // one (step, timestamp) longer than a segment spans two).
+    let ordered = true;
+    for (let i = 1; i < segments.length && ordered; i++) {
+      const s = segments[i]!;
+      const prev = segments[i - 1]!;
+      ordered = !after(prev.lastStep, prev.lastTime, s.firstStep, s.firstTime);
+    }
+    const lo = { step: p.steps[0]!, time: p.timestamps[0]! };
+    const hi = { step: p.steps[p.length - 1]!, time: p.timestamps[p.length - 1]! };
+    // Segments [from, to) are merged; those from `to` on come after p's range.
+    let from = 0;
+    let to = segments.length;
+    if (ordered) {
+      while (
+        from < to &&
+        after(lo.step, lo.time, segments[from]!.lastStep, segments[from]!.lastTime)
+      ) {
+        from++;
+      }
+      let k = from;
+      while (k < to && !after(segments[k]!.firstStep, segments[k]!.firstTime, hi.step, hi.time))
+        k++;
+      to = k;
+    }
+    const old = new PointColumns();
+    if (to > from) {
+      const rows = await Q.segmentPoints.execute(trx, {
+        run_key: runKey,
+        key,
+        from: segments[from]!.fold,
+        to: segments[to - 1]!.fold,
+      });
+      if (rows.length !== to - from) {
+        throw new CorruptionError(`run_metric_segments: the segments of key ${key} do not match`);
+      }
+      rows.forEach((r, i) => {
+        const d = decodeMetricPoints(r.points);
+        if (d.keys[0] !== key || d.steps.length !== segments[from + i]!.n) {
+          throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
+        }
+        old.addAll(d);
+      });
+      await Q.deleteSegments.run(trx, {
+        run_key: runKey,
+        key,
+        from: segments[from]!.fold,
+        to: segments[to - 1]!.fold,
+      });
+    }
+    const merged = mergeDistinct(old, p);
+    const count = segmentEnds(merged.steps, merged.timestamps).length;
+    if (to < segments.length) {
+      // Above lastFold + count: no fold held by another row (lastFold is the greatest).
+      const first = segments[to]!.fold;
+      await Q.shiftSegments.run(trx, {
+        run_key: runKey,
+        key,
+        from: first,
+        by: lastFold + count + 1 - first,
+      });
+    }
+    await this.writeSegments(trx, runKey, key, merged, lastFold + 1);
   }
 
   private async upsertLatest(trx: Db, runKey: number, latest: readonly MetricRow[]): Promise<void> {
