@@ -230,7 +230,7 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 7, 64, 25_000]);
   });
 
-  it('merges points equal by (step, timestamp) to a segment end into that segment', async () => {
+  it('merges points at a segment end into it, and fits points between segments', async () => {
     const id = (await t.createRun({})).info.run_id;
     const logged: Metric[] = [];
     const logAll = async (batch: Metric[]) => {
@@ -251,6 +251,18 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     for (const [i, [step, timestamp]] of ends.entries()) {
       const value = i % 5 === 4 ? step : values[i % values.length]!;
       await logAll([{ key: 'a', value, timestamp, step }]);
+      for (let b = 0; b < 8; b++) {
+        await logAll([{ key: 'b', value: 3, timestamp: 10 * next, step: next }]);
+        next++;
+      }
+      await expectDisjoint(id);
+    }
+    // A point between two segments (after one's last, before the next one's first), each
+    // alone in its fold: it meets none, and takes a fold between theirs.
+    const gaps = (await segmentsOf(id, 'a')).slice(0, -1);
+    expect(gaps.length).toBeGreaterThan(3);
+    for (const { last } of gaps) {
+      await logAll([{ key: 'a', value: 7, timestamp: last[1] + 5, step: last[0] }]);
       for (let b = 0; b < 8; b++) {
         await logAll([{ key: 'b', value: 3, timestamp: 10 * next, step: next }]);
         next++;

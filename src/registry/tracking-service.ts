@@ -559,18 +559,26 @@ const Q = {
         .where('fold', '<=', p.to),
   ),
   /**
-   * Adds `by` to the fold of the key's segments with fold ≥ `from`. Callers move them
-   * above every fold the key has, so that no row takes a fold another still holds (both
-   * dialects check the primary key row by row).
+   * Moves the key's segments with fold ≥ `from` to fold -1 - (fold + by): out of the way
+   * of every other row (folds are ≥ 0; both dialects check the primary key row by row,
+   * so `fold + by` in one statement could meet a row not moved yet). shiftBack ends it.
    */
-  shiftSegments: prepareQuery(
-    (db: Db, p: { run_key: number; key: string; from: number; by: number }) =>
-      db
-        .updateTable('run_metric_segments')
-        .set({ fold: sql<number>`fold + ${p.by}` })
-        .where('run_key', '=', p.run_key)
-        .where('key', '=', p.key)
-        .where('fold', '>=', p.from),
+  shiftOut: prepareQuery((db: Db, p: { run_key: number; key: string; from: number; by: number }) =>
+    db
+      .updateTable('run_metric_segments')
+      .set({ fold: sql<number>`-1 - (fold + ${p.by})` })
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '>=', p.from),
+  ),
+  /** Moves the key's segments shifted out back to fold + by. */
+  shiftBack: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+    db
+      .updateTable('run_metric_segments')
+      .set({ fold: sql<number>`-1 - fold` })
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '<', 0),
   ),
   insertSegment: prepareQuery((db: Db, p: SegmentRow) =>
     db.insertInto('run_metric_segments').values({
@@ -1612,22 +1620,26 @@ export class TrackingService {
         // Points logged in step order: the key's next segment(s), one seek.
         await this.writeSegments(trx, runKey, key, p, last ? Number(last.fold) + 1 : 0);
       } else {
-        await this.mergeSegments(trx, runKey, key, p, Number(last.fold));
+        await this.mergeSegments(trx, runKey, key, p);
       }
     }
     await Q.deleteBatches.run(trx, { run_key: runKey });
   }
 
-  /** Writes `p` (one key's points in get-history's order) as segments from fold `fold` on. */
+  /**
+   * Writes `p` (one key's points in get-history's order) as segments cut at `ends`
+   * (segmentEnds), from fold `fold` on.
+   */
   private async writeSegments(
     trx: Db,
     runKey: number,
     key: string,
     p: PointColumns,
     fold: number,
+    ends = segmentEnds(p.steps, p.timestamps),
   ): Promise<void> {
     let start = 0;
-    for (const end of segmentEnds(p.steps, p.timestamps)) {
+    for (const end of ends) {
       const points = encodeMetricPoints({
         keys: [key],
         keyIndex: null,
@@ -1653,20 +1665,20 @@ export class TrackingService {
 
   /**
    * Folds `p` (one key's new points in get-history's order, not all after its last
-   * segment, whose fold is `lastFold`) into the key's segments so that they stay in fold
-   * order = (step, timestamp) order, disjoint (what lets get-history skip whole segments):
-   * the segments whose (first, last) range meets p's (inclusive) are merged with p
-   * (mergeDistinct: an earlier segment's point before p's, so the first logged of
-   * identical points is kept), deleted, and written again as segments above every fold;
-   * the segments after p's range are moved above those. Segments not in order by
-   * (step, timestamp) (written before this rule) are all merged with p once.
+   * segment) into the key's segments so that they stay disjoint and in fold order =
+   * (step, timestamp) order (what lets get-history skip whole segments): the segments
+   * whose (first, last) range meets p's (inclusive) are merged with p (mergeDistinct: a
+   * segment's point before p's, so the first logged of identical points is kept),
+   * deleted, and written again in their place — the folds after the segment before them;
+   * the segments after p's range are renumbered only when more folds are needed than are
+   * free there. Segments not in order by (step, timestamp) (written before this rule)
+   * are all merged with p once.
    */
   private async mergeSegments(
     trx: Db,
     runKey: number,
     key: string,
     p: PointColumns,
-    lastFold: number,
   ): Promise<void> {
     const segments = (await Q.segmentIndex.execute(trx, { run_key: runKey, key })).map((r) => ({
       fold: Number(r.fold),
@@ -1727,18 +1739,17 @@ export class TrackingService {
       });
     }
     const merged = mergeDistinct(old, p);
-    const count = segmentEnds(merged.steps, merged.timestamps).length;
-    if (to < segments.length) {
-      // Above lastFold + count: no fold held by another row (lastFold is the greatest).
-      const first = segments[to]!.fold;
-      await Q.shiftSegments.run(trx, {
-        run_key: runKey,
-        key,
-        from: first,
-        by: lastFold + count + 1 - first,
-      });
+    const ends = segmentEnds(merged.steps, merged.timestamps);
+    // The merged segments take the folds after the segment before them (those of the
+    // segments they replace, or more); the segments after them move up when there are
+    // too few folds between.
+    const start = from > 0 ? segments[from - 1]!.fold + 1 : 0;
+    if (to < segments.length && start + ends.length > segments[to]!.fold) {
+      const by = start + ends.length - segments[to]!.fold;
+      await Q.shiftOut.run(trx, { run_key: runKey, key, from: segments[to]!.fold, by });
+      await Q.shiftBack.run(trx, { run_key: runKey, key });
     }
-    await this.writeSegments(trx, runKey, key, merged, lastFold + 1);
+    await this.writeSegments(trx, runKey, key, merged, start, ends);
   }
 
   private async upsertLatest(trx: Db, runKey: number, latest: readonly MetricRow[]): Promise<void> {
