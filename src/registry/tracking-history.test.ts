@@ -310,9 +310,14 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     const id = (await t.createRun({})).info.run_id;
     const runKey = await runKeyOf(id);
     const logged: Metric[] = [];
-    // Three folds of key 'a' as an earlier fold appended them: each sorted, the later ones
-    // overlapping the earlier ones; one point twice (-0 first: the first logged is kept).
+    // Four folds of key 'a' as an earlier fold appended them: each sorted, the first
+    // after the others, the later ones overlapping the earlier ones; one point twice (-0
+    // first: the first logged is kept).
     const folds: [number, number, number][][] = [
+      [
+        [30, 5, 30], // logged again below (the first logged kept)
+        [31, 5, 1],
+      ],
       [
         [0, 5, 1],
         [2, 5, -0],
@@ -355,18 +360,20 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
       );
     }
     await check(id, logged, [1, 2, 25_000]);
-    // Points after the last segment: appended, the earlier ones left as they are.
-    for (let step = 10; step < 40; step++) {
+    // Points after the last segment: appended (3 folds, none pending), the earlier ones
+    // left as they are.
+    for (let step = 10; step < 37; step++) {
       const m = { key: 'a', value: step, timestamp: 5, step };
       await t.logBatch(id, { metrics: [m] });
       logged.push(m);
     }
     await check(id, logged, [1, 2, 25_000]);
-    // Points among them: the key's segments merged into disjoint ones.
+    // Points among them: the key's segments merged into disjoint ones at the first fold.
     for (let step = 0; step < 40; step++) {
       const m = { key: 'a', value: -step, timestamp: 6, step };
       await t.logBatch(id, { metrics: [m] });
       logged.push(m);
+      if (step >= 8) await expectDisjoint(id); // folded by then (9 rows a fold)
     }
     await expectDisjoint(id);
     await check(id, logged, [1, 2, 3, 25_000]);

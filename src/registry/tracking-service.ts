@@ -539,14 +539,53 @@ const Q = {
       .orderBy('fold', 'desc')
       .limit(1),
   ),
-  /** The key's segments without their points, by fold. */
-  segmentIndex: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
-    db
-      .selectFrom('run_metric_segments')
-      .select(['fold', 'n', 'first_step', 'first_timestamp', 'last_step', 'last_timestamp'])
-      .where('run_key', '=', p.run_key)
-      .where('key', '=', p.key)
-      .orderBy('fold'),
+  /**
+   * Where the (step, timestamp) range [lo, hi] falls among the key's segments, in one
+   * scan: the greatest fold of those ending before lo (`prev_fold`), the least of those
+   * starting after hi (`next_fold`), and the least and greatest fold and the number of
+   * those meeting the range (inclusive). Folds in order by (step, timestamp) when
+   * prev_fold < first_meet ≤ last_meet < next_fold.
+   */
+  segmentsAround: prepareQuery(
+    (
+      db: Db,
+      p: {
+        run_key: number;
+        key: string;
+        lo_step: number;
+        lo_time: number;
+        hi_step: number;
+        hi_time: number;
+      },
+    ) => {
+      const before = sql`(last_step < ${p.lo_step} or (last_step = ${p.lo_step} and last_timestamp < ${p.lo_time}))`;
+      const beyond = sql`(first_step > ${p.hi_step} or (first_step = ${p.hi_step} and first_timestamp > ${p.hi_time}))`;
+      const meets = sql`(not ${before} and not ${beyond})`;
+      return db
+        .selectFrom('run_metric_segments')
+        .select([
+          sql<number | null>`max(case when ${before} then fold end)`.as('prev_fold'),
+          sql<number | null>`min(case when ${beyond} then fold end)`.as('next_fold'),
+          sql<number | null>`min(case when ${meets} then fold end)`.as('first_meet'),
+          sql<number | null>`max(case when ${meets} then fold end)`.as('last_meet'),
+          sql<number>`count(case when ${meets} then 1 end)`.as('meets'),
+          sql<number>`count(*)`.as('segments'),
+        ])
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key);
+    },
+  ),
+  /** The counts and points of the key's segments with fold in [from, to], by fold. */
+  segmentsBetween: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; to: number }) =>
+      db
+        .selectFrom('run_metric_segments')
+        .select(['n', 'points'])
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from)
+        .where('fold', '<=', p.to)
+        .orderBy('fold'),
   ),
   /** Deletes the key's segments with fold in [from, to]. */
   deleteSegments: prepareQuery(
@@ -1680,73 +1719,61 @@ export class TrackingService {
     key: string,
     p: PointColumns,
   ): Promise<void> {
-    const segments = (await Q.segmentIndex.execute(trx, { run_key: runKey, key })).map((r) => ({
-      fold: Number(r.fold),
-      n: Number(r.n),
-      firstStep: Number(r.first_step),
-      firstTime: Number(r.first_timestamp),
-      lastStep: Number(r.last_step),
-      lastTime: Number(r.last_timestamp),
-    }));
-    // In order when each starts at or after the previous one's end (a run of points with
-    // one (step, timestamp) longer than a segment spans two).
-    let ordered = true;
-    for (let i = 1; i < segments.length && ordered; i++) {
-      const s = segments[i]!;
-      const prev = segments[i - 1]!;
-      ordered = !after(prev.lastStep, prev.lastTime, s.firstStep, s.firstTime);
-    }
     const lo = { step: p.steps[0]!, time: p.timestamps[0]! };
     const hi = { step: p.steps[p.length - 1]!, time: p.timestamps[p.length - 1]! };
-    // Segments [from, to) are merged; those from `to` on come after p's range.
-    let from = 0;
-    let to = segments.length;
-    if (ordered) {
-      while (
-        from < to &&
-        after(lo.step, lo.time, segments[from]!.lastStep, segments[from]!.lastTime)
-      ) {
-        from++;
-      }
-      let k = from;
-      while (k < to && !after(segments[k]!.firstStep, segments[k]!.firstTime, hi.step, hi.time))
-        k++;
-      to = k;
+    const at = await Q.segmentsAround.executeTakeFirst(trx, {
+      run_key: runKey,
+      key,
+      lo_step: lo.step,
+      lo_time: lo.time,
+      hi_step: hi.step,
+      hi_time: hi.time,
+    });
+    const fold = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    let prev = fold(at?.prev_fold);
+    let next = fold(at?.next_fold);
+    const firstMeet = fold(at?.first_meet);
+    const lastMeet = fold(at?.last_meet);
+    // The segments merged: those meeting p's range (folds [from, to]) when the key's
+    // segments before, meeting and after it are in that fold order; else all of them.
+    let from = firstMeet;
+    let to = lastMeet;
+    let count = Number(at?.meets ?? 0);
+    const inOrder =
+      (prev === null || next === null || prev < next) &&
+      (firstMeet === null ||
+        ((prev === null || prev < firstMeet) && (next === null || lastMeet! < next)));
+    if (!inOrder) {
+      prev = null;
+      next = null;
+      from = 0;
+      to = Number.MAX_SAFE_INTEGER;
+      count = Number(at?.segments ?? 0);
     }
     const old = new PointColumns();
-    if (to > from) {
-      const rows = await Q.segmentPoints.execute(trx, {
-        run_key: runKey,
-        key,
-        from: segments[from]!.fold,
-        to: segments[to - 1]!.fold,
-      });
-      if (rows.length !== to - from) {
-        throw new CorruptionError(`run_metric_segments: the segments of key ${key} do not match`);
+    if (from !== null && to !== null && count > 0) {
+      const rows = await Q.segmentsBetween.execute(trx, { run_key: runKey, key, from, to });
+      if (rows.length !== count) {
+        throw new CorruptionError(`run_metric_segments: the segments of key ${key} changed`);
       }
-      rows.forEach((r, i) => {
+      for (const r of rows) {
         const d = decodeMetricPoints(r.points);
-        if (d.keys[0] !== key || d.steps.length !== segments[from + i]!.n) {
+        if (d.keys[0] !== key || d.steps.length !== Number(r.n)) {
           throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
         }
         old.addAll(d);
-      });
-      await Q.deleteSegments.run(trx, {
-        run_key: runKey,
-        key,
-        from: segments[from]!.fold,
-        to: segments[to - 1]!.fold,
-      });
+      }
+      await Q.deleteSegments.run(trx, { run_key: runKey, key, from, to });
     }
     const merged = mergeDistinct(old, p);
     const ends = segmentEnds(merged.steps, merged.timestamps);
     // The merged segments take the folds after the segment before them (those of the
     // segments they replace, or more); the segments after them move up when there are
     // too few folds between.
-    const start = from > 0 ? segments[from - 1]!.fold + 1 : 0;
-    if (to < segments.length && start + ends.length > segments[to]!.fold) {
-      const by = start + ends.length - segments[to]!.fold;
-      await Q.shiftOut.run(trx, { run_key: runKey, key, from: segments[to]!.fold, by });
+    const start = prev === null ? 0 : prev + 1;
+    if (next !== null && start + ends.length > next) {
+      const by = start + ends.length - next;
+      await Q.shiftOut.run(trx, { run_key: runKey, key, from: next, by });
       await Q.shiftBack.run(trx, { run_key: runKey, key });
     }
     await this.writeSegments(trx, runKey, key, merged, start, ends);
