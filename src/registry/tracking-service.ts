@@ -633,10 +633,10 @@ const Q = {
     }),
   ),
   /**
-   * What one read of a key's history needs, in one statement (one consistent view on
-   * both dialects): the key's segments without their points (src 0, by fold), then the
-   * run's pending batches with theirs (src 1, by seq). Segments never change once
-   * written, so their points can be read by fold afterwards.
+   * What one read of a key's history needs: the key's segments without their points
+   * (src 0, by fold), then the run's pending batches with theirs (src 1, by seq); the
+   * caller reads the page's segments' points by fold afterwards, in the same state
+   * (readHistory).
    */
   historyIndex: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
     db
@@ -913,7 +913,8 @@ function packBatch(rows: readonly MetricRow[], sqlite: boolean): Buffer {
 }
 
 /**
- * Points [offset, offset + count) of the key's history: its segments' and its pending
+ * Points [offset, offset + count) of the key's history (its statements must see one
+ * state of the database: a fold merges and renumbers segments): its segments' and its pending
  * points (PENDING_METRICS) in get-history's order, identical points once — what the UNION
  * of a row per point, ordered by step, timestamp, is_nan desc, value, gave before
  * migration 0305. When the segments are disjoint and in order by (step, timestamp) and
@@ -1902,9 +1903,14 @@ export class TrackingService {
     const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
     const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
-    const points = await this.ctx.database.reads((db) =>
-      readHistory(db, runKey, k, offset, limit + 1),
-    );
+    // A fold may merge and renumber the key's segments between readHistory's statements:
+    // they see one state (on SQLite `reads` holds the only connection; on PostgreSQL a
+    // REPEATABLE READ transaction is one snapshot).
+    const read = (db: Db) => readHistory(db, runKey, k, offset, limit + 1);
+    const points =
+      this.ctx.dialect === 'sqlite'
+        ? await this.ctx.database.reads(read)
+        : await this.db.transaction().setIsolationLevel('repeatable read').execute(read);
     const n = Math.min(points.length, limit);
     const items: Metric[] = new Array(n);
     for (let i = 0; i < n; i++) {
