@@ -4,6 +4,7 @@ import {
   openTempRegistryDirectory,
   type TempRegistryDirectory,
 } from '../../test/support/temp-registry.js';
+import { encodeMetricPoints } from '../metadata/metric-points-codec.js';
 import type { AuditService } from './audit-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { type Metric, TrackingService } from './tracking-service.js';
@@ -63,12 +64,14 @@ function reference(logged: readonly Metric[], key: string, sqlite: boolean): Met
 describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
   let temp: TempRegistryDirectory;
   let t: TrackingService;
+  let ctx: RegistryContext;
 
   beforeEach(async () => {
     temp = await openTempRegistryDirectory(dialect, 'mv-history-');
     const inner = temp.rd.tracking as unknown as { ctx: RegistryContext; audit: AuditService };
     // Small fold thresholds (points and rows): many folds, segments that overlap, points
     // pending.
+    ctx = inner.ctx;
     t = new TrackingService(inner.ctx, inner.audit, { foldAt: 53, foldRows: 9 });
   });
   afterEach(() => temp.cleanup());
@@ -158,5 +161,221 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
         expect({ ...m, value: m.value + 0 }).toEqual({ ...want, value: want.value + 0 });
       }
     }
+  });
+
+  async function runKeyOf(id: string): Promise<number> {
+    const row = await ctx.database.db
+      .selectFrom('runs')
+      .select('run_key')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return Number(row.run_key);
+  }
+
+  /** The key's stored segments (ranges and counts), by fold. */
+  async function segmentsOf(id: string, key: string) {
+    const rows = await ctx.database.db
+      .selectFrom('run_metric_segments')
+      .select(['fold', 'n', 'first_step', 'first_timestamp', 'last_step', 'last_timestamp'])
+      .where('run_key', '=', await runKeyOf(id))
+      .where('key', '=', key)
+      .orderBy('fold')
+      .execute();
+    return rows.map((r) => ({
+      n: Number(r.n),
+      first: [Number(r.first_step), Number(r.first_timestamp)] as const,
+      last: [Number(r.last_step), Number(r.last_timestamp)] as const,
+    }));
+  }
+
+  /**
+   * Each key's segments are in fold order by (step, timestamp) and pairwise disjoint (each
+   * starts strictly after the previous one's last point): get-history skips whole
+   * segments. Points are never cut across segments here (no (step, timestamp) has more
+   * than SEGMENT_MAX_POINTS points).
+   */
+  async function expectDisjoint(id: string) {
+    for (const key of KEYS) {
+      const segments = await segmentsOf(id, key);
+      for (let i = 1; i < segments.length; i++) {
+        const prev = segments[i - 1]!.last;
+        const first = segments[i]!.first;
+        expect(
+          first[0] > prev[0] || (first[0] === prev[0] && first[1] > prev[1]),
+          `${key}: segment ${i} starts at ${first} after ${prev}`,
+        ).toBe(true);
+      }
+    }
+  }
+
+  it('keeps segments disjoint after a resumed job re-logs steps, on every page', async () => {
+    const id = (await t.createRun({})).info.run_id;
+    const logged: Metric[] = [];
+    const log = async (step: number, timestamp: number, value: number) => {
+      const batch = KEYS.map((key, i) => ({ key, value: value + i, timestamp, step }));
+      await t.logBatch(id, { metrics: batch });
+      logged.push(...batch);
+    };
+    // Steps 0..278 (a fold every 9 batches: 31 folds, none pending), then the job
+    // restarts from its checkpoint at step 120 and logs 120..450 with new timestamps: its
+    // first folds meet segments with later ones after them.
+    for (let step = 0; step < 279; step++) await log(step, 1000 + step, step / 2);
+    for (let step = 120; step <= 450; step++) {
+      await log(step, 2000 + step, -step);
+      await expectDisjoint(id); // after every fold: a merge heals segments out of order
+    }
+    await expectDisjoint(id);
+    // Fewer segments than folds of the key: merged ones replaced the ones they met.
+    expect((await segmentsOf(id, 'a')).length).toBeGreaterThan(3);
+    await check(id, logged, [1, 7, 64, 25_000]);
+  });
+
+  it('merges points at a segment end into it, and fits points between segments', async () => {
+    const id = (await t.createRun({})).info.run_id;
+    const logged: Metric[] = [];
+    const logAll = async (batch: Metric[]) => {
+      await t.logBatch(id, { metrics: batch });
+      logged.push(...batch);
+    };
+    // 22 folds of 9 batches, none pending.
+    for (let step = 0; step < 198; step++) {
+      await logAll(KEYS.map((key) => ({ key, value: step, timestamp: 10 * step, step })));
+    }
+    // Points at the first and last (step, timestamp) of every segment of key 'a' (other
+    // values, identical points, NaN), each alone in its fold (8 batches of key 'b' after
+    // the last point follow it).
+    const ends = (await segmentsOf(id, 'a')).flatMap((s) => [s.first, s.last]);
+    expect(ends.length).toBeGreaterThan(6);
+    const values = [Number.NaN, 0.5, -0, 1e9];
+    let next = 198;
+    for (const [i, [step, timestamp]] of ends.entries()) {
+      const value = i % 5 === 4 ? step : values[i % values.length]!;
+      await logAll([{ key: 'a', value, timestamp, step }]);
+      for (let b = 0; b < 8; b++) {
+        await logAll([{ key: 'b', value: 3, timestamp: 10 * next, step: next }]);
+        next++;
+      }
+      await expectDisjoint(id);
+    }
+    // A point between two segments (after one's last, before the next one's first), each
+    // alone in its fold: it meets none, and takes a fold between theirs.
+    const gaps = (await segmentsOf(id, 'a')).slice(0, -1);
+    expect(gaps.length).toBeGreaterThan(3);
+    for (const { last } of gaps) {
+      await logAll([{ key: 'a', value: 7, timestamp: last[1] + 5, step: last[0] }]);
+      for (let b = 0; b < 8; b++) {
+        await logAll([{ key: 'b', value: 3, timestamp: 10 * next, step: next }]);
+        next++;
+      }
+      await expectDisjoint(id);
+    }
+    for (let step = next; step < next + 60; step++) {
+      await logAll(KEYS.map((key) => ({ key, value: -step, timestamp: 10 * step, step })));
+    }
+    await expectDisjoint(id);
+    await check(id, logged, [1, 5, 25_000]);
+  });
+
+  it('stays in order after random out-of-order logging', async () => {
+    const rnd = random(4711);
+    const id = (await t.createRun({})).info.run_id;
+    const logged: Metric[] = [];
+    let next = 0;
+    for (let round = 0; round < 150; round++) {
+      const batch: Metric[] = [];
+      const size = 1 + Math.floor(rnd() * 30);
+      for (let i = 0; i < size; i++) {
+        const u = rnd();
+        if (u < 0.1 && logged.length > 0)
+          batch.push({ ...logged[Math.floor(rnd() * logged.length)]! });
+        else {
+          const step = u < 0.3 ? Math.floor(rnd() * (next + 1)) : next++;
+          batch.push({
+            key: KEYS[Math.floor(rnd() * KEYS.length)]!,
+            value: VALUES[Math.floor(rnd() * VALUES.length)]!,
+            timestamp: step + Math.floor(rnd() * 3),
+            step,
+          });
+        }
+      }
+      await t.logBatch(id, { metrics: batch });
+      logged.push(...batch);
+      await expectDisjoint(id);
+    }
+    await expectDisjoint(id);
+    await check(id, logged, [1, 13, 25_000]);
+  });
+
+  it('folds into segments written overlapping (before segments were kept disjoint)', async () => {
+    const id = (await t.createRun({})).info.run_id;
+    const runKey = await runKeyOf(id);
+    const logged: Metric[] = [];
+    // Four folds of key 'a' as an earlier fold appended them: each sorted, the first
+    // after the others, the later ones overlapping the earlier ones; one point twice (-0
+    // first: the first logged is kept).
+    const folds: [number, number, number][][] = [
+      [
+        [30, 5, 30], // logged again below (the first logged kept)
+        [31, 5, 1],
+      ],
+      [
+        [0, 5, 1],
+        [2, 5, -0],
+        [4, 5, 3],
+      ],
+      [
+        [1, 5, 7],
+        [2, 5, 0],
+        [9, 5, 2],
+      ],
+      [
+        [3, 5, 4],
+        [9, 5, 2],
+      ],
+    ];
+    for (const [fold, points] of folds.entries()) {
+      await ctx.database.db
+        .insertInto('run_metric_segments')
+        .values({
+          run_key: runKey,
+          key: 'a',
+          fold,
+          n: points.length,
+          first_step: points[0]![0],
+          first_timestamp: points[0]![1],
+          last_step: points.at(-1)![0],
+          last_timestamp: points.at(-1)![1],
+          points: encodeMetricPoints({
+            keys: ['a'],
+            keyIndex: null,
+            steps: points.map((x) => x[0]),
+            timestamps: points.map((x) => x[1]),
+            values: points.map((x) => (dialect === 'sqlite' ? x[2] + 0 : x[2])),
+            nans: points.map(() => 0),
+          }),
+        })
+        .execute();
+      logged.push(
+        ...points.map(([step, timestamp, value]) => ({ key: 'a', value, timestamp, step })),
+      );
+    }
+    await check(id, logged, [1, 2, 25_000]);
+    // Points after the last segment: appended (3 folds, none pending), the earlier ones
+    // left as they are.
+    for (let step = 10; step < 37; step++) {
+      const m = { key: 'a', value: step, timestamp: 5, step };
+      await t.logBatch(id, { metrics: [m] });
+      logged.push(m);
+    }
+    await check(id, logged, [1, 2, 25_000]);
+    // Points among them: the key's segments merged into disjoint ones at the first fold.
+    for (let step = 0; step < 40; step++) {
+      const m = { key: 'a', value: -step, timestamp: 6, step };
+      await t.logBatch(id, { metrics: [m] });
+      logged.push(m);
+      if (step >= 8) await expectDisjoint(id); // folded by then (9 rows a fold)
+    }
+    await expectDisjoint(id);
+    await check(id, logged, [1, 2, 3, 25_000]);
   });
 });

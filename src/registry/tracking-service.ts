@@ -62,6 +62,7 @@ import { type ReadScope, readableBy } from '../metadata/search/read-scope.js';
 import type {
   ExperimentRow,
   LifecycleStage,
+  RunMetricSegmentsTable,
   RunRow,
   RunStatus,
 } from '../metadata/tracking-schema.js';
@@ -373,18 +374,8 @@ interface MetricRow {
   readonly latest_value: number | null;
   readonly is_nan: 0 | 1;
 }
-/** A row of run_metric_segments. */
-type SegmentRow = {
-  run_key: number;
-  key: string;
-  fold: number;
-  n: number;
-  first_step: number;
-  first_timestamp: number;
-  last_step: number;
-  last_timestamp: number;
-  points: Uint8Array;
-};
+/** A row of run_metric_segments (as a mapped type: prepared queries take plain records). */
+type SegmentRow = { [K in keyof RunMetricSegmentsTable]: RunMetricSegmentsTable[K] };
 /** A list of rows and the run they belong to, for Q's multi-row statements. */
 type Rows<T> = { run_id: string; rows: readonly T[] };
 /** Metric points and their run's key (runs.run_key, by which the metric tables refer to it). */
@@ -529,15 +520,95 @@ const Q = {
   deleteBatches: prepareQuery((db: Db, p: { run_key: number }) =>
     db.deleteFrom('run_metric_batches').where('run_key', '=', p.run_key),
   ),
-  /** The key's last segment's fold (none when it has none). */
-  lastFold: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+  /** The key's last segment's fold and last (step, timestamp) (none when it has none). */
+  lastSegment: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
     db
       .selectFrom('run_metric_segments')
-      .select('fold')
+      .select(['fold', 'last_step', 'last_timestamp'])
       .where('run_key', '=', p.run_key)
       .where('key', '=', p.key)
       .orderBy('fold', 'desc')
       .limit(1),
+  ),
+  /**
+   * Where the (step, timestamp) range [lo, hi] falls among the key's segments, in one
+   * scan: the greatest fold of those ending before lo (`prev_fold`), the least of those
+   * starting after hi (`next_fold`), and the least and greatest fold and the number of
+   * those meeting the range (inclusive). Folds in order by (step, timestamp) when
+   * prev_fold < first_meet ≤ last_meet < next_fold.
+   */
+  segmentsAround: prepareQuery(
+    (
+      db: Db,
+      p: {
+        run_key: number;
+        key: string;
+        lo_step: number;
+        lo_time: number;
+        hi_step: number;
+        hi_time: number;
+      },
+    ) => {
+      const before = sql`(last_step < ${p.lo_step} or (last_step = ${p.lo_step} and last_timestamp < ${p.lo_time}))`;
+      const beyond = sql`(first_step > ${p.hi_step} or (first_step = ${p.hi_step} and first_timestamp > ${p.hi_time}))`;
+      const meets = sql`(not ${before} and not ${beyond})`;
+      return db
+        .selectFrom('run_metric_segments')
+        .select([
+          sql<number | null>`max(case when ${before} then fold end)`.as('prev_fold'),
+          sql<number | null>`min(case when ${beyond} then fold end)`.as('next_fold'),
+          sql<number | null>`min(case when ${meets} then fold end)`.as('first_meet'),
+          sql<number | null>`max(case when ${meets} then fold end)`.as('last_meet'),
+          sql<number>`count(case when ${meets} then 1 end)`.as('meets'),
+          sql<number>`count(*)`.as('segments'),
+        ])
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key);
+    },
+  ),
+  /** The counts and points of the key's segments with fold in [from, to], by fold. */
+  segmentsBetween: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; to: number }) =>
+      db
+        .selectFrom('run_metric_segments')
+        .select(['n', 'points'])
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from)
+        .where('fold', '<=', p.to)
+        .orderBy('fold'),
+  ),
+  /** Deletes the key's segments with fold in [from, to]. */
+  deleteSegments: prepareQuery(
+    (db: Db, p: { run_key: number; key: string; from: number; to: number }) =>
+      db
+        .deleteFrom('run_metric_segments')
+        .where('run_key', '=', p.run_key)
+        .where('key', '=', p.key)
+        .where('fold', '>=', p.from)
+        .where('fold', '<=', p.to),
+  ),
+  /**
+   * Moves the key's segments with fold ≥ `from` to fold -1 - (fold + by): out of the way
+   * of every other row (folds are ≥ 0; both dialects check the primary key row by row,
+   * so `fold + by` in one statement could meet a row not moved yet). shiftBack ends it.
+   */
+  shiftOut: prepareQuery((db: Db, p: { run_key: number; key: string; from: number; by: number }) =>
+    db
+      .updateTable('run_metric_segments')
+      .set({ fold: sql<number>`-1 - (fold + ${p.by})` })
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '>=', p.from),
+  ),
+  /** Moves the key's segments shifted out back to fold + by. */
+  shiftBack: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
+    db
+      .updateTable('run_metric_segments')
+      .set({ fold: sql<number>`-1 - fold` })
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '<', 0),
   ),
   insertSegment: prepareQuery((db: Db, p: SegmentRow) =>
     db.insertInto('run_metric_segments').values({
@@ -553,10 +624,10 @@ const Q = {
     }),
   ),
   /**
-   * What one read of a key's history needs, in one statement (one consistent view on
-   * both dialects): the key's segments without their points (src 0, by fold), then the
-   * run's pending batches with theirs (src 1, by seq). Segments never change once
-   * written, so their points can be read by fold afterwards.
+   * What one read of a key's history needs: the key's segments without their points
+   * (src 0, by fold), then the run's pending batches with theirs (src 1, by seq); the
+   * caller reads the page's segments' points by fold afterwards, in the same state
+   * (readHistory).
    */
   historyIndex: prepareQuery((db: Db, p: { run_key: number; key: string }) =>
     db
@@ -760,6 +831,37 @@ function sortedDistinct(p: PointColumns): PointColumns {
   return out;
 }
 
+/**
+ * sortedDistinct of `a`'s points followed by `b`'s (`b` in get-history's order): in one
+ * pass when `a` is in that order too (of identical points the first in `a`, then `b`, is
+ * kept), else by sorting.
+ */
+function mergeDistinct(a: PointColumns, b: PointColumns): PointColumns {
+  for (let i = 1; i < a.length; i++) {
+    if (comparePoints(a, i - 1, a, i) > 0) {
+      const all = new PointColumns();
+      all.addAll(a);
+      all.addAll(b);
+      return sortedDistinct(all);
+    }
+  }
+  const out = new PointColumns();
+  const take = (p: PointColumns, i: number) => {
+    if (out.length === 0 || comparePoints(out, out.length - 1, p, i) !== 0) {
+      out.push(p.steps[i]!, p.timestamps[i]!, p.values[i]!, p.nans[i]!);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (comparePoints(a, i, b, j) <= 0) take(a, i++);
+    else take(b, j++);
+  }
+  while (i < a.length) take(a, i++);
+  while (j < b.length) take(b, j++);
+  return out;
+}
+
 /** Whether (step, timestamp) a comes strictly after b. */
 function after(aStep: number, aTime: number, bStep: number, bTime: number): boolean {
   return aStep > bStep || (aStep === bStep && aTime > bTime);
@@ -802,7 +904,8 @@ function packBatch(rows: readonly MetricRow[], sqlite: boolean): Buffer {
 }
 
 /**
- * Points [offset, offset + count) of the key's history: its segments' and its pending
+ * Points [offset, offset + count) of the key's history (its statements must see one
+ * state of the database: a fold merges and renumbers segments): its segments' and its pending
  * points (PENDING_METRICS) in get-history's order, identical points once — what the UNION
  * of a row per point, ordered by step, timestamp, is_nan desc, value, gave before
  * migration 0305. When the segments are disjoint and in order by (step, timestamp) and
@@ -1512,9 +1615,10 @@ export class TrackingService {
 
   /**
    * Folds the run's pending batches (PENDING_METRICS): each key's points, sorted in
-   * get-history's order without identical points, become its next segment(s); then the
-   * batches go. Points identical to ones of an earlier segment stay there too: the read
-   * drops them (metricHistory), a fold reads no segment.
+   * get-history's order without identical points, become its next segment(s) when they
+   * all come after its last one by (step, timestamp) — one seek — and are merged with the
+   * segments their range meets otherwise (mergeSegments), so that a key's segments stay
+   * disjoint and in fold order; then the batches go.
    */
   private async foldBatches(trx: Db, runKey: number): Promise<void> {
     const byKey = new Map<string, PointColumns>();
@@ -1539,33 +1643,132 @@ export class TrackingService {
     }
     for (const key of [...byKey.keys()].sort()) {
       const p = sortedDistinct(byKey.get(key)!);
-      const last = await Q.lastFold.executeTakeFirst(trx, { run_key: runKey, key });
-      let fold = last ? Number(last.fold) + 1 : 0;
-      let start = 0;
-      for (const end of segmentEnds(p.steps, p.timestamps)) {
-        const points = encodeMetricPoints({
-          keys: [key],
-          keyIndex: null,
-          steps: p.steps.slice(start, end),
-          timestamps: p.timestamps.slice(start, end),
-          values: p.values.slice(start, end),
-          nans: p.nans.slice(start, end),
-        });
-        await Q.insertSegment.run(trx, {
-          run_key: runKey,
-          key,
-          fold: fold++,
-          n: end - start,
-          first_step: p.steps[start]!,
-          first_timestamp: p.timestamps[start]!,
-          last_step: p.steps[end - 1]!,
-          last_timestamp: p.timestamps[end - 1]!,
-          points,
-        });
-        start = end;
+      const last = await Q.lastSegment.executeTakeFirst(trx, { run_key: runKey, key });
+      if (
+        !last ||
+        after(p.steps[0]!, p.timestamps[0]!, Number(last.last_step), Number(last.last_timestamp))
+      ) {
+        // Points logged in step order: the key's next segment(s), one seek.
+        await this.writeSegments(trx, runKey, key, p, last ? Number(last.fold) + 1 : 0);
+      } else {
+        await this.mergeSegments(trx, runKey, key, p);
       }
     }
     await Q.deleteBatches.run(trx, { run_key: runKey });
+  }
+
+  /**
+   * Writes `p` (one key's points in get-history's order) as segments cut at `ends`
+   * (segmentEnds), from fold `fold` on.
+   */
+  private async writeSegments(
+    trx: Db,
+    runKey: number,
+    key: string,
+    p: PointColumns,
+    fold: number,
+    ends = segmentEnds(p.steps, p.timestamps),
+  ): Promise<void> {
+    let start = 0;
+    for (const end of ends) {
+      const points = encodeMetricPoints({
+        keys: [key],
+        keyIndex: null,
+        steps: p.steps.slice(start, end),
+        timestamps: p.timestamps.slice(start, end),
+        values: p.values.slice(start, end),
+        nans: p.nans.slice(start, end),
+      });
+      await Q.insertSegment.run(trx, {
+        run_key: runKey,
+        key,
+        fold: fold++,
+        n: end - start,
+        first_step: p.steps[start]!,
+        first_timestamp: p.timestamps[start]!,
+        last_step: p.steps[end - 1]!,
+        last_timestamp: p.timestamps[end - 1]!,
+        points,
+      });
+      start = end;
+    }
+  }
+
+  /**
+   * Folds `p` (one key's new points in get-history's order, not all after its last
+   * segment) into the key's segments so that they stay disjoint and in fold order =
+   * (step, timestamp) order (what lets get-history skip whole segments): the segments
+   * whose (first, last) range meets p's (inclusive) are merged with p (mergeDistinct: a
+   * segment's point before p's, so the first logged of identical points is kept),
+   * deleted, and written again in their place — the folds after the segment before them;
+   * the segments after p's range are renumbered only when more folds are needed than are
+   * free there. Segments not in order by (step, timestamp) (written before this rule)
+   * are all merged with p once.
+   */
+  private async mergeSegments(
+    trx: Db,
+    runKey: number,
+    key: string,
+    p: PointColumns,
+  ): Promise<void> {
+    const lo = { step: p.steps[0]!, time: p.timestamps[0]! };
+    const hi = { step: p.steps[p.length - 1]!, time: p.timestamps[p.length - 1]! };
+    const at = await Q.segmentsAround.executeTakeFirst(trx, {
+      run_key: runKey,
+      key,
+      lo_step: lo.step,
+      lo_time: lo.time,
+      hi_step: hi.step,
+      hi_time: hi.time,
+    });
+    const fold = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    let prev = fold(at?.prev_fold);
+    let next = fold(at?.next_fold);
+    const firstMeet = fold(at?.first_meet);
+    const lastMeet = fold(at?.last_meet);
+    // The segments merged: those meeting p's range (folds [from, to]) when the key's
+    // segments before, meeting and after it are in that fold order; else all of them.
+    let from = firstMeet;
+    let to = lastMeet;
+    let count = Number(at?.meets ?? 0);
+    const inOrder =
+      (prev === null || next === null || prev < next) &&
+      (firstMeet === null ||
+        ((prev === null || prev < firstMeet) && (next === null || lastMeet! < next)));
+    if (!inOrder) {
+      prev = null;
+      next = null;
+      from = 0;
+      to = Number.MAX_SAFE_INTEGER;
+      count = Number(at?.segments ?? 0);
+    }
+    const old = new PointColumns();
+    if (from !== null && to !== null && count > 0) {
+      const rows = await Q.segmentsBetween.execute(trx, { run_key: runKey, key, from, to });
+      if (rows.length !== count) {
+        throw new CorruptionError(`run_metric_segments: the segments of key ${key} changed`);
+      }
+      for (const r of rows) {
+        const d = decodeMetricPoints(r.points);
+        if (d.keys[0] !== key || d.steps.length !== Number(r.n)) {
+          throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
+        }
+        old.addAll(d);
+      }
+      await Q.deleteSegments.run(trx, { run_key: runKey, key, from, to });
+    }
+    const merged = mergeDistinct(old, p);
+    const ends = segmentEnds(merged.steps, merged.timestamps);
+    // The merged segments take the folds after the segment before them (those of the
+    // segments they replace, or more); the segments after them move up when there are
+    // too few folds between.
+    const start = prev === null ? 0 : prev + 1;
+    if (next !== null && start + ends.length > next) {
+      const by = start + ends.length - next;
+      await Q.shiftOut.run(trx, { run_key: runKey, key, from: next, by });
+      await Q.shiftBack.run(trx, { run_key: runKey, key });
+    }
+    await this.writeSegments(trx, runKey, key, merged, start, ends);
   }
 
   private async upsertLatest(trx: Db, runKey: number, latest: readonly MetricRow[]): Promise<void> {
@@ -1691,9 +1894,14 @@ export class TrackingService {
     const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
     const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
-    const points = await this.ctx.database.reads((db) =>
-      readHistory(db, runKey, k, offset, limit + 1),
-    );
+    // A fold may merge and renumber the key's segments between readHistory's statements:
+    // they see one state (on SQLite `reads` holds the only connection; on PostgreSQL a
+    // REPEATABLE READ transaction is one snapshot).
+    const read = (db: Db) => readHistory(db, runKey, k, offset, limit + 1);
+    const points =
+      this.ctx.dialect === 'sqlite'
+        ? await this.ctx.database.reads(read)
+        : await this.db.transaction().setIsolationLevel('repeatable read').execute(read);
     const n = Math.min(points.length, limit);
     const items: Metric[] = new Array(n);
     for (let i = 0; i < n; i++) {
