@@ -11,6 +11,7 @@ import {
   openTempRegistryDirectory,
   type TempRegistryDirectory,
 } from '../../test/support/temp-registry.js';
+import { withOverrides } from '../../test/support/with-overrides.js';
 import type { CreateVersionInput, ModelVersion } from '../core/registry-api.js';
 import { ArtifactService } from './artifact-service.js';
 import { FrozenArtifactView } from './frozen-artifact-view.js';
@@ -114,27 +115,16 @@ describe.each(TEST_DIALECTS)('MLflow version creation on %s', (dialect) => {
     // The straightforward path: the model is checked with getModel, createVersion reads the
     // manifest itself, and the run is read whole with getRun.
     let manifestsHandedOver = 0;
-    const registry = new Proxy(rd.registry, {
-      get(target, key) {
-        if (key === 'requireModel')
-          return async (name: string) => void (await target.getModel(name));
-        if (key === 'createVersion') {
-          return (input: CreateVersionInput, read?: unknown) => {
-            if (read !== undefined) manifestsHandedOver++;
-            return target.createVersion(input);
-          };
-        }
-        const value = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
+    const target = rd.registry;
+    const registry = withOverrides(target, {
+      requireModel: async (name: string) => void (await target.getModel(name)),
+      createVersion: (input: CreateVersionInput, read?: unknown) => {
+        if (read !== undefined) manifestsHandedOver++;
+        return target.createVersion(input);
       },
     });
-    const tracking = new Proxy(t, {
-      get(target, key) {
-        if (key === 'getRunValues')
-          return async (id: string) => runValuesOf(await target.getRun(id));
-        const value = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const tracking = withOverrides(t, {
+      getRunValues: async (id: string) => runValuesOf(await t.getRun(id)),
     });
     const plain = new MlflowVersionService(
       registry,

@@ -8,6 +8,7 @@ import type { RegistryMaintenance } from '../../src/core/registry-api.js';
 import { UploadService } from '../../src/registry/upload-service.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import { clockTick } from '../support/clock-tick.js';
+import { withOverrides } from '../support/with-overrides.js';
 import { batchBody, rawFile } from './support/raw-upload.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -70,17 +71,11 @@ describe('UploadService', () => {
     const registry = server.backend.registry as typeof server.backend.registry &
       RegistryMaintenance;
     let collected = 0;
-    const racing = new Proxy(registry, {
-      get(target, key) {
-        if (key === 'createVersion') {
-          return async (input: Parameters<typeof registry.createVersion>[0]) => {
-            await clockTick();
-            collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
-            return target.createVersion(input);
-          };
-        }
-        const value = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
+    const racing = withOverrides(registry, {
+      createVersion: async (input: Parameters<typeof registry.createVersion>[0]) => {
+        await clockTick();
+        collected += (await registry.gc({ graceMs: 0 })).manifestsDeleted;
+        return registry.createVersion(input);
       },
     });
     const raced = new UploadService({ registry: racing, store: server.backend.store });

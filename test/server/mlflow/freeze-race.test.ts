@@ -13,6 +13,7 @@ import { FrozenArtifactView } from '../../../src/registry/frozen-artifact-view.j
 import { MlflowVersionService } from '../../../src/registry/mlflow-version-service.js';
 import { pseudoRandomBytes } from '../../fixtures/model-files.js';
 import { clockTick } from '../../support/clock-tick.js';
+import { withOverrides } from '../../support/with-overrides.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
@@ -40,25 +41,19 @@ describe('model-versions/create from a source, racing a grace-0 GC', () => {
     // The first createVersion runs a real GC just before it: the frozen manifest goes.
     let calls = 0;
     let collected = 0;
-    const racing = new Proxy(registry, {
-      get(target, key) {
-        if (key === 'createVersion') {
-          // The frozen manifest is handed over too (ManifestAlreadyRead): the version's
-          // transaction must still find it collected.
-          return async (
-            input: Parameters<typeof registry.createVersion>[0],
-            read?: Parameters<typeof registry.createVersion>[1],
-          ) => {
-            calls++;
-            if (calls === 1) {
-              await clockTick();
-              collected += (await target.gc({ graceMs: 0 })).manifestsDeleted;
-            }
-            return target.createVersion(input, read);
-          };
+    const racing = withOverrides(registry, {
+      // The frozen manifest is handed over too (ManifestAlreadyRead): the version's
+      // transaction must still find it collected.
+      createVersion: async (
+        input: Parameters<typeof registry.createVersion>[0],
+        read?: Parameters<typeof registry.createVersion>[1],
+      ) => {
+        calls++;
+        if (calls === 1) {
+          await clockTick();
+          collected += (await registry.gc({ graceMs: 0 })).manifestsDeleted;
         }
-        const value = Reflect.get(target, key, target);
-        return typeof value === 'function' ? value.bind(target) : value;
+        return registry.createVersion(input, read);
       },
     });
     const service = new MlflowVersionService(
