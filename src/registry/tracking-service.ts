@@ -1161,6 +1161,7 @@ export class TrackingService {
   /**
    * Soft-deletes an experiment and its active runs (MLflow 2.x); restorable with
    * restoreExperiment. The Default experiment cannot be deleted.
+   * @throws NotFoundError when there is no such active experiment (also when it is deleted).
    */
   async deleteExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
     const id = experimentKey(experimentId);
@@ -1172,6 +1173,7 @@ export class TrackingService {
     await this.setExperimentStage(id, 'deleted', options);
   }
 
+  /** @throws NotFoundError when there is no such deleted experiment (also when it is active). */
   async restoreExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
     await this.setExperimentStage(experimentKey(experimentId), 'active', options);
   }
@@ -1184,12 +1186,10 @@ export class TrackingService {
     const actor = actorOf(this.ctx, options);
     await this.ctx.database.writeTransaction(async (trx) => {
       const row = await this.experimentRow(trx, id);
+      // As MLflow's SQL store: deleting looks among active experiments only and restoring
+      // among deleted ones, so the other kind is not found (RESOURCE_DOES_NOT_EXIST).
       if (row.lifecycle_stage === stage) {
-        throw invalid(
-          stage === 'deleted'
-            ? `Cannot delete an already deleted experiment: ${id}`
-            : `Cannot restore an active experiment: ${id}`,
-        );
+        throw new NotFoundError(`No Experiment with id=${id} exists`, { experimentId: String(id) });
       }
       const now = this.ctx.now();
       const deletedAt = stage === 'deleted' ? now : null;
