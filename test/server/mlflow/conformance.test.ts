@@ -50,4 +50,29 @@ describe('MLflow conformance: experiments', () => {
     const got = await c.get('mlflow/experiments/get', { experiment_id: id });
     expect(got.body.experiment.lifecycle_stage).toBe('active');
   });
+
+  it('a missing name or new_name is a missing required parameter', async () => {
+    const id = (await c.ok('mlflow/experiments/create', { name: 'conf-names' })).experiment_id;
+    for (const [path, body, field] of [
+      ['mlflow/experiments/create', {}, 'name'],
+      ['mlflow/experiments/create', { name: '' }, 'name'],
+      ['mlflow/experiments/update', { experiment_id: id }, 'new_name'],
+      ['mlflow/experiments/update', { experiment_id: id, new_name: '' }, 'new_name'],
+    ] as const) {
+      expectError(
+        await c.post(path, body),
+        400,
+        'INVALID_PARAMETER_VALUE',
+        new RegExp(
+          `^Missing value for required parameter '${field}'\\. See the API docs for more information about request parameters\\.$`,
+        ),
+      );
+    }
+    expectError(
+      await c.post('mlflow/experiments/create', { name: 5 }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      /^Invalid value 5 for parameter 'name' supplied\. Hint: Value was of type 'int'\./,
+    );
+  });
 });

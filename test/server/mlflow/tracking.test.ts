@@ -72,7 +72,7 @@ describe('MLflow experiments API', () => {
       await c.post('mlflow/experiments/create', {}),
       400,
       'INVALID_PARAMETER_VALUE',
-      /Invalid experiment name/,
+      /Missing value for required parameter 'name'/,
     );
     expectError(
       await c.post('mlflow/experiments/create', { name: 5 }),
