@@ -101,10 +101,17 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
 };
 
-/** MLflow's run attributes (`attributes.status = 'FINISHED'`, `attributes.start_time > 0`). */
+/**
+ * MLflow's run attributes (`attributes.status = 'FINISHED'`, `attributes.start_time > 0`),
+ * with MLflow's alternate names: `created`/`Created` for start_time and the UI's column
+ * titles `run name`/`Run name`/`Run Name` for run_name (written in backticks).
+ */
 const RUN_ATTRIBUTES: Record<string, AttributeDef> = {
   run_id: { column: 'r.id', type: 'text' },
   run_name: { column: 'r.name', type: 'text' },
+  'run name': { column: 'r.name', type: 'text' },
+  'Run name': { column: 'r.name', type: 'text' },
+  'Run Name': { column: 'r.name', type: 'text' },
   status: { column: 'r.status', type: 'text' },
   user_id: { column: 'r.user_id', type: 'text' },
   artifact_uri: { column: 'r.artifact_uri', type: 'text' },
@@ -112,6 +119,7 @@ const RUN_ATTRIBUTES: Record<string, AttributeDef> = {
   start_time: { column: 'r.start_time', type: 'integer' },
   end_time: { column: 'r.end_time', type: 'integer' },
   created: { column: 'r.start_time', type: 'integer' },
+  Created: { column: 'r.start_time', type: 'integer' },
 };
 
 /** MLflow's experiment attributes. */

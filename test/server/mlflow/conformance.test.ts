@@ -76,3 +76,34 @@ describe('MLflow conformance: experiments', () => {
     );
   });
 });
+
+async function newRun(experimentId: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const body = await c.ok('mlflow/runs/create', { experiment_id: experimentId, ...extra });
+  return body.run.info.run_id as string;
+}
+
+type SearchReply = { runs?: { info: { run_name: string } }[] };
+const names = (b: SearchReply) => (b.runs ?? []).map((r) => r.info.run_name);
+
+describe('MLflow conformance: runs/search', () => {
+  it("accepts MLflow's alternate attribute names: Created, run name, Run name, Run Name", async () => {
+    const exp = (await c.ok('mlflow/experiments/create', { name: 'conf-aliases' })).experiment_id;
+    for (let i = 0; i < 3; i++) await newRun(exp, { run_name: `r${i}`, start_time: 1000 + i });
+    const search = async (body: Record<string, unknown>) => {
+      const r = await c.post('mlflow/runs/search', { experiment_ids: [exp], ...body });
+      expect(r.status).toBe(200);
+      return names(r.body);
+    };
+    expect(await search({ filter: 'attributes.Created > 1000' })).toEqual(['r2', 'r1']);
+    expect(await search({ filter: 'attributes.created <= 1001' })).toEqual(['r1', 'r0']);
+    expect(await search({ order_by: ['attributes.Created ASC'] })).toEqual(['r0', 'r1', 'r2']);
+    for (const alias of ['run name', 'Run name', 'Run Name']) {
+      expect(await search({ filter: `attributes.\`${alias}\` = 'r1'` })).toEqual(['r1']);
+      expect(await search({ order_by: [`attributes.\`${alias}\` ASC`] })).toEqual([
+        'r0',
+        'r1',
+        'r2',
+      ]);
+    }
+  });
+});
