@@ -107,3 +107,29 @@ describe('MLflow conformance: runs/search', () => {
     }
   });
 });
+
+describe('MLflow conformance: registered-models/search', () => {
+  it("orders by MLflow's timestamp key, which means last_updated_timestamp", async () => {
+    for (const name of ['conf-ts-a', 'conf-ts-b', 'conf-ts-c']) {
+      await c.ok('mlflow/registered-models/create', { name });
+    }
+    await c.ok('mlflow/registered-models/update', { name: 'conf-ts-a', description: 'x' }, 'PATCH');
+    const order = async (order_by: string[]) => {
+      const r = await c.get('mlflow/registered-models/search', {
+        filter: "name LIKE 'conf-ts-%'",
+        order_by,
+      });
+      expect(r.status).toBe(200);
+      return (r.body.registered_models as { name: string }[]).map((m) => m.name);
+    };
+    const desc = await order(['last_updated_timestamp DESC']);
+    expect(desc[0]).toBe('conf-ts-a');
+    expect(await order(['timestamp DESC'])).toEqual(desc);
+    expect(await order(['timestamp'])).toEqual(await order(['last_updated_timestamp']));
+    expect(await order(['timestamp ASC', 'name DESC'])).toEqual(
+      await order(['last_updated_timestamp ASC', 'name DESC']),
+    );
+    // A tag named timestamp is not the attribute.
+    expect(await order(['tags.timestamp'])).toEqual(['conf-ts-a', 'conf-ts-b', 'conf-ts-c']);
+  });
+});

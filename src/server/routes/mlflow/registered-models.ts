@@ -16,7 +16,7 @@ import {
   mlflowModelVersion,
   mlflowRegisteredModel,
   NAME,
-  orderByList,
+  registeredModelOrderBy,
   SEARCH_QUERY,
   TAG_LIST,
   tagRecord,
@@ -131,7 +131,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
       const page = await registry.searchModels(
         {
           ...(q.filter ? { filter: q.filter } : {}),
-          orderBy: orderByList(q.order_by),
+          orderBy: registeredModelOrderBy(q.order_by),
           maxResults: maxResults(q.max_results, 100, 1000),
           ...(q.page_token ? { pageToken: q.page_token } : {}),
         },
