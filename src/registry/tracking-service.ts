@@ -281,10 +281,15 @@ function checkMetric(metric: Metric): MetricRow {
     );
   }
   const timestamp = checkTimestamp(metric.timestamp, 'timestamp');
+  if (timestamp < 0) {
+    throw invalid(
+      `Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `,
+    );
+  }
   const step = metric.step === undefined ? 0 : metric.step;
   if (typeof step !== 'number' || !Number.isSafeInteger(step)) {
     throw invalid(
-      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long value.`,
+      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long (64-bit integer).`,
     );
   }
   const nan = Number.isNaN(value);
@@ -2129,7 +2134,7 @@ function checkBatchLimits(metrics: number, params: number, tags: number): void {
   const total = metrics + params + tags;
   if (total > L.entitiesPerBatch) {
     throw invalid(
-      `A batch logging request can contain at most ${L.entitiesPerBatch} total metrics, params, and tags. Got ${total} total. Please split up the request across multiple requests and try again.`,
+      `A batch logging request can contain at most ${L.entitiesPerBatch} metrics, params, and tags. Got ${total} metrics, params, and tags. Please split up metrics, params, and tags across multiple requests and try again.`,
     );
   }
 }

@@ -133,3 +133,65 @@ describe('MLflow conformance: registered-models/search', () => {
     expect(await order(['tags.timestamp'])).toEqual(['conf-ts-a', 'conf-ts-b', 'conf-ts-c']);
   });
 });
+
+describe('MLflow conformance: logging', () => {
+  it("refuses a negative metric timestamp, single or batched, with MLflow's message", async () => {
+    const exp = (await c.ok('mlflow/experiments/create', { name: 'conf-ts' })).experiment_id;
+    const run = await newRun(exp);
+    const message =
+      /^Got invalid timestamp -1 for metric 'loss' \(value=0\.5\)\. Timestamp must be a nonnegative long \(64-bit integer\) $/;
+    expectError(
+      await c.post('mlflow/runs/log-metric', {
+        run_id: run,
+        key: 'loss',
+        value: 0.5,
+        timestamp: -1,
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      message,
+    );
+    expectError(
+      await c.post('mlflow/runs/log-batch', {
+        run_id: run,
+        metrics: [
+          { key: 'loss', value: 0.5, timestamp: 1, step: 0 },
+          { key: 'loss', value: 0.5, timestamp: -1, step: 1 },
+        ],
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      message,
+    );
+    // Nothing of the refused batch was logged; timestamp 0 and negative steps are valid.
+    const got = await c.get('mlflow/runs/get', { run_id: run });
+    expect(got.body.run.data.metrics ?? []).toEqual([]);
+    await c.ok('mlflow/runs/log-metric', {
+      run_id: run,
+      key: 'loss',
+      value: 1,
+      timestamp: 0,
+      step: -3,
+    });
+  });
+
+  it("states the combined batch limit in MLflow's words", async () => {
+    const exp = (await c.ok('mlflow/experiments/create', { name: 'conf-batch' })).experiment_id;
+    const run = await newRun(exp);
+    expectError(
+      await c.post('mlflow/runs/log-batch', {
+        run_id: run,
+        metrics: Array.from({ length: 950 }, (_, i) => ({
+          key: 'm',
+          value: 1,
+          timestamp: 1,
+          step: i,
+        })),
+        params: Array.from({ length: 60 }, (_, i) => ({ key: `p${i}`, value: '1' })),
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      /^A batch logging request can contain at most 1000 metrics, params, and tags\. Got 1010 metrics, params, and tags\. Please split up metrics, params, and tags across multiple requests and try again\.$/,
+    );
+  });
+});
