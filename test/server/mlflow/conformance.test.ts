@@ -4,6 +4,7 @@
  * (status, error_code and, where clients or users read it, the message).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../support/dialects.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { type MlflowTestClient, mlflowClient } from './support.js';
 
@@ -192,6 +193,87 @@ describe('MLflow conformance: logging', () => {
       400,
       'INVALID_PARAMETER_VALUE',
       /^A batch logging request can contain at most 1000 metrics, params, and tags\. Got 1010 metrics, params, and tags\. Please split up metrics, params, and tags across multiple requests and try again\.$/,
+    );
+  });
+});
+
+describe.each(TEST_DIALECTS)('MLflow conformance: runs/search over datasets (%s)', (dialect) => {
+  let fresh: FreshDatabase;
+  let db: TestServer;
+  let api: MlflowTestClient;
+  beforeAll(async () => {
+    fresh = await freshDatabase(dialect);
+    db = await startTestServer({ database: fresh.config });
+    api = mlflowClient(db.url);
+  });
+  afterAll(async () => {
+    await db.close();
+    await fresh.cleanup();
+  });
+
+  const input = (name: string, digest: string, context?: string) => ({
+    tags: context === undefined ? [] : [{ key: 'mlflow.data.context', value: context }],
+    dataset: { name, digest, source_type: 'local', source: '{}' },
+  });
+
+  it('filters on datasets.name, datasets.digest and datasets.context as MLflow does', async () => {
+    const exp = (await api.ok('mlflow/experiments/create', { name: 'conf-datasets' }))
+      .experiment_id;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const body = await api.ok('mlflow/runs/create', {
+        experiment_id: exp,
+        run_name: `r${i}`,
+        start_time: 1000 + i,
+      });
+      ids.push(body.run.info.run_id);
+    }
+    await api.ok('mlflow/runs/log-inputs', {
+      run_id: ids[0],
+      datasets: [input('ds1', 'abc', 'training'), input('ds2', 'def', 'eval')],
+    });
+    await api.ok('mlflow/runs/log-inputs', {
+      run_id: ids[1],
+      datasets: [input('ds2', 'def', 'eval')],
+    });
+    await api.ok('mlflow/runs/log-inputs', { run_id: ids[2], datasets: [input('ds3', 'ghi')] });
+    const search = async (filter: string) => {
+      const r = await api.post('mlflow/runs/search', { experiment_ids: [exp], filter });
+      expect(r.status, `${filter}: ${JSON.stringify(r.body)}`).toBe(200);
+      return names(r.body);
+    };
+    expect(await search("datasets.name = 'ds1'")).toEqual(['r0']);
+    expect(await search("dataset.name = 'ds2'")).toEqual(['r1', 'r0']);
+    expect(await search("datasets.digest IN ('abc', 'ghi')")).toEqual(['r2', 'r0']);
+    expect(await search("datasets.context = 'training'")).toEqual(['r0']);
+    expect(await search("datasets.context LIKE 'ev%'")).toEqual(['r1', 'r0']);
+    expect(await search("datasets.context ILIKE 'TRAIN%'")).toEqual(['r0']);
+    // Some input of the run differs (MLflow's semantics), so r0 matches through ds1.
+    expect(await search("datasets.name != 'ds2'")).toEqual(['r2', 'r0']);
+    expect(await search("datasets.name NOT IN ('ds1', 'ds2')")).toEqual(['r2']);
+    expect(await search("datasets.context != 'eval'")).toEqual(['r0']);
+    expect(await search("datasets.name = 'ds2' AND datasets.context = 'training'")).toEqual(['r0']);
+    expect(await search("datasets.name = 'nope'")).toEqual([]);
+    expectError(
+      await api.post('mlflow/runs/search', {
+        experiment_ids: [exp],
+        filter: "datasets.size = '1'",
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+    );
+    expectError(
+      await api.post('mlflow/runs/search', {
+        experiment_ids: [exp],
+        filter: "datasets.name > 'a'",
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+    );
+    expectError(
+      await api.post('mlflow/runs/search', { experiment_ids: [exp], order_by: ['datasets.name'] }),
+      400,
+      'INVALID_PARAMETER_VALUE',
     );
   });
 });
