@@ -277,3 +277,39 @@ describe.each(TEST_DIALECTS)('MLflow conformance: runs/search over datasets (%s)
     );
   });
 });
+
+describe('MLflow conformance: registry tags', () => {
+  it('set-tag without a value sets the empty string, as MLflow does', async () => {
+    const exp = (await c.ok('mlflow/experiments/create', { name: 'conf-tags' })).experiment_id;
+    const run = await newRun(exp);
+    const root = `${exp}/${run}/artifacts`;
+    const put = await fetch(
+      `${server.url}/api/2.0/mlflow-artifacts/artifacts/${root}/model/MLmodel`,
+      { method: 'PUT', body: 'artifact_path: model\n' },
+    );
+    expect(put.status).toBe(200);
+    await c.ok('mlflow/registered-models/create', { name: 'conf-tags' });
+    await c.ok('mlflow/model-versions/create', {
+      name: 'conf-tags',
+      source: `mlflow-artifacts:/${root}/model`,
+      run_id: run,
+    });
+    await c.ok('mlflow/registered-models/set-tag', { name: 'conf-tags', key: 'flag' });
+    await c.ok('mlflow/model-versions/set-tag', { name: 'conf-tags', version: '1', key: 'flag' });
+    const model = await c.get('mlflow/registered-models/get', { name: 'conf-tags' });
+    expect(model.body.registered_model.tags).toEqual([{ key: 'flag', value: '' }]);
+    const version = await c.get('mlflow/model-versions/get', { name: 'conf-tags', version: '1' });
+    expect(version.body.model_version.tags).toEqual([{ key: 'flag', value: '' }]);
+    // The key stays required.
+    expectError(
+      await c.post('mlflow/model-versions/set-tag', {
+        name: 'conf-tags',
+        version: '1',
+        value: 'x',
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      /Missing value for required parameter 'key'/,
+    );
+  });
+});

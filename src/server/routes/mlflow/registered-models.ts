@@ -187,14 +187,15 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
           {
             name: NAME,
             key: S.string({ maxLength: 1000 }),
-            value: S.string({ maxLength: 100_000 }),
+            // Optional, as in MLflow (proto default: the empty string).
+            value: S.optional(S.string({ maxLength: 100_000 })),
           },
           LOOSE,
         ),
       },
     },
     async (req) => {
-      await registry.setModelTag(req.body.name, req.body.key, req.body.value, as(req));
+      await registry.setModelTag(req.body.name, req.body.key, req.body.value ?? '', as(req));
       return {};
     },
   );
