@@ -54,6 +54,8 @@ import {
   type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
+  orderByNullsLast,
+  runMetricRank,
   searchFields,
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
@@ -1940,7 +1942,7 @@ export class TrackingService {
     });
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchRunsDefault);
-    const { where, order } = this.compileSearch('runs', query.filter, query.orderBy);
+    const { where, order, terms } = this.compileSearch('runs', query.filter, query.orderBy);
     const fingerprint = queryFingerprint({
       target: 'runs',
       experimentIds,
@@ -1956,7 +1958,13 @@ export class TrackingService {
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
-    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    // MLflow's order: a run without the key sorts last in both directions, and a NaN
+    // metric after every number (runMetricRank).
+    order.forEach((item, i) => {
+      const rank = runMetricRank(terms[i]!, 'runs');
+      if (rank) q = q.orderBy(rank, 'asc');
+      q = orderByNullsLast(q, item);
+    });
     const rows = await q
       .orderBy('r.start_time', 'desc')
       .orderBy('r.id', 'asc')
@@ -1976,13 +1984,17 @@ export class TrackingService {
     target: 'runs' | 'experiments',
     filter: string | undefined,
     orderBy: readonly string[] | undefined,
-  ): { where: ReturnType<typeof compileFilter> | undefined; order: CompiledOrderItem[] } {
+  ): {
+    where: ReturnType<typeof compileFilter> | undefined;
+    order: CompiledOrderItem[];
+    terms: OrderByTerm[];
+  } {
     const dialect = this.ctx.dialect;
     const fields = searchFields(target);
     const ast = parseFilter(filter ?? '', { fields });
     const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
     const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
-    return { where, order: compileOrderBy(terms, target, { dialect }) };
+    return { where, order: compileOrderBy(terms, target, { dialect }), terms };
   }
 
   private async experimentRow(db: Db, id: number): Promise<ExperimentRow> {

@@ -580,6 +580,20 @@ export function compileOrderBy(
   return terms.map((term) => ({ expression: compiler.orderItem(term), direction: term.direction }));
 }
 
+/**
+ * For a run search's ORDER BY term on a metric, MLflow's rank of the run's value, to order
+ * by (ascending) before the value itself: 0 a number, 1 NaN, 2 no such metric, so NaN
+ * sorts after every number and before runs without the metric, in both directions.
+ * Undefined for any other term or target.
+ */
+export function runMetricRank(
+  term: OrderByTerm,
+  target: SearchTarget,
+): Expression<unknown> | undefined {
+  if (target !== 'runs' || term.field.scope !== 'metric') return undefined;
+  return sql`coalesce((select x.is_nan from run_latest_metrics as x where x.run_key = r.run_key and x.key = ${term.field.key}), 2)`;
+}
+
 /** Adds `item` to a query's ORDER BY with nulls last. */
 export function orderByNullsLast<Q extends OrderableQuery<Q>>(
   query: Q,

@@ -197,7 +197,7 @@ describe('MLflow conformance: logging', () => {
   });
 });
 
-describe.each(TEST_DIALECTS)('MLflow conformance: runs/search over datasets (%s)', (dialect) => {
+describe.each(TEST_DIALECTS)('MLflow conformance: runs/search (%s)', (dialect) => {
   let fresh: FreshDatabase;
   let db: TestServer;
   let api: MlflowTestClient;
@@ -214,6 +214,40 @@ describe.each(TEST_DIALECTS)('MLflow conformance: runs/search over datasets (%s)
   const input = (name: string, digest: string, context?: string) => ({
     tags: context === undefined ? [] : [{ key: 'mlflow.data.context', value: context }],
     dataset: { name, digest, source_type: 'local', source: '{}' },
+  });
+
+  it('orders a run without the key last in both directions, and NaN after numbers', async () => {
+    const exp = (await api.ok('mlflow/experiments/create', { name: 'conf-order' })).experiment_id;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const body = await api.ok('mlflow/runs/create', {
+        experiment_id: exp,
+        run_name: `r${i}`,
+        start_time: 1000 + i,
+      });
+      ids.push(body.run.info.run_id);
+    }
+    const metric = (run: number, value: number | string) =>
+      api.ok('mlflow/runs/log-metric', { run_id: ids[run], key: 'm', value, timestamp: 1 });
+    await metric(0, 'NaN');
+    await metric(1, 5);
+    await metric(3, 2);
+    await api.ok('mlflow/runs/log-parameter', { run_id: ids[1], key: 'p', value: 'b' });
+    await api.ok('mlflow/runs/log-parameter', { run_id: ids[2], key: 'p', value: 'a' });
+    await api.ok('mlflow/runs/update', { run_id: ids[1], status: 'FINISHED', end_time: 5000 });
+    const order = async (order_by: string[]) => {
+      const r = await api.post('mlflow/runs/search', { experiment_ids: [exp], order_by });
+      expect(r.status).toBe(200);
+      return names(r.body);
+    };
+    // Numbers, then NaN, then no metric (ties: start_time DESC).
+    expect(await order(['metrics.m ASC'])).toEqual(['r3', 'r1', 'r0', 'r2']);
+    expect(await order(['metrics.m DESC'])).toEqual(['r1', 'r3', 'r0', 'r2']);
+    expect(await order(['params.p ASC'])).toEqual(['r2', 'r1', 'r3', 'r0']);
+    expect(await order(['params.p DESC'])).toEqual(['r1', 'r2', 'r3', 'r0']);
+    expect(await order(['attributes.end_time ASC'])).toEqual(['r1', 'r3', 'r2', 'r0']);
+    expect(await order(['attributes.end_time DESC'])).toEqual(['r1', 'r3', 'r2', 'r0']);
+    expect(await order(['tags.none ASC'])).toEqual(['r3', 'r2', 'r1', 'r0']);
   });
 
   it('filters on datasets.name, datasets.digest and datasets.context as MLflow does', async () => {
