@@ -1250,7 +1250,8 @@ export class TrackingService {
 
   /**
    * Experiments matching MLflow's experiment filter (`name LIKE 'a%'`, `tags.team = 'x'`,
-   * `creation_time > 0`), ordered by `order_by` (default last_update_time DESC), paged.
+   * `creation_time > 0`), ordered by `order_by` (default creation_time DESC, as MLflow's
+   * stores), then experiment id, paged.
    * With `scope`, only experiments its user may READ, in full pages.
    */
   async searchExperiments(
@@ -1275,7 +1276,7 @@ export class TrackingService {
     if (where) q = q.where(where);
     if (scope) q = q.where(readableBy(scope, 'experiment', 'e.id'));
     for (const item of order) q = q.orderBy(item.expression, item.direction);
-    if (order.length === 0) q = q.orderBy('e.updated_at', 'desc');
+    if (order.length === 0) q = q.orderBy('e.created_at', 'desc');
     const rows = await q
       .orderBy('e.id', 'asc')
       .limit(limit + 1)

@@ -31,6 +31,33 @@ function expectError(
 }
 
 describe('MLflow conformance: experiments', () => {
+  it('searches newest-created first by default, whatever was updated since', async () => {
+    const ids: string[] = [];
+    for (const name of ['conf-order-a', 'conf-order-b', 'conf-order-c']) {
+      ids.push((await c.ok('mlflow/experiments/create', { name })).experiment_id);
+      // Distinct millisecond timestamps, so the expected order has no ties.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Updating the oldest one must not move it (MLflow orders by creation_time DESC).
+    await c.ok('mlflow/experiments/update', { experiment_id: ids[0], new_name: 'conf-order-a2' });
+    await c.ok('mlflow/experiments/set-experiment-tag', {
+      experiment_id: ids[0],
+      key: 'k',
+      value: 'v',
+    });
+    const r = await c.post('mlflow/experiments/search', { filter: "name LIKE 'conf-order-%'" });
+    expect(r.status).toBe(200);
+    const got = (r.body.experiments as { experiment_id: string }[]).map((e) => e.experiment_id);
+    const byCreation = await c.post('mlflow/experiments/search', {
+      filter: "name LIKE 'conf-order-%'",
+      order_by: ['creation_time DESC', 'experiment_id ASC'],
+    });
+    expect(got).toEqual(
+      (byCreation.body.experiments as { experiment_id: string }[]).map((e) => e.experiment_id),
+    );
+    expect(got.at(-1)).toBe(ids[0]);
+  });
+
   it('deleting a deleted experiment or restoring an active one is RESOURCE_DOES_NOT_EXIST', async () => {
     const id = (await c.ok('mlflow/experiments/create', { name: 'conf-lifecycle' })).experiment_id;
     // MLflow's SQL store looks for an active experiment to delete and a deleted one to restore.
