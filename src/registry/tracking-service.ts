@@ -1052,6 +1052,12 @@ export class TrackingService {
       ) {
         throw invalid('artifact_location must be a string of at most 4096 characters');
       }
+      // MLflow refuses a run's artifacts as an experiment's root (they would nest).
+      if (input.artifactLocation.startsWith('runs:')) {
+        throw invalid(
+          `Artifact location cannot be a runs:/ URI. Given: '${input.artifactLocation}'`,
+        );
+      }
     }
     const actor = actorOf(this.ctx, input);
     return this.ctx.database.writeTransaction(async (trx) => {

@@ -79,6 +79,23 @@ describe('MLflow conformance: experiments', () => {
     expect(got.body.experiment.lifecycle_stage).toBe('active');
   });
 
+  it('refuses a runs:/ URI as artifact_location', async () => {
+    expectError(
+      await c.post('mlflow/experiments/create', {
+        name: 'conf-runs-uri',
+        artifact_location: 'runs:/abc/artifacts',
+      }),
+      400,
+      'INVALID_PARAMETER_VALUE',
+      /^Artifact location cannot be a runs:\/ URI\. Given: 'runs:\/abc\/artifacts'$/,
+    );
+    expectError(
+      await c.get('mlflow/experiments/get-by-name', { experiment_name: 'conf-runs-uri' }),
+      404,
+      'RESOURCE_DOES_NOT_EXIST',
+    );
+  });
+
   it('a missing name or new_name is a missing required parameter', async () => {
     const id = (await c.ok('mlflow/experiments/create', { name: 'conf-names' })).experiment_id;
     for (const [path, body, field] of [
