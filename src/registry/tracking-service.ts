@@ -54,6 +54,8 @@ import {
   type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
+  orderByNullsLast,
+  runMetricRank,
   searchFields,
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
@@ -281,10 +283,15 @@ function checkMetric(metric: Metric): MetricRow {
     );
   }
   const timestamp = checkTimestamp(metric.timestamp, 'timestamp');
+  if (timestamp < 0) {
+    throw invalid(
+      `Got invalid timestamp ${timestamp} for metric '${key}' (value=${value}). Timestamp must be a nonnegative long (64-bit integer) `,
+    );
+  }
   const step = metric.step === undefined ? 0 : metric.step;
   if (typeof step !== 'number' || !Number.isSafeInteger(step)) {
     throw invalid(
-      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long value.`,
+      `Got invalid step ${String(step).slice(0, 100)} for metric '${key}' (value=${value}). Step must be a valid long (64-bit integer).`,
     );
   }
   const nan = Number.isNaN(value);
@@ -1045,6 +1052,12 @@ export class TrackingService {
       ) {
         throw invalid('artifact_location must be a string of at most 4096 characters');
       }
+      // MLflow refuses a run's artifacts as an experiment's root (they would nest).
+      if (input.artifactLocation.startsWith('runs:')) {
+        throw invalid(
+          `Artifact location cannot be a runs:/ URI. Given: '${input.artifactLocation}'`,
+        );
+      }
     }
     const actor = actorOf(this.ctx, input);
     return this.ctx.database.writeTransaction(async (trx) => {
@@ -1161,6 +1174,7 @@ export class TrackingService {
   /**
    * Soft-deletes an experiment and its active runs (MLflow 2.x); restorable with
    * restoreExperiment. The Default experiment cannot be deleted.
+   * @throws NotFoundError when there is no such active experiment (also when it is deleted).
    */
   async deleteExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
     const id = experimentKey(experimentId);
@@ -1172,6 +1186,7 @@ export class TrackingService {
     await this.setExperimentStage(id, 'deleted', options);
   }
 
+  /** @throws NotFoundError when there is no such deleted experiment (also when it is active). */
   async restoreExperiment(experimentId: unknown, options: TrackingMutation = {}): Promise<void> {
     await this.setExperimentStage(experimentKey(experimentId), 'active', options);
   }
@@ -1184,12 +1199,10 @@ export class TrackingService {
     const actor = actorOf(this.ctx, options);
     await this.ctx.database.writeTransaction(async (trx) => {
       const row = await this.experimentRow(trx, id);
+      // As MLflow's SQL store: deleting looks among active experiments only and restoring
+      // among deleted ones, so the other kind is not found (RESOURCE_DOES_NOT_EXIST).
       if (row.lifecycle_stage === stage) {
-        throw invalid(
-          stage === 'deleted'
-            ? `Cannot delete an already deleted experiment: ${id}`
-            : `Cannot restore an active experiment: ${id}`,
-        );
+        throw new NotFoundError(`No Experiment with id=${id} exists`, { experimentId: String(id) });
       }
       const now = this.ctx.now();
       const deletedAt = stage === 'deleted' ? now : null;
@@ -1243,7 +1256,8 @@ export class TrackingService {
 
   /**
    * Experiments matching MLflow's experiment filter (`name LIKE 'a%'`, `tags.team = 'x'`,
-   * `creation_time > 0`), ordered by `order_by` (default last_update_time DESC), paged.
+   * `creation_time > 0`), ordered by `order_by` (default creation_time DESC, as MLflow's
+   * stores), then experiment id, paged.
    * With `scope`, only experiments its user may READ, in full pages.
    */
   async searchExperiments(
@@ -1268,7 +1282,7 @@ export class TrackingService {
     if (where) q = q.where(where);
     if (scope) q = q.where(readableBy(scope, 'experiment', 'e.id'));
     for (const item of order) q = q.orderBy(item.expression, item.direction);
-    if (order.length === 0) q = q.orderBy('e.updated_at', 'desc');
+    if (order.length === 0) q = q.orderBy('e.created_at', 'desc');
     const rows = await q
       .orderBy('e.id', 'asc')
       .limit(limit + 1)
@@ -1935,7 +1949,7 @@ export class TrackingService {
     });
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchRunsDefault);
-    const { where, order } = this.compileSearch('runs', query.filter, query.orderBy);
+    const { where, order, terms } = this.compileSearch('runs', query.filter, query.orderBy);
     const fingerprint = queryFingerprint({
       target: 'runs',
       experimentIds,
@@ -1951,7 +1965,13 @@ export class TrackingService {
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
-    for (const item of order) q = q.orderBy(item.expression, item.direction);
+    // MLflow's order: a run without the key sorts last in both directions, and a NaN
+    // metric after every number (runMetricRank).
+    order.forEach((item, i) => {
+      const rank = runMetricRank(terms[i]!, 'runs');
+      if (rank) q = q.orderBy(rank, 'asc');
+      q = orderByNullsLast(q, item);
+    });
     const rows = await q
       .orderBy('r.start_time', 'desc')
       .orderBy('r.id', 'asc')
@@ -1971,13 +1991,17 @@ export class TrackingService {
     target: 'runs' | 'experiments',
     filter: string | undefined,
     orderBy: readonly string[] | undefined,
-  ): { where: ReturnType<typeof compileFilter> | undefined; order: CompiledOrderItem[] } {
+  ): {
+    where: ReturnType<typeof compileFilter> | undefined;
+    order: CompiledOrderItem[];
+    terms: OrderByTerm[];
+  } {
     const dialect = this.ctx.dialect;
     const fields = searchFields(target);
     const ast = parseFilter(filter ?? '', { fields });
     const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
     const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
-    return { where, order: compileOrderBy(terms, target, { dialect }) };
+    return { where, order: compileOrderBy(terms, target, { dialect }), terms };
   }
 
   private async experimentRow(db: Db, id: number): Promise<ExperimentRow> {
@@ -2129,7 +2153,7 @@ function checkBatchLimits(metrics: number, params: number, tags: number): void {
   const total = metrics + params + tags;
   if (total > L.entitiesPerBatch) {
     throw invalid(
-      `A batch logging request can contain at most ${L.entitiesPerBatch} total metrics, params, and tags. Got ${total} total. Please split up the request across multiple requests and try again.`,
+      `A batch logging request can contain at most ${L.entitiesPerBatch} metrics, params, and tags. Got ${total} metrics, params, and tags. Please split up metrics, params, and tags across multiple requests and try again.`,
     );
   }
 }

@@ -101,10 +101,17 @@ const VERSION_ATTRIBUTES: Record<string, AttributeDef> = {
   approval: { column: 'v.approval', type: 'text', normalise: (s) => s.toLowerCase() },
 };
 
-/** MLflow's run attributes (`attributes.status = 'FINISHED'`, `attributes.start_time > 0`). */
+/**
+ * MLflow's run attributes (`attributes.status = 'FINISHED'`, `attributes.start_time > 0`),
+ * with MLflow's alternate names: `created`/`Created` for start_time and the UI's column
+ * titles `run name`/`Run name`/`Run Name` for run_name (written in backticks).
+ */
 const RUN_ATTRIBUTES: Record<string, AttributeDef> = {
   run_id: { column: 'r.id', type: 'text' },
   run_name: { column: 'r.name', type: 'text' },
+  'run name': { column: 'r.name', type: 'text' },
+  'Run name': { column: 'r.name', type: 'text' },
+  'Run Name': { column: 'r.name', type: 'text' },
   status: { column: 'r.status', type: 'text' },
   user_id: { column: 'r.user_id', type: 'text' },
   artifact_uri: { column: 'r.artifact_uri', type: 'text' },
@@ -112,6 +119,7 @@ const RUN_ATTRIBUTES: Record<string, AttributeDef> = {
   start_time: { column: 'r.start_time', type: 'integer' },
   end_time: { column: 'r.end_time', type: 'integer' },
   created: { column: 'r.start_time', type: 'integer' },
+  Created: { column: 'r.start_time', type: 'integer' },
 };
 
 /** MLflow's experiment attributes. */
@@ -170,6 +178,9 @@ const KEYED_TABLES = {
   experiments: { tag: ['experiment_tags', 'experiment_id', 'e.id'] },
 } as const;
 
+/** The input tag holding a dataset input's context (`training`, `eval`, …). */
+const DATASET_CONTEXT_TAG = 'mlflow.data.context';
+
 const COMPARISONS: Readonly<Record<string, string>> = {
   '=': '=',
   '!=': '<>',
@@ -186,7 +197,14 @@ function fail(message: string, pos: number): InvalidArgumentError {
 }
 
 function describe(field: FieldRef): string {
-  const prefix = { attribute: '', metric: 'metrics.', param: 'params.', tag: 'tags.', alias: '' };
+  const prefix = {
+    attribute: '',
+    metric: 'metrics.',
+    param: 'params.',
+    tag: 'tags.',
+    alias: '',
+    dataset: 'datasets.',
+  };
   return field.scope === 'alias' ? 'aliases' : `${prefix[field.scope]}${field.key}`;
 }
 
@@ -296,6 +314,10 @@ class Compiler {
         }
         return this.aliasExists(this.condition(sql.ref('x.alias'), 'text', op, value, field, pos));
       }
+      case 'dataset':
+        return this.datasetExists(field, (column) =>
+          this.condition(column, 'text', op, value, field, pos),
+        );
       default: {
         const type = field.scope === 'metric' ? 'real' : 'text';
         return this.keyedExists(
@@ -326,6 +348,16 @@ class Compiler {
         const any = this.aliasExists(sql`x.alias in (${sql.join(list)})`);
         return negated ? sql<SqlBool>`not ${any}` : any;
       }
+      case 'dataset': {
+        // As MLflow: some dataset input of the run has a value (not) in the list.
+        if (empty)
+          return negated ? this.datasetExists(field, () => sql`1 = 1`) : sql<SqlBool>`1 = 0`;
+        const list = values.map((v) => this.text(v, field, pos));
+        return this.datasetExists(
+          field,
+          (column) => sql`${column} ${sql.raw(negated ? 'not in' : 'in')} (${sql.join(list)})`,
+        );
+      }
       default: {
         const type = field.scope === 'metric' ? 'real' : 'text';
         if (empty) return negated ? this.keyedExists(field, sql`1 = 1`) : sql<SqlBool>`1 = 0`;
@@ -346,6 +378,10 @@ class Compiler {
       }
       case 'alias': {
         const any = this.aliasExists(sql`1 = 1`);
+        return negated ? any : sql<SqlBool>`not ${any}`;
+      }
+      case 'dataset': {
+        const any = this.datasetExists(field, () => sql`1 = 1`);
         return negated ? any : sql<SqlBool>`not ${any}`;
       }
       default: {
@@ -429,13 +465,40 @@ class Compiler {
   }
 
   /**
+   * "Some dataset input of the run satisfies `cond`" (MLflow's semantics for `datasets.*`,
+   * so `!=` and NOT IN hold when any one input differs): `cond` is built on the input's
+   * name or digest column, or for `context` on the value of its `mlflow.data.context`
+   * input tag (run_inputs.tags is a JSON array of {key, value}).
+   */
+  private datasetExists(
+    field: FieldRef,
+    cond: (column: RawBuilder<unknown>) => RawBuilder<unknown>,
+  ): RawBuilder<SqlBool> {
+    if (this.target !== 'runs')
+      throw fail(`datasets are not searchable for ${this.target}`, field.pos);
+    const owner = sql.ref(this.options.owner ?? 'r.id');
+    let where: RawBuilder<unknown>;
+    if (field.key === 'name' || field.key === 'digest') {
+      where = cond(sql.ref(`i.${field.key}`));
+    } else if (field.key === 'context') {
+      where =
+        this.dialect === 'sqlite'
+          ? sql`exists (select 1 from json_each(i.tags) as t where json_extract(t.value, '$.key') = ${DATASET_CONTEXT_TAG} and ${cond(sql`json_extract(t.value, '$.value')`)})`
+          : sql`exists (select 1 from jsonb_array_elements(cast(i.tags as jsonb)) as t(e) where t.e ->> 'key' = ${DATASET_CONTEXT_TAG} and ${cond(sql`(t.e ->> 'value')`)})`;
+    } else {
+      throw fail(`unknown dataset key '${field.key}'; expected name, digest or context`, field.pos);
+    }
+    return sql<SqlBool>`${owner} in (select i.run_id from run_inputs as i where ${where})`;
+  }
+
+  /**
    * The key/value rows that make `node` true, when `node` is one metric/param/tag
    * condition that needs its key present (a comparison, IN / NOT IN, IS NOT NULL).
    */
   keyedCondition(node: FilterExpr): KeyedCondition | undefined {
     if (node.kind === 'and' || node.kind === 'or') return undefined;
     const scope = node.field.scope;
-    if (scope === 'attribute' || scope === 'alias') return undefined;
+    if (scope === 'attribute' || scope === 'alias' || scope === 'dataset') return undefined;
     if (node.kind === 'null' && !node.negated) return undefined;
     const seen: { field: FieldRef; cond: RawBuilder<unknown> }[] = [];
     this.seen = seen;
@@ -456,6 +519,8 @@ class Compiler {
         return sql.ref(attributeOf(field, this.target).column);
       case 'alias':
         throw fail('cannot order by aliases', field.pos);
+      case 'dataset':
+        throw fail('cannot order by datasets', field.pos);
       default: {
         const [table, ownerColumn, owner] = keyedTable(field, this.target);
         return sql`(select x.value from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${sql.ref(owner)} and x.key = ${field.key})`;
@@ -513,6 +578,20 @@ export function compileOrderBy(
 ): CompiledOrderItem[] {
   const compiler = new Compiler(target, options);
   return terms.map((term) => ({ expression: compiler.orderItem(term), direction: term.direction }));
+}
+
+/**
+ * For a run search's ORDER BY term on a metric, MLflow's rank of the run's value, to order
+ * by (ascending) before the value itself: 0 a number, 1 NaN, 2 no such metric, so NaN
+ * sorts after every number and before runs without the metric, in both directions.
+ * Undefined for any other term or target.
+ */
+export function runMetricRank(
+  term: OrderByTerm,
+  target: SearchTarget,
+): Expression<unknown> | undefined {
+  if (target !== 'runs' || term.field.scope !== 'metric') return undefined;
+  return sql`coalesce((select x.is_nan from run_latest_metrics as x where x.run_key = r.run_key and x.key = ${term.field.key}), 2)`;
 }
 
 /** Adds `item` to a query's ORDER BY with nulls last. */

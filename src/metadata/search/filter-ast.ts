@@ -7,8 +7,12 @@
  * errors can point at the offending token.
  */
 
-/** Which namespace a field belongs to: `metrics.auc` → metric 'auc'; `name` → attribute. */
-export type FieldScope = 'attribute' | 'metric' | 'param' | 'tag' | 'alias';
+/**
+ * Which namespace a field belongs to: `metrics.auc` → metric 'auc'; `name` → attribute;
+ * `datasets.name` → dataset 'name' (MLflow's run search over logged dataset inputs:
+ * `name`, `digest` or `context`).
+ */
+export type FieldScope = 'attribute' | 'metric' | 'param' | 'tag' | 'alias' | 'dataset';
 
 export interface FieldRef {
   readonly scope: FieldScope;

@@ -193,12 +193,18 @@ describe('parseFilter: invalid filters', () => {
     ["tags. = 'a'", 5, "a key after 'tags.'", "' '"],
     ['tags.', 5, "a key after 'tags.'", 'end of input'],
     [
-      "datasets.name = 'a'",
+      "inputs.name = 'a'",
       0,
-      "a field prefix (attributes, metrics, params, tags) before '.'",
-      "'datasets'",
+      "a field prefix (attributes, metrics, params, tags, datasets) before '.'",
+      "'inputs'",
     ],
-    ["Tags.x = 'a'", 0, "a field prefix (attributes, metrics, params, tags) before '.'", "'Tags'"],
+    [
+      "Tags.x = 'a'",
+      0,
+      "a field prefix (attributes, metrics, params, tags, datasets) before '.'",
+      "'Tags'",
+    ],
+    ["datasets.size = 'a'", 0, 'a dataset key (name, digest, context)', "'datasets.size'"],
     [
       "attributes.bogus = 'a'",
       0,

@@ -139,7 +139,12 @@ const PREFIXES: ReadonlyMap<string, Exclude<FieldScope, 'alias'>> = new Map([
   ['parameters', 'param'],
   ['tag', 'tag'],
   ['tags', 'tag'],
+  ['dataset', 'dataset'],
+  ['datasets', 'dataset'],
 ]);
+
+/** The keys of `datasets.<key>` (MLflow's DATASET_ATTRIBUTES); text, not orderable. */
+export const DATASET_KEYS: readonly string[] = ['name', 'digest', 'context'];
 
 const KEYWORDS = new Set(['AND', 'OR', 'NOT', 'IN', 'IS', 'NULL', 'LIKE', 'ILIKE', 'ASC', 'DESC']);
 
@@ -465,12 +470,16 @@ class Parser {
     if (t.t === 'field') {
       const scope = PREFIXES.get(t.prefix);
       if (scope === undefined) {
-        this.fail("a field prefix (attributes, metrics, params, tags) before '.'", undefined, {
-          t: 'word',
-          text: t.prefix,
-          pos: t.pos,
-          end: t.pos + t.prefix.length,
-        });
+        this.fail(
+          "a field prefix (attributes, metrics, params, tags, datasets) before '.'",
+          undefined,
+          {
+            t: 'word',
+            text: t.prefix,
+            pos: t.pos,
+            end: t.pos + t.prefix.length,
+          },
+        );
       }
       const text = this.lexer.text.slice(t.pos, t.end);
       if (scope === 'attribute') {
@@ -484,6 +493,11 @@ class Parser {
         }
         this.advance();
         return this.resolved('attribute', spec.key, spec.type, spec.orderable ?? true, t.pos, text);
+      }
+      if (scope === 'dataset') {
+        if (!DATASET_KEYS.includes(t.key)) this.fail(`a dataset key (${DATASET_KEYS.join(', ')})`);
+        this.advance();
+        return this.resolved('dataset', t.key, 'string', false, t.pos, text);
       }
       this.advance();
       const type: FieldType = scope === 'metric' ? 'number' : 'string';
@@ -691,6 +705,8 @@ export function formatField(field: FieldRef): string {
       return `params.${formatKey(field.key)}`;
     case 'tag':
       return `tags.${formatKey(field.key)}`;
+    case 'dataset':
+      return `datasets.${formatKey(field.key)}`;
   }
 }
 

@@ -72,7 +72,7 @@ describe('MLflow experiments API', () => {
       await c.post('mlflow/experiments/create', {}),
       400,
       'INVALID_PARAMETER_VALUE',
-      /Invalid experiment name/,
+      /Missing value for required parameter 'name'/,
     );
     expectError(
       await c.post('mlflow/experiments/create', { name: 5 }),
@@ -424,7 +424,7 @@ describe('MLflow runs API', () => {
       }),
       400,
       'INVALID_PARAMETER_VALUE',
-      /at most 1000 total/,
+      /at most 1000 metrics, params, and tags\. Got 1010 metrics, params, and tags\./,
     );
     expectError(
       await c.post('mlflow/runs/log-batch', { run_id: id, metrics: 'lots' }),

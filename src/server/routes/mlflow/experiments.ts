@@ -40,7 +40,7 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
   endpoint(scope, 'POST', '/mlflow/experiments/create', 'user', async (m, req) => {
     const artifactLocation = optString(m, 'artifact_location');
     const experimentId = await tracking.createExperiment({
-      name: optString(m, 'name') ?? '',
+      name: reqString(m, 'name'),
       ...(artifactLocation ? { artifactLocation } : {}),
       tags: keyValues(m, 'tags') ?? [],
       actor: ctx.actor(req),
@@ -108,13 +108,9 @@ export function experimentRoutes(scope: App, ctx: RouteContext): void {
       return id === undefined ? undefined : { kind: 'experiment', id };
     }),
     async (m, req) => {
-      await tracking.renameExperiment(
-        reqString(m, 'experiment_id'),
-        optString(m, 'new_name') ?? '',
-        {
-          actor: ctx.actor(req),
-        },
-      );
+      await tracking.renameExperiment(reqString(m, 'experiment_id'), reqString(m, 'new_name'), {
+        actor: ctx.actor(req),
+      });
       return {};
     },
   );

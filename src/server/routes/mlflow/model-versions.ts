@@ -211,7 +211,8 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
           {
             ...nameVersion,
             key: S.string({ maxLength: 1000 }),
-            value: S.string({ maxLength: 100_000 }),
+            // Optional, as in MLflow (proto default: the empty string).
+            value: S.optional(S.string({ maxLength: 100_000 })),
           },
           LOOSE,
         ),
@@ -221,7 +222,7 @@ export function modelVersionRoutes(scope: App, ctx: RouteContext): void {
       await registry.setVersionTag(
         ref(req.body.name, req.body.version),
         req.body.key,
-        req.body.value,
+        req.body.value ?? '',
         as(req),
       );
       return {};

@@ -16,7 +16,7 @@ import {
   mlflowModelVersion,
   mlflowRegisteredModel,
   NAME,
-  orderByList,
+  registeredModelOrderBy,
   SEARCH_QUERY,
   TAG_LIST,
   tagRecord,
@@ -131,7 +131,7 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
       const page = await registry.searchModels(
         {
           ...(q.filter ? { filter: q.filter } : {}),
-          orderBy: orderByList(q.order_by),
+          orderBy: registeredModelOrderBy(q.order_by),
           maxResults: maxResults(q.max_results, 100, 1000),
           ...(q.page_token ? { pageToken: q.page_token } : {}),
         },
@@ -187,14 +187,15 @@ export function registeredModelRoutes(scope: App, ctx: RouteContext): void {
           {
             name: NAME,
             key: S.string({ maxLength: 1000 }),
-            value: S.string({ maxLength: 100_000 }),
+            // Optional, as in MLflow (proto default: the empty string).
+            value: S.optional(S.string({ maxLength: 100_000 })),
           },
           LOOSE,
         ),
       },
     },
     async (req) => {
-      await registry.setModelTag(req.body.name, req.body.key, req.body.value, as(req));
+      await registry.setModelTag(req.body.name, req.body.key, req.body.value ?? '', as(req));
       return {};
     },
   );

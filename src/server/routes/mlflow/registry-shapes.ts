@@ -96,6 +96,16 @@ export function orderByList(raw: unknown): string[] {
   return items.map((s) => String(s)).filter((s) => s.trim() !== '');
 }
 
+/**
+ * `order_by` of `registered-models/search`: MLflow's `timestamp` key means the model's
+ * last_updated_timestamp there (its SQL store orders both by last_updated_time).
+ */
+export function registeredModelOrderBy(raw: unknown): string[] {
+  return orderByList(raw).map((text) =>
+    text.replace(/(^|,)(\s*)timestamp(?=\s|,|$)/gi, '$1$2last_updated_timestamp'),
+  );
+}
+
 // ------------------------------------------------------------------ schemas
 
 export const TAG_LIST = S.array(
