@@ -205,6 +205,15 @@ export async function packMetricHistory(db: AnyDb, options: PackOptions = {}): P
     throw new Error(`migration 0305: page size ${pageSize}`);
   }
   await createTables(db);
+  // The pending side of each page is then a range of this index, not a scan of the run's
+  // pending rows for every key and page (the table is dropped after the copy, and so is
+  // the index).
+  await db.schema
+    .createIndex('run_pending_metrics_0305')
+    .ifNotExists()
+    .on('run_pending_metrics')
+    .columns(['run_key', 'key', 'step', 'timestamp', 'value', 'is_nan'])
+    .execute();
   const runs = await db.selectFrom('runs').select('run_key').orderBy('run_key').execute();
   for (const { run_key } of runs as { run_key: number }[]) {
     const runKey = Number(run_key);
