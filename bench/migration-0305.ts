@@ -73,6 +73,9 @@ interface ChildResult {
    * up to 256 MiB (dialects/sqlite.ts), whose pages count in the peak RSS too.
    */
   readonly rssFileMiB: number;
+  /** SQLite: the database file and its WAL after the migration (MB), before any checkpoint. */
+  readonly dbMB?: number;
+  readonly walMB?: number;
   /** The baseline's parts, ms. */
   readonly countMs?: number;
   readonly copyMs?: number;
@@ -85,6 +88,7 @@ async function child(what: string, config: DatabaseConfig): Promise<void> {
   let countMs: number | undefined;
   let copyMs: number | undefined;
   let rssFileMiB = Number.NaN;
+  let files: { dbMB: number; walMB: number } | undefined;
   const rssFile = async () => {
     const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
     return Number(/RssFile:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
@@ -92,6 +96,10 @@ async function child(what: string, config: DatabaseConfig): Promise<void> {
   if (what === 'migrate') {
     const db = await openDatabase(config, UP_TO_0305);
     rssFileMiB = await rssFile();
+    if (config.kind === 'sqlite') {
+      const size = (p: string) => (existsSync(p) ? statSync(p).size / 1e6 : 0);
+      files = { dbMB: size(config.path), walMB: size(`${config.path}-wal`) };
+    }
     await db.db.destroy();
   } else if (config.kind === 'sqlite') {
     const db = new Database(config.path);
@@ -124,6 +132,7 @@ async function child(what: string, config: DatabaseConfig): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     rssFileMiB,
+    ...files,
     ...(countMs !== undefined ? { countMs } : {}),
     ...(copyMs !== undefined ? { copyMs } : {}),
   };
@@ -360,6 +369,12 @@ async function main(): Promise<void> {
   console.log(
     `(of the migration's peak RSS, file pages at its end: ${rows.map((r) => fmt(r.mig.rssFileMiB)).join(', ')} MiB)`,
   );
+  if (rows[0]?.mig.walMB !== undefined) {
+    console.log(
+      `(after the migration: database file ${rows.map((r) => fmt(r.mig.dbMB!)).join(', ')} MB, ` +
+        `WAL ${rows.map((r) => fmt(r.mig.walMB!)).join(', ')} MB)`,
+    );
+  }
   console.log(
     `\nmigration: ${fmt(med.mig.wallMs / (total / 1e6))} ms wall, ${fmt(med.mig.cpuMs / (total / 1e6))} ms CPU ` +
       `per million points (median; ${fmt(total)} points); ratio to baseline ` +
