@@ -89,11 +89,13 @@ export class Run {
       });
       const { tokenFor } = await import('./credentials.js');
       const token = /^https?:\/\//i.test(root) ? await tokenFor(this.cli.env, root) : undefined;
-      this.opened = await openRegistryAt(root, {
-        actor: this.actor,
-        database: this.database(),
-        token,
-      });
+      this.opened = await this.opening(() =>
+        openRegistryAt(root, {
+          actor: this.actor,
+          database: this.database(),
+          token,
+        }),
+      );
     }
     return this.opened.registry;
   }
@@ -118,13 +120,26 @@ export class Run {
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
   async createRegistry(root: string, blobs?: BlobsConfig): Promise<MaintainedRegistry> {
-    this.opened = await openRegistryAt(root, {
-      create: true,
-      actor: this.actor,
-      blobs,
-      database: this.database(),
-    });
+    this.opened = await this.opening(() =>
+      openRegistryAt(root, {
+        create: true,
+        actor: this.actor,
+        blobs,
+        database: this.database(),
+      }),
+    );
     return this.opened.registry;
+  }
+
+  /** Runs `open`, telling stderr about a database upgrade it applies (migration-report.ts). */
+  private async opening<T>(open: () => Promise<T>): Promise<T> {
+    const { reportMigrations } = await import('../metadata/migration-report.js');
+    const stop = reportMigrations((line) => this.note(line));
+    try {
+      return await open();
+    } finally {
+      stop();
+    }
   }
 
   /** Prints the result: `value` as JSON under --json, else `human()`'s text. */

@@ -12,6 +12,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../core/errors.js';
+import { reportMigrations } from '../metadata/migration-report.js';
 import { buildApp } from './app.js';
 import { type OpenBackendOptions, openServerBackend } from './open-backend.js';
 
@@ -28,6 +29,11 @@ export interface RunServerOptions extends OpenBackendOptions {
   readonly logLevel?: string;
   /** Where the "serving at" line goes. Default stdout. */
   readonly print?: (line: string) => void;
+  /**
+   * Where the lines about a database upgrade applied while opening go
+   * (migration-report.ts). Default stderr, after `mvault serve: `.
+   */
+  readonly progress?: (line: string) => void;
   /** Default 30 s. */
   readonly shutdownTimeoutMs?: number;
   /** Install SIGTERM/SIGINT handlers that stop the server and exit. Default true. */
@@ -72,7 +78,15 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     );
   }
   const root = resolve(options.registry);
-  const backend = await openServerBackend(root, options);
+  const stopReport = reportMigrations(
+    options.progress ?? ((line) => process.stderr.write(`mvault serve: ${line}\n`)),
+  );
+  let backend: Awaited<ReturnType<typeof openServerBackend>>;
+  try {
+    backend = await openServerBackend(root, options);
+  } finally {
+    stopReport();
+  }
   let built: Awaited<ReturnType<typeof buildApp>>;
   try {
     // Authentication is on with --auth or once the registry has a user (auth/enforce-access.ts).

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkLocalFile } from '../../src/client/chunk-file.js';
 import { RemoteRegistry } from '../../src/client/remote-registry.js';
@@ -16,6 +17,7 @@ import {
   type ServerInfo,
   type UploadSession,
 } from '../../src/core/upload-protocol.js';
+import { METADATA_DB_FILE } from '../../src/storage/store-layout.js';
 import { pseudoRandomBytes } from '../fixtures/model-files.js';
 import {
   BUILT_CLI,
@@ -81,6 +83,37 @@ describe('server process', () => {
     });
     expect(r.code).toBe(2);
     expect(r.output).toContain("invalid log level 'loud'");
+  });
+
+  it('tells stderr about a database upgrade it applies before listening, and nothing when creating', async () => {
+    const dir = join(work, 'upgraded');
+    const first = await startChild(MAIN, ['--port', '0', '--registry', dir]);
+    children.push(first);
+    first.child.kill('SIGTERM');
+    await first.exited;
+    expect(first.output()).not.toContain('migration');
+    // The registry as it was before migration 0401 (frozen history, so this stays true).
+    const db = new Database(join(dir, METADATA_DB_FILE));
+    db.exec(`delete from kysely_migration where name = '0401-capability-epoch';
+      alter table users drop column capability_epoch`);
+    db.close();
+    const again = await startChild(MAIN, ['--port', '0', '--registry', dir]);
+    children.push(again);
+    const health = await fetch(`${again.url}/health`);
+    expect(health.status).toBe(200);
+    again.child.kill('SIGTERM');
+    await again.exited;
+    const lines = again.output().split('\n');
+    const at = (text: string) => lines.findIndex((l) => l.startsWith(text));
+    const plan = at(
+      'mvault serve: upgrading the metadata database: 1 migration to apply (0401-capability-epoch)',
+    );
+    const start = at('mvault serve: applying migration 0401-capability-epoch…');
+    const done = at('mvault serve: applied migration 0401-capability-epoch in ');
+    const serving = at('Modelvault serving ');
+    expect([plan, start, done].every((i) => i >= 0)).toBe(true);
+    // In order, and while opening: before the server listens and says where.
+    expect(plan < start && start < done && done < serving).toBe(true);
   });
 
   it('logs one JSON line per request, when it completes, without credentials', async () => {

@@ -4,8 +4,32 @@
  * that makes one process at a time migrate (SQLite: BEGIN IMMEDIATE; PostgreSQL: a
  * transaction holding an advisory lock), so Kysely's own transaction is disabled.
  */
+import { channel } from 'node:diagnostics_channel';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { ModelvaultError } from '../../core/errors.js';
+
+/**
+ * What applying migrations reports on MIGRATION_CHANNEL, in this order: `plan` once per
+ * locked run that has something to apply (`fresh`: the database had no migration applied,
+ * i.e. it is being created), then `start` and `done` (with its duration) around each
+ * pending migration. A run that fails and is retried (PostgreSQL) reports again.
+ */
+export type MigrationEvent =
+  | { readonly phase: 'plan'; readonly pending: readonly string[]; readonly fresh: boolean }
+  | { readonly phase: 'start'; readonly name: string }
+  | { readonly phase: 'done'; readonly name: string; readonly ms: number };
+
+/**
+ * The diagnostics channel (node:diagnostics_channel) on which opening a database reports
+ * its migrations as MigrationEvents: an upgrade of a large registry can take minutes before
+ * the server listens, and whoever opened it (the server, the CLI) says so without the
+ * metadata layer knowing how (migration-report.ts prints them).
+ */
+export const MIGRATION_CHANNEL = channel('modelvault:metadata-migration');
+
+function report(event: MigrationEvent): void {
+  MIGRATION_CHANNEL.publish(event);
+}
 
 /** A named schema migration. Names sort in application order (`0001_…`, `0002_…`). */
 export interface NamedMigration {
@@ -27,8 +51,13 @@ class StaticMigrations implements MigrationProvider {
     for (const m of this.migrations) {
       out[m.name] = {
         up: async (db) => {
+          const started = performance.now();
+          if (MIGRATION_CHANNEL.hasSubscribers) report({ phase: 'start', name: m.name });
           try {
             await m.up(db);
+            if (MIGRATION_CHANNEL.hasSubscribers) {
+              report({ phase: 'done', name: m.name, ms: performance.now() - started });
+            }
           } catch (error) {
             this.failure ??= { name: m.name, error };
             throw error;
@@ -86,6 +115,13 @@ export async function applyMigrations<DB>(
     // database already applied (0102 after 0103): apply it rather than refuse to open.
     allowUnorderedMigrations: true,
   });
+  if (MIGRATION_CHANNEL.hasSubscribers) {
+    const known = await migrator.getMigrations();
+    const pending = known.filter((m) => !m.executedAt).map((m) => m.name);
+    if (pending.length > 0) {
+      report({ phase: 'plan', pending, fresh: pending.length === known.length });
+    }
+  }
   const outcome = await migrator.migrateToLatest();
   if (outcome.error || provider.failure) {
     const failed = provider.failure?.name ?? 'unknown';
