@@ -162,6 +162,8 @@ export async function openRegistryAt(
     readonly blobs?: BlobsConfig | undefined;
     /** The API token sent to a server (credentials.ts: MODELVAULT_TOKEN or the stored login). */
     readonly token?: string | undefined;
+    /** Where the lines about a database upgrade applied while opening go (migration-report.ts). */
+    readonly progress?: ((line: string) => void) | undefined;
   },
 ): Promise<OpenedRegistry> {
   if (isUrl(root)) {
@@ -195,12 +197,19 @@ export async function openRegistryAt(
     return { root, registry, storedFile };
   }
   const { openRegistryDirectory } = await import('../registry/registry-directory.js');
-  const dir = await openRegistryDirectory(root, {
-    ...(options.create ? { create: true } : {}),
-    ...(options.actor ? { defaultActor: options.actor } : {}),
-    ...(options.database ? { database: options.database } : {}),
-    ...(options.blobs ? { blobs: options.blobs } : {}),
-  });
+  const { reportMigrations } = await import('../metadata/migration-report.js');
+  const stopReport = options.progress ? reportMigrations(options.progress) : undefined;
+  let dir: Awaited<ReturnType<typeof openRegistryDirectory>>;
+  try {
+    dir = await openRegistryDirectory(root, {
+      ...(options.create ? { create: true } : {}),
+      ...(options.actor ? { defaultActor: options.actor } : {}),
+      ...(options.database ? { database: options.database } : {}),
+      ...(options.blobs ? { blobs: options.blobs } : {}),
+    });
+  } finally {
+    stopReport?.();
+  }
   const storedFile: StoredFileSource = async (sha256) =>
     isSha256Hex(sha256) && (await dir.store.hasFile(sha256))
       ? dir.store.readFile(sha256)

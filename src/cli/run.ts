@@ -89,13 +89,12 @@ export class Run {
       });
       const { tokenFor } = await import('./credentials.js');
       const token = /^https?:\/\//i.test(root) ? await tokenFor(this.cli.env, root) : undefined;
-      this.opened = await this.opening(() =>
-        openRegistryAt(root, {
-          actor: this.actor,
-          database: this.database(),
-          token,
-        }),
-      );
+      this.opened = await openRegistryAt(root, {
+        actor: this.actor,
+        database: this.database(),
+        token,
+        progress: (line) => this.note(line),
+      });
     }
     return this.opened.registry;
   }
@@ -120,26 +119,14 @@ export class Run {
 
   /** Opens (creating) the registry at `root`: only `init` does this. */
   async createRegistry(root: string, blobs?: BlobsConfig): Promise<MaintainedRegistry> {
-    this.opened = await this.opening(() =>
-      openRegistryAt(root, {
-        create: true,
-        actor: this.actor,
-        blobs,
-        database: this.database(),
-      }),
-    );
+    this.opened = await openRegistryAt(root, {
+      create: true,
+      actor: this.actor,
+      blobs,
+      database: this.database(),
+      progress: (line) => this.note(line),
+    });
     return this.opened.registry;
-  }
-
-  /** Runs `open`, telling stderr about a database upgrade it applies (migration-report.ts). */
-  private async opening<T>(open: () => Promise<T>): Promise<T> {
-    const { reportMigrations } = await import('../metadata/migration-report.js');
-    const stop = reportMigrations((line) => this.note(line));
-    try {
-      return await open();
-    } finally {
-      stop();
-    }
   }
 
   /** Prints the result: `value` as JSON under --json, else `human()`'s text. */

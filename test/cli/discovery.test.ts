@@ -6,7 +6,9 @@
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { METADATA_DB_FILE } from '../../src/storage/store-layout.js';
 import { mvault, mvaultOk } from '../support/cli.js';
 import { writeModelDir } from '../support/model-dir.js';
 
@@ -54,6 +56,25 @@ describe('registry discovery', () => {
     expect(created.stdout).toBe(
       `created an empty registry at ${join(root, 'elsewhere', '.modelvault')}\n`,
     );
+  });
+
+  it('says on stderr which migrations an upgrade applies while opening, and nothing once current', async () => {
+    const created = await mvaultOk(['init'], { cwd: root });
+    expect(created.stderr).toBe('');
+    // The registry as it was before migration 0401 (frozen history, so this stays true).
+    const db = new Database(join(root, '.modelvault', METADATA_DB_FILE));
+    db.exec(`delete from kysely_migration where name = '0401-capability-epoch';
+      alter table users drop column capability_epoch`);
+    db.close();
+    const upgraded = await mvaultOk(['ls', '--json'], { cwd: root });
+    expect(upgraded.json()).toEqual({ items: [] });
+    const lines = upgraded.stderr.split('\n');
+    expect(lines[0]).toBe(
+      'upgrading the metadata database: 1 migration to apply (0401-capability-epoch); on a large registry this can take minutes',
+    );
+    expect(lines[1]).toBe('applying migration 0401-capability-epoch…');
+    expect(lines[2]).toMatch(/^applied migration 0401-capability-epoch in \d+\.\d s$/);
+    expect((await mvaultOk(['ls'], { cwd: root })).stderr).toBe('');
   });
 
   it('prefers --registry, then MODELVAULT_REGISTRY, over discovery', async () => {
