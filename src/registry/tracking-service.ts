@@ -51,11 +51,10 @@ import {
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
-  type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
+  compileRunOrderBy,
   orderByNullsLast,
-  runMetricRank,
   searchFields,
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
@@ -1266,7 +1265,8 @@ export class TrackingService {
   ): Promise<Page<Experiment>> {
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchExperimentsDefault);
-    const { where, order } = this.compileSearch('experiments', query.filter, query.orderBy);
+    const { where, terms } = this.compileSearch('experiments', query.filter, query.orderBy);
+    const order = compileOrderBy(terms, 'experiments', { dialect: this.ctx.dialect });
     const fingerprint = queryFingerprint({
       target: 'experiments',
       filter: query.filter?.trim() ?? '',
@@ -1949,7 +1949,8 @@ export class TrackingService {
     });
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchRunsDefault);
-    const { where, order, terms } = this.compileSearch('runs', query.filter, query.orderBy);
+    const { where, terms } = this.compileSearch('runs', query.filter, query.orderBy);
+    const order = compileRunOrderBy(terms, { dialect: this.ctx.dialect });
     const fingerprint = queryFingerprint({
       target: 'runs',
       experimentIds,
@@ -1964,14 +1965,15 @@ export class TrackingService {
       .selectAll('r')
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
+    // The joins add no column (selectAll('r')) and at most one row per run, so the rows and
+    // their type are the runs'.
+    for (const j of order.joins) {
+      q = q.leftJoin(sql.table(j.table).as(j.alias), (join) =>
+        join.on(j.on),
+      ) as unknown as typeof q;
+    }
     if (where) q = q.where(where);
-    // MLflow's order: a run without the key sorts last in both directions, and a NaN
-    // metric after every number (runMetricRank).
-    order.forEach((item, i) => {
-      const rank = runMetricRank(terms[i]!, 'runs');
-      if (rank) q = q.orderBy(rank, 'asc');
-      q = orderByNullsLast(q, item);
-    });
+    for (const item of order.items) q = orderByNullsLast(q, item);
     const rows = await q
       .orderBy('r.start_time', 'desc')
       .orderBy('r.id', 'asc')
@@ -1991,17 +1993,13 @@ export class TrackingService {
     target: 'runs' | 'experiments',
     filter: string | undefined,
     orderBy: readonly string[] | undefined,
-  ): {
-    where: ReturnType<typeof compileFilter> | undefined;
-    order: CompiledOrderItem[];
-    terms: OrderByTerm[];
-  } {
+  ): { where: ReturnType<typeof compileFilter> | undefined; terms: OrderByTerm[] } {
     const dialect = this.ctx.dialect;
     const fields = searchFields(target);
     const ast = parseFilter(filter ?? '', { fields });
     const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
     const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
-    return { where, order: compileOrderBy(terms, target, { dialect }), terms };
+    return { where, terms };
   }
 
   private async experimentRow(db: Db, id: number): Promise<ExperimentRow> {
