@@ -5,7 +5,8 @@
  *
  * The expressions refer to fixed table aliases, which the query must use:
  * `m` = registered_models, and for versions also `v` = model_versions joined to `m`;
- * `r` = runs and `e` = experiments for MLflow tracking's searches.
+ * `r` = runs and `e` = experiments for MLflow tracking's searches, and `o0`, `o1`, … for
+ * the joins a run search's ORDER BY adds (compileRunOrderBy).
  *
  * Semantics (MLflow's, extended):
  * - `tags.K`, `params.K`, `metrics.K` (latest value): a comparison holds when the entity
