@@ -1965,15 +1965,8 @@ export class TrackingService {
       .selectAll('r')
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
-    // The joins add no column (selectAll('r')) and at most one row per run, so the rows and
-    // their type are the runs'.
-    for (const j of order.joins) {
-      q = q.leftJoin(sql.table(j.table).as(j.alias), (join) =>
-        join.on(j.on),
-      ) as unknown as typeof q;
-    }
     if (where) q = q.where(where);
-    for (const item of order.items) q = orderByNullsLast(q, item);
+    for (const item of order) q = orderByNullsLast(q, item);
     const rows = await q
       .orderBy('r.start_time', 'desc')
       .orderBy('r.id', 'asc')

@@ -5,8 +5,7 @@
  *
  * The expressions refer to fixed table aliases, which the query must use:
  * `m` = registered_models, and for versions also `v` = model_versions joined to `m`;
- * `r` = runs and `e` = experiments for MLflow tracking's searches, and `o0`, `o1`, … for
- * the joins a run search's ORDER BY adds (compileRunOrderBy).
+ * `r` = runs and `e` = experiments for MLflow tracking's searches.
  *
  * Semantics (MLflow's, extended):
  * - `tags.K`, `params.K`, `metrics.K` (latest value): a comparison holds when the entity
@@ -581,54 +580,36 @@ export function compileOrderBy(
   return terms.map((term) => ({ expression: compiler.orderItem(term), direction: term.direction }));
 }
 
-/** A LEFT JOIN a search adds to its query for its ORDER BY: `table AS alias ON on`. */
-export interface OrderJoin {
-  readonly alias: string;
-  readonly table: string;
-  readonly on: Expression<SqlBool>;
-}
-
-/** A run search's ORDER BY: its joins, then its items in order (each with nulls last). */
-export interface RunOrderBy {
-  readonly joins: readonly OrderJoin[];
-  readonly items: readonly CompiledOrderItem[];
-}
-
 /**
- * Compiles a run search's ORDER BY terms in MLflow's order: a run without the key sorts
- * last in both directions (nulls last), and a NaN metric after every number and before
- * runs without the metric. A metric term LEFT JOINs the run's latest point of that key
- * (alias `o<term index>`; at most one row per run, run_latest_metrics' key being (run_key,
- * key)) and orders by its rank, ascending — 0 a number, 1 NaN, 2 no such metric — then by
- * its value in the term's direction: one index probe per candidate run, where a correlated
- * subquery for the rank and another for the value took two (docs/benchmarks.md, MLflow,
- * session 13). Other terms compile as compileOrderBy's.
+ * Compiles a run search's ORDER BY terms in MLflow's order, one item per term (apply each
+ * with orderByNullsLast): a run without the key sorts last in both directions, and a NaN
+ * metric after every number and before runs without the metric. A metric term is one
+ * correlated subquery per candidate run giving a single value that sorts ascending in that
+ * order: the latest value for ASC, its negation for DESC, NaN as a value after every number
+ * (PostgreSQL's float NaN, greater than every number; SQLite's text 'NaN', text sorting
+ * after numbers), none as NULL (nulls last). A subquery for the rank and another for the
+ * value cost two probes per run (docs/benchmarks.md, MLflow, session 13: runs/search), and
+ * a LEFT JOIN let PostgreSQL hash every run's point of that key, in every experiment.
+ * Other terms compile as compileOrderBy's.
  * @throws InvalidArgumentError as compileFilter.
  */
 export function compileRunOrderBy(
   terms: readonly OrderByTerm[],
   options: CompileOptions = {},
-): RunOrderBy {
+): CompiledOrderItem[] {
   const compiler = new Compiler('runs', options);
-  const joins: OrderJoin[] = [];
-  const items: CompiledOrderItem[] = [];
-  terms.forEach((term, i) => {
+  const nan = options.dialect === 'postgres' ? sql`'NaN'::float8` : sql`'NaN'`;
+  return terms.map((term) => {
     if (term.field.scope !== 'metric') {
-      items.push({ expression: compiler.orderItem(term), direction: term.direction });
-      return;
+      return { expression: compiler.orderItem(term), direction: term.direction };
     }
     const [table, ownerColumn, owner] = keyedTable(term.field, 'runs');
-    const alias = `o${i}`;
-    const ref = (column: string) => sql.ref(`${alias}.${column}`);
-    joins.push({
-      alias,
-      table,
-      on: sql<SqlBool>`${ref(ownerColumn)} = ${sql.ref(owner)} and ${ref('key')} = ${term.field.key}`,
-    });
-    items.push({ expression: sql`coalesce(${ref('is_nan')}, 2)`, direction: 'asc' });
-    items.push({ expression: ref('value'), direction: term.direction });
+    const value = term.direction === 'asc' ? sql`x.value` : sql`-x.value`;
+    return {
+      expression: sql`(select case when x.is_nan = 1 then ${nan} else ${value} end from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${sql.ref(owner)} and x.key = ${term.field.key})`,
+      direction: 'asc',
+    };
   });
-  return { joins, items };
 }
 
 /** Adds `item` to a query's ORDER BY with nulls last. */
