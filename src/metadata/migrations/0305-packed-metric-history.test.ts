@@ -5,6 +5,7 @@ import {
   freshDatabase,
   TEST_DIALECTS,
 } from '../../../test/support/dialects.js';
+import { insertOldPoints, type OldPoint } from '../../../test/support/old-metric-rows.js';
 import { REGISTRY_MIGRATIONS } from '../../registry/local-registry.js';
 import { openDatabase } from '../database.js';
 import { encodeMetricPoints, SEGMENT_MAX_POINTS, segmentEnds } from '../metric-points-codec.js';
@@ -98,7 +99,7 @@ async function segments(db: AnyDb): Promise<SegmentRow[]> {
   }));
 }
 
-type Row = [key: string, step: number, timestamp: number, value: number];
+type Row = OldPoint;
 
 describe.each(TEST_DIALECTS)('migration 0305-packed-metric-history on %s', (dialect) => {
   let fresh: FreshDatabase | undefined;
@@ -158,27 +159,9 @@ describe.each(TEST_DIALECTS)('migration 0305-packed-metric-history on %s', (dial
         ['loss', 2, 1, 5],
         ['loss', 2, 1, -1],
       ];
-      const insert = async (table: string, runKey: number, rows: Row[]) => {
-        for (let i = 0; i < rows.length; i += 500) {
-          await db
-            .insertInto(table)
-            .values(
-              rows.slice(i, i + 500).map(([key, step, timestamp, value], j) => ({
-                run_key: runKey,
-                ...(table === 'run_pending_metrics' ? { seq: i + j } : {}),
-                key,
-                step,
-                timestamp,
-                value: Number.isNaN(value) ? 0 : value,
-                is_nan: Number.isNaN(value) ? 1 : 0,
-              })),
-            )
-            .execute();
-        }
-      };
-      await insert('run_metrics', 1, folded);
-      await insert('run_pending_metrics', 1, pending1);
-      await insert('run_pending_metrics', 2, pending2);
+      await insertOldPoints(db, 'run_metrics', 1, folded);
+      await insertOldPoints(db, 'run_pending_metrics', 1, pending1);
+      await insertOldPoints(db, 'run_pending_metrics', 2, pending2);
       // Run 3 has no points.
 
       const want = await unpaged(db);
