@@ -9,6 +9,7 @@ import { insertOldPoints, type OldPoint } from '../../../test/support/old-metric
 import { REGISTRY_MIGRATIONS } from '../../registry/local-registry.js';
 import { openDatabase } from '../database.js';
 import { encodeMetricPoints, SEGMENT_MAX_POINTS, segmentEnds } from '../metric-points-codec.js';
+import type { RunMetricSegmentsTable } from '../tracking-schema.js';
 import { packMetricHistory } from './0305-packed-metric-history.js';
 
 const BEFORE_0305 = REGISTRY_MIGRATIONS.filter((m) => m.name < '0305');
@@ -16,17 +17,8 @@ const BEFORE_0305 = REGISTRY_MIGRATIONS.filter((m) => m.name < '0305');
 // biome-ignore lint/suspicious/noExplicitAny: tables of migrations before the typed schema
 type AnyDb = Kysely<any>;
 
-interface SegmentRow {
-  run_key: number;
-  key: string;
-  fold: number;
-  n: number;
-  first_step: number;
-  first_timestamp: number;
-  last_step: number;
-  last_timestamp: number;
-  points: string;
-}
+/** A segment row as the test compares them: its points as hex. */
+type SegmentRow = Omit<RunMetricSegmentsTable, 'points'> & { points: string };
 
 /**
  * What the migration wrote before it read in pages: each key's whole UNION in one query,
