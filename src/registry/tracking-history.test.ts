@@ -230,6 +230,83 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 7, 64, 25_000]);
   });
 
+  it('cuts a merged tail into small segments while a resumed job re-logs, on every page', async () => {
+    // Larger folds (400 points or 20 rows) than the other cases: a merge meets segments
+    // of hundreds of points, whose points after the new ones (the tail) go into segments
+    // of at most 64 (mergedEnds), met again by the next fold.
+    const big = new TrackingService(ctx, (t as unknown as { audit: AuditService }).audit, {
+      foldAt: 400,
+      foldRows: 20,
+    });
+    const id = (await big.createRun({})).info.run_id;
+    const logged: Metric[] = [];
+    const log = async (from: number, to: number, time: (step: number) => number) => {
+      for (let s = from; s < to; s += 20) {
+        const batch: Metric[] = [];
+        for (let step = s; step < Math.min(to, s + 20); step++) {
+          const value = step % 97 === 0 ? Number.NaN : step % 89 === 0 ? -0 : step / 3;
+          batch.push({ key: 'a', value, timestamp: time(step), step });
+          // Every 50th step twice (an identical point) and every 70th with a second value.
+          if (step % 50 === 0) batch.push({ key: 'a', value, timestamp: time(step), step });
+          if (step % 70 === 0) batch.push({ key: 'a', value: 0, timestamp: time(step), step });
+        }
+        await big.logBatch(id, { metrics: batch });
+        logged.push(...batch);
+      }
+    };
+    await log(0, 3000, (step) => 1000 + step);
+    const before = await segmentsOf(id, 'a');
+    expect(Math.max(...before.map((s) => s.n))).toBeGreaterThan(300);
+    // The job resumes at step 300: the steps logged again with new timestamps interleave
+    // with the old ones.
+    await log(300, 1100, (step) => 5000 + step);
+    // Midway, the old points after the re-logged ones were cut off into segments of at
+    // most 64 points (the next fold meets one of them, not a whole merged segment).
+    const tails = (await segmentsOf(id, 'a')).filter(
+      (s) => s.first[0] >= 1000 && s.last[1] < 5000 && s.n <= 64,
+    );
+    expect(tails.length).toBeGreaterThan(3);
+    await log(1100, 3500, (step) => 5000 + step);
+    await log(3500, 3700, (step) => 5000 + step); // after the last segment again
+    // Single points after them until a fold leaves nothing pending.
+    for (let step = 3700; (await pendingRows(id)) > 0; step++)
+      await log(step, step + 1, () => 99_000);
+    const after = await segmentsOf(id, 'a');
+    for (let i = 1; i < after.length; i++) {
+      const prev = after[i - 1]!.last;
+      const first = after[i]!.first;
+      expect(first[0] > prev[0] || (first[0] === prev[0] && first[1] > prev[1])).toBe(true);
+    }
+    // The segments hold every point once: their counts add up to the history's length.
+    const want = reference(logged, 'a', dialect === 'sqlite');
+    expect(after.reduce((sum, s) => sum + s.n, 0)).toBe(want.length);
+    for (const size of [1, 7, 64, 25_000]) {
+      let pageToken: string | undefined;
+      const got: Metric[] = [];
+      let pages = 0;
+      do {
+        const page = await big.metricHistory(id, 'a', {
+          maxResults: size,
+          ...(pageToken ? { pageToken } : {}),
+        });
+        expect(page.items).toEqual(want.slice(got.length, got.length + size));
+        got.push(...page.items);
+        pageToken = page.nextPageToken;
+      } while (pageToken && ++pages < (size === 1 ? 40 : Infinity));
+      if (size !== 1) expect(got).toHaveLength(want.length);
+    }
+  });
+
+  /** How many pending batches the run has. */
+  async function pendingRows(id: string): Promise<number> {
+    const rows = await ctx.database.db
+      .selectFrom('run_metric_batches')
+      .select('seq')
+      .where('run_key', '=', await runKeyOf(id))
+      .execute();
+    return rows.length;
+  }
+
   it('merges points at a segment end into it, and fits points between segments', async () => {
     const id = (await t.createRun({})).info.run_id;
     const logged: Metric[] = [];

@@ -862,6 +862,27 @@ function mergeDistinct(a: PointColumns, b: PointColumns): PointColumns {
   return out;
 }
 
+/** The most points of a segment a merge writes after the merged points' range (mergedEnds). */
+const TAIL_POINTS = 64;
+
+/**
+ * Where to cut merged points `p` (get-history's order) whose new points end at
+ * (step, timestamp) `hi`: segmentEnds of the points up to `hi`, then of those after it in
+ * segments of at most TAIL_POINTS. The points after `hi` are the tail of a segment that was
+ * met; a job re-logging steps in order meets them at its next fold, which then rewrites
+ * a small segment instead of that whole tail again.
+ */
+function mergedEnds(p: PointColumns, hi: { step: number; time: number }): number[] {
+  let cut = p.length;
+  while (cut > 0 && after(p.steps[cut - 1]!, p.timestamps[cut - 1]!, hi.step, hi.time)) cut--;
+  const ends = cut > 0 ? segmentEnds(p.steps.slice(0, cut), p.timestamps.slice(0, cut)) : [];
+  if (cut < p.length) {
+    const tail = segmentEnds(p.steps.slice(cut), p.timestamps.slice(cut), TAIL_POINTS);
+    for (const end of tail) ends.push(cut + end);
+  }
+  return ends;
+}
+
 /** Whether (step, timestamp) a comes strictly after b. */
 function after(aStep: number, aTime: number, bStep: number, bTime: number): boolean {
   return aStep > bStep || (aStep === bStep && aTime > bTime);
@@ -1758,7 +1779,7 @@ export class TrackingService {
       await Q.deleteSegments.run(trx, { run_key: runKey, key, from, to });
     }
     const merged = mergeDistinct(old, p);
-    const ends = segmentEnds(merged.steps, merged.timestamps);
+    const ends = mergedEnds(merged, hi);
     // The merged segments take the folds after the segment before them (those of the
     // segments they replace, or more); the segments after them move up when there are
     // too few folds between.
