@@ -5,6 +5,7 @@ import {
   type TempRegistryDirectory,
 } from '../../test/support/temp-registry.js';
 import { encodeMetricPoints } from '../metadata/metric-points-codec.js';
+import { orderMetricSegments } from '../metadata/migrations/0306-ordered-metric-segments.js';
 import type { AuditService } from './audit-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { type Metric, TrackingService } from './tracking-service.js';
@@ -383,7 +384,7 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 13, 25_000]);
   });
 
-  it('folds into segments written overlapping (before segments were kept disjoint)', async () => {
+  it('orders segments written overlapping (before segments were kept disjoint) in migration 0306', async () => {
     const id = (await t.createRun({})).info.run_id;
     const runKey = await runKeyOf(id);
     const logged: Metric[] = [];
@@ -436,16 +437,54 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
         ...points.map(([step, timestamp, value]) => ({ key: 'a', value, timestamp, step })),
       );
     }
+    // Key 'b' in order: left as it is.
+    const inOrder = [
+      [0, 0], // [step, value]
+      [5, 2],
+    ];
+    for (const [fold, [step, value]] of inOrder.entries()) {
+      await ctx.database.db
+        .insertInto('run_metric_segments')
+        .values({
+          run_key: runKey,
+          key: 'b',
+          fold: 3 * fold,
+          n: 1,
+          first_step: step!,
+          first_timestamp: 1,
+          last_step: step!,
+          last_timestamp: 1,
+          points: encodeMetricPoints({
+            keys: ['b'],
+            keyIndex: null,
+            steps: [step!],
+            timestamps: [1],
+            values: [value!],
+            nans: [0],
+          }),
+        })
+        .execute();
+    }
+    logged.push(
+      { key: 'b', value: 0, timestamp: 1, step: 0 },
+      { key: 'b', value: 2, timestamp: 1, step: 5 },
+    );
+    const bBefore = await segmentsOf(id, 'b');
     await check(id, logged, [1, 2, 25_000]);
-    // Points after the last segment: appended (3 folds, none pending), the earlier ones
-    // left as they are.
+    // What migration 0306 does to such a registry: key 'a' merged into disjoint segments,
+    // whose history reads the same; key 'b' untouched.
+    await orderMetricSegments(ctx.database.db);
+    await expectDisjoint(id);
+    expect(await segmentsOf(id, 'b')).toEqual(bBefore);
+    await check(id, logged, [1, 2, 25_000]);
+    // Points after the last segment: appended (3 folds, none pending).
     for (let step = 10; step < 37; step++) {
       const m = { key: 'a', value: step, timestamp: 5, step };
       await t.logBatch(id, { metrics: [m] });
       logged.push(m);
     }
     await check(id, logged, [1, 2, 25_000]);
-    // Points among them: the key's segments merged into disjoint ones at the first fold.
+    // Points among them: merged into the segments they meet.
     for (let step = 0; step < 40; step++) {
       const m = { key: 'a', value: -step, timestamp: 6, step };
       await t.logBatch(id, { metrics: [m] });
