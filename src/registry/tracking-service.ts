@@ -421,8 +421,6 @@ function replaceOlderLatest(
 
 /** How many segments' ranges a merge reads at a time after the last one before its points. */
 const SEGMENTS_AHEAD = 8;
-/** How many free folds a merge that renumbers the segments after it leaves before them. */
-const SHIFT_SLACK = 64;
 
 const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
@@ -1787,12 +1785,10 @@ export class TrackingService {
     const ends = mergedEnds(merged, hi);
     // The merged segments take the folds after the segment before them (those of the
     // segments they replace, or more); the segments after them move up when there are
-    // too few folds between, by SHIFT_SLACK more: a job re-logging steps needs a fold
-    // more at most of its next folds (a tail segment met becomes two), and each move
-    // rewrites every segment after them.
+    // too few folds between.
     const start = prev === null ? 0 : prev + 1;
     if (next !== null && start + ends.length > next) {
-      const by = start + ends.length - next + SHIFT_SLACK;
+      const by = start + ends.length - next;
       await Q.shiftOut.run(trx, { run_key: runKey, key, from: next, by });
       await Q.shiftBack.run(trx, { run_key: runKey, key });
     }
