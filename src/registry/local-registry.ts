@@ -68,6 +68,7 @@ import { metricHistoryMigration } from '../metadata/migrations/0302-metric-histo
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
+import { orderedMetricSegmentsMigration } from '../metadata/migrations/0306-ordered-metric-segments.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import { prepareQuery } from '../metadata/prepared-query.js';
@@ -659,6 +660,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   pendingMetricsMigration,
   runKeysMigration,
   packedMetricHistoryMigration,
+  orderedMetricSegmentsMigration,
   authMigration,
   capabilityEpochMigration,
 ];

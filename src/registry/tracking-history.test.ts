@@ -5,6 +5,7 @@ import {
   type TempRegistryDirectory,
 } from '../../test/support/temp-registry.js';
 import { encodeMetricPoints } from '../metadata/metric-points-codec.js';
+import { orderMetricSegments } from '../metadata/migrations/0306-ordered-metric-segments.js';
 import type { AuditService } from './audit-service.js';
 import type { RegistryContext } from './registry-context.js';
 import { type Metric, TrackingService } from './tracking-service.js';
@@ -230,6 +231,83 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 7, 64, 25_000]);
   });
 
+  it('cuts a merged tail into small segments while a resumed job re-logs, on every page', async () => {
+    // Larger folds (400 points or 20 rows) than the other cases: a merge meets segments
+    // of hundreds of points, whose points after the new ones (the tail) go into segments
+    // of at most 64 (mergedEnds), met again by the next fold.
+    const big = new TrackingService(ctx, (t as unknown as { audit: AuditService }).audit, {
+      foldAt: 400,
+      foldRows: 20,
+    });
+    const id = (await big.createRun({})).info.run_id;
+    const logged: Metric[] = [];
+    const log = async (from: number, to: number, time: (step: number) => number) => {
+      for (let s = from; s < to; s += 20) {
+        const batch: Metric[] = [];
+        for (let step = s; step < Math.min(to, s + 20); step++) {
+          const value = step % 97 === 0 ? Number.NaN : step % 89 === 0 ? -0 : step / 3;
+          batch.push({ key: 'a', value, timestamp: time(step), step });
+          // Every 50th step twice (an identical point) and every 70th with a second value.
+          if (step % 50 === 0) batch.push({ key: 'a', value, timestamp: time(step), step });
+          if (step % 70 === 0) batch.push({ key: 'a', value: 0, timestamp: time(step), step });
+        }
+        await big.logBatch(id, { metrics: batch });
+        logged.push(...batch);
+      }
+    };
+    await log(0, 3000, (step) => 1000 + step);
+    const before = await segmentsOf(id, 'a');
+    expect(Math.max(...before.map((s) => s.n))).toBeGreaterThan(300);
+    // The job resumes at step 300: the steps logged again with new timestamps interleave
+    // with the old ones.
+    await log(300, 1100, (step) => 5000 + step);
+    // Midway, the old points after the re-logged ones were cut off into segments of at
+    // most 64 points (the next fold meets one of them, not a whole merged segment).
+    const tails = (await segmentsOf(id, 'a')).filter(
+      (s) => s.first[0] >= 1000 && s.last[1] < 5000 && s.n <= 64,
+    );
+    expect(tails.length).toBeGreaterThan(3);
+    await log(1100, 3500, (step) => 5000 + step);
+    await log(3500, 3700, (step) => 5000 + step); // after the last segment again
+    // Single points after them until a fold leaves nothing pending.
+    for (let step = 3700; (await pendingRows(id)) > 0; step++)
+      await log(step, step + 1, () => 99_000);
+    const after = await segmentsOf(id, 'a');
+    for (let i = 1; i < after.length; i++) {
+      const prev = after[i - 1]!.last;
+      const first = after[i]!.first;
+      expect(first[0] > prev[0] || (first[0] === prev[0] && first[1] > prev[1])).toBe(true);
+    }
+    // The segments hold every point once: their counts add up to the history's length.
+    const want = reference(logged, 'a', dialect === 'sqlite');
+    expect(after.reduce((sum, s) => sum + s.n, 0)).toBe(want.length);
+    for (const size of [1, 7, 64, 25_000]) {
+      let pageToken: string | undefined;
+      const got: Metric[] = [];
+      let pages = 0;
+      do {
+        const page = await big.metricHistory(id, 'a', {
+          maxResults: size,
+          ...(pageToken ? { pageToken } : {}),
+        });
+        expect(page.items).toEqual(want.slice(got.length, got.length + size));
+        got.push(...page.items);
+        pageToken = page.nextPageToken;
+      } while (pageToken && ++pages < (size === 1 ? 40 : Infinity));
+      if (size !== 1) expect(got).toHaveLength(want.length);
+    }
+  });
+
+  /** How many pending batches the run has. */
+  async function pendingRows(id: string): Promise<number> {
+    const rows = await ctx.database.db
+      .selectFrom('run_metric_batches')
+      .select('seq')
+      .where('run_key', '=', await runKeyOf(id))
+      .execute();
+    return rows.length;
+  }
+
   it('merges points at a segment end into it, and fits points between segments', async () => {
     const id = (await t.createRun({})).info.run_id;
     const logged: Metric[] = [];
@@ -306,7 +384,7 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 13, 25_000]);
   });
 
-  it('folds into segments written overlapping (before segments were kept disjoint)', async () => {
+  it('orders segments written overlapping (before segments were kept disjoint) in migration 0306', async () => {
     const id = (await t.createRun({})).info.run_id;
     const runKey = await runKeyOf(id);
     const logged: Metric[] = [];
@@ -359,16 +437,54 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
         ...points.map(([step, timestamp, value]) => ({ key: 'a', value, timestamp, step })),
       );
     }
+    // Key 'b' in order: left as it is.
+    const inOrder = [
+      [0, 0], // [step, value]
+      [5, 2],
+    ];
+    for (const [fold, [step, value]] of inOrder.entries()) {
+      await ctx.database.db
+        .insertInto('run_metric_segments')
+        .values({
+          run_key: runKey,
+          key: 'b',
+          fold: 3 * fold,
+          n: 1,
+          first_step: step!,
+          first_timestamp: 1,
+          last_step: step!,
+          last_timestamp: 1,
+          points: encodeMetricPoints({
+            keys: ['b'],
+            keyIndex: null,
+            steps: [step!],
+            timestamps: [1],
+            values: [value!],
+            nans: [0],
+          }),
+        })
+        .execute();
+    }
+    logged.push(
+      { key: 'b', value: 0, timestamp: 1, step: 0 },
+      { key: 'b', value: 2, timestamp: 1, step: 5 },
+    );
+    const bBefore = await segmentsOf(id, 'b');
     await check(id, logged, [1, 2, 25_000]);
-    // Points after the last segment: appended (3 folds, none pending), the earlier ones
-    // left as they are.
+    // What migration 0306 does to such a registry: key 'a' merged into disjoint segments,
+    // whose history reads the same; key 'b' untouched.
+    await orderMetricSegments(ctx.database.db);
+    await expectDisjoint(id);
+    expect(await segmentsOf(id, 'b')).toEqual(bBefore);
+    await check(id, logged, [1, 2, 25_000]);
+    // Points after the last segment: appended (3 folds, none pending).
     for (let step = 10; step < 37; step++) {
       const m = { key: 'a', value: step, timestamp: 5, step };
       await t.logBatch(id, { metrics: [m] });
       logged.push(m);
     }
     await check(id, logged, [1, 2, 25_000]);
-    // Points among them: the key's segments merged into disjoint ones at the first fold.
+    // Points among them: merged into the segments they meet.
     for (let step = 0; step < 40; step++) {
       const m = { key: 'a', value: -step, timestamp: 6, step };
       await t.logBatch(id, { metrics: [m] });

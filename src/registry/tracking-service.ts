@@ -425,6 +425,9 @@ function replaceOlderLatest(
     });
 }
 
+/** How many segments' ranges a merge reads at a time after the last one before its points. */
+const SEGMENTS_AHEAD = 8;
+
 const Q = {
   run: prepareQuery((db: Db, p: { id: string }) =>
     db.selectFrom('runs').selectAll().where('id', '=', p.id),
@@ -536,41 +539,27 @@ const Q = {
       .orderBy('fold', 'desc')
       .limit(1),
   ),
-  /**
-   * Where the (step, timestamp) range [lo, hi] falls among the key's segments, in one
-   * scan: the greatest fold of those ending before lo (`prev_fold`), the least of those
-   * starting after hi (`next_fold`), and the least and greatest fold and the number of
-   * those meeting the range (inclusive). Folds in order by (step, timestamp) when
-   * prev_fold < first_meet ≤ last_meet < next_fold.
-   */
-  segmentsAround: prepareQuery(
-    (
-      db: Db,
-      p: {
-        run_key: number;
-        key: string;
-        lo_step: number;
-        lo_time: number;
-        hi_step: number;
-        hi_time: number;
-      },
-    ) => {
-      const before = sql`(last_step < ${p.lo_step} or (last_step = ${p.lo_step} and last_timestamp < ${p.lo_time}))`;
-      const beyond = sql`(first_step > ${p.hi_step} or (first_step = ${p.hi_step} and first_timestamp > ${p.hi_time}))`;
-      const meets = sql`(not ${before} and not ${beyond})`;
-      return db
-        .selectFrom('run_metric_segments')
-        .select([
-          sql<number | null>`max(case when ${before} then fold end)`.as('prev_fold'),
-          sql<number | null>`min(case when ${beyond} then fold end)`.as('next_fold'),
-          sql<number | null>`min(case when ${meets} then fold end)`.as('first_meet'),
-          sql<number | null>`max(case when ${meets} then fold end)`.as('last_meet'),
-          sql<number>`count(case when ${meets} then 1 end)`.as('meets'),
-          sql<number>`count(*)`.as('segments'),
-        ])
-        .where('run_key', '=', p.run_key)
-        .where('key', '=', p.key);
-    },
+  /** The range of the key's first segment with fold ≥ `from` (none when there is none). */
+  segmentFrom: prepareQuery((db: Db, p: { run_key: number; key: string; from: number }) =>
+    db
+      .selectFrom('run_metric_segments')
+      .select(['fold', 'last_step', 'last_timestamp'])
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '>=', p.from)
+      .orderBy('fold')
+      .limit(1),
+  ),
+  /** The ranges of the key's first SEGMENTS_AHEAD segments with fold > `after`, by fold. */
+  segmentsAfter: prepareQuery((db: Db, p: { run_key: number; key: string; after: number }) =>
+    db
+      .selectFrom('run_metric_segments')
+      .select(['fold', 'first_step', 'first_timestamp', 'last_step', 'last_timestamp'])
+      .where('run_key', '=', p.run_key)
+      .where('key', '=', p.key)
+      .where('fold', '>', p.after)
+      .orderBy('fold')
+      .limit(SEGMENTS_AHEAD),
   ),
   /** The counts and points of the key's segments with fold in [from, to], by fold. */
   segmentsBetween: prepareQuery(
@@ -866,6 +855,27 @@ function mergeDistinct(a: PointColumns, b: PointColumns): PointColumns {
   while (i < a.length) take(a, i++);
   while (j < b.length) take(b, j++);
   return out;
+}
+
+/** The most points of a segment a merge writes after the merged points' range (mergedEnds). */
+const TAIL_POINTS = 64;
+
+/**
+ * Where to cut merged points `p` (get-history's order) whose new points end at
+ * (step, timestamp) `hi`: segmentEnds of the points up to `hi`, then of those after it in
+ * segments of at most TAIL_POINTS. The points after `hi` are the tail of a segment that was
+ * met; a job re-logging steps in order meets them at its next fold, which then rewrites
+ * a small segment instead of that whole tail again.
+ */
+function mergedEnds(p: PointColumns, hi: { step: number; time: number }): number[] {
+  let cut = p.length;
+  while (cut > 0 && after(p.steps[cut - 1]!, p.timestamps[cut - 1]!, hi.step, hi.time)) cut--;
+  const ends = cut > 0 ? segmentEnds(p.steps.slice(0, cut), p.timestamps.slice(0, cut)) : [];
+  if (cut < p.length) {
+    const tail = segmentEnds(p.steps.slice(cut), p.timestamps.slice(cut), TAIL_POINTS);
+    for (const end of tail) ends.push(cut + end);
+  }
+  return ends;
 }
 
 /** Whether (step, timestamp) a comes strictly after b. */
@@ -1665,7 +1675,7 @@ export class TrackingService {
         // Points logged in step order: the key's next segment(s), one seek.
         await this.writeSegments(trx, runKey, key, p, last ? Number(last.fold) + 1 : 0);
       } else {
-        await this.mergeSegments(trx, runKey, key, p);
+        await this.mergeSegments(trx, runKey, key, p, Number(last.fold));
       }
     }
     await Q.deleteBatches.run(trx, { run_key: runKey });
@@ -1710,51 +1720,65 @@ export class TrackingService {
 
   /**
    * Folds `p` (one key's new points in get-history's order, not all after its last
-   * segment) into the key's segments so that they stay disjoint and in fold order =
-   * (step, timestamp) order (what lets get-history skip whole segments): the segments
-   * whose (first, last) range meets p's (inclusive) are merged with p (mergeDistinct: a
-   * segment's point before p's, so the first logged of identical points is kept),
-   * deleted, and written again in their place — the folds after the segment before them;
-   * the segments after p's range are renumbered only when more folds are needed than are
-   * free there. Segments not in order by (step, timestamp) (written before this rule)
-   * are all merged with p once.
+   * segment, whose fold is `lastFold`) into the key's segments so that they stay in fold
+   * order = (step, timestamp) order, disjoint but where more than SEGMENT_MAX_POINTS points
+   * share one (step, timestamp) (what lets get-history skip whole segments; migration 0306
+   * ordered the segments an earlier fold wrote): the segments whose (first, last) range
+   * meets p's (inclusive) are merged with p (mergeDistinct: a segment's point before p's,
+   * so the first logged of identical points is kept), deleted, and written again in their
+   * place — the folds after the segment before them; the segments after p's range are
+   * renumbered only when more folds are needed than are free there. The segment before
+   * p's range is found by a binary search over folds (each step one seek: the segments'
+   * last points increase with their folds), those meeting it by reading the ranges after
+   * it in fold order.
    */
   private async mergeSegments(
     trx: Db,
     runKey: number,
     key: string,
     p: PointColumns,
+    lastFold: number,
   ): Promise<void> {
     const lo = { step: p.steps[0]!, time: p.timestamps[0]! };
     const hi = { step: p.steps[p.length - 1]!, time: p.timestamps[p.length - 1]! };
-    const at = await Q.segmentsAround.executeTakeFirst(trx, {
-      run_key: runKey,
-      key,
-      lo_step: lo.step,
-      lo_time: lo.time,
-      hi_step: hi.step,
-      hi_time: hi.time,
-    });
-    const fold = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    let prev = fold(at?.prev_fold);
-    let next = fold(at?.next_fold);
-    const firstMeet = fold(at?.first_meet);
-    const lastMeet = fold(at?.last_meet);
-    // The segments merged: those meeting p's range (folds [from, to]) when the key's
-    // segments before, meeting and after it are in that fold order; else all of them.
-    let from = firstMeet;
-    let to = lastMeet;
-    let count = Number(at?.meets ?? 0);
-    const inOrder =
-      (prev === null || next === null || prev < next) &&
-      (firstMeet === null ||
-        ((prev === null || prev < firstMeet) && (next === null || lastMeet! < next)));
-    if (!inOrder) {
-      prev = null;
-      next = null;
-      from = 0;
-      to = Number.MAX_SAFE_INTEGER;
-      count = Number(at?.segments ?? 0);
+    // The greatest fold whose segment ends before lo.
+    let prev: number | null = null;
+    for (let low = 0, high = lastFold; low <= high; ) {
+      const mid = Math.floor((low + high) / 2);
+      const s = await Q.segmentFrom.executeTakeFirst(trx, { run_key: runKey, key, from: mid });
+      if (!s) break;
+      if (after(lo.step, lo.time, Number(s.last_step), Number(s.last_timestamp))) {
+        prev = Number(s.fold);
+        low = prev + 1;
+      } else high = mid - 1;
+    }
+    // The segments after it that start at or before hi meet p's range; the first that
+    // starts after hi is the next one.
+    let from: number | null = null;
+    let to: number | null = null;
+    let next: number | null = null;
+    let count = 0;
+    let edge = { step: Number.NEGATIVE_INFINITY, time: Number.NEGATIVE_INFINITY };
+    for (let at = prev ?? -1; next === null; ) {
+      const ahead = await Q.segmentsAfter.execute(trx, { run_key: runKey, key, after: at });
+      for (const r of ahead) {
+        const first = { step: Number(r.first_step), time: Number(r.first_timestamp) };
+        if (after(edge.step, edge.time, first.step, first.time)) {
+          throw new CorruptionError(
+            `run_metric_segments: the segments of key ${key} are out of order`,
+          );
+        }
+        edge = { step: Number(r.last_step), time: Number(r.last_timestamp) };
+        if (after(first.step, first.time, hi.step, hi.time)) {
+          next = Number(r.fold);
+          break;
+        }
+        from ??= Number(r.fold);
+        to = Number(r.fold);
+        count++;
+      }
+      if (ahead.length < SEGMENTS_AHEAD) break;
+      at = Number(ahead[ahead.length - 1]!.fold);
     }
     const old = new PointColumns();
     if (from !== null && to !== null && count > 0) {
@@ -1772,7 +1796,7 @@ export class TrackingService {
       await Q.deleteSegments.run(trx, { run_key: runKey, key, from, to });
     }
     const merged = mergeDistinct(old, p);
-    const ends = segmentEnds(merged.steps, merged.timestamps);
+    const ends = mergedEnds(merged, hi);
     // The merged segments take the folds after the segment before them (those of the
     // segments they replace, or more); the segments after them move up when there are
     // too few folds between.

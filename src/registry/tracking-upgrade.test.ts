@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
+import { insertOldPoints, type OldPoint } from '../../test/support/old-metric-rows.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
@@ -153,30 +154,7 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s
       value double precision not null, is_nan integer not null, primary key (run_key, seq))`.execute(
       db,
     );
-    type Row = [key: string, step: number, timestamp: number, value: number];
-    const insert = async (
-      table: 'run_metrics' | 'run_pending_metrics',
-      runKey: number,
-      rows: Row[],
-    ) => {
-      for (let i = 0; i < rows.length; i += 500) {
-        await db
-          // biome-ignore lint/suspicious/noExplicitAny: tables of migration 0304
-          .insertInto(table as any)
-          .values(
-            rows.slice(i, i + 500).map(([key, step, timestamp, value], j) => ({
-              run_key: runKey,
-              ...(table === 'run_pending_metrics' ? { seq: i + j } : {}),
-              key,
-              step,
-              timestamp,
-              value: Number.isNaN(value) ? 0 : value,
-              is_nan: Number.isNaN(value) ? 1 : 0,
-            })),
-          )
-          .execute();
-      }
-    };
+    type Row = OldPoint;
     const specials = [
       Number.NaN,
       Number.POSITIVE_INFINITY,
@@ -211,9 +189,9 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s
       ['loss', 1, 1, 4],
       ['loss', 2, 1, 5],
     ];
-    await insert('run_metrics', keys.a, folded);
-    await insert('run_pending_metrics', keys.a, pendingA);
-    await insert('run_pending_metrics', keys.b, pendingB);
+    await insertOldPoints(db, 'run_metrics', keys.a, folded);
+    await insertOldPoints(db, 'run_pending_metrics', keys.a, pendingA);
+    await insertOldPoints(db, 'run_pending_metrics', keys.b, pendingB);
     // What get-history returned over these tables (its query before 0305).
     const old = async (runKey: number, key: string) =>
       (

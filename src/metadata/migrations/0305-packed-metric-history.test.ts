@@ -5,9 +5,11 @@ import {
   freshDatabase,
   TEST_DIALECTS,
 } from '../../../test/support/dialects.js';
+import { insertOldPoints, type OldPoint } from '../../../test/support/old-metric-rows.js';
 import { REGISTRY_MIGRATIONS } from '../../registry/local-registry.js';
 import { openDatabase } from '../database.js';
 import { encodeMetricPoints, SEGMENT_MAX_POINTS, segmentEnds } from '../metric-points-codec.js';
+import type { RunMetricSegmentsTable } from '../tracking-schema.js';
 import { packMetricHistory } from './0305-packed-metric-history.js';
 
 const BEFORE_0305 = REGISTRY_MIGRATIONS.filter((m) => m.name < '0305');
@@ -15,17 +17,8 @@ const BEFORE_0305 = REGISTRY_MIGRATIONS.filter((m) => m.name < '0305');
 // biome-ignore lint/suspicious/noExplicitAny: tables of migrations before the typed schema
 type AnyDb = Kysely<any>;
 
-interface SegmentRow {
-  run_key: number;
-  key: string;
-  fold: number;
-  n: number;
-  first_step: number;
-  first_timestamp: number;
-  last_step: number;
-  last_timestamp: number;
-  points: string;
-}
+/** A segment row as the test compares them: its points as hex. */
+type SegmentRow = Omit<RunMetricSegmentsTable, 'points'> & { points: string };
 
 /**
  * What the migration wrote before it read in pages: each key's whole UNION in one query,
@@ -98,7 +91,7 @@ async function segments(db: AnyDb): Promise<SegmentRow[]> {
   }));
 }
 
-type Row = [key: string, step: number, timestamp: number, value: number];
+type Row = OldPoint;
 
 describe.each(TEST_DIALECTS)('migration 0305-packed-metric-history on %s', (dialect) => {
   let fresh: FreshDatabase | undefined;
@@ -158,27 +151,9 @@ describe.each(TEST_DIALECTS)('migration 0305-packed-metric-history on %s', (dial
         ['loss', 2, 1, 5],
         ['loss', 2, 1, -1],
       ];
-      const insert = async (table: string, runKey: number, rows: Row[]) => {
-        for (let i = 0; i < rows.length; i += 500) {
-          await db
-            .insertInto(table)
-            .values(
-              rows.slice(i, i + 500).map(([key, step, timestamp, value], j) => ({
-                run_key: runKey,
-                ...(table === 'run_pending_metrics' ? { seq: i + j } : {}),
-                key,
-                step,
-                timestamp,
-                value: Number.isNaN(value) ? 0 : value,
-                is_nan: Number.isNaN(value) ? 1 : 0,
-              })),
-            )
-            .execute();
-        }
-      };
-      await insert('run_metrics', 1, folded);
-      await insert('run_pending_metrics', 1, pending1);
-      await insert('run_pending_metrics', 2, pending2);
+      await insertOldPoints(db, 'run_metrics', 1, folded);
+      await insertOldPoints(db, 'run_pending_metrics', 1, pending1);
+      await insertOldPoints(db, 'run_pending_metrics', 2, pending2);
       // Run 3 has no points.
 
       const want = await unpaged(db);

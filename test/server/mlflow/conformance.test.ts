@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../support/dialects.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
-import { type MlflowTestClient, mlflowClient } from './support.js';
+import { expectError, type MlflowTestClient, mlflowClient } from './support.js';
 
 let server: TestServer;
 let c: MlflowTestClient;
@@ -18,17 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-function expectError(
-  r: { status: number; body: unknown },
-  status: number,
-  code: string,
-  message?: RegExp,
-) {
-  expect(r.status).toBe(status);
-  expect(r.body).toMatchObject({ error_code: code });
-  if (message) expect((r.body as { message: string }).message).toMatch(message);
-}
 
 describe('MLflow conformance: experiments', () => {
   it('searches newest-created first by default, whatever was updated since', async () => {

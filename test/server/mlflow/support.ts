@@ -1,4 +1,5 @@
 /** Raw HTTP calls to the MLflow API: JSON bodies for POST/PATCH/DELETE, query strings for GET. */
+import { expect } from 'vitest';
 
 export interface MlflowReply {
   readonly status: number;
@@ -47,3 +48,15 @@ export function mlflowClient(baseUrl: string, prefix = '/api/2.0') {
 }
 
 export type MlflowTestClient = ReturnType<typeof mlflowClient>;
+
+/** Asserts an MLflow error reply: its status, error_code and, when given, its message. */
+export function expectError(
+  r: { status: number; body: unknown },
+  status: number,
+  code: string,
+  message?: RegExp,
+) {
+  expect(r.status).toBe(status);
+  expect(r.body).toMatchObject({ error_code: code });
+  if (message) expect((r.body as { message: string }).message).toMatch(message);
+}

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/test-server.js';
-import { type MlflowTestClient, mlflowClient } from './support.js';
+import { expectError, type MlflowTestClient, mlflowClient } from './support.js';
 
 let server: TestServer;
 let c: MlflowTestClient;
@@ -17,17 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-function expectError(
-  r: { status: number; body: unknown },
-  status: number,
-  code: string,
-  message?: RegExp,
-) {
-  expect(r.status).toBe(status);
-  expect(r.body).toMatchObject({ error_code: code });
-  if (message) expect((r.body as { message: string }).message).toMatch(message);
-}
 
 async function newRun(experimentId = '0', extra: Record<string, unknown> = {}): Promise<string> {
   const body = await c.ok('mlflow/runs/create', { experiment_id: experimentId, ...extra });
