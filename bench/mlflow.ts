@@ -2,10 +2,13 @@
  * MLflow API throughput through a real server process, one sequential client over a
  * keep-alive connection: req/s for runs/log-metric, runs/log-batch (100 metrics),
  * runs/get, metrics/get-history (one key of a run of 100 keys × 2,000 steps, the whole
- * history), model-versions/create (freezing a logged model of 5 files) and
- * model-versions/search (a name filter, a page of 10 of 100 versions), each as a ratio to GET /health on the same server in the same run (the
- * baseline: the HTTP stack alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's
- * ~165 req/s on this kind of machine).
+ * history), model-versions/create (freezing a logged model of 5 files),
+ * model-versions/search (a name filter, a page of 10 of 100 versions) and runs/search (an
+ * experiment of 1,000 runs with 20 metrics and 5 params each, a page of 100: a metric
+ * filter ordered by another metric, and a param filter in the default order), each as a
+ * ratio to GET /health on the same server in the same run (the baseline: the HTTP stack
+ * alone). Issue 5's target: >= 1650 req/s (10x MLflow 2.17's ~165 req/s on this kind of
+ * machine).
  *
  *   node --import tsx bench/mlflow.ts [--requests 2000] [--rounds 5] [--cpu] [--only log-batch]
  *
@@ -107,6 +110,44 @@ if (values.only === undefined || historyName.includes(values.only)) {
   }
 }
 
+// runs/search over an experiment of 1,000 runs, each with 20 metrics and 5 params (one
+// log-batch each, seeded only when selected): a metric filter ordered by another metric,
+// and a param filter in the default order (start_time DESC), a page of 100 each.
+const searchByMetric = 'runs/search (metric filter, order by metric, 100 of ~500)';
+const searchByParam = 'runs/search (param filter, default order, 100 of 250)';
+const searchExp = JSON.parse(await post('experiments/create', { name: 'bench-runs-search' }))
+  .experiment_id as string;
+if (
+  values.only === undefined ||
+  [searchByMetric, searchByParam].some((n) => n.includes(values.only!))
+) {
+  // A fixed pseudo-random sequence (an LCG), so every run of the bench seeds the same values.
+  let state = 12345;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  for (let r = 0; r < 1000; r++) {
+    const run = JSON.parse(
+      await post('runs/create', {
+        experiment_id: searchExp,
+        run_name: `s${r}`,
+        start_time: 1_700_000_000_000 + r,
+      }),
+    ).run.info.run_id as string;
+    await post('runs/log-batch', {
+      run_id: run,
+      metrics: Array.from({ length: 20 }, (_, i) => ({
+        key: `m${i}`,
+        value: next(),
+        timestamp: 1_700_000_000_000 + r,
+        step: 0,
+      })),
+      params: Array.from({ length: 5 }, (_, i) => ({ key: `p${i}`, value: String((r + i) % 4) })),
+    });
+  }
+}
+
 let step = 0;
 const workloads: Record<string, () => Promise<unknown>> = {
   'GET /health (baseline)': () => call('GET', '/health'),
@@ -142,6 +183,19 @@ const workloads: Record<string, () => Promise<unknown>> = {
       'GET',
       `/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent("name='bench-search'")}&max_results=10`,
     ),
+  [searchByMetric]: () =>
+    post('runs/search', {
+      experiment_ids: [searchExp],
+      filter: 'metrics.m1 > 0.5',
+      order_by: ['metrics.m2 DESC'],
+      max_results: 100,
+    }),
+  [searchByParam]: () =>
+    post('runs/search', {
+      experiment_ids: [searchExp],
+      filter: "params.p1 = '2'",
+      max_results: 100,
+    }),
 };
 
 const selected = Object.entries(workloads).filter(

@@ -424,6 +424,119 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       expect(byName.items.map((r) => r.info.run_id)).toEqual([b]);
     });
 
+    it("orders runs by metrics as MLflow's SQL store: numbers, NaN, then none, each direction", async () => {
+      const exp = await t.createExperiment({ name: 'order' });
+      const none = 'none' as const;
+      type Value = number | typeof none;
+      // Each run: its metric m's points by step (the latest, the last, is what orders; none:
+      // not logged), its metric k, its start time. NaN and no-m runs alternate in start
+      // time, so an order that does not tell them apart interleaves them.
+      const specs: { m: Value[]; k: Value; start: number }[] = [
+        { m: [1], k: 0, start: 10 },
+        { m: [1], k: 0, start: 10 },
+        { m: [1], k: 5, start: 11 },
+        { m: [Number.POSITIVE_INFINITY], k: none, start: 3 },
+        { m: [Number.NEGATIVE_INFINITY], k: Number.NaN, start: 4 },
+        { m: [Number.NaN], k: 1, start: 1 },
+        { m: [Number.NaN], k: 1, start: 1 },
+        { m: [none], k: 2, start: 20 },
+        { m: [none], k: none, start: 20 },
+        { m: [0], k: Number.POSITIVE_INFINITY, start: 5 },
+        { m: [-2.5], k: Number.NEGATIVE_INFINITY, start: 12 },
+        { m: [2.5], k: Number.NaN, start: 2 },
+        { m: [Number.NaN], k: none, start: 30 },
+        { m: [none], k: 1, start: 0 },
+        { m: [7, Number.NaN], k: 0, start: 25 },
+        { m: [Number.NaN, 3], k: 0, start: 6 },
+      ];
+      const runs: { id: string; m: Value; k: Value; start: number }[] = [];
+      for (const [i, s] of specs.entries()) {
+        const id = (await t.createRun({ experimentId: exp, runName: `r${i}`, startTime: s.start }))
+          .info.run_id;
+        const metrics = s.m.flatMap((value, step) =>
+          value === none ? [] : [{ key: 'm', value, timestamp: 1, step }],
+        );
+        if (s.k !== none) metrics.push({ key: 'k', value: s.k, timestamp: 1, step: 0 });
+        if (metrics.length > 0) await t.logBatch(id, { metrics });
+        runs.push({ id, m: s.m.at(-1)!, k: s.k, start: s.start });
+      }
+      const rank = (v: Value) => (v === none ? 2 : Number.isNaN(v) ? 1 : 0);
+      const byValue = (dir: 'ASC' | 'DESC') => (a: Value, b: Value) => {
+        const r = rank(a) - rank(b);
+        if (r !== 0 || rank(a) !== 0 || a === b) return r;
+        return (a < b ? -1 : 1) * (dir === 'ASC' ? 1 : -1);
+      };
+      // The reference: the terms in order, then start_time DESC, then run id.
+      const reference = (terms: ['m' | 'k', 'ASC' | 'DESC'][], keep = (_: Value) => true) =>
+        runs
+          .filter((r) => keep(r.m))
+          .sort((a, b) => {
+            for (const [key, dir] of terms) {
+              const c = byValue(dir)(a[key], b[key]);
+              if (c !== 0) return c;
+            }
+            if (a.start !== b.start) return b.start - a.start;
+            return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+          })
+          .map((r) => r.id);
+      // Every page of `maxResults`, concatenated.
+      const search = async (orderBy: string[], filter?: string, maxResults = 5) => {
+        const ids: string[] = [];
+        let pageToken: string | undefined;
+        do {
+          const page = await t.searchRuns({
+            experimentIds: [exp],
+            orderBy,
+            maxResults,
+            ...(filter ? { filter } : {}),
+            ...(pageToken ? { pageToken } : {}),
+          });
+          ids.push(...page.items.map((r) => r.info.run_id));
+          pageToken = page.nextPageToken;
+        } while (pageToken);
+        return ids;
+      };
+      for (const dir of ['ASC', 'DESC'] as const) {
+        const other = dir === 'ASC' ? 'DESC' : 'ASC';
+        expect(await search([`metrics.m ${dir}`], undefined, 100)).toEqual(reference([['m', dir]]));
+        expect(await search([`metrics.m ${dir}`])).toEqual(reference([['m', dir]]));
+        expect(await search([`metrics.m ${dir}`, `metrics.k ${other}`])).toEqual(
+          reference([
+            ['m', dir],
+            ['k', other],
+          ]),
+        );
+        expect(await search([`metrics.k ${dir}`, `metrics.m ${dir}`])).toEqual(
+          reference([
+            ['k', dir],
+            ['m', dir],
+          ]),
+        );
+        expect(await search([`metrics.m ${dir}`], 'metrics.m >= 0')).toEqual(
+          reference([['m', dir]], (v) => rank(v) === 0 && (v as number) >= 0),
+        );
+      }
+      // The reference itself puts NaN runs between numbers and runs without m.
+      expect(reference([['m', 'DESC']]).map((id) => runs.find((r) => r.id === id)!.m)).toEqual([
+        Number.POSITIVE_INFINITY,
+        3,
+        2.5,
+        1,
+        1,
+        1,
+        0,
+        -2.5,
+        Number.NEGATIVE_INFINITY,
+        Number.NaN,
+        Number.NaN,
+        Number.NaN,
+        Number.NaN,
+        none,
+        none,
+        none,
+      ]);
+    });
+
     it('audits lifecycle changes of experiments and runs', async () => {
       const exp = await t.createExperiment({ name: 'e', actor: 'carol' });
       const run = (await t.createRun({ experimentId: exp, actor: 'dave' })).info.run_id;

@@ -51,11 +51,10 @@ import {
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
-  type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
+  compileRunOrderBy,
   orderByNullsLast,
-  runMetricRank,
   searchFields,
 } from '../metadata/search/compile-filter.js';
 import type { OrderByTerm } from '../metadata/search/filter-ast.js';
@@ -1276,7 +1275,8 @@ export class TrackingService {
   ): Promise<Page<Experiment>> {
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchExperimentsDefault);
-    const { where, order } = this.compileSearch('experiments', query.filter, query.orderBy);
+    const { where, terms } = this.compileSearch('experiments', query.filter, query.orderBy);
+    const order = compileOrderBy(terms, 'experiments', { dialect: this.ctx.dialect });
     const fingerprint = queryFingerprint({
       target: 'experiments',
       filter: query.filter?.trim() ?? '',
@@ -1973,7 +1973,8 @@ export class TrackingService {
     });
     const stages = viewStages(query.viewType);
     const limit = resolveSearchMax(query.maxResults, TRACKING_LIMITS.searchRunsDefault);
-    const { where, order, terms } = this.compileSearch('runs', query.filter, query.orderBy);
+    const { where, terms } = this.compileSearch('runs', query.filter, query.orderBy);
+    const order = compileRunOrderBy(terms, { dialect: this.ctx.dialect });
     const fingerprint = queryFingerprint({
       target: 'runs',
       experimentIds,
@@ -1989,13 +1990,7 @@ export class TrackingService {
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
-    // MLflow's order: a run without the key sorts last in both directions, and a NaN
-    // metric after every number (runMetricRank).
-    order.forEach((item, i) => {
-      const rank = runMetricRank(terms[i]!, 'runs');
-      if (rank) q = q.orderBy(rank, 'asc');
-      q = orderByNullsLast(q, item);
-    });
+    for (const item of order) q = orderByNullsLast(q, item);
     const rows = await q
       .orderBy('r.start_time', 'desc')
       .orderBy('r.id', 'asc')
@@ -2015,17 +2010,13 @@ export class TrackingService {
     target: 'runs' | 'experiments',
     filter: string | undefined,
     orderBy: readonly string[] | undefined,
-  ): {
-    where: ReturnType<typeof compileFilter> | undefined;
-    order: CompiledOrderItem[];
-    terms: OrderByTerm[];
-  } {
+  ): { where: ReturnType<typeof compileFilter> | undefined; terms: OrderByTerm[] } {
     const dialect = this.ctx.dialect;
     const fields = searchFields(target);
     const ast = parseFilter(filter ?? '', { fields });
     const where = ast === undefined ? undefined : compileFilter(ast, target, { dialect });
     const terms: OrderByTerm[] = (orderBy ?? []).flatMap((text) => parseOrderBy(text, { fields }));
-    return { where, order: compileOrderBy(terms, target, { dialect }), terms };
+    return { where, terms };
   }
 
   private async experimentRow(db: Db, id: number): Promise<ExperimentRow> {

@@ -581,17 +581,35 @@ export function compileOrderBy(
 }
 
 /**
- * For a run search's ORDER BY term on a metric, MLflow's rank of the run's value, to order
- * by (ascending) before the value itself: 0 a number, 1 NaN, 2 no such metric, so NaN
- * sorts after every number and before runs without the metric, in both directions.
- * Undefined for any other term or target.
+ * Compiles a run search's ORDER BY terms in MLflow's order, one item per term (apply each
+ * with orderByNullsLast): a run without the key sorts last in both directions, and a NaN
+ * metric after every number and before runs without the metric. A metric term is one
+ * correlated subquery per candidate run giving a single value that sorts ascending in that
+ * order: the latest value for ASC, its negation for DESC, NaN as a value after every number
+ * (PostgreSQL's float NaN, greater than every number; SQLite's text 'NaN', text sorting
+ * after numbers), none as NULL (nulls last). A subquery for the rank and another for the
+ * value cost two probes per run (docs/benchmarks.md, MLflow, session 13: runs/search), and
+ * a LEFT JOIN let PostgreSQL hash every run's point of that key, in every experiment.
+ * Other terms compile as compileOrderBy's.
+ * @throws InvalidArgumentError as compileFilter.
  */
-export function runMetricRank(
-  term: OrderByTerm,
-  target: SearchTarget,
-): Expression<unknown> | undefined {
-  if (target !== 'runs' || term.field.scope !== 'metric') return undefined;
-  return sql`coalesce((select x.is_nan from run_latest_metrics as x where x.run_key = r.run_key and x.key = ${term.field.key}), 2)`;
+export function compileRunOrderBy(
+  terms: readonly OrderByTerm[],
+  options: CompileOptions = {},
+): CompiledOrderItem[] {
+  const compiler = new Compiler('runs', options);
+  const nan = options.dialect === 'postgres' ? sql`'NaN'::float8` : sql`'NaN'`;
+  return terms.map((term) => {
+    if (term.field.scope !== 'metric') {
+      return { expression: compiler.orderItem(term), direction: term.direction };
+    }
+    const [table, ownerColumn, owner] = keyedTable(term.field, 'runs');
+    const value = term.direction === 'asc' ? sql`x.value` : sql`-x.value`;
+    return {
+      expression: sql`(select case when x.is_nan = 1 then ${nan} else ${value} end from ${sql.table(table)} as x where ${sql.ref(`x.${ownerColumn}`)} = ${sql.ref(owner)} and x.key = ${term.field.key})`,
+      direction: 'asc',
+    };
+  });
 }
 
 /** Adds `item` to a query's ORDER BY with nulls last. */
