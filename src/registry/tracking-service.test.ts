@@ -430,7 +430,15 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       // ±Infinity are compared by their own text (`exact`), which JSON.stringify is not.
       const exp = await t.createExperiment({ name: 'page' });
       const other = await t.createExperiment({ name: 'other' });
-      const specials = [-0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0.1];
+      const specials = [
+        -0,
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        0.1 + 0.2,
+        -5e-324,
+        1.7976931348623157e308,
+      ];
       const ids: string[] = [];
       for (let i = 0; i < 14; i++) {
         const experimentId = i % 7 === 3 ? other : exp;
@@ -443,16 +451,21 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
           const keys = ['zeta', 'B', 'alpha', `m${i}`, '_u', 'b'].slice(0, 1 + (i % 6));
           await t.logBatch(id, {
             metrics: keys.flatMap((key, k) => [
-              { key, value: specials[(i + k) % specials.length]!, timestamp: 5, step: 1 },
+              {
+                key,
+                value: specials[(i + k) % specials.length]!,
+                timestamp: 1_700_000_000_000 + i,
+                step: 2 ** 40 + k,
+              },
               // Re-logged points: an older step, and the same step at an earlier time.
               { key, value: i * 100 + k, timestamp: 9, step: 0 },
-              { key, value: -(i * 100 + k), timestamp: 4, step: 1 },
+              { key, value: -(i * 100 + k), timestamp: 4, step: 2 ** 40 + k },
             ]),
             params: keys.map((key, k) => ({ key: `p.${key}`, value: `${i}:${k}` })),
             tags: keys.map((key) => ({ key: `t.${key}`, value: `run ${i}` })),
           });
           // A later point of one key, in a later request.
-          await t.logMetric(id, { key: keys[0]!, value: i + 0.5, timestamp: 1, step: 2 });
+          await t.logMetric(id, { key: keys[0]!, value: i + 0.5, timestamp: 1, step: 2 ** 41 });
         }
         if (i % 2 === 1) {
           await t.logInputs(id, [

@@ -48,7 +48,12 @@ import {
   type KeyPoints,
   segmentEnds,
 } from '../metadata/metric-points-codec.js';
-import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import {
+  executeCompiled,
+  PreparedQueryFamily,
+  prepareQuery,
+  rowsOf,
+} from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   compileFilter,
@@ -740,6 +745,18 @@ function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>
     ),
   };
 }
+
+/**
+ * SQLite only (JSON functions): for the runs whose keys are listed in `?` (a JSON array),
+ * each run that has latest metrics as one row, `m` a JSON array of `[key, value, is_nan,
+ * timestamp, step]` ordered by key as Q.latestMetrics. SQLite writes a REAL with the
+ * shortest text that reads back as the same double (±infinity as ±9e999, which JSON.parse
+ * reads as ±Infinity); a NaN's value is NULL (is_nan says so).
+ */
+const PAGE_METRICS_JSON = `select run_key, json_group_array(json_array(key, value, is_nan, timestamp, step) order by key) as m
+from run_latest_metrics
+where run_key in (select value from json_each(?))
+group by run_key`;
 
 const PAGE_QUERIES = {
   sqlite: pageQueries(
@@ -2132,13 +2149,16 @@ export class TrackingService {
     const keys = rows.map((r) => Number(r.run_key));
     const ids = rows.map((r) => r.id);
     const sqlite = this.ctx.dialect === 'sqlite';
-    const [metrics, params, tags, inputs] = await Promise.all([
-      Page.latestMetrics.execute(db, { ids: sqlite ? JSON.stringify(keys) : keys }),
+    const [metricsOf, params, tags, inputs] = await Promise.all([
+      sqlite
+        ? this.pageMetricsJson(db, JSON.stringify(keys))
+        : Page.latestMetrics
+            .execute(db, { ids: keys })
+            .then((rows) => groupBy(rows, (m) => Number(m.run_key), toMetric)),
       Page.params.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
       Page.tags.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
       Page.inputs.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
     ]);
-    const metricsOf = groupBy(metrics, (m) => Number(m.run_key), toMetric);
     const paramsOf = groupBy(params, (p) => p.run_id, keyValueOf);
     const tagsOf = groupBy(tags, (t) => t.run_id, keyValueOf);
     const inputsOf = groupBy(inputs, (i) => i.run_id, toDatasetInput);
@@ -2151,6 +2171,30 @@ export class TrackingService {
       },
       inputs: { dataset_inputs: inputsOf.get(row.id) ?? [] },
     }));
+  }
+
+  /**
+   * SQLite: the latest metrics of the runs `keys` (a JSON array of run keys) by run key,
+   * each list by key (PAGE_METRICS_JSON): one JSON text a run instead of a row object a
+   * metric (2,000 for a page of 100 runs of 20 metrics), which better-sqlite3 made at ~1 µs
+   * each (docs/benchmarks.md, MLflow section, session 13: runs/search page hydration).
+   */
+  private async pageMetricsJson(db: Db, keys: string): Promise<Map<number, Metric[]>> {
+    const { rows } = await executeCompiled(db, CompiledQuery.raw(PAGE_METRICS_JSON, [keys]));
+    const byRun = new Map<number, Metric[]>();
+    for (const { run_key, m } of rows as { run_key: number; m: string }[]) {
+      const points = JSON.parse(m) as [string, number | null, number, number, number][];
+      byRun.set(
+        Number(run_key),
+        points.map(([key, value, isNan, timestamp, step]) => ({
+          key,
+          value: isNan ? Number.NaN : (value as number),
+          timestamp,
+          step,
+        })),
+      );
+    }
+    return byRun;
   }
 
   private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
