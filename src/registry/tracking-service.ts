@@ -2139,9 +2139,10 @@ export class TrackingService {
 
   /**
    * Runs as hydrateRun hydrates each, in the order given: four statements for the whole
-   * page (PAGE_QUERIES) instead of four a run, whose per-statement cost was ~90% of a
-   * 100-run runs/search (docs/benchmarks.md, MLflow section, session 13). Each list is
-   * read ordered by run, then in its per-run query's order, and grouped here.
+   * page (PAGE_QUERIES; on SQLite the metrics by PAGE_METRICS_JSON) instead of four a run,
+   * whose per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
+   * section, session 13). Each list is read ordered by run, then in its per-run query's
+   * order, and grouped here.
    */
   private async hydrateRuns(db: Db, rows: readonly RunRow[]): Promise<Run[]> {
     if (rows.length === 0) return [];
