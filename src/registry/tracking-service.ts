@@ -48,7 +48,12 @@ import {
   type KeyPoints,
   segmentEnds,
 } from '../metadata/metric-points-codec.js';
-import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import {
+  executeCompiled,
+  PreparedQueryFamily,
+  prepareQuery,
+  rowsOf,
+} from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
   compileFilter,
@@ -450,7 +455,9 @@ const Q = {
       .selectFrom('run_inputs')
       .select(['dataset', 'tags'])
       .where('run_id', '=', p.id)
-      .orderBy('position'),
+      .orderBy('position')
+      .orderBy('name')
+      .orderBy('digest'),
   ),
   upsertTag: prepareQuery((db: Db, p: { run_id: string; key: string; value: string }) =>
     db
@@ -690,6 +697,72 @@ const Q = {
         .onConflict(replaceOlderLatest),
     ),
   ),
+};
+
+/**
+ * A page's runs' lists (hydrateRuns), one statement each for all the page's runs, each
+ * in its per-run query's order (Q.latestMetrics, Q.params, Q.tags, Q.inputs) within a
+ * run. `p.ids` is the page's run keys (metrics) or run ids (the others) as one parameter,
+ * so the text is constant (compiled and prepared once) and no page size meets a
+ * parameter limit: on SQLite a JSON array read by json_each, on PostgreSQL an array
+ * (`= any($1)`, typed by the column).
+ */
+function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>) {
+  return {
+    latestMetrics: prepareQuery((db: Db, p: { ids: unknown }) =>
+      db
+        .selectFrom('run_latest_metrics')
+        .select(['run_key', 'key', 'value', 'is_nan', 'timestamp', 'step'])
+        .where(idIn('run_key', p.ids))
+        .orderBy('run_key')
+        .orderBy('key'),
+    ),
+    params: prepareQuery((db: Db, p: { ids: unknown }) =>
+      db
+        .selectFrom('run_params')
+        .select(['run_id', 'key', 'value'])
+        .where(idIn('run_id', p.ids))
+        .orderBy('run_id')
+        .orderBy('key'),
+    ),
+    tags: prepareQuery((db: Db, p: { ids: unknown }) =>
+      db
+        .selectFrom('run_tags')
+        .select(['run_id', 'key', 'value'])
+        .where(idIn('run_id', p.ids))
+        .orderBy('run_id')
+        .orderBy('key'),
+    ),
+    inputs: prepareQuery((db: Db, p: { ids: unknown }) =>
+      db
+        .selectFrom('run_inputs')
+        .select(['run_id', 'dataset', 'tags'])
+        .where(idIn('run_id', p.ids))
+        .orderBy('run_id')
+        .orderBy('position')
+        .orderBy('name')
+        .orderBy('digest'),
+    ),
+  };
+}
+
+/**
+ * SQLite only (JSON functions): for the runs whose keys are listed in `?` (a JSON array),
+ * each run that has latest metrics as one row, `m` a JSON array of `[key, value, is_nan,
+ * timestamp, step]` ordered by key as Q.latestMetrics. SQLite writes a REAL with the
+ * shortest text that reads back as the same double (±infinity as ±9e999, which JSON.parse
+ * reads as ±Infinity); a NaN's value is NULL (is_nan says so).
+ */
+const PAGE_METRICS_JSON = `select run_key, json_group_array(json_array(key, value, is_nan, timestamp, step) order by key) as m
+from run_latest_metrics
+where run_key in (select value from json_each(?))
+group by run_key`;
+
+const PAGE_QUERIES = {
+  sqlite: pageQueries(
+    (column, ids) => sql<boolean>`${sql.ref(column)} in (select value from json_each(${ids}))`,
+  ),
+  postgres: pageQueries((column, ids) => sql<boolean>`${sql.ref(column)} = any(${ids})`),
 };
 
 /**
@@ -1997,8 +2070,7 @@ export class TrackingService {
       .limit(limit + 1)
       .offset(offset)
       .execute();
-    const items: Run[] = [];
-    for (const row of rows.slice(0, limit)) items.push(await this.hydrateRun(this.db, row));
+    const items = await this.hydrateRuns(this.db, rows.slice(0, limit));
     return rows.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
@@ -2065,6 +2137,67 @@ export class TrackingService {
     }));
   }
 
+  /**
+   * Runs as hydrateRun hydrates each, in the order given: four statements for the whole
+   * page (PAGE_QUERIES; on SQLite the metrics by PAGE_METRICS_JSON) instead of four a run,
+   * whose per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
+   * section, session 13). Each list is read ordered by run, then in its per-run query's
+   * order, and grouped here.
+   */
+  private async hydrateRuns(db: Db, rows: readonly RunRow[]): Promise<Run[]> {
+    if (rows.length === 0) return [];
+    const Page = PAGE_QUERIES[this.ctx.dialect];
+    const keys = rows.map((r) => Number(r.run_key));
+    const ids = rows.map((r) => r.id);
+    const sqlite = this.ctx.dialect === 'sqlite';
+    const [metricsOf, params, tags, inputs] = await Promise.all([
+      sqlite
+        ? this.pageMetricsJson(db, JSON.stringify(keys))
+        : Page.latestMetrics
+            .execute(db, { ids: keys })
+            .then((rows) => groupBy(rows, (m) => Number(m.run_key), toMetric)),
+      Page.params.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
+      Page.tags.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
+      Page.inputs.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
+    ]);
+    const paramsOf = groupBy(params, (p) => p.run_id, keyValueOf);
+    const tagsOf = groupBy(tags, (t) => t.run_id, keyValueOf);
+    const inputsOf = groupBy(inputs, (i) => i.run_id, toDatasetInput);
+    return rows.map((row) => ({
+      info: toRunInfo(row),
+      data: {
+        metrics: metricsOf.get(Number(row.run_key)) ?? [],
+        params: paramsOf.get(row.id) ?? [],
+        tags: tagsOf.get(row.id) ?? [],
+      },
+      inputs: { dataset_inputs: inputsOf.get(row.id) ?? [] },
+    }));
+  }
+
+  /**
+   * SQLite: the latest metrics of the runs `keys` (a JSON array of run keys) by run key,
+   * each list by key (PAGE_METRICS_JSON): one JSON text a run instead of a row object a
+   * metric (2,000 for a page of 100 runs of 20 metrics), which better-sqlite3 made at ~1 µs
+   * each (docs/benchmarks.md, MLflow section, session 13: runs/search page hydration).
+   */
+  private async pageMetricsJson(db: Db, keys: string): Promise<Map<number, Metric[]>> {
+    const { rows } = await executeCompiled(db, CompiledQuery.raw(PAGE_METRICS_JSON, [keys]));
+    const byRun = new Map<number, Metric[]>();
+    for (const { run_key, m } of rows as { run_key: number; m: string }[]) {
+      const points = JSON.parse(m) as [string, number | null, number, number, number][];
+      byRun.set(
+        Number(run_key),
+        points.map(([key, value, isNan, timestamp, step]) => ({
+          key,
+          value: isNan ? Number.NaN : (value as number),
+          timestamp,
+          step,
+        })),
+      );
+    }
+    return byRun;
+  }
+
   private async hydrateRun(db: Db, row: RunRow): Promise<Run> {
     const id = { id: row.id };
     const [metrics, params, tags, inputs] = await Promise.all([
@@ -2076,12 +2209,7 @@ export class TrackingService {
     return {
       info: toRunInfo(row),
       data: { metrics: metrics.map(toMetric), params, tags },
-      inputs: {
-        dataset_inputs: inputs.map((i) => ({
-          tags: JSON.parse(i.tags) as KeyValue[],
-          dataset: JSON.parse(i.dataset) as Dataset,
-        })),
-      },
+      inputs: { dataset_inputs: inputs.map(toDatasetInput) },
     };
   }
 }
@@ -2121,6 +2249,30 @@ function toMetric(r: {
     timestamp: Number(r.timestamp),
     step: Number(r.step),
   };
+}
+
+function toDatasetInput(r: { dataset: string; tags: string }): DatasetInput {
+  return { tags: JSON.parse(r.tags) as KeyValue[], dataset: JSON.parse(r.dataset) as Dataset };
+}
+
+function keyValueOf(r: { key: string; value: string }): KeyValue {
+  return { key: r.key, value: r.value };
+}
+
+/** `rows` as lists by `keyOf`, each in the rows' order, each row mapped by `map`. */
+function groupBy<R, K, V>(
+  rows: readonly R[],
+  keyOf: (row: R) => K,
+  map: (row: R) => V,
+): Map<K, V[]> {
+  const groups = new Map<K, V[]>();
+  for (const row of rows) {
+    const key = keyOf(row);
+    const list = groups.get(key);
+    if (list) list.push(map(row));
+    else groups.set(key, [map(row)]);
+  }
+  return groups;
 }
 
 /** getRunValues from a whole run (see there). */
