@@ -254,3 +254,34 @@ export function segmentEnds(
   if (n > start) ends.push(n);
   return ends;
 }
+
+/** One key's points as plain columns, sorted in get-history's order (see segmentEnds). */
+export interface SegmentColumns {
+  readonly steps: readonly number[];
+  readonly timestamps: readonly number[];
+  readonly values: readonly number[];
+  readonly nans: readonly number[];
+}
+
+/**
+ * The columns of a `run_metric_segments` row that describe its points: points
+ * [start, end) of `key`'s `p`, their count, the first and last points' step and
+ * timestamp (what get-history skips segments by), and the points packed.
+ */
+export function segmentFields(key: string, p: SegmentColumns, start: number, end: number) {
+  return {
+    n: end - start,
+    first_step: p.steps[start]!,
+    first_timestamp: p.timestamps[start]!,
+    last_step: p.steps[end - 1]!,
+    last_timestamp: p.timestamps[end - 1]!,
+    points: encodeMetricPoints({
+      keys: [key],
+      keyIndex: null,
+      steps: p.steps.slice(start, end),
+      timestamps: p.timestamps.slice(start, end),
+      values: p.values.slice(start, end),
+      nans: p.nans.slice(start, end),
+    }),
+  };
+}

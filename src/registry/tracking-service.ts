@@ -47,6 +47,7 @@ import {
   encodeMetricPoints,
   type KeyPoints,
   segmentEnds,
+  segmentFields,
 } from '../metadata/metric-points-codec.js';
 import {
   executeCompiled,
@@ -1768,24 +1769,11 @@ export class TrackingService {
   ): Promise<void> {
     let start = 0;
     for (const end of ends) {
-      const points = encodeMetricPoints({
-        keys: [key],
-        keyIndex: null,
-        steps: p.steps.slice(start, end),
-        timestamps: p.timestamps.slice(start, end),
-        values: p.values.slice(start, end),
-        nans: p.nans.slice(start, end),
-      });
       await Q.insertSegment.run(trx, {
         run_key: runKey,
         key,
         fold: fold++,
-        n: end - start,
-        first_step: p.steps[start]!,
-        first_timestamp: p.timestamps[start]!,
-        last_step: p.steps[end - 1]!,
-        last_timestamp: p.timestamps[end - 1]!,
-        points,
+        ...segmentFields(key, p, start, end),
       });
       start = end;
     }

@@ -27,7 +27,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { NamedMigration } from '../database.js';
-import { encodeMetricPoints, SEGMENT_MAX_POINTS, segmentEnds } from '../metric-points-codec.js';
+import { SEGMENT_MAX_POINTS, segmentEnds, segmentFields } from '../metric-points-codec.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists
 type AnyDb = Kysely<any>;
@@ -137,29 +137,12 @@ async function copyKey(
   let fold = 0;
   let buf = emptyColumns();
   const write = async (start: number, end: number) => {
-    const points = encodeMetricPoints({
-      keys: [key],
-      keyIndex: null,
-      steps: buf.steps.slice(start, end),
-      timestamps: buf.timestamps.slice(start, end),
-      values: buf.values.slice(start, end),
-      nans: buf.nans.slice(start, end),
-    });
     await db
       .insertInto('run_metric_segments')
-      .values({
-        run_key: runKey,
-        key,
-        fold: fold++,
-        n: end - start,
-        first_step: buf.steps[start],
-        first_timestamp: buf.timestamps[start],
-        last_step: buf.steps[end - 1],
-        last_timestamp: buf.timestamps[end - 1],
-        points,
-      })
+      .values({ run_key: runKey, key, fold: fold++, ...segmentFields(key, buf, start, end) })
       .execute();
   };
+
   let after: PointRow | null = null;
   for (;;) {
     const rows = await readPage(db, runKey, key, after, pageSize, withPending);

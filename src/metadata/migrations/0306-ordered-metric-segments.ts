@@ -13,7 +13,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { NamedMigration } from '../database.js';
-import { decodeMetricPoints, encodeMetricPoints, segmentEnds } from '../metric-points-codec.js';
+import { decodeMetricPoints, segmentEnds, segmentFields } from '../metric-points-codec.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists
 type AnyDb = Kysely<any>;
@@ -69,27 +69,9 @@ async function orderKey(db: AnyDb, runKey: number, key: string): Promise<void> {
   let start = 0;
   let fold = 0;
   for (const end of segmentEnds(p.steps, p.timestamps)) {
-    const slice = (xs: number[]) => xs.slice(start, end);
     await db
       .insertInto('run_metric_segments')
-      .values({
-        run_key: runKey,
-        key,
-        fold: fold++,
-        n: end - start,
-        first_step: p.steps[start]!,
-        first_timestamp: p.timestamps[start]!,
-        last_step: p.steps[end - 1]!,
-        last_timestamp: p.timestamps[end - 1]!,
-        points: encodeMetricPoints({
-          keys: [key],
-          keyIndex: null,
-          steps: slice(p.steps),
-          timestamps: slice(p.timestamps),
-          values: slice(p.values),
-          nans: slice(p.nans),
-        }),
-      })
+      .values({ run_key: runKey, key, fold: fold++, ...segmentFields(key, p, start, end) })
       .execute();
     start = end;
   }
