@@ -6,9 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type FreshDatabase, freshDatabase, TEST_DIALECTS } from '../../test/support/dialects.js';
 import { insertOldPoints, type OldPoint } from '../../test/support/old-metric-rows.js';
 import { fakeClock } from '../../test/support/temp-registry.js';
+import { segmentFields } from '../metadata/metric-points-codec.js';
 import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-metrics.js';
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
+import { orderedMetricSegmentsMigration } from '../metadata/migrations/0306-ordered-metric-segments.js';
 import type { RegistryContext } from './registry-context.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
 import type { Metric } from './tracking-service.js';
@@ -18,9 +20,9 @@ import type { Metric } from './tracking-service.js';
  * (run keys) and 0305 (packed points) keeps them: the database is taken back to its state
  * before 0303 (the pending and packed tables, the run keys and the bookkeeping rows gone,
  * the points in run_metrics by run id as 0302 stored them), reopened, and read and logged
- * to.
+ * to. Segments an early fold of 0305 wrote overlapping are ordered when 0306 runs at open.
  */
-describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s', (dialect) => {
+describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0306 on %s', (dialect) => {
   let tmp: string | undefined;
   let fresh: FreshDatabase | undefined;
   let rd: RegistryDirectory | undefined;
@@ -256,5 +258,81 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0305 on %s
     // The segments go with their run (the foreign key cascades).
     await sql`delete from runs where id = ${b}`.execute(db2);
     expect(await count('run_metric_segments')).toBe(4);
+  });
+
+  it('orders segments written overlapping when migration 0306 runs at open', async () => {
+    const open = await registryOpener();
+    rd = await open();
+    const id = (await rd.tracking.createRun({})).info.run_id;
+    const db = (rd.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
+    const runKey = Number(
+      (await sql<{ k: number }>`select run_key as k from runs where id = ${id}`.execute(db))
+        .rows[0]!.k,
+    );
+    // Three folds of 'loss' as the first fold of 0305 could append them: each sorted, the
+    // later ones overlapping the earlier ones, one point in two of them.
+    const folds: [step: number, value: number][][] = [
+      [
+        [10, 1],
+        [11, 2],
+      ],
+      [
+        [0, 3],
+        [10, 1],
+        [12, 4],
+      ],
+      [
+        [5, 5],
+        [6, 6],
+      ],
+    ];
+    for (const [fold, points] of folds.entries()) {
+      await db
+        .insertInto('run_metric_segments')
+        .values({
+          run_key: runKey,
+          key: 'loss',
+          fold,
+          ...segmentFields(
+            'loss',
+            {
+              steps: points.map(([step]) => step),
+              timestamps: points.map(() => 7),
+              values: points.map(([, value]) => value),
+              nans: points.map(() => 0),
+            },
+            0,
+            points.length,
+          ),
+        })
+        .execute();
+    }
+    await sql`delete from kysely_migration where name = ${orderedMetricSegmentsMigration.name}`.execute(
+      db,
+    );
+    await rd.close();
+
+    rd = await open();
+    const db2 = (rd.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
+    const applied = await sql<{ n: number }>`select count(*) as n from kysely_migration
+      where name = ${orderedMetricSegmentsMigration.name}`.execute(db2);
+    expect(Number(applied.rows[0]!.n)).toBe(1);
+    // One ordered segment now, and the history each point once in step order.
+    const segments = await db2
+      .selectFrom('run_metric_segments')
+      .select(['fold', 'first_step', 'last_step', 'n'])
+      .where('run_key', '=', runKey)
+      .orderBy('fold')
+      .execute();
+    expect(
+      segments.map((r) => [Number(r.fold), Number(r.first_step), Number(r.last_step), r.n]),
+    ).toEqual([[0, 0, 12, 6]]);
+    const want = [0, 5, 6, 10, 11, 12].map((step) => ({
+      key: 'loss',
+      step,
+      timestamp: 7,
+      value: { 0: 3, 5: 5, 6: 6, 10: 1, 11: 2, 12: 4 }[step]!,
+    }));
+    expect((await rd.tracking.metricHistory(id, 'loss')).items).toEqual(want);
   });
 });
