@@ -5,6 +5,7 @@
  * database streams them from the index instead of sorting them.
  */
 import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { groupBy } from '../core/group-by.js';
 import type { VersionSummary } from '../core/model-inspection.js';
 import type {
   DatasetRef,
@@ -33,17 +34,6 @@ function parseSummary(text: string | null | undefined): VersionSummary | null {
 }
 
 export type VersionRowWithModel = ModelVersionRow & { readonly model_name: string };
-
-function group<R, V>(rows: readonly R[], key: (r: R) => number, value: (r: R) => V) {
-  const out = new Map<number, V[]>();
-  for (const r of rows) {
-    const k = key(r);
-    const list = out.get(k);
-    if (list) list.push(value(r));
-    else out.set(k, [value(r)]);
-  }
-  return out;
-}
 
 function record<V>(pairs: readonly (readonly [string, V])[] | undefined): Record<string, V> {
   return Object.fromEntries(pairs ?? []);
@@ -115,12 +105,12 @@ export async function hydrateModels(
     q.aliases.execute(db, p),
     q.latest.execute(db, p),
   ]);
-  const tagsBy = group(
+  const tagsBy = groupBy(
     tags,
     (t) => t.model_id,
     (t) => [t.key, t.value] as const,
   );
-  const aliasesBy = group(
+  const aliasesBy = groupBy(
     aliases,
     (a) => a.model_id,
     (a) => [a.alias, a.version] as const,
@@ -486,35 +476,35 @@ export async function hydrateVersions(
   const { code, scans } = d;
   const flagged = sortBy(d.flagged, (f) => f.path);
   const signatures = sortBy(d.signatures, (x) => x.key_id);
-  const metricsBy = group(
+  const metricsBy = groupBy(
     metrics,
     (m) => m.version_id,
     (m) => [m.key, m.value] as const,
   );
-  const paramsBy = group(
+  const paramsBy = groupBy(
     params,
     (p) => p.version_id,
     (p) => [p.key, p.value] as const,
   );
   const { tagsBy, aliasesBy } = tagsAndAliasesBy(d.tags, d.aliases);
-  const parentsBy = group(
+  const parentsBy = groupBy(
     parents,
     (p) => p.version_id,
     (p): VersionKey => ({ model: p.name, version: p.version }),
   );
-  const datasetsBy = group(
+  const datasetsBy = groupBy(
     datasets,
     (d) => d.version_id,
     (d): DatasetRef => ({ name: d.name, uri: d.uri, digest: d.digest }),
   );
   const codeBy = new Map(code.map((c) => [c.version_id, c]));
   const scanBy = new Map(scans.map((x) => [x.version_id, x]));
-  const flaggedBy = group(
+  const flaggedBy = groupBy(
     flagged,
     (f) => f.version_id,
     (f) => f.path,
   );
-  const signaturesBy = group(
+  const signaturesBy = groupBy(
     signatures,
     (x) => x.version_id,
     (x) => x.key_id,
@@ -544,12 +534,12 @@ function tagsAndAliasesBy(
   aliases: { version_id: number; alias: string }[],
 ) {
   return {
-    tagsBy: group(
+    tagsBy: groupBy(
       sortBy(tags, (t) => t.key),
       (t) => t.version_id,
       (t) => [t.key, t.value] as const,
     ),
-    aliasesBy: group(
+    aliasesBy: groupBy(
       sortBy(aliases, (a) => a.alias),
       (a) => a.version_id,
       (a) => a.alias,

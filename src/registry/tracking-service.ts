@@ -33,6 +33,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
 } from '../core/errors.js';
+import { groupBy } from '../core/group-by.js';
 import {
   MAX_TAG_VALUE_LENGTH,
   validateExperimentName,
@@ -2245,22 +2246,6 @@ function toDatasetInput(r: { dataset: string; tags: string }): DatasetInput {
 
 function keyValueOf(r: { key: string; value: string }): KeyValue {
   return { key: r.key, value: r.value };
-}
-
-/** `rows` as lists by `keyOf`, each in the rows' order, each row mapped by `map`. */
-function groupBy<R, K, V>(
-  rows: readonly R[],
-  keyOf: (row: R) => K,
-  map: (row: R) => V,
-): Map<K, V[]> {
-  const groups = new Map<K, V[]>();
-  for (const row of rows) {
-    const key = keyOf(row);
-    const list = groups.get(key);
-    if (list) list.push(map(row));
-    else groups.set(key, [map(row)]);
-  }
-  return groups;
 }
 
 /** getRunValues from a whole run (see there). */
