@@ -197,19 +197,15 @@ export async function openRegistryAt(
     return { root, registry, storedFile };
   }
   const { openRegistryDirectory } = await import('../registry/registry-directory.js');
-  const { reportMigrations } = await import('../metadata/migration-report.js');
-  const stopReport = options.progress ? reportMigrations(options.progress) : undefined;
-  let dir: Awaited<ReturnType<typeof openRegistryDirectory>>;
-  try {
-    dir = await openRegistryDirectory(root, {
+  const { reportingMigrations } = await import('../metadata/migration-report.js');
+  const dir = await reportingMigrations(options.progress, () =>
+    openRegistryDirectory(root, {
       ...(options.create ? { create: true } : {}),
       ...(options.actor ? { defaultActor: options.actor } : {}),
       ...(options.database ? { database: options.database } : {}),
       ...(options.blobs ? { blobs: options.blobs } : {}),
-    });
-  } finally {
-    stopReport?.();
-  }
+    }),
+  );
   const storedFile: StoredFileSource = async (sha256) =>
     isSha256Hex(sha256) && (await dir.store.hasFile(sha256))
       ? dir.store.readFile(sha256)

@@ -38,3 +38,16 @@ export function reportMigrations(print: (line: string) => void): () => void {
     MIGRATION_CHANNEL.unsubscribe(onEvent);
   };
 }
+
+/** Runs `open` (what opens a database), printing its upgrade's lines with `print`. */
+export async function reportingMigrations<T>(
+  print: ((line: string) => void) | undefined,
+  open: () => Promise<T>,
+): Promise<T> {
+  const stop = print ? reportMigrations(print) : undefined;
+  try {
+    return await open();
+  } finally {
+    stop?.();
+  }
+}

@@ -12,7 +12,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../core/errors.js';
-import { reportMigrations } from '../metadata/migration-report.js';
+import { reportingMigrations } from '../metadata/migration-report.js';
 import { buildApp } from './app.js';
 import { type OpenBackendOptions, openServerBackend } from './open-backend.js';
 
@@ -78,15 +78,10 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     );
   }
   const root = resolve(options.registry);
-  const stopReport = reportMigrations(
+  const backend = await reportingMigrations(
     options.progress ?? ((line) => process.stderr.write(`mvault serve: ${line}\n`)),
+    () => openServerBackend(root, options),
   );
-  let backend: Awaited<ReturnType<typeof openServerBackend>>;
-  try {
-    backend = await openServerBackend(root, options);
-  } finally {
-    stopReport();
-  }
   let built: Awaited<ReturnType<typeof buildApp>>;
   try {
     // Authentication is on with --auth or once the registry has a user (auth/enforce-access.ts).
