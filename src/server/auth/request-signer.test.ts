@@ -54,6 +54,15 @@ describe('RequestSigner', () => {
     expect(signer.check(`mvs1.${payload}.${flipped}`, 'GET', path)).toBeUndefined();
     expect(signer.check(`mvs1.${payload}`, 'GET', path)).toBeUndefined();
     expect(signer.check('mvs1.', 'GET', path)).toBeUndefined();
+    // Other spellings of the same MAC bytes: the last character's spare bits, padding, a
+    // character the decoder skips. A capability is one exact string.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(mac.at(-1)!);
+    const spare = `${mac.slice(0, -1)}${alphabet[last ^ 1]}`;
+    for (const spelling of [spare, `${mac}=`, `${mac.slice(0, 5)}.${mac.slice(5)}`]) {
+      expect(Buffer.from(spelling, 'base64url').equals(Buffer.from(mac, 'base64url'))).toBe(true);
+      expect(signer.check(`mvs1.${payload}.${spelling}`, 'GET', path)).toBeUndefined();
+    }
     expect(signer.check('garbage', 'GET', path)).toBeUndefined();
     const other = new RequestSigner(Buffer.alloc(32, 8), () => now);
     expect(other.check(capability, 'GET', path)).toBeUndefined();

@@ -105,8 +105,11 @@ export class RequestSigner {
     const dot = rest.indexOf('.');
     if (dot < 0) return undefined;
     const payload = rest.slice(0, dot);
-    const given = Buffer.from(rest.slice(dot + 1), 'base64url');
-    const wanted = this.mac(payload);
+    // The signature is compared as text, in its one canonical encoding: decoding it first
+    // would accept other spellings of the same bytes (the last character's spare bits, and
+    // characters Node's decoder skips), so a capability would not be one exact string.
+    const given = Buffer.from(rest.slice(dot + 1), 'utf8');
+    const wanted = Buffer.from(this.mac(payload).toString('base64url'), 'utf8');
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return undefined;
     let parsed: unknown;
     try {
