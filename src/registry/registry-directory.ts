@@ -7,6 +7,8 @@
  * Retention (retention.ts): a soft-deleted version or model can be restored for
  * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
  * then collects them. Expired versions keep their rows (history), not their files.
+ * MLflow runs and experiments deleted that long ago are purged, rows and artifacts, by the
+ * same gc before it reads its roots (tracking-purge.ts, MLflow's `mlflow gc`).
  */
 import type { KeyObject } from 'node:crypto';
 import { CompiledQuery, type Kysely } from 'kysely';

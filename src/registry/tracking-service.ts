@@ -12,7 +12,8 @@
  *
  * Audit: creating, renaming, deleting and restoring experiments and runs append an audit
  * event (subjects `experiment:<id>` and `run:<id>`, which no model name can equal) in the
- * mutation's own transaction. Metric points, params and tags are not audited.
+ * mutation's own transaction; so does gc's purge of them (tracking-purge.ts). Metric
+ * points, params and tags are not audited.
  *
  * Durability: lifecycle changes commit durably. Logging (metrics, params, tags, inputs,
  * models) commits with `durable: false`: a crash of the process never loses it, a power
