@@ -148,7 +148,6 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       throw new InvalidArgumentError('gc grace period must be a non-negative number of ms');
     }
     const dryRun = request.dryRun ?? false;
-    const actor = actorOf(this.context, request);
     // Deletion times come from the registry's clock; the store's own times are wall clock,
     // which collectGarbage reads itself.
     const cutoff = this.context.now() - this.context.retentionMs - graceMs;
@@ -162,7 +161,10 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       // Under the GC lease: first the runs and experiments past retention go (MLflow's
       // `mlflow gc`), so that the roots read next no longer hold their artifacts.
       liveManifests: async () => {
-        purged = dryRun ? await this.purge.count(cutoff) : await this.purge.purge(cutoff, actor);
+        // Only a purge needs an actor (its audit events); a dry run changes nothing.
+        purged = dryRun
+          ? await this.purge.count(cutoff)
+          : await this.purge.purge(cutoff, actorOf(this.context, request));
         const live = new Set(
           (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
         );

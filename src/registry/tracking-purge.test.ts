@@ -152,7 +152,7 @@ describe.each(TEST_DIALECTS)('purging deleted runs and experiments on %s', (dial
     expect((await rowsOf(doomed)).runs).toBe(1);
     expect(await storedBytes()).toBe(before);
 
-    const gc = await rd.registry.gc({ graceMs: 0 });
+    const gc = await rd.registry.gc({ graceMs: 0, actor: 'carol' });
     expect(gc).toMatchObject({ dryRun: false, runsPurged: 1, experimentsPurged: 0 });
     const sweep = await rd.registry.gc({ graceMs: 0 });
     expect(sweep.runsPurged).toBe(0);
@@ -200,11 +200,11 @@ describe.each(TEST_DIALECTS)('purging deleted runs and experiments on %s', (dial
     expect((await rowsOf(recent)).segments).toBeGreaterThan(0);
     await t.restoreRun(recent);
     expect((await t.getRun(recent)).data.params).toEqual([{ key: 'lr', value: '0.1' }]);
-    // Audited, by gc's actor, and the chain verifies.
+    // Audited, by the actor gc was given, and the chain verifies.
     const events = (await rd.registry.auditLog({ actions: ['run.purged'] })).items;
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      actor: 'alice',
+      actor: 'carol',
       subject: `run:${doomed}`,
       data: { experiment_id: exp, run_name: 'doomed', artifact_files: 4 },
     });
@@ -249,8 +249,12 @@ describe.each(TEST_DIALECTS)('purging deleted runs and experiments on %s', (dial
     expect(Number(again)).toBe(Number(straggler) + 1);
     expect(Number(again)).toBeGreaterThan(Number(gone));
     const events = (await rd.registry.auditLog({ actions: ['experiment.purged'] })).items;
-    expect(events.map((e) => [e.subject, e.data])).toEqual([
-      [`experiment:${gone}`, expect.objectContaining({ name: 'gone', permissions_revoked: 1 })],
+    expect(events.map((e) => [e.actor, e.subject, e.data])).toEqual([
+      [
+        'alice', // the registry's default actor
+        `experiment:${gone}`,
+        expect.objectContaining({ name: 'gone', permissions_revoked: 1 }),
+      ],
     ]);
     expect((await rd.registry.auditVerify()).ok).toBe(true);
   });
