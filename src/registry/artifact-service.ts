@@ -377,8 +377,7 @@ export class ArtifactService {
    * in it that the tree goes (purging a run, tracking-purge.ts). Each statement is a range
    * of the (dir, name) key in byte order (SQLite's BINARY, PostgreSQL's "C" collation):
    * nothing under `root` is read into memory. Resolves the number of files removed.
-   * Unlike delete(), the reserved namespace is refused as `root` only because nothing can
-   * be stored there.
+   * @throws InvalidArgumentError (a bad or reserved path), as delete().
    */
   async deleteTree(handle: unknown, root: string): Promise<number> {
     const p = this.checkWritable(root);

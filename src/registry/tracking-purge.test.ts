@@ -268,6 +268,47 @@ describe.each(TEST_DIALECTS)('purging deleted runs and experiments on %s', (dial
     expect(Number(b)).toBe(Number(a) + 1);
   });
 
+  it('deletes exactly the tree at a path: not its siblings that share its prefix', async () => {
+    const put = (path: string) => artifacts.put(path, once(new TextEncoder().encode(path)));
+    const inside = ['e/r/artifacts/a.bin', 'e/r/artifacts/sub/b.bin', 'e/r/artifacts/sub/c/d.bin'];
+    const beside = [
+      'e/r/artifacts.bak/x', // '.' sorts before '/'
+      'e/r/artifacts-2/x',
+      'e/r/artifacts0/x', // '0' sorts right after '/'
+      'e/r/artifactsé/x', // beyond ASCII
+      'e/r/other.txt',
+    ];
+    for (const path of [...inside, ...beside]) await put(path);
+    const upload = await artifacts.createUpload('e/r/artifacts/big.bin', 1);
+    const besideUpload = await artifacts.createUpload('e/r/artifacts0/big.bin', 1);
+    const files = await rd.store.index.storageDb.writeTransaction((trx) =>
+      artifacts.deleteTree(trx, 'e/r/artifacts'),
+    );
+    expect(files).toBe(inside.length);
+    for (const path of inside) expect((await artifacts.stat(path)).kind).toBe('none');
+    for (const path of beside) expect((await artifacts.stat(path)).kind).toBe('file');
+    expect(await artifacts.stat('e/r/artifacts')).toEqual({ kind: 'none' });
+    await expect(
+      artifacts.putPart(upload.uploadId, 1, once(new Uint8Array(1))),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await artifacts.putPart(besideUpload.uploadId, 1, once(new Uint8Array(1)));
+    // A file as the root; the directories left empty above it go.
+    expect(
+      await rd.store.index.storageDb.writeTransaction((trx) =>
+        artifacts.deleteTree(trx, 'e/r/other.txt'),
+      ),
+    ).toBe(1);
+    for (const dir of [
+      'e/r/artifacts.bak',
+      'e/r/artifacts-2',
+      'e/r/artifacts0',
+      'e/r/artifactsé',
+    ]) {
+      await rd.store.index.storageDb.writeTransaction((trx) => artifacts.deleteTree(trx, dir));
+    }
+    expect(await artifacts.list('')).toEqual([]);
+  });
+
   it('leaves a run that is restored while the purge runs', async () => {
     const exp = await t.createExperiment({ name: 'race' });
     const runs: string[] = [];

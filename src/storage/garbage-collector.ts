@@ -32,9 +32,9 @@ import { packKey } from './store-layout.js';
 export interface GcOptions {
   /**
    * Digests of every manifest referenced by a live (or soft-deleted, restorable) version;
-   * or a function giving them, called once after the GC lease is taken (so what it does
-   * first, such as the registry's purge of expired runs, runs one collection at a time, and
-   * not at all when another collection holds the lease).
+   * or a function giving them, called once after the GC lease is taken (so whatever it
+   * does before reading them runs one collection at a time, and not at all when another
+   * collection holds the lease).
    */
   readonly liveManifests: Iterable<string> | (() => Promise<Iterable<string>>);
   /**
