@@ -19,6 +19,7 @@ import { type CliState, commandKit, examples } from './command-kit.js';
 import { registerAlias } from './commands/alias.js';
 import { registerApprove } from './commands/approve.js';
 import { registerAudit } from './commands/audit.js';
+import { registerCompact } from './commands/compact.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerDiff } from './commands/diff.js';
 import { registerFsck } from './commands/fsck.js';
@@ -126,6 +127,7 @@ export function buildProgram(cli: CliEnvironment, state: CliState): Command {
     registerGc,
     registerFsck,
     registerRepair,
+    registerCompact,
     registerAudit,
     registerScan,
     registerKeygen,

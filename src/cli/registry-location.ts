@@ -184,6 +184,7 @@ export async function openRegistryAt(
       gc: onServer('gc'),
       fsck: onServer('fsck'),
       repair: onServer('repair'),
+      compact: onServer('compact'),
     });
     const storedFile: StoredFileSource = async (sha256) => {
       const r = await fetch(

@@ -893,6 +893,20 @@ export interface GcResult {
   readonly bytesFreed: number;
 }
 
+/** What compacting the metadata database did (`RegistryMaintenance.compact`). */
+export interface CompactResult {
+  /** `sqlite` or `postgres`. */
+  readonly dialect: string;
+  /** The SQLite file, or the PostgreSQL URL without its password. */
+  readonly location: string;
+  /** SQLite: the file's size (its pages); PostgreSQL: the schema's tables and indexes. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** SQLite: the free pages' bytes before, what compaction can return. */
+  readonly freeBytesBefore?: number;
+  readonly durationMs: number;
+}
+
 export interface IntegrityProblem {
   /**
    * pack-unreadable, pack-missing, pack-unindexed, chunk-damaged, chunk-missing,
@@ -944,4 +958,11 @@ export interface RegistryMaintenance {
   fsck(): Promise<FsckResult>;
   /** Rebuilds the chunk index from the packs, then checks again. Never deletes a pack. */
   repair(): Promise<RepairResult>;
+  /**
+   * Gives the metadata database's free space back to the file system (Database.compact):
+   * on SQLite, the pages of dropped tables and deleted rows, e.g. after a migration
+   * rewrote a table or after gc. Holds SQLite's write lock while it runs.
+   * @throws LockedError when another process keeps the write lock.
+   */
+  compact(): Promise<CompactResult>;
 }

@@ -55,7 +55,28 @@ export interface Database<DB> {
    * so independent statements still run on several connections at once.
    */
   reads<T>(fn: (db: Kysely<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Gives the space of deleted rows back. SQLite keeps a dropped table's or deleted rows'
+   * pages in the file as free pages: VACUUM rewrites the file without them (through a
+   * temporary file on disk, never in memory, whatever the database's size), holding the
+   * write lock for its whole duration, and a checkpoint then truncates the WAL it wrote.
+   * PostgreSQL: VACUUM ANALYZE of the schema's tables, which makes dead rows' space
+   * reusable (and returns trailing empty pages) without blocking writers; autovacuum does
+   * the same on its own schedule. Not inside a transaction or a `reads` group.
+   * @throws LockedError when SQLite's write lock stays held by another process.
+   */
+  compact(): Promise<CompactReport>;
   close(): Promise<void>;
+}
+
+/** What `Database.compact` did. */
+export interface CompactReport {
+  /** The database's size before and after: SQLite's pages (the main file's logical size,
+   * without the WAL), PostgreSQL's tables and indexes in the schema. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** SQLite: bytes of free pages before, what VACUUM can return; PostgreSQL: unknown. */
+  readonly freeBytesBefore?: number;
 }
 
 /**

@@ -15,6 +15,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type {
+  CompactResult,
   FsckResult,
   GcRequest,
   GcResult,
@@ -202,6 +203,17 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       packsDeleted: report.packsDeleted,
       packsRepacked: report.packsRepacked,
       bytesFreed: report.bytesFreed,
+    };
+  }
+
+  async compact(): Promise<CompactResult> {
+    const started = performance.now();
+    const report = await this.dir.database.compact();
+    return {
+      dialect: this.dir.database.kind,
+      location: this.dir.metadataLocation,
+      ...report,
+      durationMs: performance.now() - started,
     };
   }
 

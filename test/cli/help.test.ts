@@ -28,6 +28,7 @@ const COMMANDS = [
   'gc',
   'fsck',
   'repair',
+  'compact',
   'audit',
   'audit log',
   'audit verify',

@@ -51,6 +51,9 @@ describe('mvault --registry URL', () => {
     const fsck = await mvault(['--registry', server.url, 'fsck'], { cwd });
     expect(fsck.code).toBe(1);
     expect(fsck.stderr).toMatch(/runs on the server's host/);
+    const compact = await mvault(['--registry', server.url, 'compact'], { cwd });
+    expect(compact.code).toBe(1);
+    expect(compact.stderr).toMatch(/compact runs on the server's host/);
     const init = await mvault(['--registry', server.url, 'init'], { cwd });
     expect(init.code).not.toBe(0);
     expect(init.stderr).toMatch(/mvault serve/);

@@ -190,6 +190,21 @@ export async function openPostgres<DB>(
       ),
     // A pool: independent statements of `fn` may run on several connections at once.
     reads: (fn) => fn(db),
+    compact: async () => {
+      const schemaBytes = async () => {
+        const { rows } = await sql<{ bytes: string | null }>`
+          select sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::text as bytes
+          from pg_tables where schemaname = current_schema()`.execute(db);
+        return Number(rows[0]?.bytes ?? 0);
+      };
+      const bytesBefore = await schemaBytes();
+      const { rows: tables } = await sql<{ name: string }>`
+        select format('%I.%I', schemaname, tablename) as name
+        from pg_tables where schemaname = current_schema() order by tablename`.execute(db);
+      // One table at a time (VACUUM runs outside a transaction, on one pooled connection).
+      for (const { name } of tables) await sql`vacuum (analyze) ${sql.raw(name)}`.execute(db);
+      return { bytesBefore, bytesAfter: await schemaBytes() };
+    },
     close: () => db.destroy(),
   };
 }

@@ -231,6 +231,34 @@ export async function openSqlite<DB>(
           unbind();
         }
       }),
+    compact: () =>
+      db.connection().execute(async () => {
+        const size = () => {
+          const page = Number(raw.pragma('page_size', { simple: true }));
+          return {
+            bytes: Number(raw.pragma('page_count', { simple: true })) * page,
+            free: Number(raw.pragma('freelist_count', { simple: true })) * page,
+          };
+        };
+        const before = size();
+        // VACUUM builds the new database as a temporary database: in a file, not in the
+        // memory the connection's temp_store = MEMORY (above) would use for it.
+        raw.pragma('temp_store = FILE');
+        try {
+          await retryBusy('compacting', async () => raw.exec('VACUUM'));
+        } finally {
+          raw.pragma('temp_store = MEMORY');
+        }
+        // In WAL mode the rewritten pages are in the WAL: copy them back and truncate it,
+        // so the file shrinks now rather than at a later checkpoint (a reader in another
+        // process may still hold the old pages; then the next checkpoint does it).
+        raw.pragma('wal_checkpoint(TRUNCATE)');
+        return {
+          bytesBefore: before.bytes,
+          bytesAfter: size().bytes,
+          freeBytesBefore: before.free,
+        };
+      }),
     close: () => db.destroy(),
   };
 }
