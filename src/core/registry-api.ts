@@ -858,8 +858,8 @@ export interface RegistryApi {
 
 // ------------------------------------------------------------------ maintenance
 
-export interface GcRequest {
-  /** Report what would be collected, change nothing. */
+export interface GcRequest extends MutationOptions {
+  /** Report what would be collected and purged, change nothing. */
   readonly dryRun?: boolean;
   /** Nothing stored more recently than this is collected (default 1 hour). */
   readonly graceMs?: number;
@@ -871,7 +871,18 @@ export interface GcResult {
   /** Soft-deleted versions and models keep their files this long (see retentionMs). */
   readonly retentionMs: number;
   readonly graceMs: number;
-  /** Distinct manifests kept because a live or still-restorable version uses them. */
+  /**
+   * MLflow runs deleted more than retention + grace ago, deleted for good with their
+   * metric history, params, tags, inputs and artifacts before the collection (in a dry
+   * run: those that would be; their artifacts' bytes are then counted as kept).
+   */
+  readonly runsPurged: number;
+  /** MLflow experiments deleted that long ago with no run left, deleted for good (likewise). */
+  readonly experimentsPurged: number;
+  /**
+   * Distinct manifests kept: those of live or still-restorable versions, of MLflow
+   * artifacts, multipart parts and Git LFS objects.
+   */
   readonly liveManifests: number;
   readonly manifestsDeleted: number;
   readonly filesDeleted: number;
@@ -937,7 +948,9 @@ export interface RepairResult {
 export interface RegistryMaintenance {
   /**
    * Mark-and-sweep of stored bytes. Live: the files of every version that is not deleted,
-   * or was soft-deleted (itself or its model) less than `retentionMs` + grace ago.
+   * or was soft-deleted (itself or its model) less than `retentionMs` + grace ago. First
+   * purges MLflow runs (and then experiments) deleted longer ago than that, so their
+   * artifacts' bytes are collected by the same gc; each purge is audited, by the actor.
    * @throws LockedError while another collection runs.
    */
   gc(request?: GcRequest): Promise<GcResult>;

@@ -107,6 +107,15 @@ export interface RunInputsTable {
   tags: string;
 }
 
+/**
+ * Counters that must never go back (migration 0307): `experiment_id`, the highest
+ * experiment id ever given, kept when that experiment is purged.
+ */
+export interface TrackingSequencesTable {
+  name: string;
+  last_value: number;
+}
+
 export interface TrackingTables {
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
@@ -117,6 +126,7 @@ export interface TrackingTables {
   run_metric_segments: RunMetricSegmentsTable;
   run_latest_metrics: RunLatestMetricsTable;
   run_inputs: RunInputsTable;
+  tracking_sequences: TrackingSequencesTable;
 }
 
 export type ExperimentRow = Selectable<ExperimentsTable>;

@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateManifestPath } from '../core/names.js';
@@ -368,6 +368,57 @@ export class ArtifactService {
       await this.pruneEmpty(trx, dir);
       return files;
     });
+  }
+
+  /**
+   * Removes everything at and under `root` (a directory or a file) — its entries, and the
+   * multipart uploads into it with their parts — then the directories left empty above
+   * it, through `handle`: a write transaction on the same database, whose caller decided
+   * in it that the tree goes (purging a run, tracking-purge.ts). Each statement is a range
+   * of the (dir, name) key in byte order (SQLite's BINARY, PostgreSQL's "C" collation):
+   * nothing under `root` is read into memory. Resolves the number of files removed.
+   * @throws InvalidArgumentError (a bad or reserved path), as delete().
+   */
+  async deleteTree(handle: unknown, root: string): Promise<number> {
+    const p = this.checkWritable(root);
+    const trx = handle as Kysely<Tables>;
+    // Every path strictly under p starts with `p/`; '0' is the character after '/'.
+    const lo = `${p}/`;
+    const hi = `${p}0`;
+    let files = 0;
+    for (const kind of ['file', 'dir'] as const) {
+      const direct = await trx
+        .deleteFrom('mlflow_artifact_entries')
+        .where('dir', '=', p)
+        .where('kind', '=', kind)
+        .executeTakeFirst();
+      const nested = await trx
+        .deleteFrom('mlflow_artifact_entries')
+        .where('dir', '>=', lo)
+        .where('dir', '<', hi)
+        .where('kind', '=', kind)
+        .executeTakeFirst();
+      if (kind === 'file') files += Number(direct.numDeletedRows) + Number(nested.numDeletedRows);
+    }
+    const { dir, name } = splitPath(p);
+    const self = await trx
+      .deleteFrom('mlflow_artifact_entries')
+      .where('dir', '=', dir)
+      .where('name', '=', name)
+      .returning('kind')
+      .executeTakeFirst();
+    if (self?.kind === 'file') files++;
+    const uploads = (eb: ExpressionBuilder<Tables, 'mlflow_artifact_uploads'>) =>
+      eb.or([eb('path', '=', p), eb.and([eb('path', '>=', lo), eb('path', '<', hi)])]);
+    await trx
+      .deleteFrom('mlflow_artifact_parts')
+      .where('upload_id', 'in', (eb) =>
+        eb.selectFrom('mlflow_artifact_uploads').select('id').where(uploads),
+      )
+      .execute();
+    await trx.deleteFrom('mlflow_artifact_uploads').where(uploads).execute();
+    await this.pruneEmpty(trx, dir);
+    return files;
   }
 
   // -------------------------------------------------------------- multipart

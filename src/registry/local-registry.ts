@@ -69,6 +69,7 @@ import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-met
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
 import { orderedMetricSegmentsMigration } from '../metadata/migrations/0306-ordered-metric-segments.js';
+import { trackingPurgeMigration } from '../metadata/migrations/0307-tracking-purge.js';
 import { authMigration } from '../metadata/migrations/0400-auth.js';
 import { capabilityEpochMigration } from '../metadata/migrations/0401-capability-epoch.js';
 import { prepareQuery } from '../metadata/prepared-query.js';
@@ -661,6 +662,7 @@ export const REGISTRY_MIGRATIONS: readonly NamedMigration[] = [
   runKeysMigration,
   packedMetricHistoryMigration,
   orderedMetricSegmentsMigration,
+  trackingPurgeMigration,
   authMigration,
   capabilityEpochMigration,
 ];

@@ -7,6 +7,8 @@
  * Retention (retention.ts): a soft-deleted version or model can be restored for
  * `retentionMs` (default 30 days); gc keeps its files for that long plus the grace period,
  * then collects them. Expired versions keep their rows (history), not their files.
+ * MLflow runs and experiments deleted that long ago are purged, rows and artifacts, by the
+ * same gc before it reads its roots (tracking-purge.ts, MLflow's `mlflow gc`).
  */
 import type { KeyObject } from 'node:crypto';
 import { CompiledQuery, type Kysely } from 'kysely';
@@ -37,10 +39,12 @@ import { AuditService } from './audit-service.js';
 import { findCheckpointKey } from './checkpoint-key.js';
 import { LFS_MIGRATIONS, LfsService } from './lfs-service.js';
 import { type ChecksModels, LocalRegistry, REGISTRY_MIGRATIONS } from './local-registry.js';
+import { actorOf } from './registry-context.js';
 import { retainedVersions } from './retention.js';
 import type { ReadScopedSearch } from './search-service.js';
 import { findServerSecret } from './server-secret.js';
 import { openStoreDirectory, type StoreDirectory } from './store-directory.js';
+import { type PurgeCounts, TrackingPurge } from './tracking-purge.js';
 import { TrackingService } from './tracking-service.js';
 import { UPLOAD_MIGRATIONS, UploadService } from './upload-service.js';
 import type { WebhookService, WebhookServiceOptions } from './webhook-service.js';
@@ -133,7 +137,11 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     const audit = new AuditService(this.context);
     this.tracking = new TrackingService(this.context, audit);
     this.lfs = new LfsService(this.context, audit, dir.store);
+    this.purge = new TrackingPurge(this.context, audit, new ArtifactService({ store: dir.store }));
   }
+
+  /** Deletes expired runs and experiments for gc (tracking-purge.ts). */
+  private readonly purge: TrackingPurge;
 
   async gc(request: GcRequest = {}): Promise<GcResult> {
     const graceMs = request.graceMs ?? DEFAULT_GC_GRACE_MS;
@@ -144,19 +152,30 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     // Deletion times come from the registry's clock; the store's own times are wall clock,
     // which collectGarbage reads itself.
     const cutoff = this.context.now() - this.context.retentionMs - graceMs;
-    const live = new Set(
-      (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
-    );
-    // MLflow run artifacts (and multipart parts) keep their bytes through their manifests.
     const artifacts = new ArtifactService({ store: this.dir.store });
-    for (const digest of await artifacts.liveManifests()) live.add(digest);
-    // Git LFS objects are roots: a repository's history may need any of them.
-    for (const digest of await this.lfs.liveManifests()) live.add(digest);
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
+    let purged: PurgeCounts = { runs: 0, experiments: 0 };
+    let liveCount = 0;
     const report = await collectGarbage(this.dir.store, {
-      liveManifests: live,
+      // Under the GC lease: first the runs and experiments past retention go (MLflow's
+      // `mlflow gc`), so that the roots read next no longer hold their artifacts.
+      liveManifests: async () => {
+        // Only a purge needs an actor (its audit events); a dry run changes nothing.
+        purged = dryRun
+          ? await this.purge.count(cutoff)
+          : await this.purge.purge(cutoff, actorOf(this.context, request));
+        const live = new Set(
+          (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
+        );
+        // MLflow run artifacts (and multipart parts) keep their bytes through their manifests.
+        for (const digest of await artifacts.liveManifests()) live.add(digest);
+        // Git LFS objects are roots: a repository's history may need any of them.
+        for (const digest of await this.lfs.liveManifests()) live.add(digest);
+        liveCount = live.size;
+        return live;
+      },
       liveChunks,
       // A version, artifact or LFS object committed while this ran keeps its manifest.
       stillReferenced: async (trx, digests) => {
@@ -174,7 +193,9 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       dryRun,
       retentionMs: this.context.retentionMs,
       graceMs,
-      liveManifests: live.size,
+      runsPurged: purged.runs,
+      experimentsPurged: purged.experiments,
+      liveManifests: liveCount,
       manifestsDeleted: report.manifestsDeleted,
       filesDeleted: report.filesDeleted,
       chunksTombstoned: report.chunksTombstoned,

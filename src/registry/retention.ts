@@ -5,7 +5,9 @@
  * version that can be restored always has its files.
  *
  * Expired versions are not purged: their rows stay (visible with includeDeleted, and in
- * the audit trail), only their files go at the next collection.
+ * the audit trail), only their files go at the next collection. MLflow runs and
+ * experiments past the same period are purged, rows and all, by that collection
+ * (tracking-purge.ts), as MLflow's `mlflow gc` does; until then they can be restored.
  */
 import type { Kysely } from 'kysely';
 import { ConflictError } from '../core/errors.js';

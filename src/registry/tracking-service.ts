@@ -12,7 +12,8 @@
  *
  * Audit: creating, renaming, deleting and restoring experiments and runs append an audit
  * event (subjects `experiment:<id>` and `run:<id>`, which no model name can equal) in the
- * mutation's own transaction. Metric points, params and tags are not audited.
+ * mutation's own transaction; so does gc's purge of them (tracking-purge.ts). Metric
+ * points, params and tags are not audited.
  *
  * Durability: lifecycle changes commit durably. Logging (metrics, params, tags, inputs,
  * models) commits with `durable: false`: a crash of the process never loses it, a power
@@ -216,6 +217,8 @@ const RUN_STATUSES: readonly RunStatus[] = ['RUNNING', 'SCHEDULED', 'FINISHED', 
 const RUN_ID = /^[a-zA-Z0-9][\w-]{0,255}$/;
 const EXPERIMENT_ID = /^[0-9]{1,18}$/;
 const RUN_NAME_TAG = 'mlflow.runName';
+/** The `tracking_sequences` row holding the highest experiment id ever given (0307). */
+export const EXPERIMENT_ID_SEQUENCE = 'experiment_id';
 const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
 
 function invalid(message: string): InvalidArgumentError {
@@ -1157,7 +1160,13 @@ export class TrackingService {
         .selectFrom('experiments')
         .select((eb) => eb.fn.max('id').as('max'))
         .executeTakeFirst();
-      const id = Number(max?.max ?? 0) + 1;
+      // A purged experiment's id is never given again (tracking-purge.ts).
+      const purged = await trx
+        .selectFrom('tracking_sequences')
+        .select('last_value')
+        .where('name', '=', EXPERIMENT_ID_SEQUENCE)
+        .executeTakeFirst();
+      const id = Math.max(Number(max?.max ?? 0), Number(purged?.last_value ?? 0)) + 1;
       const now = this.ctx.now();
       await trx
         .insertInto('experiments')

@@ -11,8 +11,10 @@ import { pendingMetricsMigration } from '../metadata/migrations/0303-pending-met
 import { runKeysMigration } from '../metadata/migrations/0304-run-keys.js';
 import { packedMetricHistoryMigration } from '../metadata/migrations/0305-packed-metric-history.js';
 import { orderedMetricSegmentsMigration } from '../metadata/migrations/0306-ordered-metric-segments.js';
+import { trackingPurgeMigration } from '../metadata/migrations/0307-tracking-purge.js';
 import type { RegistryContext } from './registry-context.js';
 import { openRegistryDirectory, type RegistryDirectory } from './registry-directory.js';
+import { DELETED_RETENTION_MS } from './retention.js';
 import type { Metric } from './tracking-service.js';
 
 /**
@@ -21,8 +23,9 @@ import type { Metric } from './tracking-service.js';
  * before 0303 (the pending and packed tables, the run keys and the bookkeeping rows gone,
  * the points in run_metrics by run id as 0302 stored them), reopened, and read and logged
  * to. Segments an early fold of 0305 wrote overlapping are ordered when 0306 runs at open.
+ * Runs and experiments deleted before 0307 are purged by gc once it is applied.
  */
-describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0306 on %s', (dialect) => {
+describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0307 on %s', (dialect) => {
   let tmp: string | undefined;
   let fresh: FreshDatabase | undefined;
   let rd: RegistryDirectory | undefined;
@@ -334,5 +337,42 @@ describe.each(TEST_DIALECTS)('tracking data across migrations 0303 to 0306 on %s
       value: { 0: 3, 5: 5, 6: 6, 10: 1, 11: 2, 12: 4 }[step]!,
     }));
     expect((await rd.tracking.metricHistory(id, 'loss')).items).toEqual(want);
+  });
+
+  it('migration 0307 lets gc purge runs and experiments deleted before it was applied', async () => {
+    let now = Date.UTC(2024, 0, 1);
+    tmp = await mkdtemp(join(tmpdir(), 'mv-tracking-upgrade-'));
+    fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+    const dir = join(tmp, 'reg');
+    const database = fresh?.config;
+    const open = () =>
+      openRegistryDirectory(dir, {
+        create: true,
+        defaultActor: 'alice',
+        clock: () => now++,
+        ...(database ? { database } : {}),
+      });
+    rd = await open();
+    const exp = await rd.tracking.createExperiment({ name: 'old' });
+    const run = (await rd.tracking.createRun({ experimentId: exp })).info.run_id;
+    await rd.tracking.logBatch(run, {
+      metrics: [{ key: 'loss', value: 1, timestamp: 1, step: 0 }],
+    });
+    await rd.tracking.deleteExperiment(exp);
+    // Back to the schema before 0307.
+    const db = (rd.tracking as unknown as { ctx: RegistryContext }).ctx.database.db;
+    await sql`drop index runs_deleted`.execute(db);
+    await sql`drop table tracking_sequences`.execute(db);
+    await sql`delete from kysely_migration where name = ${trackingPurgeMigration.name}`.execute(db);
+    await rd.close();
+
+    now += DELETED_RETENTION_MS + 24 * 60 * 60 * 1000;
+    rd = await open();
+    expect(await rd.registry.gc({ graceMs: 0 })).toMatchObject({
+      runsPurged: 1,
+      experimentsPurged: 1,
+    });
+    await expect(rd.tracking.getRun(run)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(Number(await rd.tracking.createExperiment({ name: 'old' }))).toBe(Number(exp) + 1);
   });
 });

@@ -22,6 +22,8 @@ export interface OpenBackendOptions {
   readonly chunking?: ChunkingParams;
   /** The metadata database. Default: SQLite in the registry directory. */
   readonly database?: DatabaseConfig;
+  /** The registry's clock (see OpenRegistryDirectoryOptions.clock); tests move it. */
+  readonly clock?: () => number;
   /** Packs in S3 (see `openStoreDirectory`): recorded if the registry is created now. */
   readonly blobs?: BlobsConfig;
   /**
@@ -59,6 +61,7 @@ export async function openServerBackend(
     ...(options.defaultActor ? { defaultActor: options.defaultActor } : {}),
     ...(options.database ? { database: options.database } : {}),
     ...(options.blobs ? { blobs: options.blobs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   // Made after opening, so that a registry created now gets them too.
   let serverSecret: Buffer;

@@ -30,8 +30,13 @@ import type { Store } from './store.js';
 import { packKey } from './store-layout.js';
 
 export interface GcOptions {
-  /** Digests of every manifest referenced by a live (or soft-deleted, restorable) version. */
-  readonly liveManifests: Iterable<string>;
+  /**
+   * Digests of every manifest referenced by a live (or soft-deleted, restorable) version;
+   * or a function giving them, called once after the GC lease is taken (so whatever it
+   * does before reading them runs one collection at a time, and not at all when another
+   * collection holds the lease).
+   */
+  readonly liveManifests: Iterable<string> | (() => Promise<Iterable<string>>);
   /**
    * Chunk ids to keep whatever references them: those of open upload sessions
    * (`UploadService.liveChunkIds()`), whose files are not committed yet.
@@ -106,7 +111,8 @@ export async function collectGarbage(store: Store, options: GcOptions): Promise<
   };
   try {
     const db = sdb.db;
-    const liveManifests = new Set(options.liveManifests);
+    const roots = options.liveManifests;
+    const liveManifests = new Set(typeof roots === 'function' ? await roots() : roots);
 
     // 1. Unreferenced manifests and files past the grace period.
     const manifests = await db.selectFrom('manifests').select(['digest', 'created_at']).execute();

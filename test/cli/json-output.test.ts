@@ -84,8 +84,13 @@ describe('--json', () => {
       files: 3,
       version: { version: 1 },
     });
-    expect(await json(['gc', '--dry-run'])).toMatchObject({ dryRun: true, liveManifests: 2 });
-    expect(await json(['gc', '--grace', '0'])).toMatchObject({ dryRun: false });
+    expect(await json(['gc', '--dry-run'])).toMatchObject({
+      dryRun: true,
+      liveManifests: 2,
+      runsPurged: 0,
+      experimentsPurged: 0,
+    });
+    expect(await json(['gc', '--grace', '0'])).toMatchObject({ dryRun: false, runsPurged: 0 });
     expect(await json(['fsck'])).toMatchObject({ ok: true, versions: 2 });
     expect(await json(['repair'])).toMatchObject({ after: { ok: true } });
     const log = await json(['audit', 'log', '--max', '2']);

@@ -77,6 +77,8 @@ export async function openTempRegistry(
 export interface TempRegistryDirectory {
   /** A registry directory (store, registry, tracking) with defaultActor `alice`. */
   readonly rd: RegistryDirectory;
+  /** The registry's clock (deletion times, retention). */
+  readonly clock: FakeClock;
   cleanup(): Promise<void>;
 }
 
@@ -90,14 +92,16 @@ export async function openTempRegistryDirectory(
 ): Promise<TempRegistryDirectory> {
   const tmp = await mkdtemp(join(tmpdir(), prefix));
   const fresh = dialect === 'sqlite' ? undefined : await freshDatabase(dialect);
+  const clock = fakeClock();
   const rd = await openRegistryDirectory(join(tmp, 'reg'), {
     create: true,
     defaultActor: 'alice',
-    clock: fakeClock(),
+    clock,
     ...(fresh ? { database: fresh.config } : {}),
   });
   return {
     rd,
+    clock,
     cleanup: async () => {
       await rd.close();
       await fresh?.cleanup();

@@ -31,11 +31,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `database`: the metadata database (test/support/dialects.ts); default SQLite in the directory. */
+/**
+ * `database`: the metadata database (test/support/dialects.ts); default SQLite in the
+ * directory. `clock`: the registry's clock (deletion times, retention); default Date.now.
+ */
 export async function startTestServer(
-  options: Omit<AppOptions, 'backend'> & { database?: DatabaseConfig } = {},
+  options: Omit<AppOptions, 'backend'> & { database?: DatabaseConfig; clock?: () => number } = {},
 ): Promise<TestServer> {
-  const { database, ...appOptions } = options;
+  const { database, clock, ...appOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'mv-server-'));
   const backend = await openServerBackend(join(dir, 'registry'), {
     create: true,
@@ -43,6 +46,7 @@ export async function startTestServer(
     chunking: TEST_CHUNKING,
     packTargetSize: 256 * 1024,
     ...(database ? { database } : {}),
+    ...(clock ? { clock } : {}),
   });
   const { app, uploads, routes, declaredRoutes } = await buildApp({
     backend,
