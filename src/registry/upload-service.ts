@@ -812,11 +812,21 @@ export class UploadService {
         done.add(f.sha256);
       }
       // The version's durable commit next makes the manifest durable too (CommitOptions).
-      const manifest = await this.store.commitManifest(
-        files.map((f) => ({ path: f.path, size: Number(f.size), sha256: f.sha256 as Sha256Hex })),
-        { durable: false },
+      // A GC may have taken one of these files since it was stored or found: nothing
+      // referred to it until this manifest.
+      const manifest = await collectedIfMissing(
+        { files: new Set(files.map((f) => f.sha256)) },
+        () =>
+          this.store.commitManifest(
+            files.map((f) => ({
+              path: f.path,
+              size: Number(f.size),
+              sha256: f.sha256 as Sha256Hex,
+            })),
+            { durable: false },
+          ),
       );
-      const version: ModelVersion = await collectedIfMissing(manifest.digest, () =>
+      const version: ModelVersion = await collectedIfMissing({ manifest: manifest.digest }, () =>
         this.registry.createVersion({
           model: input.model,
           manifest: {
@@ -1061,15 +1071,30 @@ interface NormalizedFile {
  * before the version asked for it — answers as when it goes while the version commits:
  * CONFLICT with `details.collected`, on which the SDK pushes again.
  */
-async function collectedIfMissing<T>(digest: string, create: () => Promise<T>): Promise<T> {
+/**
+ * Runs a commit step, turning the NotFoundError of something a garbage collection can take
+ * from under a commit — the new `manifest`, or one of the session's `files` (stored, but
+ * referred to by nothing until the manifest) — into CONFLICT `collected`: the client
+ * pushes again, and the next session stores what is missing.
+ */
+async function collectedIfMissing<T>(
+  what: { readonly manifest?: string; readonly files?: ReadonlySet<string> },
+  step: () => Promise<T>,
+): Promise<T> {
   try {
-    return await create();
+    return await step();
   } catch (e) {
-    if (e instanceof NotFoundError && (e.details as { manifest?: unknown })?.manifest === digest) {
-      throw new ConflictError(
-        `manifest ${digest} was garbage-collected while the version was being created; push again`,
-        { digest, collected: true },
-      );
+    if (e instanceof NotFoundError) {
+      const details = (e.details ?? {}) as { manifest?: unknown; sha256?: unknown };
+      const manifest = what.manifest !== undefined && details.manifest === what.manifest;
+      const file = typeof details.sha256 === 'string' && what.files?.has(details.sha256);
+      if (manifest || file) {
+        const digest = manifest ? what.manifest : details.sha256;
+        throw new ConflictError(
+          `${manifest ? 'manifest' : 'file'} ${digest} was garbage-collected while the version was being created; push again`,
+          { digest, collected: true },
+        );
+      }
     }
     throw e;
   }

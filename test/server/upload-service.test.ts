@@ -95,6 +95,40 @@ describe('UploadService', () => {
     }
   });
 
+  it('answers CONFLICT collected when a GC takes a committed file before the manifest', async () => {
+    // The same race one step earlier: the commit has stored the session's file (or found
+    // it stored) and a GC with no grace period collects it, no manifest referring to it
+    // yet, before the version's manifest is stored. That manifest then names a file that
+    // is not stored: the commit must answer `collected` (the SDK pushes again, sending the
+    // chunks anew), not NOT_FOUND, which the SDK reports as a failure.
+    const registry = server.backend.registry as typeof server.backend.registry &
+      RegistryMaintenance;
+    const store = server.backend.store;
+    let collected = 0;
+    const racing = withOverrides(store, {
+      commitManifest: async (...args: Parameters<typeof store.commitManifest>) => {
+        await clockTick();
+        collected += (await registry.gc({ graceMs: 0 })).filesDeleted;
+        return store.commitManifest(...args);
+      },
+    });
+    const raced = new UploadService({ registry, store: racing });
+    await raced.init();
+    try {
+      const file = rawFile('raced-file.bin', pseudoRandomBytes(8, 12_000), 8192);
+      const s = await raced.create({ files: [file.spec] });
+      await raced.receiveChunks(s.id, once(batchBody(file.chunks)));
+      await expect(raced.commit(s.id, { model: 'raced-file' })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        details: { collected: true },
+      });
+      expect(collected).toBeGreaterThanOrEqual(1);
+      await expect(registry.getModel('raced-file')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await raced.close();
+    }
+  });
+
   it('abandons sessions idempotently', async () => {
     const file = rawFile('b.bin', pseudoRandomBytes(2, 10_000), 8192);
     const s = await uploads.create({ files: [file.spec] });
