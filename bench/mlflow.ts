@@ -60,8 +60,16 @@ await mkdir(work, { recursive: true });
 const pg = values.postgres
   ? await startPostgres(undefined, process.env.BENCH_PG_SETTINGS?.split(' ').filter(Boolean))
   : undefined;
-// stop() is synchronous and idempotent: the cluster goes even when the bench fails.
+// stop() is synchronous and idempotent: the cluster goes even when the bench fails or is
+// interrupted (a signal ends the process without 'exit' unless handled).
 process.on('exit', () => pg?.stop());
+let stopServer = () => {};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopServer();
+    process.exit(130);
+  });
+}
 if (pg) process.stderr.write(`PostgreSQL: ${pg.url}, data in ${pg.dataDirectory}\n`);
 const server = pg
   ? await startNodeServer(['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0'], {
@@ -69,6 +77,7 @@ const server = pg
       MODELVAULT_DB: pg.url,
     })
   : await startServerProcess(join(work, 'registry'));
+stopServer = () => server.child.kill('SIGTERM');
 const databaseCpu = pg && values.cpu ? () => postgresCpu(pg.dataDirectory) : undefined;
 
 const client = keepAliveClient(server.url);
