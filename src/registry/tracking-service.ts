@@ -503,30 +503,6 @@ const Q = {
         .insertInto('run_metric_batches')
         .values({ run_key: p.run_key, seq: p.seq, batch: p.batch, n: p.n, points: p.points }),
   ),
-  /**
-   * PostgreSQL: lastBatch and insertBatch in one statement (seq after the last batch's
-   * points, batch after it; both 0 when none is pending), the inserted seq and batch
-   * returned.
-   */
-  appendBatch: prepareQuery((db: Db, p: { run_key: number; n: number; points: Uint8Array }) => {
-    const ofLast = (value: RawBuilder<number>) =>
-      db
-        .selectFrom('run_metric_batches')
-        .select(value.as('v'))
-        .where('run_key', '=', p.run_key)
-        .orderBy('seq', 'desc')
-        .limit(1);
-    return db
-      .insertInto('run_metric_batches')
-      .values({
-        run_key: p.run_key,
-        seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
-        batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
-        n: p.n,
-        points: p.points,
-      })
-      .returning(['seq', 'batch']);
-  }),
   /** The run's pending batches in logged order. */
   batches: prepareQuery((db: Db, p: { run_key: number }) =>
     db
@@ -683,23 +659,58 @@ const Q = {
    * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
    */
   upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Points) =>
-      db
-        .insertInto('run_latest_metrics')
-        .values(
-          rowsOf(p.rows, n).map((r) => ({
-            run_key: p.run_key,
-            key: r.key,
-            value: r.latest_value,
-            is_nan: r.is_nan,
-            step: r.step,
-            timestamp: r.timestamp,
-          })),
-        )
-        .onConflict(replaceOlderLatest),
-    ),
+    prepareQuery((db: Db, p: Points) => upsertLatest(db, p, n)),
+  ),
+  /**
+   * PostgreSQL: lastBatch, insertBatch and upsertLatestMetrics (`n` candidates) in one
+   * statement — one round trip instead of two: the batch's seq after the last batch's
+   * points and its batch number after it (both 0 when none is pending), returned; the
+   * upsert as a data-modifying CTE. The two writes are to different tables and neither
+   * reads what the other writes, so the result is theirs run one after the other.
+   */
+  appendBatchAndLatest: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Points & { n: number; points: Uint8Array }) => {
+      const ofLast = (value: RawBuilder<number>) =>
+        db
+          .selectFrom('run_metric_batches')
+          .select(value.as('v'))
+          .where('run_key', '=', p.run_key)
+          .orderBy('seq', 'desc')
+          .limit(1);
+      return db
+        .with('latest', (qc) => upsertLatest(qc, p, n).returning('key'))
+        .insertInto('run_metric_batches')
+        .values({
+          run_key: p.run_key,
+          seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
+          batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
+          n: p.n,
+          points: p.points,
+        })
+        .returning(['seq', 'batch']);
+    }),
   ),
 };
+
+/**
+ * `n` candidate latest points (distinct keys) into run_latest_metrics: each replaces the
+ * stored one unless that is newer by MLflow's order (replaceOlderLatest).
+ */
+function upsertLatest(db: Pick<Db, 'insertInto'>, p: Points, n: number) {
+  return db
+    .insertInto('run_latest_metrics')
+    .values(
+      rowsOf(p.rows, n).map((r) => ({
+        run_key: p.run_key,
+        key: r.key,
+        value: r.latest_value,
+        is_nan: r.is_nan,
+        step: r.step,
+        timestamp: r.timestamp,
+      })),
+    )
+    .onConflict(replaceOlderLatest);
+}
 
 /**
  * A page's runs' lists (hydrateRuns), one statement each for all the page's runs, each
@@ -1706,6 +1717,7 @@ export class TrackingService {
     // One row a batch, after the run's previous one (PENDING_METRICS).
     const sqlite = this.ctx.dialect === 'sqlite';
     const points = packBatch(rows, sqlite);
+    const latest = distinct ? rows : [...candidates.values()];
     let seq: number;
     let batch: number;
     if (sqlite) {
@@ -1715,17 +1727,18 @@ export class TrackingService {
       seq = last ? Number(last.seq) + Number(last.n) : 0;
       batch = last ? Number(last.batch) + 1 : 0;
       await Q.insertBatch.run(trx, { run_key: runKey, seq, batch, n: rows.length, points });
+      await this.upsertLatest(trx, runKey, latest);
     } else {
-      // One round trip instead of two.
-      const added = await Q.appendBatch.executeTakeFirst(trx, {
+      // One round trip (the batch's seek and insert, the latest points' upsert).
+      const added = await Q.appendBatchAndLatest.for(latest.length).executeTakeFirst(trx, {
         run_key: runKey,
         n: rows.length,
         points,
+        rows: latest,
       });
       seq = Number(added!.seq);
       batch = Number(added!.batch);
     }
-    await this.upsertLatest(trx, runKey, distinct ? rows : [...candidates.values()]);
     if (seq + rows.length >= this.fold.foldAt || batch + 1 >= this.fold.foldRows) {
       await this.foldBatches(trx, runKey);
     }
