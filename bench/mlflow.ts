@@ -11,6 +11,7 @@
  * machine).
  *
  *   node --import tsx bench/mlflow.ts [--requests 2000] [--rounds 5] [--cpu] [--only log-batch]
+ *                                     [--postgres]
  *
  * Each round runs every workload for `--requests` requests after 200 warm-up requests;
  * the report gives the median over rounds. With `--cpu` it also reports the server
@@ -19,15 +20,26 @@
  * machine is running. `--only` keeps the workloads whose name contains the text (the
  * /health baseline always runs). The server is `src/server/main.ts` on a
  * loopback port over a fresh registry in bench/.work/mlflow (removed afterwards).
+ *
+ * `--postgres`: the registry's metadata on a throwaway PostgreSQL server the bench starts
+ * (as the tests do: test/support/postgres-server.ts) and removes afterwards; the server is
+ * then `mvault serve` from the sources (src/cli/main.ts, `MODELVAULT_DB`, the registry
+ * directory as `MODELVAULT_HOME`, created on start), which takes the database as
+ * deployments do (docs/deploy.md). With `--cpu` it also reports the PostgreSQL server's
+ * CPU time per request (its postmaster and all its processes, from /proc, around each
+ * measured loop): on PostgreSQL much of a request's cost is outside the Node process.
+ * `BENCH_PG_SETTINGS='log_statement=all …'` passes more settings to that server (its log
+ * is in the cluster's directory; the bench prints where).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startPostgres } from '../test/support/postgres-server.js';
 import { keepAliveClient, sequentialRate } from './lib/keep-alive-client.js';
-import { startServerProcess } from './lib/server-process.js';
-import { median } from './lib/util.js';
+import { startNodeServer, startServerProcess } from './lib/server-process.js';
+import { median, postgresCpu } from './lib/util.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -36,6 +48,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     cpu: { type: 'boolean', default: false },
     only: { type: 'string' },
+    postgres: { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -44,7 +57,28 @@ const work = join(ROOT, 'bench', '.work', 'mlflow');
 await rm(work, { recursive: true, force: true });
 await mkdir(work, { recursive: true });
 
-const server = await startServerProcess(join(work, 'registry'));
+const pg = values.postgres
+  ? await startPostgres(undefined, process.env.BENCH_PG_SETTINGS?.split(' ').filter(Boolean))
+  : undefined;
+// stop() is synchronous and idempotent: the cluster goes even when the bench fails or is
+// interrupted (a signal ends the process without 'exit' unless handled).
+process.on('exit', () => pg?.stop());
+let stopServer = () => {};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopServer();
+    process.exit(130);
+  });
+}
+if (pg) process.stderr.write(`PostgreSQL: ${pg.url}, data in ${pg.dataDirectory}\n`);
+const server = pg
+  ? await startNodeServer(['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0'], {
+      MODELVAULT_HOME: join(work, 'registry'),
+      MODELVAULT_DB: pg.url,
+    })
+  : await startServerProcess(join(work, 'registry'));
+stopServer = () => server.child.kill('SIGTERM');
+const databaseCpu = pg && values.cpu ? () => postgresCpu(pg.dataDirectory) : undefined;
 
 const client = keepAliveClient(server.url);
 const call = client.call;
@@ -203,16 +237,26 @@ const selected = Object.entries(workloads).filter(
 );
 const results: Record<string, number[]> = {};
 const cpuPerRequest: Record<string, number[]> = {};
+const dbCpuPerRequest: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, fn] of selected) {
-    const { reqPerS: rate, serverCpuMs: ms } = await sequentialRate(REQUESTS, fn, {
+    const {
+      reqPerS: rate,
+      serverCpuMs: ms,
+      databaseCpuMs: dbMs,
+    } = await sequentialRate(REQUESTS, fn, {
       serverPid: values.cpu ? server.child.pid : undefined,
+      databaseCpu,
     });
     results[name] = [...(results[name] ?? []), rate];
     let line = `round ${round + 1} ${name}: ${rate.toFixed(0)} req/s`;
     if (values.cpu) {
       cpuPerRequest[name] = [...(cpuPerRequest[name] ?? []), ms];
       line += `, server CPU ${ms.toFixed(3)} ms/request`;
+    }
+    if (databaseCpu) {
+      dbCpuPerRequest[name] = [...(dbCpuPerRequest[name] ?? []), dbMs];
+      line += `, PostgreSQL CPU ${dbMs.toFixed(3)} ms/request`;
     }
     process.stderr.write(`${line}\n`);
   }
@@ -224,14 +268,20 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-const cpuColumns = values.cpu ? ' server CPU ms/request (median) |' : '';
+const cpuColumns =
+  (values.cpu ? ' server CPU ms/request (median) |' : '') +
+  (databaseCpu ? ' PostgreSQL CPU ms/request (median) |' : '');
 console.log(
-  `| workload | req/s (median of ${ROUNDS}) | ratio to /health | vs target 1650 |${cpuColumns}`,
+  `| workload${pg ? ' (PostgreSQL)' : ''} | req/s (median of ${ROUNDS}) | ratio to /health | vs target 1650 |${cpuColumns}`,
 );
-console.log(`| --- | ---: | ---: | ---: |${values.cpu ? ' ---: |' : ''}`);
+console.log(
+  `| --- | ---: | ---: | ---: |${values.cpu ? ' ---: |' : ''}${databaseCpu ? ' ---: |' : ''}`,
+);
 for (const [name, rates] of Object.entries(results)) {
   const m = median(rates);
-  const cpu = values.cpu ? ` ${median(cpuPerRequest[name]!).toFixed(3)} |` : '';
+  const cpu =
+    (values.cpu ? ` ${median(cpuPerRequest[name]!).toFixed(3)} |` : '') +
+    (databaseCpu ? ` ${median(dbCpuPerRequest[name]!).toFixed(3)} |` : '');
   console.log(
     `| ${name} | ${m.toFixed(0)} | ${(m / baseline).toFixed(2)} | ${(m / 1650).toFixed(2)}x |${cpu}`,
   );
@@ -239,4 +289,5 @@ for (const [name, rates] of Object.entries(results)) {
 
 await server.stop();
 client.destroy();
+pg?.stop();
 await rm(work, { recursive: true, force: true });

@@ -58,24 +58,37 @@ export interface SequentialResult {
   readonly reqPerS: number;
   /** Server CPU ms per request (NaN without `serverPid`). */
   readonly serverCpuMs: number;
+  /** The database's CPU ms per request (NaN without `databaseCpu`). */
+  readonly databaseCpuMs: number;
 }
 
 /**
  * Runs `fn` `warmup` times, then `count` times one after another, timing the latter; with
  * `serverPid` also the server process's CPU time (user + system from /proc) per request,
  * read before and after the measured loop: unlike req/s it hardly depends on what else a
- * shared machine runs.
+ * shared machine runs. `databaseCpu` (CPU seconds so far, e.g. `postgresCpu`) is read
+ * the same way, for a database server in processes of its own.
  */
 export async function sequentialRate(
   count: number,
   fn: (i: number) => Promise<unknown>,
-  options: { readonly warmup?: number; readonly serverPid?: number | undefined } = {},
+  options: {
+    readonly warmup?: number;
+    readonly serverPid?: number | undefined;
+    readonly databaseCpu?: (() => Promise<number>) | undefined;
+  } = {},
 ): Promise<SequentialResult> {
   for (let i = 0; i < (options.warmup ?? 200); i++) await fn(-1 - i);
+  const db0 = options.databaseCpu ? await options.databaseCpu() : Number.NaN;
   const cpu0 = options.serverPid === undefined ? Number.NaN : await processCpu(options.serverPid);
   const t = performance.now();
   for (let i = 0; i < count; i++) await fn(i);
   const reqPerS = count / ((performance.now() - t) / 1000);
   const cpu1 = options.serverPid === undefined ? Number.NaN : await processCpu(options.serverPid);
-  return { reqPerS, serverCpuMs: ((cpu1 - cpu0) * 1000) / count };
+  const db1 = options.databaseCpu ? await options.databaseCpu() : Number.NaN;
+  return {
+    reqPerS,
+    serverCpuMs: ((cpu1 - cpu0) * 1000) / count,
+    databaseCpuMs: ((db1 - db0) * 1000) / count,
+  };
 }

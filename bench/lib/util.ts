@@ -39,6 +39,38 @@ export async function processCpu(pid: number | undefined): Promise<number> {
   }
 }
 
+/**
+ * CPU seconds (user + system) of a PostgreSQL server so far: its postmaster (with the
+ * children it has reaped: cutime + cstime) and every live child (backends, the WAL writer,
+ * the checkpointer, autovacuum…), from /proc. `dataDirectory`'s `postmaster.pid` names
+ * the postmaster. NaN when it cannot be read.
+ */
+export async function postgresCpu(dataDirectory: string): Promise<number> {
+  try {
+    const pid = Number(
+      (await readFile(join(dataDirectory, 'postmaster.pid'), 'utf8')).split('\n')[0],
+    );
+    let total = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      // Fields after the command name: ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(entry) === pid)
+        total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      else if (Number(f[1]) === pid) total += Number(f[11]) + Number(f[12]);
+    }
+    return total / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export function nowSeconds(): number {
   return performance.now() / 1000;
 }

@@ -354,3 +354,75 @@ describe.each(TEST_DIALECTS)('Database.compact on %s', (dialect) => {
     }
   });
 });
+
+describe.each(TEST_DIALECTS.filter((d) => d === 'postgres'))(
+  'write transactions on %s',
+  (dialect) => {
+    let fresh: FreshDatabase | undefined;
+    afterEach(async () => {
+      await fresh?.cleanup();
+      fresh = undefined;
+    });
+
+    interface TransactionState {
+      lock_timeout: string;
+      synchronous_commit: string;
+      /** Modelvault's writer lock (advisory, keys 'MVLT' and 1) held by this session. */
+      held: number;
+      /** Any session holding it. */
+      anyone: number;
+    }
+    const stateOf = (db: import('kysely').Kysely<unknown>) =>
+      sql<TransactionState>`select current_setting('lock_timeout') as lock_timeout,
+      current_setting('synchronous_commit') as synchronous_commit,
+      (select count(*) from pg_locks where locktype = 'advisory' and granted
+        and classid::bigint = 1297501268 and objid::bigint = 1 and objsubid = 2
+        and pid = pg_backend_pid()) as held,
+      (select count(*) from pg_locks where locktype = 'advisory'
+        and classid::bigint = 1297501268 and objid::bigint = 1 and objsubid = 2) as anyone`
+        .execute(db)
+        .then((r) => r.rows[0]!);
+
+    // The transaction's opening statements go to the server as one query string: each
+    // setting and the lock must still hold inside it, and only there.
+    it('hold the writer lock, the lock timeout and the durability asked for, only inside', async () => {
+      fresh = await freshDatabase(dialect);
+      const database = await openDatabase(fresh.config, storageMigrations);
+      try {
+        const durable = await database.writeTransaction((trx) => stateOf(trx));
+        expect(durable).toEqual({
+          lock_timeout: '30s',
+          synchronous_commit: 'on',
+          held: 1,
+          anyone: 1,
+        });
+        const relaxed = await database.writeTransaction((trx) => stateOf(trx), { durable: false });
+        expect(relaxed).toEqual({
+          lock_timeout: '30s',
+          synchronous_commit: 'off',
+          held: 1,
+          anyone: 1,
+        });
+        // SET LOCAL ends with the transaction, and so does the lock: the next one, on the
+        // same pooled connection or another, starts from the defaults.
+        expect(await database.writeTransaction((trx) => stateOf(trx))).toEqual(durable);
+        expect(await stateOf(database.db)).toEqual({
+          lock_timeout: '0',
+          synchronous_commit: 'on',
+          held: 0,
+          anyone: 0,
+        });
+        // A failed transaction leaves nothing behind either.
+        await expect(
+          database.writeTransaction(async (trx) => {
+            await sql`select 1 / 0`.execute(trx);
+          }),
+        ).rejects.toThrow(/division by zero/);
+        expect((await stateOf(database.db)).anyone).toBe(0);
+        expect(await database.writeTransaction((trx) => stateOf(trx))).toEqual(durable);
+      } finally {
+        await database.close();
+      }
+    });
+  },
+);

@@ -354,6 +354,127 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
     await check(id, logged, [1, 5, 25_000]);
   });
 
+  // The fold reads every key's last segment and writes the appended segments in one
+  // statement each on PostgreSQL (a seek and an insert a key on SQLite): both must equal
+  // the per-key statements, for keys with and without segments, and store every column
+  // (keys that need quoting in an array literal, large and negative steps, the packed
+  // points) exactly as a row's own insert does.
+  it("folds with one statement for all keys' last segments and one for their inserts", async () => {
+    const id = (await t.createRun({})).info.run_id;
+    for (let step = 0; step < 90; step++) {
+      await t.logBatch(id, {
+        metrics: KEYS.slice(0, 3).map((key, i) => ({ key, value: i, timestamp: step, step })),
+      });
+    }
+    // A resumed job: merges as well as appends.
+    for (let step = 40; step < 70; step++) {
+      await t.logBatch(id, {
+        metrics: KEYS.map((key, i) => ({ key, value: -i, timestamp: 500 + step, step })),
+      });
+    }
+    const runKey = await runKeyOf(id);
+    const folds = t as unknown as {
+      lastSegments(
+        trx: unknown,
+        runKey: number,
+        keys: readonly string[],
+      ): Promise<Map<string, { fold: number; last_step: number; last_timestamp: number }>>;
+      insertSegments(trx: unknown, rows: readonly object[]): Promise<void>;
+    };
+    const keys = [...KEYS, 'never-logged'];
+    const one = new Map<string, { fold: number; last_step: number; last_timestamp: number }>();
+    for (const key of keys) {
+      const r = await ctx.database.db
+        .selectFrom('run_metric_segments')
+        .select(['fold', 'last_step', 'last_timestamp'])
+        .where('run_key', '=', runKey)
+        .where('key', '=', key)
+        .orderBy('fold', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (r) {
+        one.set(key, {
+          fold: Number(r.fold),
+          last_step: Number(r.last_step),
+          last_timestamp: Number(r.last_timestamp),
+        });
+      }
+    }
+    expect(one.size).toBe(KEYS.length);
+    const all = await ctx.database.writeTransaction((trx) => folds.lastSegments(trx, runKey, keys));
+    expect([...all.entries()].sort()).toEqual([...one.entries()].sort());
+    expect(
+      await ctx.database.writeTransaction((trx) => folds.lastSegments(trx, runKey, [])),
+    ).toEqual(new Map());
+
+    // Every stored segment of the run, copied to another run through insertSegments, and
+    // rows with keys and numbers that an array literal must quote or keep exact.
+    const other = (await t.createRun({})).info.run_id;
+    const otherKey = await runKeyOf(other);
+    const columns = [
+      'key',
+      'fold',
+      'n',
+      'first_step',
+      'first_timestamp',
+      'last_step',
+      'last_timestamp',
+      'points',
+    ] as const;
+    const stored = async (key: number) =>
+      (
+        await ctx.database.db
+          .selectFrom('run_metric_segments')
+          .select([...columns])
+          .where('run_key', '=', key)
+          .orderBy('key')
+          .orderBy('fold')
+          .execute()
+      ).map((r) => ({
+        ...r,
+        fold: Number(r.fold),
+        n: Number(r.n),
+        first_step: Number(r.first_step),
+        first_timestamp: Number(r.first_timestamp),
+        last_step: Number(r.last_step),
+        last_timestamp: Number(r.last_timestamp),
+        points: Buffer.from(r.points),
+      }));
+    const points = (step: number) =>
+      Buffer.from(
+        encodeMetricPoints({
+          keys: ['x'],
+          keyIndex: null,
+          steps: [step],
+          timestamps: [1],
+          values: [0.5],
+          nans: [0],
+        }),
+      );
+    const odd = ['a,b', 'q"uote', 'back\\slash', 'NULL', '{br}', ' sp ', 'ü/é', ''].map(
+      (key, i) => ({
+        key,
+        fold: i,
+        n: 1,
+        first_step: i % 2 ? -(2 ** 40) : 2 ** 53 - 1,
+        first_timestamp: 2 ** 50 + i,
+        last_step: i % 2 ? -(2 ** 40) : 2 ** 53 - 1,
+        last_timestamp: 2 ** 50 + i,
+        points: points(i),
+      }),
+    );
+    const want = [...(await stored(runKey)), ...odd].sort((x, y) =>
+      x.key < y.key ? -1 : x.key > y.key ? 1 : x.fold - y.fold,
+    );
+    await ctx.database.writeTransaction((trx) =>
+      folds.insertSegments(
+        trx,
+        want.map((r) => ({ run_key: otherKey, ...r })),
+      ),
+    );
+    expect(await stored(otherKey)).toEqual(want);
+  });
+
   it('stays in order after random out-of-order logging', async () => {
     const rnd = random(4711);
     const id = (await t.createRun({})).info.run_id;

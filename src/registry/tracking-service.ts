@@ -506,30 +506,6 @@ const Q = {
         .insertInto('run_metric_batches')
         .values({ run_key: p.run_key, seq: p.seq, batch: p.batch, n: p.n, points: p.points }),
   ),
-  /**
-   * PostgreSQL: lastBatch and insertBatch in one statement (seq after the last batch's
-   * points, batch after it; both 0 when none is pending), the inserted seq and batch
-   * returned.
-   */
-  appendBatch: prepareQuery((db: Db, p: { run_key: number; n: number; points: Uint8Array }) => {
-    const ofLast = (value: RawBuilder<number>) =>
-      db
-        .selectFrom('run_metric_batches')
-        .select(value.as('v'))
-        .where('run_key', '=', p.run_key)
-        .orderBy('seq', 'desc')
-        .limit(1);
-    return db
-      .insertInto('run_metric_batches')
-      .values({
-        run_key: p.run_key,
-        seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
-        batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
-        n: p.n,
-        points: p.points,
-      })
-      .returning(['seq', 'batch']);
-  }),
   /** The run's pending batches in logged order. */
   batches: prepareQuery((db: Db, p: { run_key: number }) =>
     db
@@ -686,23 +662,58 @@ const Q = {
    * is newer by MLflow's order (step, timestamp, value with NaN lowest: `newer`).
    */
   upsertLatestMetrics: new PreparedQueryFamily((n: number) =>
-    prepareQuery((db: Db, p: Points) =>
-      db
-        .insertInto('run_latest_metrics')
-        .values(
-          rowsOf(p.rows, n).map((r) => ({
-            run_key: p.run_key,
-            key: r.key,
-            value: r.latest_value,
-            is_nan: r.is_nan,
-            step: r.step,
-            timestamp: r.timestamp,
-          })),
-        )
-        .onConflict(replaceOlderLatest),
-    ),
+    prepareQuery((db: Db, p: Points) => upsertLatest(db, p, n)),
+  ),
+  /**
+   * PostgreSQL: lastBatch, insertBatch and upsertLatestMetrics (`n` candidates) in one
+   * statement — one round trip instead of two: the batch's seq after the last batch's
+   * points and its batch number after it (both 0 when none is pending), returned; the
+   * upsert as a data-modifying CTE. The two writes are to different tables and neither
+   * reads what the other writes, so the result is theirs run one after the other.
+   */
+  appendBatchAndLatest: new PreparedQueryFamily((n: number) =>
+    prepareQuery((db: Db, p: Points & { n: number; points: Uint8Array }) => {
+      const ofLast = (value: RawBuilder<number>) =>
+        db
+          .selectFrom('run_metric_batches')
+          .select(value.as('v'))
+          .where('run_key', '=', p.run_key)
+          .orderBy('seq', 'desc')
+          .limit(1);
+      return db
+        .with('latest', (qc) => upsertLatest(qc, p, n).returning('key'))
+        .insertInto('run_metric_batches')
+        .values({
+          run_key: p.run_key,
+          seq: sql<number>`coalesce((${ofLast(sql`seq + n`)}), 0)`,
+          batch: sql<number>`coalesce((${ofLast(sql`batch + 1`)}), 0)`,
+          n: p.n,
+          points: p.points,
+        })
+        .returning(['seq', 'batch']);
+    }),
   ),
 };
+
+/**
+ * `n` candidate latest points (distinct keys) into run_latest_metrics: each replaces the
+ * stored one unless that is newer by MLflow's order (replaceOlderLatest).
+ */
+function upsertLatest(db: Pick<Db, 'insertInto'>, p: Points, n: number) {
+  return db
+    .insertInto('run_latest_metrics')
+    .values(
+      rowsOf(p.rows, n).map((r) => ({
+        run_key: p.run_key,
+        key: r.key,
+        value: r.latest_value,
+        is_nan: r.is_nan,
+        step: r.step,
+        timestamp: r.timestamp,
+      })),
+    )
+    .onConflict(replaceOlderLatest);
+}
 
 /**
  * A page's runs' lists (hydrateRuns), one statement each for all the page's runs, each
@@ -959,6 +970,25 @@ function mergedEnds(p: PointColumns, hi: { step: number; time: number }): number
 /** Whether (step, timestamp) a comes strictly after b. */
 function after(aStep: number, aTime: number, bStep: number, bTime: number): boolean {
   return aStep > bStep || (aStep === bStep && aTime > bTime);
+}
+
+/**
+ * Adds to `rows` the segments of `p` (one key's points in get-history's order) cut at
+ * `ends` (segmentEnds), from fold `fold` on.
+ */
+function appendSegments(
+  rows: SegmentRow[],
+  runKey: number,
+  key: string,
+  p: PointColumns,
+  fold: number,
+  ends = segmentEnds(p.steps, p.timestamps),
+): void {
+  let start = 0;
+  for (const end of ends) {
+    rows.push({ run_key: runKey, key, fold: fold++, ...segmentFields(key, p, start, end) });
+    start = end;
+  }
 }
 
 /** A batch's points packed for run_metric_batches, their keys in first-logged order. */
@@ -1696,6 +1726,7 @@ export class TrackingService {
     // One row a batch, after the run's previous one (PENDING_METRICS).
     const sqlite = this.ctx.dialect === 'sqlite';
     const points = packBatch(rows, sqlite);
+    const latest = distinct ? rows : [...candidates.values()];
     let seq: number;
     let batch: number;
     if (sqlite) {
@@ -1705,17 +1736,18 @@ export class TrackingService {
       seq = last ? Number(last.seq) + Number(last.n) : 0;
       batch = last ? Number(last.batch) + 1 : 0;
       await Q.insertBatch.run(trx, { run_key: runKey, seq, batch, n: rows.length, points });
+      await this.upsertLatest(trx, runKey, latest);
     } else {
-      // One round trip instead of two.
-      const added = await Q.appendBatch.executeTakeFirst(trx, {
+      // One round trip (the batch's seek and insert, the latest points' upsert).
+      const added = await Q.appendBatchAndLatest.for(latest.length).executeTakeFirst(trx, {
         run_key: runKey,
         n: rows.length,
         points,
+        rows: latest,
       });
       seq = Number(added!.seq);
       batch = Number(added!.batch);
     }
-    await this.upsertLatest(trx, runKey, distinct ? rows : [...candidates.values()]);
     if (seq + rows.length >= this.fold.foldAt || batch + 1 >= this.fold.foldRows) {
       await this.foldBatches(trx, runKey);
     }
@@ -1749,20 +1781,80 @@ export class TrackingService {
         );
       }
     }
-    for (const key of [...byKey.keys()].sort()) {
+    const keys = [...byKey.keys()].sort();
+    const lasts = await this.lastSegments(trx, runKey, keys);
+    // The appended segments of every key, written together after the merges (each key's
+    // rows are its own: the order between keys changes nothing).
+    const appended: SegmentRow[] = [];
+    for (const key of keys) {
       const p = sortedDistinct(byKey.get(key)!);
-      const last = await Q.lastSegment.executeTakeFirst(trx, { run_key: runKey, key });
-      if (
-        !last ||
-        after(p.steps[0]!, p.timestamps[0]!, Number(last.last_step), Number(last.last_timestamp))
-      ) {
-        // Points logged in step order: the key's next segment(s), one seek.
-        await this.writeSegments(trx, runKey, key, p, last ? Number(last.fold) + 1 : 0);
+      const last = lasts.get(key);
+      if (!last || after(p.steps[0]!, p.timestamps[0]!, last.last_step, last.last_timestamp)) {
+        // Points logged in step order: the key's next segment(s).
+        appendSegments(appended, runKey, key, p, last ? last.fold + 1 : 0);
       } else {
-        await this.mergeSegments(trx, runKey, key, p, Number(last.fold));
+        await this.mergeSegments(trx, runKey, key, p, last.fold);
       }
     }
+    await this.insertSegments(trx, appended);
     await Q.deleteBatches.run(trx, { run_key: runKey });
+  }
+
+  /**
+   * Each of `keys`' last segment's fold and last (step, timestamp), for the keys that have
+   * segments: on SQLite a seek a key (Q.lastSegment, in-process); on PostgreSQL, where
+   * each statement is a network round trip, one statement seeking every key's last
+   * segment (the same index seek a key, through a lateral subquery).
+   */
+  private async lastSegments(
+    trx: Db,
+    runKey: number,
+    keys: readonly string[],
+  ): Promise<Map<string, { fold: number; last_step: number; last_timestamp: number }>> {
+    const lasts = new Map<string, { fold: number; last_step: number; last_timestamp: number }>();
+    const put = (key: string, r: { fold: unknown; last_step: unknown; last_timestamp: unknown }) =>
+      lasts.set(key, {
+        fold: Number(r.fold),
+        last_step: Number(r.last_step),
+        last_timestamp: Number(r.last_timestamp),
+      });
+    if (this.ctx.dialect === 'sqlite') {
+      for (const key of keys) {
+        const last = await Q.lastSegment.executeTakeFirst(trx, { run_key: runKey, key });
+        if (last) put(key, last);
+      }
+      return lasts;
+    }
+    const { rows } = await sql<{
+      key: string;
+      fold: number;
+      last_step: number;
+      last_timestamp: number;
+    }>`select k.key, s.fold, s.last_step, s.last_timestamp
+      from unnest(${[...keys]}::text[]) as k(key)
+      cross join lateral (select fold, last_step, last_timestamp from run_metric_segments
+        where run_key = ${runKey} and key = k.key order by fold desc limit 1) as s`.execute(trx);
+    for (const r of rows) put(r.key, r);
+    return lasts;
+  }
+
+  /**
+   * Inserts segment rows: on SQLite one prepared insert a row (in-process); on PostgreSQL
+   * all of them in one statement (the columns as arrays, unnested), one round trip.
+   */
+  private async insertSegments(trx: Db, rows: readonly SegmentRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.ctx.dialect === 'sqlite') {
+      for (const row of rows) await Q.insertSegment.run(trx, row);
+      return;
+    }
+    const column = <K extends keyof SegmentRow>(k: K) => rows.map((r) => r[k]);
+    await sql`insert into run_metric_segments
+      (run_key, key, fold, n, first_step, first_timestamp, last_step, last_timestamp, points)
+      select * from unnest(${column('run_key')}::bigint[], ${column('key')}::text[],
+        ${column('fold')}::bigint[], ${column('n')}::integer[], ${column('first_step')}::bigint[],
+        ${column('first_timestamp')}::bigint[], ${column('last_step')}::bigint[],
+        ${column('last_timestamp')}::bigint[], ${column('points')}::bytea[])`.execute(trx);
   }
 
   /**
@@ -1777,16 +1869,9 @@ export class TrackingService {
     fold: number,
     ends = segmentEnds(p.steps, p.timestamps),
   ): Promise<void> {
-    let start = 0;
-    for (const end of ends) {
-      await Q.insertSegment.run(trx, {
-        run_key: runKey,
-        key,
-        fold: fold++,
-        ...segmentFields(key, p, start, end),
-      });
-      start = end;
-    }
+    const rows: SegmentRow[] = [];
+    appendSegments(rows, runKey, key, p, fold, ends);
+    await this.insertSegments(trx, rows);
   }
 
   /**

@@ -48,6 +48,8 @@ async function freePort(): Promise<number> {
 export interface PostgresServer {
   /** Superuser URL of the `postgres` database: `postgres://mv@127.0.0.1:PORT/postgres`. */
   readonly url: string;
+  /** The cluster's data directory (its `postmaster.pid` names the server process). */
+  readonly dataDirectory: string;
   stop(): void;
 }
 
@@ -102,7 +104,7 @@ export async function startPostgres(
     ].join(' ');
     started = true;
     run('pg_ctl', ['-D', data, '-l', log, '-o', settings, '-w', '-t', '60', 'start']);
-    return { url: `postgres://mv@127.0.0.1:${port}/postgres`, stop };
+    return { url: `postgres://mv@127.0.0.1:${port}/postgres`, dataDirectory: data, stop };
   } catch (e) {
     let serverLog = '';
     try {
