@@ -823,6 +823,69 @@ from runs as r where r.id = ?`;
 })();
 
 /**
+ * PostgreSQL only: the run `$1`'s row with its four lists as JSON arrays, one statement
+ * (each statement is a network round trip; getRun's reads are two sequential ones and
+ * four connections). Each list is in getRun's order (the same `order by`, the columns'
+ * "C" collation) and NULL when empty; rows are arrays: a metric `[key, value as text,
+ * is_nan, timestamp, step]`, a param or tag `[key, value]`, an input `[dataset, tags]`
+ * (their stored JSON texts). A double goes as float8's own text, the text node-postgres
+ * parses for getRun (parseFloat), so it reads back as the same double (-0 and ±Infinity
+ * included) under any extra_float_digits; JSON's own rendering of a double is not relied
+ * on. bigints (timestamps, steps) go as JSON numbers: they were checked to be safe
+ * integers when logged, so they read back exactly (runOfPgRow checks it again).
+ */
+const PG_RUN = `select r.*,
+  (select json_agg(json_build_array(x.key, x.value::text, x.is_nan, x.timestamp, x.step) order by x.key)
+    from run_latest_metrics as x where x.run_key = r.run_key) as l_metrics,
+  (select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_params as x where x.run_id = r.id) as l_params,
+  (select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_tags as x where x.run_id = r.id) as l_tags,
+  (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
+    from run_inputs as x where x.run_id = r.id) as l_inputs
+from runs as r where r.id = $1`;
+
+/** A row of PG_RUN (node-postgres parses its json columns). */
+type PgRunRow = RunRow & {
+  l_metrics: [string, string | null, number, number, number][] | null;
+  l_params: [string, string][] | null;
+  l_tags: [string, string][] | null;
+  l_inputs: [string, string][] | null;
+};
+
+/** An int8 of PG_RUN's JSON, held to what node-postgres' parser for this pool accepts. */
+function safeInt8(n: number): number {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${n} exceeds 2^53`);
+  return n;
+}
+
+/** PG_RUN's row as the Run getRun builds from its five reads (the same values, bit for bit). */
+function runOfPgRow(row: PgRunRow): Run {
+  const pair = ([key, value]: [string, string]) => ({ key, value });
+  return {
+    info: toRunInfo(row),
+    data: {
+      metrics: (row.l_metrics ?? []).map(([key, value, is_nan, timestamp, step]) =>
+        toMetric({
+          key,
+          value: value === null ? null : Number.parseFloat(value),
+          is_nan,
+          timestamp: safeInt8(timestamp),
+          step: safeInt8(step),
+        }),
+      ),
+      params: (row.l_params ?? []).map(pair),
+      tags: (row.l_tags ?? []).map(pair),
+    },
+    inputs: {
+      dataset_inputs: (row.l_inputs ?? []).map(([dataset, tags]) =>
+        toDatasetInput({ dataset, tags }),
+      ),
+    },
+  };
+}
+
+/**
  * SQLite only (JSON functions): the run `?`'s latest metric values (NaN left out) and its
  * params, each as one JSON object text by key in getRun's order, or no row when there is no
  * such run. A REAL is written with the shortest text that reads back as the same double;
@@ -1504,11 +1567,12 @@ export class TrackingService {
    * same JSON once parsed). On SQLite one statement reads and encodes it (RUN_JSON): the
    * five reads of getRun materialised ~130 row objects for a run of 100 metrics, 20 params
    * and 10 tags, which were then copied into the Run and serialised again — most of a
-   * runs/get. Elsewhere: `runJson(getRun)`. @throws NotFoundError as getRun.
+   * runs/get. On PostgreSQL `JSON.stringify(runJson(getRun))` byte for byte, the run read
+   * by one statement (runInOneRead). @throws NotFoundError as getRun.
    */
   async getRunJson(runId: unknown): Promise<string> {
     const id = checkRunId(runId);
-    if (this.ctx.dialect !== 'sqlite') return JSON.stringify(runJson(await this.getRun(id)));
+    if (this.ctx.dialect !== 'sqlite') return JSON.stringify(runJson(await this.runInOneRead(id)));
     const { rows } = await this.db.executeQuery(CompiledQuery.raw(RUN_JSON, [id]));
     const row = rows[0] as { json: string } | undefined;
     if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
@@ -1516,15 +1580,27 @@ export class TrackingService {
   }
 
   /**
+   * PostgreSQL: getRun's run in one statement (PG_RUN) instead of its five reads in two
+   * sequential round trips. @throws NotFoundError as getRun.
+   */
+  private async runInOneRead(id: string): Promise<Run> {
+    const { rows } = await executeCompiled(this.db, CompiledQuery.raw(PG_RUN, [id]));
+    const row = rows[0] as PgRunRow | undefined;
+    if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
+    return runOfPgRow(row);
+  }
+
+  /**
    * What a model version registered from the run takes from it (MLflow's
    * model-versions/create): its latest metric values that are finite and its params, by
    * key, in getRun's order — the same as reading them from `getRun(runId).data`. On SQLite
-   * one statement (RUN_VALUES) instead of getRun's five and its ~130 row objects.
+   * one statement (RUN_VALUES) instead of getRun's five and its ~130 row objects; on
+   * PostgreSQL from the run read by one statement (runInOneRead).
    * @throws NotFoundError as getRun.
    */
   async getRunValues(runId: unknown): Promise<RunValues> {
     const id = checkRunId(runId);
-    if (this.ctx.dialect !== 'sqlite') return runValuesOf(await this.getRun(id));
+    if (this.ctx.dialect !== 'sqlite') return runValuesOf(await this.runInOneRead(id));
     const { rows } = await this.db.executeQuery(CompiledQuery.raw(RUN_VALUES, [id]));
     const row = rows[0] as { metrics: string; params: string } | undefined;
     if (!row) throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
