@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../test/support/dialects.js';
+import { comparableSegment } from '../../test/support/segment-rows.js';
 import {
   openTempRegistryDirectory,
   type TempRegistryDirectory,
@@ -430,16 +431,7 @@ describe.each(TEST_DIALECTS)('metric history on %s', (dialect) => {
           .orderBy('key')
           .orderBy('fold')
           .execute()
-      ).map((r) => ({
-        ...r,
-        fold: Number(r.fold),
-        n: Number(r.n),
-        first_step: Number(r.first_step),
-        first_timestamp: Number(r.first_timestamp),
-        last_step: Number(r.last_step),
-        last_timestamp: Number(r.last_timestamp),
-        points: Buffer.from(r.points),
-      }));
+      ).map(comparableSegment);
     const points = (step: number) =>
       Buffer.from(
         encodeMetricPoints({

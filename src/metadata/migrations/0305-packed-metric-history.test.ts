@@ -6,6 +6,7 @@ import {
   TEST_DIALECTS,
 } from '../../../test/support/dialects.js';
 import { insertOldPoints, type OldPoint } from '../../../test/support/old-metric-rows.js';
+import { comparableSegment } from '../../../test/support/segment-rows.js';
 import { REGISTRY_MIGRATIONS } from '../../registry/local-registry.js';
 import { openDatabase } from '../database.js';
 import { encodeMetricPoints, SEGMENT_MAX_POINTS, segmentEnds } from '../metric-points-codec.js';
@@ -80,13 +81,7 @@ async function segments(db: AnyDb): Promise<SegmentRow[]> {
     .execute();
   return rows.map((r: Record<string, unknown>) => ({
     run_key: Number(r.run_key),
-    key: r.key as string,
-    fold: Number(r.fold),
-    n: Number(r.n),
-    first_step: Number(r.first_step),
-    first_timestamp: Number(r.first_timestamp),
-    last_step: Number(r.last_step),
-    last_timestamp: Number(r.last_timestamp),
+    ...comparableSegment(r),
     points: Buffer.from(r.points as Uint8Array).toString('hex'),
   }));
 }
