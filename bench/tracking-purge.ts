@@ -25,6 +25,7 @@
  *   node --import tsx bench/tracking-purge.ts [--runs 1000] [--keys 10] [--steps 500]
  *     [--artifact-bytes 20000] [--postgres [--explain FILE]]
  */
+import { rmSync } from 'node:fs';
 import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -148,10 +149,15 @@ const server = values.postgres
       values.explain === undefined ? [] : ['shared_preload_libraries=auto_explain'],
     )
   : undefined;
-// stop() is synchronous and idempotent: the cluster goes even when the bench fails or is
-// interrupted (a signal ends the process without 'exit' unless handled).
-process.on('exit', () => server?.stop());
+const dir = await mkdtemp(join(tmpdir(), 'mv-bench-purge-'));
+// stop() is synchronous and idempotent: the cluster (and the copies) go even when the bench
+// fails or is interrupted (a signal ends the process without 'exit' unless handled).
+process.on('exit', () => {
+  server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+if (server) process.stderr.write(`PostgreSQL: ${server.url}, data in ${server.dataDirectory}\n`);
 
 function databaseUrl(db: string): string {
   if (!server) throw new Error('no PostgreSQL server');
@@ -192,7 +198,6 @@ async function copyOf(label: string, explain = false): Promise<string> {
   return join(dir, label);
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'mv-bench-purge-'));
 try {
   if (server) await admin([`create database ${REGISTRY_DB}`]);
   await build(join(dir, 'template'));
