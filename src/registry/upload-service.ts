@@ -1066,16 +1066,12 @@ interface NormalizedFile {
 }
 
 /**
- * Runs `create` (a createVersion over the manifest `digest` this upload has just stored);
- * if the manifest is not in the store any more — a GC with no grace period collected it
- * before the version asked for it — answers as when it goes while the version commits:
- * CONFLICT with `details.collected`, on which the SDK pushes again.
- */
-/**
- * Runs a commit step, turning the NotFoundError of something a garbage collection can take
- * from under a commit — the new `manifest`, or one of the session's `files` (stored, but
- * referred to by nothing until the manifest) — into CONFLICT `collected`: the client
- * pushes again, and the next session stores what is missing.
+ * Runs a commit step, turning the NotFoundError of something a GC with no grace period can
+ * take from under a commit — one of the session's `files` (stored, but referred to by
+ * nothing until the version's manifest), or that new `manifest` before the version asked
+ * for it — into what the commit answers when it goes while the version commits: CONFLICT
+ * with `details.collected`, on which the SDK pushes again (the next session stores what
+ * is missing).
  */
 async function collectedIfMissing<T>(
   what: { readonly manifest?: string; readonly files?: ReadonlySet<string> },

@@ -1,3 +1,7 @@
+/**
+ * `mvault compact`: the metadata database's free space back to the file system
+ * (RegistryMaintenance.compact; docs/cli.md).
+ */
 import type { Command } from 'commander';
 import { type CommandKit, examples } from '../command-kit.js';
 import { formatBytes } from '../format.js';
@@ -13,8 +17,8 @@ SQLite keeps the pages of dropped tables and deleted rows in metadata.db as free
 (after an upgrade that rewrote a table, or after gc): compact rewrites the file without
 them. It needs free disk space of about twice the database's size while it runs, and holds
 the database's write lock until it ends: run it while the server is stopped or quiet (its
-writes wait up to 30 s for the lock, then fail as busy). On PostgreSQL it runs VACUUM ANALYZE on the
-registry's tables, which blocks no one.
+writes wait up to 30 s for the lock, then fail as busy). On PostgreSQL it runs
+VACUUM ANALYZE on the registry's tables, which blocks no one.
 `,
     )
     .action(
