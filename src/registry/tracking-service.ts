@@ -724,6 +724,16 @@ function upsertLatest(db: Pick<Db, 'insertInto'>, p: Points, n: number) {
  * (`= any($1)`, typed by the column).
  */
 function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>) {
+  // Params and tags: the same (run_id, key, value) rows by run, then key.
+  const keyValues = (table: 'run_params' | 'run_tags') =>
+    prepareQuery((db: Db, p: { ids: unknown }) =>
+      db
+        .selectFrom(table)
+        .select(['run_id', 'key', 'value'])
+        .where(idIn('run_id', p.ids))
+        .orderBy('run_id')
+        .orderBy('key'),
+    );
   return {
     latestMetrics: prepareQuery((db: Db, p: { ids: unknown }) =>
       db
@@ -733,22 +743,8 @@ function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>
         .orderBy('run_key')
         .orderBy('key'),
     ),
-    params: prepareQuery((db: Db, p: { ids: unknown }) =>
-      db
-        .selectFrom('run_params')
-        .select(['run_id', 'key', 'value'])
-        .where(idIn('run_id', p.ids))
-        .orderBy('run_id')
-        .orderBy('key'),
-    ),
-    tags: prepareQuery((db: Db, p: { ids: unknown }) =>
-      db
-        .selectFrom('run_tags')
-        .select(['run_id', 'key', 'value'])
-        .where(idIn('run_id', p.ids))
-        .orderBy('run_id')
-        .orderBy('key'),
-    ),
+    params: keyValues('run_params'),
+    tags: keyValues('run_tags'),
     inputs: prepareQuery((db: Db, p: { ids: unknown }) =>
       db
         .selectFrom('run_inputs')
