@@ -62,6 +62,36 @@ describe('UploadService', () => {
     expect(again.missing).toHaveLength(2);
   });
 
+  /**
+   * Commits one new file through `raced` (an UploadService whose registry or store runs a
+   * real GC with no grace period at the racy step) as model `model`: the commit must answer
+   * CONFLICT `collected` (the SDK pushes again), after the GC did collect, and register
+   * nothing.
+   */
+  async function expectCollected(
+    raced: UploadService,
+    model: string,
+    seed: number,
+    collected: () => number,
+  ): Promise<void> {
+    await raced.init();
+    try {
+      const file = rawFile(`${model}.bin`, pseudoRandomBytes(seed, 12_000), 8192);
+      const s = await raced.create({ files: [file.spec] });
+      await raced.receiveChunks(s.id, once(batchBody(file.chunks)));
+      await expect(raced.commit(s.id, { model })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        details: { collected: true },
+      });
+      expect(collected()).toBeGreaterThanOrEqual(1);
+      await expect(server.backend.registry.getModel(model)).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    } finally {
+      await raced.close();
+    }
+  }
+
   it('answers CONFLICT collected when a GC takes the new manifest before the version', async () => {
     // A real GC with no grace period, run just as the commit asks for the version: it
     // collects the manifest the commit has just stored (no version refers to it yet). The
@@ -79,20 +109,7 @@ describe('UploadService', () => {
       },
     });
     const raced = new UploadService({ registry: racing, store: server.backend.store });
-    await raced.init();
-    try {
-      const file = rawFile('raced.bin', pseudoRandomBytes(7, 12_000), 8192);
-      const s = await raced.create({ files: [file.spec] });
-      await raced.receiveChunks(s.id, once(batchBody(file.chunks)));
-      await expect(raced.commit(s.id, { model: 'raced' })).rejects.toMatchObject({
-        code: 'CONFLICT',
-        details: { collected: true },
-      });
-      expect(collected).toBeGreaterThanOrEqual(1);
-      await expect(registry.getModel('raced')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    } finally {
-      await raced.close();
-    }
+    await expectCollected(raced, 'raced', 7, () => collected);
   });
 
   it('answers CONFLICT collected when a GC takes a committed file before the manifest', async () => {
@@ -113,20 +130,7 @@ describe('UploadService', () => {
       },
     });
     const raced = new UploadService({ registry, store: racing });
-    await raced.init();
-    try {
-      const file = rawFile('raced-file.bin', pseudoRandomBytes(8, 12_000), 8192);
-      const s = await raced.create({ files: [file.spec] });
-      await raced.receiveChunks(s.id, once(batchBody(file.chunks)));
-      await expect(raced.commit(s.id, { model: 'raced-file' })).rejects.toMatchObject({
-        code: 'CONFLICT',
-        details: { collected: true },
-      });
-      expect(collected).toBeGreaterThanOrEqual(1);
-      await expect(registry.getModel('raced-file')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    } finally {
-      await raced.close();
-    }
+    await expectCollected(raced, 'raced-file', 8, () => collected);
   });
 
   it('abandons sessions idempotently', async () => {
