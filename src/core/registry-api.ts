@@ -880,6 +880,11 @@ export interface GcResult {
   /** MLflow experiments deleted that long ago with no run left, deleted for good (likewise). */
   readonly experimentsPurged: number;
   /**
+   * MLflow multipart uploads that received no part for their time to live (24 hours),
+   * dropped with their parts before the collection (in a dry run: those that would be).
+   */
+  readonly uploadsExpired: number;
+  /**
    * Distinct manifests kept: those of live or still-restorable versions, of MLflow
    * artifacts, multipart parts and Git LFS objects.
    */

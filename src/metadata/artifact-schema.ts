@@ -34,6 +34,11 @@ export interface ArtifactUploadsTable {
   path: string;
   num_parts: number;
   created_at: number;
+  /**
+   * When it was created or last received a part (migration 0308): an upload idle longer
+   * than its time to live is refused and dropped by garbage collection.
+   */
+  updated_at: number;
 }
 
 /** One received part of a multipart upload, stored (deduplicated) like any file. */

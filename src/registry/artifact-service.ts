@@ -8,7 +8,8 @@
  * Layout (tables of migration 0301-artifacts, metadata/artifact-schema.ts):
  *
  *   mlflow_artifact_entries  (dir, name) → kind, and for files sha256/size/manifest
- *   mlflow_artifact_uploads  multipart uploads in progress
+ *   mlflow_artifact_uploads  multipart uploads in progress (an upload idle longer than its
+ *                            time to live, default 24 hours, expires: `expireUploads`)
  *   mlflow_artifact_parts    their received parts, each a stored file
  *
  * Liveness: every stored file is referenced by a one-entry manifest (`{path: 'blob'}`) whose
@@ -35,14 +36,19 @@ import { validateManifestPath } from '../core/names.js';
 import type { ArtifactTables } from '../metadata/artifact-schema.js';
 import type { NamedMigration } from '../metadata/database.js';
 import { artifactsMigration } from '../metadata/migrations/0301-artifacts.js';
+import { artifactUploadActivityMigration } from '../metadata/migrations/0308-artifact-upload-activity.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
 import type { CommitOptions, Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
+import { describePeriod } from './retention.js';
 import { spoolToFile } from './spool-to-file.js';
 
 /** Migrations the artifact service needs, run by whoever opens the metadata database. */
-export const ARTIFACT_MIGRATIONS: readonly NamedMigration[] = [artifactsMigration];
+export const ARTIFACT_MIGRATIONS: readonly NamedMigration[] = [
+  artifactsMigration,
+  artifactUploadActivityMigration,
+];
 
 /** First path segment reserved for Modelvault's read-only views (frozen versions). */
 export const RESERVED_ARTIFACT_ROOT = '_modelvault';
@@ -51,6 +57,11 @@ export const RESERVED_ARTIFACT_ROOT = '_modelvault';
 const BLOB_ENTRY = 'blob';
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 export const MAX_UPLOAD_PARTS = 10_000;
+/**
+ * A multipart upload that receives no part for this long expires (as the native upload
+ * sessions do): it is refused, and garbage collection drops it with its parts.
+ */
+export const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
 const SQL_BATCH = 300;
 
 type Tables = ArtifactTables & StorageTables;
@@ -94,6 +105,8 @@ export interface ArtifactServiceOptions {
   readonly db?: ArtifactDb;
   /** Largest single artifact or multipart part. Default 64 GiB. */
   readonly maxFileBytes?: number;
+  /** How long a multipart upload may go without receiving a part. Default 24 hours. */
+  readonly uploadTtlMs?: number;
   readonly now?: () => number;
 }
 
@@ -183,12 +196,14 @@ export class ArtifactService {
   private readonly store: Store;
   private readonly sdb: ArtifactDb;
   private readonly maxFileBytes: number;
+  private readonly uploadTtlMs: number;
   private readonly now: () => number;
 
   constructor(options: ArtifactServiceOptions) {
     this.store = options.store;
     this.sdb = options.db ?? (options.store.index.storageDb as unknown as ArtifactDb);
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 ** 3;
+    this.uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
     this.now = options.now ?? Date.now;
   }
 
@@ -436,19 +451,20 @@ export class ArtifactService {
     }
     await this.checkPlacement(this.db, p);
     const uploadId = randomBytes(16).toString('hex');
+    const now = this.now();
     await this.sdb.writeTransaction(async (trx) => {
       await trx
         .insertInto('mlflow_artifact_uploads')
-        .values({ id: uploadId, path: p, num_parts: numParts, created_at: this.now() })
+        .values({ id: uploadId, path: p, num_parts: numParts, created_at: now, updated_at: now })
         .execute();
     });
     return { uploadId, path: p, numParts };
   }
 
   /**
-   * Stores one part (streamed; re-sending a part replaces it). Resolves its ETag value (the
-   * part's SHA-256).
-   * @throws NotFoundError (no such upload), InvalidArgumentError (part number).
+   * Stores one part (streamed; re-sending a part replaces it) and restarts the upload's
+   * time to live. Resolves its ETag value (the part's SHA-256).
+   * @throws NotFoundError (no such upload, or it expired), InvalidArgumentError (part number).
    */
   async putPart(
     uploadId: string,
@@ -463,11 +479,14 @@ export class ArtifactService {
     }
     const stored = await this.ingest(body);
     await this.sdb.writeTransaction(async (trx) => {
-      // The upload may have been completed or aborted meanwhile: then the part is dropped.
+      // The upload may have been completed, aborted or expired meanwhile: then the part is
+      // dropped. A part that was being received when the time to live ran out still counts
+      // as activity, as long as garbage collection has not dropped the upload.
       const still = await trx
-        .selectFrom('mlflow_artifact_uploads')
-        .select('id')
+        .updateTable('mlflow_artifact_uploads')
+        .set({ updated_at: this.now() })
         .where('id', '=', uploadId)
+        .returning('id')
         .executeTakeFirst();
       if (!still) throw this.uploadNotFound(uploadId);
       await trx
@@ -554,10 +573,41 @@ export class ArtifactService {
     return { path: p, sha256: stored.sha256, size: stored.size };
   }
 
-  /** Ends an upload without a file. @throws NotFoundError (no such upload). */
+  /** Ends an upload without a file. @throws NotFoundError (no such upload, or it expired). */
   async abortUpload(uploadId: string): Promise<void> {
     await this.findUpload(uploadId);
     await this.sdb.writeTransaction((trx) => this.dropUpload(trx, uploadId));
+  }
+
+  /**
+   * Drops the multipart uploads idle longer than the time to live, with their received
+   * parts, whose bytes garbage collection may then free (a client that crashed mid-upload
+   * never aborts; without this its parts were kept forever). With `dryRun` only counts
+   * them. Resolves how many uploads expired.
+   */
+  async expireUploads(options: { readonly dryRun?: boolean } = {}): Promise<number> {
+    const cutoff = this.now() - this.uploadTtlMs;
+    if (options.dryRun) {
+      const rows = await this.db
+        .selectFrom('mlflow_artifact_uploads')
+        .select('id')
+        .where('updated_at', '<', cutoff)
+        .execute();
+      return rows.length;
+    }
+    return this.sdb.writeTransaction(async (trx) => {
+      await trx
+        .deleteFrom('mlflow_artifact_parts')
+        .where('upload_id', 'in', (eb) =>
+          eb.selectFrom('mlflow_artifact_uploads').select('id').where('updated_at', '<', cutoff),
+        )
+        .execute();
+      const { numDeletedRows } = await trx
+        .deleteFrom('mlflow_artifact_uploads')
+        .where('updated_at', '<', cutoff)
+        .executeTakeFirst();
+      return Number(numDeletedRows);
+    });
   }
 
   // --------------------------------------------------------------- internals
@@ -574,9 +624,10 @@ export class ArtifactService {
   }
 
   private uploadNotFound(uploadId: string): NotFoundError {
-    return new NotFoundError(`multipart upload '${String(uploadId).slice(0, 64)}' not found`, {
-      upload: String(uploadId).slice(0, 64),
-    });
+    return new NotFoundError(
+      `multipart upload '${String(uploadId).slice(0, 64)}' not found (it may have expired: an upload expires ${describePeriod(this.uploadTtlMs)} after its last part)`,
+      { upload: String(uploadId).slice(0, 64) },
+    );
   }
 
   private async findUpload(uploadId: string): Promise<MultipartUpload> {
@@ -588,7 +639,10 @@ export class ArtifactService {
       .selectAll()
       .where('id', '=', uploadId)
       .executeTakeFirst();
-    if (!row) throw this.uploadNotFound(uploadId);
+    // Expired by the same rule as expireUploads, whether or not gc has dropped it yet.
+    if (!row || Number(row.updated_at) < this.now() - this.uploadTtlMs) {
+      throw this.uploadNotFound(uploadId);
+    }
     return { uploadId: row.id, path: row.path, numParts: row.num_parts };
   }
 

@@ -152,11 +152,12 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
     // Deletion times come from the registry's clock; the store's own times are wall clock,
     // which collectGarbage reads itself.
     const cutoff = this.context.now() - this.context.retentionMs - graceMs;
-    const artifacts = new ArtifactService({ store: this.dir.store });
+    const artifacts = new ArtifactService({ store: this.dir.store, now: this.context.now });
     // Chunks a server told a client it has (open upload sessions) must survive too.
     const uploads = new UploadService({ registry: this, store: this.dir.store });
     const liveChunks = await uploads.liveChunkIds();
     let purged: PurgeCounts = { runs: 0, experiments: 0 };
+    let uploadsExpired = 0;
     let liveCount = 0;
     const report = await collectGarbage(this.dir.store, {
       // Under the GC lease: first the runs and experiments past retention go (MLflow's
@@ -166,6 +167,8 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
         purged = dryRun
           ? await this.purge.count(cutoff)
           : await this.purge.purge(cutoff, actorOf(this.context, request));
+        // Abandoned MLflow multipart uploads go too, so their parts are no longer roots.
+        uploadsExpired = await artifacts.expireUploads({ dryRun });
         const live = new Set(
           (await retainedVersions(registryDatabase(this.dir).db, cutoff)).map((v) => v.digest),
         );
@@ -195,6 +198,7 @@ class DirectoryRegistry extends LocalRegistry implements RegistryMaintenance {
       graceMs,
       runsPurged: purged.runs,
       experimentsPurged: purged.experiments,
+      uploadsExpired,
       liveManifests: liveCount,
       manifestsDeleted: report.manifestsDeleted,
       filesDeleted: report.filesDeleted,

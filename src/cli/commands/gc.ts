@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_UPLOAD_TTL_MS } from '../../registry/artifact-service.js';
 import { describePeriod } from '../../registry/retention.js';
 import { type CommandKit, examples } from '../command-kit.js';
 import { formatBytes } from '../format.js';
@@ -22,6 +23,7 @@ grace period) ago, with their metrics, params, tags and artifacts, then experime
 that long ago with no run left; their names become free. A run restored before then keeps
 everything. Versions registered from a purged run keep their files, metrics and params.
 Each purge is recorded in the audit trail (run.purged, experiment.purged).
+MLflow multipart uploads that received no part for 24 hours are dropped with their parts.
 `,
     )
     .action(
@@ -35,6 +37,9 @@ Each purge is recorded in the audit trail (run.purged, experiment.purged).
           const purge = result.dryRun ? 'would purge' : 'purged';
           return [
             `${purge} ${result.runsPurged} MLflow run(s) and ${result.experimentsPurged} experiment(s) deleted more than ${describePeriod(result.retentionMs)} ago`,
+            result.uploadsExpired > 0
+              ? `${result.dryRun ? 'would drop' : 'dropped'} ${result.uploadsExpired} MLflow multipart upload(s) that received no part for ${describePeriod(DEFAULT_UPLOAD_TTL_MS)}`
+              : '',
             `kept ${result.liveManifests} manifest(s) of live versions and of versions deleted less than ${describePeriod(result.retentionMs)} ago`,
             `${would} ${result.manifestsDeleted} manifest(s), ${result.filesDeleted} file(s), ${result.chunksTombstoned} chunk(s) marked dead`,
             result.dryRun
