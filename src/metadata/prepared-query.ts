@@ -8,7 +8,8 @@
  * the values, keeps the compiled SQL text and the position of each placeholder among the
  * compiled parameters, and afterwards only fills in the values and hands the compiled
  * query to Kysely's executor (the same connection, transaction and plugins as a built
- * query; the SQLite driver's statement cache then reuses the prepared statement too).
+ * query; the SQLite driver's statement cache then reuses the prepared statement too, and
+ * on PostgreSQL it runs as a named statement, see constant-statements.ts).
  *
  * Contract: `build` must give the same SQL for every call with the same dialect, so it may
  * use placeholders only where a value goes (`where(col, '=', p.x)`, `values({c: p.x})`,
@@ -20,6 +21,7 @@
  * runs it first.
  */
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import { constantStatement } from './constant-statements.js';
 import { directRunnerOf } from './direct-execution.js';
 
 const PLACEHOLDER = Symbol('modelvault.placeholder');
@@ -102,7 +104,8 @@ export class PreparedQuery<DB, P extends Record<string, unknown>, R> {
     if (!c) {
       const q = this.build(db, placeholders as P).compile();
       c = {
-        sql: q.sql,
+        // Its text is constant by this module's contract (constant-statements.ts).
+        sql: constantStatement(q.sql),
         query: q.query,
         queryId: q.queryId,
         slots: q.parameters.map(

@@ -43,6 +43,7 @@ import {
   validateParamValue,
   validateTagKey,
 } from '../core/names.js';
+import { constantStatement } from '../metadata/constant-statements.js';
 import {
   decodeKeyPoints,
   decodeMetricPoints,
@@ -830,7 +831,7 @@ from runs as r where r.id = ?`;
  * on. bigints (timestamps, steps) go as JSON numbers: they were checked to be safe
  * integers when logged, so they read back exactly (runOfPgRow checks it again).
  */
-const PG_RUN = `select r.*,
+const PG_RUN = constantStatement(`select r.*,
   (select json_agg(json_build_array(x.key, x.value::text, x.is_nan, x.timestamp, x.step) order by x.key)
     from run_latest_metrics as x where x.run_key = r.run_key) as l_metrics,
   (select json_agg(json_build_array(x.key, x.value) order by x.key)
@@ -839,7 +840,7 @@ const PG_RUN = `select r.*,
     from run_tags as x where x.run_id = r.id) as l_tags,
   (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
     from run_inputs as x where x.run_id = r.id) as l_inputs
-from runs as r where r.id = $1`;
+from runs as r where r.id = $1`);
 
 /** A row of PG_RUN (node-postgres parses its json columns). */
 type PgRunRow = RunRow & {

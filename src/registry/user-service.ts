@@ -16,12 +16,12 @@
  * minute per token, so authenticating does not turn every read into a write.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { CompiledQuery, Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { ApiToken, CreatedToken, CreateTokenInput, User } from '../core/auth-api.js';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateUserName } from '../core/names.js';
 import type { ApiTokensTable, UsersTable } from '../metadata/auth-schema.js';
-import { executeCompiled } from '../metadata/prepared-query.js';
+import { prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { AuditService } from './audit-service.js';
 import { checkCount, checkText } from './input-checks.js';
@@ -92,6 +92,11 @@ function toToken(row: Selectable<ApiTokensTable>): ApiToken {
 const VERIFIED_TTL_MS = 5 * 60_000;
 const VERIFIED_CACHE_SIZE = 10_000;
 
+/** One user's name, if any user exists (UserService.hasUsers). */
+const ANY_USER = prepareQuery((db: Kysely<RegistryDB>, _p: Record<string, never>) =>
+  db.selectFrom('users').select('name').limit(1),
+);
+
 export class UserService {
   /** SHA-256 of (stored hash, salt, password) of recently verified passwords → expiry. */
   private readonly verified = new Map<string, number>();
@@ -101,8 +106,6 @@ export class UserService {
     private readonly audit: AuditService,
   ) {}
 
-  private anyUser: CompiledQuery<{ name: string }> | undefined;
-
   private get db(): Kysely<RegistryDB> {
     return this.ctx.database.db;
   }
@@ -110,13 +113,11 @@ export class UserService {
   /**
    * True once any user exists: the server then requires authentication. A server without
    * users asks on every request (so a user added beside it turns authentication on at
-   * once), hence the query compiled once and run directly where the dialect can
-   * (Database.reads).
+   * once), hence a prepared query (compiled once; named on PostgreSQL), run directly where
+   * the dialect can (Database.reads).
    */
   async hasUsers(): Promise<boolean> {
-    this.anyUser ??= this.db.selectFrom('users').select('name').limit(1).compile();
-    const anyUser = this.anyUser;
-    const { rows } = await this.ctx.database.reads((db) => executeCompiled(db, anyUser));
+    const rows = await this.ctx.database.reads((db) => ANY_USER.execute(db, {}));
     return rows.length > 0;
   }
 

@@ -19,6 +19,10 @@
  *   40P01: e.g. with a concurrent migration) roll back and run `fn` again, a few times.
  * - `durable: false`: `SET LOCAL synchronous_commit = off` — the commit returns before its
  *   WAL record is flushed; a crash of the server may lose it, never corrupt anything.
+ * - Constant statements (every `PreparedQuery`, the raw texts marked with
+ *   `constantStatement`) run as named statements, parsed once per pooled connection
+ *   (postgres-statements.ts); a transaction whose named statement a concurrent schema
+ *   change made stale runs again, like one that hit a deadlock.
  * - Migrations: one transaction holding `pg_advisory_xact_lock(MIGRATION_LOCK)`; DDL is
  *   transactional on PostgreSQL, so a migration applies wholly or not at all, and replicas
  *   starting together migrate one at a time (the later ones find nothing to do).
@@ -30,6 +34,7 @@ import type { Database } from '../database.js';
 import { redactUrl } from '../database-config.js';
 import { allApplied, applyMigrations, type NamedMigration, sortedMigrations } from './migrate.js';
 import { PortableDdlPlugin } from './portable-ddl.js';
+import { isStaleStatementError, NamedStatementClient } from './postgres-statements.js';
 import { BUSY_TIMEOUT_MS } from './sqlite.js';
 
 /** Advisory lock keys (two int4: a Modelvault namespace, then the lock). */
@@ -62,10 +67,13 @@ function sqlState(e: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Serialization failure or deadlock: the transaction did nothing and may simply run again. */
+/**
+ * Serialization failure, deadlock, or a named statement made stale by a schema change
+ * (postgres-statements.ts): the transaction did nothing and may simply run again.
+ */
 function isRetryable(e: unknown): boolean {
   const code = sqlState(e);
-  return code === '40001' || code === '40P01';
+  return code === '40001' || code === '40P01' || isStaleStatementError(e);
 }
 
 /** A promise chain: `run` calls execute one at a time, in call order. */
@@ -143,6 +151,7 @@ export async function openPostgres<DB>(
     connectionString: url,
     max: options.maxConnections ?? 10,
     types: typeParsers,
+    Client: NamedStatementClient,
   });
   // An idle client whose server connection drops emits 'error' on the pool; without a
   // listener that would crash the process. The pool replaces the client on next use.
