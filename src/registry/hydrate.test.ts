@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../test/support/dialects.js';
 import { manifest, openTempRegistry, type TempRegistry } from '../../test/support/temp-registry.js';
@@ -276,4 +277,291 @@ describe.each(TEST_DIALECTS)('hydrateVersions (%s)', (dialect) => {
       expect(JSON.stringify(read)).toBe(JSON.stringify([...expected].reverse()));
     },
   );
+});
+
+/**
+ * readVersions and readVersion (one statement on each dialect: PG_VERSIONS on PostgreSQL)
+ * against hydrateVersions' reads on many generated versions: equal values (toEqual tells
+ * -0 from 0 and compares NaN), every record's keys and list in the same order (JSON
+ * text), in the order of the ids given, unknown ids left out.
+ */
+describe.each(TEST_DIALECTS)('readVersions on generated versions (%s)', (dialect) => {
+  let t: TempRegistry;
+  let rows: VersionRowWithModel[];
+  /** Every version's id, shuffled, with unknown ids and a repeated one among them. */
+  let ids: number[];
+
+  // Park–Miller: the same versions on every run.
+  let seed = 20_261_128;
+  const next = () => {
+    seed = (seed * 16_807) % 2_147_483_647;
+    return seed;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[next() % xs.length]!;
+  // Texts a JSON or array literal must escape, and keys whose code-unit order differs from
+  // PostgreSQL's "C" (code point) order: U+FF21 before U+1F600 by code point, after by unit.
+  const TEXTS = [
+    '',
+    'plain',
+    'q"uote',
+    "it's",
+    'back\\slash',
+    'tab\there',
+    'line\nbreak',
+    '\u0001\u001f',
+    '{br,ace}',
+    'NULL',
+    '\u{1F600}',
+    '\uFF21',
+    'ähnlich',
+    ' lead',
+    '\u{10FFFF}x',
+  ];
+  // Keys the API takes; ODD_KEYS, written directly, are keys it refuses but a read must
+  // carry (an older server's, another writer's).
+  const KEYS = ['a', 'B', '_x', 'é', 'ähnlich', '10', '9', 'aa', 'x.y', 'z b'];
+  const ODD_KEYS = ['z\u{1F600}', 'z\uFF21', 'k"q', 'k\\b', 'k,{}', '\u0001', 'NULL'];
+  // Doubles that a float4, a rounded text or a JSON number would change.
+  const FINITE = [
+    0.1 + 0.2,
+    Math.PI,
+    1 / 3,
+    -2.5e-308,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    1e21,
+    1e-7,
+    123_456_789.123_456_79,
+    -0.000_123,
+    2 ** 53 - 1,
+    0,
+  ];
+  const SPECIAL = [
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    // SQLite stores -0 as 0 and NaN as NULL (refused by the NOT NULL column).
+    ...(dialect === 'postgres' ? [-0, Number.NaN] : []),
+  ];
+
+  // node-postgres sends a number as its String(), which drops the sign of -0.
+  const stored = (x: number) =>
+    dialect === 'postgres'
+      ? sql<number>`cast(${Object.is(x, -0) ? '-0' : String(x)} as double precision)`
+      : x;
+
+  beforeAll(async () => {
+    t = await openTempRegistry({ dialect });
+    const r = t.registry;
+    const db = t.database.db;
+    for (const m of ['m-one', 'M-two', 'm.three']) await r.createModel({ name: m });
+    const created: string[] = [];
+    for (let i = 0; i < 36; i++) {
+      const model = pick(['m-one', 'M-two', 'm.three']);
+      const n = i % 6; // every sixth version has no details at all
+      const entries = <V>(value: () => V) =>
+        Object.fromEntries(Array.from({ length: n * 2 }, () => [pick(KEYS), value()]));
+      const v = await r.createVersion({
+        model,
+        manifest: manifest(`g${i}`),
+        ...(n > 0
+          ? {
+              metrics: entries(() => pick(FINITE)),
+              params: entries(() => pick(TEXTS)),
+              tags: entries(() => pick(TEXTS)),
+            }
+          : {}),
+        ...(n > 2 && created.length > 1
+          ? {
+              lineage: {
+                parents: [pick(created), pick(created)].filter((p, k, a) => a.indexOf(p) === k),
+                datasets: [
+                  { name: pick(KEYS), uri: pick(TEXTS), digest: 'sha256:1' },
+                  { name: `${pick(KEYS)}-2` },
+                ].filter((d, k, a) => a.findIndex((x) => x.name === d.name) === k),
+                code: { gitCommit: pick(TEXTS), ...(n > 3 ? { gitDirty: n === 4 } : {}) },
+              },
+            }
+          : {}),
+      });
+      const ref = `${v.model}@${v.version}`;
+      created.push(ref);
+      if (n > 0 && i % 11 !== 5 && next() % 2 === 0) {
+        await r.setAlias(v.model, `al-${pick(['a', 'B', '_', 'Z'])}-${i}`, v.version);
+      }
+
+      if (i % 7 === 3) await r.transitionStage(ref, 'Archived');
+      if (i % 7 === 4) await r.transitionStage(ref, 'Production');
+      if (i % 11 === 5) {
+        await r.deleteVersion(ref);
+        created.pop(); // a parent must be live
+      }
+    }
+    const all = await db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+      .selectAll('v')
+      .select('m.name as model_name')
+      .orderBy('v.id')
+      .execute();
+    // Values the API refuses (not finite) written as a logger or an older server could.
+    for (const [k, row] of all.entries()) {
+      if (k % 6 === 0) continue;
+      if (k % 5 === 2) {
+        // Aliases the API refuses; U+FF21 and U+1D400: code point and code unit orders differ.
+        await db
+          .insertInto('aliases')
+          .values(
+            [`a\uFF21${k}`, `a\u{1D400}${k}`, `q"${k}`].map((alias) => ({
+              model_id: row.model_id,
+              alias,
+              version_id: row.id,
+              updated_at: 1,
+            })),
+          )
+          .execute();
+      }
+      if (k % 3 !== 0) {
+        for (const table of ['version_params', 'version_tags'] as const) {
+          await db
+            .insertInto(table)
+            .values(ODD_KEYS.map((key) => ({ version_id: row.id, key, value: pick(TEXTS) })))
+            .execute();
+        }
+        await db
+          .insertInto('version_latest_metrics')
+          .values(
+            ODD_KEYS.map((key) => ({
+              version_id: row.id,
+              key,
+              value: pick(FINITE),
+              step: 0,
+              timestamp: 1,
+            })),
+          )
+          .execute();
+      }
+      for (const [j, value] of [...SPECIAL, ...FINITE].entries()) {
+        if ((k + j) % 3 === 0) continue;
+        await db
+          .insertInto('version_latest_metrics')
+          .values({
+            version_id: row.id,
+            key: `special${j}`,
+            value: stored(value),
+            step: 0,
+            timestamp: 1,
+          })
+          .execute();
+      }
+      if (k % 4 === 1) {
+        await db
+          .insertInto('version_scans')
+          .values({
+            version_id: row.id,
+            verdict: 'dangerous',
+            scanner: 't',
+            scanned_at: 1,
+            files: k,
+          })
+          .execute();
+        await db
+          .insertInto('version_scan_files')
+          .values(
+            [pick(TEXTS), 'b.pkl', 'a.pkl'].map((path, f) => ({
+              version_id: row.id,
+              path: `${path}${f}`,
+              sha256: 'x',
+              verdict: f === 1 ? 'safe' : 'dangerous',
+              scanner: 't',
+              report: '{}',
+            })),
+          )
+          .execute();
+        await db
+          .insertInto('version_signatures')
+          .values(
+            ['ff01', `k${pick(KEYS)}`].map((key_id) => ({
+              version_id: row.id,
+              key_id,
+              public_key: 'pem',
+              bundle: '{}',
+              created_by: 'ana',
+              created_at: 1,
+            })),
+          )
+          .execute();
+      }
+    }
+    rows = await db
+      .selectFrom('model_versions as v')
+      .innerJoin('registered_models as m', 'm.id', 'v.model_id')
+      .selectAll('v')
+      .select('m.name as model_name')
+      .orderBy('v.id')
+      .execute();
+    const shuffled = rows.map((r) => r.id);
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = next() % (i + 1);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    ids = [999_999, ...shuffled.slice(0, 10), shuffled[3]!, 0, ...shuffled.slice(10), -1];
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it('covers what it is meant to', () => {
+    const metrics = rows.length;
+    expect(metrics).toBe(36);
+    expect(rows.some((r) => r.deleted_at !== null)).toBe(true);
+    expect(rows.some((r) => r.stage === 'Archived')).toBe(true);
+  });
+
+  const cases = [
+    ['every detail', {}],
+    ['runData: false', { runData: false }],
+    ['listing', { listing: true }],
+  ] as const;
+
+  it.each(cases)('readVersions gives what hydrateVersions gives (%s)', async (_, options) => {
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const known = ids.flatMap((id) => byId.get(id) ?? []);
+    const db = t.database.db;
+    const read = await readVersions(db, ids, dialect, options);
+    for (const reads of ['per-table', 'one-statement'] as const) {
+      const expected = await hydrateVersions(db, known, reads, options);
+      expect(read).toEqual(expected);
+      // JSON text: the order of every record's keys and of every list.
+      expect(JSON.stringify(read)).toBe(JSON.stringify(expected));
+      for (const [i, v] of read.entries()) {
+        expect(Object.keys(v.metrics)).toEqual(Object.keys(expected[i]!.metrics));
+      }
+    }
+    expect(read.map((v) => `${v.model}@${v.version}`)).toEqual(
+      known.map((r) => `${r.model_name}@${r.version}`),
+    );
+    if (!('listing' in options) && !('runData' in options)) {
+      // The fixture holds what the comparison is about.
+      const values = read.flatMap((v) => Object.values(v.metrics));
+      for (const x of [...FINITE, ...SPECIAL]) {
+        expect(values.some((y) => Object.is(x, y))).toBe(true);
+      }
+      expect(read.some((v) => v.scan !== null && v.signatures.length === 2)).toBe(true);
+      expect(read.some((v) => v.lineage.parents.length > 0 && v.lineage.code !== null)).toBe(true);
+      expect(read.some((v) => Object.keys(v.tags).length === 0 && v.aliases.length === 0)).toBe(
+        true,
+      );
+    }
+  });
+
+  it('readVersion gives what hydrateVersion gives, version by version', async () => {
+    for (const row of rows) {
+      const expected = await hydrateVersion(t.database.db, row, row.model_name, 'per-table');
+      const read = await t.database.reads((db) => readVersion(db, row, row.model_name, dialect));
+      expect(read).toEqual(expected);
+      expect(JSON.stringify(read)).toBe(JSON.stringify(expected));
+    }
+  });
 });

@@ -702,13 +702,12 @@ export async function hydrateVersion(
 }
 
 /**
- * One version row (as found by lookups) with its model's name, hydrated the cheaper way for
- * `dialect`: on SQLite by readVersions' one JSON statement (a single version's ten
- * per-table statements cost more in per-statement overhead than SQLite spent reading);
- * on PostgreSQL by hydrateVersion's one-statement details. Both give what hydrateVersion
- * gives (hydrate.test.ts). A row deleted since it was found (another process purged it)
- * is hydrated from the row given, with the details that are left. `options` as
- * hydrateVersions' (runData).
+ * One version row (as found by lookups) with its model's name, hydrated by readVersions'
+ * one statement on either dialect (on SQLite a single version's ten per-table statements
+ * cost more in per-statement overhead than SQLite spent reading; on PostgreSQL each
+ * statement is a round trip). It gives what hydrateVersion gives (hydrate.test.ts). A row
+ * deleted since it was found (another process purged it) is hydrated from the row given,
+ * with the details that are left. `options` as hydrateVersions' (runData).
  */
 export async function readVersion(
   db: Kysely<RegistryDB>,
@@ -717,20 +716,19 @@ export async function readVersion(
   dialect: SqlDialectName,
   options: HydrateOptions = {},
 ): Promise<ModelVersion> {
-  if (dialect === 'sqlite') {
-    const [v] = await readVersions(db, [row.id], dialect, options);
-    if (v) return v;
-  }
+  const [v] = await readVersions(db, [row.id], dialect, options);
+  if (v) return v;
   return hydrateVersion(db, row, modelName, detailReadsFor(dialect), options);
 }
 
 /**
- * Versions by id, in the order given (ids that do not exist are left out), hydrated.
- * On SQLite one constant statement reads the rows with every detail as JSON built by
- * SQLite (VERSIONS_WITH_DETAILS): a 100-version page was 13 statements, each compiled by
- * Kysely per call (the page's `IN` list made each a new text) and each materialising row
- * objects, then grouped and sorted in JavaScript. On PostgreSQL: the rows, then
- * hydrateVersions with its one-statement details.
+ * Versions by id, in the order given (ids that do not exist are left out), hydrated, in
+ * one constant statement on both dialects: on SQLite the rows with every detail as JSON
+ * built by SQLite (VERSIONS_WITH_DETAILS; a 100-version page was 13 statements, each
+ * compiled by Kysely per call, since the page's `IN` list made each a new text, and each
+ * materialising row objects, then grouped and sorted in JavaScript); on PostgreSQL the
+ * rows with every detail as json_agg arrays (PG_VERSIONS: MLflow's model-versions/search
+ * was three statements after its page, a version read two).
  */
 export async function readVersions(
   db: Kysely<RegistryDB>,
@@ -739,7 +737,8 @@ export async function readVersions(
   options: HydrateOptions = {},
 ): Promise<ModelVersion[]> {
   if (ids.length === 0) return [];
-  if (dialect === 'sqlite' && options.listing) {
+  if (dialect === 'postgres') return readPgVersions(db, ids, options);
+  if (options.listing) {
     const { rows } = await executeCompiled(
       db,
       CompiledQuery.raw(VERSION_LISTINGS, [JSON.stringify(ids)]),
@@ -755,29 +754,13 @@ export async function readVersions(
       return v ? [toModelVersion(v.row, v.details)] : [];
     });
   }
-  if (dialect === 'sqlite') {
-    const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
-    const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [JSON.stringify(ids)]));
-    const byId = new Map((rows as VersionRowWithDetails[]).map((r) => [r.id, r]));
-    return ids.flatMap((id) => {
-      const r = byId.get(id);
-      return r ? [toModelVersion(r, detailsOfJson(r))] : [];
-    });
-  }
-  const rows = await db
-    .selectFrom('model_versions as v')
-    .innerJoin('registered_models as m', 'm.id', 'v.model_id')
-    .selectAll('v')
-    .select('m.name as model_name')
-    .where('v.id', 'in', ids)
-    .execute();
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return hydrateVersions(
-    db,
-    ids.flatMap((id) => byId.get(id) ?? []),
-    detailReadsFor(dialect),
-    options,
-  );
+  const statement = (options.runData ?? true) ? VERSIONS_WITH_DETAILS : VERSIONS_WITHOUT_RUN_DATA;
+  const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [JSON.stringify(ids)]));
+  const byId = new Map((rows as VersionRowWithDetails[]).map((r) => [r.id, r]));
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    return r ? [toModelVersion(r, detailsOfJson(r))] : [];
+  });
 }
 
 /** A row of VERSIONS_WITH_DETAILS: the version, its model's name, its details as JSON text. */
@@ -904,6 +887,138 @@ function listingOfJson(text: string): { row: VersionListingRow; details: Version
       tags,
       ordered(a[22] as string[], (x) => x),
     ),
+  };
+}
+
+/**
+ * PostgreSQL only: the versions in `$1` (an int8 array), in no particular order, each row
+ * the version's columns (LISTED_COLUMNS with `listing`, else all), its model's name and
+ * its details as json_agg arrays, each NULL when empty (`l_code` and `l_scan` one array or
+ * NULL); `runData` false or `listing` leave the details they leave out NULL. A detail's
+ * rows are aggregated unordered and put in order by `ordered`, as SQLite's are: the columns'
+ * "C" collation orders by code point, the API by code unit. PostgreSQL's JSON only carries
+ * the values: a metric goes as float8's own text, which is what node-postgres parses (with
+ * parseFloat) for the union of detailsInOneStatement, so it reads back as the same double
+ * (-0, NaN, ±Infinity and subnormals included) under any extra_float_digits; every other
+ * number in the JSON is an int4 (a parent's version, git_dirty, a scan's files), exact in
+ * a double; texts are JSON strings. The version's own columns are plain columns, parsed by
+ * the pool's parsers as any row is.
+ */
+function pgVersions(what: 'details' | 'no-run-data' | 'listing'): string {
+  const agg = (value: string, table: string, extra = '') =>
+    `(select json_agg(${value}) from ${table} as x where x.version_id = v.id${extra})`;
+  const columns =
+    what === 'listing'
+      ? [
+          ...LISTED_COLUMNS.map((c) => `v.${c}`),
+          'm.name as model_name',
+          `${agg('json_build_array(x.key, x.value)', 'version_tags')} as l_tags`,
+          `${agg('x.alias', 'aliases')} as l_aliases`,
+        ]
+      : [
+          'v.*',
+          'm.name as model_name',
+          ...(what === 'details'
+            ? [
+                `${agg('json_build_array(x.key, x.value::text)', 'version_latest_metrics')} as l_metrics`,
+                `${agg('json_build_array(x.key, x.value)', 'version_params')} as l_params`,
+              ]
+            : []),
+          `${agg('json_build_array(x.key, x.value)', 'version_tags')} as l_tags`,
+          `${agg('x.alias', 'aliases')} as l_aliases`,
+          `(select json_agg(json_build_array(pm.name, pv.version))
+     from version_parents as x
+     inner join model_versions as pv on pv.id = x.parent_version_id
+     inner join registered_models as pm on pm.id = pv.model_id
+     where x.version_id = v.id) as l_parents`,
+          `${agg('json_build_array(x.name, x.uri, x.digest)', 'version_datasets')} as l_datasets`,
+          `(select json_build_array(x.git_remote, x.git_commit, x.git_dirty) from version_code as x where x.version_id = v.id) as l_code`,
+          `(select json_build_array(x.verdict, x.files) from version_scans as x where x.version_id = v.id) as l_scan`,
+          `${agg('x.path', 'version_scan_files', " and x.verdict = 'dangerous'")} as l_flagged`,
+          `${agg('x.key_id', 'version_signatures')} as l_signatures`,
+        ];
+  return `select ${columns.join(',\n  ')}
+from model_versions as v
+inner join registered_models as m on m.id = v.model_id
+where v.id = any($1::int8[])`;
+}
+const PG_VERSIONS = pgVersions('details');
+/** PG_VERSIONS without the versions' metrics and params (HydrateOptions.runData false). */
+const PG_VERSIONS_WITHOUT_RUN_DATA = pgVersions('no-run-data');
+/** PG_VERSIONS with HydrateOptions.listing: the listed columns, tags and aliases. */
+const PG_VERSION_LISTINGS = pgVersions('listing');
+
+/** A row of PG_VERSIONS (node-postgres parses its json columns); details absent: NULL. */
+type PgVersionRow = VersionRowWithModel & {
+  /** `[key, value as float8's text]`. */
+  readonly l_metrics?: [string, string][] | null;
+  readonly l_params?: [string, string][] | null;
+  readonly l_tags: [string, string][] | null;
+  readonly l_aliases: string[] | null;
+  readonly l_parents?: [string, number][] | null;
+  readonly l_datasets?: [string, string | null, string | null][] | null;
+  readonly l_code?: [string | null, string | null, number | null] | null;
+  readonly l_scan?: [string, number] | null;
+  readonly l_flagged?: string[] | null;
+  readonly l_signatures?: string[] | null;
+};
+
+/** readVersions on PostgreSQL: one statement (PG_VERSIONS), in the order of `ids`. */
+async function readPgVersions(
+  db: Kysely<RegistryDB>,
+  ids: readonly number[],
+  options: HydrateOptions,
+): Promise<ModelVersion[]> {
+  const statement = options.listing
+    ? PG_VERSION_LISTINGS
+    : (options.runData ?? true)
+      ? PG_VERSIONS
+      : PG_VERSIONS_WITHOUT_RUN_DATA;
+  const { rows } = await executeCompiled(db, CompiledQuery.raw(statement, [ids]));
+  const byId = new Map((rows as PgVersionRow[]).map((r) => [r.id, r]));
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    if (!r) return [];
+    const tags = keyOrdered(r.l_tags);
+    const aliases = ordered(r.l_aliases ?? [], (a) => a);
+    return [
+      toModelVersion(r, options.listing ? notListed(tags, aliases) : pgDetails(r, tags, aliases)),
+    ];
+  });
+}
+
+/** `[key, value]` pairs as a record, keys in code-unit order. */
+function keyOrdered<V>(pairs: [string, V][] | null | undefined): Record<string, V> {
+  return Object.fromEntries(ordered(pairs ?? [], (p) => p[0]));
+}
+
+/** A PG_VERSIONS row's details besides its tags and aliases, each in sortBy's order. */
+function pgDetails(
+  r: PgVersionRow,
+  tags: Record<string, string>,
+  aliases: string[],
+): VersionDetails {
+  const metrics = ordered(r.l_metrics ?? [], (m) => m[0]);
+  const code = r.l_code;
+  const scan = r.l_scan;
+  return {
+    metrics: Object.fromEntries(metrics.map(([key, value]) => [key, Number.parseFloat(value)])),
+    params: keyOrdered(r.l_params),
+    tags,
+    aliases,
+    parents: ordered(
+      (r.l_parents ?? []).map(([model, version]): VersionKey => ({ model, version })),
+      (p) => p.model,
+      (p) => p.version,
+    ),
+    datasets: ordered(
+      (r.l_datasets ?? []).map(([name, uri, digest]): DatasetRef => ({ name, uri, digest })),
+      (d) => d.name,
+    ),
+    code: code ? { git_remote: code[0], git_commit: code[1], git_dirty: code[2] } : undefined,
+    scan: scan ? { verdict: scan[0], files: scan[1] } : undefined,
+    flagged: ordered(r.l_flagged ?? [], (f) => f),
+    signatures: ordered(r.l_signatures ?? [], (k) => k),
   };
 }
 
