@@ -14,6 +14,7 @@ import type {
   ScanSummary,
   VersionKey,
 } from '../core/registry-api.js';
+import { constantStatement } from '../metadata/constant-statements.js';
 import {
   executeCompiled,
   PreparedQueryFamily,
@@ -942,11 +943,12 @@ from model_versions as v
 inner join registered_models as m on m.id = v.model_id
 where v.id = any($1::int8[])`;
 }
-const PG_VERSIONS = pgVersions('details');
+// Constant texts: PostgreSQL keeps each prepared on the connections that ran it.
+const PG_VERSIONS = constantStatement(pgVersions('details'));
 /** PG_VERSIONS without the versions' metrics and params (HydrateOptions.runData false). */
-const PG_VERSIONS_WITHOUT_RUN_DATA = pgVersions('no-run-data');
+const PG_VERSIONS_WITHOUT_RUN_DATA = constantStatement(pgVersions('no-run-data'));
 /** PG_VERSIONS with HydrateOptions.listing: the listed columns, tags and aliases. */
-const PG_VERSION_LISTINGS = pgVersions('listing');
+const PG_VERSION_LISTINGS = constantStatement(pgVersions('listing'));
 
 /** A row of PG_VERSIONS (node-postgres parses its json columns); details absent: NULL. */
 type PgVersionRow = VersionRowWithModel & {
