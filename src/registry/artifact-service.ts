@@ -29,15 +29,21 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { CompiledQuery, type ExpressionBuilder, type Kysely, SqliteAdapter } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import { InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import { validateManifestPath } from '../core/names.js';
 import type { ArtifactTables } from '../metadata/artifact-schema.js';
+import { constantStatement } from '../metadata/constant-statements.js';
 import type { NamedMigration } from '../metadata/database.js';
 import { artifactsMigration } from '../metadata/migrations/0301-artifacts.js';
 import { artifactUploadActivityMigration } from '../metadata/migrations/0308-artifact-upload-activity.js';
-import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
+import {
+  executeCompiled,
+  PreparedQueryFamily,
+  prepareQuery,
+  rowsOf,
+} from '../metadata/prepared-query.js';
 import type { CommitOptions, Manifest, ManifestEntry } from '../storage/content-store.js';
 import type { StorageTables } from '../storage/index/storage-schema.js';
 import type { Store } from '../storage/store.js';
@@ -92,6 +98,20 @@ const Q = {
     ),
   ),
 };
+
+/** A row of `entriesOf` (and of ENTRY_AND_CHILDREN). */
+interface EntryRow {
+  readonly dir: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly sha256: string | null;
+  readonly size: number | null;
+}
+
+/** PostgreSQL: the entry ($1, $2) and the entries of directory $3, its path (filesAt). */
+const ENTRY_AND_CHILDREN =
+  constantStatement(`select dir, name, kind, sha256, size from mlflow_artifact_entries
+where (dir = $1 and name = $2) or dir = $3`);
 
 /** The slice of the metadata database the service uses (structurally `Database`). */
 export interface ArtifactDb {
@@ -258,14 +278,21 @@ export class ArtifactService {
    * A directory per query: model directories are shallow.
    */
   async listTree(dir: string): Promise<ManifestEntry[]> {
+    return this.walkTree(dir, [dir], []);
+  }
+
+  /**
+   * listTree of `dir` from `rows` (entries under it already read) and the directories
+   * under it still to read, `pending`.
+   */
+  private async walkTree(
+    dir: string,
+    pending: string[],
+    rows: readonly EntryRow[],
+  ): Promise<ManifestEntry[]> {
     const out: ManifestEntry[] = [];
-    const pending = [dir];
-    while (pending.length > 0) {
-      const batch = pending.splice(0, SQL_BATCH);
-      const rows = await Q.entriesOf
-        .for(batch.length)
-        .execute(this.db, { dirs: batch.map((d) => ({ dir: d })) });
-      for (const r of rows) {
+    const take = (list: readonly EntryRow[]) => {
+      for (const r of list) {
         const full = joinPath(r.dir, r.name);
         if (r.kind === 'dir') pending.push(full);
         else
@@ -275,8 +302,45 @@ export class ArtifactService {
             size: Number(r.size),
           });
       }
+    };
+    take(rows);
+    while (pending.length > 0) {
+      const batch = pending.splice(0, SQL_BATCH);
+      take(
+        await Q.entriesOf
+          .for(batch.length)
+          .execute(this.db, { dirs: batch.map((d) => ({ dir: d })) }),
+      );
     }
     return out.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  }
+
+  /**
+   * What freeze freezes: the file at `path` (named by its last segment), or every file
+   * under the directory `path` (listTree; none when there is nothing at `path`).
+   */
+  private async filesAt(path: string): Promise<ManifestEntry[]> {
+    const { dir, name } = splitPath(path);
+    if (path === '' || this.db.getExecutor().adapter instanceof SqliteAdapter) {
+      const node = await this.stat(path);
+      return node.kind === 'file'
+        ? [{ path: name, sha256: node.file.sha256, size: node.file.size }]
+        : this.listTree(path);
+    }
+    // On a server database each statement is a round trip: the entry at `path` and the
+    // entries directly under it (listTree's first read) in one.
+    const rows = (
+      await executeCompiled(this.db, CompiledQuery.raw(ENTRY_AND_CHILDREN, [dir, name, path]))
+    ).rows as EntryRow[];
+    const self = rows.find((r) => r.dir === dir && r.name === name);
+    if (self?.kind === 'file') {
+      return [{ path: name, sha256: self.sha256 as Sha256Hex, size: Number(self.size) }];
+    }
+    return this.walkTree(
+      path,
+      [],
+      rows.filter((r) => r.dir === path),
+    );
   }
 
   /**
@@ -287,11 +351,7 @@ export class ArtifactService {
    */
   async freeze(dir: string, options: CommitOptions = {}): Promise<Manifest> {
     const path = checkArtifactPath(dir);
-    const node = await this.stat(path);
-    const entries =
-      node.kind === 'file'
-        ? [{ path: splitPath(path).name, sha256: node.file.sha256, size: node.file.size }]
-        : await this.listTree(path);
+    const entries = await this.filesAt(path);
     if (entries.length === 0) {
       throw new NotFoundError(`no artifacts under '${path}'`, { path });
     }

@@ -53,6 +53,12 @@ export interface NewAuditEvent {
   readonly time?: number;
 }
 
+/** The chain's last event: what the next one links to. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 const BATCH = 500;
 
 /** Every mutation's statements, compiled once (prepared-query.ts). */
@@ -122,7 +128,30 @@ export class AuditService {
    * (with its `trx`): the write lock is what makes "read the head, append after it" safe.
    */
   async append(trx: Kysely<RegistryDB>, event: NewAuditEvent): Promise<AuditEvent> {
-    const head = await Q.head.executeTakeFirst(trx, {});
+    const { row, appended } = this.eventAfter(await this.head(trx), event);
+    await Q.insert.run(trx, row);
+    return appended;
+  }
+
+  /**
+   * The chain's last event (undefined before the first), as `append` reads it. Inside a
+   * write transaction it stays the last until this transaction appends: every append runs
+   * under the write lock.
+   */
+  async head(trx: Kysely<RegistryDB>): Promise<AuditHead | undefined> {
+    return Q.head.executeTakeFirst(trx, {});
+  }
+
+  /**
+   * The row `append` inserts for `event` after `head` (the chain's last event, read in
+   * the same write transaction), and the event it returns — for a caller that inserts the
+   * row within a statement of its own (VersionService.create on PostgreSQL).
+   * @throws InvalidArgumentError (actor; data that canonical JSON refuses)
+   */
+  eventAfter(
+    head: AuditHead | undefined,
+    event: NewAuditEvent,
+  ): { row: Insertable<AuditEventsTable>; appended: AuditEvent } {
     // Canonical JSON is a fixed point of parse-then-canonicalise, so the stored text is
     // this one, computed once (a version's data carries every metric and param).
     const dataText = canonicalJson(event.data);
@@ -146,17 +175,19 @@ export class AuditService {
       },
       dataText,
     );
-    await Q.insert.run(trx, {
-      seq: body.seq,
-      time: body.time,
-      actor: body.actor,
-      action: body.action,
-      subject: body.subject,
-      data: dataText,
-      prev_hash: body.prevHash,
-      hash,
-    });
-    return { ...body, hash };
+    return {
+      row: {
+        seq: body.seq,
+        time: body.time,
+        actor: body.actor,
+        action: body.action,
+        subject: body.subject,
+        data: dataText,
+        prev_hash: body.prevHash,
+        hash,
+      },
+      appended: { ...body, hash },
+    };
   }
 
   /** One page of events matching the query; keyset-paged on seq. */

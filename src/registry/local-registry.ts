@@ -138,17 +138,25 @@ function osUser(): string {
  * @throws ConflictError when the manifest was collected meanwhile.
  */
 async function requireStoredManifest(trx: Kysely<RegistryDB>, digest: string): Promise<void> {
-  const hex = digest.replace(/^sha256:/i, '').toLowerCase();
+  const hex = manifestHex(digest);
   const row = await storedManifest.executeTakeFirst(trx as unknown as Kysely<StorageTables>, {
     digest: hex,
   });
-  if (!row) {
-    throw new ConflictError(
-      `manifest ${hex} is not in the store: it was garbage-collected while the version was being created; push again`,
-      // `collected`: the SDK pushes again by itself, as when the server lost chunks.
-      { digest: hex, collected: true },
-    );
-  }
+  if (!row) throw collectedManifest(hex);
+}
+
+/** A version's manifest digest as the store keys it (lower-case hex, no `sha256:`). */
+function manifestHex(digest: string): string {
+  return digest.replace(/^sha256:/i, '').toLowerCase();
+}
+
+/** requireStoredManifest's error: the manifest `hex` is not stored. */
+function collectedManifest(hex: string): ConflictError {
+  return new ConflictError(
+    `manifest ${hex} is not in the store: it was garbage-collected while the version was being created; push again`,
+    // `collected`: the SDK pushes again by itself, as when the server lost chunks.
+    { digest: hex, collected: true },
+  );
 }
 
 /** requireStoredManifest's statement, compiled once (it runs in every version's creation). */
@@ -333,6 +341,13 @@ export class LocalRegistry implements RegistryApi, CreatesVersionFromReadManifes
       ...(checked || scan
         ? {
             afterInsert: async (trx, id, now) => {
+              if (checked && scan && this.context.dialect === 'postgres') {
+                // The check and the scan's rows in one round trip.
+                const hex = manifestHex(input.manifest.digest);
+                const recorded = await this.scans.recordIfStored(trx, id, scan, now, hex);
+                if (!recorded) throw collectedManifest(hex);
+                return { scan: recorded };
+              }
               if (checked) await requireStoredManifest(trx, input.manifest.digest);
               return { scan: scan ? await this.scans.record(trx, id, scan, now) : null };
             },

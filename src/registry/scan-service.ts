@@ -5,12 +5,13 @@
  * without its scan. A file already scanned by the same scanner (same SHA-256) is not read
  * again: its stored report is reused. A dangerous file is flagged, never refused.
  */
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Sha256Hex } from '../core/digest.js';
 import type { FileScan, FileScanReport, ScanSummary, VersionScan } from '../core/registry-api.js';
 import { worstVerdict } from '../formats/pickle-scan.js';
 import { mayHoldPickles, scanFile } from '../formats/scan-file.js';
-import { prepareQuery } from '../metadata/prepared-query.js';
+import { constantStatement } from '../metadata/constant-statements.js';
+import { executeCompiled, prepareQuery } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import type { ContentStore, ManifestEntry } from '../storage/content-store.js';
 import { resolveVersion } from './lookups.js';
@@ -65,6 +66,33 @@ const Q = {
   ),
 };
 
+/** What a read of the version shows of `scan` (dangerous paths in any order). */
+function summaryOf(scan: PendingScan): ScanSummary {
+  return {
+    verdict: scan.verdict,
+    files: scan.files.length,
+    dangerous: scan.files.filter((f) => f.verdict === 'dangerous').map((f) => f.path),
+  };
+}
+
+/**
+ * recordIfStored's statement: `record`'s rows, each insert conditional on the manifest $1
+ * being stored; one row, `stored`.
+ */
+const RECORD_IF_STORED = constantStatement(`with m as (
+  select exists (select 1 from manifests where digest = $1::text) as stored
+), s as (
+  insert into version_scans (version_id, verdict, scanner, scanned_at, files)
+  select $2::bigint, $3::text, $4::text, $5::bigint, $6::integer from m where m.stored
+), f as (
+  insert into version_scan_files (version_id, path, sha256, verdict, scanner, report)
+  select $2::bigint, x.path, x.sha256, x.verdict, $4::text, x.report
+  from m cross join unnest($7::text[], $8::text[], $9::text[], $10::text[])
+    as x(path, sha256, verdict, report)
+  where m.stored
+)
+select stored from m`);
+
 export class ScanService {
   constructor(private readonly ctx: RegistryContext) {}
 
@@ -113,11 +141,41 @@ export class ScanService {
         report: JSON.stringify(report),
       });
     }
-    return {
-      verdict: scan.verdict,
-      files: scan.files.length,
-      dangerous: scan.files.filter((f) => f.verdict === 'dangerous').map((f) => f.path),
-    };
+    return summaryOf(scan);
+  }
+
+  /**
+   * PostgreSQL: `record` in one statement (its rows' lists unnested from one array a
+   * column), written only when the manifest `digest` (hex) is stored — the check that
+   * LocalRegistry makes in the version's transaction, in the same round trip. Returns
+   * undefined, having written nothing, when it is not stored.
+   */
+  async recordIfStored(
+    trx: Kysely<RegistryDB>,
+    versionId: number,
+    scan: PendingScan,
+    now: number,
+    digest: string,
+  ): Promise<ScanSummary | undefined> {
+    const files = scan.files;
+    const reports = files.map(({ path: _p, sha256: _s, ...report }) => JSON.stringify(report));
+    const { rows } = await executeCompiled(
+      trx,
+      CompiledQuery.raw(RECORD_IF_STORED, [
+        digest,
+        versionId,
+        scan.verdict,
+        SCANNER_ID,
+        now,
+        files.length,
+        files.map((f) => f.path),
+        files.map((f) => f.sha256),
+        files.map((f) => f.verdict),
+        reports,
+      ]),
+    );
+    if (!(rows[0] as { stored: boolean }).stored) return undefined;
+    return summaryOf(scan);
   }
 
   /** The version's scan, or null when it was not scanned. */

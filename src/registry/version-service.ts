@@ -4,7 +4,7 @@
  * never reused), reads, description, tags, metrics, soft delete/restore, stage
  * transitions and approval. Every mutation writes its audit event in its transaction.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { parseSha256 } from '../core/digest.js';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 import type { VersionSummary } from '../core/model-inspection.js';
@@ -30,8 +30,13 @@ import { findStage, STAGES } from '../core/registry-api.js';
 import { isWellFormedText } from '../core/text.js';
 import type { VersionRef } from '../core/version-ref.js';
 import { PreparedQueryFamily, prepareQuery, rowsOf } from '../metadata/prepared-query.js';
-import type { ModelVersionsTable, RegistryDB } from '../metadata/schema.js';
-import type { AuditService } from './audit-service.js';
+import type {
+  AuditEventsTable,
+  ModelVersionsTable,
+  RegisteredModelRow,
+  RegistryDB,
+} from '../metadata/schema.js';
+import type { AuditHead, AuditService, NewAuditEvent } from './audit-service.js';
 import { readVersion, recordInKeyOrder, writtenVersion } from './hydrate.js';
 import {
   checkCount,
@@ -55,6 +60,7 @@ import type { PolicyService } from './policy-service.js';
 import { actorOf, type RegistryContext } from './registry-context.js';
 import { checkRestorable } from './retention.js';
 import type { SearchService } from './search-service.js';
+import { insertVersionRows, modelWithAuditHead } from './version-create-statement.js';
 
 /** Rows per statement when reading or writing latest metrics (well under SQL parameter limits). */
 const LATEST_BATCH = 200;
@@ -394,7 +400,18 @@ export class VersionService {
     const v = checkNewVersion(input);
     return this.ctx.database.writeTransaction(async (trx) => {
       const now = this.ctx.now();
-      let model = await Q.modelByName.executeTakeFirst(trx, { name: v.model });
+      // On PostgreSQL the audit chain's head is read with the model (then known: `pgHead`),
+      // so that the version's rows and its event can go in one statement (below).
+      const postgres = this.ctx.dialect === 'postgres';
+      let pgHead: { head: AuditHead | undefined } | undefined;
+      let model: RegisteredModelRow | undefined;
+      if (postgres) {
+        const found = await modelWithAuditHead(trx, v.model);
+        model = found?.model;
+        if (found) pgHead = { head: found.head };
+      } else {
+        model = await Q.modelByName.executeTakeFirst(trx, { name: v.model });
+      }
       if (!model || model.deleted_at !== null) {
         // Without createModelIfMissing this throws NotFound; with it, insert throws
         // Conflict for the name of a deleted model.
@@ -405,6 +422,8 @@ export class VersionService {
           actor,
           now,
         );
+        // The model's creation appended an event.
+        if (postgres) pgHead = { head: await this.audit.head(trx) };
       }
       const parentIds = new Map<number, string>();
       const parents = new Map<number, { model: string; version: number }>();
@@ -414,7 +433,6 @@ export class VersionService {
         parents.set(p.version.id, { model: p.model.name, version: p.version.version });
       }
       const number = model.next_version;
-      await Q.bumpNextVersion.run(trx, { id: model.id, next: number + 1, now });
       const columns = {
         model_id: model.id,
         version: number,
@@ -428,21 +446,62 @@ export class VersionService {
         run_id: v.runId,
         source: v.source,
       };
-      const inserted = await Q.insertVersion.executeTakeFirst(trx, { ...columns, now });
-      const id = inserted!.id;
-      await this.insertPoints(trx, id, v.metrics, now, { newVersion: true });
-      await insertRows(
-        trx,
-        Q.insertParams,
-        id,
-        v.params.map(([key, value]) => ({ key, value })),
-      );
-      await insertRows(
-        trx,
-        Q.insertTags,
-        id,
-        v.tags.map(([key, value]) => ({ key, value })),
-      );
+      const event: NewAuditEvent = {
+        actor,
+        action: 'version.created',
+        subject: versionLabel(model.name, number),
+        time: now,
+        data: {
+          digest: v.digest,
+          size: v.size,
+          fileCount: v.fileCount,
+          runId: v.runId,
+          source: v.source,
+          parents: [...parentIds.values()],
+          metrics: Object.fromEntries(v.metrics.map((m) => [m.key, m.value])),
+          params: Object.fromEntries(v.params),
+          tags: Object.fromEntries(v.tags),
+        },
+      };
+      // PostgreSQL: one statement (version-create-statement.ts) when its event can be built
+      // now. Otherwise — SQLite, or data the audit's canonical JSON refuses — the statements
+      // one by one, the event appended last (where such data fails, as it always did).
+      let audit: Insertable<AuditEventsTable> | undefined;
+      if (pgHead && new Set(v.metrics.map((m) => m.key)).size === v.metrics.length) {
+        try {
+          audit = this.audit.eventAfter(pgHead.head, event).row;
+        } catch {
+          audit = undefined;
+        }
+      }
+      let id: number;
+      if (audit) {
+        id = await insertVersionRows(trx, {
+          model: { id: model.id, nextVersion: number + 1, now },
+          version: { ...columns, created_at: now, updated_at: now, ...NEW_VERSION_STATE },
+          metrics: v.metrics.map((p) => ({ ...p, timestamp: p.timestamp ?? now })),
+          params: v.params,
+          tags: v.tags,
+          audit,
+        });
+      } else {
+        await Q.bumpNextVersion.run(trx, { id: model.id, next: number + 1, now });
+        const inserted = await Q.insertVersion.executeTakeFirst(trx, { ...columns, now });
+        id = inserted!.id;
+        await this.insertPoints(trx, id, v.metrics, now, { newVersion: true });
+        await insertRows(
+          trx,
+          Q.insertParams,
+          id,
+          v.params.map(([key, value]) => ({ key, value })),
+        );
+        await insertRows(
+          trx,
+          Q.insertTags,
+          id,
+          v.tags.map(([key, value]) => ({ key, value })),
+        );
+      }
       if (parentIds.size > 0) {
         await trx
           .insertInto('version_parents')
@@ -467,23 +526,7 @@ export class VersionService {
           .execute();
       }
       const recorded = await derived.afterInsert?.(trx, id, now);
-      await this.audit.append(trx, {
-        actor,
-        action: 'version.created',
-        subject: versionLabel(model.name, number),
-        time: now,
-        data: {
-          digest: v.digest,
-          size: v.size,
-          fileCount: v.fileCount,
-          runId: v.runId,
-          source: v.source,
-          parents: [...parentIds.values()],
-          metrics: Object.fromEntries(v.metrics.map((m) => [m.key, m.value])),
-          params: Object.fromEntries(v.params),
-          tags: Object.fromEntries(v.tags),
-        },
-      });
+      if (!audit) await this.audit.append(trx, event);
       const metrics = v.metrics.map((m) => [m.key, m.value] as const);
       // The version is what was just written, not read back (two statements and the
       // parsing of their rows, ~0.04 ms of a ~0.5 ms create): the row as inserted, the

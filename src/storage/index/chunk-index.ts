@@ -3,7 +3,7 @@
  * files and manifests. One owner for every query on the storage tables; the rest of the
  * engine never writes SQL. Works on any Kysely dialect (portable SQL only).
  */
-import type { CompiledQuery, Kysely } from 'kysely';
+import { type CompiledQuery, type Kysely, SqliteAdapter } from 'kysely';
 import type { Sha256Hex } from '../../core/digest.js';
 import { LockedError, NotFoundError } from '../../core/errors.js';
 import { blobToId, idToBlob } from './chunk-id.js';
@@ -277,18 +277,21 @@ export class ChunkIndex {
     options: { readonly durable?: boolean } = {},
   ): Promise<void> {
     await this.storageDb.writeTransaction(async (trx) => {
-      const existing = await trx
-        .selectFrom('manifests')
-        .select('digest')
-        .where('digest', '=', m.digest)
-        .executeTakeFirst();
-      if (existing) {
-        // Committed again: young again, so GC's grace keeps it until a version refers to it.
-        await trx
-          .updateTable('manifests')
-          .set({ created_at: now })
+      // Committed again: young again, so GC's grace keeps it until a version refers to it.
+      const renew = () =>
+        trx.updateTable('manifests').set({ created_at: now }).where('digest', '=', m.digest);
+      if (trx.getExecutor().adapter instanceof SqliteAdapter) {
+        const existing = await trx
+          .selectFrom('manifests')
+          .select('digest')
           .where('digest', '=', m.digest)
-          .execute();
+          .executeTakeFirst();
+        if (existing) {
+          await renew().execute();
+          return;
+        }
+      } else if (await renew().returning('digest').executeTakeFirst()) {
+        // The read and the renewal as one statement: on a server database each is a round trip.
         return;
       }
       const shas = [...new Set(m.entries.map((e) => e.sha256))];
