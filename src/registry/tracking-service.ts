@@ -59,6 +59,7 @@ import {
 } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
+  type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
   compileRunOrderBy,
@@ -716,47 +717,40 @@ function upsertLatest(db: Pick<Db, 'insertInto'>, p: Points, n: number) {
 }
 
 /**
- * A page's runs' lists (hydrateRuns), one statement each for all the page's runs, each
- * in its per-run query's order (Q.latestMetrics, Q.params, Q.tags, Q.inputs) within a
- * run. `p.ids` is the page's run keys (metrics) or run ids (the others) as one parameter,
- * so the text is constant (compiled and prepared once) and no page size meets a
- * parameter limit: on SQLite a JSON array read by json_each, on PostgreSQL an array
- * (`= any($1)`, typed by the column).
+ * SQLite: a page's runs' params, tags and inputs (hydrateRuns), one statement each for all
+ * the page's runs, each in its per-run query's order (Q.params, Q.tags, Q.inputs) within a
+ * run. `p.ids` is the page's run ids as one parameter, a JSON array read by json_each, so
+ * the text is constant (compiled and prepared once) and no page size meets a parameter
+ * limit. (PostgreSQL reads a page in one statement: searchRunsPage.)
  */
-function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>) {
+const PAGE_QUERIES = (() => {
+  const idIn = (ids: unknown) =>
+    sql<boolean>`${sql.ref('run_id')} in (select value from json_each(${ids}))`;
   // Params and tags: the same (run_id, key, value) rows by run, then key.
   const keyValues = (table: 'run_params' | 'run_tags') =>
     prepareQuery((db: Db, p: { ids: unknown }) =>
       db
         .selectFrom(table)
         .select(['run_id', 'key', 'value'])
-        .where(idIn('run_id', p.ids))
+        .where(idIn(p.ids))
         .orderBy('run_id')
         .orderBy('key'),
     );
   return {
-    latestMetrics: prepareQuery((db: Db, p: { ids: unknown }) =>
-      db
-        .selectFrom('run_latest_metrics')
-        .select(['run_key', 'key', 'value', 'is_nan', 'timestamp', 'step'])
-        .where(idIn('run_key', p.ids))
-        .orderBy('run_key')
-        .orderBy('key'),
-    ),
     params: keyValues('run_params'),
     tags: keyValues('run_tags'),
     inputs: prepareQuery((db: Db, p: { ids: unknown }) =>
       db
         .selectFrom('run_inputs')
         .select(['run_id', 'dataset', 'tags'])
-        .where(idIn('run_id', p.ids))
+        .where(idIn(p.ids))
         .orderBy('run_id')
         .orderBy('position')
         .orderBy('name')
         .orderBy('digest'),
     ),
   };
-}
+})();
 
 /**
  * SQLite only (JSON functions): for the runs whose keys are listed in `?` (a JSON array),
@@ -769,13 +763,6 @@ const PAGE_METRICS_JSON = `select run_key, json_group_array(json_array(key, valu
 from run_latest_metrics
 where run_key in (select value from json_each(?))
 group by run_key`;
-
-const PAGE_QUERIES = {
-  sqlite: pageQueries(
-    (column, ids) => sql<boolean>`${sql.ref(column)} in (select value from json_each(${ids}))`,
-  ),
-  postgres: pageQueries((column, ids) => sql<boolean>`${sql.ref(column)} = any(${ids})`),
-};
 
 /**
  * SQLite only (JSON functions): the run `?` as MLflow's JSON of a Run message, equal once
@@ -819,6 +806,22 @@ from runs as r where r.id = ?`;
 })();
 
 /**
+ * PostgreSQL: the select-list items `l_params`, `l_tags` and `l_inputs` of the run `r` (an
+ * alias of a runs row): its params and tags as JSON arrays of `[key, value]`, its inputs
+ * of `[dataset, tags]` (their stored JSON texts), each in getRun's order (the same
+ * `order by`, the columns' "C" collation) and NULL when empty. Shared by PG_RUN and
+ * searchRuns' page (pgSearchPage).
+ */
+function pgRunLists(r: string): string {
+  return `(select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_params as x where x.run_id = ${r}.id) as l_params,
+  (select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_tags as x where x.run_id = ${r}.id) as l_tags,
+  (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
+    from run_inputs as x where x.run_id = ${r}.id) as l_inputs`;
+}
+
+/**
  * PostgreSQL only: the run `$1`'s row with its four lists as JSON arrays, one statement
  * (each statement is a network round trip; getRun's reads are two sequential ones and
  * four connections). Each list is in getRun's order (the same `order by`, the columns'
@@ -833,20 +836,60 @@ from runs as r where r.id = ?`;
 const PG_RUN = `select r.*,
   (select json_agg(json_build_array(x.key, x.value::text, x.is_nan, x.timestamp, x.step) order by x.key)
     from run_latest_metrics as x where x.run_key = r.run_key) as l_metrics,
-  (select json_agg(json_build_array(x.key, x.value) order by x.key)
-    from run_params as x where x.run_id = r.id) as l_params,
-  (select json_agg(json_build_array(x.key, x.value) order by x.key)
-    from run_tags as x where x.run_id = r.id) as l_tags,
-  (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
-    from run_inputs as x where x.run_id = r.id) as l_inputs
+  ${pgRunLists('r')}
 from runs as r where r.id = $1`;
 
-/** A row of PG_RUN (node-postgres parses its json columns). */
-type PgRunRow = RunRow & {
-  l_metrics: [string, string | null, number, number, number][] | null;
+/**
+ * PostgreSQL: the latest metrics of the page's run `p` (searchRuns), joined laterally as
+ * two columns: `m_keys`, the keys as a JSON array, and `m_points`, each point's value,
+ * is_nan, timestamp and step as text separated by spaces (a value as float8's own text,
+ * the text node-postgres parses for getRun; NULL as `N`), both ordered by key as
+ * Q.latestMetrics. Keys are unique per run, so the two lists line up. Only the keys need
+ * JSON's escaping: building a JSON array per point (PG_RUN's form) cost PostgreSQL ~30 %
+ * more for a page of 100 runs × 20 metrics (docs/benchmarks.md, MLflow section, session 15).
+ */
+const PG_PAGE_METRICS = `cross join lateral (select json_agg(x.key order by x.key) as m_keys,
+    string_agg(coalesce(x.value::text, 'N') || ' ' || x.is_nan || ' ' || x.timestamp || ' ' || x.step, ' ' order by x.key) as m_points
+  from run_latest_metrics as x where x.run_key = p.run_key) as m`;
+
+/** searchRuns' query of runs rows, before its conditions, order and page. */
+function runsQuery(db: Db) {
+  return db.selectFrom('runs as r').selectAll('r');
+}
+type RunsPageQuery = ReturnType<typeof runsQuery>;
+
+/** A row of searchRuns' page on PostgreSQL. */
+type PgPageRow = PgListsRow & { m_keys: string[] | null; m_points: string | null };
+
+/** PG_PAGE_METRICS' columns as the metrics getRun reads (the same values, bit for bit). */
+function metricsOfPgPage(keys: string[] | null, points: string | null): Metric[] {
+  if (keys === null || points === null) return [];
+  const fields = points.split(' ');
+  if (fields.length !== keys.length * 4) {
+    throw new Error(`a page's metrics: ${fields.length} fields for ${keys.length} keys`);
+  }
+  return keys.map((key, i) => {
+    const value = fields[4 * i]!;
+    return toMetric({
+      key,
+      value: value === 'N' ? null : Number.parseFloat(value),
+      is_nan: Number(fields[4 * i + 1]),
+      timestamp: safeInt8(Number(fields[4 * i + 2])),
+      step: safeInt8(Number(fields[4 * i + 3])),
+    });
+  });
+}
+
+/** A runs row with pgRunLists' lists (node-postgres parses json columns). */
+type PgListsRow = RunRow & {
   l_params: [string, string][] | null;
   l_tags: [string, string][] | null;
   l_inputs: [string, string][] | null;
+};
+
+/** A row of PG_RUN. */
+type PgRunRow = PgListsRow & {
+  l_metrics: [string, string | null, number, number, number][] | null;
 };
 
 /** An int8 of PG_RUN's JSON, held to what node-postgres' parser for this pool accepts. */
@@ -857,19 +900,27 @@ function safeInt8(n: number): number {
 
 /** PG_RUN's row as the Run getRun builds from its five reads (the same values, bit for bit). */
 function runOfPgRow(row: PgRunRow): Run {
+  return runOfPgLists(
+    row,
+    (row.l_metrics ?? []).map(([key, value, is_nan, timestamp, step]) =>
+      toMetric({
+        key,
+        value: value === null ? null : Number.parseFloat(value),
+        is_nan,
+        timestamp: safeInt8(timestamp),
+        step: safeInt8(step),
+      }),
+    ),
+  );
+}
+
+/** A Run of `row` (a runs row with pgRunLists' lists) and its latest `metrics`. */
+function runOfPgLists(row: PgListsRow, metrics: Metric[]): Run {
   const pair = ([key, value]: [string, string]) => ({ key, value });
   return {
     info: toRunInfo(row),
     data: {
-      metrics: (row.l_metrics ?? []).map(([key, value, is_nan, timestamp, step]) =>
-        toMetric({
-          key,
-          value: value === null ? null : Number.parseFloat(value),
-          is_nan,
-          timestamp: safeInt8(timestamp),
-          step: safeInt8(step),
-        }),
-      ),
+      metrics,
       params: (row.l_params ?? []).map(pair),
       tags: (row.l_tags ?? []).map(pair),
     },
@@ -2212,12 +2263,12 @@ export class TrackingService {
     });
     const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
     if (experimentIds.length === 0) return { items: [] };
-    let q = this.db
-      .selectFrom('runs as r')
-      .selectAll('r')
+    let q = runsQuery(this.db)
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
+    if (this.ctx.dialect === 'postgres')
+      return this.searchRunsPage(q, order, limit, offset, fingerprint);
     for (const item of order) q = orderByNullsLast(q, item);
     const rows = await q
       .orderBy('r.start_time', 'desc')
@@ -2226,6 +2277,47 @@ export class TrackingService {
       .offset(offset)
       .execute();
     const items = await this.hydrateRuns(this.db, rows.slice(0, limit));
+    return rows.length > limit
+      ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
+      : { items };
+  }
+
+  /**
+   * PostgreSQL: searchRuns' page and its runs' lists in one statement (each statement is a
+   * network round trip; the page and four list statements were five): the page's query
+   * `q` ordered and cut as on SQLite, each ORDER BY term selected as `o<i>` so that the
+   * outer query can keep the page's order, then per run pgRunLists' lists and
+   * PG_PAGE_METRICS' metrics, built into Runs as hydrateRuns builds them.
+   */
+  private async searchRunsPage(
+    q: RunsPageQuery,
+    order: readonly CompiledOrderItem[],
+    limit: number,
+    offset: number,
+    fingerprint: string,
+  ): Promise<Page<Run>> {
+    let page = q;
+    for (const [i, item] of order.entries()) {
+      page = page.select(sql`${item.expression}`.as(`o${i}`)) as RunsPageQuery;
+      page = orderByNullsLast(page, { expression: sql.ref(`o${i}`), direction: item.direction });
+    }
+    page = page
+      .orderBy('r.start_time', 'desc')
+      .orderBy('r.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset);
+    const outerOrder = sql.join([
+      ...order.map((item, i) => sql`${sql.ref(`p.o${i}`)} ${sql.raw(item.direction)} nulls last`),
+      sql`p.start_time desc`,
+      sql`p.id asc`,
+    ]);
+    const { rows } =
+      await sql<PgPageRow>`select p.*, m.m_keys, m.m_points, ${sql.raw(pgRunLists('p'))}
+from (${page}) as p ${sql.raw(PG_PAGE_METRICS)}
+order by ${outerOrder}`.execute(this.db);
+    const items = rows
+      .slice(0, limit)
+      .map((row) => runOfPgLists(row, metricsOfPgPage(row.m_keys, row.m_points)));
     return rows.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
@@ -2293,27 +2385,20 @@ export class TrackingService {
   }
 
   /**
-   * Runs as hydrateRun hydrates each, in the order given: four statements for the whole
-   * page (PAGE_QUERIES; on SQLite the metrics by PAGE_METRICS_JSON) instead of four a run,
-   * whose per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
+   * SQLite: runs as hydrateRun hydrates each, in the order given: four statements for the
+   * whole page (PAGE_METRICS_JSON and PAGE_QUERIES) instead of four a run, whose
+   * per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
    * section, session 13). Each list is read ordered by run, then in its per-run query's
    * order, and grouped here.
    */
   private async hydrateRuns(db: Db, rows: readonly RunRow[]): Promise<Run[]> {
     if (rows.length === 0) return [];
-    const Page = PAGE_QUERIES[this.ctx.dialect];
-    const keys = rows.map((r) => Number(r.run_key));
-    const ids = rows.map((r) => r.id);
-    const sqlite = this.ctx.dialect === 'sqlite';
+    const ids = { ids: JSON.stringify(rows.map((r) => r.id)) };
     const [metricsOf, params, tags, inputs] = await Promise.all([
-      sqlite
-        ? this.pageMetricsJson(db, JSON.stringify(keys))
-        : Page.latestMetrics
-            .execute(db, { ids: keys })
-            .then((rows) => groupBy(rows, (m) => Number(m.run_key), toMetric)),
-      Page.params.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
-      Page.tags.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
-      Page.inputs.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
+      this.pageMetricsJson(db, JSON.stringify(rows.map((r) => Number(r.run_key)))),
+      PAGE_QUERIES.params.execute(db, ids),
+      PAGE_QUERIES.tags.execute(db, ids),
+      PAGE_QUERIES.inputs.execute(db, ids),
     ]);
     const paramsOf = groupBy(params, (p) => p.run_id, keyValueOf);
     const tagsOf = groupBy(tags, (t) => t.run_id, keyValueOf);
