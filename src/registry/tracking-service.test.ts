@@ -637,6 +637,49 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       }
     });
 
+    it('rejects get-history of an unknown run before a bad page token, as before', async () => {
+      // On PostgreSQL the run is read with the history (one statement), after the token is
+      // decoded: a bad token must still lose to an unknown run.
+      const id = (await t.createRun({})).info.run_id;
+      await t.logBatch(id, {
+        metrics: Array.from({ length: 5 }, (_, s) => ({
+          key: 'm',
+          value: s,
+          timestamp: 1,
+          step: s,
+        })),
+      });
+      const page = await t.metricHistory(id, 'm', { maxResults: 2 });
+      const errorOf = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: Error) => ({ name: e.name, message: e.message }),
+        );
+      const missing = 'f'.repeat(32);
+      const notFound = { name: 'NotFoundError', message: `Run with id=${missing} not found` };
+      expect(await errorOf(t.metricHistory(missing, 'm'))).toEqual(notFound);
+      expect(await errorOf(t.metricHistory(missing, 'm', { pageToken: 'bogus!' }))).toEqual(
+        notFound,
+      );
+      expect(
+        await errorOf(t.metricHistory(missing, 'm', { pageToken: page.nextPageToken! })),
+      ).toEqual(notFound);
+      expect(await errorOf(t.metricHistory(id, 'm', { pageToken: 'bogus!' }))).toEqual({
+        name: 'InvalidArgumentError',
+        message: 'invalid page token: not a token from this registry',
+      });
+      // A token of another key is refused (its fingerprint), not read as an offset.
+      expect(
+        (await errorOf(t.metricHistory(id, 'other', { pageToken: page.nextPageToken! })))?.name,
+      ).toBe('InvalidArgumentError');
+      expect((await t.metricHistory(id, 'none')).items).toEqual([]);
+      const second = await t.metricHistory(id, 'm', {
+        maxResults: 2,
+        pageToken: page.nextPageToken!,
+      });
+      expect(second.items.map((m) => m.step)).toEqual([2, 3]);
+    });
+
     it('searches many generated runs: every page is getRun byte for byte, in the reference order', async () => {
       // On PostgreSQL a page and its runs' lists are one statement (searchRunsPage), on
       // SQLite the page then hydrateRuns: each page's runs must encode as getRun's (its own

@@ -1138,6 +1138,30 @@ function packBatch(rows: readonly MetricRow[], sqlite: boolean): Buffer {
 }
 
 /**
+ * PostgreSQL: get-history's reads in one statement, so one snapshot without a transaction
+ * (a fold may merge and renumber segments between two statements): the run `$1`'s key
+ * (src -1; no row when there is no such run), then Q.historyIndex's rows for key `$2` —
+ * the key's segments by fold (src 0), then the run's pending batches by seq (src 1) —
+ * where a segment carries its points only when it holds some of points [$3, $3 + $4) by
+ * the running count of its points (`upto`): the segments historyOfIndex reads when they
+ * are in order. When they are not, it reads every segment and gets none here: the caller
+ * reads again as SQLite does (readHistory, in a REPEATABLE READ transaction).
+ */
+const PG_HISTORY = `with r as (select run_key from runs where id = $1),
+s as (select fold, n, first_step, first_timestamp, last_step, last_timestamp, points,
+    sum(n) over (order by fold) as upto
+  from run_metric_segments where run_key = (select run_key from r) and key = $2)
+select -1 as src, run_key as ord, 0 as n, null::int8 as first_step, null::int8 as first_timestamp,
+  null::int8 as last_step, null::int8 as last_timestamp, null::bytea as points from r
+union all
+select 0, fold, n, first_step, first_timestamp, last_step, last_timestamp,
+  case when upto > $3 and upto - n < $3 + $4 then points end from s
+union all
+select 1, seq, n, null, null, null, null, points from run_metric_batches
+  where run_key = (select run_key from r)
+order by src, ord`;
+
+/**
  * Points [offset, offset + count) of the key's history (its statements must see one
  * state of the database: a fold merges and renumbers segments): its segments' and its pending
  * points (PENDING_METRICS) in get-history's order, identical points once — what the UNION
@@ -1155,6 +1179,46 @@ async function readHistory(
   count: number,
 ): Promise<PointColumns> {
   const index = await Q.historyIndex.execute(db, { run_key: runKey, key });
+  const history = await historyOfIndex(index, key, offset, count, async (from, to) => {
+    const rows = await Q.segmentPoints.execute(db, {
+      run_key: runKey,
+      key,
+      from: Number(index[from]!.ord),
+      to: Number(index[to]!.ord),
+    });
+    if (rows.length !== to - from + 1) {
+      throw new CorruptionError(`run_metric_segments changed while read (run ${runKey})`);
+    }
+    return rows.map((r) => r.points);
+  });
+  return history!;
+}
+
+/** A row of Q.historyIndex or PG_HISTORY: a segment (src 0) or a pending batch (src 1). */
+interface HistoryIndexRow {
+  src: number | string;
+  ord: number | string;
+  n: number | string;
+  first_step: number | string | null;
+  first_timestamp: number | string | null;
+  last_step: number | string | null;
+  last_timestamp: number | string | null;
+  points: Uint8Array | null;
+}
+
+/**
+ * readHistory's page from the key's `index` (segments first, in fold order, then the
+ * run's pending batches), reading the points of segments [from, to] (positions in
+ * `index`) with `segmentPoints`; undefined when that gives none (PG_HISTORY's rows carry
+ * only the page's segments' points).
+ */
+async function historyOfIndex(
+  index: readonly HistoryIndexRow[],
+  key: string,
+  offset: number,
+  count: number,
+  segmentPoints: (from: number, to: number) => Promise<readonly Uint8Array[] | undefined>,
+): Promise<PointColumns | undefined> {
   const segments = index.filter((r) => Number(r.src) === 0);
   const keyBytes = Buffer.from(key, 'utf8');
   const logged = new PointColumns();
@@ -1187,24 +1251,19 @@ async function readHistory(
       Number(lastSegment.last_timestamp),
     );
   }
-  const decode = async (from: number, to: number, into: PointColumns) => {
-    if (from > to) return;
-    const rows = await Q.segmentPoints.execute(db, {
-      run_key: runKey,
-      key,
-      from: Number(segments[from]!.ord),
-      to: Number(segments[to]!.ord),
-    });
-    if (rows.length !== to - from + 1) {
-      throw new CorruptionError(`run_metric_segments changed while read (run ${runKey})`);
-    }
-    rows.forEach((r, i) => {
-      const d = decodeMetricPoints(r.points);
+  // Segments come first in `index`, so a segment's position there is its position here.
+  const decode = async (from: number, to: number, into: PointColumns): Promise<boolean> => {
+    if (from > to) return true;
+    const blobs = await segmentPoints(from, to);
+    if (blobs === undefined) return false;
+    blobs.forEach((points, i) => {
+      const d = decodeMetricPoints(points);
       if (d.keys[0] !== key || d.steps.length !== Number(segments[from + i]!.n)) {
         throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
       }
       into.addAll(d);
     });
+    return true;
   };
   if (ordered) {
     // Skip whole segments, read those the page needs, then the pending points.
@@ -1218,13 +1277,13 @@ async function readHistory(
     let have = -skip;
     while (last + 1 < segments.length && have < count) have += Number(segments[++last]!.n);
     const points = new PointColumns();
-    await decode(first, last, points);
+    if (!(await decode(first, last, points))) return undefined;
     if (have < count) points.addAll(pending);
     out.addAll(points, Math.min(skip, points.length), Math.min(skip + count, points.length));
     return out;
   }
   const all = new PointColumns();
-  await decode(0, segments.length - 1, all);
+  if (!(await decode(0, segments.length - 1, all))) return undefined;
   all.addAll(pending);
   const merged = sortedDistinct(all);
   out.addAll(merged, Math.min(offset, merged.length), Math.min(offset + count, merged.length));
@@ -2208,17 +2267,11 @@ export class TrackingService {
         `Invalid value ${String(page.maxResults)} for parameter 'max_results' supplied. It must be an integer in 1..${TRACKING_LIMITS.metricHistoryDefault}`,
       );
     }
-    const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
-    const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
-    // A fold may merge and renumber the key's segments between readHistory's statements:
-    // they see one state (on SQLite `reads` holds the only connection; on PostgreSQL a
-    // REPEATABLE READ transaction is one snapshot).
-    const read = (db: Db) => readHistory(db, runKey, k, offset, limit + 1);
-    const points =
+    const { offset, points } =
       this.ctx.dialect === 'sqlite'
-        ? await this.ctx.database.reads(read)
-        : await this.db.transaction().setIsolationLevel('repeatable read').execute(read);
+        ? await this.historySqlite(id, k, page.pageToken, fingerprint, limit + 1)
+        : await this.historyPostgres(id, k, page.pageToken, fingerprint, limit + 1);
     const n = Math.min(points.length, limit);
     const items: Metric[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -2232,6 +2285,71 @@ export class TrackingService {
     return points.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
+  }
+
+  /**
+   * metricHistory's offset and points on SQLite. A fold may merge and renumber the key's
+   * segments between readHistory's statements: they see one state because `reads` holds
+   * the only connection.
+   */
+  private async historySqlite(
+    id: string,
+    key: string,
+    pageToken: string | undefined,
+    fingerprint: string,
+    count: number,
+  ): Promise<{ offset: number; points: PointColumns }> {
+    const runKey = (await this.runRow(this.db, id)).run_key;
+    const offset = decodePageToken(pageToken, fingerprint).o ?? 0;
+    const points = await this.ctx.database.reads((db) =>
+      readHistory(db, runKey, key, offset, count),
+    );
+    return { offset, points };
+  }
+
+  /**
+   * metricHistory's offset and points on PostgreSQL: one statement (PG_HISTORY) instead of
+   * the run's read, a REPEATABLE READ transaction's four (its start, the index, the
+   * segments' points, its commit); when the key's segments are not in order (re-logged
+   * steps), readHistory in that transaction. Errors as on SQLite, in the same precedence:
+   * an unknown run before a bad page token.
+   */
+  private async historyPostgres(
+    id: string,
+    key: string,
+    pageToken: string | undefined,
+    fingerprint: string,
+    count: number,
+  ): Promise<{ offset: number; points: PointColumns }> {
+    let offset: number;
+    try {
+      offset = decodePageToken(pageToken, fingerprint).o ?? 0;
+    } catch (error) {
+      await this.runRow(this.db, id);
+      throw error;
+    }
+    const { rows } = await executeCompiled(
+      this.db,
+      CompiledQuery.raw(PG_HISTORY, [id, key, offset, count]),
+    );
+    const index = rows as HistoryIndexRow[];
+    if (index.length === 0 || Number(index[0]!.src) !== -1) {
+      throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
+    }
+    const runKey = Number(index[0]!.ord);
+    const rest = index.slice(1);
+    const points = await historyOfIndex(rest, key, offset, count, async (from, to) => {
+      const blobs = rest.slice(from, to + 1).map((r) => r.points);
+      return blobs.every((b) => b !== null) ? (blobs as Uint8Array[]) : undefined;
+    });
+    if (points) return { offset, points };
+    return {
+      offset,
+      points: await this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute((db) => readHistory(db, runKey, key, offset, count)),
+    };
   }
 
   /**
