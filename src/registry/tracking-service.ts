@@ -810,7 +810,7 @@ from runs as r where r.id = ?`;
  * alias of a runs row): its params and tags as JSON arrays of `[key, value]`, its inputs
  * of `[dataset, tags]` (their stored JSON texts), each in getRun's order (the same
  * `order by`, the columns' "C" collation) and NULL when empty. Shared by PG_RUN and
- * searchRuns' page (pgSearchPage).
+ * searchRuns' page (searchRunsPage).
  */
 function pgRunLists(r: string): string {
   return `(select json_agg(json_build_array(x.key, x.value) order by x.key)
@@ -845,7 +845,7 @@ from runs as r where r.id = $1`;
  * is_nan, timestamp and step as text separated by spaces (a value as float8's own text,
  * the text node-postgres parses for getRun; NULL as `N`), both ordered by key as
  * Q.latestMetrics. Keys are unique per run, so the two lists line up. Only the keys need
- * JSON's escaping: building a JSON array per point (PG_RUN's form) cost PostgreSQL ~30 %
+ * JSON's escaping: building a JSON array per point (PG_RUN's form) cost PostgreSQL ~20–30 %
  * more for a page of 100 runs × 20 metrics (docs/benchmarks.md, MLflow section, session 15).
  */
 const PG_PAGE_METRICS = `cross join lateral (select json_agg(x.key order by x.key) as m_keys,
