@@ -7,7 +7,12 @@ import {
 import { runJson } from './mlflow-json.js';
 import type { RegistryContext } from './registry-context.js';
 import type { RegistryDirectory } from './registry-directory.js';
-import { type Metric, PENDING_METRICS, type TrackingService } from './tracking-service.js';
+import {
+  type Metric,
+  PENDING_METRICS,
+  type Run,
+  type TrackingService,
+} from './tracking-service.js';
 
 describe.each(TEST_DIALECTS)('%s', (dialect) => {
   let temp: TempRegistryDirectory;
@@ -630,6 +635,254 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
         } while (pageToken);
         expect([...seen].sort()).toEqual([...ids].sort());
       }
+    });
+
+    it('rejects get-history of an unknown run before a bad page token, as before', async () => {
+      // On PostgreSQL the run is read with the history (one statement), after the token is
+      // decoded: a bad token must still lose to an unknown run.
+      const id = (await t.createRun({})).info.run_id;
+      await t.logBatch(id, {
+        metrics: Array.from({ length: 5 }, (_, s) => ({
+          key: 'm',
+          value: s,
+          timestamp: 1,
+          step: s,
+        })),
+      });
+      const page = await t.metricHistory(id, 'm', { maxResults: 2 });
+      const errorOf = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: Error) => ({ name: e.name, message: e.message }),
+        );
+      const missing = 'f'.repeat(32);
+      const notFound = { name: 'NotFoundError', message: `Run with id=${missing} not found` };
+      expect(await errorOf(t.metricHistory(missing, 'm'))).toEqual(notFound);
+      expect(await errorOf(t.metricHistory(missing, 'm', { pageToken: 'bogus!' }))).toEqual(
+        notFound,
+      );
+      expect(
+        await errorOf(t.metricHistory(missing, 'm', { pageToken: page.nextPageToken! })),
+      ).toEqual(notFound);
+      expect(await errorOf(t.metricHistory(id, 'm', { pageToken: 'bogus!' }))).toEqual({
+        name: 'InvalidArgumentError',
+        message: 'invalid page token: not a token from this registry',
+      });
+      // A token of another key is refused (its fingerprint), not read as an offset.
+      expect(
+        (await errorOf(t.metricHistory(id, 'other', { pageToken: page.nextPageToken! })))?.name,
+      ).toBe('InvalidArgumentError');
+      expect((await t.metricHistory(id, 'none')).items).toEqual([]);
+      const second = await t.metricHistory(id, 'm', {
+        maxResults: 2,
+        pageToken: page.nextPageToken!,
+      });
+      expect(second.items.map((m) => m.step)).toEqual([2, 3]);
+    });
+
+    it('searches many generated runs: every page is getRun byte for byte, in the reference order', async () => {
+      // On PostgreSQL a page and its runs' lists are one statement (searchRunsPage), on
+      // SQLite the page then hydrateRuns: each page's runs must encode as getRun's (its own
+      // five reads) do, byte for byte, so a value read as float4 or from another run fails,
+      // and the pages, concatenated at every size, must follow a reference order computed
+      // here from getRun's values (the terms with nulls last, NaN after numbers, then
+      // start_time DESC, then run id), so an order the outer query changed fails.
+      let seed = 4242;
+      const rand = (n: number) => {
+        seed = (seed * 48271) % 2147483647; // Park–Miller
+        return seed % n;
+      };
+      const doubles = [
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+        -0,
+        0,
+        5e-324,
+        -5e-324,
+        1.7976931348623157e308,
+        1e21,
+        1e-7,
+        0.1 + 0.2,
+        1 / 3,
+        -1.5,
+        2 ** 53,
+        42,
+        0.5,
+      ];
+      const strings = [
+        '',
+        'plain',
+        'Plain',
+        'q"uote',
+        'back\\slash',
+        'tab\tx',
+        'é',
+        '𝄞',
+        '\uffff',
+        'a b',
+      ];
+      const exps = [
+        await t.createExperiment({ name: 'gen-a' }),
+        await t.createExperiment({ name: 'gen-b' }),
+      ];
+      const ids: string[] = [];
+      for (let i = 0; i < 48; i++) {
+        const id = (
+          await t.createRun({
+            experimentId: exps[i % 2]!,
+            runName: strings[rand(strings.length)]!,
+            startTime: [0, 7, 7, 2 ** 53 - 1, -3][rand(5)]!,
+            tags: rand(3) === 0 ? [] : [{ key: 't', value: strings[rand(strings.length)]! }],
+          })
+        ).info.run_id;
+        ids.push(id);
+        const keys = ['a', 'b', 'c d', 'e/f'].filter(() => rand(4) !== 0);
+        const metrics = keys.flatMap((key) =>
+          Array.from({ length: 1 + rand(3) }, () => ({
+            key,
+            value: doubles[rand(doubles.length)]!,
+            timestamp: [1, 2, 2 ** 53 - 1][rand(3)]!,
+            step: [0, 1, -(2 ** 40), 2 ** 53 - 1][rand(4)]!,
+          })),
+        );
+        const params = ['p', 'q']
+          .filter(() => rand(3) !== 0)
+          .map((key) => ({
+            key,
+            value: strings[rand(strings.length)]!,
+          }));
+        await t.logBatch(id, { metrics, params });
+        if (rand(4) === 0) {
+          await t.logInputs(id, [
+            {
+              tags: rand(2) === 0 ? [] : [{ key: 'mlflow.data.context', value: 'train' }],
+              dataset: { name: `d${i}`, digest: 'x', source_type: 'local', source: '{}' },
+            },
+          ]);
+        }
+        if (rand(3) === 0) {
+          await t.updateRun(id, { status: 'FINISHED', endTime: [5, 9, 2 ** 53 - 1][rand(3)]! });
+        }
+        if (rand(6) === 0) await t.deleteRun(id);
+      }
+      const runs = new Map<string, Run>();
+      for (const id of ids) runs.set(id, await t.getRun(id));
+      const text = (run: Run) => JSON.stringify(runJson(run));
+      type Sortable = number | string | undefined;
+      const utf8 = (s: string) => Buffer.from(s, 'utf8');
+      // One term's value; metrics: NaN as 'NaN' (after every number), none undefined.
+      const sortValue = (run: Run, term: string): Sortable => {
+        const [scope, key] = term.split(/\.(.*)/s) as [string, string];
+        if (scope === 'metrics') {
+          const m = run.data.metrics.find((x) => x.key === key);
+          return m === undefined ? undefined : Number.isNaN(m.value) ? 'NaN' : m.value;
+        }
+        if (scope === 'params') return run.data.params.find((x) => x.key === key)?.value;
+        if (scope === 'tags') return run.data.tags.find((x) => x.key === key)?.value;
+        const info = run.info as unknown as Record<string, Sortable>;
+        return info[key];
+      };
+      const compare = (a: Sortable, b: Sortable, dir: 'ASC' | 'DESC') => {
+        if (a === undefined || b === undefined)
+          return (a === undefined ? 1 : 0) - (b === undefined ? 1 : 0);
+        if (a === 'NaN' || b === 'NaN') return (a === 'NaN' ? 1 : 0) - (b === 'NaN' ? 1 : 0);
+        const c =
+          typeof a === 'number' && typeof b === 'number'
+            ? a < b
+              ? -1
+              : a > b
+                ? 1
+                : 0
+            : Buffer.compare(utf8(String(a)), utf8(String(b)));
+        return dir === 'ASC' ? c : -c;
+      };
+      const reference = (found: readonly string[], orderBy: readonly string[]) =>
+        [...found].sort((x, y) => {
+          const a = runs.get(x)!;
+          const b = runs.get(y)!;
+          for (const item of orderBy) {
+            const cut = item.lastIndexOf(' ');
+            const [term, dir] = [item.slice(0, cut), item.slice(cut + 1) as 'ASC' | 'DESC'];
+            const c = compare(sortValue(a, term), sortValue(b, term), dir);
+            if (c !== 0) return c;
+          }
+          if (a.info.start_time !== b.info.start_time) return b.info.start_time - a.info.start_time;
+          return x < y ? -1 : x > y ? 1 : 0;
+        });
+      const orders = [
+        [],
+        ['metrics.a ASC'],
+        ['metrics.a DESC', 'params.p ASC'],
+        ['metrics.`c d` DESC', 'metrics.b ASC'],
+        ['params.p DESC', 'tags.t ASC'],
+        ['tags.t DESC'],
+        ['attributes.run_name ASC'],
+        ['attributes.end_time DESC', 'metrics.`e/f` ASC'],
+        ['attributes.status DESC', 'attributes.start_time ASC'],
+      ];
+      const filters = [
+        undefined,
+        'metrics.a > 0',
+        "params.p = 'plain'",
+        "attributes.status = 'FINISHED'",
+        'metrics.b < 1e300',
+      ];
+      let checked = 0;
+      for (const viewType of ['ACTIVE_ONLY', 'ALL', 'DELETED_ONLY'] as const) {
+        for (const [o, orderBy] of orders.entries()) {
+          for (const filter of filters) {
+            if ((o + filters.indexOf(filter)) % 2 === 1 && viewType !== 'ALL') continue;
+            const pages: string[][] = [];
+            for (const maxResults of [1000, 7, 2]) {
+              const seen: string[] = [];
+              let pageToken: string | undefined;
+              do {
+                const page = await t.searchRuns({
+                  experimentIds: exps,
+                  orderBy: orderBy.map((item) => item.replace('attributes.', 'attributes.')),
+                  viewType,
+                  maxResults,
+                  ...(filter ? { filter } : {}),
+                  ...(pageToken ? { pageToken } : {}),
+                });
+                expect(page.items.length).toBeLessThanOrEqual(maxResults);
+                for (const run of page.items) {
+                  expect(text(run)).toBe(text(runs.get(run.info.run_id)!));
+                  seen.push(run.info.run_id);
+                }
+                pageToken = page.nextPageToken;
+              } while (pageToken);
+              pages.push(seen);
+            }
+            const [all, ...others] = pages as [string[], ...string[][]];
+            for (const other of others) expect(other).toEqual(all);
+            expect(all, `${viewType} ${filter} ${orderBy.join(', ')}`).toEqual(
+              reference(
+                all,
+                orderBy.map((item) => item.replaceAll('`', '')),
+              ),
+            );
+            if (filter === undefined) {
+              const stage = {
+                ACTIVE_ONLY: ['active'],
+                DELETED_ONLY: ['deleted'],
+                ALL: ['active', 'deleted'],
+              }[viewType];
+              expect([...all].sort()).toEqual(
+                ids.filter((id) => stage.includes(runs.get(id)!.info.lifecycle_stage)).sort(),
+              );
+            }
+            if (filter === "params.p = 'plain'") {
+              expect(all.every((id) => sortValue(runs.get(id)!, 'params.p') === 'plain')).toBe(
+                true,
+              );
+            }
+            checked += all.length;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(500);
     });
 
     it("orders runs by metrics as MLflow's SQL store: numbers, NaN, then none, each direction", async () => {

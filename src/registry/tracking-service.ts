@@ -60,6 +60,7 @@ import {
 } from '../metadata/prepared-query.js';
 import type { RegistryDB } from '../metadata/schema.js';
 import {
+  type CompiledOrderItem,
   compileFilter,
   compileOrderBy,
   compileRunOrderBy,
@@ -717,47 +718,40 @@ function upsertLatest(db: Pick<Db, 'insertInto'>, p: Points, n: number) {
 }
 
 /**
- * A page's runs' lists (hydrateRuns), one statement each for all the page's runs, each
- * in its per-run query's order (Q.latestMetrics, Q.params, Q.tags, Q.inputs) within a
- * run. `p.ids` is the page's run keys (metrics) or run ids (the others) as one parameter,
- * so the text is constant (compiled and prepared once) and no page size meets a
- * parameter limit: on SQLite a JSON array read by json_each, on PostgreSQL an array
- * (`= any($1)`, typed by the column).
+ * SQLite: a page's runs' params, tags and inputs (hydrateRuns), one statement each for all
+ * the page's runs, each in its per-run query's order (Q.params, Q.tags, Q.inputs) within a
+ * run. `p.ids` is the page's run ids as one parameter, a JSON array read by json_each, so
+ * the text is constant (compiled and prepared once) and no page size meets a parameter
+ * limit. (PostgreSQL reads a page in one statement: searchRunsPage.)
  */
-function pageQueries(idIn: (column: string, ids: unknown) => RawBuilder<boolean>) {
+const PAGE_QUERIES = (() => {
+  const idIn = (ids: unknown) =>
+    sql<boolean>`${sql.ref('run_id')} in (select value from json_each(${ids}))`;
   // Params and tags: the same (run_id, key, value) rows by run, then key.
   const keyValues = (table: 'run_params' | 'run_tags') =>
     prepareQuery((db: Db, p: { ids: unknown }) =>
       db
         .selectFrom(table)
         .select(['run_id', 'key', 'value'])
-        .where(idIn('run_id', p.ids))
+        .where(idIn(p.ids))
         .orderBy('run_id')
         .orderBy('key'),
     );
   return {
-    latestMetrics: prepareQuery((db: Db, p: { ids: unknown }) =>
-      db
-        .selectFrom('run_latest_metrics')
-        .select(['run_key', 'key', 'value', 'is_nan', 'timestamp', 'step'])
-        .where(idIn('run_key', p.ids))
-        .orderBy('run_key')
-        .orderBy('key'),
-    ),
     params: keyValues('run_params'),
     tags: keyValues('run_tags'),
     inputs: prepareQuery((db: Db, p: { ids: unknown }) =>
       db
         .selectFrom('run_inputs')
         .select(['run_id', 'dataset', 'tags'])
-        .where(idIn('run_id', p.ids))
+        .where(idIn(p.ids))
         .orderBy('run_id')
         .orderBy('position')
         .orderBy('name')
         .orderBy('digest'),
     ),
   };
-}
+})();
 
 /**
  * SQLite only (JSON functions): for the runs whose keys are listed in `?` (a JSON array),
@@ -770,13 +764,6 @@ const PAGE_METRICS_JSON = `select run_key, json_group_array(json_array(key, valu
 from run_latest_metrics
 where run_key in (select value from json_each(?))
 group by run_key`;
-
-const PAGE_QUERIES = {
-  sqlite: pageQueries(
-    (column, ids) => sql<boolean>`${sql.ref(column)} in (select value from json_each(${ids}))`,
-  ),
-  postgres: pageQueries((column, ids) => sql<boolean>`${sql.ref(column)} = any(${ids})`),
-};
 
 /**
  * SQLite only (JSON functions): the run `?` as MLflow's JSON of a Run message, equal once
@@ -820,6 +807,22 @@ from runs as r where r.id = ?`;
 })();
 
 /**
+ * PostgreSQL: the select-list items `l_params`, `l_tags` and `l_inputs` of the run `r` (an
+ * alias of a runs row): its params and tags as JSON arrays of `[key, value]`, its inputs
+ * of `[dataset, tags]` (their stored JSON texts), each in getRun's order (the same
+ * `order by`, the columns' "C" collation) and NULL when empty. Shared by PG_RUN and
+ * searchRuns' page (searchRunsPage).
+ */
+function pgRunLists(r: string): string {
+  return `(select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_params as x where x.run_id = ${r}.id) as l_params,
+  (select json_agg(json_build_array(x.key, x.value) order by x.key)
+    from run_tags as x where x.run_id = ${r}.id) as l_tags,
+  (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
+    from run_inputs as x where x.run_id = ${r}.id) as l_inputs`;
+}
+
+/**
  * PostgreSQL only: the run `$1`'s row with its four lists as JSON arrays, one statement
  * (each statement is a network round trip; getRun's reads are two sequential ones and
  * four connections). Each list is in getRun's order (the same `order by`, the columns'
@@ -834,20 +837,60 @@ from runs as r where r.id = ?`;
 const PG_RUN = constantStatement(`select r.*,
   (select json_agg(json_build_array(x.key, x.value::text, x.is_nan, x.timestamp, x.step) order by x.key)
     from run_latest_metrics as x where x.run_key = r.run_key) as l_metrics,
-  (select json_agg(json_build_array(x.key, x.value) order by x.key)
-    from run_params as x where x.run_id = r.id) as l_params,
-  (select json_agg(json_build_array(x.key, x.value) order by x.key)
-    from run_tags as x where x.run_id = r.id) as l_tags,
-  (select json_agg(json_build_array(x.dataset, x.tags) order by x.position, x.name, x.digest)
-    from run_inputs as x where x.run_id = r.id) as l_inputs
+  ${pgRunLists('r')}
 from runs as r where r.id = $1`);
 
-/** A row of PG_RUN (node-postgres parses its json columns). */
-type PgRunRow = RunRow & {
-  l_metrics: [string, string | null, number, number, number][] | null;
+/**
+ * PostgreSQL: the latest metrics of the page's run `p` (searchRuns), joined laterally as
+ * two columns: `m_keys`, the keys as a JSON array, and `m_points`, each point's value,
+ * is_nan, timestamp and step as text separated by spaces (a value as float8's own text,
+ * the text node-postgres parses for getRun; NULL as `N`), both ordered by key as
+ * Q.latestMetrics. Keys are unique per run, so the two lists line up. Only the keys need
+ * JSON's escaping: building a JSON array per point (PG_RUN's form) cost PostgreSQL ~20–30 %
+ * more for a page of 100 runs × 20 metrics (docs/benchmarks.md, MLflow section, session 15).
+ */
+const PG_PAGE_METRICS = `cross join lateral (select json_agg(x.key order by x.key) as m_keys,
+    string_agg(coalesce(x.value::text, 'N') || ' ' || x.is_nan || ' ' || x.timestamp || ' ' || x.step, ' ' order by x.key) as m_points
+  from run_latest_metrics as x where x.run_key = p.run_key) as m`;
+
+/** searchRuns' query of runs rows, before its conditions, order and page. */
+function runsQuery(db: Db) {
+  return db.selectFrom('runs as r').selectAll('r');
+}
+type RunsPageQuery = ReturnType<typeof runsQuery>;
+
+/** A row of searchRuns' page on PostgreSQL. */
+type PgPageRow = PgListsRow & { m_keys: string[] | null; m_points: string | null };
+
+/** PG_PAGE_METRICS' columns as the metrics getRun reads (the same values, bit for bit). */
+function metricsOfPgPage(keys: string[] | null, points: string | null): Metric[] {
+  if (keys === null || points === null) return [];
+  const fields = points.split(' ');
+  if (fields.length !== keys.length * 4) {
+    throw new Error(`a page's metrics: ${fields.length} fields for ${keys.length} keys`);
+  }
+  return keys.map((key, i) => {
+    const value = fields[4 * i]!;
+    return toMetric({
+      key,
+      value: value === 'N' ? null : Number.parseFloat(value),
+      is_nan: Number(fields[4 * i + 1]),
+      timestamp: safeInt8(Number(fields[4 * i + 2])),
+      step: safeInt8(Number(fields[4 * i + 3])),
+    });
+  });
+}
+
+/** A runs row with pgRunLists' lists (node-postgres parses json columns). */
+type PgListsRow = RunRow & {
   l_params: [string, string][] | null;
   l_tags: [string, string][] | null;
   l_inputs: [string, string][] | null;
+};
+
+/** A row of PG_RUN. */
+type PgRunRow = PgListsRow & {
+  l_metrics: [string, string | null, number, number, number][] | null;
 };
 
 /** An int8 of PG_RUN's JSON, held to what node-postgres' parser for this pool accepts. */
@@ -858,19 +901,27 @@ function safeInt8(n: number): number {
 
 /** PG_RUN's row as the Run getRun builds from its five reads (the same values, bit for bit). */
 function runOfPgRow(row: PgRunRow): Run {
+  return runOfPgLists(
+    row,
+    (row.l_metrics ?? []).map(([key, value, is_nan, timestamp, step]) =>
+      toMetric({
+        key,
+        value: value === null ? null : Number.parseFloat(value),
+        is_nan,
+        timestamp: safeInt8(timestamp),
+        step: safeInt8(step),
+      }),
+    ),
+  );
+}
+
+/** A Run of `row` (a runs row with pgRunLists' lists) and its latest `metrics`. */
+function runOfPgLists(row: PgListsRow, metrics: Metric[]): Run {
   const pair = ([key, value]: [string, string]) => ({ key, value });
   return {
     info: toRunInfo(row),
     data: {
-      metrics: (row.l_metrics ?? []).map(([key, value, is_nan, timestamp, step]) =>
-        toMetric({
-          key,
-          value: value === null ? null : Number.parseFloat(value),
-          is_nan,
-          timestamp: safeInt8(timestamp),
-          step: safeInt8(step),
-        }),
-      ),
+      metrics,
       params: (row.l_params ?? []).map(pair),
       tags: (row.l_tags ?? []).map(pair),
     },
@@ -1088,6 +1139,30 @@ function packBatch(rows: readonly MetricRow[], sqlite: boolean): Buffer {
 }
 
 /**
+ * PostgreSQL: get-history's reads in one statement, so one snapshot without a transaction
+ * (a fold may merge and renumber segments between two statements): the run `$1`'s key
+ * (src -1; no row when there is no such run), then Q.historyIndex's rows for key `$2` —
+ * the key's segments by fold (src 0), then the run's pending batches by seq (src 1) —
+ * where a segment carries its points only when it holds some of points [$3, $3 + $4) by
+ * the running count of its points (`upto`): the segments historyOfIndex reads when they
+ * are in order. When they are not, it reads every segment and gets none here: the caller
+ * reads again as SQLite does (readHistory, in a REPEATABLE READ transaction).
+ */
+const PG_HISTORY = constantStatement(`with r as (select run_key from runs where id = $1),
+s as (select fold, n, first_step, first_timestamp, last_step, last_timestamp, points,
+    sum(n) over (order by fold) as upto
+  from run_metric_segments where run_key = (select run_key from r) and key = $2)
+select -1 as src, run_key as ord, 0 as n, null::int8 as first_step, null::int8 as first_timestamp,
+  null::int8 as last_step, null::int8 as last_timestamp, null::bytea as points from r
+union all
+select 0, fold, n, first_step, first_timestamp, last_step, last_timestamp,
+  case when upto > $3 and upto - n < $3 + $4 then points end from s
+union all
+select 1, seq, n, null, null, null, null, points from run_metric_batches
+  where run_key = (select run_key from r)
+order by src, ord`);
+
+/**
  * Points [offset, offset + count) of the key's history (its statements must see one
  * state of the database: a fold merges and renumbers segments): its segments' and its pending
  * points (PENDING_METRICS) in get-history's order, identical points once — what the UNION
@@ -1105,6 +1180,46 @@ async function readHistory(
   count: number,
 ): Promise<PointColumns> {
   const index = await Q.historyIndex.execute(db, { run_key: runKey, key });
+  const history = await historyOfIndex(index, key, offset, count, async (from, to) => {
+    const rows = await Q.segmentPoints.execute(db, {
+      run_key: runKey,
+      key,
+      from: Number(index[from]!.ord),
+      to: Number(index[to]!.ord),
+    });
+    if (rows.length !== to - from + 1) {
+      throw new CorruptionError(`run_metric_segments changed while read (run ${runKey})`);
+    }
+    return rows.map((r) => r.points);
+  });
+  return history!;
+}
+
+/** A row of Q.historyIndex or PG_HISTORY: a segment (src 0) or a pending batch (src 1). */
+interface HistoryIndexRow {
+  src: number | string;
+  ord: number | string;
+  n: number | string;
+  first_step: number | string | null;
+  first_timestamp: number | string | null;
+  last_step: number | string | null;
+  last_timestamp: number | string | null;
+  points: Uint8Array | null;
+}
+
+/**
+ * readHistory's page from the key's `index` (segments first, in fold order, then the
+ * run's pending batches), reading the points of segments [from, to] (positions in
+ * `index`) with `segmentPoints`; undefined when that gives none (PG_HISTORY's rows carry
+ * only the page's segments' points).
+ */
+async function historyOfIndex(
+  index: readonly HistoryIndexRow[],
+  key: string,
+  offset: number,
+  count: number,
+  segmentPoints: (from: number, to: number) => Promise<readonly Uint8Array[] | undefined>,
+): Promise<PointColumns | undefined> {
   const segments = index.filter((r) => Number(r.src) === 0);
   const keyBytes = Buffer.from(key, 'utf8');
   const logged = new PointColumns();
@@ -1137,24 +1252,19 @@ async function readHistory(
       Number(lastSegment.last_timestamp),
     );
   }
-  const decode = async (from: number, to: number, into: PointColumns) => {
-    if (from > to) return;
-    const rows = await Q.segmentPoints.execute(db, {
-      run_key: runKey,
-      key,
-      from: Number(segments[from]!.ord),
-      to: Number(segments[to]!.ord),
-    });
-    if (rows.length !== to - from + 1) {
-      throw new CorruptionError(`run_metric_segments changed while read (run ${runKey})`);
-    }
-    rows.forEach((r, i) => {
-      const d = decodeMetricPoints(r.points);
+  // Segments come first in `index`, so a segment's position there is its position here.
+  const decode = async (from: number, to: number, into: PointColumns): Promise<boolean> => {
+    if (from > to) return true;
+    const blobs = await segmentPoints(from, to);
+    if (blobs === undefined) return false;
+    blobs.forEach((points, i) => {
+      const d = decodeMetricPoints(points);
       if (d.keys[0] !== key || d.steps.length !== Number(segments[from + i]!.n)) {
         throw new CorruptionError(`run_metric_segments: a segment of key ${key} does not match`);
       }
       into.addAll(d);
     });
+    return true;
   };
   if (ordered) {
     // Skip whole segments, read those the page needs, then the pending points.
@@ -1168,13 +1278,13 @@ async function readHistory(
     let have = -skip;
     while (last + 1 < segments.length && have < count) have += Number(segments[++last]!.n);
     const points = new PointColumns();
-    await decode(first, last, points);
+    if (!(await decode(first, last, points))) return undefined;
     if (have < count) points.addAll(pending);
     out.addAll(points, Math.min(skip, points.length), Math.min(skip + count, points.length));
     return out;
   }
   const all = new PointColumns();
-  await decode(0, segments.length - 1, all);
+  if (!(await decode(0, segments.length - 1, all))) return undefined;
   all.addAll(pending);
   const merged = sortedDistinct(all);
   out.addAll(merged, Math.min(offset, merged.length), Math.min(offset + count, merged.length));
@@ -2158,17 +2268,11 @@ export class TrackingService {
         `Invalid value ${String(page.maxResults)} for parameter 'max_results' supplied. It must be an integer in 1..${TRACKING_LIMITS.metricHistoryDefault}`,
       );
     }
-    const runKey = (await this.runRow(this.db, id)).run_key;
     const fingerprint = queryFingerprint({ target: 'metric-history', id, k });
-    const offset = decodePageToken(page.pageToken, fingerprint).o ?? 0;
-    // A fold may merge and renumber the key's segments between readHistory's statements:
-    // they see one state (on SQLite `reads` holds the only connection; on PostgreSQL a
-    // REPEATABLE READ transaction is one snapshot).
-    const read = (db: Db) => readHistory(db, runKey, k, offset, limit + 1);
-    const points =
+    const { offset, points } =
       this.ctx.dialect === 'sqlite'
-        ? await this.ctx.database.reads(read)
-        : await this.db.transaction().setIsolationLevel('repeatable read').execute(read);
+        ? await this.historySqlite(id, k, page.pageToken, fingerprint, limit + 1)
+        : await this.historyPostgres(id, k, page.pageToken, fingerprint, limit + 1);
     const n = Math.min(points.length, limit);
     const items: Metric[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -2182,6 +2286,71 @@ export class TrackingService {
     return points.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
+  }
+
+  /**
+   * metricHistory's offset and points on SQLite. A fold may merge and renumber the key's
+   * segments between readHistory's statements: they see one state because `reads` holds
+   * the only connection.
+   */
+  private async historySqlite(
+    id: string,
+    key: string,
+    pageToken: string | undefined,
+    fingerprint: string,
+    count: number,
+  ): Promise<{ offset: number; points: PointColumns }> {
+    const runKey = (await this.runRow(this.db, id)).run_key;
+    const offset = decodePageToken(pageToken, fingerprint).o ?? 0;
+    const points = await this.ctx.database.reads((db) =>
+      readHistory(db, runKey, key, offset, count),
+    );
+    return { offset, points };
+  }
+
+  /**
+   * metricHistory's offset and points on PostgreSQL: one statement (PG_HISTORY) instead of
+   * the run's read, a REPEATABLE READ transaction's four (its start, the index, the
+   * segments' points, its commit); when the key's segments are not in order (re-logged
+   * steps), readHistory in that transaction. Errors as on SQLite, in the same precedence:
+   * an unknown run before a bad page token.
+   */
+  private async historyPostgres(
+    id: string,
+    key: string,
+    pageToken: string | undefined,
+    fingerprint: string,
+    count: number,
+  ): Promise<{ offset: number; points: PointColumns }> {
+    let offset: number;
+    try {
+      offset = decodePageToken(pageToken, fingerprint).o ?? 0;
+    } catch (error) {
+      await this.runRow(this.db, id);
+      throw error;
+    }
+    const { rows } = await executeCompiled(
+      this.db,
+      CompiledQuery.raw(PG_HISTORY, [id, key, offset, count]),
+    );
+    const index = rows as HistoryIndexRow[];
+    if (index.length === 0 || Number(index[0]!.src) !== -1) {
+      throw new NotFoundError(`Run with id=${id} not found`, { runId: id });
+    }
+    const runKey = Number(index[0]!.ord);
+    const rest = index.slice(1);
+    const points = await historyOfIndex(rest, key, offset, count, async (from, to) => {
+      const blobs = rest.slice(from, to + 1).map((r) => r.points);
+      return blobs.every((b) => b !== null) ? (blobs as Uint8Array[]) : undefined;
+    });
+    if (points) return { offset, points };
+    return {
+      offset,
+      points: await this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .execute((db) => readHistory(db, runKey, key, offset, count)),
+    };
   }
 
   /**
@@ -2213,12 +2382,12 @@ export class TrackingService {
     });
     const offset = decodePageToken(query.pageToken, fingerprint).o ?? 0;
     if (experimentIds.length === 0) return { items: [] };
-    let q = this.db
-      .selectFrom('runs as r')
-      .selectAll('r')
+    let q = runsQuery(this.db)
       .where('r.experiment_id', 'in', experimentIds)
       .where('r.lifecycle_stage', 'in', stages);
     if (where) q = q.where(where);
+    if (this.ctx.dialect === 'postgres')
+      return this.searchRunsPage(q, order, limit, offset, fingerprint);
     for (const item of order) q = orderByNullsLast(q, item);
     const rows = await q
       .orderBy('r.start_time', 'desc')
@@ -2227,6 +2396,47 @@ export class TrackingService {
       .offset(offset)
       .execute();
     const items = await this.hydrateRuns(this.db, rows.slice(0, limit));
+    return rows.length > limit
+      ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
+      : { items };
+  }
+
+  /**
+   * PostgreSQL: searchRuns' page and its runs' lists in one statement (each statement is a
+   * network round trip; the page and four list statements were five): the page's query
+   * `q` ordered and cut as on SQLite, each ORDER BY term selected as `o<i>` so that the
+   * outer query can keep the page's order, then per run pgRunLists' lists and
+   * PG_PAGE_METRICS' metrics, built into Runs as hydrateRuns builds them.
+   */
+  private async searchRunsPage(
+    q: RunsPageQuery,
+    order: readonly CompiledOrderItem[],
+    limit: number,
+    offset: number,
+    fingerprint: string,
+  ): Promise<Page<Run>> {
+    let page = q;
+    for (const [i, item] of order.entries()) {
+      page = page.select(sql`${item.expression}`.as(`o${i}`)) as RunsPageQuery;
+      page = orderByNullsLast(page, { expression: sql.ref(`o${i}`), direction: item.direction });
+    }
+    page = page
+      .orderBy('r.start_time', 'desc')
+      .orderBy('r.id', 'asc')
+      .limit(limit + 1)
+      .offset(offset);
+    const outerOrder = sql.join([
+      ...order.map((item, i) => sql`${sql.ref(`p.o${i}`)} ${sql.raw(item.direction)} nulls last`),
+      sql`p.start_time desc`,
+      sql`p.id asc`,
+    ]);
+    const { rows } =
+      await sql<PgPageRow>`select p.*, m.m_keys, m.m_points, ${sql.raw(pgRunLists('p'))}
+from (${page}) as p ${sql.raw(PG_PAGE_METRICS)}
+order by ${outerOrder}`.execute(this.db);
+    const items = rows
+      .slice(0, limit)
+      .map((row) => runOfPgLists(row, metricsOfPgPage(row.m_keys, row.m_points)));
     return rows.length > limit
       ? { items, nextPageToken: encodePageToken({ o: offset + limit }, fingerprint) }
       : { items };
@@ -2294,27 +2504,20 @@ export class TrackingService {
   }
 
   /**
-   * Runs as hydrateRun hydrates each, in the order given: four statements for the whole
-   * page (PAGE_QUERIES; on SQLite the metrics by PAGE_METRICS_JSON) instead of four a run,
-   * whose per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
+   * SQLite: runs as hydrateRun hydrates each, in the order given: four statements for the
+   * whole page (PAGE_METRICS_JSON and PAGE_QUERIES) instead of four a run, whose
+   * per-statement cost was most of a 100-run runs/search (docs/benchmarks.md, MLflow
    * section, session 13). Each list is read ordered by run, then in its per-run query's
    * order, and grouped here.
    */
   private async hydrateRuns(db: Db, rows: readonly RunRow[]): Promise<Run[]> {
     if (rows.length === 0) return [];
-    const Page = PAGE_QUERIES[this.ctx.dialect];
-    const keys = rows.map((r) => Number(r.run_key));
-    const ids = rows.map((r) => r.id);
-    const sqlite = this.ctx.dialect === 'sqlite';
+    const ids = { ids: JSON.stringify(rows.map((r) => r.id)) };
     const [metricsOf, params, tags, inputs] = await Promise.all([
-      sqlite
-        ? this.pageMetricsJson(db, JSON.stringify(keys))
-        : Page.latestMetrics
-            .execute(db, { ids: keys })
-            .then((rows) => groupBy(rows, (m) => Number(m.run_key), toMetric)),
-      Page.params.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
-      Page.tags.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
-      Page.inputs.execute(db, { ids: sqlite ? JSON.stringify(ids) : ids }),
+      this.pageMetricsJson(db, JSON.stringify(rows.map((r) => Number(r.run_key)))),
+      PAGE_QUERIES.params.execute(db, ids),
+      PAGE_QUERIES.tags.execute(db, ids),
+      PAGE_QUERIES.inputs.execute(db, ids),
     ]);
     const paramsOf = groupBy(params, (p) => p.run_id, keyValueOf);
     const tagsOf = groupBy(tags, (t) => t.run_id, keyValueOf);
