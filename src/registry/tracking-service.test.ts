@@ -14,6 +14,36 @@ import {
   type TrackingService,
 } from './tracking-service.js';
 
+/** `rand(n)`: 0 ≤ integer < n, a Park–Miller sequence from `seed` (every residue varies). */
+function parkMiller(seed: number): (n: number) => number {
+  let s = seed;
+  return (n) => {
+    s = (s * 48271) % 2147483647;
+    return s % n;
+  };
+}
+
+/** Doubles whose reading or writing a wrong path gets wrong (float4, text, JSON, -0). */
+const AWKWARD_DOUBLES = [
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  -0,
+  0,
+  5e-324,
+  -5e-324,
+  1.7976931348623157e308,
+  1e21,
+  1e-7,
+  123456789012345680000,
+  0.1 + 0.2,
+  -1.5,
+  2 ** 53,
+  1 / 3,
+  42,
+  0.5,
+];
+
 describe.each(TEST_DIALECTS)('%s', (dialect) => {
   let temp: TempRegistryDirectory;
   let rd: RegistryDirectory;
@@ -411,29 +441,8 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       // PostgreSQL reads the run in one statement (runInOneRead) where getRun takes five
       // reads; SQLite's one JSON statement writes some doubles differently (5.0), so there
       // the two are compared parsed.
-      let seed = 12345;
-      const rand = (n: number) => {
-        seed = (seed * 48271) % 2147483647; // Park–Miller: every residue varies
-        return seed % n;
-      };
-      const doubles = [
-        Number.NaN,
-        Number.POSITIVE_INFINITY,
-        Number.NEGATIVE_INFINITY,
-        -0,
-        0,
-        5e-324,
-        -5e-324,
-        1.7976931348623157e308,
-        1e21,
-        1e-7,
-        123456789012345680000,
-        0.1 + 0.2,
-        -1.5,
-        2 ** 53,
-        1 / 3,
-        42,
-      ];
+      const rand = parkMiller(12345);
+      const doubles = AWKWARD_DOUBLES;
       const steps = [0, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 40, -(2 ** 31), 7];
       const times = [0, 1, 2 ** 53 - 1, 1_700_000_000_123, 2 ** 31];
       const odd = [
@@ -687,29 +696,8 @@ describe.each(TEST_DIALECTS)('%s', (dialect) => {
       // and the pages, concatenated at every size, must follow a reference order computed
       // here from getRun's values (the terms with nulls last, NaN after numbers, then
       // start_time DESC, then run id), so an order the outer query changed fails.
-      let seed = 4242;
-      const rand = (n: number) => {
-        seed = (seed * 48271) % 2147483647; // Park–Miller
-        return seed % n;
-      };
-      const doubles = [
-        Number.NaN,
-        Number.POSITIVE_INFINITY,
-        Number.NEGATIVE_INFINITY,
-        -0,
-        0,
-        5e-324,
-        -5e-324,
-        1.7976931348623157e308,
-        1e21,
-        1e-7,
-        0.1 + 0.2,
-        1 / 3,
-        -1.5,
-        2 ** 53,
-        42,
-        0.5,
-      ];
+      const rand = parkMiller(4242);
+      const doubles = AWKWARD_DOUBLES;
       const strings = [
         '',
         'plain',
