@@ -3,7 +3,7 @@
  * files and manifests. One owner for every query on the storage tables; the rest of the
  * engine never writes SQL. Works on any Kysely dialect (portable SQL only).
  */
-import { type CompiledQuery, type Kysely, SqliteAdapter } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { Sha256Hex } from '../../core/digest.js';
 import { LockedError, NotFoundError } from '../../core/errors.js';
 import { blobToId, idToBlob } from './chunk-id.js';
@@ -278,22 +278,15 @@ export class ChunkIndex {
   ): Promise<void> {
     await this.storageDb.writeTransaction(async (trx) => {
       // Committed again: young again, so GC's grace keeps it until a version refers to it.
-      const renew = () =>
-        trx.updateTable('manifests').set({ created_at: now }).where('digest', '=', m.digest);
-      if (trx.getExecutor().adapter instanceof SqliteAdapter) {
-        const existing = await trx
-          .selectFrom('manifests')
-          .select('digest')
-          .where('digest', '=', m.digest)
-          .executeTakeFirst();
-        if (existing) {
-          await renew().execute();
-          return;
-        }
-      } else if (await renew().returning('digest').executeTakeFirst()) {
-        // The read and the renewal as one statement: on a server database each is a round trip.
-        return;
-      }
+      // The existence check and the renewal are one statement (on a server database each
+      // statement is a round trip); both dialects support RETURNING.
+      const renewed = await trx
+        .updateTable('manifests')
+        .set({ created_at: now })
+        .where('digest', '=', m.digest)
+        .returning('digest')
+        .executeTakeFirst();
+      if (renewed) return;
       const shas = [...new Set(m.entries.map((e) => e.sha256))];
       const present = new Set<string>();
       for (const batch of batches(shas)) {
